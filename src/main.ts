@@ -1,0 +1,70 @@
+/**
+ * The `nixfleet` executable: one entry point for every mode. It reads argv, picks the
+ * subcommand, and turns failures into one line on stderr plus the documented exit code
+ * (0 ok, 1 verification failed, 2 usage or I/O error). No stack traces reach operators.
+ */
+import pkg from '../package.json' with { type: 'json' }
+import { helpText, parseCommandArgs } from './cli/args.ts'
+import { CliError, EXIT_OK, EXIT_USAGE } from './cli/errors.ts'
+import { commands, findCommand } from './cli/registry.ts'
+
+/** The version printed by `nixfleet --version`. */
+export const VERSION: string = pkg.version
+
+function globalHelp(): string {
+  const width = Math.max(...commands.map((c) => c.spec.name.length)) + 2
+  return [
+    `nixfleet ${VERSION} — signed, staged NixOS fleet rollouts`,
+    '',
+    'usage: nixfleet <command> [options]    (nixfleet <command> --help for details)',
+    '',
+    'commands:',
+    ...commands.map((c) => `  ${c.spec.name.padEnd(width)} ${c.spec.summary}`),
+    '',
+    'exit codes: 0 success, 1 verification failed, 2 usage or I/O error',
+  ].join('\n')
+}
+
+async function run(argv: string[]): Promise<number> {
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+    process.stdout.write(`${globalHelp()}\n`)
+    return argv.length === 0 ? EXIT_USAGE : EXIT_OK
+  }
+  if (argv[0] === '--version' || argv[0] === 'version') {
+    process.stdout.write(`nixfleet ${VERSION}\n`)
+    return EXIT_OK
+  }
+  const found = findCommand(argv)
+  if (!found) {
+    const group = commands.filter((c) => c.spec.name.startsWith(`${argv[0]} `))
+    if (group.length > 0) {
+      const width = Math.max(...group.map((c) => c.spec.name.length)) + 2
+      const list = group.map((c) => `  ${c.spec.name.padEnd(width)} ${c.spec.summary}`).join('\n')
+      if (argv[1] === '--help' || argv[1] === '-h') {
+        process.stdout.write(`usage: nixfleet ${argv[0]} <subcommand> [options]\n\nsubcommands:\n${list}\n`)
+        return EXIT_OK
+      }
+      throw new CliError(`${argv[0]}: expected a subcommand: ${group.map((c) => c.spec.name).join(', ')}`)
+    }
+    throw new CliError(`unknown command '${String(argv[0]).slice(0, 40)}' (see nixfleet --help)`)
+  }
+  const args = parseCommandArgs(found.command.spec, found.rest)
+  if (args.help) {
+    process.stdout.write(`${helpText(found.command.spec)}\n`)
+    return EXIT_OK
+  }
+  return found.command.run(args)
+}
+
+try {
+  process.exitCode = await run(process.argv.slice(2))
+} catch (e) {
+  if (e instanceof CliError) {
+    process.stderr.write(`nixfleet: ${e.message}\n`)
+    process.exitCode = e.exitCode
+  } else {
+    const msg = e instanceof Error ? e.message : String(e)
+    process.stderr.write(`nixfleet: internal error: ${msg.split('\n')[0]}\n`)
+    process.exitCode = EXIT_USAGE
+  }
+}
