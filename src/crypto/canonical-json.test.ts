@@ -11,9 +11,9 @@ import {
   type JsonValue,
 } from './canonical-json.ts'
 
-/** Resolves a path inside the shared JCS fixtures (/work/shared next to the repo). */
+/** Resolves a path inside the JCS conformance fixtures (tests/fixtures/jcs, see its README). */
 function fixture(relative: string): URL {
-  return new URL(relative, new URL('../../../shared/fixtures/jcs/', import.meta.url))
+  return new URL(relative, new URL('../../tests/fixtures/jcs/', import.meta.url))
 }
 
 const utf8 = new TextEncoder()

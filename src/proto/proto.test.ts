@@ -1,5 +1,5 @@
 /**
- * Tests of the artifact schemas: every JSON example of `shared/spec` for these artifacts parses
+ * Tests of the artifact schemas: every JSON example of the reference protocol for these artifacts parses
  * (kept verbatim where the spec gives JSON, with its elisions filled in by explicit replacements),
  * legacy spellings fold onto the newest ones, bad input fails with a path naming the field, and
  * the pure helpers (rollout ids, RFC 3339, active keys, issue summaries) behave at their edges.
