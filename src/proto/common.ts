@@ -107,6 +107,9 @@ export const HealthGateSchema = v.object({
   systemdFailedUnits: v.nullish(v.object({ max: U32Schema })),
   // Older artifacts only; tolerated so they still parse.
   complianceProbes: v.nullish(v.object({ required: v.boolean() })),
+  // NixFleet addition (DECISIONS §3.8): seconds an enforce probe may fail before the host is
+  // Failed; absent means 60 s. Additive, so reference consumers ignore it.
+  sustainedFailureSecs: v.nullish(U32Schema),
 })
 /** The health gate of a rollout policy. */
 export type HealthGate = v.InferOutput<typeof HealthGateSchema>

@@ -9,6 +9,7 @@
 import type { FleetResolved, RolloutPolicy } from '../../proto/fleet.ts'
 import type { ChannelName, Hostname } from '../../proto/ids.ts'
 import type { RolloutManifest } from '../../proto/manifest.ts'
+import { rolloutIdOf } from '../types.ts'
 import { selectorMatches } from './selector.ts'
 
 const byCodeUnits = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
@@ -39,7 +40,7 @@ export function normalizeRolloutPolicies(fleet: FleetResolved): FleetResolved {
 
 /** The rollout id of a channel in a fleet: `{channel}@{ciCommit}`. */
 export function rolloutIdFor(channel: string, ciCommit: string | null): string {
-  return `${channel}@${ciCommit ?? ''}`
+  return rolloutIdOf(channel, ciCommit ?? '')
 }
 
 /**

@@ -1,0 +1,69 @@
+/**
+ * The rollout-level record (spec §2.1, RFC-0008) plus the `halt` condition of DECISIONS §3.4.
+ *
+ * Invariants (do not change without a design update):
+ * - `terminalAt` is set exactly when the phase became Terminal; `supersededAt` when it became
+ *   Superseded. Failed and Reverted set neither.
+ * - `currentWave` never decreases.
+ * - `halt !== null` only in Failed or Reverted: a host failure under `halt` or
+ *   `rollback-and-halt` (the only policies there are) halts the rollout; an operator resume
+ *   (`OperatorClearance`) or a superseding release clears it (and so does pruning). While
+ *   halted the planner dispatches nothing for the rollout, in any wave.
+ * - Plain JSON; times are epoch milliseconds.
+ */
+import type { HostPhase } from '../host/state.ts'
+
+/** The eight rollout states (DB strings identical). */
+export type RolloutPhase =
+  'Opening' | 'Active' | 'Converging' | 'Terminal' | 'Reverted' | 'Failed' | 'Superseded' | 'Pruned'
+
+/** The rollout states in table order. */
+export const ROLLOUT_PHASES: readonly RolloutPhase[] = [
+  'Opening',
+  'Active',
+  'Converging',
+  'Terminal',
+  'Reverted',
+  'Failed',
+  'Superseded',
+  'Pruned',
+]
+
+/** Why and since when a rollout is halted. */
+export type RolloutHalt = {
+  readonly at: number
+  /** The host whose failure halted the rollout. */
+  readonly hostname: string
+  readonly hostPhase: Extract<HostPhase, 'Failed' | 'Reverted'>
+}
+
+/** The operator's resume of a halt, kept for the audit trail shown in the UI. */
+export type RolloutResume = {
+  readonly at: number
+  readonly operator: string
+  readonly reason: string
+}
+
+/** The rollout record. */
+export type RolloutRecord = {
+  readonly rolloutId: string
+  readonly channel: string
+  /** The channel ref (CI commit) the rollout targets. */
+  readonly targetRef: string
+  readonly phase: RolloutPhase
+  readonly currentWave: number
+  readonly openedAt: number
+  readonly terminalAt: number | null
+  readonly supersededAt: number | null
+  readonly halt: RolloutHalt | null
+  readonly lastResume: RolloutResume | null
+}
+
+/**
+ * Whether a rollout is closed: nothing of it is dispatched again and it no longer holds back
+ * channel-edge successors (Terminal, Superseded, or pruned from either). Failed and Reverted
+ * rollouts stay open — halted or resumed — until a newer release supersedes them.
+ */
+export function isClosed(phase: RolloutPhase): boolean {
+  return phase === 'Terminal' || phase === 'Superseded' || phase === 'Pruned'
+}
