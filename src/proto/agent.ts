@@ -1,0 +1,188 @@
+/**
+ * The agent ↔ control-plane wire contracts (protocol §6.2, §7, §10): the event envelope, the
+ * heartbeat and its reply, the dispatch, enrollment and renewal bodies, and the bootstrap
+ * snapshot. Casing follows the reference exactly, quirks included: the event envelope and the
+ * snapshot are camelCase, the heartbeat and dispatch bodies snake_case.
+ * Invariants: wire objects use `v.object` (unknown keys dropped, so both sides may add fields);
+ * times are RFC 3339 strings here and epoch milliseconds once converted in `runtime/wire.ts`.
+ */
+import * as v from 'valibot'
+import { BootstrapTokenSchema } from './bootstrap.ts'
+import { Rfc3339Schema, U32Schema } from './common.ts'
+import { HostnameSchema, RolloutIdSchema, WireClosureHashSchema } from './ids.ts'
+
+/** The protocol version every agent request carries in `X-Nixfleet-Protocol`. */
+export const PROTOCOL_VERSION = 1
+/** The protocol header name. */
+export const PROTOCOL_HEADER = 'X-Nixfleet-Protocol'
+/** The heartbeat reply header naming the seq after which the agent should re-post events. */
+export const REPLAY_FROM_HEADER = 'X-Nixfleet-Replay-From'
+
+const Seq = v.pipe(v.number(), v.safeInteger(), v.minValue(0))
+const I32 = v.pipe(v.number(), v.integer(), v.minValue(-2_147_483_648), v.maxValue(2_147_483_647))
+const ProbeModeSchema = v.picklist(['enforce', 'observe', 'disabled'])
+const ProbeStatusSchema = v.picklist(['pass', 'fail'])
+
+/** The schema of an evidence probe's per-control sub-result. */
+export const ProbeSubResultSchema = v.object({
+  controlId: v.string(),
+  status: ProbeStatusSchema,
+  framework: v.string(),
+  article: v.nullish(v.string(), null),
+  effectiveMode: v.optional(ProbeModeSchema, 'enforce'),
+  overrideReason: v.nullish(v.string(), null),
+})
+
+/** The schema of one declared probe in `ProbeTopologyDeclared`. */
+export const ProbeDeclSchema = v.object({
+  probeName: v.string(),
+  kind: v.string(),
+  mode: ProbeModeSchema,
+})
+
+/** The schema of the agent event (`event` of the envelope), discriminated by `kind`. */
+export const WireAgentEventSchema = v.variant('kind', [
+  v.object({ kind: v.literal('DispatchAck'), seq: Seq, currentClosureAtDispatch: v.string(), receivedAt: Rfc3339Schema }),
+  v.object({ kind: v.literal('ActivationStarted'), seq: Seq, startedAt: Rfc3339Schema, switchMethod: v.string() }),
+  v.object({
+    kind: v.literal('ActivationCompleted'),
+    seq: Seq,
+    observedCurrentClosure: v.string(),
+    exitCode: I32,
+    completedAt: Rfc3339Schema,
+  }),
+  v.object({ kind: v.literal('ActivationFailed'), seq: Seq, exitCode: I32, stderrTail: v.string(), failedAt: Rfc3339Schema }),
+  v.object({
+    kind: v.literal('ActivationDeferred'),
+    seq: Seq,
+    component: v.string(),
+    deferredAt: Rfc3339Schema,
+  }),
+  v.object({
+    kind: v.literal('ProbeTopologyDeclared'),
+    seq: Seq,
+    probes: v.array(ProbeDeclSchema),
+    declaredAt: Rfc3339Schema,
+  }),
+  v.object({ kind: v.literal('ProbeObservedFirst'), seq: Seq, probeName: v.string(), mode: ProbeModeSchema, observedAt: Rfc3339Schema }),
+  v.object({
+    kind: v.literal('ProbeResult'),
+    seq: Seq,
+    probeName: v.string(),
+    mode: ProbeModeSchema,
+    status: ProbeStatusSchema,
+    observedAt: Rfc3339Schema,
+    failureReason: v.nullish(v.string(), null),
+    subResults: v.nullish(v.array(ProbeSubResultSchema), null),
+  }),
+  v.object({
+    kind: v.literal('ProbeFailureFirst'),
+    seq: Seq,
+    probeName: v.string(),
+    mode: ProbeModeSchema,
+    firstFailedAt: Rfc3339Schema,
+  }),
+  v.object({
+    kind: v.literal('Failed'),
+    seq: Seq,
+    failedAt: Rfc3339Schema,
+    sustainedDurationSecs: Seq,
+    failingProbes: v.array(v.string()),
+    policyApplied: v.picklist(['halt', 'rollback-and-halt']),
+  }),
+  v.object({
+    kind: v.literal('RollbackComplete'),
+    seq: Seq,
+    revertedToClosure: v.string(),
+    exitCode: I32,
+    completedAt: Rfc3339Schema,
+  }),
+  v.object({ kind: v.literal('Converged'), seq: Seq, convergedAt: Rfc3339Schema, currentClosure: v.string() }),
+])
+/** The agent event on the wire. */
+export type WireAgentEvent = v.InferOutput<typeof WireAgentEventSchema>
+
+/** The schema of `POST /v1/agent/events` (camelCase; one event per request). */
+export const AgentEventEnvelopeSchema = v.object({
+  hostname: HostnameSchema,
+  rolloutId: RolloutIdSchema,
+  event: WireAgentEventSchema,
+  // Optional hex ed25519 over the canonical event; carried, not enforced (as the reference).
+  signature: v.nullish(v.string()),
+})
+/** The event envelope. */
+export type AgentEventEnvelope = v.InferOutput<typeof AgentEventEnvelopeSchema>
+
+/** The schema of `POST /v1/agent/heartbeat` (snake_case, as the reference). */
+export const HeartbeatRequestSchema = v.object({
+  hostname: HostnameSchema,
+  rollout_id: v.nullish(RolloutIdSchema, null),
+  current_closure: v.nullish(WireClosureHashSchema, null),
+  at: Rfc3339Schema,
+  // Additive (RFC-0005 fields the reference's agent never sent).
+  agent_version: v.nullish(v.string()),
+  uptime_secs: v.nullish(Seq),
+  last_event_seq_by_rollout: v.nullish(v.record(v.string(), Seq)),
+})
+/** The heartbeat body. */
+export type HeartbeatRequest = v.InferOutput<typeof HeartbeatRequestSchema>
+
+/** The schema of a bootstrap snapshot of one (rollout, host) record (camelCase, nulls omitted). */
+export const HostRolloutSnapshotSchema = v.object({
+  rolloutId: RolloutIdSchema,
+  hostname: HostnameSchema,
+  channel: v.string(),
+  state: v.picklist(['Pending', 'Activating', 'Deferred', 'Soaking', 'Converged', 'Failed', 'Reverted']),
+  targetClosure: WireClosureHashSchema,
+  currentClosureAtDispatch: v.nullish(v.string()),
+  currentClosure: v.nullish(v.string()),
+  dispatchedAt: Rfc3339Schema,
+  dispatchAckedAt: v.nullish(Rfc3339Schema),
+  activationStartedAt: v.nullish(Rfc3339Schema),
+  activationCompletedAt: v.nullish(Rfc3339Schema),
+  soakDueAt: v.nullish(Rfc3339Schema),
+  lastEventSeq: Seq,
+})
+/** The bootstrap snapshot. */
+export type HostRolloutSnapshot = v.InferOutput<typeof HostRolloutSnapshotSchema>
+
+/** The schema of the heartbeat reply. */
+export const HeartbeatResponseSchema = v.object({
+  received_at: Rfc3339Schema,
+  bootstrap_rollouts: v.nullish(v.array(HostRolloutSnapshotSchema)),
+})
+/** The heartbeat reply. */
+export type HeartbeatResponse = v.InferOutput<typeof HeartbeatResponseSchema>
+
+/** The schema of a dispatch (`GET /v1/agent/dispatch` 200 body, snake_case). */
+export const DispatchSchema = v.object({
+  hostname: HostnameSchema,
+  rollout_id: RolloutIdSchema,
+  target_closure: WireClosureHashSchema,
+  // The reference sends the rollout-open based due time; NixFleet measures soak per host, so this
+  // is enqueued_at + the wave's soak (informational for agents; the signed manifest governs).
+  soak_due_at: Rfc3339Schema,
+  enqueued_at: Rfc3339Schema,
+  // Additive: the host's wave in the rollout.
+  wave_index: v.nullish(U32Schema),
+})
+/** The dispatch. */
+export type Dispatch = v.InferOutput<typeof DispatchSchema>
+
+/** The schema of `POST /v1/enroll`. */
+export const EnrollRequestSchema = v.object({
+  token: BootstrapTokenSchema,
+  csrPem: v.pipe(v.string(), v.maxLength(16_384, 'CSR too large')),
+})
+/** The enrollment request. */
+export type EnrollRequest = v.InferOutput<typeof EnrollRequestSchema>
+
+/** The schema of `POST /v1/agent/renew`. */
+export const RenewRequestSchema = v.object({
+  csrPem: v.pipe(v.string(), v.maxLength(16_384, 'CSR too large')),
+})
+
+/** The schema of the enroll/renew reply. */
+export const CertResponseSchema = v.object({ certPem: v.string(), notAfter: Rfc3339Schema })
+/** The enroll/renew reply. */
+export type CertResponse = v.InferOutput<typeof CertResponseSchema>

@@ -1,0 +1,77 @@
+/** Tests of the shared shell pieces: the bounded queue, the fake clock and the wire mapping. */
+import { describe, expect, test } from 'bun:test'
+import * as v from 'valibot'
+import type { OutboundAgentEvent } from '../core/host/events.ts'
+import { WireAgentEventSchema } from '../proto/agent.ts'
+import { FakeClock } from './clock.ts'
+import { BoundedQueue } from './queue.ts'
+import { outboundToWire, wireToOutbound } from './wire.ts'
+
+describe('BoundedQueue', () => {
+  test('refuses pushes beyond capacity and delivers in order', async () => {
+    const q = new BoundedQueue<number>(2)
+    expect([q.tryPush(1), q.tryPush(2), q.tryPush(3)]).toEqual([true, true, false])
+    expect([await q.pull(), await q.pull()]).toEqual([1, 2])
+    expect(q.tryPush(4)).toBe(true)
+    expect(await q.pull()).toBe(4)
+  })
+
+  test('a waiting consumer is woken by a push, and by close with undefined', async () => {
+    const q = new BoundedQueue<string>(1)
+    const first = q.pull()
+    expect(q.tryPush('a')).toBe(true)
+    expect(await first).toBe('a')
+    const second = q.pull()
+    q.close()
+    expect(await second).toBeUndefined()
+    expect(q.tryPush('b')).toBe(false)
+  })
+
+  test('close lets the consumer drain what was queued', async () => {
+    const q = new BoundedQueue<number>(3)
+    q.tryPush(1)
+    q.tryPush(2)
+    q.close()
+    expect([await q.pull(), await q.pull(), await q.pull()]).toEqual([1, 2, undefined])
+  })
+})
+
+test('FakeClock moves only when told', () => {
+  const c = new FakeClock(1_000)
+  c.advance(500)
+  expect([c.now(), c.monotonicMs()]).toEqual([1_500, 500])
+  c.set(10)
+  expect([c.now(), c.monotonicMs()]).toEqual([10, 500])
+})
+
+describe('wire events', () => {
+  const events: OutboundAgentEvent[] = [
+    { kind: 'DispatchAck', seq: 1, currentClosureAtDispatch: 'prior', receivedAt: Date.UTC(2026, 0, 2, 3, 4, 5) },
+    {
+      kind: 'ProbeResult',
+      seq: 4,
+      probeName: 'http',
+      mode: 'enforce',
+      status: 'fail',
+      observedAt: Date.UTC(2026, 0, 2, 3, 5, 0, 250),
+      failureReason: 'connection refused',
+      subResults: [
+        { controlId: 'c1', status: 'pass', framework: 'cis', article: null, effectiveMode: 'enforce', overrideReason: null },
+      ],
+    },
+    { kind: 'Converged', seq: 9, convergedAt: Date.UTC(2026, 0, 2, 4), currentClosure: 'target' },
+  ]
+
+  test('times become RFC 3339 on the wire and the schema accepts the result', () => {
+    const wire = outboundToWire(events[0]!)
+    expect(wire).toEqual({ kind: 'DispatchAck', seq: 1, currentClosureAtDispatch: 'prior', receivedAt: '2026-01-02T03:04:05.000Z' })
+    for (const e of events) expect(v.safeParse(WireAgentEventSchema, outboundToWire(e)).success).toBe(true)
+  })
+
+  test('wire → core round trip is lossless for every kind used', () => {
+    for (const e of events) {
+      const parsed = v.parse(WireAgentEventSchema, outboundToWire(e))
+      expect(wireToOutbound(parsed)).toEqual(e)
+    }
+  })
+})
