@@ -5,6 +5,7 @@
 import { afterEach, beforeAll, describe, expect, test } from 'bun:test'
 import { request } from 'node:https'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import { ed25519RandomSeed } from '../crypto/ed25519.ts'
 import { createCa, createOperatorCert, issueClientCert, issueServerCert } from './ca.ts'
 import { ed25519KeyPemFromSeed, parseCertificate, type CaPems } from './cert.ts'
@@ -57,6 +58,7 @@ afterEach(async () => {
 /** Starts a server whose handler reports the peer identity, unless `route` takes the request. */
 async function start(
   opts: {
+    idleTimeoutMs?: number
     closeGraceMs?: number
     route?: (req: IncomingMessage, res: ServerResponse) => boolean
   } = {}
@@ -66,6 +68,7 @@ async function start(
     keyPem: server.keyPem,
     caPem: ca.certPem,
     ...(opts.closeGraceMs !== undefined ? { closeGraceMs: opts.closeGraceMs } : {}),
+    ...(opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.idleTimeoutMs } : {}),
     handler: (req, res) => {
       if (opts.route?.(req, res)) return
       res.setHeader('content-type', 'application/json')
@@ -198,6 +201,47 @@ describe('close()', () => {
     await expect(fetch(`${url}/whoami`, { tls: tlsOf(agent) })).rejects.toThrow()
     // Idempotent.
     await mtls.close()
+  })
+})
+
+describe('connection hygiene', () => {
+  test('reaps a kept-alive connection after the idle timeout; the client reconnects', async () => {
+    const { mtls, url } = await start({ idleTimeoutMs: 100 })
+    const socketClosed = Promise.withResolvers<void>()
+    mtls.httpServer.once('connection', (socket: Socket) => {
+      socket.once('close', () => socketClosed.resolve())
+    })
+    expect(await identityVia(url, agent)).toMatchObject({ cn: 'agent-web-1.fleet.test' })
+    expect(mtls.connectionCount()).toBe(1)
+    await socketClosed.promise
+    expect(mtls.connectionCount()).toBe(0)
+    // Bun's fetch pool notices the closed socket and dials again.
+    expect(await identityVia(url, agent)).toMatchObject({ cn: 'agent-web-1.fleet.test' })
+  })
+
+  test('a throwing or rejecting handler costs its request a 500, not the server', async () => {
+    const { url } = await start({
+      route: (req) => {
+        if (req.url === '/throw') throw new Error('handler bug')
+        return false
+      },
+    })
+    const res = await fetch(`${url}/throw`, { tls: tlsOf(agent) })
+    expect(res.status).toBe(500)
+    expect(await identityVia(url, agent)).toMatchObject({ cn: 'agent-web-1.fleet.test' })
+
+    const rejecting = createMtlsServer({
+      certPem: server.certPem,
+      keyPem: server.keyPem,
+      caPem: ca.certPem,
+      handler: async () => {
+        throw new Error('async handler bug')
+      },
+    })
+    running.push(rejecting)
+    const { port } = await rejecting.listen('127.0.0.1', 0)
+    const res2 = await fetch(`https://127.0.0.1:${port}/`, { tls: tlsOf(agent) })
+    expect(res2.status).toBe(500)
   })
 })
 

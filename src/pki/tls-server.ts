@@ -7,9 +7,14 @@
  *   per request by `peerIdentity`, which yields nothing unless OpenSSL verified the chain
  *   against the fleet CA (`authorized`); a certificate from any other CA is no identity;
  * - TLS renegotiation is disabled per socket, so a socket's identity cannot change mid-stream;
+ * - this module owns connection lifetimes, because Bun's `node:http` enforces none of its
+ *   timeouts (keepAliveTimeout, headersTimeout) on sockets handed in with `emit('connection')`:
+ *   a connection with no request in flight is destroyed after `idleTimeoutMs`;
  * - `close()` stops accepting at once, aborts `closing` (long-poll handlers answer early), drops
- *   idle keep-alive and mid-handshake sockets immediately, lets busy sockets finish their
- *   current response, and destroys whatever is left after the grace period.
+ *   idle and mid-handshake sockets immediately, lets busy sockets finish their current
+ *   response, and destroys whatever is left after the grace period.
+ * Bun-specific: Bun's `tls.Server` emits the TLSSocket itself for 'connection' (Node emits the
+ * raw TCP socket), so one map keyed by socket serves both the listener and `req.socket`.
  */
 import { createServer as createHttpServer } from 'node:http'
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http'
@@ -17,7 +22,7 @@ import type { Socket } from 'node:net'
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls'
 
 /** A request handler as `node:http` (and `@hono/node-server`'s listener) takes it. */
-export type MtlsHandler = (req: IncomingMessage, res: ServerResponse) => void
+export type MtlsHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>
 
 /** The verified client identity of a request. */
 export type PeerIdentity = {
@@ -35,6 +40,8 @@ export type MtlsServer = {
   readonly httpServer: HttpServer
   /** Aborted when `close()` starts; long-poll handlers should answer (e.g. 204) at once. */
   readonly closing: AbortSignal
+  /** The number of open client connections (for a metrics gauge). */
+  connectionCount(): number
   listen(host: string, port: number): Promise<{ port: number }>
   close(): Promise<void>
 }
@@ -42,9 +49,12 @@ export type MtlsServer = {
 // Ordinary requests finish in milliseconds and long-polls answer as soon as `closing` aborts;
 // five seconds leaves room for a slow DB write while staying far below systemd's 90 s stop timeout.
 const DEFAULT_CLOSE_GRACE_MS = 5_000
-// A client that has not finished its handshake in 10 s is stalled or hostile; Node's default
-// (120 s) would let idle half-open connections pile up against the 10k-agent target.
-const HANDSHAKE_TIMEOUT_MS = 10_000
+// Agents poll and heartbeat at least once a minute over one kept-alive connection; 120 s keeps
+// that TLS session (no handshake churn at 10k agents) and still reaps dead or silent peers —
+// including clients that connect and never finish a handshake or a request — within minutes.
+const DEFAULT_IDLE_TIMEOUT_MS = 120_000
+
+type Conn = { busy: number; idle: ReturnType<typeof setTimeout> | undefined }
 
 /** Creates the mTLS server; nothing listens until `listen()`. */
 export function createMtlsServer(opts: {
@@ -53,30 +63,51 @@ export function createMtlsServer(opts: {
   caPem: string
   handler: MtlsHandler
   closeGraceMs?: number
+  idleTimeoutMs?: number
 }): MtlsServer {
   const graceMs = opts.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS
+  const idleMs = opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
   const closingController = new AbortController()
-  // Every open connection (handshaking or established), and the in-flight request count of
-  // established ones. Bun's tls.Server emits the TLSSocket itself for 'connection', so both
-  // collections hold the same objects that handlers see as `req.socket`.
-  const sockets = new Set<Socket>()
-  const inFlight = new Map<Socket, number>()
+  const closing = closingController.signal
+  const conns = new Map<Socket, Conn>()
   let closePromise: Promise<void> | undefined
   let allGone: (() => void) | undefined
 
+  const armIdle = (socket: Socket, conn: Conn): void => {
+    clearTimeout(conn.idle)
+    conn.idle = setTimeout(() => socket.destroy(), idleMs)
+    conn.idle.unref?.()
+  }
+
   const httpServer = createHttpServer()
-  // Registered before the handler so the count is up before the handler can respond.
   httpServer.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const socket = req.socket
-    inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1)
-    if (closingController.signal.aborted) res.setHeader('Connection', 'close')
+    const conn = conns.get(socket)
+    if (conn) {
+      conn.busy++
+      clearTimeout(conn.idle)
+      conn.idle = undefined
+    }
+    if (closing.aborted) res.setHeader('Connection', 'close')
     res.once('close', () => {
-      const left = (inFlight.get(socket) ?? 1) - 1
-      inFlight.set(socket, left)
-      if (left === 0 && closingController.signal.aborted) socket.destroy()
+      if (!conn) return
+      conn.busy--
+      if (conn.busy > 0) return
+      if (closing.aborted) socket.destroy()
+      else armIdle(socket, conn)
     })
+    const failed = (): void => {
+      // Policy: a handler bug costs its own request (500), never the process or other agents.
+      if (!res.headersSent) res.writeHead(500).end()
+      else res.destroy()
+    }
+    try {
+      const result = opts.handler(req, res)
+      if (result instanceof Promise) result.catch(failed)
+    } catch {
+      failed()
+    }
   })
-  httpServer.on('request', opts.handler)
 
   const tlsServer = createTlsServer(
     {
@@ -88,10 +119,9 @@ export function createMtlsServer(opts: {
       // decides through peerIdentity.
       rejectUnauthorized: false,
       minVersion: 'TLSv1.2',
-      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
     },
     (socket: TLSSocket) => {
-      if (closingController.signal.aborted) {
+      if (closing.aborted) {
         socket.destroy()
         return
       }
@@ -101,11 +131,14 @@ export function createMtlsServer(opts: {
     }
   )
   tlsServer.on('connection', (socket: Socket) => {
-    sockets.add(socket)
+    const conn: Conn = { busy: 0, idle: undefined }
+    conns.set(socket, conn)
+    // Armed before the handshake: a peer that never completes one is reaped like an idle one.
+    armIdle(socket, conn)
     socket.once('close', () => {
-      sockets.delete(socket)
-      inFlight.delete(socket)
-      if (closingController.signal.aborted && sockets.size === 0) allGone?.()
+      clearTimeout(conn.idle)
+      conns.delete(socket)
+      if (closing.aborted && conns.size === 0) allGone?.()
     })
   })
   // A failed handshake (bad client, scanner) is the client's problem; never crash the CP.
@@ -113,7 +146,8 @@ export function createMtlsServer(opts: {
 
   return {
     httpServer,
-    closing: closingController.signal,
+    closing,
+    connectionCount: () => conns.size,
     listen(host: string, port: number): Promise<{ port: number }> {
       return new Promise((resolve, reject) => {
         const onError = (err: Error): void => reject(err)
@@ -136,11 +170,11 @@ export function createMtlsServer(opts: {
         allGone = done
       })
       // Idle keep-alive and mid-handshake sockets go now; busy ones after their response.
-      for (const socket of sockets) if ((inFlight.get(socket) ?? 0) === 0) socket.destroy()
+      for (const [socket, conn] of conns) if (conn.busy === 0) socket.destroy()
       const timer = setTimeout(() => {
-        for (const socket of sockets) socket.destroy()
+        for (const socket of conns.keys()) socket.destroy()
       }, graceMs)
-      if (sockets.size === 0) allGone?.()
+      if (conns.size === 0) allGone?.()
       closePromise = Promise.all([stopListening, drained]).then(() => clearTimeout(timer))
       return closePromise
     },
