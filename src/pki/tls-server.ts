@@ -175,7 +175,16 @@ export function createMtlsServer(opts: {
         for (const socket of conns.keys()) socket.destroy()
       }, graceMs)
       if (conns.size === 0) allGone?.()
-      closePromise = Promise.all([stopListening, drained]).then(() => clearTimeout(timer))
+      // A destroyed socket does not always report 'close' promptly on Bun, and the listener's
+      // close callback waits for every connection: bound the whole shutdown regardless.
+      let hardStop: ReturnType<typeof setTimeout> | undefined
+      const deadline = new Promise<void>((done) => {
+        hardStop = setTimeout(done, graceMs + 500)
+      })
+      closePromise = Promise.race([Promise.all([stopListening, drained]), deadline]).then(() => {
+        clearTimeout(timer)
+        clearTimeout(hardStop)
+      })
       return closePromise
     },
   }

@@ -1,0 +1,267 @@
+/**
+ * The CP applier: turns the effects of host steps, rollout steps and plan actions into database
+ * writes and in-memory updates. Called only by the reducer, inside the transaction of the input
+ * being processed; it never calls `step`, `stepRollout` or `planNext` itself.
+ *
+ * Invariants:
+ * - Every variant of `HostEffect` and `RolloutEffect` is handled (`assertNever`); agent-side
+ *   effects reaching the CP are logged and dropped, never executed.
+ * - Derived rows are written in the same transaction as the event-log row that explains them.
+ * - Long-poll wake-ups are collected and only delivered after the transaction commits
+ *   (`flushWakeups`), so a woken agent always finds its committed dispatch.
+ * - `gate_decision` rows are debounced: one row per change of (host, gate, reason).
+ */
+import type { HostEffect, RolloutEffect } from '../core/index.ts'
+import { assertNever } from '../core/index.ts'
+import type { EventKind, QueuedDispatch, Store } from '../db/store.ts'
+import type { Logger } from '../runtime/log.ts'
+import { toRfc3339 } from '../runtime/clock.ts'
+import { outboundToWire } from '../runtime/wire.ts'
+import type { DispatchHub } from './dispatch-hub.ts'
+import type { CpMetrics } from './metrics.ts'
+import { pairKey, type CpState } from './state.ts'
+
+/** What the reducer tells the applier about the event being applied. */
+export type ApplyContext = { readonly now: number; readonly synthesized: boolean }
+
+/** The applier. */
+export class Applier {
+  private readonly wakeups = new Set<string>()
+
+  constructor(
+    private readonly store: Store,
+    private readonly state: CpState,
+    private readonly hub: DispatchHub,
+    private readonly metrics: CpMetrics,
+    private readonly log: Logger
+  ) {}
+
+  /** Appends an event-log row; returns its seq. */
+  append(
+    kind: EventKind,
+    now: number,
+    payload: Record<string, unknown>,
+    host: string | null = null,
+    rolloutId: string | null = null
+  ): number {
+    return this.store.events.append({ ts: now, kind, host, rolloutId, payload })
+  }
+
+  /** Applies the effects of one successful host step, in order. */
+  applyHostEffects(effects: readonly HostEffect[], ctx: ApplyContext): void {
+    let lastSeq: number | null = null
+    for (const e of effects) {
+      switch (e.type) {
+        case 'RemoteAppendEventLog': {
+          const wire = outboundToWire(e.payload) as unknown as Record<string, unknown>
+          const payload = ctx.synthesized ? { ...wire, synthesized: true } : wire
+          lastSeq = this.append('agent_event', ctx.now, payload, e.hostname, e.rolloutId)
+          if (e.payload.kind === 'ProbeResult') this.recordProbeFailures(e, lastSeq)
+          break
+        }
+        case 'RecordTransition':
+          this.append(
+            'effect',
+            ctx.now,
+            {
+              effect: 'RecordTransition',
+              host: e.hostname,
+              rollout_id: e.rolloutId,
+              from: e.from,
+              to: e.to,
+              at: toRfc3339(e.at),
+              ...(ctx.synthesized ? { synthesized: true } : {}),
+            },
+            e.hostname,
+            e.rolloutId
+          )
+          break
+        case 'RemoteInsertQuarantine':
+          this.quarantine(e.channel, e.closure, ctx.now, lastSeq)
+          break
+        case 'RemoteQueueDispatch':
+          // Host transitions never emit this (the planner queues); kept for completeness.
+          this.log.warn('unexpected RemoteQueueDispatch effect; the planner queues dispatches', {
+            host: e.hostname,
+            rolloutId: e.rolloutId,
+          })
+          break
+        case 'RemoteOpenRolloutRecord':
+          // Records are created when a rollout opens (OpenRollout); no transition emits this.
+          this.log.warn('unexpected RemoteOpenRolloutRecord effect; dropped', {
+            host: e.hostname,
+            rolloutId: e.rolloutId,
+          })
+          break
+        case 'EmitMetric':
+          this.log.debug('metric', { name: e.name, labels: e.labels, value: e.value })
+          break
+        case 'EmitLog':
+          this.log[e.level](e.message, { ...e.fields, target: e.target })
+          break
+        case 'LocalFireSwitch':
+        case 'LocalFireRollbackTo':
+        case 'LocalResetProbeCache':
+        case 'LocalEmitEvent':
+          // Policy: an agent-side effect on the CP is a bug in the caller; never execute it.
+          this.log.error('agent-side effect reached the control plane; dropped', { effect: e.type })
+          break
+        default:
+          assertNever(e, 'host effect')
+      }
+    }
+  }
+
+  /** Applies the effects of one rollout step; `seq` is its `rollout_event` row. */
+  applyRolloutEffects(effects: readonly RolloutEffect[], now: number, seq: number): void {
+    for (const e of effects) {
+      switch (e.type) {
+        case 'RecordRolloutTransition':
+          this.append(
+            'effect',
+            now,
+            { effect: e.type, rollout_id: e.rolloutId, from: e.from, to: e.to, at: toRfc3339(e.at) },
+            null,
+            e.rolloutId
+          )
+          break
+        case 'UpdateCurrentWave':
+          this.append('effect', now, { effect: e.type, rollout_id: e.rolloutId, wave: e.wave }, null, e.rolloutId)
+          break
+        case 'InsertQuarantineFromRollout':
+          this.quarantine(e.channel, e.closureHash, now, seq)
+          break
+        case 'SchedulePruning':
+          // Retention is the prune worker's job; the hint is only recorded.
+          this.append('effect', now, { effect: e.type, rollout_id: e.rolloutId, delay_seconds: e.delaySeconds }, null, e.rolloutId)
+          break
+        case 'RecordRolloutHalted':
+          this.log.warn('rollout halted', { rolloutId: e.rolloutId, host: e.hostname })
+          this.append('effect', now, { effect: e.type, rollout_id: e.rolloutId, host: e.hostname, at: toRfc3339(e.at) }, e.hostname, e.rolloutId)
+          // Halt means halt: nothing queued for this rollout may still be delivered.
+          this.deleteDispatchesOf(e.rolloutId)
+          break
+        case 'RecordRolloutResumed':
+          this.append(
+            'effect',
+            now,
+            { effect: e.type, rollout_id: e.rolloutId, operator: e.operator, reason: e.reason, at: toRfc3339(e.at) },
+            null,
+            e.rolloutId
+          )
+          break
+        default:
+          assertNever(e, 'rollout effect')
+      }
+    }
+  }
+
+  /** Queues a dispatch (replacing an older one for the same pair) and schedules the wake-up. */
+  enqueueDispatch(d: QueuedDispatch, now: number): void {
+    this.store.dispatch.upsert(d)
+    this.state.putDispatch(d)
+    this.append(
+      'plan_action',
+      now,
+      {
+        action: 'QueueDispatch',
+        host: d.hostname,
+        rolloutId: d.rolloutId,
+        targetClosure: d.targetClosure,
+        waveIndex: d.waveIndex,
+        soakDueAt: toRfc3339(d.soakDueAt),
+      },
+      d.hostname,
+      d.rolloutId
+    )
+    this.state.gateBlocks.delete(pairKey(d.rolloutId, d.hostname))
+    this.metrics.dispatchesQueued.inc()
+    this.wakeups.add(d.hostname)
+  }
+
+  /** Takes a host's oldest queued dispatch for delivery. */
+  takeDispatch(host: string, now: number): QueuedDispatch | undefined {
+    const next = this.state.nextDispatch(host)
+    if (next === undefined) return undefined
+    const taken = this.store.dispatch.take(host, next.rolloutId)
+    this.state.dropDispatch(host, next.rolloutId)
+    if (taken === undefined) return undefined
+    this.state.delivered.set(pairKey(taken.rolloutId, host), now)
+    this.append('effect', now, { effect: 'DispatchDelivered', host, rollout_id: taken.rolloutId }, host, taken.rolloutId)
+    this.metrics.dispatchesDelivered.inc()
+    return taken
+  }
+
+  /** Withdraws the queued dispatch of one pair (the host left Pending without taking it). */
+  withdrawDispatch(host: string, rolloutId: string): void {
+    if (this.state.dispatch.get(host)?.has(rolloutId) !== true) return
+    this.store.dispatch.take(host, rolloutId)
+    this.state.dropDispatch(host, rolloutId)
+  }
+
+  /** Deletes every queued dispatch of a rollout. */
+  deleteDispatchesOf(rolloutId: string): void {
+    this.store.dispatch.deleteOfRollout(rolloutId)
+    for (const [host, m] of [...this.state.dispatch]) if (m.has(rolloutId)) this.state.dropDispatch(host, rolloutId)
+  }
+
+  /** Records a gate block unless the same (gate, reason) is already recorded for the pair. */
+  recordGate(rolloutId: string, host: string, gate: string, reason: string, now: number): void {
+    const key = pairKey(rolloutId, host)
+    const prev = this.state.gateBlocks.get(key)
+    if (prev !== undefined && prev.gate === gate && prev.reason === reason) return
+    this.state.gateBlocks.set(key, { gate, reason, since: now })
+    this.append('gate_decision', now, { gate, reason, host, rollout: rolloutId }, host, rolloutId)
+    this.metrics.gateDecisions.inc({ gate })
+  }
+
+  /** Quarantines a closure on a channel. */
+  quarantine(channel: string, closure: string, now: number, seq: number | null): void {
+    if (this.state.quarantines.get(channel)?.has(closure) === true) return
+    this.store.safety.quarantine({ channel, closure, quarantinedAt: now, eventLogSeq: seq })
+    this.state.addQuarantine(channel, closure, now)
+    this.append('effect', now, { effect: 'InsertQuarantine', channel, closure })
+    this.log.warn('closure quarantined', { channel, closure })
+  }
+
+  /** Delivers the wake-ups collected since the last flush (call after commit). */
+  flushWakeups(): void {
+    for (const host of this.wakeups) this.hub.notify(host)
+    this.wakeups.clear()
+  }
+
+  /** Forgets wake-ups of a rolled-back transaction. */
+  discardWakeups(): void {
+    this.wakeups.clear()
+  }
+
+  private recordProbeFailures(
+    e: Extract<HostEffect, { type: 'RemoteAppendEventLog' }>,
+    seq: number
+  ): void {
+    const p = e.payload
+    if (p.kind !== 'ProbeResult') return
+    const rows: { controlId: string | null; framework: string | null }[] = []
+    if (p.subResults !== null && p.subResults.length > 0) {
+      for (const s of p.subResults) {
+        if (s.status === 'fail' && s.effectiveMode === 'enforce') {
+          rows.push({ controlId: s.controlId, framework: s.framework })
+        }
+      }
+    } else if (p.mode === 'enforce' && p.status === 'fail') {
+      rows.push({ controlId: null, framework: null })
+    }
+    for (const r of rows) {
+      this.store.safety.insertProbeFailure({
+        eventLogSeq: seq,
+        rolloutId: e.rolloutId,
+        host: e.hostname,
+        probeName: p.probeName,
+        controlId: r.controlId,
+        framework: r.framework,
+        observedAt: p.observedAt,
+      })
+      this.state.addProbeFailure(e.rolloutId, e.hostname, r.controlId ?? p.probeName)
+    }
+  }
+}

@@ -1,0 +1,190 @@
+/**
+ * Agent identity (spec protocol.md §7): first enrolment with a single-use bootstrap token, and
+ * renewal keyed on the mTLS identity. Certificates come from the file-backed fleet CA, re-read
+ * for every issuance (a rotated CA file needs no restart); each issuance appends one JSONL line
+ * to the audit log.
+ *
+ * Enrolment checks, in the reference's order (§7.2): token version; nonce not used (409); nonce
+ * in the signed allow-list, for this hostname, not expired (401); token time window (401);
+ * org-root signature over JCS(received claims) against trust.json re-read now (401; 500 when
+ * the trust file or its orgRootKey is unusable); CSR well-formed (400); CSR CN == hostname and
+ * key fingerprint == the token's (401); a verified fleet (503) declaring the host with exactly
+ * this ed25519 key (401); the nonce recorded through the reducer, which closes the race between
+ * two uses of one token (409); then issuance (500 without a CA).
+ * Invariants: the issued CN is always `agent-<host>.<suffix>` built from the checked hostname
+ * (enrolment) or the mTLS identity (renewal) — never taken from the CSR; error texts never
+ * echo the request.
+ */
+import { appendFile, mkdir } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import * as v from 'valibot'
+import { canonicalizeValue, type JsonValue } from '../crypto/canonical-json.ts'
+import { ed25519Verify } from '../crypto/ed25519.ts'
+import { parseOpenSshPublicKey } from '../crypto/keys.ts'
+import { sha256Bytes } from '../crypto/sha256.ts'
+import { bytesEqual, fromBase64, toBase64, utf8 } from '../lib/bytes.ts'
+import { issueClientCert } from '../pki/ca.ts'
+import { readCaFiles } from '../pki/cert.ts'
+import { parseCsr } from '../pki/csr.ts'
+import { agentCommonName } from '../pki/identity.ts'
+import { EnrollRequestSchema, RenewRequestSchema, type CertResponse } from '../proto/agent.ts'
+import { BOOTSTRAP_TOKEN_VERSION } from '../proto/bootstrap.ts'
+import { parseRfc3339Ms } from '../proto/common.ts'
+import { summarizeIssues } from '../proto/issues.ts'
+import { activeKeysAt } from '../proto/trust.ts'
+import type { Clock } from '../runtime/clock.ts'
+import { toRfc3339 } from '../runtime/clock.ts'
+import type { Logger } from '../runtime/log.ts'
+import type { Store } from '../db/store.ts'
+import type { CpMetrics } from './metrics.ts'
+import type { Reducer } from './reducer.ts'
+import type { CpState } from './state.ts'
+import { readTrustFile } from './workers/release-poll.ts'
+
+/** The outcome of an enrolment or renewal. */
+export type IssueResult =
+  | { readonly status: 200; readonly body: CertResponse }
+  | { readonly status: 400 | 401 | 409 | 500 | 503; readonly error: string }
+
+/** What the service needs. */
+export type EnrollDeps = {
+  readonly state: CpState
+  readonly store: Store
+  readonly reducer: Reducer
+  readonly clock: Clock
+  readonly log: Logger
+  readonly metrics: CpMetrics
+  readonly trustFile: string
+  readonly ca: { readonly certPath: string; readonly keyPath: string } | undefined
+  readonly agentCnSuffix: string
+  readonly validitySecs: number
+  readonly auditLog: string | undefined
+}
+
+const deny = (status: 400 | 401 | 409 | 500 | 503, error: string): IssueResult => ({ status, error })
+
+/** Enrolment and renewal. */
+export class EnrollService {
+  constructor(private readonly deps: EnrollDeps) {}
+
+  /** `POST /v1/enroll` with the parsed JSON body. */
+  async enroll(raw: unknown): Promise<IssueResult> {
+    const { state, clock } = this.deps
+    const parsed = v.safeParse(EnrollRequestSchema, raw)
+    if (!parsed.success) return deny(400, `invalid enrolment request: ${summarizeIssues(parsed.issues)}`)
+    const { token, csrPem } = parsed.output
+    if (token.version !== BOOTSTRAP_TOKEN_VERSION) return deny(400, `unsupported bootstrap token version ${token.version}`)
+    const claims = token.claims
+    const host = claims.hostname as string
+    if (this.deps.store.security.nonceUsed(claims.nonce)) return deny(409, 'bootstrap token already used')
+
+    const now = clock.now()
+    const allowed = state.nonces.get(claims.nonce)
+    if (allowed === undefined) return deny(401, 'token nonce is not in the signed bootstrap-nonces allow-list')
+    if (allowed.hostname !== claims.hostname) return deny(401, 'token nonce is allow-listed for another host')
+    if (parseRfc3339Ms(allowed.expiresAt) < now) return deny(401, 'allow-list entry for this nonce has expired')
+    if (now < parseRfc3339Ms(claims.issuedAt)) return deny(401, 'bootstrap token is not valid yet')
+    if (now >= parseRfc3339Ms(claims.expiresAt)) return deny(401, 'bootstrap token has expired')
+
+    const trust = await readTrustFile(this.deps.trustFile)
+    if (!trust.ok) {
+      this.deps.log.error('enrolment: trust file unusable', { error: trust.message })
+      return deny(500, 'trust file unusable')
+    }
+    const org = trust.trust.orgRootKey
+    if (org === null) return deny(500, 'trust file has no orgRootKey')
+    // The signature covers the canonical form of the claims as received (unknown fields too).
+    const rawClaims = (raw as { token: { claims: JsonValue } }).token.claims
+    const message = utf8(canonicalizeValue(rawClaims))
+    const sig = fromBase64(token.signature)
+    const signed =
+      sig !== undefined &&
+      activeKeysAt(org, now).some((k) => {
+        if (k.algorithm !== 'ed25519') return false
+        const pub = fromBase64(k.public)
+        return pub !== undefined && ed25519Verify(sig, message, pub)
+      })
+    if (!signed) return deny(401, 'bootstrap token signature does not verify against the org root key')
+
+    const csr = await parseCsr(csrPem)
+    if (!csr.ok) return deny(400, `bad CSR: ${csr.error}`)
+    if (csr.algorithm !== 'ed25519') return deny(400, 'CSR key must be ed25519 (the host SSH key)')
+    if (csr.commonName !== host) return deny(401, 'CSR common name does not match the token hostname')
+    if (toBase64(sha256Bytes(csr.publicKeyRaw)) !== claims.expectedPubkeyFingerprint) {
+      return deny(401, 'CSR key does not match the token fingerprint')
+    }
+    const keyCheck = this.declaredKeyMatches(host, csr.publicKeyRaw)
+    if (keyCheck !== undefined) return keyCheck
+
+    const fresh = this.deps.reducer.request<boolean>((reply) => ({ type: 'UseNonce', nonce: claims.nonce, hostname: host, reply }))
+    if (fresh === undefined) return deny(503, 'control plane busy')
+    if (!(await fresh)) return deny(409, 'bootstrap token already used')
+    return this.issue(host, csr.spki, '<enroll>', `enroll/nonce:${claims.nonce}`)
+  }
+
+  /** `POST /v1/agent/renew` for the authenticated agent `host`. */
+  async renew(host: string, peerCn: string, peerSerial: string, raw: unknown): Promise<IssueResult> {
+    const parsed = v.safeParse(RenewRequestSchema, raw)
+    if (!parsed.success) return deny(400, `invalid renewal request: ${summarizeIssues(parsed.issues)}`)
+    const csr = await parseCsr(parsed.output.csrPem)
+    if (!csr.ok) return deny(400, `bad CSR: ${csr.error}`)
+    if (csr.algorithm !== 'ed25519') return deny(400, 'CSR key must be ed25519 (the host SSH key)')
+    const keyCheck = this.declaredKeyMatches(host, csr.publicKeyRaw)
+    if (keyCheck !== undefined) return keyCheck
+    // Policy: the renewed certificate names the mTLS identity, whatever CN the CSR carries.
+    return this.issue(host, csr.spki, peerCn, `renew/prev:${peerSerial}`)
+  }
+
+  private declaredKeyMatches(host: string, key: Uint8Array): IssueResult | undefined {
+    const release = this.deps.state.release
+    if (release === undefined) return deny(503, 'no verified fleet yet')
+    const declared = Object.hasOwn(release.fleet.value.hosts, host) ? release.fleet.value.hosts[host as never] : undefined
+    if (declared === undefined) return deny(401, 'host is not declared in the signed fleet')
+    if (declared.pubkey === null) return deny(401, 'host has no declared pubkey in the signed fleet')
+    const pub = parseOpenSshPublicKey(declared.pubkey)
+    if (!pub.ok || !bytesEqual(pub.value, key)) return deny(401, 'CSR key is not the host key declared in the signed fleet')
+    return undefined
+  }
+
+  private async issue(host: string, spki: Uint8Array, requester: string, context: string): Promise<IssueResult> {
+    const { ca, clock, log } = this.deps
+    if (ca === undefined) return deny(500, 'no fleet CA is configured (--fleet-ca-cert/--fleet-ca-key)')
+    const loaded = await readCaFiles(ca)
+    if (!loaded.ok) {
+      log.error('fleet CA unusable', { error: loaded.error })
+      return deny(500, 'fleet CA unusable')
+    }
+    const cn = agentCommonName(host, this.deps.agentCnSuffix)
+    const now = clock.now()
+    let certPem: string
+    try {
+      certPem = await issueClientCert({
+        ca: loaded.value,
+        subjectPublicKey: spki,
+        commonName: cn,
+        sanDns: cn,
+        now,
+        validitySecs: this.deps.validitySecs,
+        clientAuth: true,
+      })
+    } catch (e) {
+      log.warn('certificate issuance failed', { host, error: e instanceof Error ? e.message : String(e) })
+      return deny(400, 'certificate could not be issued for this request')
+    }
+    const notAfter = toRfc3339(Math.floor(now / 1000) * 1000 + this.deps.validitySecs * 1000)
+    if (this.deps.auditLog !== undefined) {
+      const line = JSON.stringify({ at: toRfc3339(now), requester_cn: requester, issued_cn: cn, not_after: notAfter, context })
+      try {
+        await mkdir(dirname(this.deps.auditLog), { recursive: true })
+        await appendFile(this.deps.auditLog, `${line}\n`, { mode: 0o600 })
+      } catch (e) {
+        // Policy: no certificate leaves the CP without its audit line.
+        log.error('audit log unwritable; certificate withheld', { error: (e as { code?: string }).code ?? String(e) })
+        return deny(500, 'audit log unwritable')
+      }
+    }
+    this.deps.metrics.enrollments.inc({ context: context.split('/')[0]! })
+    log.info('certificate issued', { cn, notAfter, context })
+    return { status: 200, body: { certPem, notAfter } }
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * The control plane's Prometheus metrics (text exposition format 0.0.4), hand-rolled: counters,
+ * gauges (set, or computed at scrape time) and histograms with fixed buckets. A metrics library
+ * would be more code than this.
+ * Invariants: label values come from our own vocabulary (routes, states, gates, error kinds),
+ * never from request input, so the series count stays bounded.
+ */
+
+type Labels = Readonly<Record<string, string>>
+
+function labelKey(labels: Labels): string {
+  const keys = Object.keys(labels).sort()
+  if (keys.length === 0) return ''
+  const esc = (v: string) => v.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('\n', '\\n')
+  return `{${keys.map((k) => `${k}="${esc(labels[k]!)}"`).join(',')}}`
+}
+
+/** A monotonically increasing counter with labels. */
+export class Counter {
+  private readonly values = new Map<string, number>()
+  constructor(
+    readonly name: string,
+    readonly help: string
+  ) {}
+  /** Adds `n` (default 1) to the series of `labels`. */
+  inc(labels: Labels = {}, n = 1): void {
+    const k = labelKey(labels)
+    this.values.set(k, (this.values.get(k) ?? 0) + n)
+  }
+  /** The value of one series (tests). */
+  get(labels: Labels = {}): number {
+    return this.values.get(labelKey(labels)) ?? 0
+  }
+  render(): string[] {
+    const out = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`]
+    for (const [k, v] of this.values) out.push(`${this.name}${k} ${v}`)
+    return out
+  }
+}
+
+/** A gauge whose series are computed when scraped. */
+export class Gauge {
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly collect: () => Iterable<readonly [Labels, number]>
+  ) {}
+  render(): string[] {
+    const out = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`]
+    for (const [labels, v] of this.collect()) out.push(`${this.name}${labelKey(labels)} ${v}`)
+    return out
+  }
+}
+
+/** A histogram with fixed upper bounds (seconds). */
+export class Histogram {
+  private readonly series = new Map<string, { counts: number[]; sum: number; count: number }>()
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly buckets: readonly number[]
+  ) {}
+  /** Records one observation of `value` seconds. */
+  observe(value: number, labels: Labels = {}): void {
+    const k = labelKey(labels)
+    let s = this.series.get(k)
+    if (s === undefined) {
+      s = { counts: this.buckets.map(() => 0), sum: 0, count: 0 }
+      this.series.set(k, s)
+    }
+    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]!) s.counts[i]!++
+    s.sum += value
+    s.count++
+  }
+  /** The number of observations of one series (tests). */
+  count(labels: Labels = {}): number {
+    return this.series.get(labelKey(labels))?.count ?? 0
+  }
+  render(): string[] {
+    const out = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`]
+    for (const [k, s] of this.series) {
+      const inner = k === '' ? '' : k.slice(1, -1)
+      const le = (b: string) => `{${inner === '' ? '' : `${inner},`}le="${b}"}`
+      this.buckets.forEach((b, i) => out.push(`${this.name}_bucket${le(String(b))} ${s.counts[i]}`))
+      out.push(`${this.name}_bucket${le('+Inf')} ${s.count}`)
+      out.push(`${this.name}_sum${k} ${s.sum}`)
+      out.push(`${this.name}_count${k} ${s.count}`)
+    }
+    return out
+  }
+}
+
+// Request latencies span sub-millisecond heartbeats to 60 s long-polls.
+const HTTP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 30, 65]
+// Reducer inputs take microseconds (a heartbeat) to a second (opening a 10k-host rollout).
+const REDUCER_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5]
+
+/** Every metric of the control plane. */
+export class CpMetrics {
+  readonly httpRequests = new Counter('nixfleet_cp_http_requests_total', 'HTTP requests by route and status.')
+  readonly httpLatency = new Histogram(
+    'nixfleet_cp_http_request_duration_seconds',
+    'HTTP request latency by route.',
+    HTTP_BUCKETS
+  )
+  readonly reducerLatency = new Histogram(
+    'nixfleet_cp_reducer_input_duration_seconds',
+    'Time the reducer spent on one input, by input type.',
+    REDUCER_BUCKETS
+  )
+  readonly reducerWait = new Histogram(
+    'nixfleet_cp_reducer_queue_wait_seconds',
+    'Time an input waited in the reducer queue.',
+    REDUCER_BUCKETS
+  )
+  readonly reducerRejected = new Counter(
+    'nixfleet_cp_reducer_rejected_total',
+    'Inputs refused because the reducer queue was full or closed.'
+  )
+  readonly verifyFailures = new Counter(
+    'nixfleet_cp_verify_failures_total',
+    'Signed artifacts refused, by artifact and kind (Rollback included).'
+  )
+  readonly gateDecisions = new Counter(
+    'nixfleet_cp_gate_decisions_total',
+    'Gate blocks recorded (debounced: one per change of gate or reason), by gate.'
+  )
+  readonly dispatchesQueued = new Counter('nixfleet_cp_dispatches_queued_total', 'Dispatches queued.')
+  readonly dispatchesDelivered = new Counter('nixfleet_cp_dispatches_delivered_total', 'Dispatches delivered.')
+  readonly synthesized = new Counter(
+    'nixfleet_cp_synthesized_events_total',
+    'Host events the CP synthesized from heartbeats, by kind.'
+  )
+  readonly enrollments = new Counter('nixfleet_cp_certificates_issued_total', 'Certificates issued, by context.')
+  private readonly gauges: Gauge[] = []
+
+  /** Registers a gauge computed at scrape time. */
+  gauge(name: string, help: string, collect: () => Iterable<readonly [Labels, number]>): void {
+    this.gauges.push(new Gauge(name, help, collect))
+  }
+
+  /** The exposition text. */
+  render(): string {
+    const all = [
+      ...this.gauges.flatMap((g) => g.render()),
+      ...this.httpRequests.render(),
+      ...this.httpLatency.render(),
+      ...this.reducerLatency.render(),
+      ...this.reducerWait.render(),
+      ...this.reducerRejected.render(),
+      ...this.verifyFailures.render(),
+      ...this.gateDecisions.render(),
+      ...this.dispatchesQueued.render(),
+      ...this.dispatchesDelivered.render(),
+      ...this.synthesized.render(),
+      ...this.enrollments.render(),
+    ]
+    return `${all.join('\n')}\n`
+  }
+}

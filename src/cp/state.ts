@@ -1,0 +1,244 @@
+/**
+ * The control plane's in-memory state, owned by the reducer (the single mutator): the adopted
+ * release, the live host records and rollouts the planner reads, and the indexes request
+ * handlers read (dispatch queue, revocations, quarantines, nonces, heartbeats).
+ *
+ * Invariants:
+ * - Only `reducer.ts` and `applier.ts` (called by it) mutate this; handlers read it
+ *   synchronously, so they always see a state that some committed transaction produced.
+ * - Everything here is rebuilt from the database at start (`CpState.load`), except what is
+ *   inherently per-process: heartbeats since start, gate-decision debounce, delivery times and
+ *   verification status (recomputed at the first poll).
+ * - `hosts` holds every record of a rollout that is not closed, plus records still in flight
+ *   (Activating, Deferred, Soaking) in closed rollouts; anything else lives only in the DB.
+ */
+import type {
+  DisruptionBudget,
+  FleetState,
+  HostRolloutState,
+  ManifestSet,
+  QuarantineSet,
+  RolloutRecord,
+} from '../core/index.ts'
+import { isClosed } from '../core/index.ts'
+import type { FrozenPolicy, QueuedDispatch, Store, StoredRevocation } from '../db/store.ts'
+import type { BootstrapNonceEntry } from '../proto/bootstrap.ts'
+import type { FleetResolved } from '../proto/fleet.ts'
+import type { RolloutManifest } from '../proto/manifest.ts'
+
+/** A signed artifact the CP adopted: its exact bytes, signature and what verification proved. */
+export type AdoptedArtifact<T> = {
+  readonly bytes: Uint8Array
+  readonly signature: Uint8Array
+  readonly sha256: string
+  readonly signedAt: string
+  readonly signedAtMs: number
+  readonly ciCommit: string | null
+  readonly value: T
+}
+
+/** The adopted rollout manifest of a channel. */
+export type AdoptedManifest = AdoptedArtifact<RolloutManifest> & { readonly rolloutId: string }
+
+/** The adopted release: the fleet and one manifest per channel that passed every check. */
+export type AdoptedRelease = {
+  readonly fleet: AdoptedArtifact<FleetResolved>
+  /** By channel. */
+  readonly manifests: Readonly<Record<string, AdoptedManifest>>
+  readonly adoptedAt: number
+}
+
+/** Why an artifact is (or is not) adopted, for `/v1/operator/status` and `/v1/channels`. */
+export type ArtifactStatus = {
+  readonly key: string
+  readonly adopted: { readonly sha256: string; readonly signedAt: string; readonly at: number } | null
+  readonly lastCheckedAt: number | null
+  readonly lastError: { readonly kind: string; readonly message: string; readonly at: number } | null
+}
+
+/** A rollout as the reducer keeps it. */
+export type LiveRollout = {
+  record: RolloutRecord
+  readonly policy: FrozenPolicy
+  readonly budgets: readonly DisruptionBudget[]
+}
+
+/** The latest heartbeat of a host since this process started. */
+export type HeartbeatSeen = {
+  readonly at: number
+  readonly receivedAt: number
+  readonly closure: string | null
+  /** The agent's own last event seq per rollout (`last_event_seq_by_rollout`), if it sent them. */
+  readonly seqs: Readonly<Record<string, number>>
+}
+
+/** The current gate block of a host, for status and debouncing `gate_decision` rows. */
+export type GateBlockSeen = { readonly gate: string; readonly reason: string; readonly since: number }
+
+/** The key of a (rollout, host) pair in the flat maps. */
+export function pairKey(rolloutId: string, host: string): string {
+  return `${rolloutId}\u0000${host}`
+}
+
+const IN_FLIGHT = new Set(['Activating', 'Deferred', 'Soaking'])
+
+/** The CP state. */
+export class CpState {
+  release: AdoptedRelease | undefined
+  revocationsAdopted: AdoptedArtifact<unknown> | undefined
+  noncesAdopted: AdoptedArtifact<unknown> | undefined
+  /** The signed enrollment allow-list, by nonce. */
+  nonces = new Map<string, BootstrapNonceEntry>()
+  readonly rollouts = new Map<string, LiveRollout>()
+  /** The live host records by rollout, then host (the planner's `FleetState.hosts`). */
+  readonly hosts: Record<string, Record<string, HostRolloutState>> = {}
+  readonly waveIndex = new Map<string, number>()
+  /** The rollouts each host has a live record in. */
+  readonly byHost = new Map<string, Set<string>>()
+  readonly quarantines = new Map<string, Map<string, number>>()
+  readonly revocations = new Map<string, StoredRevocation>()
+  /** The queued dispatches by host, then rollout. */
+  readonly dispatch = new Map<string, Map<string, QueuedDispatch>>()
+  readonly delivered = new Map<string, number>()
+  readonly gateBlocks = new Map<string, GateBlockSeen>()
+  /** The planner's latest verdict per pair: 'queue' or the blocking gate. */
+  readonly decisions = new Map<string, string>()
+  readonly heartbeats = new Map<string, HeartbeatSeen>()
+  /** Distinct failing enforce controls per rollout and host (compliance-wave gate). */
+  readonly probeFailures: Record<string, Record<string, number>> = {}
+  readonly probeFailureKeys = new Set<string>()
+  readonly status = new Map<string, ArtifactStatus>()
+  readonly marks = new Map<string, { signedAtMs: number; ciCommit: string | null; sha256: string }>()
+  lastPlanAt: number | null = null
+
+  /** Rebuilds the durable parts from the database. */
+  load(store: Store): void {
+    for (const r of store.rollouts.loadAll()) {
+      this.rollouts.set(r.record.rolloutId, { record: r.record, policy: r.policy, budgets: r.budgets })
+    }
+    for (const h of store.hosts.loadLive()) this.putHost(h.state, h.waveIndex)
+    for (const q of store.safety.quarantines()) this.addQuarantine(q.channel, q.closure, q.quarantinedAt)
+    for (const r of store.security.revocations()) this.revocations.set(r.hostname, r)
+    for (const d of store.dispatch.all()) this.putDispatch(d)
+    for (const f of store.safety.probeFailureKeys()) this.addProbeFailure(f.rolloutId, f.host, f.item)
+    for (const m of store.release.marks()) {
+      this.marks.set(m.key, { signedAtMs: m.signedAtMs, ciCommit: m.ciCommit, sha256: m.sha256 })
+    }
+  }
+
+  /** A live record, if kept in memory. */
+  host(rolloutId: string, host: string): HostRolloutState | undefined {
+    return this.hosts[rolloutId]?.[host]
+  }
+
+  /** Stores a record in memory (and in the host index). */
+  putHost(state: HostRolloutState, waveIndex: number): void {
+    ;(this.hosts[state.rolloutId] ??= {})[state.hostname] = state
+    this.waveIndex.set(pairKey(state.rolloutId, state.hostname), waveIndex)
+    let set = this.byHost.get(state.hostname)
+    if (set === undefined) this.byHost.set(state.hostname, (set = new Set()))
+    set.add(state.rolloutId)
+  }
+
+  /** Drops a record from memory (it stays in the database). */
+  dropHost(rolloutId: string, host: string): void {
+    const records = this.hosts[rolloutId]
+    if (records !== undefined) {
+      delete records[host]
+      if (Object.keys(records).length === 0) delete this.hosts[rolloutId]
+    }
+    this.waveIndex.delete(pairKey(rolloutId, host))
+    const set = this.byHost.get(host)
+    set?.delete(rolloutId)
+    if (set?.size === 0) this.byHost.delete(host)
+    this.decisions.delete(pairKey(rolloutId, host))
+    this.gateBlocks.delete(pairKey(rolloutId, host))
+  }
+
+  /** Drops the records of a closed rollout that are no longer in flight. */
+  evictSettled(rolloutId: string): void {
+    const rollout = this.rollouts.get(rolloutId)
+    if (rollout === undefined || !isClosed(rollout.record.phase)) return
+    for (const [host, state] of Object.entries(this.hosts[rolloutId] ?? {})) {
+      if (!IN_FLIGHT.has(state.phase)) this.dropHost(rolloutId, host)
+    }
+  }
+
+  /** Counts a distinct failing control (or probe) of a host in a rollout, once. */
+  addProbeFailure(rolloutId: string, host: string, item: string): void {
+    const key = `${rolloutId}\u0000${host}\u0000${item}`
+    if (this.probeFailureKeys.has(key)) return
+    this.probeFailureKeys.add(key)
+    const byHost = (this.probeFailures[rolloutId] ??= {})
+    byHost[host] = (byHost[host] ?? 0) + 1
+  }
+
+  /** Records a quarantine in memory. */
+  addQuarantine(channel: string, closure: string, at: number): void {
+    let m = this.quarantines.get(channel)
+    if (m === undefined) this.quarantines.set(channel, (m = new Map()))
+    if (!m.has(closure)) m.set(closure, at)
+  }
+
+  /** The planner's quarantine set. */
+  quarantineSet(): QuarantineSet {
+    const out: Record<string, string[]> = {}
+    for (const [channel, closures] of this.quarantines) out[channel] = [...closures.keys()]
+    return out
+  }
+
+  /** Stores a queued dispatch in memory. */
+  putDispatch(d: QueuedDispatch): void {
+    let m = this.dispatch.get(d.hostname)
+    if (m === undefined) this.dispatch.set(d.hostname, (m = new Map()))
+    m.set(d.rolloutId, d)
+  }
+
+  /** The oldest queued dispatch of a host, if any (read by the long-poll handler). */
+  nextDispatch(host: string): QueuedDispatch | undefined {
+    const m = this.dispatch.get(host)
+    if (m === undefined) return undefined
+    let best: QueuedDispatch | undefined
+    for (const d of m.values()) if (best === undefined || d.enqueuedAt < best.enqueuedAt) best = d
+    return best
+  }
+
+  /** Forgets a queued dispatch. */
+  dropDispatch(host: string, rolloutId: string): void {
+    const m = this.dispatch.get(host)
+    m?.delete(rolloutId)
+    if (m?.size === 0) this.dispatch.delete(host)
+  }
+
+  /** The number of queued dispatches. */
+  dispatchDepth(): number {
+    let n = 0
+    for (const m of this.dispatch.values()) n += m.size
+    return n
+  }
+
+  /** The planner's view of the adopted manifests, if a release is adopted. */
+  manifestSet(): ManifestSet | undefined {
+    const release = this.release
+    if (release === undefined) return undefined
+    const rollouts: Record<string, RolloutManifest> = {}
+    for (const [channel, m] of Object.entries(release.manifests)) rollouts[channel] = m.value
+    return { fleet: release.fleet.value, rollouts }
+  }
+
+  /** The planner's fleet state, built from the live maps (no copies of host records). */
+  fleetState(): FleetState {
+    const rollouts: Record<string, RolloutRecord> = {}
+    const budgets: Record<string, readonly DisruptionBudget[]> = {}
+    for (const [id, r] of this.rollouts) {
+      rollouts[id] = r.record
+      budgets[id] = r.budgets
+    }
+    return {
+      rollouts,
+      hosts: this.hosts,
+      budgets,
+      outstandingEnforceFailures: this.probeFailures,
+    }
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * The outbound dispatch queue: one row per (host, rollout) while a dispatch waits for its agent.
+ * Taking a dispatch deletes its row in the same statement that reads it (`DELETE … RETURNING`),
+ * so a dispatch is delivered at most once per enqueue.
+ */
+import { and, asc, eq, sql } from 'drizzle-orm'
+import type { Db } from '../client.ts'
+import { dispatchQueue } from '../schema.ts'
+import { isoOf, msOf } from './time.ts'
+
+/** A queued dispatch. */
+export type QueuedDispatch = {
+  readonly hostname: string
+  readonly rolloutId: string
+  readonly targetClosure: string
+  readonly soakDueAt: number
+  readonly enqueuedAt: number
+  readonly waveIndex: number
+}
+
+type Row = typeof dispatchQueue.$inferSelect
+
+const toDispatch = (r: Row): QueuedDispatch => ({
+  hostname: r.hostname,
+  rolloutId: r.rolloutId,
+  targetClosure: r.targetClosure,
+  soakDueAt: msOf(r.soakDueAt),
+  enqueuedAt: msOf(r.enqueuedAt),
+  waveIndex: r.waveIndex,
+})
+
+/** The dispatch-queue queries. */
+export function dispatchQueries(db: Db) {
+  const take = db
+    .delete(dispatchQueue)
+    .where(
+      and(
+        eq(dispatchQueue.hostname, sql.placeholder('hostname')),
+        eq(dispatchQueue.rolloutId, sql.placeholder('rolloutId'))
+      )
+    )
+    .returning()
+    .prepare()
+  return {
+    /** Inserts or replaces the dispatch of (host, rollout). */
+    upsert(d: QueuedDispatch): void {
+      const row = {
+        hostname: d.hostname,
+        rolloutId: d.rolloutId,
+        targetClosure: d.targetClosure,
+        soakDueAt: isoOf(d.soakDueAt),
+        enqueuedAt: isoOf(d.enqueuedAt),
+        waveIndex: d.waveIndex,
+      }
+      db.insert(dispatchQueue)
+        .values(row)
+        .onConflictDoUpdate({ target: [dispatchQueue.hostname, dispatchQueue.rolloutId], set: row })
+        .run()
+    },
+    /** Deletes and returns the dispatch of (host, rollout), if queued. */
+    take(hostname: string, rolloutId: string): QueuedDispatch | undefined {
+      const r = take.get({ hostname, rolloutId })
+      return r === undefined ? undefined : toDispatch(r)
+    },
+    /** Deletes every queued dispatch of a rollout (halted or superseded). */
+    deleteOfRollout(rolloutId: string): void {
+      db.delete(dispatchQueue).where(eq(dispatchQueue.rolloutId, rolloutId)).run()
+    },
+    /** Every queued dispatch, oldest first (loaded at start). */
+    all(): QueuedDispatch[] {
+      return db.select().from(dispatchQueue).orderBy(asc(dispatchQueue.enqueuedAt)).all().map(toDispatch)
+    },
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * The canonical event log: append and read. Append-only by construction: this module has no
+ * update or delete. Payloads are JSON objects; callers pass plain values.
+ */
+import { and, asc, desc, eq, gt, sql } from 'drizzle-orm'
+import type { Db } from '../client.ts'
+import { EVENT_KINDS, eventLog } from '../schema.ts'
+import { isoOf, msOf } from './time.ts'
+
+/** The kind of an event-log row. */
+export type EventKind = (typeof EVENT_KINDS)[number]
+
+/** One event-log row as the API and tests see it. */
+export type EventLogEntry = {
+  readonly seq: number
+  readonly ts: number
+  readonly kind: EventKind
+  readonly host: string | null
+  readonly rolloutId: string | null
+  readonly payload: Record<string, unknown>
+}
+
+/** What an append writes. */
+export type NewEvent = {
+  readonly ts: number
+  readonly kind: EventKind
+  readonly host?: string | null
+  readonly rolloutId?: string | null
+  readonly payload: Record<string, unknown>
+}
+
+/** The event-log queries. */
+export function eventLogQueries(db: Db) {
+  const insert = db
+    .insert(eventLog)
+    .values({
+      ts: sql.placeholder('ts'),
+      hostId: sql.placeholder('hostId'),
+      rolloutId: sql.placeholder('rolloutId'),
+      kind: sql.placeholder('kind'),
+      payload: sql.placeholder('payload'),
+    })
+    .returning({ seq: eventLog.seq })
+    .prepare()
+  const toEntry = (r: typeof eventLog.$inferSelect): EventLogEntry => ({
+    seq: r.seq,
+    ts: msOf(r.ts),
+    kind: r.kind,
+    host: r.hostId,
+    rolloutId: r.rolloutId,
+    payload: JSON.parse(r.payload) as Record<string, unknown>,
+  })
+  return {
+    /** Appends one row; returns its seq. */
+    append(e: NewEvent): number {
+      const row = insert.get({
+        ts: isoOf(e.ts),
+        hostId: e.host ?? null,
+        rolloutId: e.rolloutId ?? null,
+        kind: e.kind,
+        payload: JSON.stringify(e.payload),
+      })
+      return row!.seq
+    },
+    /** The events of a rollout, seq ascending, at most `limit`. */
+    forRollout(rolloutId: string, limit: number): EventLogEntry[] {
+      return db
+        .select()
+        .from(eventLog)
+        .where(eq(eventLog.rolloutId, rolloutId))
+        .orderBy(asc(eventLog.seq))
+        .limit(limit)
+        .all()
+        .map(toEntry)
+    },
+    /** Every event of a kind after `afterSeq`, seq ascending (tests, re-derivation). */
+    ofKind(kind: EventKind, afterSeq = 0): EventLogEntry[] {
+      return db
+        .select()
+        .from(eventLog)
+        .where(and(eq(eventLog.kind, kind), gt(eventLog.seq, afterSeq)))
+        .orderBy(asc(eventLog.seq))
+        .all()
+        .map(toEntry)
+    },
+    /** The newest events of a host, newest first. */
+    forHost(host: string, limit: number): EventLogEntry[] {
+      return db
+        .select()
+        .from(eventLog)
+        .where(eq(eventLog.hostId, host))
+        .orderBy(desc(eventLog.seq))
+        .limit(limit)
+        .all()
+        .map(toEntry)
+    },
+    /** The number of rows. */
+    count(): number {
+      return db.select({ n: sql<number>`count(*)` }).from(eventLog).get()!.n
+    },
+  }
+}

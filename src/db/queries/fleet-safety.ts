@@ -1,0 +1,111 @@
+/**
+ * Quarantined closures (per channel), failing enforce-probe results (compliance-wave gate) and
+ * operator actions.
+ */
+import { and, eq, sql } from 'drizzle-orm'
+import type { Db } from '../client.ts'
+import { operatorActions, probeFailures, quarantinedClosures } from '../schema.ts'
+import { changesOf, isoOf, msOf } from './time.ts'
+
+/** A quarantined closure. */
+export type StoredQuarantine = {
+  readonly channel: string
+  readonly closure: string
+  readonly quarantinedAt: number
+  readonly eventLogSeq: number | null
+}
+
+/** One failing enforce-probe result. */
+export type NewProbeFailure = {
+  readonly eventLogSeq: number
+  readonly rolloutId: string
+  readonly host: string
+  readonly probeName: string
+  readonly controlId: string | null
+  readonly framework: string | null
+  readonly observedAt: number
+}
+
+/** The quarantine, probe-failure and operator-action queries. */
+export function fleetSafetyQueries(db: Db) {
+  return {
+    /** Quarantines a closure on a channel (no-op if already). */
+    quarantine(q: StoredQuarantine): void {
+      db.insert(quarantinedClosures)
+        .values({
+          channel: q.channel,
+          closureHash: q.closure,
+          quarantinedAt: isoOf(q.quarantinedAt),
+          triggeringEventLogSeq: q.eventLogSeq,
+        })
+        .onConflictDoNothing()
+        .run()
+    },
+    /** Lifts a quarantine; false when there was none. */
+    unquarantine(channel: string, closure: string): boolean {
+      const r = db
+        .delete(quarantinedClosures)
+        .where(and(eq(quarantinedClosures.channel, channel), eq(quarantinedClosures.closureHash, closure)))
+        .run()
+      return changesOf(r) === 1
+    },
+    /** Every quarantine. */
+    quarantines(): StoredQuarantine[] {
+      return db
+        .select()
+        .from(quarantinedClosures)
+        .all()
+        .map((r) => ({
+          channel: r.channel,
+          closure: r.closureHash,
+          quarantinedAt: msOf(r.quarantinedAt),
+          eventLogSeq: r.triggeringEventLogSeq,
+        }))
+    },
+    /** Records a failing enforce-probe result. */
+    insertProbeFailure(f: NewProbeFailure): void {
+      db.insert(probeFailures)
+        .values({
+          eventLogSeq: f.eventLogSeq,
+          rolloutId: f.rolloutId,
+          hostId: f.host,
+          probeName: f.probeName,
+          controlId: f.controlId,
+          framework: f.framework,
+          observedAt: isoOf(f.observedAt),
+        })
+        .run()
+    },
+    /** The distinct failing items per (rollout, host): the control, or the probe without one. */
+    probeFailureKeys(): { rolloutId: string; host: string; item: string }[] {
+      return db
+        .selectDistinct({
+          rolloutId: probeFailures.rolloutId,
+          host: probeFailures.hostId,
+          item: sql<string>`coalesce(${probeFailures.controlId}, ${probeFailures.probeName})`,
+        })
+        .from(probeFailures)
+        .all()
+    },
+    /** Records an operator action. */
+    insertOperatorAction(a: {
+      at: number
+      operator: string
+      action: string
+      target: string
+      reason: string | null
+      eventLogSeq: number
+    }): void {
+      db.insert(operatorActions)
+        .values({
+          at: isoOf(a.at),
+          operatorCn: a.operator,
+          action: a.action,
+          target: a.target,
+          reason: a.reason,
+          eventLogSeq: a.eventLogSeq,
+        })
+        .run()
+    },
+  }
+}

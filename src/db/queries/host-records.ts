@@ -1,0 +1,150 @@
+/**
+ * The CP mirror of per-host rollout records: rows ↔ core `HostRolloutState` (times as epoch ms,
+ * probes and topology as JSON). Upserts write the full row, as the reference does.
+ */
+import { and, eq, getTableColumns, inArray, notInArray, or, sql } from 'drizzle-orm'
+import type { HostRolloutState, ProbeDecl, ProbeRecord } from '../../core/index.ts'
+import type { Db } from '../client.ts'
+import { hostRolloutRecords, rollouts } from '../schema.ts'
+import { isoOf, isoOrNull, msOf, msOrNull } from './time.ts'
+
+/** A stored record with the manifest wave index it was created with. */
+export type StoredHost = { readonly state: HostRolloutState; readonly waveIndex: number }
+
+type Row = typeof hostRolloutRecords.$inferSelect
+
+function toStored(r: Row): StoredHost {
+  return {
+    waveIndex: r.waveIndex,
+    state: {
+      rolloutId: r.rolloutId,
+      hostname: r.hostname,
+      channel: r.channel,
+      phase: r.state,
+      targetClosure: r.targetClosure,
+      currentClosureAtDispatch: r.currentClosureAtDispatch,
+      currentClosure: r.currentClosure,
+      revertedTo: r.revertedTo,
+      dispatchedAt: msOf(r.dispatchedAt),
+      dispatchAckedAt: msOrNull(r.dispatchAckedAt),
+      activationStartedAt: msOrNull(r.activationStartedAt),
+      activationCompletedAt: msOrNull(r.activationCompletedAt),
+      activationFailedAt: msOrNull(r.activationFailedAt),
+      probeObservedFirstAt: msOrNull(r.probeObservedFirstAt),
+      probeFailureFirstAt: msOrNull(r.probeFailureFirstAt),
+      soakDueAt: msOrNull(r.soakDueAt),
+      convergedAt: msOrNull(r.convergedAt),
+      failedAt: msOrNull(r.failedAt),
+      policyApplied: r.policyApplied,
+      revertedAt: msOrNull(r.revertedAt),
+      probeTopology:
+        r.probeTopologyJson === null ? null : (JSON.parse(r.probeTopologyJson) as ProbeDecl[]),
+      probes: JSON.parse(r.probesJson) as Record<string, ProbeRecord>,
+      lastEventSeq: r.lastEventSeq,
+    },
+  }
+}
+
+function toRow(s: HostRolloutState, waveIndex: number): Row {
+  return {
+    rolloutId: s.rolloutId,
+    hostname: s.hostname,
+    channel: s.channel,
+    state: s.phase,
+    waveIndex,
+    targetClosure: s.targetClosure,
+    currentClosureAtDispatch: s.currentClosureAtDispatch,
+    currentClosure: s.currentClosure,
+    revertedTo: s.revertedTo,
+    dispatchedAt: isoOf(s.dispatchedAt),
+    dispatchAckedAt: isoOrNull(s.dispatchAckedAt),
+    activationStartedAt: isoOrNull(s.activationStartedAt),
+    activationCompletedAt: isoOrNull(s.activationCompletedAt),
+    activationFailedAt: isoOrNull(s.activationFailedAt),
+    probeObservedFirstAt: isoOrNull(s.probeObservedFirstAt),
+    probeFailureFirstAt: isoOrNull(s.probeFailureFirstAt),
+    soakDueAt: isoOrNull(s.soakDueAt),
+    convergedAt: isoOrNull(s.convergedAt),
+    failedAt: isoOrNull(s.failedAt),
+    policyApplied: s.policyApplied,
+    revertedAt: isoOrNull(s.revertedAt),
+    probeTopologyJson: s.probeTopology === null ? null : JSON.stringify(s.probeTopology),
+    probesJson: JSON.stringify(s.probes),
+    lastEventSeq: s.lastEventSeq,
+  }
+}
+
+const COLUMNS = getTableColumns(hostRolloutRecords)
+
+/** The host-record queries. */
+export function hostRecordQueries(db: Db) {
+  // One prepared full-row upsert: every column a placeholder, every non-key column replaced.
+  const keys = Object.keys(COLUMNS) as (keyof typeof COLUMNS)[]
+  const upsert = db
+    .insert(hostRolloutRecords)
+    .values(Object.fromEntries(keys.map((k) => [k, sql.placeholder(k)])) as never)
+    .onConflictDoUpdate({
+      target: [hostRolloutRecords.rolloutId, hostRolloutRecords.hostname],
+      set: Object.fromEntries(
+        keys
+          .filter((k) => k !== 'rolloutId' && k !== 'hostname')
+          .map((k) => [k, sql.raw(`excluded.${COLUMNS[k].name}`)])
+      ),
+    })
+    .prepare()
+  const getOne = db
+    .select()
+    .from(hostRolloutRecords)
+    .where(
+      and(
+        eq(hostRolloutRecords.rolloutId, sql.placeholder('rolloutId')),
+        eq(hostRolloutRecords.hostname, sql.placeholder('hostname'))
+      )
+    )
+    .prepare()
+  return {
+    /** Inserts or replaces the whole record. */
+    upsert(state: HostRolloutState, waveIndex: number): void {
+      upsert.run(toRow(state, waveIndex) as never)
+    },
+    /** One record, or `undefined`. */
+    get(rolloutId: string, hostname: string): StoredHost | undefined {
+      const r = getOne.get({ rolloutId, hostname })
+      return r === undefined ? undefined : toStored(r)
+    },
+    /**
+     * The records the reducer keeps in memory: every record of a rollout that is not closed,
+     * plus records still in flight (Pending excluded) in closed rollouts.
+     */
+    loadLive(): StoredHost[] {
+      const open = db
+        .select({ id: rollouts.rolloutId })
+        .from(rollouts)
+        .where(notInArray(rollouts.state, ['Terminal', 'Superseded', 'Pruned']))
+      return db
+        .select()
+        .from(hostRolloutRecords)
+        .where(
+          or(
+            inArray(hostRolloutRecords.rolloutId, open),
+            inArray(hostRolloutRecords.state, ['Activating', 'Deferred', 'Soaking'])
+          )
+        )
+        .all()
+        .map(toStored)
+    },
+    /** Every record of a rollout. */
+    ofRollout(rolloutId: string): StoredHost[] {
+      return db
+        .select()
+        .from(hostRolloutRecords)
+        .where(eq(hostRolloutRecords.rolloutId, rolloutId))
+        .all()
+        .map(toStored)
+    },
+    /** Deletes every record of a rollout (retention). */
+    deleteOfRollout(rolloutId: string): void {
+      db.delete(hostRolloutRecords).where(eq(hostRolloutRecords.rolloutId, rolloutId)).run()
+    },
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * The rollout lifecycle rows ↔ core `RolloutRecord`, plus the channel policy and budgets frozen
+ * when the rollout opened (a rollout is governed by the release that defined it, even after a
+ * newer release changed the channel).
+ */
+import { eq } from 'drizzle-orm'
+import type {
+  DisruptionBudget,
+  ResolvedWave,
+  RolloutHalt,
+  RolloutPolicy,
+  RolloutRecord,
+  RolloutResume,
+} from '../../core/index.ts'
+import type { Db } from '../client.ts'
+import { rollouts } from '../schema.ts'
+import { isoOf, isoOrNull, msOf, msOrNull } from './time.ts'
+
+/** The channel's policy as the opening release declared it. */
+export type FrozenPolicy = {
+  readonly policyName: string
+  /** `null` when the release named a policy it does not define (events are then refused). */
+  readonly policy: RolloutPolicy | null
+  readonly waves: readonly ResolvedWave[]
+}
+
+/** A stored rollout. */
+export type StoredRollout = {
+  readonly record: RolloutRecord
+  readonly policy: FrozenPolicy
+  readonly budgets: readonly DisruptionBudget[]
+  readonly openedEventLogSeq: number | null
+}
+
+type Row = typeof rollouts.$inferSelect
+
+function toStored(r: Row): StoredRollout {
+  return {
+    record: {
+      rolloutId: r.rolloutId,
+      channel: r.channel,
+      targetRef: r.targetRef,
+      phase: r.state,
+      currentWave: r.currentWave,
+      openedAt: msOf(r.openedAt),
+      terminalAt: msOrNull(r.terminalAt),
+      supersededAt: msOrNull(r.supersededAt),
+      halt: r.haltJson === null ? null : (JSON.parse(r.haltJson) as RolloutHalt),
+      lastResume: r.lastResumeJson === null ? null : (JSON.parse(r.lastResumeJson) as RolloutResume),
+    },
+    policy: JSON.parse(r.policyJson) as FrozenPolicy,
+    budgets: JSON.parse(r.budgetsJson) as DisruptionBudget[],
+    openedEventLogSeq: r.openedEventLogSeq,
+  }
+}
+
+function recordColumns(record: RolloutRecord) {
+  return {
+    state: record.phase,
+    currentWave: record.currentWave,
+    terminalAt: isoOrNull(record.terminalAt),
+    supersededAt: isoOrNull(record.supersededAt),
+    haltJson: record.halt === null ? null : JSON.stringify(record.halt),
+    lastResumeJson: record.lastResume === null ? null : JSON.stringify(record.lastResume),
+  }
+}
+
+/** The rollout queries. */
+export function rolloutQueries(db: Db) {
+  return {
+    /** Inserts a newly opened rollout (ignored if the id exists). */
+    insert(
+      record: RolloutRecord,
+      policy: FrozenPolicy,
+      budgets: readonly DisruptionBudget[],
+      openedSeq: number
+    ): void {
+      db.insert(rollouts)
+        .values({
+          rolloutId: record.rolloutId,
+          channel: record.channel,
+          targetRef: record.targetRef,
+          openedAt: isoOf(record.openedAt),
+          openedEventLogSeq: openedSeq,
+          policyJson: JSON.stringify(policy),
+          budgetsJson: JSON.stringify(budgets),
+          ...recordColumns(record),
+        })
+        .onConflictDoNothing()
+        .run()
+    },
+    /** Writes a stepped record back. */
+    update(record: RolloutRecord, transitionSeq: number | null): void {
+      db.update(rollouts)
+        .set({
+          ...recordColumns(record),
+          ...(transitionSeq !== null ? { lastTransitionEventLogSeq: transitionSeq } : {}),
+        })
+        .where(eq(rollouts.rolloutId, record.rolloutId))
+        .run()
+    },
+    /** Every rollout, pruned ones included (their ids stay known so they never reopen). */
+    loadAll(): StoredRollout[] {
+      return db.select().from(rollouts).all().map(toStored)
+    },
+    /** One rollout, pruned included. */
+    get(rolloutId: string): StoredRollout | undefined {
+      const r = db.select().from(rollouts).where(eq(rollouts.rolloutId, rolloutId)).get()
+      return r === undefined ? undefined : toStored(r)
+    },
+  }
+}

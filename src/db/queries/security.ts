@@ -1,0 +1,71 @@
+/**
+ * Security lookups: single-use bootstrap-token nonces (`token_replay`) and signed certificate
+ * revocations (`cert_revocations`, kept across restarts, never deleted).
+ */
+import { eq, lt, sql } from 'drizzle-orm'
+import type { Db } from '../client.ts'
+import { certRevocations, tokenReplay } from '../schema.ts'
+import { changesOf, isoOf, msOf } from './time.ts'
+
+/** A stored revocation: certificates of `hostname` issued before `notBefore` are refused. */
+export type StoredRevocation = {
+  readonly hostname: string
+  readonly notBefore: number
+  readonly reason: string | null
+  readonly revokedBy: string | null
+  readonly revokedAt: number
+}
+
+/** The token-replay and revocation queries. */
+export function securityQueries(db: Db) {
+  return {
+    /** Records a used nonce; false when it was already used (the PK closes the race). */
+    insertNonce(nonce: string, hostname: string, at: number): boolean {
+      const r = db
+        .insert(tokenReplay)
+        .values({ nonce, hostname, firstSeen: isoOf(at) })
+        .onConflictDoNothing()
+        .run()
+      return changesOf(r) === 1
+    },
+    /** Whether a nonce was used. */
+    nonceUsed(nonce: string): boolean {
+      return (
+        db.select({ n: sql<number>`1` }).from(tokenReplay).where(eq(tokenReplay.nonce, nonce)).get() !==
+        undefined
+      )
+    },
+    /** Deletes nonces first seen before `before`; returns how many. */
+    pruneNonces(before: number): number {
+      return changesOf(db.delete(tokenReplay).where(lt(tokenReplay.firstSeen, isoOf(before))).run())
+    },
+    /** Inserts or replaces a revocation. */
+    upsertRevocation(r: StoredRevocation): void {
+      const row = {
+        hostname: r.hostname,
+        notBefore: isoOf(r.notBefore),
+        reason: r.reason,
+        revokedBy: r.revokedBy,
+        revokedAt: isoOf(r.revokedAt),
+      }
+      db.insert(certRevocations)
+        .values(row)
+        .onConflictDoUpdate({ target: certRevocations.hostname, set: row })
+        .run()
+    },
+    /** Every revocation. */
+    revocations(): StoredRevocation[] {
+      return db
+        .select()
+        .from(certRevocations)
+        .all()
+        .map((r) => ({
+          hostname: r.hostname,
+          notBefore: msOf(r.notBefore),
+          reason: r.reason,
+          revokedBy: r.revokedBy,
+          revokedAt: msOf(r.revokedAt),
+        }))
+    },
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * Timestamp columns: epoch milliseconds in the program, RFC 3339 UTC text (`toISOString()`,
+ * millisecond precision, always 24 chars for years 1000–9999) in the database, so text order is
+ * time order.
+ */
+import { parseRfc3339Ms } from '../../proto/common.ts'
+
+/** The column text of an epoch-ms time. */
+export function isoOf(ms: number): string {
+  return new Date(ms).toISOString()
+}
+
+/** The column text of an optional time. */
+export function isoOrNull(ms: number | null): string | null {
+  return ms === null ? null : isoOf(ms)
+}
+
+/** The epoch ms of a time column (NaN never leaves: the column was written by `isoOf`). */
+export function msOf(text: string): number {
+  const ms = parseRfc3339Ms(text)
+  if (Number.isNaN(ms)) throw new Error(`corrupt timestamp column: ${text.slice(0, 40)}`)
+  return ms
+}
+
+/** The epoch ms of an optional time column. */
+export function msOrNull(text: string | null): number | null {
+  return text === null ? null : msOf(text)
+}
+
+/** The rows a write changed: drizzle types bun:sqlite's `run()` result as void, it is `Changes`. */
+export function changesOf(result: unknown): number {
+  return (result as { changes: number }).changes
+}

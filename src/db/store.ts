@@ -1,0 +1,65 @@
+/**
+ * The CP's persistence API: every query module bound to one database, plus the transaction
+ * wrapper the reducer runs each input in. Nothing outside `src/db` sees drizzle; rows leave this
+ * folder as core/proto values or the small plain types declared beside their queries.
+ */
+import type { Db, OpenDatabase } from './client.ts'
+import { openDatabase } from './client.ts'
+import { applyMigrations } from './migrate.ts'
+import { dispatchQueries } from './queries/dispatch.ts'
+import { eventLogQueries } from './queries/event-log.ts'
+import { fleetSafetyQueries } from './queries/fleet-safety.ts'
+import { hostRecordQueries } from './queries/host-records.ts'
+import { releaseQueries } from './queries/release.ts'
+import { rolloutQueries } from './queries/rollouts.ts'
+import { securityQueries } from './queries/security.ts'
+
+export type { QueuedDispatch } from './queries/dispatch.ts'
+export type { EventKind, EventLogEntry, NewEvent } from './queries/event-log.ts'
+export type { NewProbeFailure, StoredQuarantine } from './queries/fleet-safety.ts'
+export type { StoredHost } from './queries/host-records.ts'
+export type { StoredArtifact, StoredMark } from './queries/release.ts'
+export type { FrozenPolicy, StoredRollout } from './queries/rollouts.ts'
+export type { StoredRevocation } from './queries/security.ts'
+
+function bind(db: Db) {
+  return {
+    events: eventLogQueries(db),
+    hosts: hostRecordQueries(db),
+    rollouts: rolloutQueries(db),
+    dispatch: dispatchQueries(db),
+    security: securityQueries(db),
+    release: releaseQueries(db),
+    safety: fleetSafetyQueries(db),
+  }
+}
+
+/** The CP store. */
+export type Store = ReturnType<typeof bind> & {
+  /** Runs `fn` in one `BEGIN IMMEDIATE` transaction (synchronous: no await inside). */
+  transaction<T>(fn: () => T): T
+  /** Whether the database had no NixFleet tables before this start. */
+  readonly wasEmpty: boolean
+  close(): void
+}
+
+/** Opens the database at `path` (`:memory:` allowed), applies migrations, binds the queries. */
+export function openStore(path: string): Store {
+  const open: OpenDatabase = openDatabase(path)
+  let wasEmpty: boolean
+  try {
+    wasEmpty = applyMigrations(open.db, open.sqlite).wasEmpty
+  } catch (e) {
+    open.close()
+    throw e
+  }
+  const native = open.sqlite
+  return {
+    ...bind(open.db),
+    wasEmpty,
+    transaction<T>(fn: () => T): T {
+      return native.transaction(fn).immediate()
+    },
+    close: () => open.close(),
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * The control plane's HTTP app (STYLE §7.18): a factory taking every dependency, so route tests
+ * drive it with `app.request()` and the server runs it through `@hono/node-server` behind the
+ * mTLS listener. Surfaces and their guards (spec protocol.md §6, DECISIONS §3.12):
+ *
+ *   /healthz                      no gates
+ *   /v1/webhook/refresh           bearer token (forges hold no client certificate)
+ *   /v1/*                         readiness (503), protocol header (426/400), then per surface:
+ *     /v1/enroll                    bootstrap token in the body
+ *     /v1/agent/*                   agent certificates; CN must match the body hostname
+ *     /v1/fleet.resolved, /v1/rollouts/:id(/sig)   agent or operator certificates
+ *     /v1/whoami                    agent or operator certificates
+ *     /v1/hosts, /v1/rollouts…, /v1/channels/:name, /v1/deferrals, /v1/operator/*   operators
+ *   /metrics                      readiness, operator certificates
+ *
+ * Every error is `{ "error": … }` JSON; bodies are size-limited (413), typed (415), parsed (400)
+ * and validated (400 with per-field reasons that never echo input).
+ */
+import { timingSafeEqual } from 'node:crypto'
+import { Hono } from 'hono'
+import { routePath } from 'hono/route'
+import { toRfc3339 } from '../../runtime/clock.ts'
+import type { AppDeps, CpEnv } from './deps.ts'
+import { BodyError } from './middleware/body.ts'
+import { errorHandler, jsonError } from './middleware/errors.ts'
+import { identityGate, protocolGate, readyGate } from './middleware/gates.ts'
+import { agentRoutes, enrollRoutes } from './routes/agent.ts'
+import { artifactRoutes } from './routes/artifacts.ts'
+import { operatorRoutes, viewRoutes } from './routes/operator.ts'
+
+/** Builds the CP app. */
+export function createApp(deps: AppDeps): Hono<CpEnv> {
+  const app = new Hono<CpEnv>()
+  const onError = errorHandler(deps.log)
+
+  app.use('*', async (c, next) => {
+    const started = performance.now()
+    await next()
+    const route = c.res.status === 404 && c.req.routePath === '*' ? 'unmatched' : routePath(c, -1)
+    deps.metrics.httpRequests.inc({ route, method: c.req.method, status: String(c.res.status) })
+    deps.metrics.httpLatency.observe((performance.now() - started) / 1000, { route })
+  })
+  app.onError((err, c) => {
+    if (err instanceof BodyError) return c.json({ error: err.message, fields: err.fields }, 400)
+    return onError(err, c)
+  })
+  app.notFound((c) => jsonError(c, 404, 'no such route'))
+
+  app.get('/healthz', (c) =>
+    c.json({
+      ok: true,
+      version: deps.version,
+      last_tick_at: deps.state.lastPlanAt === null ? null : toRfc3339(deps.state.lastPlanAt),
+      ready: deps.isReady(),
+    })
+  )
+
+  app.post('/v1/webhook/refresh', async (c) => {
+    const token = await deps.config.webhookToken()
+    if (token === undefined) return jsonError(c, 404, 'no such route')
+    const given = /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '')?.[1]?.trim() ?? ''
+    const a = Buffer.from(given)
+    const b = Buffer.from(token)
+    if (a.length !== b.length || !timingSafeEqual(a, b)) return jsonError(c, 401, 'bad webhook token')
+    // Forges want a quick answer; the poll runs in the background and is logged.
+    deps.poller.refresh().catch((e: unknown) => deps.log.error('webhook refresh failed', { error: String(e) }))
+    return c.json({ accepted: true }, 202)
+  })
+
+  app.use('/v1/*', readyGate(deps), protocolGate(deps))
+  app.route('/v1/enroll', enrollRoutes(deps))
+  app.route('/v1/agent', agentRoutes(deps))
+  app.route('/v1/operator', operatorRoutes(deps))
+  app.route('/v1', artifactRoutes(deps))
+  app.route('/v1', viewRoutes(deps))
+
+  app.get('/metrics', readyGate(deps), identityGate(deps, ['operator']), (c) =>
+    c.body(deps.metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' })
+  )
+  return app
+}

@@ -1,0 +1,61 @@
+/**
+ * What the control plane's HTTP app needs from the rest of the CP, as one object handed to
+ * `createApp`. Handlers read `state` synchronously and change nothing except by submitting to
+ * the reducer; the transport identity comes in through `identify`, so route tests can run
+ * through `app.request()` without sockets while the server reads the peer certificate.
+ */
+import type { Context } from 'hono'
+import type { CpMetrics } from '../../cp/metrics.ts'
+import type { DispatchHub } from '../../cp/dispatch-hub.ts'
+import type { Reducer } from '../../cp/reducer.ts'
+import type { CpState } from '../../cp/state.ts'
+import type { EnrollService } from '../../cp/enroll.ts'
+import type { Store } from '../../db/store.ts'
+import type { PeerIdentity } from '../../pki/tls-server.ts'
+import type { Clock } from '../../runtime/clock.ts'
+import type { Logger } from '../../runtime/log.ts'
+import type { FetchedPair } from '../../cp/sources/index.ts'
+
+/** The authenticated caller of a request, as routes see it. */
+export type Caller = {
+  readonly cn: string
+  readonly role: 'agent' | 'operator'
+  /** The machine id of an agent (`agent-<id>.<suffix>`); the CN for operators. */
+  readonly name: string
+  readonly notBeforeMs: number
+}
+
+/** The Hono environment of the CP app. */
+export type CpEnv = { Variables: { caller: Caller } }
+
+/** The dependencies of the CP app. */
+export type AppDeps = {
+  readonly version: string
+  readonly clock: Clock
+  readonly log: Logger
+  readonly metrics: CpMetrics
+  readonly state: CpState
+  readonly store: Store
+  readonly reducer: Reducer
+  readonly hub: DispatchHub
+  readonly enroll: EnrollService
+  readonly poller: {
+    refresh(): Promise<void>
+    manifestOnDemand(
+      rolloutId: string
+    ): Promise<{ ok: true; pair: FetchedPair } | { ok: false; status: 404 | 502; message: string }>
+  }
+  /** The verified client certificate of a request, if any. */
+  readonly identify: (c: Context) => PeerIdentity | undefined
+  /** Whether the CP may answer `/v1/*` (first release adopted, lists primed when configured). */
+  readonly isReady: () => boolean
+  /** Aborted when the server starts shutting down (long-polls answer 204 at once). */
+  readonly closing: AbortSignal
+  readonly config: {
+    readonly agentCnSuffix: string
+    readonly strict: boolean
+    /** The bearer token of `POST /v1/webhook/refresh`, read fresh per request; undefined = off. */
+    readonly webhookToken: () => Promise<string | undefined>
+    readonly closureUpstream: string | undefined
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * One error shape for the whole API (STYLE §7.18): `{ "error": "<sentence>" }` with the right
+ * status, plus helpers to answer with it. Error texts name the problem and never echo input.
+ */
+import type { Context } from 'hono'
+import { HTTPException } from 'hono/http-exception'
+import type { ContentfulStatusCode } from 'hono/utils/http-status'
+import type { Logger } from '../../../runtime/log.ts'
+
+/** A JSON error response. */
+export function jsonError(c: Context, status: ContentfulStatusCode, error: string, extra: Record<string, unknown> = {}): Response {
+  return c.json({ error, ...extra }, status)
+}
+
+/** Throws an HTTP error that `onError` renders as JSON. */
+export function fail(status: ContentfulStatusCode, error: string): never {
+  throw new HTTPException(status, { message: error })
+}
+
+/** The app's error handler: HTTPException → its status; anything else → 500 (logged). */
+export function errorHandler(log: Logger) {
+  return (err: Error, c: Context): Response => {
+    if (err instanceof HTTPException) {
+      const res = err.getResponse()
+      return jsonError(c, err.status as ContentfulStatusCode, err.message || res.statusText || 'error')
+    }
+    log.error('request failed', { path: c.req.path, error: err.message })
+    return jsonError(c, 500, 'internal error')
+  }
+}
+
+/** 503 with `Retry-After` (reducer queue full, reply timeout, shutting down). */
+export function busy(c: Context, error: string, retryAfterSecs = 1): Response {
+  c.header('Retry-After', String(retryAfterSecs))
+  return jsonError(c, 503, error)
+}

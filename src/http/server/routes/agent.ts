@@ -1,0 +1,172 @@
+/**
+ * The agent surface (spec protocol.md §6.2, §10): `POST /v1/enroll` (bootstrap token, no client
+ * certificate) and, for agent certificates only, `/v1/agent/{renew,events,heartbeat,dispatch,
+ * closure/:hash}`. Identity binding: the certificate's machine id must equal the body's
+ * hostname (403). State changes go through the reducer; a full queue or a reply slower than
+ * `REDUCER_REPLY_TIMEOUT_MS` is 503 + Retry-After, which agents retry.
+ */
+import { Hono } from 'hono'
+import {
+  AgentEventEnvelopeSchema,
+  HeartbeatRequestSchema,
+  REPLAY_FROM_HEADER,
+  type Dispatch,
+  type HeartbeatResponse,
+} from '../../../proto/agent.ts'
+import { wireToOutbound } from '../../../runtime/wire.ts'
+import { toRfc3339 } from '../../../runtime/clock.ts'
+import type { AppDeps, CpEnv } from '../deps.ts'
+import { checkBody, jsonBody, limitBody, rawJson } from '../middleware/body.ts'
+import { busy, jsonError } from '../middleware/errors.ts'
+import { identityGate } from '../middleware/gates.ts'
+
+/**
+ * How long a handler waits for the reducer's reply (the reference's value): far above the
+ * reducer's per-input cost, so hitting it means the CP is overloaded and the agent should retry.
+ */
+export const REDUCER_REPLY_TIMEOUT_MS = 5_000
+/** The longest long-poll hold (seconds), the reference's clamp. */
+export const MAX_WAIT_SECS = 60
+// Events carry at most a stderr tail and probe sub-results; 1 MiB is far above any real one.
+const EVENT_BODY_LIMIT = 1024 * 1024
+// Heartbeats, enrolment (token + CSR) and renewal bodies are a few KiB.
+const SMALL_BODY_LIMIT = 64 * 1024
+
+async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), ms)
+  })
+  try {
+    return await Promise.race([p, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** `POST /v1/enroll`. */
+export function enrollRoutes(deps: AppDeps): Hono<CpEnv> {
+  const app = new Hono<CpEnv>()
+  app.post('/', limitBody(SMALL_BODY_LIMIT), async (c) => {
+    const r = await deps.enroll.enroll(await rawJson(c))
+    return r.status === 200 ? c.json(r.body, 200) : jsonError(c, r.status, r.error)
+  })
+  return app
+}
+
+/** The `/v1/agent/*` routes. */
+export function agentRoutes(deps: AppDeps): Hono<CpEnv> {
+  const app = new Hono<CpEnv>()
+  app.use('*', identityGate(deps, ['agent']))
+
+  app.post('/renew', limitBody(SMALL_BODY_LIMIT), async (c) => {
+    const caller = c.get('caller')
+    const peer = deps.identify(c)
+    const r = await deps.enroll.renew(caller.name, caller.cn, peer?.serialHex ?? 'unknown', await rawJson(c))
+    return r.status === 200 ? c.json(r.body, 200) : jsonError(c, r.status, r.error)
+  })
+
+  app.post('/events', limitBody(EVENT_BODY_LIMIT), async (c) => {
+    const body = await jsonBody(c, AgentEventEnvelopeSchema)
+    const host = c.get('caller').name
+    if (body.hostname !== host) return jsonError(c, 403, 'certificate does not belong to the body hostname')
+    const rec = deps.state.host(body.rolloutId, host)
+    // Idempotent duplicate: answered without touching the reducer.
+    if (rec !== undefined && body.event.seq <= rec.lastEventSeq) return c.body(null, 204)
+    const reply = deps.reducer.request<{ status: 204 } | { status: 409; error: string }>((r) => ({
+      type: 'HostEvent',
+      host,
+      rolloutId: body.rolloutId,
+      event: wireToOutbound(body.event),
+      reply: r,
+    }))
+    if (reply === undefined) return busy(c, 'control plane busy; retry')
+    const r = await withTimeout(reply, REDUCER_REPLY_TIMEOUT_MS)
+    if (r === 'timeout') return busy(c, 'control plane did not answer in time; retry')
+    return r.status === 204 ? c.body(null, 204) : jsonError(c, 409, r.error)
+  })
+
+  app.post('/heartbeat', limitBody(SMALL_BODY_LIMIT), async (c) => {
+    const body = checkBody(await rawJson(c), HeartbeatRequestSchema)
+    if (body.hostname !== c.get('caller').name) {
+      return jsonError(c, 403, 'certificate does not belong to the body hostname')
+    }
+    const reply = deps.reducer.request<import('../../../cp/reducer.ts').HeartbeatReply>((r) => ({
+      type: 'Heartbeat',
+      request: body,
+      reply: r,
+    }))
+    if (reply === undefined) return busy(c, 'control plane busy; retry')
+    const r = await withTimeout(reply, REDUCER_REPLY_TIMEOUT_MS)
+    if (r === 'timeout') return busy(c, 'control plane did not answer in time; retry')
+    if (r.replayFrom !== null) c.header(REPLAY_FROM_HEADER, String(r.replayFrom))
+    const res: HeartbeatResponse = {
+      received_at: toRfc3339(deps.clock.now()),
+      ...(r.bootstrap !== null ? { bootstrap_rollouts: r.bootstrap } : {}),
+      ...(Object.keys(r.replayFromByRollout).length > 0 ? { replay_from_by_rollout: r.replayFromByRollout } : {}),
+    }
+    return c.json(res, 200)
+  })
+
+  app.get('/dispatch', async (c) => {
+    const raw = c.req.query('wait')
+    if (raw !== undefined && !/^\d{1,6}$/.test(raw)) return jsonError(c, 400, 'wait must be a non-negative integer (seconds)')
+    const wait = Math.min(raw === undefined ? MAX_WAIT_SECS : Number(raw), MAX_WAIT_SECS)
+    const host = c.get('caller').name
+    const deadline = deps.clock.monotonicMs() + wait * 1000
+    for (;;) {
+      if (deps.state.nextDispatch(host) !== undefined) {
+        const taken = deps.reducer.request<import('../../../db/store.ts').QueuedDispatch | undefined>((reply) => ({
+          type: 'TakeDispatch',
+          host,
+          reply,
+        }))
+        if (taken === undefined) return busy(c, 'control plane busy; retry')
+        const d = await taken
+        if (d !== undefined) {
+          const body: Dispatch = {
+            hostname: d.hostname as Dispatch['hostname'],
+            rollout_id: d.rolloutId as Dispatch['rollout_id'],
+            target_closure: d.targetClosure as Dispatch['target_closure'],
+            soak_due_at: toRfc3339(d.soakDueAt),
+            enqueued_at: toRfc3339(d.enqueuedAt),
+            wave_index: d.waveIndex,
+          }
+          return c.json(body, 200)
+        }
+      }
+      const remaining = deadline - deps.clock.monotonicMs()
+      if (remaining <= 0 || deps.closing.aborted) return c.body(null, 204)
+      // No abort signal per long-poll: shutdown closes the hub, which ends every wait, and a
+      // signal per request (AbortSignal.any) would be ~1,000 new listeners a second at 10k agents.
+      const why = await deps.hub.wait(host, remaining)
+      if (why === 'closed') {
+        // Shutting down (or the client left): say so, so the client does not reuse the socket.
+        if (deps.closing.aborted) c.header('Connection', 'close')
+        return c.body(null, 204)
+      }
+      if (why === 'timeout' && deps.state.nextDispatch(host) === undefined) return c.body(null, 204)
+    }
+  })
+
+  app.get('/closure/:hash', async (c) => {
+    const hash = c.req.param('hash')
+    if (!/^[A-Za-z0-9+._?=-]{1,255}$/.test(hash)) return jsonError(c, 400, 'not a closure hash')
+    const upstream = deps.config.closureUpstream
+    if (upstream === undefined) {
+      return c.json({ error: 'closure proxy not configured', closure: hash, tracking: 'set --closure-upstream to a binary cache URL' }, 501)
+    }
+    // A narinfo is named by the store path's hash part (the 32 chars before the first '-').
+    const hashPart = /^[0-9a-z]{32}-/.test(hash) ? hash.slice(0, 32) : hash
+    try {
+      const res = await fetch(`${upstream.replace(/\/+$/, '')}/${hashPart}.narinfo`, {
+        signal: AbortSignal.timeout(15_000),
+      })
+      return c.body(await res.arrayBuffer(), res.status as 200, { 'content-type': 'text/x-nix-narinfo' })
+    } catch {
+      return jsonError(c, 502, 'binary cache unreachable')
+    }
+  })
+
+  return app
+}

@@ -1,0 +1,50 @@
+/**
+ * The signed artifacts agents fetch (spec protocol.md §6.2, §8.2): `GET /v1/fleet.resolved`,
+ * `/v1/rollouts/:id` and their `/sig`, byte for byte as verified. Agent and operator
+ * certificates may read them (operators audit what agents are told). A manifest outside the
+ * adopted release is fetched from the release source and verified before it is served.
+ */
+import { Hono, type Context } from 'hono'
+import { parseRolloutId } from '../../../proto/ids.ts'
+import type { AppDeps, CpEnv } from '../deps.ts'
+import { jsonError } from '../middleware/errors.ts'
+import { identityGate } from '../middleware/gates.ts'
+
+const octets = (c: Context, bytes: Uint8Array, type: string): Response =>
+  c.body(bytes as Uint8Array<ArrayBuffer>, 200, { 'content-type': type })
+
+/** The artifact routes (mounted under `/v1`). */
+export function artifactRoutes(deps: AppDeps): Hono<CpEnv> {
+  const app = new Hono<CpEnv>()
+  const anyone = identityGate(deps, ['agent', 'operator'])
+
+  app.get('/fleet.resolved', anyone, (c) => {
+    const fleet = deps.state.release?.fleet
+    if (fleet === undefined) return jsonError(c, 503, 'no verified fleet yet')
+    return octets(c, fleet.bytes, 'application/json')
+  })
+  app.get('/fleet.resolved/sig', anyone, (c) => {
+    const fleet = deps.state.release?.fleet
+    if (fleet === undefined) return jsonError(c, 503, 'no verified fleet yet')
+    return octets(c, fleet.signature, 'application/octet-stream')
+  })
+
+  const manifest = async (c: Context<CpEnv>, part: 'bytes' | 'signature'): Promise<Response> => {
+    const id = c.req.param('id') ?? ''
+    if (parseRolloutId(id) === undefined) return jsonError(c, 404, 'not a rollout id')
+    const release = deps.state.release
+    if (release === undefined) return jsonError(c, 503, 'no verified release yet')
+    const adopted = Object.values(release.manifests).find((m) => m.rolloutId === id)
+    if (adopted !== undefined) {
+      return part === 'bytes' ? octets(c, adopted.bytes, 'application/json') : octets(c, adopted.signature, 'application/octet-stream')
+    }
+    const fetched = await deps.poller.manifestOnDemand(id)
+    if (!fetched.ok) return jsonError(c, fetched.status, fetched.status === 404 ? 'unknown rollout manifest' : 'release source unavailable')
+    return part === 'bytes'
+      ? octets(c, fetched.pair.bytes, 'application/json')
+      : octets(c, fetched.pair.signature, 'application/octet-stream')
+  }
+  app.get('/rollouts/:id', anyone, (c) => manifest(c, 'bytes'))
+  app.get('/rollouts/:id/sig', anyone, (c) => manifest(c, 'signature'))
+  return app
+}

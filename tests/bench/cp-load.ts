@@ -1,0 +1,211 @@
+/**
+ * The load process of `bun run bench:cp`: simulates N agents against a running control plane,
+ * each with its own client certificate and one kept-alive TLS connection, cycling
+ *   POST /v1/agent/heartbeat → GET /v1/agent/dispatch?wait=H → (on a dispatch) POST DispatchAck
+ * so at any moment almost every agent has a long-poll open and the fleet sends N/H heartbeats
+ * a second. One connection per agent (not two) because this machine caps a process at 20,000
+ * file descriptors and the CP must hold every agent's sockets.
+ *
+ * HTTP/1.1 is spoken by hand over `node:tls`: the load generator must cost as little CPU as
+ * possible, since it shares the machine's two cores with the CP it measures.
+ * Protocol with the orchestrator: a JSON config file as argv[2]; commands on stdin
+ * (`measure`, `report`, `stop`); JSON lines on stdout (`connected`, `dispatch`, `hb`).
+ */
+import { readFileSync } from 'node:fs'
+import { connect, type TLSSocket } from 'node:tls'
+
+type Config = {
+  port: number
+  ca: string
+  key: string
+  certs: string[]
+  hosts: string[]
+  closures: Record<string, string>
+  heartbeatSecs: number
+  connectConcurrency: number
+}
+
+const cfg = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as Config
+const out = (o: Record<string, unknown>): void => {
+  process.stdout.write(`${JSON.stringify(o)}\n`)
+}
+
+type Res = { status: number; body: string }
+
+/** One agent's connection: a minimal HTTP/1.1 client, one request at a time. */
+class Conn {
+  private buf: Buffer = Buffer.alloc(0)
+  private waiting: { resolve: (r: Res) => void; reject: (e: Error) => void } | undefined
+  closed = false
+
+  constructor(readonly socket: TLSSocket) {
+    socket.on('data', (d: Buffer) => {
+      this.buf = this.buf.length === 0 ? d : Buffer.concat([this.buf, d])
+      this.parse()
+    })
+    const fail = (): void => {
+      this.closed = true
+      const w = this.waiting
+      this.waiting = undefined
+      w?.reject(new Error('connection closed'))
+    }
+    socket.on('close', fail)
+    socket.on('error', fail)
+  }
+
+  request(method: string, path: string, body?: string): Promise<Res> {
+    return new Promise((resolve, reject) => {
+      if (this.closed) return reject(new Error('connection closed'))
+      this.waiting = { resolve, reject }
+      const head =
+        `${method} ${path} HTTP/1.1\r\nhost: localhost\r\nx-nixfleet-protocol: 1\r\n` +
+        (body !== undefined ? `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` : '') +
+        '\r\n'
+      this.socket.write(body !== undefined ? head + body : head)
+    })
+  }
+
+  private parse(): void {
+    const end = this.buf.indexOf('\r\n\r\n')
+    if (end < 0 || this.waiting === undefined) return
+    const head = this.buf.subarray(0, end).toString('latin1')
+    const status = Number(head.slice(9, 12))
+    const lower = head.toLowerCase()
+    let body = ''
+    let consumed = end + 4
+    const cl = /\r\ncontent-length:\s*(\d+)/.exec(lower)
+    if (cl) {
+      const len = Number(cl[1])
+      if (this.buf.length < consumed + len) return
+      body = this.buf.subarray(consumed, consumed + len).toString('utf8')
+      consumed += len
+    } else if (lower.includes('\r\ntransfer-encoding: chunked')) {
+      const parts: Buffer[] = []
+      let off = consumed
+      for (;;) {
+        const nl = this.buf.indexOf('\r\n', off)
+        if (nl < 0) return
+        const size = parseInt(this.buf.subarray(off, nl).toString('latin1'), 16)
+        if (this.buf.length < nl + 2 + size + 2) return
+        if (size === 0) {
+          off = nl + 4
+          break
+        }
+        parts.push(this.buf.subarray(nl + 2, nl + 2 + size))
+        off = nl + 2 + size + 2
+      }
+      body = Buffer.concat(parts).toString('utf8')
+      consumed = off
+    }
+    this.buf = this.buf.subarray(consumed)
+    const w = this.waiting
+    this.waiting = undefined
+    w.resolve({ status, body })
+  }
+}
+
+function open(i: number): Promise<Conn> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({
+      host: '127.0.0.1',
+      port: cfg.port,
+      ca: cfg.ca,
+      cert: cfg.certs[i],
+      key: cfg.key,
+      servername: 'localhost',
+    })
+    socket.setNoDelay(true)
+    socket.once('secureConnect', () => resolve(new Conn(socket)))
+    socket.once('error', reject)
+  })
+}
+
+let measuring = false
+let stopping = false
+const latencies: number[] = []
+let errors = 0
+let heartbeats = 0
+
+async function agent(i: number, conn: Conn): Promise<void> {
+  const host = cfg.hosts[i]!
+  let closure = cfg.closures[host]!
+  // Spread the agents' phases over one heartbeat interval.
+  await new Promise((r) => setTimeout(r, Math.random() * cfg.heartbeatSecs * 1000))
+  while (!stopping) {
+    try {
+      if (conn.closed) conn = await open(i)
+      const hb = JSON.stringify({ hostname: host, current_closure: closure, at: new Date().toISOString() })
+      const t = performance.now()
+      const r = await conn.request('POST', '/v1/agent/heartbeat', hb)
+      const ms = performance.now() - t
+      heartbeats++
+      if (r.status !== 200) errors++
+      else if (measuring) latencies.push(ms)
+      const d = await conn.request('GET', `/v1/agent/dispatch?wait=${cfg.heartbeatSecs}`)
+      if (d.status === 200) {
+        const dispatch = JSON.parse(d.body) as { rollout_id: string; target_closure: string; wave_index: number }
+        out({ type: 'dispatch', at: Date.now(), host, rollout: dispatch.rollout_id, wave: dispatch.wave_index })
+        const ack = JSON.stringify({
+          hostname: host,
+          rolloutId: dispatch.rollout_id,
+          event: { kind: 'DispatchAck', seq: 1, currentClosureAtDispatch: closure, receivedAt: new Date().toISOString() },
+        })
+        const a = await conn.request('POST', '/v1/agent/events', ack)
+        if (a.status !== 204) errors++
+        closure = dispatch.target_closure
+      } else if (d.status !== 204) {
+        errors++
+        await new Promise((r) => setTimeout(r, 1000))
+      }
+    } catch {
+      errors++
+      if (stopping) return
+      await new Promise((r) => setTimeout(r, 1000))
+    }
+  }
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
+}
+
+const n = cfg.hosts.length
+const runs: Promise<void>[] = []
+let next = 0
+const started = performance.now()
+await Promise.all(
+  Array.from({ length: cfg.connectConcurrency }, async () => {
+    while (next < n) {
+      const i = next++
+      let conn: Conn | undefined
+      for (let attempt = 0; conn === undefined; attempt++) {
+        try {
+          conn = await open(i)
+        } catch (e) {
+          if (attempt > 5) throw e
+          await new Promise((r) => setTimeout(r, 200))
+        }
+      }
+      runs.push(agent(i, conn))
+    }
+  })
+)
+out({ type: 'connected', agents: n, ms: Math.round(performance.now() - started) })
+
+for await (const line of console) {
+  const cmd = line.trim()
+  if (cmd === 'measure') {
+    latencies.length = 0
+    errors = 0
+    heartbeats = 0
+    measuring = true
+  } else if (cmd === 'report') {
+    measuring = false
+    const sorted = [...latencies].sort((a, b) => a - b)
+    out({ type: 'hb', count: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1) ?? NaN, errors, heartbeats })
+  } else if (cmd === 'stop') {
+    stopping = true
+    process.exit(0)
+  }
+}

@@ -1,0 +1,265 @@
+/**
+ * `bun run bench:cp [--agents N] [--seconds S] [--heartbeat-secs H] [--wave0-pct P]`: the
+ * control plane under a fleet-sized load, on this machine, with real mTLS.
+ *
+ * 1. A lab in a temp dir: fleet CA, CP server and operator certificates, N agent certificates,
+ *    a signed release (generation 1) of N hosts in two waves (wave 0 = P % of them).
+ * 2. The CP runs as its own process (`src/main.ts control-plane`), the simulated agents in one
+ *    load process (`cp-load.ts`): each agent heartbeats every H seconds and keeps a long-poll
+ *    open in between. Agents start at generation 1, so the CP converges them by synthesis.
+ * 3. Steady state: heartbeat latency p50/p99 over S seconds, CP RSS (max) and CPU.
+ * 4. Publish: generation 2 is signed into the release directory and `POST /v1/operator/refresh`
+ *    called; the time until every wave-0 dispatch reached its agent is measured.
+ * The last line of output is one JSON object with the figures.
+ */
+import { generateKeyPairSync } from 'node:crypto'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { ed25519PublicKey, ed25519Sign } from '../../src/crypto/ed25519.ts'
+import { toBase64 } from '../../src/lib/bytes.ts'
+import { createCa, createOperatorCert, issueServerCert } from '../../src/pki/ca.ts'
+import { assembleRelease, formatSignedAt } from '../../src/release/assemble.ts'
+import { benchHost, issueBenchCerts } from './cp-certs.ts'
+
+const REPO = resolve(import.meta.dir, '..', '..')
+const { values } = parseArgs({
+  args: process.argv.slice(2),
+  options: {
+    agents: { type: 'string', default: '1000' },
+    seconds: { type: 'string', default: '20' },
+    'heartbeat-secs': { type: 'string', default: '10' },
+    'wave0-pct': { type: 'string', default: '10' },
+    keep: { type: 'boolean', default: false },
+  },
+})
+const N = Number(values.agents)
+const S = Number(values.seconds)
+const H = Number(values['heartbeat-secs'])
+const WAVE0 = Math.max(1, Math.ceil((N * Number(values['wave0-pct'])) / 100))
+const SUFFIX = 'bench.test'
+const log = (msg: string): void => {
+  process.stdout.write(`${msg}\n`)
+}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+const dir = mkdtempSync(join(tmpdir(), 'nixfleet-bench-cp-'))
+const releaseDir = join(dir, 'releases')
+mkdirSync(join(releaseDir, 'rollouts'), { recursive: true })
+
+// --- the lab
+const t0 = performance.now()
+const now = Date.now()
+const ca = await createCa({ commonName: 'NixFleet bench CA', validityDays: 30, now })
+const server = await issueServerCert({ ca, names: ['localhost', '127.0.0.1'], now, validityDays: 30 })
+const operator = await createOperatorCert({ ca, name: 'bench', now })
+const ciSeed = crypto.getRandomValues(new Uint8Array(32))
+const agentKey = generateKeyPairSync('ed25519')
+const agentSpki = new Uint8Array(agentKey.publicKey.export({ type: 'spki', format: 'der' }))
+const agentKeyPem = agentKey.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string
+const hosts = Array.from({ length: N }, (_, i) => benchHost(i))
+const certs = await issueBenchCerts(ca, agentSpki, SUFFIX, N)
+const files = {
+  ca: join(dir, 'ca.pem'),
+  caKey: join(dir, 'ca.key'),
+  cert: join(dir, 'server.pem'),
+  key: join(dir, 'server.key'),
+  trust: join(dir, 'trust.json'),
+  db: join(dir, 'state.db'),
+  load: join(dir, 'load.json'),
+  cpLog: join(dir, 'cp.log'),
+}
+writeFileSync(files.ca, ca.certPem)
+writeFileSync(files.caKey, ca.keyPem)
+writeFileSync(files.cert, server.certPem)
+writeFileSync(files.key, server.keyPem)
+const slot = { current: { algorithm: 'ed25519', public: toBase64(ed25519PublicKey(ciSeed)) }, previous: null, rejectBefore: null, successor: null, retireAt: null }
+writeFileSync(files.trust, JSON.stringify({ schemaVersion: 1, ciReleaseKey: slot, cacheKeys: [], orgRootKey: null }))
+
+const closureOf = (host: string, gen: number): string => `${String(gen).padStart(2, '0')}${'0c6kzph7l0dcbfmjap64f0czdafn3b'}-nixos-system-${host}`
+function publish(gen: number): string {
+  const fleet = {
+    schemaVersion: 1,
+    hosts: Object.fromEntries(hosts.map((h) => [h, { platform: 'x86_64-linux', tags: [], channel: 'stable', closureHash: null, pubkey: null }])),
+    channels: { stable: { rolloutPolicy: 'canary', reconcileIntervalMinutes: 30, freshnessWindow: 0, signingIntervalMinutes: 60 } },
+    rolloutPolicies: {
+      canary: {
+        strategy: 'canary',
+        waves: [
+          { selector: { all: true, channel: null, hosts: [], tags: [], tagsAny: [] }, soakMinutes: 0 },
+          { selector: { all: true, channel: null, hosts: [], tags: [], tagsAny: [] }, soakMinutes: 0 },
+        ],
+        healthGate: {},
+        onHealthFailure: 'halt',
+      },
+    },
+    waves: { stable: [{ hosts: hosts.slice(0, WAVE0), soakMinutes: 0 }, { hosts: hosts.slice(WAVE0), soakMinutes: 0 }] },
+    edges: [],
+    channelEdges: [],
+    disruptionBudgets: [],
+    meta: { schemaVersion: 1, signedAt: null, ciCommit: null },
+  }
+  const ciCommit = String(gen).repeat(40).slice(0, 40)
+  const release = assembleRelease({
+    fleet,
+    closures: Object.fromEntries(hosts.map((h) => [h, closureOf(h, gen)])),
+    stamp: { signedAt: formatSignedAt(Date.now() - 1000), ciCommit, signatureAlgorithm: 'ed25519' },
+  })
+  for (const f of release.files) {
+    writeFileSync(join(releaseDir, `${f.path}.sig`), ed25519Sign(f.canonical, ciSeed))
+    writeFileSync(join(releaseDir, f.path), f.canonical)
+  }
+  return release.rolloutIds[0]!
+}
+publish(1)
+const port = await new Promise<number>((done) => {
+  const s = createServer().listen(0, '127.0.0.1', () => {
+    const p = (s.address() as { port: number }).port
+    s.close(() => done(p))
+  })
+})
+log(`lab ready in ${Math.round(performance.now() - t0)} ms: ${N} agents, wave 0 = ${WAVE0} hosts, heartbeat every ${H} s`)
+
+// --- the CP
+const cpLog = Bun.file(files.cpLog)
+const cp = Bun.spawn(
+  [
+    process.execPath,
+    // BENCH_CP_PROFILE=DIR writes a CPU profile of the CP (markdown) into DIR on exit.
+    ...(process.env['BENCH_CP_PROFILE'] ? ['--cpu-prof-md', `--cpu-prof-dir=${process.env['BENCH_CP_PROFILE']}`] : []),
+    join(REPO, 'src', 'main.ts'), 'control-plane',
+    '--listen', `127.0.0.1:${port}`, '--tls-cert', files.cert, '--tls-key', files.key, '--client-ca', files.ca,
+    '--trust-file', files.trust, '--db-path', files.db, '--agent-cn-suffix', SUFFIX, '--release-dir', dir,
+    '--audit-log', join(dir, 'issuance.log'), '--log-level', 'warn',
+  ],
+  { stdin: 'ignore', stdout: cpLog, stderr: cpLog, env: { PATH: process.env['PATH'] ?? '' } }
+)
+const tls = { cert: operator.certPem, key: operator.keyPem, ca: ca.certPem, checkServerIdentity: () => undefined }
+const api = (method: string, path: string) =>
+  fetch(`https://127.0.0.1:${port}${path}`, { method, headers: { 'x-nixfleet-protocol': '1' }, tls } as RequestInit)
+for (let i = 0; ; i++) {
+  try {
+    const r = await fetch(`https://127.0.0.1:${port}/healthz`, { tls } as RequestInit)
+    if (r.ok && ((await r.json()) as { ready: boolean }).ready) break
+  } catch {
+    // not listening yet
+  }
+  if (i > 600 || cp.exitCode !== null) throw new Error(`control plane did not become ready (see ${files.cpLog})`)
+  await sleep(100)
+}
+log('control plane ready')
+
+// --- the agents
+writeFileSync(files.load, JSON.stringify({ port, ca: ca.certPem, key: agentKeyPem, certs, hosts, closures: Object.fromEntries(hosts.map((h) => [h, closureOf(h, 1)])), heartbeatSecs: H, connectConcurrency: 64 }))
+const load = Bun.spawn([process.execPath, join(import.meta.dir, 'cp-load.ts'), files.load], { stdin: 'pipe', stdout: 'pipe', stderr: 'inherit' })
+const messages: Record<string, unknown>[] = []
+const waiters: (() => void)[] = []
+;(async () => {
+  let buf = ''
+  for await (const chunk of load.stdout as ReadableStream<Uint8Array>) {
+    buf += new TextDecoder().decode(chunk)
+    let nl: number
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      messages.push(JSON.parse(buf.slice(0, nl)) as Record<string, unknown>)
+      buf = buf.slice(nl + 1)
+      for (const w of waiters.splice(0)) w()
+    }
+  }
+})()
+async function message(type: string, timeoutMs: number): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const m = messages.find((x) => x['type'] === type)
+    if (m !== undefined) {
+      messages.splice(messages.indexOf(m), 1)
+      return m
+    }
+    if (Date.now() > deadline) throw new Error(`load process: no '${type}' within ${timeoutMs} ms`)
+    await Promise.race([new Promise<void>((r) => waiters.push(r)), sleep(250)])
+  }
+}
+const send = (cmd: string) => {
+  load.stdin.write(`${cmd}\n`)
+  load.stdin.flush()
+}
+const connected = await message('connected', 300_000)
+log(`agents connected in ${connected['ms']} ms`)
+for (let i = 0; ; i++) {
+  const r = (await (await api('GET', '/v1/rollouts')).json()) as { rollouts: unknown[] }
+  if (r.rollouts.length === 0) break
+  if (i > 600) throw new Error('generation 1 did not converge')
+  await sleep(500)
+}
+log(`generation 1 converged (by heartbeat synthesis); warming up ${H} s`)
+await sleep(H * 1000)
+
+// --- steady state
+function cpu(pid: number): number {
+  const f = require('node:fs').readFileSync(`/proc/${pid}/stat`, 'utf8') as string
+  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+function rssMb(pid: number): number {
+  const s = require('node:fs').readFileSync(`/proc/${pid}/status`, 'utf8') as string
+  return Number(/VmRSS:\s+(\d+)/.exec(s)?.[1] ?? 0) / 1024
+}
+send('measure')
+const cpu0 = cpu(cp.pid)
+const load0 = cpu(load.pid)
+const w0 = performance.now()
+let rss = 0
+while (performance.now() - w0 < S * 1000) {
+  rss = Math.max(rss, rssMb(cp.pid))
+  await sleep(500)
+}
+const elapsed = (performance.now() - w0) / 1000
+const cpPct = ((cpu(cp.pid) - cpu0) / elapsed) * 100
+const loadPct = ((cpu(load.pid) - load0) / elapsed) * 100
+send('report')
+const hb = await message('hb', 30_000)
+log(`steady state over ${elapsed.toFixed(1)} s: ${hb['count']} heartbeats, p50 ${Number(hb['p50']).toFixed(2)} ms, p99 ${Number(hb['p99']).toFixed(2)} ms, max ${Number(hb['max']).toFixed(1)} ms, errors ${hb['errors']}`)
+log(`CP RSS ${rss.toFixed(0)} MB, CP CPU ${cpPct.toFixed(0)} % (load process ${loadPct.toFixed(0)} %; 200 % = both cores)`)
+
+// --- publish to delivery
+messages.splice(0)
+const rid2 = publish(2)
+const published = Date.now()
+const refresh = await api('POST', '/v1/operator/refresh')
+log(`generation 2 published; refresh answered ${refresh.status} after ${Date.now() - published} ms`)
+const delivered = new Set<string>()
+let last = published
+const deadline = Date.now() + 120_000
+while (delivered.size < WAVE0 && Date.now() < deadline) {
+  for (const m of messages.splice(0)) {
+    if (m['type'] === 'dispatch' && m['rollout'] === rid2 && m['wave'] === 0) {
+      delivered.add(m['host'] as string)
+      last = Math.max(last, m['at'] as number)
+    }
+  }
+  await sleep(20)
+}
+const publishToDelivery = delivered.size === WAVE0 ? last - published : NaN
+log(`wave 0 of generation 2: ${delivered.size}/${WAVE0} dispatches delivered, last ${publishToDelivery} ms after publishing`)
+
+// --- stop
+send('stop')
+await load.exited
+const stopAt = performance.now()
+cp.kill('SIGTERM')
+const code = await cp.exited
+log(`control plane stopped with exit ${code} in ${Math.round(performance.now() - stopAt)} ms`)
+if (!values.keep) rmSync(dir, { recursive: true, force: true })
+else log(`kept ${dir}`)
+process.stdout.write(
+  `${JSON.stringify({
+    agents: N,
+    hb_p50_ms: Number(Number(hb['p50']).toFixed(2)),
+    hb_p99_ms: Number(Number(hb['p99']).toFixed(2)),
+    cp_rss_mb: Math.round(rss),
+    cp_cpu_pct: Math.round(cpPct),
+    publish_to_delivery_ms: publishToDelivery,
+  })}\n`
+)
+process.exit(0)
