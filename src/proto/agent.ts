@@ -123,6 +123,18 @@ export const HeartbeatRequestSchema = v.object({
   agent_version: v.nullish(v.string()),
   uptime_secs: v.nullish(Seq),
   last_event_seq_by_rollout: v.nullish(v.record(v.string(), Seq)),
+  // Additive (DECISIONS §3.1): when the agent found its anti-rollback marks missing (state dir
+  // deleted or first boot) and re-anchored them on the CP's current artifacts.
+  reanchored_at: v.nullish(Rfc3339Schema),
+  // Additive: the last dispatch or manifest the agent refused, so a refusal is visible centrally.
+  last_refusal: v.nullish(
+    v.object({
+      rollout_id: v.nullish(v.string(), null),
+      kind: v.string(),
+      message: v.string(),
+      at: Rfc3339Schema,
+    })
+  ),
 })
 /** The heartbeat body. */
 export type HeartbeatRequest = v.InferOutput<typeof HeartbeatRequestSchema>
@@ -150,6 +162,9 @@ export type HostRolloutSnapshot = v.InferOutput<typeof HostRolloutSnapshotSchema
 export const HeartbeatResponseSchema = v.object({
   received_at: Rfc3339Schema,
   bootstrap_rollouts: v.nullish(v.array(HostRolloutSnapshotSchema)),
+  // Additive: Replay-From for every rollout the agent reported ahead of the CP (the header only
+  // names the heartbeat's own rollout).
+  replay_from_by_rollout: v.nullish(v.record(v.string(), Seq)),
 })
 /** The heartbeat reply. */
 export type HeartbeatResponse = v.InferOutput<typeof HeartbeatResponseSchema>
@@ -186,3 +201,65 @@ export const RenewRequestSchema = v.object({
 export const CertResponseSchema = v.object({ certPem: v.string(), notAfter: Rfc3339Schema })
 /** The enroll/renew reply. */
 export type CertResponse = v.InferOutput<typeof CertResponseSchema>
+
+// ---------------------------------------------------------------------------------------------
+// Agent-local files (additive): the health-check declarations rendered into the closure
+// (spec runtime.md §4.1) and the signed compliance evidence file (protocol §3.6).
+
+/** The schema of a per-control override of an evidence probe. */
+export const ControlOverrideSchema = v.object({
+  mode: v.string(),
+  reason: v.nullish(v.string(), null),
+})
+
+/**
+ * The schema of one probe declaration of `health-checks.json` (camelCase). Kinds and modes stay
+ * free strings: an unknown kind is a failing probe ("unknown probe kind") and an unknown mode is
+ * `enforce` (fail-closed), as in the reference, rather than a config error that would silence
+ * every probe of the host.
+ */
+export const ProbeDeclarationSchema = v.object({
+  kind: v.string(),
+  mode: v.optional(v.string(), 'enforce'),
+  intervalSeconds: v.optional(v.pipe(v.number(), v.minValue(0)), 30),
+  runOnce: v.optional(v.boolean(), false),
+  url: v.optional(v.string()),
+  expectStatus: v.optional(v.pipe(v.number(), v.integer()), 200),
+  timeoutSecs: v.optional(v.pipe(v.number(), v.minValue(0))),
+  host: v.optional(v.string(), '127.0.0.1'),
+  port: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(65_535))),
+  connectTimeoutSecs: v.optional(v.pipe(v.number(), v.minValue(0))),
+  command: v.optional(v.union([v.string(), v.array(v.string())])),
+  framework: v.optional(v.string()),
+  controls: v.optional(v.record(v.string(), v.string())),
+  evidencePath: v.optional(v.string(), '/var/lib/nixfleet-compliance/evidence.json'),
+  controlOverrides: v.optional(v.record(v.string(), ControlOverrideSchema), () => ({})),
+})
+/** The probe declaration. */
+export type ProbeDeclaration = v.InferOutput<typeof ProbeDeclarationSchema>
+
+/** The schema of `health-checks.json`: probe name → declaration. */
+export const HealthChecksFileSchema = v.record(
+  v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'expected a probe name')),
+  ProbeDeclarationSchema
+)
+/** The health-check declarations of a host. */
+export type HealthChecksFile = v.InferOutput<typeof HealthChecksFileSchema>
+
+/** The schema of one control of a compliance evidence file. */
+export const EvidenceControlSchema = v.object({
+  controlId: v.string(),
+  passed: v.boolean(),
+  frameworkArticles: v.optional(v.record(v.string(), v.array(v.string())), () => ({})),
+  details: v.nullish(v.unknown()),
+})
+
+/** The schema of `evidence.json`, signed (JCS, ed25519) by the host's SSH key. */
+export const EvidenceFileSchema = v.object({
+  schemaVersion: v.number(),
+  hostname: v.string(),
+  collectedAt: Rfc3339Schema,
+  controls: v.array(EvidenceControlSchema),
+})
+/** The compliance evidence file. */
+export type EvidenceFile = v.InferOutput<typeof EvidenceFileSchema>

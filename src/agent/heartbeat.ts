@@ -1,0 +1,141 @@
+/**
+ * The heartbeat worker and the boot-recovery handshake (spec runtime.md §6.3, §6.7; protocol
+ * §10.3; DECISIONS §3.9). Every minute the agent tells the CP what it runs and where it is:
+ * current closure, active rollout, agent version, uptime, the last seq of each rollout, and
+ * the additive anti-rollback and refusal facts. The reply's bootstrap snapshots (sent while
+ * the agent names no rollout) and `X-Nixfleet-Replay-From` become reducer inputs.
+ * Invariant: a heartbeat failure never stops the agent; it is retried with backoff and shows
+ * as a stale `last heartbeat` metric.
+ */
+import { toRfc3339, type Clock } from '../runtime/clock.ts'
+import type { Logger } from '../runtime/log.ts'
+import {
+  type AgentClient,
+  type ClientResult,
+  type HeartbeatBody,
+  type HeartbeatReply,
+  describeClientError,
+} from '../http/client/agent-client.ts'
+import { readCurrentClosure } from './activation.ts'
+import { M, type Metrics } from './metrics.ts'
+import type { Refusal } from './manifests.ts'
+import type { AgentInput } from './reducer.ts'
+import { Backoff, sleep } from './timing.ts'
+
+// Heartbeat deadline: 10 s (reference). The CP answers after one reducer round trip (≤ 5 s).
+const HEARTBEAT_TIMEOUT_MS = 10_000
+// The boot handshake waits longer (reference 30 s): a CP starting at the same time as the host.
+export const BOOT_HEARTBEAT_TIMEOUT_MS = 30_000
+// First retry 5 s after a failure (reference), doubling to the backoff cap.
+const BACKOFF_BASE_MS = 5_000
+
+/** What the heartbeat reads from the rest of the agent. */
+export type HeartbeatDeps = {
+  readonly client: AgentClient
+  readonly machineId: string
+  readonly version: string
+  readonly currentSystem: string
+  readonly clock: Clock
+  readonly log: Logger
+  readonly metrics: Metrics
+  readonly intervalMs: number
+  readonly backoffMaxMs: number
+  readonly activeRolloutId: () => string | undefined
+  readonly lastSeqByRollout: () => Record<string, number>
+  readonly reanchoredAt: () => number | null
+  readonly lastRefusal: () => (Refusal & { at: number }) | undefined
+  /** Hands an input to the reducer (false when its queue is full). */
+  readonly push: (input: AgentInput) => boolean
+}
+
+/** The heartbeat worker. */
+export class HeartbeatWorker {
+  private readonly startedMono: number
+  private readonly backoff: Backoff
+  private failingLogged = false
+
+  constructor(private readonly deps: HeartbeatDeps) {
+    this.startedMono = deps.clock.monotonicMs()
+    this.backoff = new Backoff(BACKOFF_BASE_MS, deps.backoffMaxMs)
+  }
+
+  /** The heartbeat body; `rolloutId` null asks the CP for bootstrap snapshots. */
+  body(rolloutId: string | null): HeartbeatBody {
+    const refusal = this.deps.lastRefusal()
+    const reanchored = this.deps.reanchoredAt()
+    return {
+      hostname: this.deps.machineId,
+      rollout_id: rolloutId,
+      current_closure: readCurrentClosure(this.deps.currentSystem) ?? null,
+      at: toRfc3339(this.deps.clock.now()),
+      agent_version: this.deps.version,
+      uptime_secs: Math.floor((this.deps.clock.monotonicMs() - this.startedMono) / 1000),
+      last_event_seq_by_rollout: this.deps.lastSeqByRollout(),
+      reanchored_at: reanchored === null ? null : toRfc3339(reanchored),
+      last_refusal: refusal
+        ? {
+            rollout_id: refusal.rolloutId,
+            kind: refusal.kind,
+            message: refusal.message,
+            at: toRfc3339(refusal.at),
+          }
+        : null,
+    }
+  }
+
+  /** Sends one heartbeat and turns the reply into reducer inputs. */
+  async beat(
+    rolloutId: string | null,
+    opts: { timeoutMs?: number; signal?: AbortSignal } = {}
+  ): Promise<ClientResult<HeartbeatReply>> {
+    const r = await this.deps.client.heartbeat(this.body(rolloutId), {
+      timeoutMs: opts.timeoutMs ?? HEARTBEAT_TIMEOUT_MS,
+      signal: opts.signal,
+    })
+    if (!r.ok) {
+      this.deps.metrics.inc(M.heartbeatFailures, 'Heartbeats that failed.')
+      return r
+    }
+    this.deps.metrics.set(
+      M.lastHeartbeat,
+      'Unix time of the last heartbeat the control plane accepted.',
+      Math.floor(this.deps.clock.now() / 1000)
+    )
+    const snapshots = r.value.response.bootstrap_rollouts ?? []
+    if (snapshots.length > 0) {
+      const current = readCurrentClosure(this.deps.currentSystem)
+      if (!this.deps.push({ type: 'Bootstrap', snapshots, currentClosure: current })) {
+        this.deps.log.warn('bootstrap snapshots dropped: reducer queue full')
+      }
+    }
+    const replays = new Map<string, number>(
+      Object.entries(r.value.response.replay_from_by_rollout ?? {})
+    )
+    if (r.value.replayFrom !== undefined && rolloutId !== null)
+      replays.set(rolloutId, r.value.replayFrom)
+    for (const [id, after] of replays) this.deps.push({ type: 'ReplayFrom', rolloutId: id, after })
+    return r
+  }
+
+  /** Beats every interval until `signal` aborts; backs off while the CP is unreachable. */
+  async run(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      const r = await this.beat(this.deps.activeRolloutId() ?? null, { signal })
+      if (signal.aborted) break
+      if (r.ok) {
+        this.backoff.reset()
+        if (this.failingLogged) {
+          this.failingLogged = false
+          this.deps.log.info('heartbeat recovered')
+        }
+        await sleep(this.deps.intervalMs, signal)
+        continue
+      }
+      if (!this.failingLogged) {
+        this.failingLogged = true
+        this.deps.log.warn('heartbeat failed', { reason: describeClientError(r.error) })
+      }
+      await sleep(Math.min(this.deps.intervalMs, this.backoff.next()), signal)
+    }
+  }
+}

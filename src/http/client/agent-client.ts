@@ -1,0 +1,359 @@
+/**
+ * The agent's typed client for the control plane's agent endpoints (protocol §6.2, §7, §10):
+ * signed artifacts, long-poll dispatch, heartbeat, events, enrollment and renewal.
+ *
+ * Invariants (do not change without a protocol update):
+ * - Every request carries `X-Nixfleet-Protocol: 1` (DECISIONS §3.10) and an AbortSignal
+ *   deadline; the caller's shutdown signal is combined with it.
+ * - Every response body is validated once, here, with the proto schemas; callers get typed
+ *   values or a tagged `ClientError`, never raw JSON.
+ * - Idempotent requests are retried once on a connection reset: the CP closes idle keep-alive
+ *   connections after 120 s, and the first request on such a socket fails with ECONNRESET.
+ *   Enrollment is never retried (its token is single-use).
+ * - The TLS identity is read per request (`identity()`), so a renewed certificate takes effect
+ *   on the next request without a restart.
+ */
+import * as v from 'valibot'
+import {
+  CertResponseSchema,
+  DispatchSchema,
+  HeartbeatResponseSchema,
+  PROTOCOL_HEADER,
+  PROTOCOL_VERSION,
+  REPLAY_FROM_HEADER,
+  type CertResponse,
+  type Dispatch,
+  type HeartbeatResponse,
+} from '../../proto/agent.ts'
+import { summarizeIssues } from '../../proto/issues.ts'
+
+/** The TLS material of a request: the fleet CA, plus the client identity once enrolled. */
+export type TlsMaterial = {
+  readonly ca: string
+  readonly cert?: string | undefined
+  readonly key?: string | undefined
+}
+
+/** Why a request failed. `status` carries the HTTP status and a short, sanitized reason. */
+export type ClientError =
+  | { readonly kind: 'network'; readonly message: string; readonly code: string | undefined }
+  | { readonly kind: 'timeout'; readonly message: string }
+  | { readonly kind: 'aborted'; readonly message: string }
+  | {
+      readonly kind: 'status'
+      readonly status: number
+      readonly message: string
+      readonly retryAfterSecs: number | undefined
+    }
+  | { readonly kind: 'invalid'; readonly message: string }
+
+/** The outcome of a request. */
+export type ClientResult<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly error: ClientError }
+
+/** A signed artifact as served: the exact bytes and the raw detached signature. */
+export type SignedBytes = { readonly bytes: Uint8Array; readonly signature: Uint8Array }
+
+/** The heartbeat reply with the optional Replay-From seq. */
+export type HeartbeatReply = {
+  readonly response: HeartbeatResponse
+  readonly replayFrom: number | undefined
+}
+
+/** The body of `POST /v1/agent/heartbeat` as the agent builds it (snake_case wire names). */
+export type HeartbeatBody = {
+  readonly hostname: string
+  readonly rollout_id: string | null
+  readonly current_closure: string | null
+  readonly at: string
+  readonly agent_version?: string | null
+  readonly uptime_secs?: number | null
+  readonly last_event_seq_by_rollout?: Readonly<Record<string, number>> | null
+  readonly reanchored_at?: string | null
+  readonly last_refusal?: {
+    readonly rollout_id: string | null
+    readonly kind: string
+    readonly message: string
+    readonly at: string
+  } | null
+}
+
+/** The body of `POST /v1/agent/events`. */
+export type EventEnvelopeBody = {
+  readonly hostname: string
+  readonly rolloutId: string
+  readonly event: Readonly<Record<string, unknown>>
+}
+
+/** Per-request options: the deadline and the caller's cancellation. */
+export type RequestOptions = {
+  readonly timeoutMs: number
+  readonly signal?: AbortSignal | undefined
+}
+
+/** The construction parameters of a client. */
+export type AgentClientOptions = {
+  /** `https://host:port`, without a trailing slash. */
+  readonly baseUrl: string
+  readonly identity: () => TlsMaterial
+  readonly userAgent: string
+}
+
+// The largest body the agent reads: a 10,000-host fleet.resolved is ~3 MB; 64 MiB leaves room
+// for growth while keeping a hostile CP from exhausting the agent's memory.
+const MAX_BODY_BYTES = 64 * 1024 * 1024
+// Error reasons are logged and may reach heartbeats; the CP's JSON errors are one short line.
+const MAX_REASON_CHARS = 300
+// Network error codes that mean "the kept-alive socket was closed under us": safe to retry once.
+const RESET_CODES = new Set(['ECONNRESET', 'ConnectionClosed', 'EPIPE', 'ECONNABORTED'])
+
+type Method = 'GET' | 'POST'
+
+type RawResponse = { status: number; headers: Headers; bytes: Uint8Array }
+
+function classifyThrown(e: unknown, signal: AbortSignal | undefined): ClientError {
+  const err = e as { name?: unknown; code?: unknown; message?: unknown } | null
+  const name = typeof err?.name === 'string' ? err.name : ''
+  const message = typeof err?.message === 'string' ? err.message.split('\n')[0]! : String(e)
+  if (name === 'TimeoutError') return { kind: 'timeout', message: 'request deadline exceeded' }
+  if (name === 'AbortError') {
+    // AbortSignal.any reports the timeout branch as AbortError too; the caller's signal tells.
+    return signal?.aborted
+      ? { kind: 'aborted', message: 'request cancelled' }
+      : { kind: 'timeout', message: 'request deadline exceeded' }
+  }
+  const code = typeof err?.code === 'string' ? err.code : undefined
+  return { kind: 'network', message: message.slice(0, MAX_REASON_CHARS), code }
+}
+
+/** The one-line description of a client error, for logs and exit messages. */
+export function describeClientError(error: ClientError): string {
+  switch (error.kind) {
+    case 'status':
+      return `HTTP ${error.status}${error.message ? `: ${error.message}` : ''}`
+    case 'network':
+      return `network error: ${error.message}`
+    default:
+      return error.message
+  }
+}
+
+/** Whether a failed request may succeed later unchanged (network, 5xx, 408, 429, timeout). */
+export function isRetryable(error: ClientError): boolean {
+  if (error.kind === 'status') {
+    return error.status >= 500 || error.status === 408 || error.status === 429
+  }
+  return error.kind !== 'invalid'
+}
+
+function reasonOf(bytes: Uint8Array): string {
+  const text = new TextDecoder().decode(bytes.subarray(0, 4096))
+  try {
+    const j = JSON.parse(text) as { error?: unknown; reason?: unknown }
+    const parts = [j.error, j.reason].filter((x): x is string => typeof x === 'string')
+    if (parts.length > 0) return parts.join(': ').slice(0, MAX_REASON_CHARS)
+  } catch {
+    // not JSON: fall through to the first line of text
+  }
+  return (text.split('\n')[0] ?? '').replace(/[^\x20-\x7e]/g, '?').slice(0, MAX_REASON_CHARS)
+}
+
+function retryAfterOf(headers: Headers): number | undefined {
+  const raw = headers.get('retry-after')
+  if (raw === null || !/^\d{1,6}$/.test(raw.trim())) return undefined
+  return Number(raw.trim())
+}
+
+function parseJson<T>(
+  bytes: Uint8Array,
+  schema: v.GenericSchema<unknown, T>,
+  what: string
+): ClientResult<T> {
+  let raw: unknown
+  try {
+    raw = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
+  } catch {
+    return { ok: false, error: { kind: 'invalid', message: `${what}: response is not JSON` } }
+  }
+  const r = v.safeParse(schema, raw)
+  if (!r.success) {
+    return {
+      ok: false,
+      error: { kind: 'invalid', message: `${what}: ${summarizeIssues(r.issues)}` },
+    }
+  }
+  return { ok: true, value: r.output }
+}
+
+/** The agent's control-plane client. */
+export class AgentClient {
+  private readonly baseUrl: string
+
+  constructor(private readonly opts: AgentClientOptions) {
+    this.baseUrl = opts.baseUrl.replace(/\/+$/, '')
+  }
+
+  private async once(
+    method: Method,
+    path: string,
+    body: unknown,
+    tls: TlsMaterial,
+    ro: RequestOptions
+  ): Promise<ClientResult<RawResponse>> {
+    const timeout = AbortSignal.timeout(ro.timeoutMs)
+    const signal = ro.signal ? AbortSignal.any([ro.signal, timeout]) : timeout
+    const headers: Record<string, string> = {
+      [PROTOCOL_HEADER]: String(PROTOCOL_VERSION),
+      'user-agent': this.opts.userAgent,
+      accept: 'application/json, application/octet-stream',
+    }
+    if (body !== undefined) headers['content-type'] = 'application/json'
+    try {
+      const res = await fetch(`${this.baseUrl}${path}`, {
+        method,
+        headers,
+        signal,
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        tls: {
+          ca: tls.ca,
+          ...(tls.cert !== undefined ? { cert: tls.cert } : {}),
+          ...(tls.key !== undefined ? { key: tls.key } : {}),
+        },
+      })
+      const declared = Number(res.headers.get('content-length') ?? '0')
+      if (declared > MAX_BODY_BYTES) {
+        await res.body?.cancel()
+        return {
+          ok: false,
+          error: { kind: 'invalid', message: `response of ${declared} bytes is too large` },
+        }
+      }
+      const bytes = new Uint8Array(await res.arrayBuffer())
+      if (bytes.length > MAX_BODY_BYTES) {
+        return { ok: false, error: { kind: 'invalid', message: 'response is too large' } }
+      }
+      return { ok: true, value: { status: res.status, headers: res.headers, bytes } }
+    } catch (e) {
+      return { ok: false, error: classifyThrown(e, ro.signal) }
+    }
+  }
+
+  private async request(
+    method: Method,
+    path: string,
+    body: unknown,
+    ro: RequestOptions,
+    opts: { idempotent: boolean; anonymous?: boolean }
+  ): Promise<ClientResult<RawResponse>> {
+    const id = this.opts.identity()
+    const tls: TlsMaterial = opts.anonymous ? { ca: id.ca } : id
+    const first = await this.once(method, path, body, tls, ro)
+    if (
+      !first.ok &&
+      opts.idempotent &&
+      first.error.kind === 'network' &&
+      first.error.code !== undefined &&
+      RESET_CODES.has(first.error.code)
+    ) {
+      return this.once(method, path, body, tls, ro)
+    }
+    return first
+  }
+
+  private static expect2xx(r: ClientResult<RawResponse>): ClientResult<RawResponse> {
+    if (!r.ok) return r
+    const { status, headers, bytes } = r.value
+    if (status >= 200 && status < 300) return r
+    return {
+      ok: false,
+      error: {
+        kind: 'status',
+        status,
+        message: reasonOf(bytes),
+        retryAfterSecs: retryAfterOf(headers),
+      },
+    }
+  }
+
+  private async getBytes(path: string, ro: RequestOptions): Promise<ClientResult<Uint8Array>> {
+    const r = AgentClient.expect2xx(
+      await this.request('GET', path, undefined, ro, { idempotent: true })
+    )
+    return r.ok ? { ok: true, value: r.value.bytes } : r
+  }
+
+  private async getSigned(path: string, ro: RequestOptions): Promise<ClientResult<SignedBytes>> {
+    const bytes = await this.getBytes(path, ro)
+    if (!bytes.ok) return bytes
+    const signature = await this.getBytes(`${path}/sig`, ro)
+    if (!signature.ok) return signature
+    return { ok: true, value: { bytes: bytes.value, signature: signature.value } }
+  }
+
+  /** `GET /v1/fleet.resolved` and its `/sig`: the exact bytes the CP verified. */
+  fetchFleet(ro: RequestOptions): Promise<ClientResult<SignedBytes>> {
+    return this.getSigned('/v1/fleet.resolved', ro)
+  }
+
+  /** `GET /v1/rollouts/{id}` and its `/sig`. */
+  fetchRolloutManifest(rolloutId: string, ro: RequestOptions): Promise<ClientResult<SignedBytes>> {
+    return this.getSigned(`/v1/rollouts/${encodeURIComponent(rolloutId)}`, ro)
+  }
+
+  /** `GET /v1/agent/dispatch?wait=N`: a dispatch, or `null` when none arrived in time (204). */
+  async pollDispatch(waitSecs: number, ro: RequestOptions): Promise<ClientResult<Dispatch | null>> {
+    const r = AgentClient.expect2xx(
+      await this.request('GET', `/v1/agent/dispatch?wait=${waitSecs}`, undefined, ro, {
+        idempotent: true,
+      })
+    )
+    if (!r.ok) return r
+    if (r.value.status === 204 || r.value.bytes.length === 0) return { ok: true, value: null }
+    return parseJson(r.value.bytes, DispatchSchema, 'dispatch')
+  }
+
+  /** `POST /v1/agent/heartbeat`. */
+  async heartbeat(body: HeartbeatBody, ro: RequestOptions): Promise<ClientResult<HeartbeatReply>> {
+    const r = AgentClient.expect2xx(
+      await this.request('POST', '/v1/agent/heartbeat', body, ro, { idempotent: true })
+    )
+    if (!r.ok) return r
+    const parsed = parseJson(r.value.bytes, HeartbeatResponseSchema, 'heartbeat reply')
+    if (!parsed.ok) return parsed
+    const header = r.value.headers.get(REPLAY_FROM_HEADER)
+    const replayFrom =
+      header !== null && /^\d{1,15}$/.test(header.trim()) ? Number(header.trim()) : undefined
+    return { ok: true, value: { response: parsed.value, replayFrom } }
+  }
+
+  /** `POST /v1/agent/events` (idempotent: the CP answers 204 for an already-seen seq). */
+  async postEvent(envelope: EventEnvelopeBody, ro: RequestOptions): Promise<ClientResult<number>> {
+    const r = AgentClient.expect2xx(
+      await this.request('POST', '/v1/agent/events', envelope, ro, { idempotent: true })
+    )
+    return r.ok ? { ok: true, value: r.value.status } : r
+  }
+
+  /** `POST /v1/enroll` over TLS without a client certificate. Never retried. */
+  async enroll(
+    body: { readonly token: unknown; readonly csrPem: string },
+    ro: RequestOptions
+  ): Promise<ClientResult<CertResponse>> {
+    const r = AgentClient.expect2xx(
+      await this.request('POST', '/v1/enroll', body, ro, { idempotent: false, anonymous: true })
+    )
+    return r.ok ? parseJson(r.value.bytes, CertResponseSchema, 'enroll reply') : r
+  }
+
+  /** `POST /v1/agent/renew` with the current mTLS identity. */
+  async renew(
+    body: { readonly csrPem: string },
+    ro: RequestOptions
+  ): Promise<ClientResult<CertResponse>> {
+    const r = AgentClient.expect2xx(
+      await this.request('POST', '/v1/agent/renew', body, ro, { idempotent: true })
+    )
+    return r.ok ? parseJson(r.value.bytes, CertResponseSchema, 'renew reply') : r
+  }
+}

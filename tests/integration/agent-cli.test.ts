@@ -1,0 +1,173 @@
+/**
+ * `nixfleet agent` as operators meet it, through the compiled binary: every start-up problem is
+ * one line and exit 2 before any work is taken; `--check-config` validates and exits; a running
+ * agent serves its metrics and stops on SIGTERM within 5 s.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import {
+  fakeSystem,
+  removeDir,
+  seedOf,
+  spawnLogged,
+  tempDir,
+  testPki,
+  trustFileFor,
+  type TestPki,
+} from '../../src/agent/fixtures.ts'
+import { encodeOpenSshPrivateKey } from '../../src/crypto/keys.ts'
+import { nixfleetBin } from '../support/binary.ts'
+
+// Spawning the binary several times; see agent-cp.test.ts for why the timeout is explicit.
+const TIMEOUT_MS = 60_000
+
+let bin = ''
+let dir = ''
+let pki: TestPki
+const HOST_SEED = seedOf('h1')
+
+beforeAll(async () => {
+  bin = await nixfleetBin()
+  dir = tempDir('nixfleet-agent-cli-')
+  pki = await testPki()
+  writeFileSync(join(dir, 'trust.json'), trustFileFor(seedOf('ci'), pki.ca.certPem))
+  writeFileSync(join(dir, 'host.key'), encodeOpenSshPrivateKey(HOST_SEED, 'h1'))
+  const mine = await pki.clientFor('h1', HOST_SEED)
+  writeFileSync(join(dir, 'agent.crt'), mine.certPem)
+  const theirs = await pki.clientFor('h2', seedOf('h2'))
+  writeFileSync(join(dir, 'other.crt'), theirs.certPem)
+  writeFileSync(
+    join(dir, 'checks.json'),
+    JSON.stringify({ ok: { kind: 'exec', command: ['true'] } })
+  )
+}, TIMEOUT_MS)
+afterAll(() => removeDir(dir))
+
+function base(over: Record<string, string> = {}): string[] {
+  const flags: Record<string, string> = {
+    '--control-plane-url': 'https://127.0.0.1:1',
+    '--machine-id': 'h1',
+    '--trust-file': join(dir, 'trust.json'),
+    '--client-cert': join(dir, 'agent.crt'),
+    '--client-key': join(dir, 'host.key'),
+    '--ssh-host-key-file': join(dir, 'host.key'),
+    '--state-dir': join(dir, 'state'),
+    '--health-checks-config': join(dir, 'checks.json'),
+    ...over,
+  }
+  return [bin, 'agent', ...Object.entries(flags).flat()]
+}
+
+function run(argv: string[]): { code: number; stdout: string; stderr: string } {
+  const r = Bun.spawnSync(argv, { stdout: 'pipe', stderr: 'pipe' })
+  return { code: r.exitCode ?? -1, stdout: r.stdout.toString(), stderr: r.stderr.toString() }
+}
+
+describe('start-up checks', () => {
+  test.each([
+    [
+      'a missing trust file',
+      { '--trust-file': '/nonexistent/trust.json' },
+      'nixfleet: agent: cannot read trust file /nonexistent/trust.json: no such file or directory',
+    ],
+    [
+      'an unreadable host key',
+      { '--client-key': join('/nonexistent', 'key') },
+      'nixfleet: agent: cannot read host key /nonexistent/key: no such file or directory',
+    ],
+    [
+      'a state dir that cannot be created',
+      { '--state-dir': join('/dev/null', 'state') },
+      'nixfleet: agent: state directory /dev/null/state is not writable: a parent is not a directory',
+    ],
+    [
+      'a certificate of another key',
+      { '--client-cert': '@other' },
+      'certificate does not belong to the host key',
+    ],
+    [
+      'no certificate and no token',
+      { '--client-cert': join('/nonexistent', 'agent.crt') },
+      'and no --bootstrap-token-file to enroll with',
+    ],
+    [
+      'a plain-http control plane',
+      { '--control-plane-url': 'http://cp:80' },
+      'nixfleet: agent: --control-plane-url must use https (mTLS)',
+    ],
+  ])('%s stops the agent with one line', (_what, over, message) => {
+    const o = Object.fromEntries(
+      Object.entries(over).map(([k, v]) => [k, v === '@other' ? join(dir, 'other.crt') : v])
+    )
+    const r = run(base(o))
+    expect(r.code).toBe(2)
+    expect(r.stderr.trim().split('\n')).toHaveLength(1)
+    expect(r.stderr).toContain(message)
+  })
+
+  test('an invalid trust file names the problem', () => {
+    writeFileSync(join(dir, 'bad-trust.json'), '{"schemaVersion": 2, "ciReleaseKey": {}}')
+    const r = run(base({ '--trust-file': join(dir, 'bad-trust.json') }))
+    expect(r.code).toBe(2)
+    expect(r.stderr).toStartWith(
+      `nixfleet: agent: trust file ${join(dir, 'bad-trust.json')}: schemaVersion`
+    )
+  })
+
+  test('--check-config validates without touching the network', () => {
+    const ok = run([...base(), '--check-config'])
+    expect(ok).toEqual({
+      code: 0,
+      stdout: 'configuration ok: machine h1, enrolled, 1 probe(s)\n',
+      stderr: '',
+    })
+    writeFileSync(join(dir, 'bad-checks.json'), '{"x": {"kind": 3}}')
+    const bad = run([
+      ...base({ '--health-checks-config': join(dir, 'bad-checks.json') }),
+      '--check-config',
+    ])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toContain('bad-checks.json: x.kind')
+  })
+})
+
+test(
+  'a running agent serves metrics and stops on SIGTERM within 5 s',
+  async () => {
+    const sys = fakeSystem(join(dir, 'sys'))
+    mkdirSync(join(dir, 'state2'))
+    const agent = spawnLogged([
+      ...base({ '--state-dir': join(dir, 'state2'), '--current-system': sys.paths.currentSystem }),
+      '--metrics-listen',
+      '127.0.0.1:0',
+      '--backoff-max-secs',
+      '1',
+    ])
+    const listening = await agent.waitForLog(
+      'metrics listener',
+      (l) => l.msg === 'metrics listening'
+    )
+    await agent.waitForLog('start', (l) => l.msg === 'agent started')
+    await agent.waitForLog('heartbeat failure', (l) => l.msg === 'heartbeat failed')
+    const text = await (await fetch(`http://127.0.0.1:${listening.port}/metrics`)).text()
+    for (const name of [
+      'nixfleet_agent_last_heartbeat_success_timestamp_seconds',
+      'nixfleet_agent_outbound_queue_depth 0',
+      'nixfleet_agent_dead_letters 0',
+      'nixfleet_agent_probe_status',
+      `nixfleet_agent_current_closure_info{closure="${sys.closure('initial')}"} 1`,
+      'nixfleet_agent_cert_not_after_timestamp_seconds',
+    ]) {
+      expect(text).toContain(name)
+    }
+    expect(text).toMatch(/nixfleet_agent_heartbeat_failures_total [1-9]/)
+    const t0 = performance.now()
+    agent.proc.kill('SIGTERM')
+    expect(await agent.exited).toBe(0)
+    expect(performance.now() - t0).toBeLessThan(5_000)
+    expect(agent.lines.some((l) => l.includes('"msg":"stopped"'))).toBe(true)
+    for (const l of agent.lines) expect(() => JSON.parse(l)).not.toThrow() // JSON lines only
+  },
+  TIMEOUT_MS
+)
