@@ -1,0 +1,346 @@
+/**
+ * A whole NixFleet fleet on one machine — the harness of `nixfleet demo` and of the end-to-end
+ * suite. It builds everything a real deployment has with the real commands of the `nixfleet`
+ * binary (keygen, trust init, ca init, mint-operator-cert, mint-token, release) and runs the
+ * control plane and one agent per host as separate processes over mTLS on loopback. Each host
+ * has its own SSH host key, state directory and fake NixOS system (closures are directories
+ * whose `switch-to-configuration` flips a symlink, fails, hangs or asks for a reboot).
+ * Invariants: every file lives under `dir`; `close()` stops every process it started.
+ */
+import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
+import { basename, join } from 'node:path'
+import { ed25519PublicKey, ed25519RandomSeed } from '../crypto/ed25519.ts'
+import { encodeOpenSshPrivateKey, formatOpenSshPublicKey } from '../crypto/keys.ts'
+import { sha256Hex } from '../crypto/sha256.ts'
+import { type FakeSystem, type SwitchBehavior, fakeSystem } from '../agent/fixtures.ts'
+import { type LabChannel, labFleetJson } from './fleet.ts'
+import { type Child, Supervisor } from './processes.ts'
+
+// The kernel every ordinary lab closure runs; a closure with another one needs a reboot.
+const LAB_KERNEL = '6.6.58'
+
+/** A host of the lab before keys exist. */
+export type LabHostPlan = {
+  readonly name: string
+  readonly channel: string
+  readonly wave: number
+  readonly tags?: readonly string[]
+}
+
+/** The shape of a lab fleet. */
+export type LabPlan = {
+  readonly channels: readonly LabChannel[]
+  readonly hosts: readonly LabHostPlan[]
+  readonly channelEdges?: readonly (readonly [string, string])[]
+  readonly hostEdges?: readonly (readonly [string, string])[]
+  readonly budgets?: readonly { readonly tags: readonly string[]; readonly maxInFlight: number }[]
+}
+
+/** How a host's closure in a release behaves. */
+export type ClosureBehavior =
+  | SwitchBehavior
+  | { readonly kind: 'reboot' }
+  | { readonly kind: 'probe-fails' }
+  | { readonly kind: 'slow'; readonly delaySecs: number }
+
+/** One host's files and fake system. */
+export type LabHostState = {
+  readonly plan: LabHostPlan
+  readonly dir: string
+  readonly system: FakeSystem
+  readonly keyPath: string
+  readonly seed: Uint8Array
+  readonly pubkey: string
+  agent: Child | undefined
+}
+
+/** Options of a lab. */
+export type LabOptions = {
+  readonly dir: string
+  /** The `nixfleet` executable (the compiled binary). */
+  readonly bin: string
+  readonly plan: LabPlan
+  /** Probe interval of the lab's exec health check (≥ 5 s, the agent's floor). */
+  readonly probeIntervalSecs?: number
+}
+
+const run = async (argv: string[], what: string): Promise<string> => {
+  const proc = Bun.spawn(argv, { stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' })
+  const [out, err, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ])
+  if (code !== 0) throw new Error(`${what} failed (exit ${code}): ${err.trim().split('\n').slice(-1)[0] ?? ''}`)
+  return out + err
+}
+
+/** A running (or ready to run) lab fleet. */
+export class Lab {
+  readonly hosts = new Map<string, LabHostState>()
+  private readonly sup = new Supervisor()
+  private cpChild: Child | undefined
+  private cpPort = 0
+  private releases = 0
+  private readonly paths
+
+  private constructor(readonly opts: LabOptions) {
+    const d = opts.dir
+    this.paths = {
+      keys: join(d, 'keys'),
+      ca: join(d, 'ca'),
+      trust: join(d, 'trust.json'),
+      operator: join(d, 'operator', 'lab'),
+      fleet: join(d, 'fleet.json'),
+      nonces: join(d, 'bootstrap-nonces.json'),
+      revocations: join(d, 'revocations.json'),
+      releases: join(d, 'releases'),
+      cpDir: join(d, 'control-plane'),
+      logs: join(d, 'logs'),
+    }
+  }
+
+  /** Creates every key, certificate, host and token of the fleet (no process runs yet). */
+  static async create(opts: LabOptions): Promise<Lab> {
+    const lab = new Lab(opts)
+    const p = lab.paths
+    for (const d of [p.keys, join(opts.dir, 'operator'), p.releases, p.cpDir, p.logs]) mkdirSync(d, { recursive: true })
+    const nf = (args: string[], what: string) => run([opts.bin, ...args], what)
+    await nf(['keygen', '--out', join(p.keys, 'ci-release')], 'keygen (CI release key)')
+    await nf(['keygen', '--out', join(p.keys, 'org-root')], 'keygen (org root key)')
+    await nf(['ca', 'init', '--out', p.ca], 'ca init')
+    await nf(
+      ['trust', 'init', '--ci-release-key', join(p.keys, 'ci-release.pub'), '--org-root-key', join(p.keys, 'org-root.pub'), '--root-ca', join(p.ca, 'ca.pem'), '--out', p.trust],
+      'trust init'
+    )
+    await nf(['mint-operator-cert', '--ca', p.ca, '--name', 'lab', '--out', p.operator], 'mint-operator-cert')
+
+    // Hosts are independent: make their keys, systems and tokens concurrently.
+    const nonces = await Promise.all(
+      opts.plan.hosts.map(async (plan) => {
+        const dir = join(opts.dir, 'hosts', plan.name)
+        mkdirSync(join(dir, 'state'), { recursive: true })
+        const seed = ed25519RandomSeed()
+        const keyPath = join(dir, 'ssh_host_ed25519_key')
+        writeFileSync(keyPath, encodeOpenSshPrivateKey(seed, `root@${plan.name}`), { mode: 0o600 })
+        const pubkey = formatOpenSshPublicKey(ed25519PublicKey(seed), `root@${plan.name}`)
+        const system = fakeSystem(join(dir, 'system'), `installed-${plan.name}`)
+        writeFileSync(join(system.paths.currentSystem, 'switch-inhibitors'), JSON.stringify({ kernel: LAB_KERNEL }))
+        const probe = {
+          'system-healthy': {
+            kind: 'exec',
+            mode: 'enforce',
+            intervalSeconds: opts.probeIntervalSecs ?? 5,
+            // A closure carrying a `probe-fails` marker is the broken release of the scenarios.
+            command: ['sh', '-c', `test ! -e "$(readlink ${system.paths.currentSystem})/probe-fails"`],
+          },
+        }
+        writeFileSync(join(dir, 'health-checks.json'), JSON.stringify(probe, null, 2))
+        const entry = await nf(
+          ['mint-token', '--hostname', plan.name, '--pubkey', pubkey, '--org-root-key', join(p.keys, 'org-root.key'), '--validity-hours', '24', '--out', join(dir, 'bootstrap-token.json')],
+          `mint-token ${plan.name}`
+        )
+        lab.hosts.set(plan.name, { plan, dir, system, keyPath, seed, pubkey, agent: undefined })
+        return JSON.parse(entry.trim().split('\n').find((l) => l.startsWith('{')) ?? '{}') as unknown
+      })
+    )
+    writeFileSync(p.nonces, JSON.stringify({ bootstrapNonces: nonces }, null, 2))
+    writeFileSync(p.revocations, JSON.stringify({ revocations: [] }, null, 2))
+    const fleetHosts = [...lab.hosts.values()].map((h) => ({ ...h.plan, pubkey: h.pubkey }))
+    writeFileSync(p.fleet, JSON.stringify(labFleetJson({ ...opts.plan, hosts: fleetHosts }), null, 2))
+    return lab
+  }
+
+  /** The directory layout. */
+  get layout(): Readonly<typeof this.paths> {
+    return this.paths
+  }
+
+  /** The control plane's port (after `startControlPlane`). */
+  get port(): number {
+    return this.cpPort
+  }
+
+  /** The control plane process, when running. */
+  get controlPlane(): Child | undefined {
+    return this.cpChild
+  }
+
+  private host(name: string): LabHostState {
+    const h = this.hosts.get(name)
+    if (!h) throw new Error(`no lab host ${name}`)
+    return h
+  }
+
+  /** Creates closure `name` on `host` with the given behaviour; returns its store basename. */
+  closure(host: string, name: string, behavior: ClosureBehavior = { kind: 'ok' }): string {
+    const sys = this.host(host).system
+    // NixOS asks for a reboot when the new system's switch inhibitors differ from the running
+    // one's; every lab closure declares the same kernel except a reboot closure.
+    const inhibitors = JSON.stringify({ kernel: behavior.kind === 'reboot' ? `6.12-${name}` : LAB_KERNEL })
+    const id =
+      behavior.kind === 'reboot' || behavior.kind === 'probe-fails' || behavior.kind === 'slow'
+        ? sys.closure(name, { inhibitors })
+        : sys.closure(name, { behavior, inhibitors })
+    const dir = join(sys.storeDir, id)
+    if (behavior.kind === 'probe-fails') writeFileSync(join(dir, 'probe-fails'), 'this release breaks the host\n')
+    // Every switch is recorded in the closure, so scenarios can prove a host was (not) activated.
+    const script = join(dir, 'bin', 'switch-to-configuration')
+    const body = readFileSync(script, 'utf8').replace('#!/bin/sh\n', '')
+    const slow = behavior.kind === 'slow' ? `[ "$1" = switch ] && sleep ${behavior.delaySecs}\n` : ''
+    writeFileSync(script, `#!/bin/sh\necho "$1" >> '${join(dir, 'switch-log')}'\n${slow}${body}`)
+    return id
+  }
+
+  /** How many times `switch-to-configuration switch` ran for `closure` on `host`. */
+  switchCount(host: string, closure: string): number {
+    const log = join(this.host(host).system.storeDir, closure, 'switch-log')
+    return existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter((l) => l === 'switch').length : 0
+  }
+
+  /** Points `host`'s current system at `closure` (what a reboot into it does). */
+  reboot(host: string, closure: string): void {
+    this.host(host).system.setCurrent(closure)
+  }
+
+  /**
+   * Signs a release with `nixfleet release`: `closures` maps host → closure basename. Returns
+   * the release's commit id. `signedAt` backdates (or postdates) the signature.
+   */
+  async release(closures: Readonly<Record<string, string>>, opts: { signedAt?: string; commit?: string } = {}): Promise<string> {
+    this.releases++
+    // A stand-in for the release repository's git commit: 40 hex characters, unique per release.
+    const commit = opts.commit ?? sha256Hex(new TextEncoder().encode(`${this.opts.dir}:release-${this.releases}`)).slice(0, 40)
+    const closuresFile = join(this.opts.dir, `closures-${this.releases}.json`)
+    writeFileSync(closuresFile, JSON.stringify(closures, null, 2))
+    const args = [
+      'release', '--fleet', this.paths.fleet, '--closures', closuresFile,
+      '--key', join(this.paths.keys, 'ci-release.key'), '--ci-commit', commit,
+      '--release-dir', this.paths.releases, '--bootstrap-nonces', this.paths.nonces,
+      '--revocations', this.paths.revocations,
+    ]
+    if (opts.signedAt) args.push('--now', opts.signedAt)
+    await run([this.opts.bin, ...args], 'release')
+    return commit
+  }
+
+  /** Replaces the revocation list used by the next release. */
+  setRevocations(entries: readonly { hostname: string; notBefore: string; reason?: string }[]): void {
+    writeFileSync(this.paths.revocations, JSON.stringify({ revocations: entries }, null, 2))
+  }
+
+  /** Starts the control plane on an ephemeral loopback port and waits until it listens. */
+  async startControlPlane(extra: readonly string[] = []): Promise<number> {
+    const log = join(this.paths.logs, 'control-plane.log')
+    const ca = this.paths.ca
+    const argv = [
+      this.opts.bin, 'control-plane',
+      '--listen', `127.0.0.1:${this.cpPort}`,
+      '--tls-cert', join(ca, 'server.pem'), '--tls-key', join(ca, 'server.key'),
+      '--client-ca', join(ca, 'ca.pem'), '--fleet-ca-cert', join(ca, 'ca.pem'), '--fleet-ca-key', join(ca, 'ca.key'),
+      '--trust-file', this.paths.trust, '--db-path', join(this.paths.cpDir, 'state.db'),
+      '--audit-log', join(this.paths.cpDir, 'issuance.log'),
+      '--agent-cn-suffix', 'lab.nixfleet', '--release-dir', this.paths.releases,
+      '--poll-interval-secs', '2', '--list-poll-interval-secs', '2', '--plan-interval-secs', '1',
+      '--plan-debounce-ms', '20', '--prime-timeout-secs', '5', '--startup-dispatch-hold-secs', '3',
+      ...extra,
+    ]
+    const before = existsSync(log) ? readFileSync(log, 'utf8').length : 0
+    this.cpChild = this.sup.spawn('control-plane', argv, log)
+    const deadline = performance.now() + 20_000
+    for (;;) {
+      const text = existsSync(log) ? readFileSync(log, 'utf8').slice(before) : ''
+      const line = text.split('\n').find((l) => l.includes('"msg":"listening"'))
+      if (line) {
+        this.cpPort = (JSON.parse(line) as { port: number }).port
+        return this.cpPort
+      }
+      if (!this.cpChild.isRunning()) throw new Error(`control plane exited at start:\n${text.slice(-2000)}`)
+      if (performance.now() > deadline) throw new Error('control plane did not start listening within 20 s')
+      await Bun.sleep(25)
+    }
+  }
+
+  /** Stops the control plane (SIGTERM, or SIGKILL to simulate a crash). */
+  async stopControlPlane(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<number> {
+    const c = this.cpChild
+    this.cpChild = undefined
+    return c ? c.stop(signal) : 0
+  }
+
+  /** The agent command line of `host`. */
+  agentArgv(host: string): string[] {
+    const h = this.host(host)
+    const s = h.system.paths
+    return [
+      this.opts.bin, 'agent',
+      '--control-plane-url', `https://127.0.0.1:${this.cpPort}`, '--machine-id', host,
+      '--trust-file', this.paths.trust, '--ca-cert', join(this.paths.ca, 'ca.pem'),
+      '--client-cert', join(h.dir, 'state', 'agent.crt'), '--client-key', h.keyPath,
+      '--ssh-host-key-file', h.keyPath, '--bootstrap-token-file', join(h.dir, 'bootstrap-token.json'),
+      '--state-dir', join(h.dir, 'state'), '--health-checks-config', join(h.dir, 'health-checks.json'),
+      '--current-system', s.currentSystem, '--system-profile', s.systemProfile, '--nix-store-dir', s.nixStoreDir,
+      '--nix-store', s.nixStore, '--nix-env', s.nixEnv, '--systemd-run', s.systemdRun, '--switch-lock', s.switchLock,
+      '--manifest-poll-interval-secs', '1', '--heartbeat-interval-secs', '1', '--dispatch-wait-secs', '10',
+      '--tick-interval-ms', '200', '--drain-interval-secs', '1', '--switch-poll-interval-ms', '50',
+      '--switch-timeout-secs', '20', '--enroll-retry-secs', '1', '--backoff-max-secs', '2',
+    ]
+  }
+
+  /** Starts the agent of `host`. */
+  startAgent(host: string): Child {
+    const h = this.host(host)
+    if (h.agent?.isRunning()) return h.agent
+    h.agent = this.sup.spawn(`agent ${host}`, this.agentArgv(host), join(this.paths.logs, `agent-${host}.log`))
+    return h.agent
+  }
+
+  /** Stops the agent of `host` (SIGTERM, or SIGKILL to simulate a crash). */
+  async stopAgent(host: string, signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<number> {
+    const h = this.host(host)
+    const a = h.agent
+    h.agent = undefined
+    return a ? a.stop(signal) : 0
+  }
+
+  /** The basename of `host`'s current system. */
+  currentClosure(host: string): string {
+    return basename(readlinkSync(this.host(host).system.paths.currentSystem))
+  }
+
+  /** Calls the control plane's API as the lab operator; returns status and parsed JSON body. */
+  async api<T = unknown>(path: string, init: { method?: string; body?: unknown } = {}): Promise<{ status: number; body: T }> {
+    const op = this.paths.operator
+    const res = await fetch(`https://127.0.0.1:${this.cpPort}${path}`, {
+      method: init.method ?? 'GET',
+      headers: { 'content-type': 'application/json', 'x-nixfleet-protocol': '1' },
+      ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : init.method === 'POST' ? { body: '{}' } : {}),
+      tls: {
+        cert: readFileSync(`${op}.pem`, 'utf8'),
+        key: readFileSync(`${op}.key`, 'utf8'),
+        ca: readFileSync(join(this.paths.ca, 'ca.pem'), 'utf8'),
+      },
+      signal: AbortSignal.timeout(10_000),
+    })
+    const text = await res.text()
+    let body: unknown = text
+    try {
+      body = text ? JSON.parse(text) : null
+    } catch {
+      // Prometheus text and empty bodies stay strings.
+    }
+    return { status: res.status, body: body as T }
+  }
+
+  /** Asks the control plane to poll the release directory now. */
+  async refresh(): Promise<void> {
+    const r = await this.api('/v1/operator/refresh', { method: 'POST' })
+    if (r.status >= 300) throw new Error(`refresh answered ${r.status}`)
+  }
+
+  /** Stops every process; removes the directory unless `keep`. */
+  async close(keep = false): Promise<void> {
+    await this.sup.stopAll()
+    if (!keep) rmSync(this.opts.dir, { recursive: true, force: true })
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * What an operator sees of a lab fleet: a per-channel, per-wave table of host states with the
+ * gate decisions in words, rendered from the control plane's own API (`/v1/hosts`,
+ * `/v1/rollouts`). Pure: rendering takes the fetched bodies and returns lines.
+ */
+
+/** The fields of a `/v1/hosts` entry the view uses. */
+export type HostEntry = {
+  readonly hostname: string
+  readonly channel: string
+  readonly rolloutState?: string
+  readonly converged?: boolean
+  readonly currentClosureHash?: string
+  readonly lastRolloutId?: string
+  readonly quarantinedClosure?: string
+  readonly gate?: { readonly gate: string; readonly reason: string }
+}
+
+/** The fields of a `/v1/rollouts` entry the view uses. */
+export type RolloutEntry = {
+  readonly rolloutId: string
+  readonly channel: string
+  readonly currentWave: number
+  readonly state?: string
+  readonly halt?: { readonly reason?: string } | null
+}
+
+/** The lab's layout: channel → wave → hosts, in display order. */
+export type ViewLayout = readonly { readonly channel: string; readonly waves: readonly (readonly string[])[] }[]
+
+const SYMBOL: Record<string, string> = {
+  Pending: '·',
+  Activating: '◐',
+  Soaking: '◑',
+  Deferred: '⏻',
+  Converged: '✔',
+  Failed: '✖',
+  Reverted: '↺',
+}
+
+/** The symbol legend printed under the table. */
+export const LEGEND = '· pending  ◐ activating  ◑ soaking  ⏻ waiting for reboot  ✔ converged  ✖ failed  ↺ rolled back'
+
+/** The table lines for the current fleet state. */
+export function renderFleet(
+  layout: ViewLayout,
+  hosts: readonly HostEntry[],
+  rollouts: readonly RolloutEntry[],
+  color: boolean
+): string[] {
+  const byName = new Map(hosts.map((h) => [h.hostname, h]))
+  const paint = (s: string, code: number): string => (color ? `\x1b[${code}m${s}\x1b[0m` : s)
+  const tint: Record<string, number> = { Converged: 32, Failed: 31, Reverted: 33, Activating: 36, Soaking: 36, Deferred: 35 }
+  const lines: string[] = []
+  for (const { channel, waves } of layout) {
+    const rollout = rollouts.find((r) => r.channel === channel)
+    const head = rollout
+      ? `${rollout.rolloutId.slice(0, channel.length + 9)} ${rollout.state ?? ''}${rollout.halt ? ' HALTED' : ''}`
+      : 'no rollout in flight'
+    lines.push(`  ${paint(channel.padEnd(8), 1)} ${head}`)
+    waves.forEach((members, i) => {
+      const cells = members.map((name) => {
+        const h = byName.get(name)
+        const state = h?.rolloutState ?? (h?.converged ? 'Converged' : 'idle')
+        const sym = SYMBOL[state] ?? ' '
+        return paint(`${sym} ${name}`, tint[state] ?? 0)
+      })
+      lines.push(`      wave ${i}  ${cells.join('  ')}`)
+    })
+    const reasons = new Set<string>()
+    for (const name of waves.flat()) {
+      const h = byName.get(name)
+      if (h?.gate && h.rolloutState === 'Pending') reasons.add(h.gate.reason)
+      if (h?.quarantinedClosure) reasons.add(`closure ${h.quarantinedClosure.slice(0, 12)}… is quarantined on ${channel}`)
+    }
+    for (const r of [...reasons].slice(0, 2)) lines.push(`      ${paint(`↳ ${r}`, 2)}`)
+  }
+  return lines
+}

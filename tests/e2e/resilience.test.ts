@@ -1,0 +1,109 @@
+/**
+ * End-to-end resilience: an agent killed with SIGKILL mid-activation, a control plane killed
+ * mid-rollout, and a control plane whose database is deleted — the fleet finishes the rollout,
+ * the event log has no gap or duplicate, and no converged host is activated again.
+ */
+import { afterEach, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { rmSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Lab } from '../../src/lab/lab.ts'
+import { agentEventsOf, converged, eventsOf, hostsOf, lifecycleOf, makeLab, rid, until } from './support.ts'
+
+// Each scenario runs a whole fleet of processes on a loaded 2-core machine.
+setDefaultTimeout(180_000)
+
+let lab: Lab | undefined
+afterEach(async () => {
+  await lab?.close()
+  lab = undefined
+})
+
+const stable = (hosts: { name: string; wave: number }[]) => ({
+  channels: [{ name: 'stable', soakMinutes: hosts.some((h) => h.wave > 0) ? [0, 0] : [0], onHealthFailure: 'halt' as const }],
+  hosts: hosts.map((h) => ({ ...h, channel: 'stable' })),
+})
+
+/** The sequence numbers of `host`'s agent events are exactly 1..n: no gap, no duplicate. */
+const expectGaplessLog = (rows: Awaited<ReturnType<typeof eventsOf>>, host: string) => {
+  const seqs = agentEventsOf(rows, host).map(([s]) => s)
+  expect(seqs.length).toBeGreaterThan(0)
+  expect(seqs).toEqual(seqs.map((_, i) => i + 1))
+}
+
+describe('resilience', () => {
+  test('an agent killed with SIGKILL mid-activation converges after restart; no gap, no duplicate, one switch', async () => {
+    lab = await makeLab(stable([{ name: 'web-1', wave: 0 }]))
+    const l = lab
+    const target = l.closure('web-1', 'r1-web-1', { kind: 'slow', delaySecs: 2 })
+    const c1 = await l.release({ 'web-1': target })
+    await l.startControlPlane()
+    l.startAgent('web-1')
+    // Kill it once the switch has started (the closure records every switch it runs).
+    await until('the switch started', () => l.switchCount('web-1', target) === 1, 30_000)
+    expect(await l.stopAgent('web-1', 'SIGKILL')).toBe(137)
+    // The switch it started goes on without it (systemd-run detaches it on a real host).
+    await until('the switch finished', () => l.currentClosure('web-1') === target, 15_000)
+    l.startAgent('web-1')
+    await until('web-1 converged', () => converged(l, c1, ['web-1']), 30_000)
+    await until('Terminal', async () => (await lifecycleOf(l, rid('stable', c1))) === 'Terminal')
+    expectGaplessLog(await eventsOf(l, rid('stable', c1)), 'web-1')
+    expect(l.switchCount('web-1', target)).toBe(1)
+  })
+
+  test('a control plane killed with SIGKILL mid-rollout continues the rollout after restart', async () => {
+    lab = await makeLab(stable([
+      { name: 'canary', wave: 0 },
+      { name: 'web-1', wave: 1 },
+      { name: 'web-2', wave: 1 },
+    ]))
+    const l = lab
+    const closures = Object.fromEntries(
+      [...l.hosts.keys()].map((h) => [h, l.closure(h, `r1-${h}`, { kind: 'slow', delaySecs: 1 })])
+    )
+    const c1 = await l.release(closures)
+    await l.startControlPlane()
+    for (const h of l.hosts.keys()) l.startAgent(h)
+    await until('canary converged', () => converged(l, c1, ['canary']), 30_000)
+    expect(await l.stopControlPlane('SIGKILL')).toBe(137)
+    await Bun.sleep(1_500)
+    await l.startControlPlane()
+    await until('all converged after the CP restart', () => converged(l, c1, [...l.hosts.keys()]), 45_000)
+    await until('Terminal', async () => (await lifecycleOf(l, rid('stable', c1))) === 'Terminal')
+    const rows = await eventsOf(l, rid('stable', c1))
+    for (const h of l.hosts.keys()) {
+      expectGaplessLog(rows, h)
+      expect(l.switchCount(h, closures[h]!)).toBe(1)
+    }
+  })
+
+  test('a control plane whose database was deleted rebuilds host states from heartbeats without re-activating anyone', async () => {
+    lab = await makeLab(stable([
+      { name: 'web-1', wave: 0 },
+      { name: 'web-2', wave: 0 },
+      { name: 'web-3', wave: 0 },
+    ]))
+    const l = lab
+    const closures = Object.fromEntries([...l.hosts.keys()].map((h) => [h, l.closure(h, `r1-${h}`)]))
+    const c1 = await l.release(closures)
+    await l.startControlPlane()
+    for (const h of l.hosts.keys()) l.startAgent(h)
+    await until('all converged', () => converged(l, c1, [...l.hosts.keys()]), 30_000)
+
+    await l.stopControlPlane()
+    for (const f of ['state.db', 'state.db-wal', 'state.db-shm']) rmSync(join(l.layout.cpDir, f), { force: true })
+    await l.startControlPlane()
+    await until(
+      'every host known Converged again',
+      async () => {
+        const h = await hostsOf(l)
+        return [...l.hosts.keys()].every((n) => h[n]?.rolloutState === 'Converged' || (h[n]?.converged === true && h[n]?.lastRolloutId === rid('stable', c1) && h[n]?.rolloutState === undefined))
+      },
+      30_000
+    )
+    await Bun.sleep(3_000)
+    for (const h of l.hosts.keys()) {
+      expect(l.switchCount(h, closures[h]!)).toBe(1)
+      expect(l.currentClosure(h)).toBe(closures[h]!)
+    }
+  })
+})

@@ -1,0 +1,85 @@
+/**
+ * Helpers of the end-to-end suite: a lab fleet built from the compiled binary in a fresh temp
+ * directory, polling with deadlines, and typed reads of the control plane's API.
+ */
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Lab, type LabPlan } from '../../src/lab/lab.ts'
+import type { HostEntry, RolloutEntry } from '../../src/lab/view.ts'
+import { nixfleetBin } from '../support/binary.ts'
+
+/** A lab for one scenario (removed by `lab.close()`). */
+export async function makeLab(plan: LabPlan): Promise<Lab> {
+  const dir = mkdtempSync(join(tmpdir(), 'nixfleet-e2e-'))
+  return Lab.create({ dir, bin: await nixfleetBin(), plan })
+}
+
+/** Polls `check` every 100 ms until it returns a value; fails naming `what` after `timeoutMs`. */
+export async function until<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000): Promise<T> {
+  const deadline = performance.now() + timeoutMs
+  let last: unknown
+  for (;;) {
+    try {
+      const v = await check()
+      if (v !== undefined && v !== false) return v
+    } catch (e) {
+      last = e
+    }
+    if (performance.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`)
+    }
+    await Bun.sleep(100)
+  }
+}
+
+/** `/v1/hosts` keyed by hostname. */
+export async function hostsOf(lab: Lab): Promise<Record<string, HostEntry & Record<string, unknown>>> {
+  const r = await lab.api<{ hosts: (HostEntry & Record<string, unknown>)[] }>('/v1/hosts')
+  if (r.status !== 200) throw new Error(`/v1/hosts answered ${r.status}`)
+  return Object.fromEntries(r.body.hosts.map((h) => [h.hostname, h]))
+}
+
+/** `/v1/rollouts` (in-flight rollouts). */
+export async function rolloutsOf(lab: Lab): Promise<RolloutEntry[]> {
+  return (await lab.api<{ rollouts: RolloutEntry[] }>('/v1/rollouts')).body.rollouts
+}
+
+/** The lifecycle state of a rollout (`Terminal`, `Superseded`, …). */
+export async function lifecycleOf(lab: Lab, rolloutId: string): Promise<string | undefined> {
+  const r = await lab.api<{ state: string }>(`/v1/rollouts/${rolloutId}/lifecycle`)
+  return r.status === 200 ? r.body.state : undefined
+}
+
+/** One row of a rollout's event log. */
+export type LogRow = { seq: number; ts: string; kind: string; host: string | null; payload: Record<string, unknown> }
+
+/** A rollout's event log, oldest first. */
+export async function eventsOf(lab: Lab, rolloutId: string): Promise<LogRow[]> {
+  const r = await lab.api<{ events: LogRow[] }>(`/v1/rollouts/${rolloutId}/events?limit=100000`)
+  if (r.status !== 200) throw new Error(`events of ${rolloutId} answered ${r.status}`)
+  return r.body.events
+}
+
+/** The agent events of `host` in a rollout log: `[seq, kind]` in log order. */
+export function agentEventsOf(rows: readonly LogRow[], host: string): [number, string][] {
+  return rows
+    .filter((r) => r.kind === 'agent_event' && r.host === host)
+    .map((r) => [r.payload.seq as number, r.payload.kind as string])
+}
+
+/** The rollout id of `channel` for a release commit. */
+export const rid = (channel: string, commit: string): string => `${channel}@${commit}`
+
+/**
+ * Whether every named host has converged in its channel's rollout of `commit`: the record is
+ * Converged (or, once the rollout is Terminal and off the live view, the host runs its target).
+ */
+export async function converged(lab: Lab, commit: string, hosts: readonly string[]): Promise<boolean> {
+  const all = await hostsOf(lab)
+  return hosts.every((h) => {
+    const e = all[h]
+    if (e === undefined || e.lastRolloutId !== rid(e.channel, commit)) return false
+    return e.rolloutState === undefined ? e.converged === true : e.rolloutState === 'Converged'
+  })
+}
