@@ -1,0 +1,370 @@
+# `services.nixfleet.agent`: the per-host agent. It enrolls with the control plane, pulls its
+# target closure over mTLS, switches the system, runs the declared health probes, and rolls
+# back on failure.
+#
+# It runs as root without a sandbox on purpose: it does what `nixos-rebuild switch` does
+# (realise a closure, set the system profile, run switch-to-configuration), which touches
+# /boot, /etc and every unit. Confining it would only make it fail in the middle of a switch.
+{
+  config,
+  lib,
+  pkgs,
+  utils,
+  ...
+}:
+let
+  inherit (lib) mkOption types;
+  cfg = config.services.nixfleet.agent;
+  trust = config.services.nixfleet.trust;
+  argv = import ../lib/argv.nix;
+  defaults = argv.agentDefaults;
+  inherit (import ./types.nix lib) absPath;
+
+  probes = import ../lib/health-checks.nix cfg.healthChecks;
+  probeNames = lib.concatMap builtins.attrNames [
+    cfg.healthChecks.http
+    cfg.healthChecks.tcp
+    cfg.healthChecks.exec
+  ];
+  hasProbes = probeNames != [ ];
+  healthChecksFile = pkgs.writeText "nixfleet-health-checks.json" (builtins.toJSON probes);
+  renderTrust = cfg.trustFile == defaults.trustFile;
+
+  # What the agent runs to switch: the nix and systemd of this system, not whatever is on $PATH.
+  nix = config.nix.package;
+  systemd = config.systemd.package;
+
+  commandLine = argv.agent {
+    inherit (cfg)
+      controlPlaneUrl
+      machineId
+      trustFile
+      caCert
+      clientCert
+      clientKey
+      sshHostKeyFile
+      bootstrapTokenFile
+      stateDir
+      renewalThresholdFraction
+      manifestFreshnessWindowSecs
+      metricsListen
+      logLevel
+      extraArgs
+      ;
+    healthChecksConfig = if hasProbes then defaults.healthChecksConfig else null;
+    inherit (defaults) currentSystem systemProfile;
+    nixStore = "${nix}/bin/nix-store";
+    nixEnv = "${nix}/bin/nix-env";
+    systemdRun = "${systemd}/bin/systemd-run";
+    # The agent checks the switch lock with flock before it starts a switch of its own.
+    flock = "${pkgs.util-linux}/bin/flock";
+  };
+
+  probeOptions = timeout: {
+    mode = mkOption {
+      type = types.enum [
+        "enforce"
+        "observe"
+        "disabled"
+      ];
+      default = "enforce";
+      description = "`enforce`: must pass before the host counts as converged, and a sustained failure rolls it back. `observe`: reported only.";
+    };
+    intervalSeconds = mkOption {
+      type = types.ints.between 5 86400;
+      default = 30;
+      description = "Seconds between runs (at least 5).";
+    };
+    timeoutSeconds = mkOption {
+      type = types.ints.positive;
+      default = timeout;
+      description = "Seconds before a run counts as failed.";
+    };
+  };
+
+  # The module's assertions. The unit is only rendered when they hold, so whatever evaluates it
+  # first (a system build, or a tool reading the unit) gets these messages, not a stray error.
+  checks = [
+    {
+      assertion = lib.hasPrefix "https://" cfg.controlPlaneUrl;
+      message = "services.nixfleet.agent.controlPlaneUrl must start with https:// (got '${cfg.controlPlaneUrl}'): the agent authenticates to the control plane with a client certificate over TLS.";
+    }
+    {
+      # The binary's fleet-hostname rule (src/proto/ids.ts).
+      assertion = builtins.match "[A-Za-z0-9][A-Za-z0-9._-]*" cfg.machineId != null && builtins.stringLength cfg.machineId <= 253;
+      message = "services.nixfleet.agent.machineId ('${cfg.machineId}') must be a fleet host name (letters, digits, '.', '_' and '-'); set networking.hostName or machineId.";
+    }
+    {
+      assertion = !renderTrust || trust.configured;
+      message = "services.nixfleet.agent needs the fleet's trust roots: set services.nixfleet.trust.ciReleaseKey.current (the public key from `nixfleet keygen`), or point services.nixfleet.agent.trustFile at a trust.json you provision.";
+    }
+    {
+      assertion = cfg.caCert != null || !renderTrust || trust.rootCaPem != null || trust.issuanceCaPems != [ ];
+      message = "services.nixfleet.agent cannot authenticate the control plane: set services.nixfleet.trust.rootCaPem (the fleet CA certificate, e.g. builtins.readFile ./fleet-ca.pem) or services.nixfleet.agent.caCert.";
+    }
+    {
+      assertion =
+        cfg.renewalThresholdFraction == null
+        || (cfg.renewalThresholdFraction >= 0 && cfg.renewalThresholdFraction < 1);
+      message = "services.nixfleet.agent.renewalThresholdFraction must be at least 0 and below 1 (e.g. 0.5 renews at half the certificate's lifetime).";
+    }
+    {
+      assertion = lib.all (n: builtins.match "[A-Za-z0-9][A-Za-z0-9._:-]{0,127}" n != null) probeNames;
+      message = "services.nixfleet.agent.healthChecks: probe names may use letters, digits, '.', '_', ':' and '-' and must start with a letter or digit (got: ${lib.concatStringsSep ", " probeNames}).";
+    }
+    {
+      assertion = lib.length probeNames == lib.length (lib.unique probeNames);
+      message = "services.nixfleet.agent.healthChecks: probe names must be unique across http, tcp and exec (duplicates: ${
+        lib.concatStringsSep ", " (lib.unique (lib.filter (n: lib.count (m: m == n) probeNames > 1) probeNames))
+      }).";
+    }
+  ];
+  failedChecks = map (c: c.message) (lib.filter (c: !c.assertion) checks);
+  execStart =
+    if failedChecks != [ ] then
+      throw ("\nFailed assertions:\n" + lib.concatMapStrings (m: "- ${m}\n") failedChecks)
+    else
+      utils.escapeSystemdExecArgs ([ "${cfg.package}/bin/nixfleet" ] ++ commandLine);
+in
+{
+  imports = [ ./trust.nix ];
+
+  options.services.nixfleet.agent = {
+    enable = lib.mkEnableOption "the NixFleet agent, which lets the control plane roll out new system closures to this host";
+
+    package = mkOption {
+      type = types.package;
+      default =
+        pkgs.nixfleet
+          or (throw "services.nixfleet.agent.package is not set: import the module through the NixFleet flake (nixosModules.agent sets it), or set it yourself.");
+      defaultText = lib.literalExpression "nixfleet.packages.\${pkgs.system}.default";
+      description = "The package providing `bin/nixfleet`.";
+    };
+
+    controlPlaneUrl = mkOption {
+      type = types.str;
+      example = "https://cp.fleet.example.org:8443";
+      description = "Base URL of the control plane; https only (the agent authenticates with its client certificate).";
+    };
+
+    machineId = mkOption {
+      type = types.str;
+      default = config.networking.hostName;
+      defaultText = lib.literalExpression "config.networking.hostName";
+      example = "web-01";
+      description = ''
+        This host's name in the fleet (the hosts of fleet.resolved.json). The control plane issues
+        the certificate `agent-<machineId>.<agentCnSuffix>` to it.
+      '';
+    };
+
+    trustFile = mkOption {
+      type = absPath;
+      default = defaults.trustFile;
+      description = ''
+        trust.json holding the CI release key that signs releases. At its default path it is
+        rendered from `services.nixfleet.trust`; point it elsewhere to provision it yourself.
+      '';
+    };
+
+    caCert = mkOption {
+      type = types.nullOr absPath;
+      default = null;
+      example = "/etc/nixfleet/agent/cp-ca.pem";
+      description = "CA bundle (PEM) the control plane's TLS certificate must chain to. Null: the fleet CAs of trust.json (`rootCaPem`, `issuanceCaPems`).";
+    };
+
+    clientCert = mkOption {
+      type = absPath;
+      default = defaults.clientCert;
+      description = ''
+        Where the agent keeps the client certificate the control plane issues. The agent writes it
+        on enrollment and renewal, so it must be persistent and writable (not tmpfs); on an
+        impermanent root, persist its directory.
+      '';
+    };
+
+    clientKey = mkOption {
+      type = absPath;
+      default = defaults.clientKey;
+      description = "Private key of the client certificate (its CSR is signed with it). The SSH host key by default.";
+    };
+
+    sshHostKeyFile = mkOption {
+      type = absPath;
+      default = defaults.sshHostKeyFile;
+      description = "The host's SSH ed25519 key; its public half checks the signature of compliance evidence files.";
+    };
+
+    bootstrapTokenFile = mkOption {
+      type = types.nullOr absPath;
+      default = null;
+      example = "/run/secrets/nixfleet-bootstrap-token";
+      description = ''
+        Single-use bootstrap token (from `nixfleet mint-token`) for the first enrollment; read only
+        while there is no client certificate. Deliver it with your secrets tool, readable by root.
+      '';
+    };
+
+    stateDir = mkOption {
+      type = absPath;
+      default = defaults.stateDir;
+      description = "The agent's state: anti-rollback marks, the outbox of unsent events, cached artifacts.";
+    };
+
+    healthChecks = {
+      http = mkOption {
+        type = types.attrsOf (
+          types.submodule {
+            options = probeOptions 5 // {
+              url = mkOption {
+                type = types.str;
+                example = "http://127.0.0.1:8080/healthz";
+                description = "URL fetched with GET.";
+              };
+              expectStatus = mkOption {
+                type = types.ints.between 100 599;
+                default = 200;
+                description = "The status that counts as a pass.";
+              };
+            };
+          }
+        );
+        default = { };
+        example = lib.literalExpression ''{ api.url = "http://127.0.0.1:8080/healthz"; }'';
+        description = "HTTP probes, by name.";
+      };
+
+      tcp = mkOption {
+        type = types.attrsOf (
+          types.submodule {
+            options = probeOptions 5 // {
+              host = mkOption {
+                type = types.str;
+                default = "127.0.0.1";
+                description = "Host to connect to.";
+              };
+              port = mkOption {
+                type = types.port;
+                description = "Port to connect to; a completed connection is a pass.";
+              };
+            };
+          }
+        );
+        default = { };
+        example = lib.literalExpression "{ postgres.port = 5432; }";
+        description = "TCP connect probes, by name.";
+      };
+
+      exec = mkOption {
+        type = types.attrsOf (
+          types.submodule {
+            options = probeOptions 10 // {
+              command = mkOption {
+                type = types.nonEmptyListOf types.str;
+                example = lib.literalExpression ''[ "''${pkgs.systemd}/bin/systemctl" "is-active" "nginx.service" ]'';
+                description = "Command and arguments (no shell); exit status 0 is a pass. Runs as root.";
+              };
+            };
+          }
+        );
+        default = { };
+        description = "Command probes, by name.";
+      };
+    };
+
+    renewalThresholdFraction = mkOption {
+      type = types.nullOr types.float;
+      default = null;
+      example = 0.5;
+      description = "Renew the client certificate when less than this fraction of its lifetime is left (0 ≤ f < 1; 0 never renews). Null keeps the agent's default, 0.5.";
+    };
+
+    manifestFreshnessWindowSecs = mkOption {
+      type = types.nullOr types.ints.positive;
+      default = null;
+      example = 86400;
+      description = "Refuse to act on rollout manifests signed longer ago than this many seconds. Null keeps the agent's default (3600).";
+    };
+
+    metricsListen = mkOption {
+      type = types.nullOr (types.strMatching "(\\[[0-9A-Fa-f:]+]|[A-Za-z0-9.-]+):[0-9]{1,5}");
+      default = null;
+      example = "127.0.0.1:9464";
+      description = "Serve Prometheus metrics on this HOST:PORT. Off when null.";
+    };
+
+    logLevel = mkOption {
+      type = types.enum [
+        "debug"
+        "info"
+        "warn"
+        "error"
+      ];
+      default = "info";
+      description = "Verbosity of the agent's log (JSON lines, in the journal).";
+    };
+
+    extraArgs = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+      description = "Extra command-line arguments for `nixfleet agent`.";
+    };
+  };
+
+  config = lib.mkIf cfg.enable {
+    assertions = checks;
+
+    environment.etc = {
+      "nixfleet/agent/trust.json" = lib.mkIf renderTrust { source = trust.file; };
+      "nixfleet/agent/health-checks.json" = lib.mkIf hasProbes { source = healthChecksFile; };
+    };
+
+    # The certificate's directory must exist (and survive reboots) before the first enrollment;
+    # a state directory outside /var/lib is not StateDirectory= material, so create it here.
+    systemd.tmpfiles.rules = [
+      "d ${dirOf cfg.clientCert} 0755 root root - -"
+    ]
+    ++ lib.optional (!lib.hasPrefix "/var/lib/" cfg.stateDir) "d ${cfg.stateDir} 0700 root root - -";
+
+    systemd.services.nixfleet-agent = {
+      description = "NixFleet agent";
+      wantedBy = [ "multi-user.target" ];
+      wants = [ "network-online.target" ];
+      after = [
+        "network-online.target"
+        "nix-daemon.service"
+      ];
+      # The files it reads. Key rotations in trust.json are picked up live, but its CA
+      # certificates (the TLS trust for the CP) are loaded at start; probes are re-read per
+      # rollout. Restarting on a change makes every edit take effect at once.
+      restartTriggers = lib.optional renderTrust trust.file ++ lib.optional hasProbes healthChecksFile;
+      # Restart after the switch instead of stopping before it: the switch runs in its own
+      # transient unit (systemd-run), and the agent should be down as briefly as possible.
+      stopIfChanged = false;
+      # Never give up: an unattended host must come back to the fleet without an operator.
+      startLimitIntervalSec = 0;
+      # For what the agent spawns: nix and systemd of this system, then the running system's
+      # own tools, so exec probes may name commands (systemctl, curl) without a store path.
+      path = [
+        nix
+        systemd
+        "/run/current-system/sw"
+      ];
+      environment = {
+        # nix-store keeps its narinfo cache here; root has no $HOME in a unit.
+        XDG_CACHE_HOME = "${cfg.stateDir}/cache";
+      };
+      serviceConfig = {
+        Type = "simple";
+        ExecStart = execStart;
+        Restart = "always";
+        RestartSec = 30;
+        StateDirectory = lib.mkIf (lib.hasPrefix "/var/lib/" cfg.stateDir) (lib.removePrefix "/var/lib/" cfg.stateDir);
+        StateDirectoryMode = "0700";
+        # Root, no sandbox (see the top of this file); this only stops privilege gains by exec.
+        NoNewPrivileges = true;
+      };
+    };
+  };
+}

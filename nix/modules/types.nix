@@ -1,0 +1,22 @@
+# Option types shared by the NixFleet modules.
+lib:
+let
+  inherit (lib) types;
+in
+{
+  # A runtime path, given as a string. Not `types.path`: a path literal such as ./ca.key would
+  # be copied into the world-readable Nix store, which is exactly wrong for keys and tokens.
+  absPath =
+    types.addCheck types.str (s: builtins.substring 0 1 s == "/")
+    // {
+      name = "absPath";
+      description = "absolute path, as a string (a Nix path literal would copy the file into the world-readable store)";
+    };
+
+  # HOST:PORT, with IPv6 hosts in brackets.
+  listenAddress =
+    types.strMatching "(\\[[0-9A-Fa-f:.]+]|[^:]*):[0-9]{1,5}"
+    // {
+      description = "HOST:PORT (IPv6 hosts in brackets, e.g. [::]:8443)";
+    };
+}

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Evaluates both NixOS modules inside the real NixOS module system with the shared
+# ../shared/nixcheck/deep-check.sh (real nixpkgs lib/ and nixos/ of 2024-08, stub packages):
+# the configurations of docs/nixos.md must evaluate to a whole system, and each broken variant
+# below must be refused with its assertion message. Needs the two trees the `fetch` tool brings:
+#   nix/tests/deep-check.sh LIB_GIT NIXOS_GIT
+#   (LIB_GIT from github:nix-community/nixpkgs.lib, NIXOS_GIT from github:RossComputerGuy/nixpkgs-llvm-ws)
+# Prints the generated unit files. Not part of .ci/run: CI machines cannot fetch those trees.
+set -euo pipefail
+[ $# -eq 2 ] || { sed -n '2,8p' "$0"; exit 2; }
+lib_git=$1 nixos_git=$2
+cd "$(dirname "$0")/../.."
+deep=${DEEP_CHECK:-../shared/nixcheck/deep-check.sh}
+export NIX_CONFIG=$'experimental-features = nix-command flakes\nsubstituters ='
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failed=0
+
+for module in agent control-plane; do
+  echo "==> $module: nix/tests/$module-config.nix"
+  out=$("$deep" "$lib_git" "$nixos_git" "nix/modules/$module.nix" "nix/tests/$module-config.nix")
+  # The unit texts, readable (the script prints them as one JSON object).
+  head -n 1 <<<"$out" | bun -e '
+    for (const [name, text] of Object.entries(JSON.parse(await Bun.stdin.text()))) {
+      console.log(`--- ${name}\n${text}`)
+    }'
+  echo "toplevel: $(tail -n 1 <<<"$out")"
+done
+
+# The CP host usually runs an agent too: both modules (and the shared trust module) at once.
+echo "==> both modules on one host"
+cat >"$work/both.nix" <<NIX
+{ imports = [ $PWD/nix/modules/agent.nix $PWD/nix/modules/control-plane.nix ]; }
+NIX
+cat >"$work/both-config.nix" <<NIX
+{ lib, pkgs, ... }:
+{
+  imports = [ $PWD/nix/tests/control-plane-config.nix ];
+  services.nixfleet.agent = {
+    enable = true;
+    package = lib.mkOverride 1100 (pkgs.writeShellScriptBin "nixfleet" "");
+    controlPlaneUrl = "https://cp.fleet.example.org:8443";
+    bootstrapTokenFile = "/var/lib/nixfleet/bootstrap-token";
+  };
+}
+NIX
+out=$("$deep" "$lib_git" "$nixos_git" "$work/both.nix" "$work/both-config.nix")
+head -n 1 <<<"$out" | bun -e 'console.log("units:", Object.keys(JSON.parse(await Bun.stdin.text())).join(", "))'
+echo "toplevel: $(tail -n 1 <<<"$out")"
+
+# name | module | config override (Nix, applied on top of the sample) | expected message
+bad() {
+  local name=$1 module=$2 override=$3 expect=$4 file out
+  file="$work/$(tr -c 'a-z0-9' '-' <<<"$name").nix"
+  cat >"$file" <<NIX
+{ lib, ... }:
+{
+  imports = [ $PWD/nix/tests/$module-config.nix ];
+  $override
+}
+NIX
+  if out=$("$deep" "$lib_git" "$nixos_git" "nix/modules/$module.nix" "$file" 2>&1); then
+    failed=$((failed + 1)); echo "  FAIL  $name: evaluated, expected a refusal"
+  elif grep -qF -- "$expect" <<<"$out"; then
+    echo "  ok    $name: $(grep -F -- "$expect" <<<"$out" | head -n 1 | sed 's/^ *//')"
+  else
+    failed=$((failed + 1)); echo "  FAIL  $name: refused for another reason:"; sed 's/^/        /' <<<"$out"
+  fi
+}
+
+echo "==> assertions"
+bad "agent: http control plane" agent \
+  'services.nixfleet.agent.controlPlaneUrl = lib.mkForce "http://cp:8080";' \
+  "controlPlaneUrl must start with https://"
+bad "agent: no trust roots" agent \
+  'services.nixfleet.trust.ciReleaseKey.current = lib.mkForce null;' \
+  "needs the fleet's trust roots"
+bad "agent: no fleet CA" agent \
+  'services.nixfleet.trust.rootCaPem = lib.mkForce null;' \
+  "cannot authenticate the control plane"
+bad "agent: malformed key" agent \
+  'services.nixfleet.trust.ciReleaseKey.current = lib.mkForce "not-a-key";' \
+  "is not a base64 ed25519 public key"
+bad "agent: successor without retireAt" agent \
+  'services.nixfleet.trust.ciReleaseKey.successor = "11qYAYKxCrfVS/7TyWQHOg7hcvPaoiMlrwIaaPcHURo=";' \
+  "successor and services.nixfleet.trust.ciReleaseKey.retireAt go together"
+bad "agent: duplicate probe names" agent \
+  'services.nixfleet.agent.healthChecks.tcp.site.port = 80;' \
+  "probe names must be unique"
+bad "agent: secret as a store path" agent \
+  'services.nixfleet.agent.bootstrapTokenFile = lib.mkForce ./agent-config.nix;' \
+  "absolute path, as a string"
+bad "control-plane: no TLS" control-plane \
+  'services.nixfleet.controlPlane.tls.key = lib.mkForce null;' \
+  "tls.cert and tls.key are required"
+bad "control-plane: half a URL pair" control-plane \
+  'services.nixfleet.controlPlane.revocationsSource.signatureUrl = lib.mkForce null;' \
+  "revocationsSource.artifactUrl and services.nixfleet.controlPlane.revocationsSource.signatureUrl must be set together"
+bad "control-plane: no release source" control-plane \
+  'services.nixfleet.controlPlane.channelRefsSource = { artifactUrl = lib.mkForce null; signatureUrl = lib.mkForce null; tokenFile = lib.mkForce null; };' \
+  "needs a release source"
+bad "control-plane: token over http" control-plane \
+  'services.nixfleet.controlPlane.channelRefsSource.artifactUrl = lib.mkForce "http://git/fleet.json";' \
+  "must not travel over plain http"
+bad "control-plane: strict, file CA key not acknowledged" control-plane \
+  'services.nixfleet.controlPlane.fleetCa.allowFileKey = lib.mkForce false;' \
+  "needs fleetCa.allowFileKey = true"
+bad "control-plane: no agent CN suffix" control-plane \
+  'services.nixfleet.controlPlane.agentCnSuffix = lib.mkForce null;' \
+  "agentCnSuffix is required"
+
+[ "$failed" -eq 0 ] && echo "deep-check: all passed" || { echo "deep-check: $failed failed"; exit 1; }
