@@ -122,7 +122,12 @@ export async function demo(args: ParsedArgs): Promise<number> {
     }
     let lastPlain = ''
     const draw = (s: Snapshot) => {
-      const lines = renderFleet(layout, s.hosts, s.rollouts, color)
+      // A wrapped line would break the in-place redraw (it counts lines): cut to the width.
+      const cols = Math.max(40, (process.stdout.columns ?? 120) - 1)
+      const lines = renderFleet(layout, s.hosts, s.rollouts, color).map((l) => {
+        const plain = l.replace(/\x1b\[[0-9;]*m/g, '')
+        return live && plain.length > cols ? `${plain.slice(0, cols - 1)}…` : l
+      })
       if (live) {
         if (drawn > 0) process.stdout.write(`\x1b[${drawn}A\x1b[J`)
         process.stdout.write(`${lines.join('\n')}\n`)
