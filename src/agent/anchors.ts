@@ -16,7 +16,7 @@ import {
   type HighWaterMark,
   type HighWaterVerdict,
 } from '../core/release/anti-rollback.ts'
-import { readFileIfExists, writeFileDurable } from './fs.ts'
+import { readFileIfExists, writeFileDurable } from '../runtime/durable-fs.ts'
 
 export { highWaterKey } from '../core/release/anti-rollback.ts'
 

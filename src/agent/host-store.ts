@@ -15,7 +15,7 @@ import { join } from 'node:path'
 import * as v from 'valibot'
 import { HOST_PHASES, type HostPolicy, type HostRolloutState } from '../core/index.ts'
 import { RolloutIdSchema } from '../proto/ids.ts'
-import { ensureDir, listDir, removeFile, sweepTmpFiles, writeFileDurable } from './fs.ts'
+import { ensureDir, listDir, removeFile, sweepTmpFiles, writeFileDurable } from '../runtime/durable-fs.ts'
 
 /** Agent-local facts about a record that the core state does not carry. */
 export type HostMeta = {

@@ -17,7 +17,7 @@ import { ed25519SeedToPkcs8Pem, ed25519Spki, parseSigningKey } from '../crypto/k
 import type { TlsMaterial } from '../http/client/agent-client.ts'
 import { bytesEqual } from '../lib/bytes.ts'
 import type { TrustFile } from '../proto/trust.ts'
-import { fsReason } from './fs.ts'
+import { fsReason } from '../runtime/durable-fs.ts'
 
 // Certificates are parsed with the runtime's X509Certificate rather than src/pki (which loads
 // @peculiar/x509): the agent only needs the validity window and the public key, and keeping

@@ -34,7 +34,7 @@ import { verifyFleet, verifyRolloutManifest } from '../release/verify.ts'
 import type { Clock } from '../runtime/clock.ts'
 import type { Logger } from '../runtime/log.ts'
 import { type AnchorStore, highWaterKey } from './anchors.ts'
-import { ensureDir, listDir, readFileIfExists, removeFile, writeFileDurable } from './fs.ts'
+import { ensureDir, listDir, readFileIfExists, removeFile, writeFileDurable } from '../runtime/durable-fs.ts'
 import { M, type Metrics } from './metrics.ts'
 import type { TrustSource } from './trust.ts'
 

@@ -33,7 +33,7 @@ import {
   removeTree,
   sweepTmpFiles,
   writeFileDurable,
-} from './fs.ts'
+} from '../runtime/durable-fs.ts'
 
 /** One queued event. Times inside `event` are epoch ms (converted to RFC 3339 when posted). */
 export type OutboxEntry = {

@@ -19,7 +19,7 @@ import { HealthChecksFileSchema, type ProbeDeclaration } from '../proto/agent.ts
 import { summarizeIssues } from '../proto/issues.ts'
 import type { Clock } from '../runtime/clock.ts'
 import type { Logger } from '../runtime/log.ts'
-import { errnoOf } from './fs.ts'
+import { errnoOf } from '../runtime/durable-fs.ts'
 import { M, type Metrics } from './metrics.ts'
 import {
   MIN_INTERVAL_SECS,

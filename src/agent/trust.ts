@@ -10,7 +10,7 @@ import * as v from 'valibot'
 import { JsonSyntaxError, decodeUtf8Strict, parseJson } from '../crypto/canonical-json.ts'
 import { summarizeIssues } from '../proto/issues.ts'
 import { type TrustFile, TrustFileSchema } from '../proto/trust.ts'
-import { fsReason } from './fs.ts'
+import { fsReason } from '../runtime/durable-fs.ts'
 
 /** Reads and validates a trust file; throws an Error with one operator-readable line. */
 export function readTrustFile(path: string): TrustFile {

@@ -23,7 +23,7 @@ import { type CommandSpec, type ParsedArgs, flag, intOpt, str, timeOpt } from '.
 import { CliError, EXIT_OK, EXIT_VERIFY_FAILED } from '../errors.ts'
 import { readInput } from '../io.ts'
 import { checkSchema, loadSignature, loadTrustFile, parseJsonBytes } from '../load.ts'
-import type { Command } from '../registry.ts'
+import type { Command } from '../command.ts'
 
 /** The default freshness window of offline verification: the CP's 30 days. */
 export const DEFAULT_FRESHNESS_WINDOW_SECS = 2_592_000

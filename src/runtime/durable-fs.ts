@@ -1,5 +1,5 @@
 /**
- * Crash-safe file primitives for the agent's state directory. Every write that must survive
+ * Crash-safe file primitives (the agent state directory, release files, keys). Every write that must survive
  * `kill -9` or power loss goes through `writeFileDurable`: tmp file + fsync + rename +
  * directory fsync, so a reader sees either the old bytes or the new ones, never a torn file.
  * Invariants: temporary files are named `.<name>.tmp` (dot-prefixed, never `*.json`), so every
@@ -74,15 +74,25 @@ export function writeFileDurable(path: string, data: Uint8Array | string, mode =
   const dir = dirname(path)
   const tmp = join(dir, `.${basename(path)}${TMP_SUFFIX}`)
   const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data
-  const fd = openSync(tmp, 'w', mode)
   try {
-    let off = 0
-    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off)
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
+    const fd = openSync(tmp, 'w', mode)
+    try {
+      let off = 0
+      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off)
+      fsyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
+    renameSync(tmp, path)
+  } catch (e) {
+    // Leave nothing half-written behind: the old file (if any) stays as it was.
+    try {
+      unlinkSync(tmp)
+    } catch {
+      // the temporary file may never have been created
+    }
+    throw e
   }
-  renameSync(tmp, path)
   syncDir(dir)
 }
 
