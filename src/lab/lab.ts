@@ -82,6 +82,7 @@ export class Lab {
   private cpChild: Child | undefined
   private cpPort = 0
   private releases = 0
+  private closed = false
   private readonly paths
 
   private constructor(readonly opts: LabOptions) {
@@ -167,6 +168,8 @@ export class Lab {
   }
 
   private host(name: string): LabHostState {
+    // A scenario that outlives its lab (a timed-out test) must not recreate files or processes.
+    if (this.closed) throw new Error('the lab is closed')
     const h = this.hosts.get(name)
     if (!h) throw new Error(`no lab host ${name}`)
     return h
@@ -208,6 +211,7 @@ export class Lab {
    * the release's commit id. `signedAt` backdates (or postdates) the signature.
    */
   async release(closures: Readonly<Record<string, string>>, opts: { signedAt?: string; commit?: string } = {}): Promise<string> {
+    if (this.closed) throw new Error('the lab is closed')
     this.releases++
     // A stand-in for the release repository's git commit: 40 hex characters, unique per release.
     const commit = opts.commit ?? sha256Hex(new TextEncoder().encode(`${this.opts.dir}:release-${this.releases}`)).slice(0, 40)
@@ -231,6 +235,7 @@ export class Lab {
 
   /** Starts the control plane on an ephemeral loopback port and waits until it listens. */
   async startControlPlane(extra: readonly string[] = []): Promise<number> {
+    if (this.closed) throw new Error('the lab is closed')
     const log = join(this.paths.logs, 'control-plane.log')
     const ca = this.paths.ca
     const argv = [
@@ -340,6 +345,7 @@ export class Lab {
 
   /** Stops every process; removes the directory unless `keep`. */
   async close(keep = false): Promise<void> {
+    this.closed = true
     await this.sup.stopAll()
     if (!keep) rmSync(this.opts.dir, { recursive: true, force: true })
   }
