@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
-# Evaluates both NixOS modules inside the real NixOS module system with the shared
-# ../shared/nixcheck/deep-check.sh (real nixpkgs lib/ and nixos/ of 2024-08, stub packages):
+# Evaluates both NixOS modules inside the real NixOS module system with the module-evaluation
+# harness named by DEEP_CHECK (real nixpkgs lib/ and nixos/ of 2024-08, stub packages):
 # the configurations of docs/nixos.md must evaluate to a whole system, and each broken variant
-# below must be refused with its assertion message. Needs the two trees the `fetch` tool brings:
-#   nix/tests/deep-check.sh LIB_GIT NIXOS_GIT
+# below must be refused with its assertion message. Needs the harness and two nixpkgs trees:
+#   DEEP_CHECK=/path/to/deep-check.sh nix/tests/deep-check.sh LIB_GIT NIXOS_GIT
 #   (LIB_GIT from github:nix-community/nixpkgs.lib, NIXOS_GIT from github:RossComputerGuy/nixpkgs-llvm-ws)
-# Prints the generated unit files. Not part of .ci/run: CI machines cannot fetch those trees.
+# Prints the generated unit files. Not part of .ci/run: CI machines have no copy of those trees.
 set -euo pipefail
 [ $# -eq 2 ] || { sed -n '2,8p' "$0"; exit 2; }
 lib_git=$1 nixos_git=$2
 cd "$(dirname "$0")/../.."
-deep=${DEEP_CHECK:-../shared/nixcheck/deep-check.sh}
+deep=${DEEP_CHECK:?set DEEP_CHECK to the path of the module-evaluation harness (deep-check.sh)}
 export NIX_CONFIG=$'experimental-features = nix-command flakes\nsubstituters ='
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
