@@ -5,31 +5,15 @@
  * Invariant: a file that becomes unreadable or invalid never removes trust roots silently: the
  * last good parse stays in use and the problem is reported once per change.
  */
-import { readFileSync, statSync } from 'node:fs'
-import * as v from 'valibot'
-import { JsonSyntaxError, decodeUtf8Strict, parseJson } from '../crypto/canonical-json.ts'
-import { summarizeIssues } from '../proto/issues.ts'
-import { type TrustFile, TrustFileSchema } from '../proto/trust.ts'
-import { fsReason } from '../runtime/durable-fs.ts'
+import { statSync } from 'node:fs'
+import type { TrustFile } from '../proto/trust.ts'
+import { readTrustFile as readTrust } from '../runtime/json-file.ts'
 
 /** Reads and validates a trust file; throws an Error with one operator-readable line. */
 export function readTrustFile(path: string): TrustFile {
-  let bytes: Uint8Array
-  try {
-    bytes = new Uint8Array(readFileSync(path))
-  } catch (e) {
-    throw new Error(`cannot read trust file ${path}: ${fsReason(e)}`)
-  }
-  let raw: unknown
-  try {
-    raw = parseJson(decodeUtf8Strict(bytes))
-  } catch (e) {
-    if (e instanceof JsonSyntaxError) throw new Error(`trust file ${path}: ${e.message}`)
-    throw e
-  }
-  const r = v.safeParse(TrustFileSchema, raw)
-  if (!r.success) throw new Error(`trust file ${path}: ${summarizeIssues(r.issues)}`)
-  return r.output
+  const r = readTrust(path)
+  if (!r.ok) throw new Error(r.message)
+  return r.value
 }
 
 /** A trust file that follows changes on disk. */

@@ -6,7 +6,8 @@ import * as v from 'valibot'
 import { JsonSyntaxError, decodeUtf8Strict, parseJson } from '../crypto/canonical-json.ts'
 import type { JsonValue } from '../crypto/canonical-json.ts'
 import { summarizeIssues } from '../proto/issues.ts'
-import { type TrustFile, TrustFileSchema } from '../proto/trust.ts'
+import type { TrustFile } from '../proto/trust.ts'
+import { readTrustFile } from '../runtime/json-file.ts'
 import { CliError } from './errors.ts'
 import { readInput } from './io.ts'
 
@@ -40,7 +41,9 @@ export async function loadJsonFile<T>(
 
 /** Reads and validates a trust.json. */
 export async function loadTrustFile(path: string): Promise<TrustFile> {
-  return (await loadJsonFile(path, TrustFileSchema, 'trust file')).value
+  const r = readTrustFile(path)
+  if (!r.ok) throw new CliError(r.message)
+  return r.value
 }
 
 /** Reads a detached signature file: exactly 64 raw bytes. */

@@ -8,14 +8,13 @@
  * kind runs at a time (a refresh during a poll joins it); nothing here writes the database.
  */
 import * as v from 'valibot'
-import { JsonSyntaxError, decodeUtf8Strict, parseJson } from '../../crypto/canonical-json.ts'
 import { checkFreshness, type Verified } from '../../crypto/verify-artifact.ts'
 import { channelFreshnessWindowSecs } from '../../core/release/freshness.ts'
 import type { RolloutManifest } from '../../proto/manifest.ts'
 import { rolloutIdFor } from '../../core/release/projection.ts'
 import { parseRolloutId } from '../../proto/ids.ts'
-import { summarizeIssues } from '../../proto/issues.ts'
-import { type TrustFile, TrustFileSchema } from '../../proto/trust.ts'
+import type { TrustFile } from '../../proto/trust.ts'
+import { readTrustFile as readTrust } from '../../runtime/json-file.ts'
 import type { FleetResolved } from '../../proto/fleet.ts'
 import {
   verifyBootstrapNonces,
@@ -31,22 +30,8 @@ import type { AdoptedArtifact } from '../state.ts'
 
 /** The trust file, or why it could not be used. */
 export async function readTrustFile(path: string): Promise<{ ok: true; trust: TrustFile } | { ok: false; message: string }> {
-  let text: string
-  try {
-    text = decodeUtf8Strict(await Bun.file(path).bytes())
-  } catch (e) {
-    return { ok: false, message: `trust file ${path}: ${(e as { code?: string }).code ?? 'unreadable'}` }
-  }
-  let raw: unknown
-  try {
-    raw = parseJson(text)
-  } catch (e) {
-    if (e instanceof JsonSyntaxError) return { ok: false, message: `trust file ${path}: ${e.message}` }
-    throw e
-  }
-  const r = v.safeParse(TrustFileSchema, raw)
-  if (!r.success) return { ok: false, message: `trust file ${path}: ${summarizeIssues(r.issues)}` }
-  return { ok: true, trust: r.output }
+  const r = readTrust(path)
+  return r.ok ? { ok: true, trust: r.value } : r
 }
 
 function adopted<T>(pair: FetchedPair, verified: Verified<T>): AdoptedArtifact<T> {
