@@ -202,12 +202,7 @@ let
     }
   ]
   ++ pairAssertions;
-  failedChecks = map (c: c.message) (lib.filter (c: !c.assertion) checks);
-  execStart =
-    if failedChecks != [ ] then
-      throw ("\nFailed assertions:\n" + lib.concatMapStrings (m: "- ${m}\n") failedChecks)
-    else
-      utils.escapeSystemdExecArgs ([ "${cfg.package}/bin/nixfleet" ] ++ commandLine);
+  execStart = import ../lib/exec-start.nix { inherit lib utils; } cfg.package commandLine checks;
 in
 {
   imports = [ ./trust.nix ];
