@@ -60,11 +60,20 @@ export type CpOptions = {
   readonly version?: string
   /** Replaces the peer-certificate lookup (route tests through `app.request()` only). */
   readonly identify?: AppDeps['identify']
+  /**
+   * Lets `@hono/node-server` replace the process's global `Request`/`Response` with its
+   * lightweight ones, which it writes to the socket directly instead of through a
+   * ReadableStream per response. For a process that is only a control plane (the CLI command);
+   * tests that run other servers in the same process keep the runtime's own.
+   */
+  readonly lightweightResponses?: boolean
 }
 
 // Ordinary requests finish in milliseconds and long-polls end at once on shutdown; three
 // seconds leaves the reducer drain and database close inside the 5 s stop budget.
 const CLOSE_GRACE_MS = 3_000
+// Fine enough to see a stall of tens of milliseconds, at 20 timer callbacks a second.
+const LAG_SAMPLE_MS = 50
 // Used nonces only need to outlive a token's validity (24 h by default); the signed allow-list
 // is the durable guard (spec protocol.md §7.2).
 const NONCE_RETENTION_MS = 24 * 3600_000
@@ -169,10 +178,19 @@ export async function createControlPlane(config: CpConfig, opts: CpOptions = {})
   await poller.start(config.cadence.primeTimeoutMs)
   if (!isReady()) log.warn('not ready after the initial poll; /v1 answers 503 until a signed release verifies')
 
+  // Every request waits while the one thread is busy; a lag histogram shows stalls that no
+  // per-route latency (measured inside the handler) can.
+  let lagFrom = clock.monotonicMs()
   const timers = [
     setInterval(() => reducer.submit({ type: 'PlanTick' }), config.cadence.planIntervalMs),
     setInterval(() => reducer.submit({ type: 'Prune' }), config.cadence.pruneIntervalMs),
+    setInterval(() => {
+      const t = clock.monotonicMs()
+      metrics.loopLag.observe(Math.max(0, t - lagFrom - LAG_SAMPLE_MS) / 1000)
+      lagFrom = t
+    }, LAG_SAMPLE_MS),
   ]
+  timers.at(-1)?.unref?.()
 
   const enroll = new EnrollService({
     state,
@@ -223,8 +241,7 @@ export async function createControlPlane(config: CpConfig, opts: CpOptions = {})
     certPem: config.tls.certPem,
     keyPem: config.tls.keyPem,
     caPem: config.tls.clientCaPem,
-    // Keep the runtime's own Request/Response: other servers in the process (tests) rely on them.
-    handler: getRequestListener(app.fetch, { overrideGlobalObjects: false }),
+    handler: getRequestListener(app.fetch, { overrideGlobalObjects: opts.lightweightResponses === true }),
     closeGraceMs: CLOSE_GRACE_MS,
   })
   // Responses are written in more than one segment (headers, then the body); with Nagle on, the

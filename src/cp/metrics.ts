@@ -8,11 +8,24 @@
 
 type Labels = Readonly<Record<string, string>>
 
+// Called on every request (counter + histogram): no sort for the common one-label case and no
+// escaping work unless a value needs it.
 function labelKey(labels: Labels): string {
-  const keys = Object.keys(labels).sort()
+  const keys = Object.keys(labels)
   if (keys.length === 0) return ''
-  const esc = (v: string) => v.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('\n', '\\n')
-  return `{${keys.map((k) => `${k}="${esc(labels[k]!)}"`).join(',')}}`
+  if (keys.length > 1) keys.sort()
+  let out = '{'
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!
+    const v = labels[k]!
+    out += `${i > 0 ? ',' : ''}${k}="${NEEDS_ESCAPE.test(v) ? escapeLabel(v) : v}"`
+  }
+  return `${out}}`
+}
+
+const NEEDS_ESCAPE = /[\\"\n]/
+function escapeLabel(v: string): string {
+  return v.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('\n', '\\n')
 }
 
 /** A monotonically increasing counter with labels. */
@@ -123,7 +136,7 @@ export class CpMetrics {
   )
   readonly gateDecisions = new Counter(
     'nixfleet_cp_gate_decisions_total',
-    'Gate blocks recorded (debounced: one per change of gate or reason), by gate.'
+    'Gate blocks recorded (debounced: one per change of the gate holding a host), by gate.'
   )
   readonly dispatchesQueued = new Counter('nixfleet_cp_dispatches_queued_total', 'Dispatches queued.')
   readonly dispatchesDelivered = new Counter('nixfleet_cp_dispatches_delivered_total', 'Dispatches delivered.')
@@ -132,6 +145,11 @@ export class CpMetrics {
     'Host events the CP synthesized from heartbeats, by kind.'
   )
   readonly enrollments = new Counter('nixfleet_cp_certificates_issued_total', 'Certificates issued, by context.')
+  readonly loopLag = new Histogram(
+    'nixfleet_cp_event_loop_lag_seconds',
+    'How late a 50 ms timer fired: time the process could not serve sockets.',
+    REDUCER_BUCKETS
+  )
   private readonly gauges: Gauge[] = []
 
   /** Registers a gauge computed at scrape time. */
@@ -150,6 +168,7 @@ export class CpMetrics {
       ...this.reducerRejected.render(),
       ...this.verifyFailures.render(),
       ...this.gateDecisions.render(),
+      ...this.loopLag.render(),
       ...this.dispatchesQueued.render(),
       ...this.dispatchesDelivered.render(),
       ...this.synthesized.render(),

@@ -145,7 +145,7 @@ export class CpState {
     const records = this.hosts[rolloutId]
     if (records !== undefined) {
       delete records[host]
-      if (Object.keys(records).length === 0) delete this.hosts[rolloutId]
+      if (isEmpty(records)) delete this.hosts[rolloutId]
     }
     this.waveIndex.delete(pairKey(rolloutId, host))
     const set = this.byHost.get(host)
@@ -241,4 +241,10 @@ export class CpState {
       outstandingEnforceFailures: this.probeFailures,
     }
   }
+}
+
+// O(1), unlike Object.keys(o).length: evicting a 10k-host rollout calls this per host.
+function isEmpty(o: object): boolean {
+  for (const _ in o) return false
+  return true
 }

@@ -125,6 +125,10 @@ let stopping = false
 const latencies: number[] = []
 let errors = 0
 let heartbeats = 0
+let reconnects = 0
+// Heartbeats sent per 100 ms slot while measuring: shows whether the fleet's requests are spread
+// out or arrive in waves (which queue behind each other however fast each one is).
+const slots = new Map<number, number>()
 
 async function agent(i: number, conn: Conn): Promise<void> {
   const host = cfg.hosts[i]!
@@ -133,9 +137,13 @@ async function agent(i: number, conn: Conn): Promise<void> {
   await new Promise((r) => setTimeout(r, Math.random() * cfg.heartbeatSecs * 1000))
   while (!stopping) {
     try {
-      if (conn.closed) conn = await open(i)
+      if (conn.closed) {
+        reconnects++
+        conn = await open(i)
+      }
       const hb = JSON.stringify({ hostname: host, current_closure: closure, at: new Date().toISOString() })
       const t = performance.now()
+      if (measuring) slots.set(Math.floor(t / 100), (slots.get(Math.floor(t / 100)) ?? 0) + 1)
       const r = await conn.request('POST', '/v1/agent/heartbeat', hb)
       const ms = performance.now() - t
       heartbeats++
@@ -199,11 +207,13 @@ for await (const line of console) {
     latencies.length = 0
     errors = 0
     heartbeats = 0
+    reconnects = 0
+    slots.clear()
     measuring = true
   } else if (cmd === 'report') {
     measuring = false
     const sorted = [...latencies].sort((a, b) => a - b)
-    out({ type: 'hb', count: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1) ?? NaN, errors, heartbeats })
+    out({ type: 'hb', count: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1) ?? NaN, errors, heartbeats, reconnects, burst_max_per_100ms: Math.max(0, ...slots.values()), burst_mean_per_100ms: slots.size === 0 ? 0 : [...slots.values()].reduce((a, b) => a + b, 0) / slots.size })
   } else if (cmd === 'stop') {
     stopping = true
     process.exit(0)

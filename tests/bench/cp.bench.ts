@@ -134,7 +134,13 @@ const cp = Bun.spawn(
     '--trust-file', files.trust, '--db-path', files.db, '--agent-cn-suffix', SUFFIX, '--release-dir', dir,
     '--audit-log', join(dir, 'issuance.log'), '--log-level', 'warn',
   ],
-  { stdin: 'ignore', stdout: cpLog, stderr: cpLog, env: { PATH: process.env['PATH'] ?? '' } }
+  {
+    stdin: 'ignore',
+    stdout: cpLog,
+    stderr: cpLog,
+    // BUN_JSC_* options (e.g. BUN_JSC_logGC=1) reach the CP, so GC pauses can be studied.
+    env: { PATH: process.env['PATH'] ?? '', ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('BUN_JSC_'))) },
+  }
 )
 const tls = { cert: operator.certPem, key: operator.keyPem, ca: ca.certPem, checkServerIdentity: () => undefined }
 const api = (method: string, path: string) =>
@@ -205,6 +211,14 @@ function rssMb(pid: number): number {
   const s = require('node:fs').readFileSync(`/proc/${pid}/status`, 'utf8') as string
   return Number(/VmRSS:\s+(\d+)/.exec(s)?.[1] ?? 0) / 1024
 }
+/** The CP's metrics as series → value (histogram buckets, sums and counts included). */
+async function scrape(): Promise<Map<string, number>> {
+  const text = await (await api('GET', '/metrics')).text()
+  const m = new Map<string, number>()
+  for (const [, k, n] of text.matchAll(/^(nixfleet_\S+) (\S+)$/gm)) m.set(k!, Number(n))
+  return m
+}
+const scrape0 = await scrape()
 send('measure')
 const cpu0 = cpu(cp.pid)
 const load0 = cpu(load.pid)
@@ -217,9 +231,23 @@ while (performance.now() - w0 < S * 1000) {
 const elapsed = (performance.now() - w0) / 1000
 const cpPct = ((cpu(cp.pid) - cpu0) / elapsed) * 100
 const loadPct = ((cpu(load.pid) - load0) / elapsed) * 100
+const scrape1 = await scrape()
 send('report')
 const hb = await message('hb', 30_000)
-log(`steady state over ${elapsed.toFixed(1)} s: ${hb['count']} heartbeats, p50 ${Number(hb['p50']).toFixed(2)} ms, p99 ${Number(hb['p99']).toFixed(2)} ms, max ${Number(hb['max']).toFixed(1)} ms, errors ${hb['errors']}`)
+const delta = (k: string): number => (scrape1.get(k) ?? 0) - (scrape0.get(k) ?? 0)
+const lagBuckets = [...scrape1.keys()].filter((k) => k.startsWith('nixfleet_cp_event_loop_lag_seconds_bucket'))
+const lagTotal = delta('nixfleet_cp_event_loop_lag_seconds_count')
+const lagOver = lagBuckets.map((k) => `≤${/le="([^"]+)"/.exec(k)![1]} s: ${delta(k)}`).join(', ')
+const reducerWork = [...scrape1.keys()]
+  .filter((k) => k.startsWith('nixfleet_cp_reducer_input_duration_seconds_count') && delta(k) > 0)
+  .map((k) => {
+    const input = /input="([^"]+)"/.exec(k)![1]
+    return `${input} ${delta(k)}× ${(delta(k.replace('_count', '_sum')) * 1000).toFixed(0)} ms`
+  })
+  .join(', ')
+log(`CP reducer work over the window: ${reducerWork}`)
+log(`CP event-loop lag over the window, ${lagTotal} samples of 50 ms (cumulative): ${lagOver}`)
+log(`steady state over ${elapsed.toFixed(1)} s: ${hb['count']} heartbeats, p50 ${Number(hb['p50']).toFixed(2)} ms, p99 ${Number(hb['p99']).toFixed(2)} ms, max ${Number(hb['max']).toFixed(1)} ms, errors ${hb['errors']}, reconnects ${hb['reconnects']}; heartbeats sent per 100 ms: mean ${Number(hb['burst_mean_per_100ms']).toFixed(0)}, max ${hb['burst_max_per_100ms']}`)
 log(`CP RSS ${rss.toFixed(0)} MB, CP CPU ${cpPct.toFixed(0)} % (load process ${loadPct.toFixed(0)} %; 200 % = both cores)`)
 
 // --- publish to delivery

@@ -252,6 +252,15 @@ describe('runtime scenarios (spec runtime.md §8.5)', () => {
     await plan(t)
     await plan(t)
     expect(t.cp.store.events.ofKind('gate_decision')).toHaveLength(2)
+    // Only a change of the holding gate writes a row; a changed reason updates the live status.
+    const [held] = [...t.cp.state.gateBlocks.entries()]
+    t.cp.state.gateBlocks.set(held![0], { ...held![1], reason: 'an older wording of the same gate' })
+    await plan(t)
+    expect(t.cp.store.events.ofKind('gate_decision')).toHaveLength(2)
+    expect(t.cp.state.gateBlocks.get(held![0])?.reason).not.toBe('an older wording of the same gate')
+    t.cp.state.gateBlocks.set(held![0], { ...held![1], gate: 'wave-promotion' })
+    await plan(t)
+    expect(t.cp.store.events.ofKind('gate_decision').map((e) => e.payload['gate'])).toEqual(['disruption-budget', 'disruption-budget', 'disruption-budget'])
   })
 })
 

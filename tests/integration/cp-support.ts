@@ -285,7 +285,9 @@ export class Client {
           agent: this.agent,
           servername: 'localhost',
           headers: {
-            ...(payload !== undefined ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) } : {}),
+            ...(payload !== undefined ? { 'content-type': 'application/json' } : {}),
+            // A chunked request (`transfer-encoding` given) declares no length.
+            ...(payload !== undefined && headers['transfer-encoding'] === undefined ? { 'content-length': String(Buffer.byteLength(payload)) } : {}),
             'x-nixfleet-protocol': '1',
             ...headers,
           },

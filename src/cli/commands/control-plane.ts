@@ -21,7 +21,7 @@ export async function controlPlane(args: ParsedArgs): Promise<number> {
     process.stdout.write('control-plane: configuration ok\n')
     return EXIT_OK
   }
-  const cp = await createControlPlane(config, { version: pkg.version })
+  const cp = await createControlPlane(config, { version: pkg.version, lightweightResponses: true })
   await cp.listen()
   const signal = await new Promise<string>((resolve) => {
     const on = (name: string) => () => resolve(name)

@@ -113,7 +113,10 @@ export function agentRoutes(deps: AppDeps): Hono<CpEnv> {
     if (raw !== undefined && !/^\d{1,6}$/.test(raw)) return jsonError(c, 400, 'wait must be a non-negative integer (seconds)')
     const wait = Math.min(raw === undefined ? MAX_WAIT_SECS : Number(raw), MAX_WAIT_SECS)
     const host = c.get('caller').name
-    const deadline = deps.clock.monotonicMs() + wait * 1000
+    // The 204 comes at a random moment in the last sixteenth of the wait (Consul's spread for
+    // blocking queries): a fleet lined up by a CP restart or stall (every agent re-polling at
+    // once) would otherwise come back at once, wait after wait. Never later than asked.
+    const deadline = deps.clock.monotonicMs() + wait * 1000 * (1 - Math.random() / 16)
     for (;;) {
       if (deps.state.nextDispatch(host) !== undefined) {
         const taken = deps.reducer.request<import('../../../db/store.ts').QueuedDispatch | undefined>((reply) => ({
