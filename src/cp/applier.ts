@@ -11,7 +11,10 @@
  *   (`flushWakeups`), so a woken agent always finds its committed dispatch.
  * - `gate_decision` rows are debounced: one row when the gate holding a host changes. The live
  *   reason (counts, names, seconds left) is kept in memory for status; writing a row each time it
- *   changed cost ~600k rows (340 MB) for one 10k-host, two-wave rollout.
+ *   changed cost ~600k rows (340 MB) for one 10k-host, two-wave rollout. Gates that hold a whole
+ *   rollout or wave (`ROLLOUT_WIDE_GATES`) write one row per plan pass listing every host they
+ *   started holding (`flushGateGroups`), not one row per host: opening a 10k-host rollout whose
+ *   later waves wait is one row, not 9,000.
  */
 import type { HostEffect, RolloutEffect } from '../core/index.ts'
 import { assertNever } from '../core/index.ts'
@@ -23,12 +26,17 @@ import type { DispatchHub } from './dispatch-hub.ts'
 import type { CpMetrics } from './metrics.ts'
 import { pairKey, type CpState } from './state.ts'
 
+/** Gates whose hold is the same for every host of a rollout or wave (one reason for all). */
+const ROLLOUT_WIDE_GATES: ReadonlySet<string> = new Set(['wave-promotion', 'halted', 'channel-edges'])
+
 /** What the reducer tells the applier about the event being applied. */
 export type ApplyContext = { readonly now: number; readonly synthesized: boolean }
 
 /** The applier. */
 export class Applier {
   private readonly wakeups = new Set<string>()
+  /** Hosts newly held by a rollout-wide gate in this plan pass, by (rollout, gate, reason). */
+  private readonly gateGroups = new Map<string, { rolloutId: string; gate: string; reason: string; hosts: string[] }>()
 
   constructor(
     private readonly store: Store,
@@ -216,8 +224,23 @@ export class Applier {
       return
     }
     this.state.gateBlocks.set(key, { gate, reason, since: now })
-    this.append('gate_decision', now, { gate, reason, host, rollout: rolloutId }, host, rolloutId)
     this.metrics.gateDecisions.inc({ gate })
+    if (ROLLOUT_WIDE_GATES.has(gate)) {
+      const groupKey = `${rolloutId}\u0000${gate}\u0000${reason}`
+      const group = this.gateGroups.get(groupKey)
+      if (group === undefined) this.gateGroups.set(groupKey, { rolloutId, gate, reason, hosts: [host] })
+      else group.hosts.push(host)
+      return
+    }
+    this.append('gate_decision', now, { gate, reason, host, rollout: rolloutId }, host, rolloutId)
+  }
+
+  /** Writes the grouped rows of rollout-wide gates (call at the end of each plan pass). */
+  flushGateGroups(now: number): void {
+    for (const g of this.gateGroups.values()) {
+      this.append('gate_decision', now, { gate: g.gate, reason: g.reason, rollout: g.rolloutId, hosts: g.hosts.sort() }, null, g.rolloutId)
+    }
+    this.gateGroups.clear()
   }
 
   /** Quarantines a closure on a channel. */
@@ -235,9 +258,10 @@ export class Applier {
     this.wakeups.clear()
   }
 
-  /** Forgets wake-ups of a rolled-back transaction. */
+  /** Forgets wake-ups (and unwritten gate groups) of a rolled-back transaction. */
   discardWakeups(): void {
     this.wakeups.clear()
+    this.gateGroups.clear()
   }
 
   private recordProbeFailures(

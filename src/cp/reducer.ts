@@ -341,6 +341,7 @@ export class Reducer {
       state.lastPlanAt = this.now
       let again = false
       for (const action of actions) if (this.applyPlanAction(action)) again = true
+      this.applier.flushGateGroups(this.now)
       if (!again) return
     }
     this.dirty = true

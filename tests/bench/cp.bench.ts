@@ -238,20 +238,22 @@ const delta = (k: string): number => (scrape1.get(k) ?? 0) - (scrape0.get(k) ?? 
 const lagBuckets = [...scrape1.keys()].filter((k) => k.startsWith('nixfleet_cp_event_loop_lag_seconds_bucket'))
 const lagTotal = delta('nixfleet_cp_event_loop_lag_seconds_count')
 const lagOver = lagBuckets.map((k) => `≤${/le="([^"]+)"/.exec(k)![1]} s: ${delta(k)}`).join(', ')
-const reducerWork = [...scrape1.keys()]
-  .filter((k) => k.startsWith('nixfleet_cp_reducer_input_duration_seconds_count') && delta(k) > 0)
-  .map((k) => {
-    const input = /input="([^"]+)"/.exec(k)![1]
-    return `${input} ${delta(k)}× ${(delta(k.replace('_count', '_sum')) * 1000).toFixed(0)} ms`
-  })
-  .join(', ')
-log(`CP reducer work over the window: ${reducerWork}`)
+/** The reducer's inputs between two scrapes: count and time spent, by input type. */
+function reducerWork(from: Map<string, number>, to: Map<string, number>): string {
+  const d = (k: string): number => (to.get(k) ?? 0) - (from.get(k) ?? 0)
+  return [...to.keys()]
+    .filter((k) => k.startsWith('nixfleet_cp_reducer_input_duration_seconds_count') && d(k) > 0)
+    .map((k) => `${/input="([^"]+)"/.exec(k)![1]} ${d(k)}× ${(d(k.replace('_count', '_sum')) * 1000).toFixed(0)} ms`)
+    .join(', ')
+}
+log(`CP reducer work over the window: ${reducerWork(scrape0, scrape1)}`)
 log(`CP event-loop lag over the window, ${lagTotal} samples of 50 ms (cumulative): ${lagOver}`)
 log(`steady state over ${elapsed.toFixed(1)} s: ${hb['count']} heartbeats, p50 ${Number(hb['p50']).toFixed(2)} ms, p99 ${Number(hb['p99']).toFixed(2)} ms, max ${Number(hb['max']).toFixed(1)} ms, errors ${hb['errors']}, reconnects ${hb['reconnects']}; heartbeats sent per 100 ms: mean ${Number(hb['burst_mean_per_100ms']).toFixed(0)}, max ${hb['burst_max_per_100ms']}`)
 log(`CP RSS ${rss.toFixed(0)} MB, CP CPU ${cpPct.toFixed(0)} % (load process ${loadPct.toFixed(0)} %; 200 % = both cores)`)
 
 // --- publish to delivery
 messages.splice(0)
+const scrape2 = await scrape()
 const rid2 = publish(2)
 const published = Date.now()
 const refresh = await api('POST', '/v1/operator/refresh')
@@ -270,6 +272,7 @@ while (delivered.size < WAVE0 && Date.now() < deadline) {
 }
 const publishToDelivery = delivered.size === WAVE0 ? last - published : NaN
 log(`wave 0 of generation 2: ${delivered.size}/${WAVE0} dispatches delivered, last ${publishToDelivery} ms after publishing`)
+log(`CP reducer work while publishing: ${reducerWork(scrape2, await scrape())}`)
 
 // --- stop
 send('stop')

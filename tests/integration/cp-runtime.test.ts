@@ -175,6 +175,25 @@ describe('runtime scenarios (spec runtime.md §8.5)', () => {
     expect((await a.send('GET', '/v1/agent/dispatch?wait=0')).status).toBe(204)
   })
 
+  test('hosts held by a rollout-wide gate share one gate_decision row per plan pass', async () => {
+    const spec: FleetSpec = {
+      hosts: { h1: { channel: 'stable' }, h2: { channel: 'stable' }, h3: { channel: 'stable' } },
+      channels: { stable: { waves: [['h1'], ['h3', 'h2']] } },
+    }
+    const { rolloutIds } = lab.publish(spec)
+    t = await startCp(lab)
+    await plan(t)
+    const rows = t.cp.store.events.ofKind('gate_decision')
+    expect(rows).toHaveLength(1)
+    expect(rows[0]!.host).toBeNull()
+    expect(rows[0]!.rolloutId).toBe(rolloutIds[0]!)
+    expect(rows[0]!.payload).toMatchObject({ gate: 'wave-promotion', rollout: rolloutIds[0], hosts: ['h2', 'h3'] })
+    expect(String(rows[0]!.payload['reason'])).toContain('wave 1')
+    // Status still names the gate for each held host.
+    const status = (await t.operator.send('GET', '/v1/hosts')).json()
+    expect(JSON.stringify(status)).toContain('wave-promotion')
+  })
+
   test('a wave-1 host at its target is not fast-forwarded while wave 0 is pending', async () => {
     const { rolloutIds } = lab.publish(twoWaves)
     t = await startCp(lab)

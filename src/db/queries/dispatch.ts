@@ -41,21 +41,38 @@ export function dispatchQueries(db: Db) {
     )
     .returning()
     .prepare()
+  // Prepared once: opening a wave queues a dispatch per host inside one transaction.
+  const upsert = db
+    .insert(dispatchQueue)
+    .values({
+      hostname: sql.placeholder('hostname'),
+      rolloutId: sql.placeholder('rolloutId'),
+      targetClosure: sql.placeholder('targetClosure'),
+      soakDueAt: sql.placeholder('soakDueAt'),
+      enqueuedAt: sql.placeholder('enqueuedAt'),
+      waveIndex: sql.placeholder('waveIndex'),
+    })
+    .onConflictDoUpdate({
+      target: [dispatchQueue.hostname, dispatchQueue.rolloutId],
+      set: {
+        targetClosure: sql.raw('excluded.target_closure'),
+        soakDueAt: sql.raw('excluded.soak_due_at'),
+        enqueuedAt: sql.raw('excluded.enqueued_at'),
+        waveIndex: sql.raw('excluded.wave_index'),
+      },
+    })
+    .prepare()
   return {
     /** Inserts or replaces the dispatch of (host, rollout). */
     upsert(d: QueuedDispatch): void {
-      const row = {
+      upsert.run({
         hostname: d.hostname,
         rolloutId: d.rolloutId,
         targetClosure: d.targetClosure,
         soakDueAt: isoOf(d.soakDueAt),
         enqueuedAt: isoOf(d.enqueuedAt),
         waveIndex: d.waveIndex,
-      }
-      db.insert(dispatchQueue)
-        .values(row)
-        .onConflictDoUpdate({ target: [dispatchQueue.hostname, dispatchQueue.rolloutId], set: row })
-        .run()
+      })
     },
     /** Deletes and returns the dispatch of (host, rollout), if queued. */
     take(hostname: string, rolloutId: string): QueuedDispatch | undefined {
