@@ -12,9 +12,9 @@
  * - `gate_decision` rows are debounced: one row when the gate holding a host changes. The live
  *   reason (counts, names, seconds left) is kept in memory for status; writing a row each time it
  *   changed cost ~600k rows (340 MB) for one 10k-host, two-wave rollout. Gates that hold a whole
- *   rollout or wave (`ROLLOUT_WIDE_GATES`) write one row per plan pass listing every host they
- *   started holding (`flushGateGroups`), not one row per host: opening a 10k-host rollout whose
- *   later waves wait is one row, not 9,000.
+ *   rollout or wave (`ROLLOUT_WIDE_GATES`) write one row per transaction listing every host they
+ *   started holding (`flushGateGroups`, called by the reducer before each commit), not one row
+ *   per host: opening a 10k-host rollout whose later waves wait is one row, not 9,000.
  */
 import type { HostEffect, RolloutEffect } from '../core/index.ts'
 import { assertNever } from '../core/index.ts'
@@ -35,7 +35,7 @@ export type ApplyContext = { readonly now: number; readonly synthesized: boolean
 /** The applier. */
 export class Applier {
   private readonly wakeups = new Set<string>()
-  /** Hosts newly held by a rollout-wide gate in this plan pass, by (rollout, gate, reason). */
+  /** Hosts newly held by a rollout-wide gate in this transaction, by (rollout, gate, reason). */
   private readonly gateGroups = new Map<string, { rolloutId: string; gate: string; reason: string; hosts: string[] }>()
 
   constructor(
@@ -235,7 +235,7 @@ export class Applier {
     this.append('gate_decision', now, { gate, reason, host, rollout: rolloutId }, host, rolloutId)
   }
 
-  /** Writes the grouped rows of rollout-wide gates (call at the end of each plan pass). */
+  /** Writes the grouped rows of rollout-wide gates (inside the transaction, before it commits). */
   flushGateGroups(now: number): void {
     for (const g of this.gateGroups.values()) {
       this.append('gate_decision', now, { gate: g.gate, reason: g.reason, rollout: g.rolloutId, hosts: g.hosts.sort() }, null, g.rolloutId)
@@ -258,8 +258,8 @@ export class Applier {
     this.wakeups.clear()
   }
 
-  /** Forgets wake-ups (and unwritten gate groups) of a rolled-back transaction. */
-  discardWakeups(): void {
+  /** Forgets what a rolled-back transaction collected: wake-ups and unwritten gate groups. */
+  discardPending(): void {
     this.wakeups.clear()
     this.gateGroups.clear()
   }

@@ -179,18 +179,19 @@ export async function createControlPlane(config: CpConfig, opts: CpOptions = {})
   if (!isReady()) log.warn('not ready after the initial poll; /v1 answers 503 until a signed release verifies')
 
   // Every request waits while the one thread is busy; a lag histogram shows stalls that no
-  // per-route latency (measured inside the handler) can.
+  // per-route latency (measured inside the handler) can. Unref'd: it must not keep a process up.
   let lagFrom = clock.monotonicMs()
+  const lagTimer = setInterval(() => {
+    const t = clock.monotonicMs()
+    metrics.loopLag.observe(Math.max(0, t - lagFrom - LAG_SAMPLE_MS) / 1000)
+    lagFrom = t
+  }, LAG_SAMPLE_MS)
+  lagTimer.unref?.()
   const timers = [
     setInterval(() => reducer.submit({ type: 'PlanTick' }), config.cadence.planIntervalMs),
     setInterval(() => reducer.submit({ type: 'Prune' }), config.cadence.pruneIntervalMs),
-    setInterval(() => {
-      const t = clock.monotonicMs()
-      metrics.loopLag.observe(Math.max(0, t - lagFrom - LAG_SAMPLE_MS) / 1000)
-      lagFrom = t
-    }, LAG_SAMPLE_MS),
+    lagTimer,
   ]
-  timers.at(-1)?.unref?.()
 
   const enroll = new EnrollService({
     state,

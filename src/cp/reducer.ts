@@ -259,7 +259,7 @@ export class Reducer {
         this.handle(env.input)
         this.applier.flushWakeups()
       } catch (e) {
-        this.applier.discardWakeups()
+        this.applier.discardPending()
         this.deps.log.error('reducer input failed; stopping (state is rebuilt from the database at start)', {
           input: env.input.type,
           error: e instanceof Error ? e.message : String(e),
@@ -275,8 +275,13 @@ export class Reducer {
     }
   }
 
+  /** One transaction; rows the applier batched (grouped gate decisions) are written before it commits. */
   private tx<T>(fn: () => T): T {
-    return this.deps.store.transaction(fn)
+    return this.deps.store.transaction(() => {
+      const result = fn()
+      this.applier.flushGateGroups(this.now)
+      return result
+    })
   }
 
   private handle(input: ReducerInput): void {
@@ -341,7 +346,6 @@ export class Reducer {
       state.lastPlanAt = this.now
       let again = false
       for (const action of actions) if (this.applyPlanAction(action)) again = true
-      this.applier.flushGateGroups(this.now)
       if (!again) return
     }
     this.dirty = true

@@ -175,7 +175,7 @@ describe('runtime scenarios (spec runtime.md §8.5)', () => {
     expect((await a.send('GET', '/v1/agent/dispatch?wait=0')).status).toBe(204)
   })
 
-  test('hosts held by a rollout-wide gate share one gate_decision row per plan pass', async () => {
+  test('hosts held by a rollout-wide gate share one gate_decision row per transaction', async () => {
     const spec: FleetSpec = {
       hosts: { h1: { channel: 'stable' }, h2: { channel: 'stable' }, h3: { channel: 'stable' } },
       channels: { stable: { waves: [['h1'], ['h3', 'h2']] } },

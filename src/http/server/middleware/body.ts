@@ -16,16 +16,13 @@ import { fail, jsonError } from './errors.ts'
  * Request and ReadableStream — too costly for 1,000 heartbeats a second).
  */
 export function limitBody(maxBytes: number): MiddlewareHandler {
-  const streaming = bodyLimit({
-    maxSize: maxBytes,
-    onError: (c) => jsonError(c, 413, `request body larger than ${maxBytes} bytes`),
-  })
+  const tooLarge = (c: Context): Response => jsonError(c, 413, `request body larger than ${maxBytes} bytes`)
+  const streaming = bodyLimit({ maxSize: maxBytes, onError: tooLarge })
   return async (c, next) => {
-    const length = c.req.header('content-length')
+    const length = c.req.header('content-length')?.trim()
     if (length === undefined || c.req.header('transfer-encoding') !== undefined) return streaming(c, next)
-    if (!/^\d{1,15}$/.test(length.trim())) return jsonError(c, 400, 'Content-Length is not a number')
-    if (Number(length.trim()) > maxBytes) return jsonError(c, 413, `request body larger than ${maxBytes} bytes`)
-    return next()
+    if (!/^\d{1,15}$/.test(length)) return jsonError(c, 400, 'Content-Length is not a number')
+    return Number(length) > maxBytes ? tooLarge(c) : next()
   }
 }
 
