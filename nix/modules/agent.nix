@@ -18,7 +18,7 @@ let
   trust = config.services.nixfleet.trust;
   argv = import ../lib/argv.nix;
   defaults = argv.agentDefaults;
-  inherit (import ./types.nix lib) absPath;
+  inherit (import ./types.nix lib) absPath extraArgsOption logLevelOption;
 
   probes = import ../lib/health-checks.nix cfg.healthChecks;
   probeNames = lib.concatMap builtins.attrNames [
@@ -289,22 +289,9 @@ in
       description = "Serve Prometheus metrics on this HOST:PORT. Off when null.";
     };
 
-    logLevel = mkOption {
-      type = types.enum [
-        "debug"
-        "info"
-        "warn"
-        "error"
-      ];
-      default = "info";
-      description = "Verbosity of the agent's log (JSON lines, in the journal).";
-    };
+    logLevel = logLevelOption "the agent";
 
-    extraArgs = mkOption {
-      type = types.listOf types.str;
-      default = [ ];
-      description = "Extra command-line arguments for `nixfleet agent`.";
-    };
+    extraArgs = extraArgsOption "agent";
   };
 
   config = lib.mkIf cfg.enable {

@@ -18,7 +18,12 @@ let
   trust = config.services.nixfleet.trust;
   argv = import ../lib/argv.nix;
   defaults = argv.controlPlaneDefaults;
-  inherit (import ./types.nix lib) absPath listenAddress;
+  inherit (import ./types.nix lib)
+    absPath
+    extraArgsOption
+    listenAddress
+    logLevelOption
+    ;
 
   user = "nixfleet-cp";
   renderTrust = cfg.trustFile == defaults.trustFile;
@@ -87,40 +92,19 @@ let
 
   # Each URL source as { name; a (artifact URL); s (signature URL); t (token file); and the
   # option names of a and s }, for the assertions below.
-  urlSources = [
-    {
-      name = "channelRefsSource";
-      a = cfg.channelRefsSource.artifactUrl;
-      s = cfg.channelRefsSource.signatureUrl;
-      t = cfg.channelRefsSource.tokenFile;
-      aName = "artifactUrl";
-      sName = "signatureUrl";
-    }
-    {
-      name = "revocationsSource";
-      a = cfg.revocationsSource.artifactUrl;
-      s = cfg.revocationsSource.signatureUrl;
-      t = cfg.revocationsSource.tokenFile;
-      aName = "artifactUrl";
-      sName = "signatureUrl";
-    }
-    {
-      name = "bootstrapNoncesSource";
-      a = cfg.bootstrapNoncesSource.artifactUrl;
-      s = cfg.bootstrapNoncesSource.signatureUrl;
-      t = cfg.bootstrapNoncesSource.tokenFile;
-      aName = "artifactUrl";
-      sName = "signatureUrl";
-    }
-    {
-      name = "rolloutsSource";
-      a = cfg.rolloutsSource.artifactUrlTemplate;
-      s = cfg.rolloutsSource.signatureUrlTemplate;
-      t = cfg.rolloutsSource.tokenFile;
-      aName = "artifactUrlTemplate";
-      sName = "signatureUrlTemplate";
-    }
-  ];
+  urlSource = name: aName: sName: {
+    inherit name aName sName;
+    a = cfg.${name}.${aName};
+    s = cfg.${name}.${sName};
+    t = cfg.${name}.tokenFile;
+  };
+  urlSources =
+    map (name: urlSource name "artifactUrl" "signatureUrl") [
+      "channelRefsSource"
+      "revocationsSource"
+      "bootstrapNoncesSource"
+    ]
+    ++ [ (urlSource "rolloutsSource" "artifactUrlTemplate" "signatureUrlTemplate") ];
   pairAssertions = lib.concatMap (
     src:
     let
@@ -383,22 +367,9 @@ in
       description = "Binary cache that `/v1/agent/closure/<hash>` proxies for agents. Off when null.";
     };
 
-    logLevel = mkOption {
-      type = types.enum [
-        "debug"
-        "info"
-        "warn"
-        "error"
-      ];
-      default = "info";
-      description = "Verbosity of the control plane's log (JSON lines, in the journal).";
-    };
+    logLevel = logLevelOption "the control plane";
 
-    extraArgs = mkOption {
-      type = types.listOf types.str;
-      default = [ ];
-      description = "Extra command-line arguments for `nixfleet control-plane`.";
-    };
+    extraArgs = extraArgsOption "control-plane";
   };
 
   config = lib.mkIf cfg.enable {

@@ -13,6 +13,29 @@ in
       description = "absolute path, as a string (a Nix path literal would copy the file into the world-readable store)";
     };
 
+  # The `logLevel` option of a daemon (`who` names it in the description).
+  logLevelOption =
+    who:
+    lib.mkOption {
+      type = types.enum [
+        "debug"
+        "info"
+        "warn"
+        "error"
+      ];
+      default = "info";
+      description = "Verbosity of ${who}'s log (JSON lines, in the journal).";
+    };
+
+  # The `extraArgs` option of a daemon started as `nixfleet <command>`.
+  extraArgsOption =
+    command:
+    lib.mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+      description = "Extra command-line arguments for `nixfleet ${command}`.";
+    };
+
   # HOST:PORT, with IPv6 hosts in brackets.
   listenAddress =
     types.strMatching "(\\[[0-9A-Fa-f:.]+]|[^:]*):[0-9]{1,5}"
