@@ -69,6 +69,19 @@ export type FakeSystem = {
   failRealise(stderr: string | undefined): void
 }
 
+/** The agent's NixOS touch-point flags, pointed at a fake system's paths. */
+export function systemFlags(p: SystemPaths): string[] {
+  return [
+    '--current-system', p.currentSystem,
+    '--system-profile', p.systemProfile,
+    '--nix-store-dir', p.nixStoreDir,
+    '--nix-store', p.nixStore,
+    '--nix-env', p.nixEnv,
+    '--systemd-run', p.systemdRun,
+    '--switch-lock', p.switchLock,
+  ]
+}
+
 /** Creates a fake system whose current system is a fresh closure named `initial`. */
 export function fakeSystem(root: string, initial = 'initial'): FakeSystem {
   const storeDir = join(root, 'store')

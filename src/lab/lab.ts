@@ -12,7 +12,7 @@ import { basename, join } from 'node:path'
 import { ed25519PublicKey, ed25519RandomSeed } from '../crypto/ed25519.ts'
 import { encodeOpenSshPrivateKey, formatOpenSshPublicKey } from '../crypto/keys.ts'
 import { sha256Hex } from '../crypto/sha256.ts'
-import { type FakeSystem, type SwitchBehavior, fakeSystem } from '../agent/fixtures.ts'
+import { type FakeSystem, type SwitchBehavior, fakeSystem, systemFlags } from '../agent/fixtures.ts'
 import { type LabChannel, labFleetJson } from './fleet.ts'
 import { type Child, Supervisor } from './processes.ts'
 
@@ -276,7 +276,6 @@ export class Lab {
   /** The agent command line of `host`. */
   agentArgv(host: string): string[] {
     const h = this.host(host)
-    const s = h.system.paths
     return [
       this.opts.bin, 'agent',
       '--control-plane-url', `https://127.0.0.1:${this.cpPort}`, '--machine-id', host,
@@ -284,8 +283,7 @@ export class Lab {
       '--client-cert', join(h.dir, 'state', 'agent.crt'), '--client-key', h.keyPath,
       '--ssh-host-key-file', h.keyPath, '--bootstrap-token-file', join(h.dir, 'bootstrap-token.json'),
       '--state-dir', join(h.dir, 'state'), '--health-checks-config', join(h.dir, 'health-checks.json'),
-      '--current-system', s.currentSystem, '--system-profile', s.systemProfile, '--nix-store-dir', s.nixStoreDir,
-      '--nix-store', s.nixStore, '--nix-env', s.nixEnv, '--systemd-run', s.systemdRun, '--switch-lock', s.switchLock,
+      ...systemFlags(h.system.paths),
       '--manifest-poll-interval-secs', '1', '--heartbeat-interval-secs', '1', '--dispatch-wait-secs', '10',
       '--tick-interval-ms', '200', '--drain-interval-secs', '1', '--switch-poll-interval-ms', '50',
       '--switch-timeout-secs', '20', '--enroll-retry-secs', '1', '--backoff-max-secs', '2',

@@ -16,6 +16,7 @@ import {
   freePort,
   removeDir,
   spawnLogged,
+  systemFlags,
   tempDir,
 } from '../../src/agent/fixtures.ts'
 import { nixfleetBin } from '../support/binary.ts'
@@ -140,7 +141,6 @@ try {
   ])
   procs.push(cp.proc)
   await cp.waitForLog('CP listening', (l) => l.msg === 'listening')
-  const p = sys.paths
   const agent = spawnLogged([
     bin,
     'agent',
@@ -162,20 +162,7 @@ try {
     join(host, 'state'),
     '--health-checks-config',
     join(host, 'checks.json'),
-    '--current-system',
-    p.currentSystem,
-    '--system-profile',
-    p.systemProfile,
-    '--nix-store-dir',
-    p.nixStoreDir,
-    '--nix-store',
-    p.nixStore,
-    '--nix-env',
-    p.nixEnv,
-    '--systemd-run',
-    p.systemdRun,
-    '--switch-lock',
-    p.switchLock,
+    ...systemFlags(sys.paths),
   ])
   procs.push(agent.proc)
   await agent.waitForLog('enrollment', (l) => l.msg === 'enrolled')

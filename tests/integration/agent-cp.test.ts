@@ -24,6 +24,7 @@ import {
   freePort,
   removeDir,
   spawnLogged,
+  systemFlags,
   tempDir,
   waitFor,
   type FakeSystem,
@@ -177,7 +178,6 @@ async function startCp(
 }
 
 function startAgent(host: Host, port: number, extra: string[] = []): LoggedProcess {
-  const p = host.sys.paths
   const checks = join(host.dir, 'health-checks.json')
   return track(
     spawnLogged([
@@ -201,20 +201,7 @@ function startAgent(host: Host, port: number, extra: string[] = []): LoggedProce
       join(host.dir, 'state'),
       '--health-checks-config',
       checks,
-      '--current-system',
-      p.currentSystem,
-      '--system-profile',
-      p.systemProfile,
-      '--nix-store-dir',
-      p.nixStoreDir,
-      '--nix-store',
-      p.nixStore,
-      '--nix-env',
-      p.nixEnv,
-      '--systemd-run',
-      p.systemdRun,
-      '--switch-lock',
-      p.switchLock,
+      ...systemFlags(host.sys.paths),
       '--manifest-poll-interval-secs',
       '1',
       '--heartbeat-interval-secs',
