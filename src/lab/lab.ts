@@ -12,7 +12,7 @@ import { basename, join } from 'node:path'
 import { ed25519PublicKey, ed25519RandomSeed } from '../crypto/ed25519.ts'
 import { encodeOpenSshPrivateKey, formatOpenSshPublicKey } from '../crypto/keys.ts'
 import { sha256Hex } from '../crypto/sha256.ts'
-import { type FakeSystem, type SwitchBehavior, fakeSystem, systemFlags } from '../agent/fixtures.ts'
+import { type FakeSystem, type SwitchBehavior, caDirFlags, fakeSystem, systemFlags } from '../agent/fixtures.ts'
 import { type LabChannel, labFleetJson } from './fleet.ts'
 import { type Child, Supervisor } from './processes.ts'
 
@@ -241,8 +241,7 @@ export class Lab {
     const argv = [
       this.opts.bin, 'control-plane',
       '--listen', `127.0.0.1:${this.cpPort}`,
-      '--tls-cert', join(ca, 'server.pem'), '--tls-key', join(ca, 'server.key'),
-      '--client-ca', join(ca, 'ca.pem'), '--fleet-ca-cert', join(ca, 'ca.pem'), '--fleet-ca-key', join(ca, 'ca.key'),
+      ...caDirFlags(ca), '--client-ca', join(ca, 'ca.pem'),
       '--trust-file', this.paths.trust, '--db-path', join(this.paths.cpDir, 'state.db'),
       '--audit-log', join(this.paths.cpDir, 'issuance.log'),
       '--agent-cn-suffix', 'lab.nixfleet', '--release-dir', this.paths.releases,

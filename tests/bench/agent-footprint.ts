@@ -11,6 +11,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import {
+  caDirFlags,
   fakeSystem,
   fleetJson,
   freePort,
@@ -120,14 +121,7 @@ try {
     'control-plane',
     '--listen',
     `127.0.0.1:${port}`,
-    '--tls-cert',
-    join(ca, 'server.pem'),
-    '--tls-key',
-    join(ca, 'server.key'),
-    '--fleet-ca-cert',
-    join(ca, 'ca.pem'),
-    '--fleet-ca-key',
-    join(ca, 'ca.key'),
+    ...caDirFlags(ca),
     '--trust-file',
     join(root, 'trust.json'),
     '--agent-cn-suffix',

@@ -19,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import {
+  caDirFlags,
   fakeSystem,
   fleetJson,
   freePort,
@@ -142,14 +143,7 @@ async function startCp(
       'control-plane',
       '--listen',
       `127.0.0.1:${port}`,
-      '--tls-cert',
-      join(ca, 'server.pem'),
-      '--tls-key',
-      join(ca, 'server.key'),
-      '--fleet-ca-cert',
-      join(ca, 'ca.pem'),
-      '--fleet-ca-key',
-      join(ca, 'ca.key'),
+      ...caDirFlags(ca),
       '--trust-file',
       trust,
       '--agent-cn-suffix',
