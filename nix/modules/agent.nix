@@ -18,7 +18,12 @@ let
   trust = config.services.nixfleet.trust;
   argv = import ../lib/argv.nix;
   defaults = argv.agentDefaults;
-  inherit (import ./types.nix lib) absPath extraArgsOption logLevelOption;
+  inherit (import ./types.nix lib)
+    absPath
+    extraArgsOption
+    logLevelOption
+    packageOption
+    ;
 
   probes = import ../lib/health-checks.nix cfg.healthChecks;
   probeNames = lib.concatMap builtins.attrNames [
@@ -127,14 +132,7 @@ in
   options.services.nixfleet.agent = {
     enable = lib.mkEnableOption "the NixFleet agent, which lets the control plane roll out new system closures to this host";
 
-    package = mkOption {
-      type = types.package;
-      default =
-        pkgs.nixfleet
-          or (throw "services.nixfleet.agent.package is not set: import the module through the NixFleet flake (nixosModules.agent sets it), or set it yourself.");
-      defaultText = lib.literalExpression "nixfleet.packages.\${pkgs.system}.default";
-      description = "The package providing `bin/nixfleet`.";
-    };
+    package = packageOption pkgs "agent";
 
     controlPlaneUrl = mkOption {
       type = types.str;

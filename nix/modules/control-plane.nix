@@ -23,6 +23,7 @@ let
     extraArgsOption
     listenAddress
     logLevelOption
+    packageOption
     ;
 
   user = "nixfleet-cp";
@@ -194,14 +195,7 @@ in
   options.services.nixfleet.controlPlane = {
     enable = lib.mkEnableOption "the NixFleet control plane";
 
-    package = mkOption {
-      type = types.package;
-      default =
-        pkgs.nixfleet
-          or (throw "services.nixfleet.controlPlane.package is not set: import the module through the NixFleet flake (nixosModules.controlPlane sets it), or set it yourself.");
-      defaultText = lib.literalExpression "nixfleet.packages.\${pkgs.system}.default";
-      description = "The package providing `bin/nixfleet`.";
-    };
+    package = packageOption pkgs "controlPlane";
 
     listen = mkOption {
       type = listenAddress;

@@ -13,6 +13,18 @@ in
       description = "absolute path, as a string (a Nix path literal would copy the file into the world-readable store)";
     };
 
+  # The `package` option of a module (`attr` as in `nixosModules.<attr>`, which sets it).
+  packageOption =
+    pkgs: attr:
+    lib.mkOption {
+      type = types.package;
+      default =
+        pkgs.nixfleet
+          or (throw "services.nixfleet.${attr}.package is not set: import the module through the NixFleet flake (nixosModules.${attr} sets it), or set it yourself.");
+      defaultText = lib.literalExpression "nixfleet.packages.\${pkgs.system}.default";
+      description = "The package providing `bin/nixfleet`.";
+    };
+
   # The `logLevel` option of a daemon (`who` names it in the description).
   logLevelOption =
     who:
