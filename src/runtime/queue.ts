@@ -40,17 +40,21 @@ export class BoundedQueue<T> {
     return true
   }
 
+  /** The next item if one is queued now, else `undefined` (never waits). */
+  tryPull(): T | undefined {
+    if (this.size === 0) return undefined
+    const item = this.items[this.head++] as T
+    // Compact occasionally so a long-lived queue does not keep a growing dead prefix.
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items.splice(0, this.head)
+      this.head = 0
+    }
+    return item
+  }
+
   /** The next item, waiting for one; `undefined` once the queue is closed and drained. */
   pull(): Promise<T | undefined> {
-    if (this.size > 0) {
-      const item = this.items[this.head++] as T
-      // Compact occasionally so a long-lived queue does not keep a growing dead prefix.
-      if (this.head > 1024 && this.head * 2 > this.items.length) {
-        this.items.splice(0, this.head)
-        this.head = 0
-      }
-      return Promise.resolve(item)
-    }
+    if (this.size > 0) return Promise.resolve(this.tryPull() as T)
     if (this.closed) return Promise.resolve(undefined)
     if (this.waiter) return Promise.reject(new Error('BoundedQueue supports a single consumer'))
     return new Promise((resolve) => {

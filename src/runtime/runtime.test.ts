@@ -27,6 +27,17 @@ describe('BoundedQueue', () => {
     expect(q.tryPush('b')).toBe(false)
   })
 
+  test('tryPull takes what is queued now, in order, without waiting', async () => {
+    const q = new BoundedQueue<number>(3)
+    expect(q.tryPull()).toBeUndefined()
+    q.tryPush(1)
+    q.tryPush(2)
+    expect(q.tryPull()).toBe(1)
+    expect(await q.pull()).toBe(2)
+    expect(q.tryPull()).toBeUndefined()
+    expect(q.size).toBe(0)
+  })
+
   test('close lets the consumer drain what was queued', async () => {
     const q = new BoundedQueue<number>(3)
     q.tryPush(1)

@@ -7,6 +7,8 @@ import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import { closureOf, Lab, startCp, T0, type Client, type FleetSpec, type TestCp } from './cp-support.ts'
 import { rederiveRollouts } from '../../src/cp/reducer.ts'
 import { REPLAY_FROM_HEADER } from '../../src/proto/agent.ts'
+import { Database } from 'bun:sqlite'
+import { join } from 'node:path'
 
 const iso = (ms: number): string => new Date(ms).toISOString()
 
@@ -52,6 +54,38 @@ const twoWaves: FleetSpec = {
   hosts: { h1: { channel: 'stable' }, h2: { channel: 'stable' } },
   channels: { stable: { waves: [['h1'], ['h2']] } },
 }
+
+describe('the reducer loop', () => {
+  test('inputs queued together commit together, and each reply comes only after the commit', async () => {
+    lab.publish(twoWaves)
+    t = await startCp(lab)
+    // A second connection sees committed rows only (WAL): what a reply promises must be there.
+    const reader = new Database(join(lab.dir, 'state.db'), { readonly: true })
+    const committed = (nonce: string) => reader.query('SELECT 1 FROM token_replay WHERE nonce = ?').get(nonce) !== null
+    const seen: boolean[] = []
+    const done = Promise.all(
+      ['n1', 'n2', 'n3', 'n4', 'n5'].map(
+        (nonce) =>
+          new Promise<void>((resolve) => {
+            const queued = t!.cp.reducer.submit({
+              type: 'UseNonce',
+              nonce,
+              hostname: 'h1',
+              // Called synchronously by the reducer: at that moment every nonce of the batch is visible.
+              reply: (fresh) => {
+                seen.push(fresh && ['n1', 'n2', 'n3', 'n4', 'n5'].every(committed))
+                resolve()
+              },
+            })
+            expect(queued).toBe(true)
+          })
+      )
+    )
+    await done
+    reader.close()
+    expect(seen).toEqual([true, true, true, true, true])
+  })
+})
 
 describe('runtime scenarios (spec runtime.md §8.5)', () => {
   test('a manifest set opens the rollout and creates Pending records', async () => {
