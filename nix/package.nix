@@ -41,7 +41,8 @@ stdenvNoCC.mkDerivation {
   # from its working directory; the NixOS module's command line is its only configuration.
   buildPhase = ''
     runHook preBuild
-    bun build --compile --no-compile-autoload-dotenv --no-compile-autoload-bunfig \
+    bun build --compile --splitting --bytecode --format esm \
+      --no-compile-autoload-dotenv --no-compile-autoload-bunfig \
       --outfile dist/nixfleet src/main.ts
     runHook postBuild
   '';

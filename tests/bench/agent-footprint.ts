@@ -182,12 +182,17 @@ try {
   // Expected once: the first boot has no anti-rollback marks and re-anchors on the CP.
   for (const l of warned) process.stderr.write(`agent ${l}\n`)
   const warnings = warned.length
+  // The agent re-executes itself with the JIT off unless the environment says otherwise.
+  const jit = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes('BUN_JSC_useJIT=0')
+    ? 'off'
+    : 'on'
   const result = {
     rss_mb: Math.round((peak / 1024) * 10) / 10,
     cpu_pct: Math.round((cpuSecs / elapsedSecs) * 100 * 1000) / 1000,
     rss_final_mb: Math.round((final / 1024) * 10) / 10,
     window_secs: Math.round(elapsedSecs),
     warnings,
+    jit,
   }
   process.stdout.write(`${JSON.stringify(result)}\n`)
 } finally {

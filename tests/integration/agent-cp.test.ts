@@ -333,6 +333,10 @@ describe('agent ↔ control plane over mTLS', () => {
       const agent = startAgent(h1, port)
       await agent.waitForLog('enrollment', (l) => l.msg === 'enrolled')
       expect(readFileSync(join(h1.dir, 'agent.crt'), 'utf8')).toContain('BEGIN CERTIFICATE')
+      // The daemon re-executed itself, in the same pid, with the JIT off (see src/main.ts).
+      expect(readFileSync(`/proc/${agent.proc.pid}/environ`, 'utf8').split('\0')).toContain(
+        'BUN_JSC_useJIT=0'
+      )
       const stale = await agent.waitForLog('stale refusal', refused('Stale'))
       expect(stale.rolloutId).toBe(ridStale)
       expect(readlinkSync(h1.sys.paths.currentSystem)).toBe(prior)
