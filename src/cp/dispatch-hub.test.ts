@@ -1,6 +1,27 @@
 import { describe, expect, test } from 'bun:test'
 import { DispatchHub } from './dispatch-hub.ts'
 
+/** Keeps the event loop busy for `ms`, as a GC cycle or a burst of handshakes would. */
+function stall(ms: number): void {
+  const end = performance.now() + ms
+  while (performance.now() < end) {
+    // busy
+  }
+}
+
+/** Parks `n` waits of `timeoutMs` each, stalls past their deadline, and times each one out. */
+async function timeoutsAfterStall(hub: DispatchHub, n: number, timeoutMs: number): Promise<number[]> {
+  const t0 = performance.now()
+  const ends = Array.from({ length: n }, (_, i) =>
+    hub.wait(`h${i}`, timeoutMs).then((why) => {
+      expect(why).toBe('timeout')
+      return performance.now() - t0
+    })
+  )
+  stall(timeoutMs + 100)
+  return (await Promise.all(ends)).sort((a, b) => a - b)
+}
+
 describe('DispatchHub', () => {
   test('notify wakes every waiter of that host only', async () => {
     const hub = new DispatchHub()
@@ -24,4 +45,45 @@ describe('DispatchHub', () => {
     expect(await parked).toBe('closed')
     expect(await hub.wait('h3', 10_000)).toBe('closed')
   })
+
+  test('timeouts that a stall lined up are answered spread out, within the budget per slot', async () => {
+    // 200 waits of 1 s: spread out they time out 20 per 100 ms slot, so the budget is 40.
+    const hub = new DispatchHub({ slotMs: 100, minPerSlot: 10, maxDelayMs: 5_000 })
+    const ends = await timeoutsAfterStall(hub, 200, 1_000)
+    // 200 at 40 per slot take about five slots; unpaced they would all end at once.
+    expect(ends.at(-1)! - ends[0]!).toBeGreaterThan(350)
+    for (const [i, t] of ends.entries()) {
+      const inSlot = ends.slice(i).filter((u) => u < t + 100).length
+      expect(inSlot).toBeLessThanOrEqual(40 + 4)
+    }
+    expect(hub.size()).toBe(0)
+  })
+
+  test('no timeout is held more than maxDelayMs past its deadline, and a notify is never held', async () => {
+    const hub = new DispatchHub({ slotMs: 100, minPerSlot: 1, maxDelayMs: 300 })
+    const t0 = performance.now()
+    const notified = hub.wait('n', 1_000)
+    const ends = timeoutsAfterStall(hub, 100, 1_000)
+    // The stall is over; 'n' is queued behind the budget like the rest, but a dispatch wakes it.
+    hub.notify('n')
+    expect(await notified).toBe('notified')
+    expect(performance.now() - t0).toBeLessThan(1_100 + 100)
+    const done = await ends
+    // Deadline 1 s, stall to 1.1 s, then at most 300 ms of pacing (plus timer slack).
+    expect(done.at(-1)!).toBeLessThan(1_100 + 300 + 150)
+    expect(done.at(-1)! - done[0]!).toBeGreaterThan(200)
+  })
+
+  test('close ends waits still queued for pacing', async () => {
+    const hub = new DispatchHub({ slotMs: 100, minPerSlot: 1, maxDelayMs: 10_000 })
+    // 50 waits of 1 s: a budget of 10 per slot, one per step.
+    const parked = Array.from({ length: 50 }, (_, i) => hub.wait(`h${i}`, 1_000))
+    stall(1_100)
+    await Bun.sleep(0)
+    hub.close()
+    const why = await Promise.all(parked)
+    expect(why.filter((w) => w === 'closed').length).toBeGreaterThanOrEqual(45)
+    expect(why.every((w) => w === 'closed' || w === 'timeout')).toBe(true)
+  })
 })
+

@@ -2,6 +2,15 @@
  * Wake-ups for long-polls (`GET /v1/agent/dispatch?wait=N`): in-memory waiters per host, woken
  * by the applier right after a transaction that queued a dispatch for that host commits — no
  * polling, so a dispatch reaches a parked agent within milliseconds.
+ *
+ * Timeouts are paced. Each 204 brings that agent's next heartbeat, so deadlines that pass
+ * together (a stall of the process: a GC cycle, a release being verified, a burst of TLS
+ * handshakes) would bring back a wave of heartbeats together, and the wave's own queueing
+ * would line up the next round: a fleet that stays in waves however fast each request is. At
+ * most `max(minPerSlot, 2 × expected)` waits time out per slot, where `expected` is what the
+ * parked waits add up to (Σ slot/timeout); the rest follow in later slots, oldest first, and
+ * none later than `maxDelayMs` after its deadline. Notifications are never paced.
+ *
  * Invariants: a waiter resolves exactly once ('notified', 'timeout' or 'closed'); `close()`
  * resolves every waiter and every later `wait` at once, so shutdown ends open long-polls.
  */
@@ -9,10 +18,44 @@
 /** Why a wait ended. */
 export type WakeReason = 'notified' | 'timeout' | 'closed'
 
+/** Pacing of timeouts (see the module header). */
+export type PaceOptions = {
+  readonly slotMs: number
+  readonly minPerSlot: number
+  readonly maxDelayMs: number
+}
+
+// 500 timeouts a second are never paced, so small fleets never see it. 2 s of extra delay at
+// most: agents give a long-poll its wait plus 5 s (the reference's 65 s for wait=60).
+const DEFAULT_PACE: PaceOptions = { slotMs: 100, minPerSlot: 50, maxDelayMs: 2_000 }
+// Released in ten steps per slot, so a slot's budget is not spent in one burst either.
+const STEPS_PER_SLOT = 10
+
+type Waiter = {
+  readonly finish: (why: WakeReason) => void
+  /** This waiter's expected share of timeouts per slot (slot / timeout). */
+  readonly rate: number
+  dueAt: number
+  done: boolean
+}
+
 /** The per-host long-poll waiters. */
 export class DispatchHub {
-  private readonly waiters = new Map<string, Set<(why: WakeReason) => void>>()
+  private readonly waiters = new Map<string, Set<Waiter>>()
+  private readonly pace: PaceOptions
   private closed = false
+  /** Σ rate over parked waiters: the timeouts per slot the fleet produces when spread out. */
+  private expectedPerSlot = 0
+  /** Waits whose deadline passed, oldest first, from `expiredHead` on. */
+  private expired: Waiter[] = []
+  private expiredHead = 0
+  private pacer: ReturnType<typeof setTimeout> | undefined
+  private tokens = 0
+  private refilledAt = performance.now()
+
+  constructor(pace: Partial<PaceOptions> = {}) {
+    this.pace = { ...DEFAULT_PACE, ...pace }
+  }
 
   /** Waits until `host` is notified, `timeoutMs` passes, `signal` aborts or the hub closes. */
   wait(host: string, timeoutMs: number, signal?: AbortSignal): Promise<WakeReason> {
@@ -20,18 +63,28 @@ export class DispatchHub {
     return new Promise((resolve) => {
       let set = this.waiters.get(host)
       if (set === undefined) this.waiters.set(host, (set = new Set()))
-      const finish = (why: WakeReason): void => {
-        clearTimeout(timer)
-        signal?.removeEventListener('abort', onAbort)
-        const s = this.waiters.get(host)
-        s?.delete(finish)
-        if (s?.size === 0) this.waiters.delete(host)
-        resolve(why)
+      const ms = Math.max(0, timeoutMs)
+      const w: Waiter = {
+        finish: (why) => {
+          if (w.done) return
+          w.done = true
+          clearTimeout(timer)
+          signal?.removeEventListener('abort', onAbort)
+          this.expectedPerSlot -= w.rate
+          const s = this.waiters.get(host)
+          s?.delete(w)
+          if (s?.size === 0) this.waiters.delete(host)
+          resolve(why)
+        },
+        rate: this.pace.slotMs / Math.max(ms, this.pace.slotMs),
+        dueAt: 0,
+        done: false,
       }
-      const onAbort = (): void => finish('closed')
-      const timer = setTimeout(() => finish('timeout'), Math.max(0, timeoutMs))
+      const onAbort = (): void => w.finish('closed')
+      const timer = setTimeout(() => this.expire(w), ms)
+      this.expectedPerSlot += w.rate
       signal?.addEventListener('abort', onAbort, { once: true })
-      set.add(finish)
+      set.add(w)
     })
   }
 
@@ -39,7 +92,7 @@ export class DispatchHub {
   notify(host: string): void {
     const set = this.waiters.get(host)
     if (set === undefined) return
-    for (const finish of [...set]) finish('notified')
+    for (const w of [...set]) w.finish('notified')
   }
 
   /** The number of parked long-polls. */
@@ -52,6 +105,56 @@ export class DispatchHub {
   /** Ends every wait now and refuses new ones (shutdown). */
   close(): void {
     this.closed = true
-    for (const set of [...this.waiters.values()]) for (const finish of [...set]) finish('closed')
+    for (const set of [...this.waiters.values()]) for (const w of [...set]) w.finish('closed')
+    clearTimeout(this.pacer)
+    this.pacer = undefined
+    this.expired = []
+    this.expiredHead = 0
+  }
+
+  private expire(w: Waiter): void {
+    w.dueAt = performance.now()
+    this.expired.push(w)
+    this.release()
+  }
+
+  /**
+   * Times out as many expired waits as the budget allows: a token bucket filled at `perSlot`
+   * per slot and holding at most one step's share, so neither a slot nor a step is spent in one
+   * burst. Runs again, one step later, while any are left.
+   */
+  private release(): void {
+    const { slotMs, minPerSlot, maxDelayMs } = this.pace
+    const now = performance.now()
+    const perSlot = Math.max(minPerSlot, Math.ceil(2 * this.expectedPerSlot))
+    const cap = Math.max(1, perSlot / STEPS_PER_SLOT)
+    this.tokens = Math.min(cap, this.tokens + ((now - this.refilledAt) * perSlot) / slotMs)
+    this.refilledAt = now
+    const overdue = now - maxDelayMs
+    while (this.expiredHead < this.expired.length) {
+      const w = this.expired[this.expiredHead]!
+      if (!w.done) {
+        if (this.tokens < 1 && w.dueAt > overdue) break
+        this.tokens = Math.max(0, this.tokens - 1)
+        w.finish('timeout')
+      }
+      this.expiredHead++
+    }
+    if (this.expiredHead === this.expired.length) {
+      this.expired = []
+      this.expiredHead = 0
+      return
+    }
+    // Drop the released prefix now and then, so the queue does not grow with a long run.
+    if (this.expiredHead > 4096) {
+      this.expired = this.expired.slice(this.expiredHead)
+      this.expiredHead = 0
+    }
+    if (this.pacer === undefined) {
+      this.pacer = setTimeout(() => {
+        this.pacer = undefined
+        this.release()
+      }, slotMs / STEPS_PER_SLOT)
+    }
   }
 }
