@@ -102,6 +102,13 @@ export class DispatchHub {
     return n
   }
 
+  /** The number of long-polls past their deadline, waiting for the pacer. */
+  pacedBacklog(): number {
+    let n = 0
+    for (let i = this.expiredHead; i < this.expired.length; i++) if (!this.expired[i]!.done) n++
+    return n
+  }
+
   /** Ends every wait now and refuses new ones (shutdown). */
   close(): void {
     this.closed = true

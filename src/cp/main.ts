@@ -267,6 +267,11 @@ export async function createControlPlane(config: CpConfig, opts: CpOptions = {})
   metrics.gauge('nixfleet_cp_dispatch_queue_depth', 'Queued, undelivered dispatches.', () => [[{}, state.dispatchDepth()]])
   metrics.gauge('nixfleet_cp_reducer_queue_depth', 'Inputs waiting for the reducer.', () => [[{}, reducer.depth]])
   metrics.gauge('nixfleet_cp_long_polls', 'Open dispatch long-polls.', () => [[{}, hub.size()]])
+  metrics.gauge(
+    'nixfleet_cp_long_polls_paced',
+    'Long-polls past their deadline whose 204 waits for the pacer (after a stall).',
+    () => [[{}, hub.pacedBacklog()]]
+  )
   metrics.gauge('nixfleet_cp_connections', 'Open client connections.', () => [[{}, server?.connectionCount() ?? 0]])
   metrics.gauge('nixfleet_cp_gate_blocks', 'Hosts currently held by a gate, by gate.', () => {
     const m = new Map<string, number>()

@@ -199,7 +199,9 @@ describe('signed releases', () => {
     expect(r.json().errors).toContainEqual(expect.objectContaining({ key: 'fleet', kind: 'Rollback' }))
     const rows = t.cp.store.events.ofKind('verify_outcome').filter((e) => e.payload['ok'] === false)
     expect(rows.map((e) => e.payload['kind'])).toContain('Rollback')
-    expect((await t.operator.send('GET', '/metrics')).text).toContain('nixfleet_cp_verify_failures_total{artifact="fleet",kind="Rollback"} 1')
+    const metrics = (await t.operator.send('GET', '/metrics')).text
+    expect(metrics).toContain('nixfleet_cp_verify_failures_total{artifact="fleet",kind="Rollback"} 1')
+    expect(metrics).toContain('nixfleet_cp_long_polls_paced 0')
     // The high-water mark survives a restart: the older release is still refused.
     await t.stop()
     rmSync(join(lab.dir, 'repo'), { recursive: true })
