@@ -74,6 +74,8 @@ export class DispatchHub {
           const s = this.waiters.get(host)
           s?.delete(w)
           if (s?.size === 0) this.waiters.delete(host)
+          // A sum of floats kept over millions of waits drifts; none parked means exactly zero.
+          if (this.waiters.size === 0) this.expectedPerSlot = 0
           resolve(why)
         },
         rate: this.pace.slotMs / Math.max(ms, this.pace.slotMs),
