@@ -3,10 +3,11 @@
  * by the applier right after a transaction that queued a dispatch for that host commits — no
  * polling, so a dispatch reaches a parked agent within milliseconds.
  *
- * Timeouts are paced. Each 204 brings that agent's next heartbeat, so deadlines that pass
- * together (a stall of the process: a GC cycle, a release being verified, a burst of TLS
- * handshakes) would bring back a wave of heartbeats together, and the wave's own queueing
- * would line up the next round: a fleet that stays in waves however fast each request is. At
+ * Timeouts are paced. Each 204 brings that agent's next request at once (its next long-poll,
+ * and its heartbeat where an agent chains the two), so deadlines that pass together (a stall of
+ * the process: a GC cycle, a release being verified, a burst of TLS handshakes) would bring
+ * back a wave of requests together, and the wave's own queueing would line up the next round:
+ * a fleet that stays in waves however fast each request is. At
  * most `max(minPerSlot, 2 × expected)` waits time out per slot, where `expected` is what the
  * parked waits add up to (Σ slot/timeout); the rest follow in later slots, oldest first, and
  * none later than `maxDelayMs` after its deadline. Notifications are never paced.
