@@ -25,16 +25,17 @@ export const ED25519_KEY_LENGTH = 32
 /** The length of a raw Ed25519 signature (R‖S). */
 export const ED25519_SIG_LENGTH = 64
 
-// DER prefixes (RFC 8410) of a PKCS#8 private key and of a SubjectPublicKeyInfo.
-const PKCS8_PREFIX = fromHex('302e020100300506032b657004220420')!
-const SPKI_PREFIX = fromHex('302a300506032b6570032100')!
+/** The DER prefix (RFC 8410) of an ed25519 PKCS#8 private key; the 32-byte seed follows. */
+export const ED25519_PKCS8_PREFIX: Uint8Array = fromHex('302e020100300506032b657004220420')!
+/** The DER prefix (RFC 8410) of an ed25519 SubjectPublicKeyInfo; the 32-byte key follows. */
+export const ED25519_SPKI_PREFIX: Uint8Array = fromHex('302a300506032b6570032100')!
 // The group order L = 2^252 + 27742317777372353535851937790883648493, little-endian.
 const L_LE = fromHex('edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010')!
 
 function privateKey(seed: Uint8Array): KeyObject {
   if (seed.length !== ED25519_KEY_LENGTH) throw new RangeError('ed25519 seed must be 32 bytes')
   return createPrivateKey({
-    key: Buffer.from(concatBytes(PKCS8_PREFIX, seed)),
+    key: Buffer.from(concatBytes(ED25519_PKCS8_PREFIX, seed)),
     format: 'der',
     type: 'pkcs8',
   })
@@ -43,7 +44,7 @@ function privateKey(seed: Uint8Array): KeyObject {
 /** The public key of a 32-byte seed. */
 export function ed25519PublicKey(seed: Uint8Array): Uint8Array {
   const spki = createPublicKey(privateKey(seed)).export({ format: 'der', type: 'spki' })
-  return new Uint8Array(spki.subarray(SPKI_PREFIX.length))
+  return new Uint8Array(spki.subarray(ED25519_SPKI_PREFIX.length))
 }
 
 /** A fresh random seed from the platform CSPRNG. */
@@ -86,7 +87,7 @@ export function ed25519Verify(
   if (!isStrictPoint(publicKey) || !isStrictPoint(signature.subarray(0, 32))) return false
   try {
     const key = createPublicKey({
-      key: Buffer.from(concatBytes(SPKI_PREFIX, publicKey)),
+      key: Buffer.from(concatBytes(ED25519_SPKI_PREFIX, publicKey)),
       format: 'der',
       type: 'spki',
     })

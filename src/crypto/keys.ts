@@ -6,7 +6,7 @@
  * Invariant: parsers return `{ ok: false, error }` with a reason that never quotes key material.
  */
 import { bytesEqual, concatBytes, fromBase64, fromHex, toBase64 } from '../lib/bytes.ts'
-import { ed25519PublicKey } from './ed25519.ts'
+import { ED25519_PKCS8_PREFIX, ED25519_SPKI_PREFIX, ed25519PublicKey } from './ed25519.ts'
 
 /** The private key of a signer, by algorithm. */
 export type SigningKey =
@@ -16,10 +16,6 @@ export type SigningKey =
 /** The outcome of parsing key material. */
 export type KeyResult<T> = { ok: true; value: T } | { ok: false; error: string }
 
-// DER prefix of a PKCS#8 ed25519 private key (RFC 8410): SEQ, version 0, OID 1.3.101.112, OCTET STRING(OCTET STRING(32)).
-const PKCS8_ED25519_PREFIX = fromHex('302e020100300506032b657004220420')!
-// DER prefix of an ed25519 SubjectPublicKeyInfo (RFC 8410).
-const SPKI_ED25519_PREFIX = fromHex('302a300506032b6570032100')!
 // OID 1.2.840.10045.2.1 (id-ecPublicKey) followed by OID 1.2.840.10045.3.1.7 (prime256v1).
 const EC_P256_OIDS = fromHex('06072a8648ce3d020106082a8648ce3d030107')!
 
@@ -40,12 +36,12 @@ export function fromPem(text: string, label: string): Uint8Array | undefined {
 
 /** The PKCS#8 PEM of an ed25519 seed (what `nixfleet keygen` writes). */
 export function ed25519SeedToPkcs8Pem(seed: Uint8Array): string {
-  return toPem('PRIVATE KEY', concatBytes(PKCS8_ED25519_PREFIX, seed))
+  return toPem('PRIVATE KEY', concatBytes(ED25519_PKCS8_PREFIX, seed))
 }
 
 /** The SubjectPublicKeyInfo DER of an ed25519 public key. */
 export function ed25519Spki(publicKey: Uint8Array): Uint8Array {
-  return concatBytes(SPKI_ED25519_PREFIX, publicKey)
+  return concatBytes(ED25519_SPKI_PREFIX, publicKey)
 }
 
 function indexOfBytes(hay: Uint8Array, needle: Uint8Array): number {
@@ -70,7 +66,7 @@ export function parseSigningKey(content: Uint8Array): KeyResult<SigningKey> {
   if (text.includes('-----BEGIN PRIVATE KEY-----')) {
     const der = fromPem(text, 'PRIVATE KEY')
     if (!der) return { ok: false, error: 'malformed PEM (bad base64)' }
-    if (der.length === 48 && bytesEqual(der.subarray(0, 16), PKCS8_ED25519_PREFIX)) {
+    if (der.length === 48 && bytesEqual(der.subarray(0, 16), ED25519_PKCS8_PREFIX)) {
       return { ok: true, value: { algorithm: 'ed25519', seed: der.slice(16) } }
     }
     if (indexOfBytes(der, EC_P256_OIDS) >= 0) {

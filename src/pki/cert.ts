@@ -9,6 +9,7 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { bytesEqual, fromHex } from '../lib/bytes.ts'
+import { ED25519_SPKI_PREFIX } from '../crypto/ed25519.ts'
 import { ed25519SeedToPkcs8Pem, fromPem, toPem } from '../crypto/keys.ts'
 import { x509 } from './x509.ts'
 
@@ -43,8 +44,6 @@ export type CertificateResult = ({ ok: true } & CertificateInfo) | { ok: false; 
 // Certificates and CSRs we handle are < 2 KiB; the cap keeps a hostile body from costing much.
 const MAX_PEM_BYTES = 64 * 1024
 
-// DER prefix of an ed25519 SubjectPublicKeyInfo (RFC 8410), then 32 key bytes.
-const SPKI_ED25519_PREFIX = fromHex('302a300506032b6570032100')!
 // DER prefix of a P-256 SubjectPublicKeyInfo (RFC 5480), then the 65-byte uncompressed point.
 const SPKI_P256_PREFIX = fromHex('3059301306072a8648ce3d020106082a8648ce3d030107034200')!
 
@@ -62,7 +61,7 @@ export function splitSpki(spki: Uint8Array): {
     spki.length === prefix.length + keyLen && bytesEqual(spki.subarray(0, prefix.length), prefix)
       ? spki.slice(prefix.length)
       : undefined
-  const ed = head(SPKI_ED25519_PREFIX, 32)
+  const ed = head(ED25519_SPKI_PREFIX, 32)
   if (ed) return { algorithm: 'ed25519', raw: ed }
   const p256 = head(SPKI_P256_PREFIX, 65)
   if (p256) return { algorithm: 'ecdsa-p256', raw: p256 }
