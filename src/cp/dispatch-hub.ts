@@ -16,6 +16,8 @@
  * resolves every waiter and every later `wait` at once, so shutdown ends open long-polls.
  */
 
+import { BoundedQueue } from '../runtime/queue.ts'
+
 /** Why a wait ended. */
 export type WakeReason = 'notified' | 'timeout' | 'closed'
 
@@ -31,6 +33,9 @@ export type PaceOptions = {
 const DEFAULT_PACE: PaceOptions = { slotMs: 100, minPerSlot: 50, maxDelayMs: 2_000 }
 // Released in ten steps per slot, so a slot's budget is not spent in one burst either.
 const STEPS_PER_SLOT = 10
+// At most one entry per open long-poll, and the process's file-descriptor limit keeps those far
+// below this; were it ever full, a wait would time out unpaced rather than be lost.
+const EXPIRED_CAPACITY = 1_000_000
 
 type Waiter = {
   readonly finish: (why: WakeReason) => void
@@ -38,6 +43,8 @@ type Waiter = {
   readonly rate: number
   dueAt: number
   done: boolean
+  /** Past its deadline and waiting for the pacer. */
+  queued: boolean
 }
 
 /** The per-host long-poll waiters. */
@@ -47,9 +54,10 @@ export class DispatchHub {
   private closed = false
   /** Σ rate over parked waiters: the timeouts per slot the fleet produces when spread out. */
   private expectedPerSlot = 0
-  /** Waits whose deadline passed, oldest first, from `expiredHead` on. */
-  private expired: Waiter[] = []
-  private expiredHead = 0
+  /** Waits whose deadline passed, oldest first (some may have ended since). */
+  private readonly expired = new BoundedQueue<Waiter>(EXPIRED_CAPACITY)
+  /** How many of `expired` have not ended yet. */
+  private backlog = 0
   private pacer: ReturnType<typeof setTimeout> | undefined
   private tokens = 0
   private refilledAt = performance.now()
@@ -69,6 +77,7 @@ export class DispatchHub {
         finish: (why) => {
           if (w.done) return
           w.done = true
+          if (w.queued) this.backlog--
           clearTimeout(timer)
           signal?.removeEventListener('abort', onAbort)
           this.expectedPerSlot -= w.rate
@@ -82,6 +91,7 @@ export class DispatchHub {
         rate: this.pace.slotMs / Math.max(ms, this.pace.slotMs),
         dueAt: 0,
         done: false,
+        queued: false,
       }
       const onAbort = (): void => w.finish('closed')
       const timer = setTimeout(() => this.expire(w), ms)
@@ -107,9 +117,7 @@ export class DispatchHub {
 
   /** The number of long-polls past their deadline, waiting for the pacer. */
   pacedBacklog(): number {
-    let n = 0
-    for (let i = this.expiredHead; i < this.expired.length; i++) if (!this.expired[i]!.done) n++
-    return n
+    return this.backlog
   }
 
   /** Ends every wait now and refuses new ones (shutdown). */
@@ -118,13 +126,14 @@ export class DispatchHub {
     for (const set of [...this.waiters.values()]) for (const w of [...set]) w.finish('closed')
     clearTimeout(this.pacer)
     this.pacer = undefined
-    this.expired = []
-    this.expiredHead = 0
+    this.expired.close()
   }
 
   private expire(w: Waiter): void {
     w.dueAt = performance.now()
-    this.expired.push(w)
+    if (!this.expired.tryPush(w)) return w.finish('timeout')
+    w.queued = true
+    this.backlog++
     this.release()
   }
 
@@ -141,25 +150,15 @@ export class DispatchHub {
     this.tokens = Math.min(cap, this.tokens + ((now - this.refilledAt) * perSlot) / slotMs)
     this.refilledAt = now
     const overdue = now - maxDelayMs
-    while (this.expiredHead < this.expired.length) {
-      const w = this.expired[this.expiredHead]!
+    for (let w = this.expired.peek(); w !== undefined; w = this.expired.peek()) {
       if (!w.done) {
         if (this.tokens < 1 && w.dueAt > overdue) break
         this.tokens = Math.max(0, this.tokens - 1)
         w.finish('timeout')
       }
-      this.expiredHead++
+      this.expired.tryPull()
     }
-    if (this.expiredHead === this.expired.length) {
-      this.expired = []
-      this.expiredHead = 0
-      return
-    }
-    // Drop the released prefix now and then, so the queue does not grow with a long run.
-    if (this.expiredHead > 4096) {
-      this.expired = this.expired.slice(this.expiredHead)
-      this.expiredHead = 0
-    }
+    if (this.expired.size === 0) return
     if (this.pacer === undefined) {
       this.pacer = setTimeout(() => {
         this.pacer = undefined

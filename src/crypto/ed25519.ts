@@ -83,6 +83,7 @@ export function ed25519Verify(
   if (signature.length !== ED25519_SIG_LENGTH || publicKey.length !== ED25519_KEY_LENGTH) {
     return false
   }
+  // Current BoringSSL refuses S ≥ L as well; checked here so the policy does not rest on it.
   if (!isCanonicalScalar(signature.subarray(32))) return false
   if (!isStrictPoint(publicKey) || !isStrictPoint(signature.subarray(0, 32))) return false
   try {

@@ -40,6 +40,11 @@ export class BoundedQueue<T> {
     return true
   }
 
+  /** The next item without taking it, or `undefined` when none is queued. */
+  peek(): T | undefined {
+    return this.size === 0 ? undefined : (this.items[this.head] as T)
+  }
+
   /** The next item if one is queued now, else `undefined` (never waits). */
   tryPull(): T | undefined {
     if (this.size === 0) return undefined

@@ -27,11 +27,12 @@ describe('BoundedQueue', () => {
     expect(q.tryPush('b')).toBe(false)
   })
 
-  test('tryPull takes what is queued now, in order, without waiting', async () => {
+  test('peek and tryPull see what is queued now, in order, without waiting', async () => {
     const q = new BoundedQueue<number>(3)
     expect(q.tryPull()).toBeUndefined()
     q.tryPush(1)
     q.tryPush(2)
+    expect(q.peek()).toBe(1)
     expect(q.tryPull()).toBe(1)
     expect(await q.pull()).toBe(2)
     expect(q.tryPull()).toBeUndefined()
