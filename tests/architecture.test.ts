@@ -1,4 +1,12 @@
 /**
+ * The layers of `src/`, and the purity boundary of `src/core`.
+ *
+ * Layers, lowest first; a module may import its own top-level folder and any lower layer, never
+ * a higher one or another folder of its own layer (so the two daemons, `cp` and `agent`, never
+ * import each other), and nothing under src/ imports tests/:
+ *   proto, lib → core, crypto → runtime, db, pki, release → cp | agent → lab → cli → main.ts
+ * (`package.json` may be read by anyone for the version.)
+ *
  * The purity boundary of `src/core` (STYLE §7 rule 2, DECISIONS §4): core does no I/O, reads no
  * clock and uses no randomness, so the same code runs identically on the agent and the CP and
  * can be tested exhaustively. This test scans the sources and fails on any breach.
@@ -19,6 +27,24 @@ import { dirname, join, relative, resolve, sep } from 'node:path'
 const ROOT = resolve(import.meta.dir, '..')
 const CORE = join(ROOT, 'src', 'core')
 const PROTO = join(ROOT, 'src', 'proto')
+const SRC = join(ROOT, 'src')
+
+/** The layer of each top-level entry of src/: lower numbers are imported by higher ones. */
+const LAYERS: Readonly<Record<string, number>> = {
+  proto: 0,
+  lib: 0,
+  core: 1,
+  crypto: 1,
+  runtime: 2,
+  db: 2,
+  pki: 2,
+  release: 2,
+  cp: 3,
+  agent: 3,
+  lab: 4,
+  cli: 5,
+  'main.ts': 6,
+}
 
 const BANNED_TOKENS = ['Date.now', 'new Date(', 'Math.random', 'crypto.', 'performance.']
 
@@ -76,17 +102,67 @@ function violationsOf(path: string, source: string): string[] {
   return out
 }
 
-function coreFiles(dir: string): string[] {
+function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const path = join(dir, e.name)
-    if (e.isDirectory()) return coreFiles(path)
+    if (e.isDirectory()) return sourceFiles(path)
     return e.name.endsWith('.ts') ? [path] : []
   })
 }
 
+/** The layering violations of one non-test source file at `path` (absolute, under src/). */
+function layerViolationsOf(path: string, source: string): string[] {
+  const where = relative(ROOT, path)
+  const from = relative(SRC, path).split(sep)[0]!
+  const fromLayer = LAYERS[from]
+  if (fromLayer === undefined) return [`${where}: src/${from} has no layer (add it to LAYERS)`]
+  const out: string[] = []
+  for (const imp of importsOf(source)) {
+    if (!imp.specifier.startsWith('.')) continue
+    const target = resolve(dirname(path), imp.specifier)
+    if (target === join(ROOT, 'package.json')) continue
+    const at = `${where}:${imp.line} imports '${imp.specifier}'`
+    if (!inside(SRC, target)) {
+      out.push(`${at}: outside src/`)
+      continue
+    }
+    const to = relative(SRC, target).split(sep)[0]!
+    if (to === from) continue
+    const toLayer = LAYERS[to]
+    if (toLayer === undefined || toLayer >= fromLayer) {
+      out.push(`${at}: ${from} (layer ${fromLayer}) may not import ${to} (layer ${toLayer ?? '?'})`)
+    }
+  }
+  return out
+}
+
+describe('src layers', () => {
+  test('every import runs down the layers', () => {
+    const files = sourceFiles(SRC).filter((f) => !f.endsWith('.test.ts'))
+    expect(files.length).toBeGreaterThan(100)
+    const violations = files.flatMap((f) => layerViolationsOf(f, readFileSync(f, 'utf8')))
+    expect(violations).toEqual([])
+  })
+
+  test('the checker flags upward, sideways and out-of-tree imports', () => {
+    const at = (rel: string) => join(SRC, rel)
+    expect(layerViolationsOf(at('cp/x.ts'), "import { a } from '../cli/args.ts'")).toEqual([
+      "src/cp/x.ts:1 imports '../cli/args.ts': cp (layer 3) may not import cli (layer 5)",
+    ])
+    expect(layerViolationsOf(at('agent/x.ts'), "import type { R } from '../cp/reducer.ts'")).toEqual([
+      "src/agent/x.ts:1 imports '../cp/reducer.ts': agent (layer 3) may not import cp (layer 3)",
+    ])
+    expect(layerViolationsOf(at('lab/x.ts'), "import { f } from '../../tests/support/fixtures.ts'")).toHaveLength(1)
+    expect(layerViolationsOf(at('core/x.ts'), "import { toHex } from '../crypto/x.ts'")).toHaveLength(1)
+    expect(layerViolationsOf(at('cli/x.ts'), "import { c } from '../cp/http/app.ts'")).toEqual([])
+    expect(layerViolationsOf(at('cp/http/x.ts'), "import { s } from '../state.ts'")).toEqual([])
+    expect(layerViolationsOf(at('main.ts'), "import pkg from '../package.json'")).toEqual([])
+  })
+})
+
 describe('src/core purity', () => {
   test('no core file imports I/O, framework or crypto modules, reads a clock or uses randomness', () => {
-    const files = coreFiles(CORE)
+    const files = sourceFiles(CORE)
     expect(files.length).toBeGreaterThan(10)
     const violations = files.flatMap((f) => violationsOf(f, readFileSync(f, 'utf8')))
     expect(violations).toEqual([])

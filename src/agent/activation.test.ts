@@ -14,7 +14,7 @@ import {
   rollbackTo,
   type ActivationDeps,
 } from './activation.ts'
-import { fakeSystem, removeDir, tempDir, type FakeSystem } from './fixtures.ts'
+import { fakeSystem, removeDir, tempDir, type FakeSystem } from '../../tests/support/fixtures.ts'
 
 let dir = ''
 let sys: FakeSystem

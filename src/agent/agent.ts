@@ -11,7 +11,7 @@
  * switch already fired keeps running under systemd; the next start completes it.
  */
 import type { HostEvent } from '../core/index.ts'
-import { AgentClient, describeClientError } from '../http/client/agent-client.ts'
+import { AgentClient, describeClientError } from './cp-client.ts'
 import { systemClock, type Clock } from '../runtime/clock.ts'
 import { createLogger, type Logger } from '../runtime/log.ts'
 import { readCurrentClosure } from './activation.ts'

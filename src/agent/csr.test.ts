@@ -7,7 +7,7 @@ import { afterAll, expect, test } from 'bun:test'
 import { join } from 'node:path'
 import { createCsr, parseCsr } from '../pki/csr.ts'
 import { hostCsrPem } from './csr.ts'
-import { removeDir, seedOf, tempDir } from './fixtures.ts'
+import { removeDir, seedOf, tempDir } from '../../tests/support/fixtures.ts'
 import { loadHostKey } from './identity.ts'
 
 const dir = tempDir()

@@ -4,7 +4,7 @@
  */
 import { afterAll, afterEach, beforeAll, beforeEach, expect, test } from 'bun:test'
 import type { OutboundAgentEvent } from '../core/index.ts'
-import { AgentClient } from '../http/client/agent-client.ts'
+import { AgentClient } from './cp-client.ts'
 import { FakeClock } from '../runtime/clock.ts'
 import { createLogger } from '../runtime/log.ts'
 import { Drainer } from './drainer.ts'
@@ -16,7 +16,7 @@ import {
   testPki,
   type TestPki,
   type TestServer,
-} from './fixtures.ts'
+} from '../../tests/support/fixtures.ts'
 import { M, Metrics } from './metrics.ts'
 import { Outbox } from './outbox.ts'
 

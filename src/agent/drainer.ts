@@ -9,8 +9,8 @@
  * - Any other 4xx (400, 403, 409 illegal transition, …) ⇒ the event is never retried: it is
  *   parked in `dead-letter/`, logged and counted, and the rollout's later events go on.
  */
-import type { AgentClient } from '../http/client/agent-client.ts'
-import { describeClientError, isRetryable } from '../http/client/agent-client.ts'
+import type { AgentClient } from './cp-client.ts'
+import { describeClientError, isRetryable } from './cp-client.ts'
 import type { Clock } from '../runtime/clock.ts'
 import type { Logger } from '../runtime/log.ts'
 import { outboundToWire } from '../runtime/wire.ts'

@@ -12,7 +12,7 @@
 import { readFileSync } from 'node:fs'
 import * as v from 'valibot'
 import { JsonSyntaxError, decodeUtf8Strict, parseJson } from '../crypto/canonical-json.ts'
-import { type AgentClient, describeClientError } from '../http/client/agent-client.ts'
+import { type AgentClient, describeClientError } from './cp-client.ts'
 import {
   BOOTSTRAP_TOKEN_VERSION,
   BootstrapTokenSchema,

@@ -15,7 +15,7 @@ import {
   type HeartbeatBody,
   type HeartbeatReply,
   describeClientError,
-} from '../http/client/agent-client.ts'
+} from './cp-client.ts'
 import { readCurrentClosure } from './activation.ts'
 import { M, type Metrics } from './metrics.ts'
 import type { Refusal } from './manifests.ts'

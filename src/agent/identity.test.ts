@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseOpenSshPublicKey } from '../crypto/keys.ts'
 import { createCsr, parseCsr } from '../pki/csr.ts'
-import { removeDir, seedOf, tempDir, testPki, type TestPki } from './fixtures.ts'
+import { removeDir, seedOf, tempDir, testPki, type TestPki } from '../../tests/support/fixtures.ts'
 import {
   AgentIdentity,
   checkCertificate,

@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } fr
 import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { JsonValue } from '../crypto/canonical-json.ts'
-import { AgentClient } from '../http/client/agent-client.ts'
+import { AgentClient } from './cp-client.ts'
 import type { Dispatch } from '../proto/agent.ts'
 import { FakeClock } from '../runtime/clock.ts'
 import { createLogger } from '../runtime/log.ts'
@@ -29,7 +29,7 @@ import {
   type SignedRelease,
   type TestPki,
   type TestServer,
-} from './fixtures.ts'
+} from '../../tests/support/fixtures.ts'
 import { ManifestCache } from './manifests.ts'
 import { M, Metrics } from './metrics.ts'
 import { TrustSource } from './trust.ts'

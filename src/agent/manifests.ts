@@ -25,7 +25,7 @@ import {
   type AgentClient,
   type SignedBytes,
   describeClientError,
-} from '../http/client/agent-client.ts'
+} from './cp-client.ts'
 import type { Dispatch } from '../proto/agent.ts'
 import type { FleetResolved } from '../proto/fleet.ts'
 import { parseRolloutId, RolloutIdSchema } from '../proto/ids.ts'

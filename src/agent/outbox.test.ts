@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { OutboundAgentEvent } from '../core/index.ts'
-import { removeDir, tempDir } from './fixtures.ts'
+import { removeDir, tempDir } from '../../tests/support/fixtures.ts'
 import { Outbox, type OutboxEntry } from './outbox.ts'
 
 const R1 = 'stable@aaaa'

@@ -12,7 +12,7 @@ import { basename, join } from 'node:path'
 import { ed25519PublicKey, ed25519RandomSeed } from '../crypto/ed25519.ts'
 import { encodeOpenSshPrivateKey, formatOpenSshPublicKey } from '../crypto/keys.ts'
 import { sha256Hex } from '../crypto/sha256.ts'
-import { type FakeSystem, type SwitchBehavior, caDirFlags, fakeSystem, systemFlags } from '../agent/fixtures.ts'
+import { type FakeSystem, type SwitchBehavior, caDirFlags, fakeSystem, systemFlags } from './fake-system.ts'
 import { type LabChannel, labFleetJson } from './fleet.ts'
 import { type Child, Supervisor } from './processes.ts'
 

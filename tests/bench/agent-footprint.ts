@@ -19,7 +19,7 @@ import {
   spawnLogged,
   systemFlags,
   tempDir,
-} from '../../src/agent/fixtures.ts'
+} from '../support/fixtures.ts'
 import { nixfleetBin } from '../support/binary.ts'
 
 const WINDOW_SECS = Number(process.env['BENCH_SECONDS'] ?? '60')

@@ -15,7 +15,7 @@ import {
   testPki,
   trustFileFor,
   type TestPki,
-} from '../../src/agent/fixtures.ts'
+} from '../support/fixtures.ts'
 import { encodeOpenSshPrivateKey } from '../../src/crypto/keys.ts'
 import { nixfleetBin } from '../support/binary.ts'
 

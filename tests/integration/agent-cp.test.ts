@@ -31,7 +31,7 @@ import {
   type FakeSystem,
   type FleetSpec,
   type LoggedProcess,
-} from '../../src/agent/fixtures.ts'
+} from '../support/fixtures.ts'
 import { nixfleetBin } from '../support/binary.ts'
 
 // Each scenario spawns a CP and an agent and waits on real switches, polls and ticks (about

@@ -24,8 +24,8 @@ import {
   type CertResponse,
   type Dispatch,
   type HeartbeatResponse,
-} from '../../proto/agent.ts'
-import { summarizeIssues } from '../../proto/issues.ts'
+} from '../proto/agent.ts'
+import { summarizeIssues } from '../proto/issues.ts'
 
 /** The TLS material of a request: the fleet CA, plus the client identity once enrolled. */
 export type TlsMaterial = {

@@ -12,8 +12,8 @@ import {
   type TestPki,
   type TestReply,
   type TestServer,
-} from '../../agent/fixtures.ts'
-import { AgentClient, describeClientError, isRetryable } from './agent-client.ts'
+} from '../../tests/support/fixtures.ts'
+import { AgentClient, describeClientError, isRetryable } from './cp-client.ts'
 
 let pki: TestPki
 let server: TestServer

@@ -5,16 +5,16 @@
  * through `app.request()` without sockets while the server reads the peer certificate.
  */
 import type { Context } from 'hono'
-import type { CpMetrics } from '../../cp/metrics.ts'
-import type { DispatchHub } from '../../cp/dispatch-hub.ts'
-import type { Reducer } from '../../cp/reducer.ts'
-import type { CpState } from '../../cp/state.ts'
-import type { EnrollService } from '../../cp/enroll.ts'
+import type { CpMetrics } from '../metrics.ts'
+import type { DispatchHub } from '../dispatch-hub.ts'
+import type { Reducer } from '../reducer.ts'
+import type { CpState } from '../state.ts'
+import type { EnrollService } from '../enroll.ts'
 import type { Store } from '../../db/store.ts'
 import type { PeerIdentity } from '../../pki/tls-server.ts'
 import type { Clock } from '../../runtime/clock.ts'
 import type { Logger } from '../../runtime/log.ts'
-import type { FetchedPair } from '../../cp/sources/index.ts'
+import type { FetchedPair } from '../sources/index.ts'
 
 /** The authenticated caller of a request, as routes see it. */
 export type Caller = {

@@ -91,7 +91,7 @@ export function agentRoutes(deps: AppDeps): Hono<CpEnv> {
     if (body.hostname !== c.get('caller').name) {
       return jsonError(c, 403, 'certificate does not belong to the body hostname')
     }
-    const reply = deps.reducer.request<import('../../../cp/reducer.ts').HeartbeatReply>((r) => ({
+    const reply = deps.reducer.request<import('../../reducer.ts').HeartbeatReply>((r) => ({
       type: 'Heartbeat',
       request: body,
       reply: r,
