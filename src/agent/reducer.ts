@@ -20,6 +20,7 @@
 import {
   assertNever,
   describeHostStepError,
+  isSettled,
   newPendingHost,
   rehydrationEffects,
   step,
@@ -74,7 +75,6 @@ export const MAX_ACTIVATION_ATTEMPTS = 2
 // Rollbacks per rollout: the policy's one, plus one resume after a restart.
 export const MAX_ROLLBACK_ATTEMPTS = 2
 
-const TERMINAL = new Set(['Converged', 'Reverted'])
 
 const LOCAL_OF: { readonly [K in OutboundKind]: HostEventType } = {
   DispatchAck: 'LocalActivate',
@@ -552,7 +552,7 @@ export class AgentReducer {
         })
         continue
       }
-      if (!local && (snap.state === 'Pending' || TERMINAL.has(snap.state))) continue
+      if (!local && (snap.state === 'Pending' || isSettled(snap.state))) continue
       const facts = local ? undefined : this.deps.signedRecordFacts(id)
       if (!local && (!facts || facts.targetClosure !== (snap.targetClosure as string))) {
         this.deps.log.warn('snapshot ignored: not the current signed target of this host', {

@@ -71,7 +71,8 @@ export type {
   OutboundKind,
   ProbeSubResult,
 } from './host/events.ts'
-export { HOST_EVENT_TYPES, WIRE_KIND, isLocal, toOutbound } from './host/events.ts'
+export { HOST_EVENT_TYPES, WIRE_KIND, isLocal, remoteEventOf, toOutbound } from './host/events.ts'
+export { isSettled, isUnderway, isUnfinished, UNDERWAY_PHASES } from './host/phases.ts'
 export type { HostEffect, HostEffectType, LogLevel } from './host/effects.ts'
 export type { HostStepError } from './host/errors.ts'
 export { describeHostStepError } from './host/errors.ts'

@@ -25,9 +25,12 @@ import {
   allHostsConverged,
   describeHostStepError,
   isClosed,
+  isUnderway,
+  isUnfinished,
   newPendingHost,
   openRolloutRecord,
   planNext,
+  remoteEventOf,
   resolveHostPolicy,
   step,
   stepRollout,
@@ -179,34 +182,11 @@ const MAX_PLAN_PASSES = 8
 // a wave at once would otherwise spend most of the loop committing. 128 inputs of the costliest
 // common kind (an event, ~0.1 ms) keep one batch near 10 ms.
 const MAX_BATCH = 128
-const REMOTE_TYPE: { readonly [K in OutboundAgentEvent['kind']]: HostEvent['type'] } = {
-  DispatchAck: 'RemoteDispatchAck',
-  ActivationStarted: 'RemoteActivationStarted',
-  ActivationCompleted: 'RemoteActivationCompleted',
-  ActivationFailed: 'RemoteActivationFailed',
-  ActivationDeferred: 'RemoteActivationDeferred',
-  ProbeTopologyDeclared: 'RemoteProbeTopologyDeclared',
-  ProbeObservedFirst: 'RemoteProbeObservedFirst',
-  ProbeResult: 'RemoteProbeResult',
-  ProbeFailureFirst: 'RemoteProbeFailureFirst',
-  Failed: 'RemoteFailed',
-  RollbackComplete: 'RemoteRollbackComplete',
-  Converged: 'RemoteConverged',
-}
-
-/** The CP-side (`Remote*`) host event carrying an agent's wire event. */
-export function remoteEventOf(event: OutboundAgentEvent): HostEvent {
-  const { kind, ...rest } = event
-  return { type: REMOTE_TYPE[kind], ...rest } as HostEvent
-}
-
 /** Whether a heartbeat shows the host at the record's target with no event the CP lacks. */
 function atTarget(hb: HeartbeatSeen, rec: HostRolloutState): boolean {
   return hb.closure === rec.targetClosure && (hb.seqs[rec.rolloutId] ?? 0) <= rec.lastEventSeq
 }
 
-const NON_TERMINAL = new Set(['Pending', 'Activating', 'Deferred', 'Soaking'])
-const IN_FLIGHT = new Set(['Activating', 'Deferred', 'Soaking'])
 
 /** `input` with its reply (if any) queued on `replies` instead of delivered at once. */
 function deferReply(input: ReducerInput, replies: (() => void)[]): ReducerInput {
@@ -547,7 +527,7 @@ export class Reducer {
     store.hosts.upsert(next, waveIndex)
     const rollout = state.rollouts.get(next.rolloutId)
     const live = rollout !== undefined && !isClosed(rollout.record.phase)
-    if (live || IN_FLIGHT.has(next.phase)) state.putHost(next, waveIndex)
+    if (live || isUnderway(next.phase)) state.putHost(next, waveIndex)
     else state.dropHost(next.rolloutId, next.hostname)
     this.applier.applyHostEffects(r.effects, { now: this.now, synthesized })
     if (synthesized) this.deps.metrics.synthesized.inc({ kind: event.type.replace(/^Remote/, '') })
@@ -677,7 +657,7 @@ export class Reducer {
     const out: HostRolloutSnapshot[] = []
     for (const rolloutId of [...(state.byHost.get(host) ?? [])].sort()) {
       const r = state.host(rolloutId, host)
-      if (r === undefined || !NON_TERMINAL.has(r.phase)) continue
+      if (r === undefined || !isUnfinished(r.phase)) continue
       const opt = (k: string, v: string | number | null) =>
         v === null ? {} : { [k]: typeof v === 'number' ? toRfc3339(v) : v }
       out.push({

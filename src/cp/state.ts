@@ -20,7 +20,7 @@ import type {
   QuarantineSet,
   RolloutRecord,
 } from '../core/index.ts'
-import { isClosed } from '../core/index.ts'
+import { isClosed, isUnderway } from '../core/index.ts'
 import type { FrozenPolicy, QueuedDispatch, Store, StoredRevocation } from '../db/store.ts'
 import type { BootstrapNonceEntry } from '../proto/bootstrap.ts'
 import type { FleetResolved } from '../proto/fleet.ts'
@@ -80,7 +80,6 @@ export function pairKey(rolloutId: string, host: string): string {
   return `${rolloutId}\u0000${host}`
 }
 
-const IN_FLIGHT = new Set(['Activating', 'Deferred', 'Soaking'])
 
 /** The CP state. */
 export class CpState {
@@ -160,7 +159,7 @@ export class CpState {
     const rollout = this.rollouts.get(rolloutId)
     if (rollout === undefined || !isClosed(rollout.record.phase)) return
     for (const [host, state] of Object.entries(this.hosts[rolloutId] ?? {})) {
-      if (!IN_FLIGHT.has(state.phase)) this.dropHost(rolloutId, host)
+      if (!isUnderway(state.phase)) this.dropHost(rolloutId, host)
     }
   }
 

@@ -187,3 +187,14 @@ export function toOutbound(event: HostEvent): OutboundAgentEvent {
   }
   return { kind: WIRE_KIND[type], ...rest } as OutboundAgentEvent
 }
+
+/** The CP-side (`Remote*`) event type of each wire kind: the inverse of `WIRE_KIND`'s Remote half. */
+const REMOTE_TYPE = Object.fromEntries(
+  HOST_EVENT_TYPES.filter((t) => !t.startsWith('Local')).map((t) => [WIRE_KIND[t], t])
+) as { readonly [K in OutboundKind]: HostEventType }
+
+/** The CP-side (`Remote*`) host event carrying an agent's wire event (inverse of `toOutbound`). */
+export function remoteEventOf(event: OutboundAgentEvent): HostEvent {
+  const { kind, ...rest } = event
+  return { type: REMOTE_TYPE[kind], ...rest } as HostEvent
+}

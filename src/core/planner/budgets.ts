@@ -7,13 +7,9 @@
  *   the rest is finished), counted once per hostname across every rollout carrying a budget
  *   with an equal selector.
  */
-import type { HostPhase } from '../host/state.ts'
 import type { DisruptionBudget } from '../types.ts'
 
-/** The host states that count against a budget. */
-export function isInFlight(phase: HostPhase): boolean {
-  return phase === 'Activating' || phase === 'Soaking'
-}
+export { isInFlight } from '../host/phases.ts'
 
 /** The in-flight cap of a budget, or `undefined` when it sets none. */
 export function budgetLimit(budget: DisruptionBudget): number | undefined {

@@ -3,7 +3,7 @@
  * probes and topology as JSON). Upserts write the full row, as the reference does.
  */
 import { and, eq, getTableColumns, inArray, notInArray, or, sql } from 'drizzle-orm'
-import type { HostRolloutState, ProbeDecl, ProbeRecord } from '../../core/index.ts'
+import { UNDERWAY_PHASES, type HostRolloutState, type ProbeDecl, type ProbeRecord } from '../../core/index.ts'
 import type { Db } from '../client.ts'
 import { hostRolloutRecords, rollouts } from '../schema.ts'
 import { isoOf, isoOrNull, msOf, msOrNull } from './time.ts'
@@ -127,7 +127,7 @@ export function hostRecordQueries(db: Db) {
         .where(
           or(
             inArray(hostRolloutRecords.rolloutId, open),
-            inArray(hostRolloutRecords.state, ['Activating', 'Deferred', 'Soaking'])
+            inArray(hostRolloutRecords.state, [...UNDERWAY_PHASES])
           )
         )
         .all()
