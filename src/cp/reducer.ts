@@ -31,7 +31,7 @@ import {
   resolveHostPolicy,
   step,
   stepRollout,
-  type FleetResolved as CoreFleet,
+  type FleetView as CoreFleet,
   type HostEvent,
   type HostPolicy,
   type HostRolloutState,
