@@ -19,7 +19,7 @@
 import { timingSafeEqual } from 'node:crypto'
 import { Hono } from 'hono'
 import { routePath } from 'hono/route'
-import { toRfc3339 } from '../../runtime/clock.ts'
+import { toRfc3339 } from '../../proto/common.ts'
 import type { AppDeps, CpEnv } from './deps.ts'
 import { BodyError } from './middleware/body.ts'
 import { errorHandler, jsonError } from './middleware/errors.ts'
