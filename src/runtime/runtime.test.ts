@@ -8,6 +8,7 @@ import type { OutboundAgentEvent } from '../core/host/events.ts'
 import { WireAgentEventSchema } from '../proto/agent.ts'
 import { FakeClock } from './clock.ts'
 import { decodeJson, readJsonFile } from './json-file.ts'
+import { exposition, familyHeader, labelText, sampleLine, withLabel } from './prometheus.ts'
 import { BoundedQueue } from './queue.ts'
 import { outboundToWire, wireToOutbound } from './wire.ts'
 
@@ -130,5 +131,28 @@ describe('the strict JSON reader', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
+  })
+})
+
+describe('Prometheus text', () => {
+  test('label sets sort names and escape values; one set has one text', () => {
+    expect(labelText({})).toBe('')
+    expect(labelText({ b: '2', a: 'x"y\\z\nw' })).toBe('{a="x\\"y\\\\z\\nw",b="2"}')
+    expect(labelText({ b: '2', a: '1' })).toBe(labelText({ a: '1', b: '2' }))
+    expect(withLabel('', 'le', '0.5')).toBe('{le="0.5"}')
+    expect(withLabel(labelText({ route: 'r' }), 'le', '+Inf')).toBe('{route="r",le="+Inf"}')
+  })
+
+  test('families, samples and the document', () => {
+    const lines = [
+      ...familyHeader('x_total', 'counter', 'Things\\n.'),
+      sampleLine('x_total', labelText({ k: 'v' }), 3),
+      sampleLine('x_total', '', Number.POSITIVE_INFINITY),
+      sampleLine('x_total', '', Number.NEGATIVE_INFINITY),
+      sampleLine('x_total', '', Number.NaN),
+    ]
+    expect(exposition(lines)).toBe(
+      '# HELP x_total Things\\\\n.\n# TYPE x_total counter\nx_total{k="v"} 3\nx_total +Inf\nx_total -Inf\nx_total NaN\n'
+    )
   })
 })
