@@ -38,7 +38,7 @@ export class Counter {
 }
 
 /** A gauge whose series are computed when scraped. */
-export class Gauge {
+class Gauge {
   constructor(
     readonly name: string,
     readonly help: string,

@@ -7,47 +7,43 @@
 import { describe, expect, test } from 'bun:test'
 import fc from 'fast-check'
 import * as v from 'valibot'
+import { BootstrapNoncesSchema, BootstrapTokenSchema } from './bootstrap.ts'
 import {
-  activeKeysAt,
-  BootstrapNoncesSchema,
-  BootstrapTokenSchema,
-  ChannelNameSchema,
-  CiCommitSchema,
-  ClosureHashSchema,
-  FleetResolvedSchema,
-  formatRolloutId,
-  HostnameSchema,
-  KeySlotSchema,
+  type HealthGate,
+  type Meta,
   parseRfc3339Ms,
-  parseRolloutId,
-  RevocationsSchema,
   Rfc3339Schema,
-  RolloutIdSchema,
-  RolloutManifestSchema,
-  Sha256HexSchema,
-  summarizeIssues,
+  type Selector,
   toRfc3339,
-  TrustFileSchema,
   U32Schema,
+} from './common.ts'
+import {
+  type ChannelEdge,
+  type DisruptionBudget,
+  FleetResolvedSchema,
+  type Host,
+  type Pin,
+} from './fleet.ts'
+import {
+  type ChannelName,
+  ChannelNameSchema,
+  type CiCommit,
+  CiCommitSchema,
+  type ClosureHash,
+  ClosureHashSchema,
+  formatRolloutId,
+  type Hostname,
+  HostnameSchema,
+  parseRolloutId,
+  type RolloutId,
+  RolloutIdSchema,
+  Sha256HexSchema,
   WireClosureHashSchema,
-} from './index.ts'
-import type {
-  ChannelEdge,
-  ChannelName,
-  CiCommit,
-  ClosureHash,
-  DisruptionBudget,
-  HealthGate,
-  Host,
-  Hostname,
-  KeySlot,
-  Meta,
-  Pin,
-  RolloutId,
-  Selector,
-  TrustFile,
-  TrustKey,
-} from './index.ts'
+} from './ids.ts'
+import { summarizeIssues } from './issues.ts'
+import { RolloutManifestSchema } from './manifest.ts'
+import { RevocationsSchema } from './revocations.ts'
+import { activeKeysAt, type KeySlot, KeySlotSchema, type TrustFile, TrustFileSchema, type TrustKey } from './trust.ts'
 
 type Equal<X, Y> =
   (<T>() => T extends X ? 1 : 2) extends <T>() => T extends Y ? 1 : 2 ? true : false

@@ -31,12 +31,6 @@ export function checkJson<T>(schema: v.GenericSchema<unknown, T>, raw: unknown, 
   return r.success ? { ok: true, value: r.output } : { ok: false, message: `${label}: ${summarizeIssues(r.issues)}` }
 }
 
-/** Strictly parses JSON bytes and validates them against `schema`. */
-export function decodeJson<T>(bytes: Uint8Array, schema: v.GenericSchema<unknown, T>, label: string): FileResult<T> {
-  const raw = parseJsonBytes(bytes, label)
-  return raw.ok ? checkJson(schema, raw.value, label) : raw
-}
-
 /**
  * Reads `path` and validates it against `schema`; `what` names the file in messages. With
  * `absent`, a file that does not exist is that value instead of an error.
@@ -54,7 +48,9 @@ export function readJsonFile<T>(
     if (options.absent !== undefined && errnoOf(e) === 'ENOENT') return { ok: true, value: options.absent }
     return { ok: false, message: `cannot read ${what} ${path}: ${fsReason(e)}` }
   }
-  return decodeJson(bytes, schema, `${what} ${path}`)
+  const label = `${what} ${path}`
+  const raw = parseJsonBytes(bytes, label)
+  return raw.ok ? checkJson(schema, raw.value, label) : raw
 }
 
 /** Reads and validates a trust.json. */

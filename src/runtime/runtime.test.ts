@@ -7,7 +7,7 @@ import * as v from 'valibot'
 import type { OutboundAgentEvent } from '../core/host/events.ts'
 import { WireAgentEventSchema } from '../proto/agent.ts'
 import { FakeClock } from './clock.ts'
-import { decodeJson, readJsonFile } from './json-file.ts'
+import { checkJson, parseJsonBytes, readJsonFile } from './json-file.ts'
 import { exposition, familyHeader, labelText, sampleLine, withLabel } from './prometheus.ts'
 import { BoundedQueue } from './queue.ts'
 import { outboundToWire, wireToOutbound } from './wire.ts'
@@ -98,14 +98,15 @@ describe('the strict JSON reader', () => {
   const utf8 = (s: string) => new TextEncoder().encode(s)
 
   test('parses, validates, and names the source in every failure without echoing it', () => {
-    expect(decodeJson(utf8(' {"n": 1}\n'), Schema, 'thing x')).toEqual({ ok: true, value: { n: 1 } })
-    const dup = decodeJson(utf8('{"n":1,"n":2}'), Schema, 'thing x')
+    expect(parseJsonBytes(utf8(' {"n": 1}\n'), 'thing x')).toEqual({ ok: true, value: { n: 1 } })
+    const dup = parseJsonBytes(utf8('{"n":1,"n":2}'), 'thing x')
     expect(dup.ok ? '' : dup.message).toMatch(/^thing x: invalid JSON at offset \d+: /)
-    const bom = decodeJson(utf8('\ufeff{"n":1}'), Schema, 'thing x')
+    const bom = parseJsonBytes(utf8('\ufeff{"n":1}'), 'thing x')
     expect(bom.ok ? '' : bom.message).toMatch(/^thing x: .*byte order mark/)
-    const bad = decodeJson(new Uint8Array([0x7b, 0xff, 0x7d]), Schema, 'thing x')
+    const bad = parseJsonBytes(new Uint8Array([0x7b, 0xff, 0x7d]), 'thing x')
     expect(bad.ok ? '' : bad.message).toMatch(/^thing x: .*invalid UTF-8/)
-    const wrong = decodeJson(utf8('{"n":"secret-value"}'), Schema, 'thing x')
+    expect(checkJson(Schema, { n: 1, extra: true }, 'thing x')).toEqual({ ok: true, value: { n: 1 } })
+    const wrong = checkJson(Schema, { n: 'secret-value' }, 'thing x')
     expect(wrong.ok).toBe(false)
     expect(wrong.ok ? '' : wrong.message).toStartWith('thing x: ')
     expect(wrong.ok ? '' : wrong.message).not.toContain('secret-value')
