@@ -34,7 +34,7 @@ import {
   resolveHostPolicy,
   step,
   stepRollout,
-  type FleetResolved as CoreFleet,
+  type FleetView as CoreFleet,
   type HostEvent,
   type HostPolicy,
   type HostRolloutState,
@@ -46,13 +46,12 @@ import { compareHighWater, highWaterKey } from '../core/release/anti-rollback.ts
 import type { FrozenPolicy, QueuedDispatch, Store } from '../db/store.ts'
 import type { HeartbeatRequest, HostRolloutSnapshot } from '../proto/agent.ts'
 import type { BootstrapNonces } from '../proto/bootstrap.ts'
-import { parseRfc3339Ms } from '../proto/common.ts'
+import { parseRfc3339Ms, toRfc3339 } from '../proto/common.ts'
 import type { FleetResolved } from '../proto/fleet.ts'
 import type { RolloutManifest } from '../proto/manifest.ts'
 import type { Revocations } from '../proto/revocations.ts'
 import { BoundedQueue } from '../runtime/queue.ts'
 import type { Clock } from '../runtime/clock.ts'
-import { toRfc3339 } from '../runtime/clock.ts'
 import type { Logger } from '../runtime/log.ts'
 import { Applier } from './applier.ts'
 import type { DispatchHub } from './dispatch-hub.ts'

@@ -1,9 +1,14 @@
 /** Tests of the shared shell pieces: the bounded queue, the fake clock and the wire mapping. */
 import { describe, expect, test } from 'bun:test'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import * as v from 'valibot'
 import type { OutboundAgentEvent } from '../core/host/events.ts'
 import { WireAgentEventSchema } from '../proto/agent.ts'
 import { FakeClock } from './clock.ts'
+import { checkJson, parseJsonBytes, readJsonFile } from './json-file.ts'
+import { exposition, familyHeader, labelText, sampleLine, withLabel } from './prometheus.ts'
 import { BoundedQueue } from './queue.ts'
 import { outboundToWire, wireToOutbound } from './wire.ts'
 
@@ -85,5 +90,70 @@ describe('wire events', () => {
       const parsed = v.parse(WireAgentEventSchema, outboundToWire(e))
       expect(wireToOutbound(parsed)).toEqual(e)
     }
+  })
+})
+
+describe('the strict JSON reader', () => {
+  const Schema = v.object({ n: v.number() })
+  const utf8 = (s: string) => new TextEncoder().encode(s)
+
+  test('parses, validates, and names the source in every failure without echoing it', () => {
+    expect(parseJsonBytes(utf8(' {"n": 1}\n'), 'thing x')).toEqual({ ok: true, value: { n: 1 } })
+    const dup = parseJsonBytes(utf8('{"n":1,"n":2}'), 'thing x')
+    expect(dup.ok ? '' : dup.message).toMatch(/^thing x: invalid JSON at offset \d+: /)
+    const bom = parseJsonBytes(utf8('\ufeff{"n":1}'), 'thing x')
+    expect(bom.ok ? '' : bom.message).toMatch(/^thing x: .*byte order mark/)
+    const bad = parseJsonBytes(new Uint8Array([0x7b, 0xff, 0x7d]), 'thing x')
+    expect(bad.ok ? '' : bad.message).toMatch(/^thing x: .*invalid UTF-8/)
+    expect(checkJson(Schema, { n: 1, extra: true }, 'thing x')).toEqual({ ok: true, value: { n: 1 } })
+    const wrong = checkJson(Schema, { n: 'secret-value' }, 'thing x')
+    expect(wrong.ok).toBe(false)
+    expect(wrong.ok ? '' : wrong.message).toStartWith('thing x: ')
+    expect(wrong.ok ? '' : wrong.message).not.toContain('secret-value')
+  })
+
+  test('reads a file; a missing one is an error unless an absent value is given', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'json-file-'))
+    try {
+      const path = join(dir, 'x.json')
+      const missing = join(dir, 'missing.json')
+      writeFileSync(path, '{"n":2}')
+      expect(readJsonFile(path, Schema, 'thing')).toEqual({ ok: true, value: { n: 2 } })
+      expect(readJsonFile(missing, Schema, 'thing')).toEqual({
+        ok: false,
+        message: `cannot read thing ${missing}: no such file or directory`,
+      })
+      expect(readJsonFile(missing, Schema, 'thing', { absent: { n: 0 } })).toEqual({ ok: true, value: { n: 0 } })
+      // Only absence is defaulted: a directory in its place is still an error.
+      expect(readJsonFile(dir, Schema, 'thing', { absent: { n: 0 } }).ok).toBe(false)
+      writeFileSync(path, '{"n":')
+      const torn = readJsonFile(path, Schema, 'thing', { absent: { n: 0 } })
+      expect(torn.ok ? '' : torn.message).toStartWith(`thing ${path}: invalid JSON`)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('Prometheus text', () => {
+  test('label sets sort names and escape values; one set has one text', () => {
+    expect(labelText({})).toBe('')
+    expect(labelText({ b: '2', a: 'x"y\\z\nw' })).toBe('{a="x\\"y\\\\z\\nw",b="2"}')
+    expect(labelText({ b: '2', a: '1' })).toBe(labelText({ a: '1', b: '2' }))
+    expect(withLabel('', 'le', '0.5')).toBe('{le="0.5"}')
+    expect(withLabel(labelText({ route: 'r' }), 'le', '+Inf')).toBe('{route="r",le="+Inf"}')
+  })
+
+  test('families, samples and the document', () => {
+    const lines = [
+      ...familyHeader('x_total', 'counter', 'Things\\n.'),
+      sampleLine('x_total', labelText({ k: 'v' }), 3),
+      sampleLine('x_total', '', Number.POSITIVE_INFINITY),
+      sampleLine('x_total', '', Number.NEGATIVE_INFINITY),
+      sampleLine('x_total', '', Number.NaN),
+    ]
+    expect(exposition(lines)).toBe(
+      '# HELP x_total Things\\\\n.\n# TYPE x_total counter\nx_total{k="v"} 3\nx_total +Inf\nx_total -Inf\nx_total NaN\n'
+    )
   })
 })
