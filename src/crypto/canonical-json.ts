@@ -11,7 +11,7 @@
  *   untrusted input can never change a prototype.
  * - Canonical output sorts keys by UTF-16 code units, prints numbers with ECMAScript
  *   Number-to-String (-0 becomes 0) and escapes only `"`, `\` and U+0000..U+001F.
- * - No imports: only language built-ins, so the module runs in any JS runtime.
+ * - No imports beyond ./canonical/: only language built-ins, so it runs in any JS runtime.
  *
  * Design, for speed: one scan over the UTF-8 bytes validates everything and writes the canonical
  * bytes as it goes, without creating JS strings. Escape-free strings are copied byte for byte (they
@@ -23,35 +23,17 @@
  * lone surrogates, overflowing numbers), and which defines `__proto__` as an own property.
  */
 
-/** The JSON data model: what parseJson returns and canonicalizeValue accepts. */
-export type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue }
+import { canonicalizeValue } from './canonical/emit.ts'
+import { JsonSyntaxError, type JsonValue, MAX_DEPTH, MAX_SNIPPET } from './canonical/types.ts'
 
-/** The error thrown for malformed or non-canonicalizable JSON text. */
-export class JsonSyntaxError extends Error {
-  override readonly name = 'JsonSyntaxError'
-  /** UTF-16 code unit offset for string input, byte offset for Uint8Array input. */
-  readonly offset: number
-  /** The problem without the offset prefix, e.g. `duplicate key "a"`. */
-  readonly problem: string
+export { canonicalizeValue, JsonSyntaxError, type JsonValue }
 
-  constructor(offset: number, problem: string) {
-    super(`invalid JSON at offset ${offset}: ${problem}`)
-    this.offset = offset
-    this.problem = problem
-  }
-}
-
-// Deep enough for any real document; bounds the container stack and canonicalizeValue recursion.
-const MAX_DEPTH = 1000
-const MAX_SNIPPET = 40
 const EMPTY = new Uint8Array(0)
 // Objects up to this size are reordered through slack space kept at the end of the output.
 const PARK_LIMIT = 65536
 
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 const utf8Encoder = new TextEncoder()
-// In unicode mode a surrogate class only matches code units that are not part of a valid pair.
-const LONE_SURROGATE = /[\ud800-\udfff]/u
 
 // Scanner state lives at module level: scanning is synchronous and non-reentrant, and hot loops
 // copy what they need into locals.
@@ -952,91 +934,6 @@ export function decodeUtf8Strict(bytes: Uint8Array): string {
     const at = firstInvalidUtf8(bytes)
     throw new JsonSyntaxError(at < 0 ? 0 : at, 'invalid UTF-8 byte sequence')
   }
-}
-
-function quoteString(s: string): string {
-  const n = s.length
-  let i = 0
-  for (; i < n; i++) {
-    const c = s.charCodeAt(i)
-    if (c < 0x20 || c === 0x22 || c === 0x5c) break
-  }
-  if (i === n) return '"' + s + '"'
-  // For well-formed strings JSON.stringify escapes exactly the RFC 8785 §3.2.2.2 set, with the
-  // short forms and lowercase \u00xx for the other control characters.
-  return JSON.stringify(s)
-}
-
-// Path of the value being serialized, kept as segments so it is only formatted for an error.
-const pathStack: (string | number)[] = []
-
-function notJson(problem: string): never {
-  let path = ''
-  for (const seg of pathStack) {
-    path += typeof seg === 'number' ? `[${seg}]` : `.${seg.slice(0, MAX_SNIPPET)}`
-  }
-  throw new TypeError(`cannot canonicalize: ${problem} at ${path === '' ? 'the root' : path}`)
-}
-
-/** Serializes an in-memory value, checking what parsing would otherwise have guaranteed. */
-function emitValue(v: unknown, parts: string[]): void {
-  if (typeof v === 'string') {
-    if (LONE_SURROGATE.test(v)) notJson('lone surrogate in string')
-    parts.push(quoteString(v))
-  } else if (typeof v === 'number') {
-    if (!Number.isFinite(v)) notJson(`non-finite number ${v}`)
-    parts.push(String(v))
-  } else if (v === null) {
-    parts.push('null')
-  } else if (typeof v === 'boolean') {
-    parts.push(v ? 'true' : 'false')
-  } else if (typeof v === 'object') {
-    if (pathStack.length >= MAX_DEPTH) notJson(`nesting deeper than ${MAX_DEPTH} levels (cycle?)`)
-    const level = pathStack.length
-    if (Array.isArray(v)) {
-      parts.push('[')
-      for (let i = 0; i < v.length; i++) {
-        if (i > 0) parts.push(',')
-        pathStack[level] = i
-        emitValue(v[i], parts)
-      }
-      parts.push(']')
-    } else {
-      const proto: unknown = Object.getPrototypeOf(v)
-      if (proto !== Object.prototype && proto !== null) {
-        notJson(`${(v as object).constructor?.name ?? 'object'} instance is not a JSON value`)
-      }
-      // The default sort compares UTF-16 code units, which is what RFC 8785 §3.2.3 specifies.
-      const keys = Object.keys(v).sort()
-      parts.push('{')
-      for (let i = 0; i < keys.length; i++) {
-        const k = keys[i]!
-        pathStack[level] = k
-        if (LONE_SURROGATE.test(k)) notJson('lone surrogate in key')
-        parts.push(i > 0 ? ',' + quoteString(k) + ':' : quoteString(k) + ':')
-        emitValue((v as Record<string, unknown>)[k], parts)
-      }
-      parts.push('}')
-    }
-    pathStack.length = level
-  } else {
-    notJson(`${typeof v} is not a JSON value`)
-  }
-}
-
-/**
- * Serializes an in-memory JSON value in RFC 8785 form. Throws TypeError for what JSON cannot
- * carry: non-finite numbers, lone surrogates, undefined/functions/symbols/bigints, class instances.
- */
-export function canonicalizeValue(value: JsonValue): string {
-  const parts: string[] = []
-  pathStack.length = 0
-  try {
-    emitValue(value, parts)
-  } finally {
-    pathStack.length = 0
-  }
-  return parts.join('')
 }
 
 /** Parses JSON text or strict UTF-8 bytes and returns the UTF-8 bytes of its canonical form. */
