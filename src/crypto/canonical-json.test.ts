@@ -432,7 +432,7 @@ describe('properties', () => {
         expect(canonicalize(utf8.encode(pretty))).toEqual(c1)
         expect(canonicalize(c1)).toEqual(c1)
         expect(JSON.parse(text(c1))).toEqual(JSON.parse(compact))
-        // The byte scanner and the value serializer are independent implementations.
+        // Canonicalizing the text and serializing the parsed value give the same form.
         expect(text(c1)).toBe(canonicalizeValue(JSON.parse(compact) as JsonValue))
         expect(parseJson(pretty)).toEqual(JSON.parse(compact))
       }),
