@@ -88,16 +88,10 @@ function unexpected(at: number): string {
 }
 
 function object(depth: number): void {
-  if (depth > MAX_DEPTH) fail(pos, `nesting deeper than ${MAX_DEPTH} levels`)
-  pos++
-  skipWs()
-  if (src.charCodeAt(pos) === 0x7d) {
-    pos++
-    return
-  }
+  if (enter(depth, 0x7d)) return
   const base = openKeys.length
   let large: Set<string> | null = null
-  for (;;) {
+  do {
     const at = pos
     if (src.charCodeAt(at) !== 0x22) failExpected(at, 'expected string key in object')
     const escaped = string()
@@ -115,16 +109,8 @@ function object(depth: number): void {
     if (src.charCodeAt(pos) !== 0x3a) failExpected(pos, "expected ':' after object key")
     pos++
     value(depth)
-    skipWs()
-    const c = src.charCodeAt(pos)
-    if (c === 0x7d) break
-    if (c !== 0x2c) failExpected(pos, "expected ',' or '}' in object")
-    pos++
-    skipWs()
-    if (src.charCodeAt(pos) === 0x7d) fail(pos, 'trailing comma in object')
-  }
+  } while (!next(0x7d, 'object'))
   openKeys.length = base
-  pos++
 }
 
 function duplicate(at: number, key: string): never {
@@ -132,24 +118,33 @@ function duplicate(at: number, key: string): never {
 }
 
 function array(depth: number): void {
+  if (enter(depth, 0x5d)) return
+  do value(depth)
+  while (!next(0x5d, 'array'))
+}
+
+/** Steps into the container opening at pos; returns true if it is empty and so already left. */
+function enter(depth: number, close: number): boolean {
   if (depth > MAX_DEPTH) fail(pos, `nesting deeper than ${MAX_DEPTH} levels`)
   pos++
   skipWs()
-  if (src.charCodeAt(pos) === 0x5d) {
-    pos++
-    return
-  }
-  for (;;) {
-    value(depth)
-    skipWs()
-    const c = src.charCodeAt(pos)
-    if (c === 0x5d) break
-    if (c !== 0x2c) failExpected(pos, "expected ',' or ']' in array")
-    pos++
-    skipWs()
-    if (src.charCodeAt(pos) === 0x5d) fail(pos, 'trailing comma in array')
+  if (src.charCodeAt(pos) !== close) return false
+  pos++
+  return true
+}
+
+/** After a member: returns true past the closing bracket, false past a comma. */
+function next(close: number, kind: string): boolean {
+  skipWs()
+  const c = src.charCodeAt(pos)
+  if (c !== close && c !== 0x2c) {
+    failExpected(pos, `expected ',' or '${String.fromCharCode(close)}' in ${kind}`)
   }
   pos++
+  if (c === close) return true
+  skipWs()
+  if (src.charCodeAt(pos) === close) fail(pos, `trailing comma in ${kind}`)
+  return false
 }
 
 /** Checks the string at pos and moves past it; returns whether it holds a backslash escape. */
