@@ -1,10 +1,11 @@
-/** Tests of the shared shell pieces: the bounded queue, the fake clock and the wire mapping. */
+/** Tests of the shared shell pieces: the bounded queue, the fake clock and timers, and the wire mapping. */
 import { describe, expect, test } from 'bun:test'
 import * as v from 'valibot'
 import type { OutboundAgentEvent } from '../core/host/events.ts'
 import { WireAgentEventSchema } from '../proto/agent.ts'
 import { FakeClock } from './clock.ts'
 import { BoundedQueue } from './queue.ts'
+import { FakeTimers } from './timers.ts'
 import { outboundToWire, wireToOutbound } from './wire.ts'
 
 describe('BoundedQueue', () => {
@@ -54,6 +55,41 @@ test('FakeClock moves only when told', () => {
   expect([c.now(), c.monotonicMs()]).toEqual([1_500, 500])
   c.set(10)
   expect([c.now(), c.monotonicMs()]).toEqual([10, 500])
+})
+
+test('FakeTimers run in due order with the clock at each due time, and not once cancelled', () => {
+  const c = new FakeClock(0)
+  const t = new FakeTimers(c)
+  const ran: [string, number][] = []
+  const note = (name: string) => () => ran.push([name, c.monotonicMs()])
+  t.setTimeout(note('b'), 20)
+  t.setTimeout(note('a'), 10)
+  t.setTimeout(note('a2'), 10)
+  t.setTimeout(() => {
+    note('c')()
+    // Set by a callback and due within the same advance: it runs in it too.
+    t.setTimeout(note('d'), 5)
+  }, 30)
+  t.setTimeout(note('cancelled'), 15).cancel()
+  t.advance(9)
+  expect(ran).toEqual([])
+  t.advance(31)
+  expect(ran).toEqual([['a', 10], ['a2', 10], ['b', 20], ['c', 30], ['d', 35]])
+  expect([c.monotonicMs(), t.size]).toEqual([40, 0])
+})
+
+test('FakeTimers: moving the clock alone runs nothing; the next advance runs what is overdue, late', () => {
+  const c = new FakeClock(0)
+  const t = new FakeTimers(c)
+  const ran: number[] = []
+  t.setTimeout(() => ran.push(c.monotonicMs()), 10)
+  t.setTimeout(() => ran.push(c.monotonicMs()), 30)
+  c.advance(25)
+  expect(ran).toEqual([])
+  t.advance(0)
+  expect(ran).toEqual([25])
+  t.advance(10)
+  expect(ran).toEqual([25, 30])
 })
 
 describe('wire events', () => {
