@@ -7,7 +7,19 @@ import { afterEach, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Lab } from '../../src/lab/lab.ts'
-import { agentEventsOf, converged, eventsOf, hostsOf, lifecycleOf, makeLab, rid, until } from './support.ts'
+import {
+  agentEventsOf,
+  converged,
+  dispatchesOf,
+  eventsOf,
+  hostsOf,
+  lifecycleOf,
+  logOf,
+  makeLab,
+  planPassAfterNow,
+  rid,
+  until,
+} from './support.ts'
 
 // Each scenario runs a whole fleet of processes on a loaded 2-core machine.
 setDefaultTimeout(180_000)
@@ -64,8 +76,12 @@ describe('resilience', () => {
     await l.startControlPlane()
     for (const h of l.hosts.keys()) l.startAgent(h)
     await until('canary converged', () => converged(l, c1, ['canary']), 30_000)
+    const marks = new Map([...l.hosts.keys()].map((h) => [h, logOf(l, `agent-${h}`).length]))
     expect(await l.stopControlPlane('SIGKILL')).toBe(137)
-    await Bun.sleep(1_500)
+    // The CP comes back once every agent has found it gone.
+    await until('every agent lost the CP', () =>
+      [...marks].every(([h, at]) => logOf(l, `agent-${h}`).slice(at).includes('"msg":"heartbeat failed"'))
+    )
     await l.startControlPlane()
     await until('all converged after the CP restart', () => converged(l, c1, [...l.hosts.keys()]), 45_000)
     await until('Terminal', async () => (await lifecycleOf(l, rid('stable', c1))) === 'Terminal')
@@ -91,6 +107,8 @@ describe('resilience', () => {
 
     await l.stopControlPlane()
     for (const f of ['state.db', 'state.db-wal', 'state.db-shm']) rmSync(join(l.layout.cpDir, f), { force: true })
+    const marks = new Map([...l.hosts.keys()].map((h) => [h, logOf(l, `agent-${h}`).length]))
+    const since = (h: string) => logOf(l, `agent-${h}`).slice(marks.get(h))
     await l.startControlPlane()
     await until(
       'every host known Converged again',
@@ -100,8 +118,19 @@ describe('resilience', () => {
       },
       30_000
     )
-    await Bun.sleep(3_000)
+    // The rebuilt CP may send a host it had not placed yet its dispatch again. Once it has planned
+    // on the rebuilt states and every dispatch it queued has reached its agent and been handled,
+    // no agent accepted one: each remembers the rollout and ignores the duplicate.
+    await planPassAfterNow(l)
+    const count = (text: string, msg: string) => text.split(`"msg":"${msg}"`).length - 1
+    await until('every dispatch of the rebuilt CP handled by its agent', async () => {
+      const rows = await eventsOf(l, rid('stable', c1))
+      return [...l.hosts.keys()].every(
+        (h) => count(since(h), 'duplicate dispatch ignored') + count(since(h), 'dispatch accepted') >= dispatchesOf(rows, h).length
+      )
+    })
     for (const h of l.hosts.keys()) {
+      expect(count(since(h), 'dispatch accepted')).toBe(0)
       expect(l.switchCount(h, closures[h]!)).toBe(1)
       expect(l.currentClosure(h)).toBe(closures[h]!)
     }

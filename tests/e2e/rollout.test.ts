@@ -7,7 +7,18 @@
  */
 import { afterEach, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import type { Lab } from '../../src/lab/lab.ts'
-import { agentEventsOf, converged, eventsOf, hostsOf, lifecycleOf, makeLab, rid, until } from './support.ts'
+import {
+  agentEventsOf,
+  converged,
+  dispatchesOf,
+  eventsOf,
+  hostsOf,
+  lifecycleOf,
+  makeLab,
+  planPassAfterNow,
+  rid,
+  until,
+} from './support.ts'
 
 // Each scenario runs a whole fleet of processes on a loaded 2-core machine.
 setDefaultTimeout(180_000)
@@ -106,10 +117,12 @@ describe('rollouts', () => {
     expect(quarantines).toContainEqual(expect.objectContaining({ channel: 'stable', closure: bad.canary! }))
     const rollout = (await l.api<{ rollouts: { rolloutId: string; halt: unknown }[] }>('/v1/rollouts')).body.rollouts.find((r) => r.rolloutId === rid('stable', c1))
     expect(rollout?.halt).toBeTruthy()
-    // Give the planner several ticks to misbehave, then check nobody else moved.
-    await Bun.sleep(3_000)
+    // Once the planner has planned on the halt, nobody else was dispatched or moved.
+    await planPassAfterNow(l)
     const rows = await eventsOf(l, rid('stable', c1))
+    expect(dispatchesOf(rows, 'canary').length).toBe(1)
     for (const h of ['web-1', 'web-2']) {
+      expect(dispatchesOf(rows, h)).toEqual([])
       expect(agentEventsOf(rows, h)).toEqual([])
       expect(l.switchCount(h, bad[h]!)).toBe(0)
       expect(l.currentClosure(h)).toBe(installed[h]!)
@@ -141,12 +154,15 @@ describe('rollouts', () => {
     await startAll(l)
     await until('web-1 Reverted', async () => (await hostsOf(l))['web-1']?.rolloutState === 'Reverted', 45_000)
     expect(l.currentClosure('web-1')).toBe(installed)
-    await Bun.sleep(3_000)
+    // Once the planner has planned on the halt, wave 2 was never dispatched.
+    await planPassAfterNow(l)
     const rows = await eventsOf(l, rid('stable', c1))
     const failed = rows.find((r) => r.host === 'web-1' && r.payload.kind === 'ActivationFailed')
     expect(failed?.payload.exitCode).toBe(1)
     expect(String(failed?.payload.stderrTail)).toContain('nginx.service')
+    expect(dispatchesOf(rows, 'web-1').length).toBe(1)
     for (const h of ['db-1', 'db-2']) {
+      expect(dispatchesOf(rows, h)).toEqual([])
       expect(agentEventsOf(rows, h)).toEqual([])
       expect(l.switchCount(h, closures[h]!)).toBe(0)
     }
@@ -195,8 +211,9 @@ describe('rollouts', () => {
     await startAll(l, ['web-2'])
     // The rest of wave 1 is not blocked by the absent host (a Pending host is not in flight)...
     await until('canary, web-1 and web-3 converged', () => converged(l, c1, ['canary', 'web-1', 'web-3']), 45_000)
-    await Bun.sleep(2_000)
-    // ...but wave 2 waits for all of wave 1, as the policy says.
+    // ...but wave 2 waits for all of wave 1, as the policy says, however often the planner runs.
+    await planPassAfterNow(l)
+    expect(dispatchesOf(await eventsOf(l, rid('stable', c1)), 'db-1')).toEqual([])
     expect(l.switchCount('db-1', closures['db-1']!)).toBe(0)
     const h = await hostsOf(l)
     expect(h['web-2']?.rolloutState).toBe('Pending')
