@@ -58,10 +58,11 @@ describe('rollouts', () => {
       budgets: [{ tags: ['stable'], maxInFlight: 1 }],
     })
     const l = lab
+    const hosts = [...l.hosts.keys()]
+    const installed = Object.fromEntries(hosts.map((h) => [h, l.currentClosure(h)]))
     const closures = closuresFor(l, 'r1')
     const commit = await l.release(closures)
     await startAll(l)
-    const hosts = [...l.hosts.keys()]
     await until('every host converged', () => converged(l, commit, hosts), 60_000)
 
     for (const channel of ['edge', 'staging', 'stable']) {
@@ -72,12 +73,17 @@ describe('rollouts', () => {
     // The full story of each host, with consecutive sequence numbers.
     for (const h of hosts) {
       const channel = l.hosts.get(h)!.plan.channel
-      const events = agentEventsOf(await eventsOf(l, rid(channel, commit)), h)
+      const rows = await eventsOf(l, rid(channel, commit))
+      const events = agentEventsOf(rows, h)
       const kinds = events.map(([, k]) => k)
       for (const k of ['DispatchAck', 'ActivationStarted', 'ActivationCompleted', 'Converged']) expect(kinds).toContain(k)
       expect(kinds.indexOf('DispatchAck')).toBeLessThan(kinds.indexOf('ActivationCompleted'))
       expect(kinds.indexOf('ActivationCompleted')).toBeLessThan(kinds.indexOf('Converged'))
       expect(events.map(([s]) => s)).toEqual(events.map((_, i) => i + 1))
+      // The DispatchAck reports the closure the host really ran before, the rollback target
+      // (DECISIONS §3.7), not the target.
+      const ack = rows.find((r) => r.kind === 'agent_event' && r.host === h && r.payload.kind === 'DispatchAck')
+      expect(ack?.payload.currentClosureAtDispatch).toBe(installed[h]!)
     }
 
     // Order, from the global event-log sequence: edge before stable (channel edge), canary before
