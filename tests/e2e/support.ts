@@ -91,13 +91,22 @@ export const PLAN_PASSES = 'nixfleet_cp_reducer_input_duration_seconds_count{inp
 /** The dispatches the control plane queued since it started. */
 export const DISPATCHES_QUEUED = 'nixfleet_cp_dispatches_queued_total'
 
-/** One series of the control plane's `/metrics` (`name` or `name{labels}`); 0 while absent. */
+/**
+ * One series of the control plane's `/metrics` (`name` or `name{labels}`): 0 while the series is
+ * absent, but an error when no metric family has that name, so a misspelt name cannot read 0.
+ */
 export async function cpMetric(lab: Lab, series: string): Promise<number> {
   const r = await lab.api<string>('/metrics')
   if (r.status !== 200) throw new Error(`/metrics answered ${r.status}`)
-  for (const line of r.body.split('\n')) {
+  const lines = r.body.split('\n')
+  for (const line of lines) {
     const sp = line.lastIndexOf(' ')
     if (line.slice(0, sp) === series) return Number(line.slice(sp + 1))
+  }
+  const name = series.split('{')[0]!
+  const families = lines.filter((l) => l.startsWith('# TYPE ')).map((l) => l.split(' ')[2]!)
+  if (!families.some((f) => [f, `${f}_count`, `${f}_sum`, `${f}_bucket`].includes(name))) {
+    throw new Error(`no metric family for ${series}`)
   }
   return 0
 }
