@@ -10,7 +10,6 @@ import type { Lab } from '../../src/lab/lab.ts'
 import {
   agentEventsOf,
   converged,
-  dispatchesOf,
   entriesOf,
   eventsOf,
   hostsOf,
@@ -134,15 +133,20 @@ describe('resilience', () => {
       },
       30_000
     )
-    // The rebuilt CP may send a host it had not placed yet its dispatch again. Once it has planned
-    // on the rebuilt states and every dispatch it queued has reached its agent and been handled,
-    // no agent accepted one: each remembers the rollout and ignores the duplicate.
+    // The rebuilt CP may send a host it has not placed yet its dispatch again. Once it has planned
+    // on the rebuilt states and every dispatch it queued was withdrawn (the host's replayed events
+    // placed it first) or delivered and handled by its agent, no agent accepted one: each
+    // remembers the rollout and ignores the duplicate.
     await planPassAfterNow(l)
     const count = (text: string, msg: string) => text.split(`"msg":"${msg}"`).length - 1
-    await until('every dispatch of the rebuilt CP handled by its agent', async () => {
+    await until('every dispatch of the rebuilt CP withdrawn, or delivered and handled', async () => {
+      const status = await l.api<{ dispatchQueueDepth: number }>('/v1/operator/status')
       const rows = await eventsOf(l, rid('stable', c1))
-      return [...l.hosts.keys()].every(
-        (h) => count(since(h), 'duplicate dispatch ignored') + count(since(h), 'dispatch accepted') >= dispatchesOf(rows, h).length
+      const delivered = (h: string) =>
+        rows.filter((r) => r.kind === 'effect' && r.host === h && r.payload.effect === 'DispatchDelivered').length
+      return (
+        status.body.dispatchQueueDepth === 0 &&
+        [...l.hosts.keys()].every((h) => count(since(h), 'duplicate dispatch ignored') + count(since(h), 'dispatch accepted') >= delivered(h))
       )
     })
     for (const h of l.hosts.keys()) {
