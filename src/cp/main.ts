@@ -23,6 +23,7 @@ import { systemClock } from '../runtime/clock.ts'
 import { createLogger, type Logger } from '../runtime/log.ts'
 import type { CpConfig } from './config.ts'
 import { DispatchHub } from './dispatch-hub.ts'
+import { systemTimers } from '../runtime/timers.ts'
 import { EnrollService } from './enroll.ts'
 import { CpMetrics } from './metrics.ts'
 import { Reducer } from './reducer.ts'
@@ -130,7 +131,8 @@ export async function createControlPlane(config: CpConfig, opts: CpOptions = {})
   const state = new CpState()
   state.load(store)
   const metrics = new CpMetrics()
-  const hub = new DispatchHub()
+  // Real time with real timers: the pacer's clock must be the one its timers run on.
+  const hub = new DispatchHub({ clock: systemClock, timers: systemTimers })
   let onFatal: (e: unknown) => void = () => {}
   const fatal = new Promise<unknown>((resolve) => {
     onFatal = resolve

@@ -1,15 +1,16 @@
-/** Tests of the shared shell pieces: the bounded queue, the fake clock and the wire mapping. */
+/** Tests of the shared shell pieces: the bounded queue, the fake clock and timers, and the wire mapping. */
 import { describe, expect, test } from 'bun:test'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as v from 'valibot'
-import type { OutboundAgentEvent } from '../core/host/events.ts'
+import type { OutboundAgentEvent, OutboundKind } from '../core/host/events.ts'
 import { WireAgentEventSchema } from '../proto/agent.ts'
 import { FakeClock } from './clock.ts'
 import { checkJson, parseJsonBytes, readJsonFile } from './json-file.ts'
 import { exposition, familyHeader, labelText, sampleLine, withLabel } from './prometheus.ts'
 import { BoundedQueue } from './queue.ts'
+import { FakeTimers } from './timers.ts'
 import { outboundToWire, wireToOutbound } from './wire.ts'
 
 describe('BoundedQueue', () => {
@@ -61,31 +62,106 @@ test('FakeClock moves only when told', () => {
   expect([c.now(), c.monotonicMs()]).toEqual([10, 500])
 })
 
+test('FakeTimers run in due order with the clock at each due time, and not once cancelled', () => {
+  const c = new FakeClock(0)
+  const t = new FakeTimers(c)
+  const ran: [string, number][] = []
+  const note = (name: string) => () => ran.push([name, c.monotonicMs()])
+  t.setTimeout(note('b'), 20)
+  t.setTimeout(note('a'), 10)
+  t.setTimeout(note('a2'), 10)
+  t.setTimeout(() => {
+    note('c')()
+    // Set by a callback and due within the same advance: it runs in it too.
+    t.setTimeout(note('d'), 5)
+  }, 30)
+  t.setTimeout(note('cancelled'), 15).cancel()
+  t.advance(9)
+  expect(ran).toEqual([])
+  t.advance(31)
+  expect(ran).toEqual([['a', 10], ['a2', 10], ['b', 20], ['c', 30], ['d', 35]])
+  expect([c.monotonicMs(), t.size]).toEqual([40, 0])
+})
+
+test('FakeTimers: moving the clock alone runs nothing; the next advance runs what is overdue, late', () => {
+  const c = new FakeClock(0)
+  const t = new FakeTimers(c)
+  const ran: number[] = []
+  t.setTimeout(() => ran.push(c.monotonicMs()), 10)
+  t.setTimeout(() => ran.push(c.monotonicMs()), 30)
+  c.advance(25)
+  expect(ran).toEqual([])
+  t.advance(0)
+  expect(ran).toEqual([25])
+  t.advance(10)
+  expect(ran).toEqual([25, 30])
+})
+
 describe('wire events', () => {
-  const events: OutboundAgentEvent[] = [
-    { kind: 'DispatchAck', seq: 1, currentClosureAtDispatch: 'prior', receivedAt: Date.UTC(2026, 0, 2, 3, 4, 5) },
-    {
+  const at = (minute: number, ms = 0) => Date.UTC(2026, 0, 2, 3, minute, 5, ms)
+  // One event of every kind; the mapped type makes a kind added to the core a compile error here.
+  const byKind: { readonly [K in OutboundKind]: Extract<OutboundAgentEvent, { kind: K }> } = {
+    DispatchAck: { kind: 'DispatchAck', seq: 1, currentClosureAtDispatch: 'prior', receivedAt: at(4) },
+    ActivationStarted: { kind: 'ActivationStarted', seq: 2, startedAt: at(5, 1), switchMethod: 'switch' },
+    ActivationCompleted: { kind: 'ActivationCompleted', seq: 3, observedCurrentClosure: 'target', exitCode: 0, completedAt: at(6, 20) },
+    ActivationFailed: { kind: 'ActivationFailed', seq: 4, exitCode: -1, stderrTail: 'unit nginx.service failed\n', failedAt: at(7, 300) },
+    ActivationDeferred: { kind: 'ActivationDeferred', seq: 5, component: 'kernel', deferredAt: at(8, 999) },
+    ProbeTopologyDeclared: {
+      kind: 'ProbeTopologyDeclared',
+      seq: 6,
+      probes: [
+        { probeName: 'http', kind: 'http', mode: 'enforce' },
+        { probeName: 'cis', kind: 'exec', mode: 'observe' },
+      ],
+      declaredAt: at(9, 5),
+    },
+    ProbeObservedFirst: { kind: 'ProbeObservedFirst', seq: 7, probeName: 'http', mode: 'enforce', observedAt: at(10, 50) },
+    ProbeResult: {
       kind: 'ProbeResult',
-      seq: 4,
+      seq: 8,
       probeName: 'http',
       mode: 'enforce',
       status: 'fail',
-      observedAt: Date.UTC(2026, 0, 2, 3, 5, 0, 250),
+      observedAt: at(11, 250),
       failureReason: 'connection refused',
       subResults: [
         { controlId: 'c1', status: 'pass', framework: 'cis', article: null, effectiveMode: 'enforce', overrideReason: null },
+        { controlId: 'c2', status: 'fail', framework: 'nis2', article: '21', effectiveMode: 'observe', overrideReason: 'waived' },
       ],
     },
-    { kind: 'Converged', seq: 9, convergedAt: Date.UTC(2026, 0, 2, 4), currentClosure: 'target' },
-  ]
+    ProbeFailureFirst: { kind: 'ProbeFailureFirst', seq: 9, probeName: 'http', mode: 'enforce', firstFailedAt: at(12, 7) },
+    Failed: {
+      kind: 'Failed',
+      seq: 10,
+      failedAt: at(13, 70),
+      sustainedDurationSecs: 120,
+      failingProbes: ['http'],
+      policyApplied: 'rollback-and-halt',
+    },
+    RollbackComplete: { kind: 'RollbackComplete', seq: 11, revertedToClosure: 'prior', exitCode: 0, completedAt: at(14, 700) },
+    Converged: { kind: 'Converged', seq: 12, convergedAt: at(15, 1), currentClosure: 'target' },
+  }
+  const events: OutboundAgentEvent[] = Object.values(byKind)
 
-  test('times become RFC 3339 on the wire and the schema accepts the result', () => {
-    const wire = outboundToWire(events[0]!)
-    expect(wire).toEqual({ kind: 'DispatchAck', seq: 1, currentClosureAtDispatch: 'prior', receivedAt: '2026-01-02T03:04:05.000Z' })
-    for (const e of events) expect(v.safeParse(WireAgentEventSchema, outboundToWire(e)).success).toBe(true)
+  test('the events tested are exactly the kinds of the wire schema', () => {
+    const schemaKinds: string[] = WireAgentEventSchema.options.map((o) => o.entries.kind.literal)
+    expect(Object.keys(byKind).sort()).toEqual(schemaKinds.sort())
   })
 
-  test('wire → core round trip is lossless for every kind used', () => {
+  test('times become RFC 3339 on the wire and the schema accepts the result', () => {
+    expect(outboundToWire(byKind.DispatchAck)).toEqual({
+      kind: 'DispatchAck',
+      seq: 1,
+      currentClosureAtDispatch: 'prior',
+      receivedAt: '2026-01-02T03:04:05.000Z',
+    })
+    for (const e of events) {
+      const r = v.safeParse(WireAgentEventSchema, outboundToWire(e))
+      expect(r.issues?.map((i) => `${e.kind}: ${i.message}`) ?? []).toEqual([])
+    }
+  })
+
+  test('wire → core round trip is lossless for every kind, to the millisecond', () => {
     for (const e of events) {
       const parsed = v.parse(WireAgentEventSchema, outboundToWire(e))
       expect(wireToOutbound(parsed)).toEqual(e)
