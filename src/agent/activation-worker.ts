@@ -11,7 +11,7 @@
  * - An interrupted pipeline (agent shutdown) reports nothing; the restarted agent recovers from
  *   the link (see reducer recovery).
  */
-import type { HostEvent } from '../core/index.ts'
+import type { Unsequenced } from '../core/index.ts'
 import { BoundedQueue } from '../runtime/queue.ts'
 import type { Clock } from '../runtime/clock.ts'
 import type { Logger } from '../runtime/log.ts'
@@ -43,8 +43,8 @@ const INTENT_CAPACITY = 4
 /** The dependencies of the worker. */
 export type ActivationWorkerDeps = {
   readonly pipeline: Omit<ActivationDeps, 'signal'>
-  /** Hands a Local event (seq 0) to the reducer; must not lose it while the agent runs. */
-  readonly emit: (rolloutId: string, event: HostEvent) => Promise<void>
+  /** Hands a Local event (numbered by the reducer) over; must not lose it while the agent runs. */
+  readonly emit: (rolloutId: string, event: Unsequenced) => Promise<void>
   readonly onRollbackFailed: (rolloutId: string, reason: string) => void
   readonly isCurrent: (rolloutId: string) => boolean
   readonly clock: Clock
@@ -133,7 +133,6 @@ export class ActivationWorker {
       } else {
         await this.deps.emit(rolloutId, {
           type: 'LocalActivationStarted',
-          seq: 0,
           startedAt: now(),
           switchMethod: 'switch-to-configuration',
         })
@@ -172,7 +171,6 @@ export class ActivationWorker {
         this.deps.log.info('activation completed', { rolloutId, closure })
         return this.deps.emit(rolloutId, {
           type: 'LocalActivationCompleted',
-          seq: 0,
           observedCurrentClosure: outcome.observed,
           exitCode: 0,
           completedAt: at,
@@ -185,7 +183,6 @@ export class ActivationWorker {
         })
         return this.deps.emit(rolloutId, {
           type: 'LocalActivationDeferred',
-          seq: 0,
           component: outcome.component,
           deferredAt: at,
         })
@@ -199,7 +196,6 @@ export class ActivationWorker {
         })
         return this.deps.emit(rolloutId, {
           type: 'LocalActivationFailed',
-          seq: 0,
           exitCode: outcome.exitCode,
           stderrTail: outcome.stderrTail,
           failedAt: at,
@@ -226,7 +222,6 @@ export class ActivationWorker {
         this.deps.log.warn('rollback completed', { rolloutId, closure })
         return this.deps.emit(rolloutId, {
           type: 'LocalRollbackCompleted',
-          seq: 0,
           revertedToClosure: out.observed,
           exitCode: 0,
           completedAt: this.deps.clock.now(),

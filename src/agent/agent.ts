@@ -10,7 +10,7 @@
  * queue, one last best-effort flush of the outbox runs, and the process exits within 5 s. A
  * switch already fired keeps running under systemd; the next start completes it.
  */
-import type { HostEvent } from '../core/index.ts'
+import type { Unsequenced } from '../core/index.ts'
 import { AgentClient, describeClientError } from './cp-client.ts'
 import { systemClock, type Clock } from '../runtime/clock.ts'
 import { createLogger, type Logger } from '../runtime/log.ts'
@@ -224,7 +224,7 @@ export async function runAgent(config: AgentConfig, opts: RunOptions): Promise<n
   const probes = new ProbeWorker({
     configPath: config.healthChecksConfig,
     context: { machineId: config.machineId, hostPublicKey },
-    emit: (rolloutId: string, event: HostEvent) => {
+    emit: (rolloutId: string, event: Unsequenced) => {
       if (!push({ type: 'Local', rolloutId, event }))
         log.warn('probe event dropped: reducer queue full', { event: event.type })
     },

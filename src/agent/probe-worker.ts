@@ -13,7 +13,7 @@
  */
 import { readFileSync } from 'node:fs'
 import * as v from 'valibot'
-import type { HostEvent, ProbeDecl } from '../core/index.ts'
+import type { ProbeDecl, Unsequenced } from '../core/index.ts'
 import { JsonSyntaxError, decodeUtf8Strict, parseJson } from '../crypto/canonical-json.ts'
 import { HealthChecksFileSchema, type ProbeDeclaration } from '../proto/agent.ts'
 import { summarizeIssues } from '../proto/issues.ts'
@@ -62,8 +62,8 @@ export function loadHealthChecks(path: string): LoadedChecks {
 export type ProbeWorkerDeps = {
   readonly configPath: string
   readonly context: Omit<ProbeContext, 'signal'>
-  /** Hands a Local event (seq 0, assigned by the reducer) for `rolloutId` to the reducer. */
-  readonly emit: (rolloutId: string, event: HostEvent) => void
+  /** Hands a Local event for `rolloutId` to the reducer (which numbers it). */
+  readonly emit: (rolloutId: string, event: Unsequenced) => void
   readonly clock: Clock
   readonly log: Logger
   readonly metrics: Metrics
@@ -109,21 +109,20 @@ export class ProbeWorker {
    * through the queue, a tick already queued could declare the host converged on its soak alone
    * before the topology that makes it wait for its probes.
    */
-  reset(rolloutId: string): HostEvent[] {
+  reset(rolloutId: string): Unsequenced[] {
     this.stop()
     this.rolloutId = rolloutId
     const gen = this.generation
     const loaded = loadHealthChecks(this.deps.configPath)
     const now = this.deps.clock.now()
-    const initial: HostEvent[] = []
-    const collect = (_r: string, e: HostEvent): void => void initial.push(e)
+    const initial: Unsequenced[] = []
+    const collect = (_r: string, e: Unsequenced): void => void initial.push(e)
     if (!loaded.ok) {
       this.deps.log.error('health checks unusable; reporting a failing probe', {
         reason: loaded.error,
       })
       initial.push({
         type: 'LocalProbeTopologyDeclared',
-        seq: 0,
         probes: [{ probeName: CONFIG_PROBE_NAME, kind: 'config', mode: 'enforce' }],
         declaredAt: now,
       })
@@ -149,7 +148,6 @@ export class ProbeWorker {
     })
     initial.push({
       type: 'LocalProbeTopologyDeclared',
-      seq: 0,
       probes: topology,
       declaredAt: now,
     })
@@ -191,13 +189,12 @@ export class ProbeWorker {
     outcome: ProbeOutcome,
     first: boolean,
     failureFirst: 'fail' | undefined,
-    emit: (rolloutId: string, event: HostEvent) => void = this.deps.emit
+    emit: (rolloutId: string, event: Unsequenced) => void = this.deps.emit
   ): void {
     const at = this.deps.clock.now()
     if (first)
       emit(rolloutId, {
         type: 'LocalProbeObservedFirst',
-        seq: 0,
         probeName: name,
         mode,
         observedAt: at,
@@ -205,7 +202,6 @@ export class ProbeWorker {
     if (failureFirst || (first && outcome.status === 'fail')) {
       emit(rolloutId, {
         type: 'LocalProbeFailureFirst',
-        seq: 0,
         probeName: name,
         mode,
         firstFailedAt: at,
@@ -213,7 +209,6 @@ export class ProbeWorker {
     }
     emit(rolloutId, {
       type: 'LocalProbeResult',
-      seq: 0,
       probeName: name,
       mode,
       status: outcome.status,

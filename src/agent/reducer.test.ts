@@ -4,7 +4,7 @@
  * rollback, crash recovery of each state, CP snapshots, replay and garbage collection.
  */
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
-import type { HostEvent, HostPolicy } from '../core/index.ts'
+import type { HostPolicy, Unsequenced } from '../core/index.ts'
 import type { HostRolloutSnapshot } from '../proto/agent.ts'
 import { FakeClock, toRfc3339 } from '../runtime/clock.ts'
 import { createLogger } from '../runtime/log.ts'
@@ -31,7 +31,7 @@ const POLICY: HostPolicy = {
 type World = {
   reducer: AgentReducer
   /** The topology the stand-in probe worker declares on reset. */
-  topology?: HostEvent
+  topology?: Unsequenced
   intents: ActivationIntent[]
   resets: string[]
   stops: string[]
@@ -97,7 +97,7 @@ function pending(outbox: Outbox, rolloutId: string): { seq: number; kind: string
   }))
 }
 
-const local = (w: World, rolloutId: string, event: HostEvent) =>
+const local = (w: World, rolloutId: string, event: Unsequenced) =>
   w.reducer.handle({ type: 'Local', rolloutId, event })
 
 beforeEach(() => {
@@ -125,14 +125,12 @@ describe('dispatch to convergence', () => {
 
     local(w, R1, {
       type: 'LocalActivationStarted',
-      seq: 0,
       startedAt: T0 + 10,
       switchMethod: 'switch-to-configuration',
     })
     clock.advance(1_000)
     local(w, R1, {
       type: 'LocalActivationCompleted',
-      seq: 0,
       observedCurrentClosure: V1,
       exitCode: 0,
       completedAt: clock.now(),
@@ -146,13 +144,11 @@ describe('dispatch to convergence', () => {
 
     local(w, R1, {
       type: 'LocalProbeTopologyDeclared',
-      seq: 0,
       probes: [{ probeName: 'http', kind: 'http', mode: 'enforce' }],
       declaredAt: clock.now(),
     })
     local(w, R1, {
       type: 'LocalProbeResult',
-      seq: 0,
       probeName: 'http',
       mode: 'enforce',
       status: 'pass',
@@ -200,14 +196,12 @@ describe('dispatch to convergence', () => {
     w.reducer.handle({ type: 'Dispatch', accepted: accepted(R1, V1), receivedAt: T0, prior: PRIOR })
     local(w, R1, {
       type: 'LocalActivationCompleted',
-      seq: 0,
       observedCurrentClosure: V1,
       exitCode: 0,
       completedAt: T0,
     })
-    const result = (status: 'pass' | 'fail'): HostEvent => ({
+    const result = (status: 'pass' | 'fail'): Unsequenced => ({
       type: 'LocalProbeResult',
-      seq: 0,
       probeName: 'p',
       mode: 'observe',
       status,
@@ -229,7 +223,6 @@ test('the probe topology is declared before any queued tick can converge on soak
   const w = makeWorld()
   w.topology = {
     type: 'LocalProbeTopologyDeclared',
-    seq: 0,
     probes: [{ probeName: 'http', kind: 'http', mode: 'enforce' }],
     declaredAt: T0,
   }
@@ -241,7 +234,6 @@ test('the probe topology is declared before any queued tick can converge on soak
   })
   local(w, R1, {
     type: 'LocalActivationCompleted',
-    seq: 0,
     observedCurrentClosure: V1,
     exitCode: 0,
     completedAt: T0,
@@ -253,7 +245,6 @@ test('the probe topology is declared before any queued tick can converge on soak
   expect(w.reducer.record(R1)!.state.phase).toBe('Soaking') // waits for the probe
   local(w, R1, {
     type: 'LocalProbeResult',
-    seq: 0,
     probeName: 'http',
     mode: 'enforce',
     status: 'pass',
@@ -271,14 +262,12 @@ describe('failure and rollback', () => {
     w.reducer.handle({ type: 'Dispatch', accepted: accepted(R1, V1), receivedAt: T0, prior: PRIOR })
     local(w, R1, {
       type: 'LocalActivationCompleted',
-      seq: 0,
       observedCurrentClosure: V1,
       exitCode: 0,
       completedAt: T0,
     })
     local(w, R1, {
       type: 'LocalProbeResult',
-      seq: 0,
       probeName: 'http',
       mode: 'enforce',
       status: 'fail',
@@ -303,7 +292,6 @@ describe('failure and rollback', () => {
     })
     local(w, R1, {
       type: 'LocalRollbackCompleted',
-      seq: 0,
       revertedToClosure: PRIOR,
       exitCode: 0,
       completedAt: clock.now(),
@@ -330,7 +318,6 @@ describe('failure and rollback', () => {
     })
     local(w, R1, {
       type: 'LocalActivationFailed',
-      seq: 0,
       exitCode: 4,
       stderrTail: 'boom',
       failedAt: T0,
@@ -370,7 +357,7 @@ describe('crash safety', () => {
     })
     restarted.reducer.recoverAll()
     expect(restarted.resets).toEqual([R1])
-    local(restarted, R1, { type: 'LocalProbeTopologyDeclared', seq: 0, probes: [], declaredAt: T0 })
+    local(restarted, R1, { type: 'LocalProbeTopologyDeclared', probes: [], declaredAt: T0 })
     expect(pending(new Outbox(dir), R1).map((e) => e.seq)).toEqual([1, 2, 3])
   })
 
@@ -413,7 +400,7 @@ describe('crash safety', () => {
   test('Deferred completes after the reboot into the target', () => {
     const w = makeWorld()
     w.reducer.handle({ type: 'Dispatch', accepted: accepted(R1, V1), receivedAt: T0, prior: PRIOR })
-    local(w, R1, { type: 'LocalActivationDeferred', seq: 0, component: 'systemd', deferredAt: T0 })
+    local(w, R1, { type: 'LocalActivationDeferred', component: 'systemd', deferredAt: T0 })
     const notYet = makeWorld()
     notYet.reducer.load()
     notYet.reducer.recoverAll()
@@ -435,7 +422,6 @@ describe('crash safety', () => {
     current = V1
     local(w, R1, {
       type: 'LocalActivationFailed',
-      seq: 0,
       exitCode: 4,
       stderrTail: 'x',
       failedAt: T0,
@@ -486,7 +472,7 @@ describe('control-plane snapshots and replay', () => {
     })
     expect(rec.meta.priorFromCp).toBe(true)
     expect(w.resets).toEqual([R1])
-    local(w, R1, { type: 'LocalProbeTopologyDeclared', seq: 0, probes: [], declaredAt: T0 })
+    local(w, R1, { type: 'LocalProbeTopologyDeclared', probes: [], declaredAt: T0 })
     expect(pending(new Outbox(dir), R1)).toEqual([{ seq: 5, kind: 'ProbeTopologyDeclared' }])
   })
 
@@ -496,7 +482,7 @@ describe('control-plane snapshots and replay', () => {
     w.reducer.handle({ type: 'Bootstrap', snapshots: [snapshot()], currentClosure: V1 })
     expect(w.reducer.record(R1)).toBeUndefined()
     w.reducer.handle({ type: 'Dispatch', accepted: accepted(R1, V1), receivedAt: T0, prior: PRIOR })
-    local(w, R1, { type: 'LocalActivationStarted', seq: 0, startedAt: T0, switchMethod: 's' })
+    local(w, R1, { type: 'LocalActivationStarted', startedAt: T0, switchMethod: 's' })
     w.reducer.handle({
       type: 'Bootstrap',
       snapshots: [snapshot({ state: 'Activating', lastEventSeq: 1 })],
@@ -527,7 +513,6 @@ describe('control-plane snapshots and replay', () => {
     w.reducer.handle({ type: 'Dispatch', accepted: accepted(R1, V1), receivedAt: T0, prior: PRIOR })
     local(w, R1, {
       type: 'LocalActivationCompleted',
-      seq: 0,
       observedCurrentClosure: V1,
       exitCode: 0,
       completedAt: T0,

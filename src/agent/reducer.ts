@@ -23,6 +23,7 @@ import {
   isSettled,
   newPendingHost,
   rehydrationEffects,
+  sequenced,
   step,
   tickVerdict,
   type HostEffect,
@@ -31,6 +32,7 @@ import {
   type HostRolloutState,
   type OutboundAgentEvent,
   type OutboundKind,
+  type Unsequenced,
 } from '../core/index.ts'
 import type { HostRolloutSnapshot } from '../proto/agent.ts'
 import { parseRfc3339Ms } from '../proto/common.ts'
@@ -52,7 +54,7 @@ export type AgentInput =
       /** The closure the current-system link named when the dispatch was accepted. */
       readonly prior: string | undefined
     }
-  | { readonly type: 'Local'; readonly rolloutId: string; readonly event: HostEvent }
+  | { readonly type: 'Local'; readonly rolloutId: string; readonly event: Unsequenced }
   | { readonly type: 'Tick' }
   | {
       readonly type: 'Bootstrap'
@@ -121,7 +123,10 @@ export type ReducerDeps = {
     current: ActivationIntent | undefined
   }
   /** The probe worker; `reset` returns the events to apply at once (the topology). */
-  readonly probes: { reset(rolloutId: string): readonly HostEvent[]; stopFor(rolloutId: string): void }
+  readonly probes: {
+    reset(rolloutId: string): readonly Unsequenced[]
+    stopFor(rolloutId: string): void
+  }
   readonly kickDrainer: () => void
   /** The signed target and policy of a rollout (for CP snapshots), if it is the current one. */
   readonly signedRecordFacts: (
@@ -294,22 +299,26 @@ export class AgentReducer {
       target: a.targetClosure,
       prior: input.prior ?? null,
     })
-    this.apply(host, {
+    this.applyNext(host, {
       type: 'LocalActivate',
-      seq: host.state.lastEventSeq + 1,
       currentClosureAtDispatch: input.prior ?? '',
       receivedAt: input.receivedAt,
       targetClosure: a.targetClosure,
     })
   }
 
-  private onLocal(rolloutId: string, event: HostEvent): void {
+  private onLocal(rolloutId: string, event: Unsequenced): void {
     const host = this.records.get(rolloutId)
     if (!host) {
       this.deps.log.debug('event for an unknown rollout dropped', { rolloutId, event: event.type })
       return
     }
-    this.apply(host, { ...event, seq: host.state.lastEventSeq + 1 } as HostEvent)
+    this.applyNext(host, event)
+  }
+
+  /** Applies `event` as the record's next one (the only place a Local event gets its seq). */
+  private applyNext(host: StoredHost, event: Unsequenced): boolean {
+    return this.apply(host, sequenced(event, host.state.lastEventSeq + 1))
   }
 
   private onTick(): void {
@@ -452,9 +461,8 @@ export class AgentReducer {
             rolloutId,
             state: s.phase,
           })
-          this.apply(host, {
+          this.applyNext(host, {
             type: 'LocalActivationCompleted',
-            seq: s.lastEventSeq + 1,
             observedCurrentClosure: current,
             exitCode: 0,
             completedAt: now,
@@ -463,9 +471,8 @@ export class AgentReducer {
         }
         if (s.phase === 'Deferred' || !active || inFlight) return
         if (host.meta.activationAttempts >= MAX_ACTIVATION_ATTEMPTS) {
-          this.apply(host, {
+          this.applyNext(host, {
             type: 'LocalActivationFailed',
-            seq: s.lastEventSeq + 1,
             exitCode: -1,
             stderrTail: `the agent restarted ${host.meta.activationAttempts} times during this activation; giving up`,
             failedAt: now,
@@ -498,9 +505,8 @@ export class AgentReducer {
         if (s.policyApplied !== 'rollback-and-halt' || s.revertedAt !== null) return
         if (prior === null || prior === '' || prior === s.targetClosure) return
         if (current === prior) {
-          this.apply(host, {
+          this.applyNext(host, {
             type: 'LocalRollbackCompleted',
-            seq: s.lastEventSeq + 1,
             revertedToClosure: prior,
             exitCode: 0,
             completedAt: now,

@@ -72,6 +72,8 @@ export type {
   ProbeSubResult,
 } from './host/events.ts'
 export { HOST_EVENT_TYPES, WIRE_KIND, isLocal, remoteEventOf, toOutbound } from './host/events.ts'
+export type { Unsequenced } from './host/unsequenced.ts'
+export { sequenced } from './host/unsequenced.ts'
 export { isSettled, isUnderway, isUnfinished, UNDERWAY_PHASES } from './host/phases.ts'
 export type { HostEffect, HostEffectType, LogLevel } from './host/effects.ts'
 export type { HostStepError } from './host/errors.ts'
