@@ -18,9 +18,9 @@
  *   rollback ⇒ resume the rollback (once more at most).
  */
 import {
+  adoptSnapshot,
   assertNever,
   describeHostStepError,
-  isSettled,
   newPendingHost,
   rehydrationEffects,
   sequenced,
@@ -29,7 +29,8 @@ import {
   type HostEffect,
   type HostEvent,
   type HostEventType,
-  type HostRolloutState,
+  type HostSnapshot,
+  type SnapshotRefusal,
   type OutboundAgentEvent,
   type OutboundKind,
   type Unsequenced,
@@ -106,6 +107,32 @@ export function localEventOf(e: OutboundAgentEvent, targetClosure: string): Host
   }
   const { kind, ...rest } = e
   return { type: LOCAL_OF[kind], ...rest } as HostEvent
+}
+
+/** The refusals worth a warning (the others are routine: another host, or nothing new). */
+const IGNORED_SNAPSHOT: { readonly [R in SnapshotRefusal]?: string } = {
+  'target-differs': 'target differs from the local record',
+  'not-signed-target': 'not the current signed target of this host',
+}
+
+/** The core's view of a wire snapshot (RFC 3339 times as epoch ms, absent values null). */
+function snapshotOf(s: HostRolloutSnapshot): HostSnapshot {
+  const ms = (t: string | null | undefined): number | null => (t ? parseRfc3339Ms(t) : null)
+  return {
+    rolloutId: s.rolloutId,
+    hostname: s.hostname,
+    channel: s.channel,
+    phase: s.state,
+    targetClosure: s.targetClosure,
+    currentClosureAtDispatch: s.currentClosureAtDispatch ?? null,
+    currentClosure: s.currentClosure ?? null,
+    dispatchedAt: parseRfc3339Ms(s.dispatchedAt),
+    dispatchAckedAt: ms(s.dispatchAckedAt),
+    activationStartedAt: ms(s.activationStartedAt),
+    activationCompletedAt: ms(s.activationCompletedAt),
+    soakDueAt: ms(s.soakDueAt),
+    lastEventSeq: s.lastEventSeq,
+  }
 }
 
 /** The dependencies of the reducer. */
@@ -538,10 +565,8 @@ export class AgentReducer {
   }
 
   /**
-   * Merges the CP's snapshots (boot-recovery handshake, or heartbeats while this host has no
-   * record): a snapshot ahead of the local record (the CP synthesized events, or the state dir
-   * was lost) is adopted for its canonical fields; agent-local fields are kept. A snapshot is
-   * only adopted for the current signed rollout and target of this host.
+   * Adopts the CP's snapshots (boot-recovery handshake, or heartbeats while this host has no
+   * record) as the core decides (`adoptSnapshot`), then recovers each adopted record.
    */
   private onBootstrap(
     snapshots: readonly HostRolloutSnapshot[],
@@ -549,57 +574,24 @@ export class AgentReducer {
   ): void {
     for (const snap of snapshots) {
       const id = snap.rolloutId as string
-      if ((snap.hostname as string) !== this.deps.machineId) continue
       const local = this.records.get(id)
-      if (local && local.state.lastEventSeq >= snap.lastEventSeq) continue
-      if (local && local.state.targetClosure !== (snap.targetClosure as string)) {
-        this.deps.log.warn('snapshot ignored: target differs from the local record', {
-          rolloutId: id,
-        })
-        continue
-      }
-      if (!local && (snap.state === 'Pending' || isSettled(snap.state))) continue
       const facts = local ? undefined : this.deps.signedRecordFacts(id)
-      if (!local && (!facts || facts.targetClosure !== (snap.targetClosure as string))) {
-        this.deps.log.warn('snapshot ignored: not the current signed target of this host', {
-          rolloutId: id,
-        })
+      const d = adoptSnapshot({
+        hostname: this.deps.machineId,
+        local: local?.state,
+        snapshot: snapshotOf(snap),
+        signedTarget: facts?.targetClosure,
+      })
+      if (!d.adopt) {
+        const why = IGNORED_SNAPSHOT[d.reason]
+        if (why) this.deps.log.warn(`snapshot ignored: ${why}`, { rolloutId: id })
         continue
       }
-      const ms = (s: string | null | undefined): number | null => (s ? parseRfc3339Ms(s) : null)
-      const base: HostRolloutState =
-        local?.state ??
-        newPendingHost({
-          rolloutId: id,
-          hostname: this.deps.machineId,
-          channel: snap.channel,
-          targetClosure: snap.targetClosure as string,
-          dispatchedAt: parseRfc3339Ms(snap.dispatchedAt),
-        })
-      const phaseChanged = base.phase !== snap.state
-      const priorFromCp =
-        base.currentClosureAtDispatch === null && (snap.currentClosureAtDispatch ?? null) !== null
-      const state: HostRolloutState = {
-        ...base,
-        phase: snap.state,
-        currentClosureAtDispatch:
-          base.currentClosureAtDispatch ?? snap.currentClosureAtDispatch ?? null,
-        currentClosure: snap.currentClosure ?? base.currentClosure,
-        dispatchAckedAt: ms(snap.dispatchAckedAt) ?? base.dispatchAckedAt,
-        activationStartedAt: ms(snap.activationStartedAt) ?? base.activationStartedAt,
-        activationCompletedAt: ms(snap.activationCompletedAt) ?? base.activationCompletedAt,
-        soakDueAt: ms(snap.soakDueAt) ?? base.soakDueAt,
-        lastEventSeq: snap.lastEventSeq,
-        ...(phaseChanged ? { probes: {}, probeTopology: null } : {}),
-      }
+      const priorFromCp = (local?.meta.priorFromCp ?? false) || d.priorFromCp
       const host: StoredHost = local
-        ? {
-            ...local,
-            state,
-            meta: { ...local.meta, priorFromCp: local.meta.priorFromCp || priorFromCp },
-          }
+        ? { ...local, state: d.state, meta: { ...local.meta, priorFromCp } }
         : {
-            state,
+            state: d.state,
             policy: facts!.policy,
             waveIndex: facts!.waveIndex,
             meta: { ...NEW_META, priorFromCp },

@@ -90,6 +90,8 @@ export {
 export type { TickVerdict } from './host/tick.ts'
 export { tickVerdict } from './host/tick.ts'
 export { rehydrationEffects } from './host/rehydrate.ts'
+export type { AdoptionFacts, HostSnapshot, SnapshotAdoption, SnapshotRefusal } from './host/adopt.ts'
+export { adoptSnapshot } from './host/adopt.ts'
 
 export type { RolloutHalt, RolloutPhase, RolloutRecord, RolloutResume } from './rollout/state.ts'
 export { ROLLOUT_PHASES, isClosed } from './rollout/state.ts'
