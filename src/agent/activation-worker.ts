@@ -1,6 +1,6 @@
 /**
  * The activation worker: runs switch and rollback intents one at a time through the activation
- * pipeline and reports each outcome to the reducer as a Local event (spec runtime.md §6.3).
+ * pipeline and reports each outcome to the mutator as a Local event (spec runtime.md §6.3).
  *
  * Invariants:
  * - One switch at a time on a host: intents are serialised through a bounded queue.
@@ -9,7 +9,7 @@
  * - `resume` intents (after an agent restart) never fire a second switch while one is running:
  *   while the switch lock is held they only watch the current-system link.
  * - An interrupted pipeline (agent shutdown) reports nothing; the restarted agent recovers from
- *   the link (see reducer recovery).
+ *   the link (see mutator/recovery.ts).
  */
 import type { Unsequenced } from '../core/index.ts'
 import { BoundedQueue } from '../runtime/queue.ts'
@@ -37,13 +37,13 @@ export type ActivationIntent = {
 }
 
 // Intents per host are rare (one dispatch, at most one rollback); 4 (the reference's channel
-// size) absorbs a re-dispatch racing a rollback without ever blocking the reducer.
+// size) absorbs a re-dispatch racing a rollback without ever blocking the mutator.
 const INTENT_CAPACITY = 4
 
 /** The dependencies of the worker. */
 export type ActivationWorkerDeps = {
   readonly pipeline: Omit<ActivationDeps, 'signal'>
-  /** Hands a Local event (numbered by the reducer) over; must not lose it while the agent runs. */
+  /** Hands a Local event (numbered by the mutator) over; must not lose it while the agent runs. */
   readonly emit: (rolloutId: string, event: Unsequenced) => Promise<void>
   readonly onRollbackFailed: (rolloutId: string, reason: string) => void
   readonly isCurrent: (rolloutId: string) => boolean

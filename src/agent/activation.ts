@@ -12,7 +12,7 @@
  * Invariants:
  * - The switch runs outside the agent (systemd-run): the agent may be restarted by the very
  *   switch it fired, so it is never killed on agent shutdown; a restarted agent finds the link
- *   and completes or re-fires (see reducer recovery).
+ *   and completes or re-fires (see mutator/recovery.ts).
  * - Success is decided by the link, not by exit codes: the link naming the target is success
  *   even if the runner later reports unit failures (the reference's rule). A runner exiting
  *   non-zero before the link flips is a failure with its status and stderr tail (a foreground

@@ -1,12 +1,12 @@
 /**
  * The agent daemon: start-up checks, enrollment, the boot-recovery handshake, the workers around
- * the single reducer (spec runtime.md §6), and a bounded shutdown.
+ * the single mutator (spec runtime.md §6), and a bounded shutdown.
  *
  * Start: trust file, host key, CA and state directory are checked first; any problem is one
  * clear line and a non-zero exit before any work is accepted. Then: metrics listener (optional),
  * enrollment (first boot), persisted records and outbox (crash replay), cached manifests, one
  * heartbeat without a rollout id (bootstrap snapshots), local recovery, and the workers.
- * Stop (SIGTERM): no new work is taken, probes and polls are cancelled, the reducer drains its
+ * Stop (SIGTERM): no new work is taken, probes and polls are cancelled, the mutator drains its
  * queue, one last best-effort flush of the outbox runs, and the process exits within 5 s. A
  * switch already fired keeps running under systemd; the next start completes it.
  */
@@ -28,7 +28,7 @@ import { ManifestCache, type Refusal } from './manifests.ts'
 import { declareAgentMetrics, M, Metrics, serveMetrics, type MetricsServer } from './metrics.ts'
 import { Outbox } from './outbox.ts'
 import { loadHealthChecks, ProbeWorker } from './probe-worker.ts'
-import { AgentReducer, type AgentInput } from './reducer.ts'
+import { AgentMutator } from './mutator/loop.ts'
 import { Backoff, sleep } from './timing.ts'
 import { TrustSource } from './trust.ts'
 import { parseOpenSshPublicKey } from '../crypto/keys.ts'
@@ -46,8 +46,6 @@ const DISPATCH_BACKOFF_BASE_MS = 1_000
 // final outbox flush gets 2 s of it and the workers 1.5 s to notice cancellation.
 const SHUTDOWN_FLUSH_MS = 2_000
 const SHUTDOWN_JOIN_MS = 1_500
-// Retry interval when the reducer queue is momentarily full for an event that must not be lost.
-const REQUEUE_DELAY_MS = 50
 
 /** What the start-up checks produce. */
 export type PreparedAgent = {
@@ -195,18 +193,8 @@ export async function runAgent(config: AgentConfig, opts: RunOptions): Promise<n
   })
   await manifests.loadFromDisk()
 
-  // ---- reducer and the workers it drives
-  let reducer: AgentReducer | undefined
-  const push = (input: AgentInput): boolean => reducer!.queue.tryPush(input)
-  const pushReliably = async (input: AgentInput): Promise<void> => {
-    while (!push(input)) {
-      if (reducer!.queue.isClosed) {
-        log.warn('event not delivered to the reducer: shutting down', { input: input.type })
-        return
-      }
-      await sleep(REQUEUE_DELAY_MS)
-    }
-  }
+  // ---- the mutator and the workers it drives
+  let mutator: AgentMutator | undefined
   const hostPublicKey = (): { ok: true; key: Uint8Array } | { ok: false; error: string } => {
     const pub = readFileIfExists(`${config.sshHostKeyFile}.pub`)
     if (pub) {
@@ -225,8 +213,8 @@ export async function runAgent(config: AgentConfig, opts: RunOptions): Promise<n
     configPath: config.healthChecksConfig,
     context: { machineId: config.machineId, hostPublicKey },
     emit: (rolloutId: string, event: Unsequenced) => {
-      if (!push({ type: 'Local', rolloutId, event }))
-        log.warn('probe event dropped: reducer queue full', { event: event.type })
+      if (!mutator!.submit({ type: 'Local', rolloutId, event }))
+        log.warn('probe event dropped: mutator queue full', { event: event.type })
     },
     clock,
     log: log.child('probe'),
@@ -239,10 +227,12 @@ export async function runAgent(config: AgentConfig, opts: RunOptions): Promise<n
       switchTimeoutMs: cadence.switchTimeoutMs,
       realiseTimeoutMs: cadence.realiseTimeoutMs,
     },
-    emit: (rolloutId, event) => pushReliably({ type: 'Local', rolloutId, event }),
+    emit: async (rolloutId, event) => {
+      await mutator!.submitReliably({ type: 'Local', rolloutId, event })
+    },
     onRollbackFailed: (rolloutId, reason) =>
-      void pushReliably({ type: 'RollbackFailed', rolloutId, reason }),
-    isCurrent: (rolloutId) => reducer!.isCurrent(rolloutId),
+      void mutator!.submitReliably({ type: 'RollbackFailed', rolloutId, reason }),
+    isCurrent: (rolloutId) => mutator!.isCurrent(rolloutId),
     clock,
     log: log.child('activation'),
     metrics,
@@ -257,12 +247,12 @@ export async function runAgent(config: AgentConfig, opts: RunOptions): Promise<n
     intervalMs: cadence.drainMs,
     backoffMaxMs: cadence.backoffMaxMs,
   })
-  reducer = new AgentReducer({
+  mutator = new AgentMutator({
     machineId: config.machineId,
     store,
     outbox,
     clock,
-    log: log.child('reducer'),
+    log: log.child('mutator'),
     metrics,
     currentClosure: () => readCurrentClosure(system.currentSystem),
     activation,
@@ -270,10 +260,10 @@ export async function runAgent(config: AgentConfig, opts: RunOptions): Promise<n
     kickDrainer: () => drainer.kick(),
     signedRecordFacts: (id) => manifests.signedRecordFacts(id),
   })
-  const replayed = reducer.load()
+  const replayed = mutator.load()
   if (replayed > 0)
     log.warn('events replayed into records after an unclean stop', { events: replayed })
-  const r = reducer
+  const m = mutator
   refreshGauges = () => {
     drainer.refreshGauges()
     const current = readCurrentClosure(system.currentSystem)
@@ -295,11 +285,11 @@ export async function runAgent(config: AgentConfig, opts: RunOptions): Promise<n
     metrics,
     intervalMs: cadence.heartbeatMs,
     backoffMaxMs: cadence.backoffMaxMs,
-    activeRolloutId: () => r.activeRolloutId(),
-    lastSeqByRollout: () => r.lastSeqByRollout(),
+    activeRolloutId: () => m.activeRolloutId(),
+    lastSeqByRollout: () => m.lastSeqByRollout(),
     reanchoredAt: () => reanchoredAt,
     lastRefusal: () => lastRefusal,
-    push,
+    submit: (input) => m.submit(input),
   })
   const refuse = (refusal: Refusal): void => {
     lastRefusal = { ...refusal, at: clock.now() }
@@ -318,17 +308,17 @@ export async function runAgent(config: AgentConfig, opts: RunOptions): Promise<n
       reason: describeClientError(boot.error),
     })
   }
-  r.recoverAll()
+  m.recoverAll()
   log.info('agent started', {
     machineId: config.machineId,
     controlPlane: config.controlPlaneUrl,
     currentClosure: readCurrentClosure(system.currentSystem) ?? null,
-    activeRollout: r.activeRolloutId() ?? null,
+    activeRollout: m.activeRolloutId() ?? null,
   })
 
   // ---- workers
   const loops: Promise<unknown>[] = []
-  const reducerDone = r.run()
+  const mutatorDone = m.run()
   loops.push(activation.run(stop), drainer.run(stop), heartbeat.run(stop))
   loops.push(
     (async () => {
@@ -374,7 +364,7 @@ export async function runAgent(config: AgentConfig, opts: RunOptions): Promise<n
           continue
         }
         lastRefusal = undefined
-        await pushReliably({
+        await m.submitReliably({
           type: 'Dispatch',
           accepted: acc.value,
           receivedAt: clock.now(),
@@ -387,7 +377,7 @@ export async function runAgent(config: AgentConfig, opts: RunOptions): Promise<n
     (async () => {
       while (!stop.aborted) {
         await sleep(cadence.tickMs, stop)
-        if (!stop.aborted) push({ type: 'Tick' })
+        if (!stop.aborted) m.submit({ type: 'Tick' })
       }
     })()
   )
@@ -414,8 +404,8 @@ export async function runAgent(config: AgentConfig, opts: RunOptions): Promise<n
   })
   log.info('stopping')
   probes.stop()
-  r.queue.close()
-  await reducerDone
+  m.close()
+  await mutatorDone
   await Promise.race([Promise.allSettled(loops), sleep(SHUTDOWN_JOIN_MS)])
   const flush = await drainer.drainOnce(AbortSignal.timeout(SHUTDOWN_FLUSH_MS), SHUTDOWN_FLUSH_MS)
   metricsServer?.stop()

@@ -6,7 +6,7 @@
  * different event) and lets a restarted agent finish what it started without the CP.
  *
  * Invariants:
- * - Written atomically and durably after the step's events are in the outbox (see reducer).
+ * - Written atomically and durably after the step's events are in the outbox (see mutator/loop.ts).
  * - The policy is the one verified at dispatch time; a rollout keeps it for its whole life even
  *   if its manifest later goes stale, so soak and failure rules never change under a host.
  */

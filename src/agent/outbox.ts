@@ -1,6 +1,6 @@
 /**
  * The durable outbound event queue (spec runtime.md §6.6, DECISIONS §3.9, §3.11): every event
- * the reducer emits is a file before it is posted, so no event is lost to `kill -9` or a CP
+ * the mutator emits is a file before it is posted, so no event is lost to `kill -9` or a CP
  * outage, and none is applied twice (the CP deduplicates by seq).
  *
  * Layout under the state directory, keyed by rollout and seq:
@@ -41,7 +41,7 @@ export type OutboxEntry = {
   readonly seq: number
   readonly kind: string
   readonly durable: boolean
-  /** Epoch ms when the reducer emitted it. */
+  /** Epoch ms when the mutator emitted it. */
   readonly createdAt: number
   readonly event: OutboundAgentEvent
 }

@@ -3,7 +3,7 @@
  * reads the host's health-check declarations, reports the topology, and runs one ticker per
  * non-disabled probe (first run at once, then every max(intervalSeconds, 5) s, never two runs
  * of one probe at a time). Each run reports ProbeObservedFirst (first run), ProbeFailureFirst
- * (first failure, or pass → fail) and ProbeResult, as Local events for the reducer.
+ * (first failure, or pass → fail) and ProbeResult, as Local events for the mutator.
  *
  * Invariants:
  * - Only one rollout is probed at a time: the one of the latest reset.
@@ -62,7 +62,7 @@ export function loadHealthChecks(path: string): LoadedChecks {
 export type ProbeWorkerDeps = {
   readonly configPath: string
   readonly context: Omit<ProbeContext, 'signal'>
-  /** Hands a Local event for `rolloutId` to the reducer (which numbers it). */
+  /** Hands a Local event for `rolloutId` to the mutator (which numbers it). */
   readonly emit: (rolloutId: string, event: Unsequenced) => void
   readonly clock: Clock
   readonly log: Logger

@@ -72,6 +72,7 @@ export type {
   ProbeSubResult,
 } from './host/events.ts'
 export { HOST_EVENT_TYPES, WIRE_KIND, isLocal, remoteEventOf, toOutbound } from './host/events.ts'
+export { localEventOf } from './host/local-event.ts'
 export type { Unsequenced } from './host/unsequenced.ts'
 export { sequenced } from './host/unsequenced.ts'
 export { isSettled, isUnderway, isUnfinished, UNDERWAY_PHASES } from './host/phases.ts'
