@@ -18,7 +18,7 @@ import {
   type HostStepError,
   type Unsequenced,
 } from '../core/index.ts'
-import type { ActivationIntent } from './activation-worker.ts'
+import type { ActivationIntent } from './workers/activation.ts'
 import type { StoredHost } from './host-store.ts'
 import { M } from './metrics.ts'
 import type { AgentMutatorDeps } from './mutator/context.ts'

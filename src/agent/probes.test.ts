@@ -17,7 +17,7 @@ import { FakeClock } from '../runtime/clock.ts'
 import { createLogger } from '../runtime/log.ts'
 import { removeDir, seedOf, tempDir, waitFor } from '../../tests/support/fixtures.ts'
 import { Metrics, M } from './metrics.ts'
-import { CONFIG_PROBE_NAME, loadHealthChecks, ProbeWorker } from './probe-worker.ts'
+import { CONFIG_PROBE_NAME, loadHealthChecks, ProbeWorker } from './workers/probes.ts'
 import { runProbe, truncateReason, type ProbeContext } from './probes.ts'
 
 const decl = (x: Record<string, unknown>) => v.parse(ProbeDeclarationSchema, x)

@@ -7,7 +7,7 @@
 import type { HostEffect, HostEvent, HostPolicy, Unsequenced } from '../../core/index.ts'
 import type { Clock } from '../../runtime/clock.ts'
 import type { Logger } from '../../runtime/log.ts'
-import type { ActivationIntent } from '../activation-worker.ts'
+import type { ActivationIntent } from '../workers/activation.ts'
 import type { AgentApplier } from '../applier.ts'
 import type { HostStore, StoredHost } from '../host-store.ts'
 import type { Metrics } from '../metrics.ts'

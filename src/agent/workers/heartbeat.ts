@@ -7,20 +7,20 @@
  * Invariant: a heartbeat failure never stops the agent; it is retried with backoff and shows
  * as a stale `last heartbeat` metric.
  */
-import { toRfc3339, type Clock } from '../runtime/clock.ts'
-import type { Logger } from '../runtime/log.ts'
+import { toRfc3339, type Clock } from '../../runtime/clock.ts'
+import type { Logger } from '../../runtime/log.ts'
 import {
   type AgentClient,
   type ClientResult,
   type HeartbeatBody,
   type HeartbeatReply,
   describeClientError,
-} from './cp-client.ts'
-import { readCurrentClosure } from './activation.ts'
-import { M, type Metrics } from './metrics.ts'
-import type { Refusal } from './manifests.ts'
-import type { AgentInput } from './mutator/inputs.ts'
-import { Backoff, sleep } from './timing.ts'
+} from '../cp-client.ts'
+import { readCurrentClosure } from '../activation.ts'
+import { M, type Metrics } from '../metrics.ts'
+import type { Refusal } from '../manifests.ts'
+import type { AgentInput } from '../mutator/inputs.ts'
+import { Backoff, sleep } from '../timing.ts'
 
 // Heartbeat deadline: 10 s (reference). The CP answers after one reducer round trip (≤ 5 s).
 const HEARTBEAT_TIMEOUT_MS = 10_000

@@ -11,10 +11,10 @@
  * - An interrupted pipeline (agent shutdown) reports nothing; the restarted agent recovers from
  *   the link (see mutator/recovery.ts).
  */
-import type { Unsequenced } from '../core/index.ts'
-import { BoundedQueue } from '../runtime/queue.ts'
-import type { Clock } from '../runtime/clock.ts'
-import type { Logger } from '../runtime/log.ts'
+import type { Unsequenced } from '../../core/index.ts'
+import { BoundedQueue } from '../../runtime/queue.ts'
+import type { Clock } from '../../runtime/clock.ts'
+import type { Logger } from '../../runtime/log.ts'
 import {
   activate,
   EXIT_GENERIC,
@@ -23,9 +23,9 @@ import {
   switchLockHeld,
   type ActivationDeps,
   type ActivationOutcome,
-} from './activation.ts'
-import { M, type Metrics } from './metrics.ts'
-import { sleep } from './timing.ts'
+} from '../activation.ts'
+import { M, type Metrics } from '../metrics.ts'
+import { sleep } from '../timing.ts'
 
 /** What to do. `resume` variants continue after a restart (no second concurrent switch). */
 export type ActivationIntent = {

@@ -13,21 +13,21 @@
  */
 import { readFileSync } from 'node:fs'
 import * as v from 'valibot'
-import type { ProbeDecl, Unsequenced } from '../core/index.ts'
-import { JsonSyntaxError, decodeUtf8Strict, parseJson } from '../crypto/canonical-json.ts'
-import { HealthChecksFileSchema, type ProbeDeclaration } from '../proto/agent.ts'
-import { summarizeIssues } from '../proto/issues.ts'
-import type { Clock } from '../runtime/clock.ts'
-import type { Logger } from '../runtime/log.ts'
-import { errnoOf } from '../runtime/durable-fs.ts'
-import { M, type Metrics } from './metrics.ts'
+import type { ProbeDecl, Unsequenced } from '../../core/index.ts'
+import { JsonSyntaxError, decodeUtf8Strict, parseJson } from '../../crypto/canonical-json.ts'
+import { HealthChecksFileSchema, type ProbeDeclaration } from '../../proto/agent.ts'
+import { summarizeIssues } from '../../proto/issues.ts'
+import type { Clock } from '../../runtime/clock.ts'
+import type { Logger } from '../../runtime/log.ts'
+import { errnoOf } from '../../runtime/durable-fs.ts'
+import { M, type Metrics } from '../metrics.ts'
 import {
   MIN_INTERVAL_SECS,
   modeOf,
   runProbe,
   type ProbeContext,
   type ProbeOutcome,
-} from './probes.ts'
+} from '../probes.ts'
 
 /** The synthetic probe reporting an unusable declarations file. */
 export const CONFIG_PROBE_NAME = 'health-checks.json'
