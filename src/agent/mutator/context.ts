@@ -4,23 +4,16 @@
  * `commit` and `forget`, so every change is persisted in the one order (events, then record,
  * then effects) and every Local event is numbered in one place.
  */
-import type { HostEffect, HostEvent, HostPolicy, Unsequenced } from '../../core/index.ts'
+import type { HostEffect, HostEvent, Unsequenced } from '../../core/index.ts'
 import type { Clock } from '../../runtime/clock.ts'
 import type { Logger } from '../../runtime/log.ts'
 import type { ActivationIntent } from '../workers/activation.ts'
 import type { AgentApplier } from '../applier.ts'
+import type { SignedRecordFacts } from '../manifests/view.ts'
 import type { HostStore, StoredHost } from '../host-store.ts'
 import type { Metrics } from '../metrics.ts'
 import type { Outbox } from '../outbox.ts'
 import type { AgentInput, AgentInputKind, ReplyOf } from './inputs.ts'
-
-/** The signed target and policy of a rollout, for a record rebuilt from a CP snapshot. */
-export type SignedRecordFacts = {
-  readonly targetClosure: string
-  readonly channel: string
-  readonly waveIndex: number
-  readonly policy: HostPolicy
-}
 
 /** The dependencies of the mutator (and of its applier). */
 export type AgentMutatorDeps = {

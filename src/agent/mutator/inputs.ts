@@ -8,7 +8,7 @@
  */
 import type { Unsequenced } from '../../core/index.ts'
 import type { HostRolloutSnapshot } from '../../proto/agent.ts'
-import type { AcceptedDispatch } from '../manifests.ts'
+import type { AcceptedDispatch } from '../manifests/admission.ts'
 
 /** The fields of each input kind. */
 export type AgentInputFields = {

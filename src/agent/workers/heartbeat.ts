@@ -18,7 +18,7 @@ import {
 } from '../cp-client.ts'
 import { readCurrentClosure } from '../activation.ts'
 import { M, type Metrics } from '../metrics.ts'
-import type { Refusal } from '../manifests.ts'
+import type { Refusal } from '../manifests/artifacts.ts'
 import type { AgentInput } from '../mutator/inputs.ts'
 import { Backoff, sleep } from '../timing.ts'
 
