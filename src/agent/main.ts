@@ -123,6 +123,10 @@ export async function runAgent(config: AgentConfig, opts: RunOptions): Promise<n
 
   // ---- state
   const anchors = new AnchorStore(config.stateDir)
+  if (anchors.unreadableReason !== undefined)
+    log.error('anti-rollback marks unreadable; the next verified artifacts re-anchor them', {
+      reason: anchors.unreadableReason,
+    })
   const outbox = new Outbox(config.stateDir)
   const swept = outbox.sweep()
   if (swept > 0) log.info('torn outbox writes removed', { files: swept })

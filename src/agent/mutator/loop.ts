@@ -153,7 +153,8 @@ export class AgentMutator implements MutatorContext {
    */
   load(): number {
     const { hosts, unreadable } = this.deps.store.loadAll()
-    for (const name of unreadable) this.deps.log.error('unreadable host record ignored', { file: name })
+    for (const { file, reason } of unreadable)
+      this.deps.log.error('unreadable host record ignored', { file, reason })
     let replayed = 0
     for (const h of hosts) {
       const extra = this.deps.outbox.recordedAbove(h.state.rolloutId, h.state.lastEventSeq)
@@ -162,8 +163,8 @@ export class AgentMutator implements MutatorContext {
       this.hosts.set(host.state.rolloutId, host)
       replayed += extra.length
     }
-    for (const path of this.deps.outbox.corrupt)
-      this.deps.log.error('unreadable outbox file ignored', { file: path })
+    for (const { file, reason } of this.deps.outbox.corrupt)
+      this.deps.log.error('unreadable outbox file ignored', { file, reason })
     this.refreshGauges()
     return replayed
   }
