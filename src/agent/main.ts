@@ -26,7 +26,7 @@ import { declareAgentMetrics, M, Metrics, serveMetrics, type MetricsServer } fro
 import { AgentMutator } from './mutator/loop.ts'
 import { Outbox } from './outbox.ts'
 import { AgentStartError, prepareAgent } from './startup.ts'
-import { sleep } from './timing.ts'
+import { sleep, systemTimers } from './timing.ts'
 import { ActivationWorker } from './workers/activation.ts'
 import { DispatchPoller } from './workers/dispatch-poll.ts'
 import { Drainer } from './workers/drainer.ts'
@@ -170,6 +170,7 @@ export async function runAgent(config: AgentConfig, opts: RunOptions): Promise<n
       switchPollMs: cadence.switchPollMs,
       switchTimeoutMs: cadence.switchTimeoutMs,
       realiseTimeoutMs: cadence.realiseTimeoutMs,
+      timers: systemTimers,
     },
     emit: async (rolloutId, event) => {
       await mutator!.submitReliably({ type: 'Local', rolloutId, event })

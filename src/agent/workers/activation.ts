@@ -25,7 +25,6 @@ import {
   type ActivationOutcome,
 } from '../activation.ts'
 import { M, type Metrics } from '../metrics.ts'
-import { sleep } from '../timing.ts'
 
 /** What to do. `resume` variants continue after a restart (no second concurrent switch). */
 export type ActivationIntent = {
@@ -104,10 +103,11 @@ export class ActivationWorker {
     signal: AbortSignal
   ): Promise<'reached' | 'free' | 'timeout'> {
     const p = this.deps.pipeline
-    const deadline = performance.now() + p.switchTimeoutMs
+    const { monotonicMs, sleep } = p.timers
+    const deadline = monotonicMs() + p.switchTimeoutMs
     while (await switchLockHeld(this.deps2(signal))) {
       if (readCurrentClosure(p.system.currentSystem) === closure) return 'reached'
-      if (signal.aborted || performance.now() >= deadline) return 'timeout'
+      if (signal.aborted || monotonicMs() >= deadline) return 'timeout'
       await sleep(p.switchPollMs, signal)
     }
     return readCurrentClosure(p.system.currentSystem) === closure ? 'reached' : 'free'
