@@ -101,6 +101,25 @@ function pending(outbox: Outbox, rolloutId: string): { seq: number; kind: string
 const local = (w: World, rolloutId: string, event: Unsequenced) =>
   w.mutator.handle({ type: 'Local', rolloutId, event })
 
+/** A new agent over the same state dir, after start-up: records loaded and recovered. */
+function restart(): World {
+  const w = makeWorld()
+  w.mutator.load()
+  w.mutator.recoverAll()
+  return w
+}
+
+/** Dispatches R1 (target V1) and completes its activation at T0: the record is Soaking. */
+function soaking(w: World): void {
+  w.mutator.handle({ type: 'Dispatch', accepted: accepted(R1, V1), receivedAt: T0, prior: PRIOR })
+  local(w, R1, {
+    type: 'LocalActivationCompleted',
+    observedCurrentClosure: V1,
+    exitCode: 0,
+    completedAt: T0,
+  })
+}
+
 beforeEach(() => {
   dir = tempDir()
   clock = new FakeClock(T0)
@@ -198,13 +217,7 @@ describe('dispatch to convergence', () => {
 
   test('non-durable probe chatter is dropped once the rollout has too many undelivered events', () => {
     const w = makeWorld()
-    w.mutator.handle({ type: 'Dispatch', accepted: accepted(R1, V1), receivedAt: T0, prior: PRIOR })
-    local(w, R1, {
-      type: 'LocalActivationCompleted',
-      observedCurrentClosure: V1,
-      exitCode: 0,
-      completedAt: T0,
-    })
+    soaking(w)
     const result = (status: 'pass' | 'fail'): Unsequenced => ({
       type: 'LocalProbeResult',
       probeName: 'p',
@@ -264,13 +277,7 @@ test('the probe topology is declared before any queued tick can converge on soak
 describe('failure and rollback', () => {
   test('a sustained enforce failure fails the host and rolls back to the recorded prior', () => {
     const w = makeWorld()
-    w.mutator.handle({ type: 'Dispatch', accepted: accepted(R1, V1), receivedAt: T0, prior: PRIOR })
-    local(w, R1, {
-      type: 'LocalActivationCompleted',
-      observedCurrentClosure: V1,
-      exitCode: 0,
-      completedAt: T0,
-    })
+    soaking(w)
     local(w, R1, {
       type: 'LocalProbeResult',
       probeName: 'http',
@@ -370,9 +377,7 @@ describe('crash safety', () => {
     const w = makeWorld()
     w.mutator.handle({ type: 'Dispatch', accepted: accepted(R1, V1), receivedAt: T0, prior: PRIOR })
     current = V1
-    const restarted = makeWorld()
-    restarted.mutator.load()
-    restarted.mutator.recoverAll()
+    const restarted = restart()
     expect(restarted.mutator.record(R1)!.state).toMatchObject({
       phase: 'Soaking',
       currentClosure: V1,
@@ -383,16 +388,12 @@ describe('crash safety', () => {
   test('Activating elsewhere: resumed once, then failed (and rolled back) on a further restart', () => {
     const w = makeWorld()
     w.mutator.handle({ type: 'Dispatch', accepted: accepted(R1, V1), receivedAt: T0, prior: PRIOR })
-    const second = makeWorld()
-    second.mutator.load()
-    second.mutator.recoverAll()
+    const second = restart()
     expect(second.intents).toEqual([
       { rolloutId: R1, closure: V1, kind: 'resume-switch', mayRealise: true },
     ])
     expect(second.mutator.record(R1)!.meta.activationAttempts).toBe(2)
-    const third = makeWorld()
-    third.mutator.load()
-    third.mutator.recoverAll()
+    const third = restart()
     expect(third.mutator.record(R1)!.state).toMatchObject({
       phase: 'Failed',
       policyApplied: 'rollback-and-halt',
@@ -406,15 +407,11 @@ describe('crash safety', () => {
     const w = makeWorld()
     w.mutator.handle({ type: 'Dispatch', accepted: accepted(R1, V1), receivedAt: T0, prior: PRIOR })
     local(w, R1, { type: 'LocalActivationDeferred', component: 'systemd', deferredAt: T0 })
-    const notYet = makeWorld()
-    notYet.mutator.load()
-    notYet.mutator.recoverAll()
+    const notYet = restart()
     expect(notYet.mutator.record(R1)!.state.phase).toBe('Deferred')
     expect(notYet.intents).toEqual([])
     current = V1
-    const rebooted = makeWorld()
-    rebooted.mutator.load()
-    rebooted.mutator.recoverAll()
+    const rebooted = restart()
     expect(rebooted.mutator.record(R1)!.state).toMatchObject({
       phase: 'Soaking',
       currentClosure: V1,
@@ -431,16 +428,12 @@ describe('crash safety', () => {
       stderrTail: 'x',
       failedAt: T0,
     })
-    const again = makeWorld()
-    again.mutator.load()
-    again.mutator.recoverAll()
+    const again = restart()
     expect(again.intents).toEqual([
       { rolloutId: R1, closure: PRIOR, kind: 'resume-rollback', mayRealise: true },
     ])
     current = PRIOR
-    const done = makeWorld()
-    done.mutator.load()
-    done.mutator.recoverAll()
+    const done = restart()
     expect(done.mutator.record(R1)!.state).toMatchObject({ phase: 'Reverted', revertedTo: PRIOR })
   })
 })
@@ -515,13 +508,7 @@ describe('control-plane snapshots and replay', () => {
 
   test('Replay-From moves delivered events above N back to the outbox', () => {
     const w = makeWorld()
-    w.mutator.handle({ type: 'Dispatch', accepted: accepted(R1, V1), receivedAt: T0, prior: PRIOR })
-    local(w, R1, {
-      type: 'LocalActivationCompleted',
-      observedCurrentClosure: V1,
-      exitCode: 0,
-      completedAt: T0,
-    })
+    soaking(w)
     const outbox = new Outbox(dir)
     for (const e of outbox.pending()[0]!.entries) outbox.markSent(e)
     const kicks = w.kicks
