@@ -148,8 +148,7 @@ export async function runAgent(config: AgentConfig, opts: RunOptions): Promise<n
   })
   await manifests.loadFromDisk()
 
-  // ---- the mutator and the workers it drives
-  let mutator: AgentMutator | undefined
+  // ---- the mutator and the workers it drives (their callbacks run only once it exists)
   const probes = new ProbeWorker({
     configPath: config.healthChecksConfig,
     context: {
@@ -157,7 +156,7 @@ export async function runAgent(config: AgentConfig, opts: RunOptions): Promise<n
       hostPublicKey: () => readHostPublicKey(config.sshHostKeyFile),
     },
     emit: (rolloutId, event) => {
-      if (!mutator!.submit({ type: 'Local', rolloutId, event }))
+      if (!mutator.submit({ type: 'Local', rolloutId, event }))
         log.warn('probe event dropped: mutator queue full', { event: event.type })
     },
     clock,
@@ -173,11 +172,11 @@ export async function runAgent(config: AgentConfig, opts: RunOptions): Promise<n
       timers: systemTimers,
     },
     emit: async (rolloutId, event) => {
-      await mutator!.submitReliably({ type: 'Local', rolloutId, event })
+      await mutator.submitReliably({ type: 'Local', rolloutId, event })
     },
     onRollbackFailed: (rolloutId, reason) =>
-      void mutator!.submitReliably({ type: 'RollbackFailed', rolloutId, reason }),
-    isCurrent: (rolloutId) => mutator!.isCurrent(rolloutId),
+      void mutator.submitReliably({ type: 'RollbackFailed', rolloutId, reason }),
+    isCurrent: (rolloutId) => mutator.isCurrent(rolloutId),
     clock,
     log: log.child('activation'),
     metrics,
@@ -192,7 +191,7 @@ export async function runAgent(config: AgentConfig, opts: RunOptions): Promise<n
     intervalMs: cadence.drainMs,
     backoffMaxMs: cadence.backoffMaxMs,
   })
-  const m = new AgentMutator({
+  const mutator: AgentMutator = new AgentMutator({
     machineId: config.machineId,
     store,
     outbox,
@@ -205,8 +204,7 @@ export async function runAgent(config: AgentConfig, opts: RunOptions): Promise<n
     kickDrainer: () => drainer.kick(),
     signedRecordFacts: (id) => manifests.signedRecordFacts(id),
   })
-  mutator = m
-  const replayed = m.load()
+  const replayed = mutator.load()
   if (replayed > 0)
     log.warn('events replayed into records after an unclean stop', { events: replayed })
   refreshGauges = () => {
@@ -226,7 +224,7 @@ export async function runAgent(config: AgentConfig, opts: RunOptions): Promise<n
     waitSecs: cadence.dispatchWaitSecs,
     backoffMaxMs: cadence.backoffMaxMs,
     currentClosure,
-    submit: (input) => m.submitReliably(input),
+    submit: (input) => mutator.submitReliably(input),
     clock,
     log,
     metrics,
@@ -241,11 +239,11 @@ export async function runAgent(config: AgentConfig, opts: RunOptions): Promise<n
     metrics,
     intervalMs: cadence.heartbeatMs,
     backoffMaxMs: cadence.backoffMaxMs,
-    activeRolloutId: () => m.activeRolloutId(),
-    lastSeqByRollout: () => m.lastSeqByRollout(),
+    activeRolloutId: () => mutator.activeRolloutId(),
+    lastSeqByRollout: () => mutator.lastSeqByRollout(),
     reanchoredAt: () => reanchoredAt,
     lastRefusal: () => dispatches.lastRefusal,
-    submit: (input) => m.submit(input),
+    submit: (input) => mutator.submit(input),
   })
 
   // ---- boot-recovery handshake (one heartbeat naming no rollout: the CP returns snapshots)
@@ -255,16 +253,16 @@ export async function runAgent(config: AgentConfig, opts: RunOptions): Promise<n
       reason: describeClientError(boot.error),
     })
   }
-  m.recoverAll()
+  mutator.recoverAll()
   log.info('agent started', {
     machineId: config.machineId,
     controlPlane: config.controlPlaneUrl,
     currentClosure: currentClosure() ?? null,
-    activeRollout: m.activeRolloutId() ?? null,
+    activeRollout: mutator.activeRolloutId() ?? null,
   })
 
   // ---- workers
-  const mutatorDone = m.run()
+  const mutatorDone = mutator.run()
   const loops: Promise<unknown>[] = [
     activation.run(stop),
     drainer.run(stop),
@@ -274,7 +272,7 @@ export async function runAgent(config: AgentConfig, opts: RunOptions): Promise<n
       stop
     ),
     dispatches.run(stop),
-    runTicker({ intervalMs: cadence.tickMs, submitTick: () => m.submit({ type: 'Tick' }) }, stop),
+    runTicker({ intervalMs: cadence.tickMs, submitTick: () => mutator.submit({ type: 'Tick' }) }, stop),
   ]
   if (config.renewalThresholdFraction > 0) {
     loops.push(
@@ -299,7 +297,7 @@ export async function runAgent(config: AgentConfig, opts: RunOptions): Promise<n
   })
   log.info('stopping')
   probes.stop()
-  m.close()
+  mutator.close()
   await mutatorDone
   await Promise.race([Promise.allSettled(loops), sleep(SHUTDOWN_JOIN_MS)])
   const flush = await drainer.drainOnce(AbortSignal.timeout(SHUTDOWN_FLUSH_MS), SHUTDOWN_FLUSH_MS)

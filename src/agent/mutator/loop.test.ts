@@ -2,6 +2,7 @@
  * The agent's mutator with a fake clock and recording stand-ins for its workers: seq assignment,
  * persistence order and crash replay, the happy path to convergence, sustained failure and
  * rollback, crash recovery of each state, CP snapshots, replay and garbage collection.
+ * Long (one file): every scenario runs on the same recording world, built once below.
  */
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import type { HostPolicy, Unsequenced } from '../../core/index.ts'
