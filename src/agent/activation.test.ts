@@ -15,6 +15,7 @@ import {
   type ActivationDeps,
 } from './activation.ts'
 import { fakeSystem, removeDir, tempDir, type FakeSystem } from '../../tests/support/fixtures.ts'
+import { steppingTimers, systemTimers } from './timing.ts'
 
 let dir = ''
 let sys: FakeSystem
@@ -23,7 +24,13 @@ let deps: ActivationDeps
 beforeEach(() => {
   dir = tempDir()
   sys = fakeSystem(dir)
-  deps = { system: sys.paths, switchPollMs: 20, switchTimeoutMs: 3_000, realiseTimeoutMs: 5_000 }
+  deps = {
+    system: sys.paths,
+    switchPollMs: 20,
+    switchTimeoutMs: 3_000,
+    realiseTimeoutMs: 5_000,
+    timers: systemTimers,
+  }
 })
 afterEach(() => removeDir(dir))
 
@@ -71,12 +78,13 @@ describe('activate', () => {
     })
   })
 
-  test('a hanging switch times out within the budget and is killed', async () => {
+  test('a hanging switch times out at the deadline (on the injected clock) and is killed', async () => {
     const target = sys.closure('v2', { behavior: { kind: 'hang' } })
-    const started = performance.now()
-    const out = await activate(target, { ...deps, switchTimeoutMs: 500 })
+    const timers = steppingTimers()
+    const out = await activate(target, { ...deps, switchPollMs: 1_000, switchTimeoutMs: 300_000, timers })
     expect(out).toMatchObject({ kind: 'failed', phase: 'switch-poll-timeout', exitCode: -1 })
-    expect(performance.now() - started).toBeLessThan(3_000)
+    expect(out.kind === 'failed' && out.stderrTail).toContain('within 300 s')
+    expect(timers.elapsed()).toBe(300_000)
   })
 
   test('a differing switch inhibitor defers: boot action, no live switch', async () => {

@@ -12,7 +12,7 @@
  * Invariants:
  * - The switch runs outside the agent (systemd-run): the agent may be restarted by the very
  *   switch it fired, so it is never killed on agent shutdown; a restarted agent finds the link
- *   and completes or re-fires (see reducer recovery).
+ *   and completes or re-fires (see mutator/recovery.ts).
  * - Success is decided by the link, not by exit codes: the link naming the target is success
  *   even if the runner later reports unit failures (the reference's rule). A runner exiting
  *   non-zero before the link flips is a failure with its status and stderr tail (a foreground
@@ -29,6 +29,7 @@ import { existsSync, readFileSync, readlinkSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import type { SystemPaths } from './config.ts'
 import { describeExit, runCommand, startCommand, tail, type CommandResult } from './exec.ts'
+import type { Timers } from './timing.ts'
 
 /** The outcome of a forward activation. */
 export type ActivationOutcome =
@@ -59,6 +60,8 @@ export type ActivationDeps = {
   readonly switchPollMs: number
   readonly switchTimeoutMs: number
   readonly realiseTimeoutMs: number
+  /** The clock and sleep the switch deadline runs on (`systemTimers` in production). */
+  readonly timers: Timers
   /** Cancels the pipeline (agent shutdown); a fired switch keeps running. */
   readonly signal?: AbortSignal | undefined
 }
@@ -100,19 +103,6 @@ function commandFailure(phase: string, name: string, r: CommandResult, timeoutMs
   const why = describeExit(name, r, timeoutMs)
   const t = tail(r.stderr)
   return failed(phase, r.exitCode ?? EXIT_GENERIC, t ? `${why}\n${t}` : why)
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve()
-    const t = setTimeout(done, ms)
-    function done(): void {
-      clearTimeout(t)
-      signal?.removeEventListener('abort', done)
-      resolve()
-    }
-    signal?.addEventListener('abort', done, { once: true })
-  })
 }
 
 /** Whether a switch-to-configuration is running (its lock is held by another process). */
@@ -233,7 +223,8 @@ async function fireAndPoll(
   void runner.done.then((r) => {
     exited = r
   })
-  const deadline = performance.now() + deps.switchTimeoutMs
+  const { monotonicMs, sleep } = deps.timers
+  const deadline = monotonicMs() + deps.switchTimeoutMs
   for (;;) {
     const current = readCurrentClosure(deps.system.currentSystem)
     if (current === closure) return { kind: 'completed', observed: current }
@@ -248,7 +239,7 @@ async function fireAndPoll(
       return commandFailure('switch', `${unit} (systemd-run)`, exited, deps.switchTimeoutMs)
     }
     if (deps.signal?.aborted) return { kind: 'interrupted' }
-    if (performance.now() >= deadline) {
+    if (monotonicMs() >= deadline) {
       runner.kill()
       return failed(
         'switch-poll-timeout',
@@ -256,7 +247,7 @@ async function fireAndPoll(
         `current-system did not name ${closure} within ${Math.round(deps.switchTimeoutMs / 1000)} s${exited ? '' : ' (switch still running)'}`
       )
     }
-    await sleep(Math.min(deps.switchPollMs, Math.max(0, deadline - performance.now())), deps.signal)
+    await sleep(Math.min(deps.switchPollMs, Math.max(0, deadline - monotonicMs())), deps.signal)
   }
 }
 

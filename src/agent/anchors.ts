@@ -6,34 +6,27 @@
  * Invariants:
  * - A mark is persisted (durably) before the artifact it admits is used.
  * - Marks only move forward (`compareHighWater` decides; `accept` refuses a rollback).
+ * - The file is validated in full when read (`state-files.ts`); one that does not match is
+ *   unreadable as a whole (`unreadableReason` says where), never partly trusted.
  * - A missing (or unreadable) marks file is not silent: the first artifact accepted afterwards
  *   re-anchors the marks on whatever the CP serves, and that moment is recorded as
  *   `reanchoredAt`, logged by the caller, counted in metrics and reported in every heartbeat.
  */
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
+import type * as v from 'valibot'
 import {
   compareHighWater,
   type HighWaterMark,
   type HighWaterVerdict,
 } from '../core/release/anti-rollback.ts'
-import { readFileIfExists, writeFileDurable } from '../runtime/durable-fs.ts'
+import { writeFileDurable } from '../runtime/durable-fs.ts'
+import { readJsonFile } from '../runtime/json-file.ts'
+import { MarksFileSchema } from './state-files.ts'
 
 export { highWaterKey } from '../core/release/anti-rollback.ts'
 
-type MarksFile = {
-  readonly version: 1
-  readonly marks: Record<string, HighWaterMark>
-  readonly reanchoredAt: number | null
-}
-
-function isMark(x: unknown): x is HighWaterMark {
-  if (typeof x !== 'object' || x === null) return false
-  const m = x as Record<string, unknown>
-  return (
-    typeof m['signedAtMs'] === 'number' &&
-    (m['ciCommit'] === null || typeof m['ciCommit'] === 'string')
-  )
-}
+type MarksFile = v.InferOutput<typeof MarksFileSchema>
 
 /** The persisted high-water marks of one agent. */
 export class AnchorStore {
@@ -42,22 +35,25 @@ export class AnchorStore {
   private reanchored: number | null = null
   /** Why the file could not be used at start (`missing` or `unreadable`), if so. */
   readonly startProblem: 'missing' | 'unreadable' | undefined
+  /** The one-line reason an unreadable file was refused (names the file and field). */
+  readonly unreadableReason: string | undefined
 
   constructor(stateDir: string) {
     this.path = join(stateDir, 'anti-rollback.json')
-    const bytes = readFileIfExists(this.path)
-    if (bytes === undefined) {
+    if (!existsSync(this.path)) {
       this.startProblem = 'missing'
+      this.unreadableReason = undefined
       return
     }
-    try {
-      const parsed = JSON.parse(new TextDecoder().decode(bytes)) as Partial<MarksFile>
-      const marks = parsed.marks ?? {}
-      for (const [k, m] of Object.entries(marks)) if (isMark(m)) this.marks[k] = m
-      this.reanchored = typeof parsed.reanchoredAt === 'number' ? parsed.reanchoredAt : null
+    const r = readJsonFile(this.path, MarksFileSchema, 'anti-rollback marks')
+    if (r.ok) {
+      this.marks = r.value.marks
+      this.reanchored = r.value.reanchoredAt
       this.startProblem = undefined
-    } catch {
+      this.unreadableReason = undefined
+    } else {
       this.startProblem = 'unreadable'
+      this.unreadableReason = r.message
     }
   }
 

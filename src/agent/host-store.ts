@@ -6,16 +6,18 @@
  * different event) and lets a restarted agent finish what it started without the CP.
  *
  * Invariants:
- * - Written atomically and durably after the step's events are in the outbox (see reducer).
+ * - Validated in full when read (`state-files.ts`); an unreadable record is reported and
+ *   ignored (the CP's snapshot rebuilds it).
+ * - Written atomically and durably after the step's events are in the outbox (see mutator/loop.ts).
  * - The policy is the one verified at dispatch time; a rollout keeps it for its whole life even
  *   if its manifest later goes stale, so soak and failure rules never change under a host.
  */
-import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import * as v from 'valibot'
-import { HOST_PHASES, type HostPolicy, type HostRolloutState } from '../core/index.ts'
+import type { HostPolicy, HostRolloutState } from '../core/index.ts'
 import { RolloutIdSchema } from '../proto/ids.ts'
 import { ensureDir, listDir, removeFile, sweepTmpFiles, writeFileDurable } from '../runtime/durable-fs.ts'
+import { HOST_FILE_VERSION, HostFileSchema, readStateFile } from './state-files.ts'
 
 /** Agent-local facts about a record that the core state does not carry. */
 export type HostMeta = {
@@ -38,34 +40,6 @@ export type StoredHost = {
 /** The bookkeeping of a fresh record. */
 export const NEW_META: HostMeta = { activationAttempts: 0, rollbackAttempts: 0, priorFromCp: false }
 
-const FILE_VERSION = 1
-
-function isStoredHost(x: unknown): x is StoredHost {
-  if (typeof x !== 'object' || x === null) return false
-  const r = x as Record<string, unknown>
-  const s = r['state'] as Record<string, unknown> | undefined
-  const p = r['policy'] as Record<string, unknown> | undefined
-  const m = r['meta'] as Record<string, unknown> | undefined
-  return (
-    typeof s === 'object' &&
-    s !== null &&
-    typeof s['rolloutId'] === 'string' &&
-    typeof s['targetClosure'] === 'string' &&
-    typeof s['lastEventSeq'] === 'number' &&
-    HOST_PHASES.includes(s['phase'] as HostRolloutState['phase']) &&
-    typeof p === 'object' &&
-    p !== null &&
-    typeof p['soakMs'] === 'number' &&
-    typeof p['sustainedFailureMs'] === 'number' &&
-    (p['onHealthFailure'] === 'halt' || p['onHealthFailure'] === 'rollback-and-halt') &&
-    typeof r['waveIndex'] === 'number' &&
-    typeof m === 'object' &&
-    m !== null &&
-    typeof m['activationAttempts'] === 'number' &&
-    typeof m['rollbackAttempts'] === 'number'
-  )
-}
-
 /** The `hosts/` directory of the state dir. */
 export class HostStore {
   private readonly dir: string
@@ -86,28 +60,25 @@ export class HostStore {
   save(host: StoredHost): void {
     writeFileDurable(
       this.pathOf(host.state.rolloutId),
-      `${JSON.stringify({ version: FILE_VERSION, ...host })}\n`
+      `${JSON.stringify({ version: HOST_FILE_VERSION, ...host })}\n`
     )
   }
 
-  /** Every readable record, plus the names of unreadable files. */
-  loadAll(): { hosts: StoredHost[]; unreadable: string[] } {
+  /** Every readable record, plus the unreadable files with the reason each is unusable. */
+  loadAll(): { hosts: StoredHost[]; unreadable: { file: string; reason: string }[] } {
     const hosts: StoredHost[] = []
-    const unreadable: string[] = []
+    const unreadable: { file: string; reason: string }[] = []
     for (const name of listDir(this.dir)) {
       if (!name.endsWith('.json') || name.startsWith('.')) continue
       const rid = name.slice(0, -'.json'.length)
-      try {
-        const parsed = JSON.parse(readFileSync(join(this.dir, name), 'utf8')) as unknown
-        if (isStoredHost(parsed) && parsed.state.rolloutId === rid) {
-          const { state, policy, waveIndex, meta } = parsed
-          hosts.push({ state, policy, waveIndex, meta: { ...NEW_META, ...meta } })
-          continue
-        }
-      } catch {
-        // fall through
+      const r = readStateFile(join(this.dir, name), HostFileSchema, 'host record')
+      if (!r.ok) unreadable.push({ file: name, reason: r.message })
+      else if (r.value.state.rolloutId !== rid)
+        unreadable.push({ file: name, reason: `host record ${name} is of rollout ${r.value.state.rolloutId}` })
+      else {
+        const { state, policy, waveIndex, meta } = r.value
+        hosts.push({ state, policy, waveIndex, meta })
       }
-      unreadable.push(name)
     }
     return { hosts, unreadable }
   }

@@ -13,11 +13,16 @@
 import { X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { ed25519PublicKey } from '../crypto/ed25519.ts'
-import { ed25519SeedToPkcs8Pem, ed25519Spki, parseSigningKey } from '../crypto/keys.ts'
+import {
+  ed25519SeedToPkcs8Pem,
+  ed25519Spki,
+  parseOpenSshPublicKey,
+  parseSigningKey,
+} from '../crypto/keys.ts'
 import type { TlsMaterial } from './cp-client.ts'
 import { bytesEqual } from '../lib/bytes.ts'
 import type { TrustFile } from '../proto/trust.ts'
-import { fsReason } from '../runtime/durable-fs.ts'
+import { fsReason, readFileIfExists } from '../runtime/durable-fs.ts'
 
 // Certificates are parsed with the runtime's X509Certificate rather than src/pki (which loads
 // @peculiar/x509): the agent only needs the validity window and the public key, and keeping
@@ -80,6 +85,25 @@ export function loadHostKey(path: string): HostKey {
   }
   const seed = parsed.value.seed
   return { seed, publicKey: ed25519PublicKey(seed), keyPem: ed25519SeedToPkcs8Pem(seed) }
+}
+
+/**
+ * The host's SSH public key (evidence probes sign with it): `<path>.pub` when present, else
+ * derived from the private key at `path`. Read at each call, so a rotated key is picked up.
+ */
+export function readHostPublicKey(
+  path: string
+): { ok: true; key: Uint8Array } | { ok: false; error: string } {
+  const pub = readFileIfExists(`${path}.pub`)
+  if (pub) {
+    const k = parseOpenSshPublicKey(new TextDecoder().decode(pub))
+    return k.ok ? { ok: true, key: k.value } : { ok: false, error: `${path}.pub: ${k.error}` }
+  }
+  try {
+    return { ok: true, key: loadHostKey(path).publicKey }
+  } catch (e) {
+    return { ok: false, error: e instanceof Error ? e.message : String(e) }
+  }
 }
 
 /** The fleet CA bundle: `--ca-cert` when given, else the trust file's CA PEMs. */

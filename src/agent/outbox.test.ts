@@ -75,7 +75,8 @@ describe('Outbox', () => {
     box.enqueue(entry(R1, 1))
     writeFileSync(join(dir, 'outbox', R1, '0000000002-ProbeResult.json'), '{not json')
     expect(box.pending()[0]!.entries.map((e) => e.seq)).toEqual([1])
-    expect(box.corrupt).toEqual([join(dir, 'outbox', R1, '0000000002-ProbeResult.json')])
+    const file = join(dir, 'outbox', R1, '0000000002-ProbeResult.json')
+    expect(box.corrupt).toEqual([{ file, reason: `event file ${file}: not JSON` }])
   })
 
   test('delivered durable events move to sent/, non-durable ones are deleted', () => {

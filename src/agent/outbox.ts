@@ -1,6 +1,6 @@
 /**
  * The durable outbound event queue (spec runtime.md §6.6, DECISIONS §3.9, §3.11): every event
- * the reducer emits is a file before it is posted, so no event is lost to `kill -9` or a CP
+ * the mutator emits is a file before it is posted, so no event is lost to `kill -9` or a CP
  * outage, and none is applied twice (the CP deduplicates by seq).
  *
  * Layout under the state directory, keyed by rollout and seq:
@@ -13,6 +13,8 @@
  *
  * Invariants:
  * - Writes are tmp + fsync + rename + directory fsync; a torn `.tmp` is never read.
+ * - Every file read is validated in full (`state-files.ts`); one that does not match is skipped
+ *   and reported once (`corrupt`), never fatal.
  * - Events of one rollout are posted strictly in seq order (the CP drops any seq at or below
  *   the last it saw, so posting N+1 before N would lose N).
  * - Events are keyed by (rollout, seq): two rollouts may use the same seq (the reference keyed
@@ -20,7 +22,6 @@
  * - Non-durable events (probe chatter) are deleted after delivery instead of kept in `sent/`:
  *   replay only needs the facts the CP's record depends on, which the core marks durable.
  */
-import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { OutboundAgentEvent } from '../core/index.ts'
 import { RolloutIdSchema } from '../proto/ids.ts'
@@ -34,6 +35,7 @@ import {
   sweepTmpFiles,
   writeFileDurable,
 } from '../runtime/durable-fs.ts'
+import { OutboxEntrySchema, readStateFile } from './state-files.ts'
 
 /** One queued event. Times inside `event` are epoch ms (converted to RFC 3339 when posted). */
 export type OutboxEntry = {
@@ -41,7 +43,7 @@ export type OutboxEntry = {
   readonly seq: number
   readonly kind: string
   readonly durable: boolean
-  /** Epoch ms when the reducer emitted it. */
+  /** Epoch ms when the mutator emitted it. */
   readonly createdAt: number
   readonly event: OutboundAgentEvent
 }
@@ -62,28 +64,11 @@ function fileName(seq: number, kind: string): string {
   return `${String(seq).padStart(10, '0')}-${kind}.json`
 }
 
-function isEntry(x: unknown): x is OutboxEntry {
-  if (typeof x !== 'object' || x === null) return false
-  const e = x as Record<string, unknown>
-  const ev = e['event'] as Record<string, unknown> | null | undefined
-  return (
-    typeof e['rolloutId'] === 'string' &&
-    typeof e['seq'] === 'number' &&
-    typeof e['kind'] === 'string' &&
-    typeof e['durable'] === 'boolean' &&
-    typeof e['createdAt'] === 'number' &&
-    typeof ev === 'object' &&
-    ev !== null &&
-    ev['kind'] === e['kind'] &&
-    ev['seq'] === e['seq']
-  )
-}
-
 /** The durable outbound queue of one agent. */
 export class Outbox {
   private readonly dirs: Record<Area, string>
-  /** Files that could not be parsed, reported once each (the caller logs them). */
-  readonly corrupt: string[] = []
+  /** Files that could not be read, each once with its reason (the caller logs them). */
+  readonly corrupt: { file: string; reason: string }[] = []
 
   constructor(stateDir: string) {
     this.dirs = {
@@ -128,16 +113,16 @@ export class Outbox {
       const m = FILE_RE.exec(name)
       if (!m) continue // torn `.tmp` files and strangers are ignored
       const path = join(dir, name)
-      try {
-        const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'))
-        if (isEntry(parsed) && parsed.seq === Number(m[1]) && parsed.rolloutId === rolloutId) {
-          out.push(parsed)
-          continue
-        }
-      } catch {
-        // fall through: reported as corrupt
+      const r = readStateFile(path, OutboxEntrySchema, 'event file')
+      const entry =
+        r.ok && r.value.seq === Number(m[1]) && r.value.rolloutId === rolloutId ? r.value : undefined
+      if (entry) {
+        out.push(entry)
+        continue
       }
-      if (!this.corrupt.includes(path)) this.corrupt.push(path)
+      if (this.corrupt.some((c) => c.file === path)) continue
+      const reason = r.ok ? `event file ${path}: seq or rollout differ from its name` : r.message
+      this.corrupt.push({ file: path, reason })
     }
     return out.sort((a, b) => a.seq - b.seq)
   }

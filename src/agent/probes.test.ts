@@ -8,7 +8,7 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import { createServer, type Server } from 'node:net'
 import { join } from 'node:path'
 import * as v from 'valibot'
-import type { HostEvent } from '../core/index.ts'
+import type { Unsequenced } from '../core/index.ts'
 import { canonicalize } from '../crypto/canonical-json.ts'
 import { ed25519PublicKey, ed25519Sign } from '../crypto/ed25519.ts'
 import { toBase64 } from '../lib/bytes.ts'
@@ -17,7 +17,7 @@ import { FakeClock } from '../runtime/clock.ts'
 import { createLogger } from '../runtime/log.ts'
 import { removeDir, seedOf, tempDir, waitFor } from '../../tests/support/fixtures.ts'
 import { Metrics, M } from './metrics.ts'
-import { CONFIG_PROBE_NAME, loadHealthChecks, ProbeWorker } from './probe-worker.ts'
+import { CONFIG_PROBE_NAME, loadHealthChecks, ProbeWorker } from './workers/probes.ts'
 import { runProbe, truncateReason, type ProbeContext } from './probes.ts'
 
 const decl = (x: Record<string, unknown>) => v.parse(ProbeDeclarationSchema, x)
@@ -260,7 +260,7 @@ describe('ProbeWorker', () => {
         off: { kind: 'exec', command: ['true'], mode: 'disabled' },
       })
     )
-    const events: HostEvent[] = []
+    const events: Unsequenced[] = []
     const metrics = new Metrics()
     const worker = new ProbeWorker({
       configPath: config,
@@ -277,7 +277,6 @@ describe('ProbeWorker', () => {
     worker.stop()
     expect(events[0]).toEqual({
       type: 'LocalProbeTopologyDeclared',
-      seq: 0,
       declaredAt: 1_000,
       probes: [
         { probeName: 'down', kind: 'exec', mode: 'observe' },
@@ -303,7 +302,7 @@ describe('ProbeWorker', () => {
     writeFileSync(bad, '{"x": {"kind": 1}}')
     expect(loadHealthChecks(bad).ok).toBe(false)
     expect(loadHealthChecks(join(dir, 'absent.json'))).toEqual({ ok: true, probes: {} })
-    const events: HostEvent[] = []
+    const events: Unsequenced[] = []
     const worker = new ProbeWorker({
       configPath: bad,
       context: ctx,

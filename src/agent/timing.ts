@@ -1,5 +1,5 @@
 /**
- * Waiting primitives for the agent's workers: a cancellable sleep and a capped exponential
+ * Waiting primitives for the agent's workers: a cancellable sleep, injectable timers, and a capped exponential
  * backoff with jitter, so a fleet of agents does not hammer a recovering control plane in
  * lockstep. Invariant: every wait ends early when the worker's signal aborts (shutdown).
  */
@@ -16,6 +16,31 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }
     signal?.addEventListener('abort', done, { once: true })
   })
+}
+
+/**
+ * Time as a deadline loop sees it: a monotonic clock and a cancellable sleep. Injected where a
+ * loop waits out a deadline (the activation pipeline), so tests drive the deadline instead of
+ * waiting for it.
+ */
+export type Timers = {
+  readonly monotonicMs: () => number
+  readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>
+}
+
+/** Real time. */
+export const systemTimers: Timers = { monotonicMs: () => performance.now(), sleep }
+
+/** Timers whose sleep moves a fake monotonic clock at once (tests): deadlines pass at once. */
+export function steppingTimers(): Timers & { readonly elapsed: () => number } {
+  let now = 0
+  return {
+    monotonicMs: () => now,
+    sleep: async (ms) => {
+      now += Math.max(0, ms)
+    },
+    elapsed: () => now,
+  }
 }
 
 /** A wake-up that coalesces many `kick()`s into one and can be awaited with a timeout. */

@@ -72,6 +72,9 @@ export type {
   ProbeSubResult,
 } from './host/events.ts'
 export { HOST_EVENT_TYPES, WIRE_KIND, isLocal, remoteEventOf, toOutbound } from './host/events.ts'
+export { localEventOf } from './host/local-event.ts'
+export type { Unsequenced } from './host/unsequenced.ts'
+export { sequenced } from './host/unsequenced.ts'
 export { isSettled, isUnderway, isUnfinished, UNDERWAY_PHASES } from './host/phases.ts'
 export type { HostEffect, HostEffectType, LogLevel } from './host/effects.ts'
 export type { HostStepError } from './host/errors.ts'
@@ -88,6 +91,8 @@ export {
 export type { TickVerdict } from './host/tick.ts'
 export { tickVerdict } from './host/tick.ts'
 export { rehydrationEffects } from './host/rehydrate.ts'
+export type { AdoptionFacts, HostSnapshot, SnapshotAdoption, SnapshotRefusal } from './host/adopt.ts'
+export { adoptSnapshot } from './host/adopt.ts'
 
 export type { RolloutHalt, RolloutPhase, RolloutRecord, RolloutResume } from './rollout/state.ts'
 export { ROLLOUT_PHASES, isClosed } from './rollout/state.ts'

@@ -310,7 +310,7 @@ function agentConfigFromArgs(args: ParsedArgs): AgentConfig {
 export async function agent(args: ParsedArgs): Promise<number> {
   const config = agentConfigFromArgs(args)
   // Loaded lazily: other commands never pay for the daemon's modules.
-  const { AgentStartError, checkAgentConfig, runAgent } = await import('../../agent/agent.ts')
+  const { AgentStartError, checkAgentConfig, runAgent } = await import('../../agent/main.ts')
   const { createLogger } = await import('../../runtime/log.ts')
   const log = createLogger({ component: 'agent', level: config.logLevel })
   try {

@@ -5,7 +5,8 @@
  * Invariants (do not change without a design update):
  * - Plain JSON: times are epoch milliseconds (`number`), absent values are `null`, probes live in
  *   a record keyed by probe name. No Map, Set, Date or class instances.
- * - `newPendingHost` is the only way to create a record; every later value comes from `step`.
+ * - `newPendingHost` is the only way to create a record; every later value comes from `step`
+ *   (or, on the agent, from `adoptSnapshot`: the CP's snapshot of a record that is ahead).
  * - `soakDueAt` is `null` until the host's own activation completes; it is then
  *   `activationCompletedAt + policy.soakMs` (DECISIONS §3.5), never the rollout-open time.
  * - `lastEventSeq` only grows; `step` rejects any event whose seq is not above it.

@@ -8,12 +8,12 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'bun:test'
 import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { JsonValue } from '../crypto/canonical-json.ts'
-import { AgentClient } from './cp-client.ts'
-import type { Dispatch } from '../proto/agent.ts'
-import { FakeClock } from '../runtime/clock.ts'
-import { createLogger } from '../runtime/log.ts'
-import { AnchorStore } from './anchors.ts'
+import type { JsonValue } from '../../crypto/canonical-json.ts'
+import { AgentClient } from '../cp-client.ts'
+import type { Dispatch } from '../../proto/agent.ts'
+import { FakeClock } from '../../runtime/clock.ts'
+import { createLogger } from '../../runtime/log.ts'
+import { AnchorStore } from '../anchors.ts'
 import {
   closureId,
   httpsServer,
@@ -29,10 +29,10 @@ import {
   type SignedRelease,
   type TestPki,
   type TestServer,
-} from '../../tests/support/fixtures.ts'
-import { ManifestCache } from './manifests.ts'
-import { M, Metrics } from './metrics.ts'
-import { TrustSource } from './trust.ts'
+} from '../../../tests/support/fixtures.ts'
+import { ManifestCache } from './cache.ts'
+import { M, Metrics } from '../metrics.ts'
+import { TrustSource } from '../trust.ts'
 
 const CI = seedOf('ci')
 const T0 = Date.UTC(2026, 4, 1, 12, 0, 0)

@@ -3,25 +3,25 @@
  * §10.3; DECISIONS §3.9). Every minute the agent tells the CP what it runs and where it is:
  * current closure, active rollout, agent version, uptime, the last seq of each rollout, and
  * the additive anti-rollback and refusal facts. The reply's bootstrap snapshots (sent while
- * the agent names no rollout) and `X-Nixfleet-Replay-From` become reducer inputs.
+ * the agent names no rollout) and `X-Nixfleet-Replay-From` become mutator inputs.
  * Invariant: a heartbeat failure never stops the agent; it is retried with backoff and shows
  * as a stale `last heartbeat` metric.
  */
-import { toRfc3339 } from '../proto/common.ts'
-import type { Clock } from '../runtime/clock.ts'
-import type { Logger } from '../runtime/log.ts'
+import { toRfc3339 } from '../../proto/common.ts'
+import type { Clock } from '../../runtime/clock.ts'
+import type { Logger } from '../../runtime/log.ts'
 import {
   type AgentClient,
   type ClientResult,
   type HeartbeatBody,
   type HeartbeatReply,
   describeClientError,
-} from './cp-client.ts'
-import { readCurrentClosure } from './activation.ts'
-import { M, type Metrics } from './metrics.ts'
-import type { Refusal } from './manifests.ts'
-import type { AgentInput } from './reducer.ts'
-import { Backoff, sleep } from './timing.ts'
+} from '../cp-client.ts'
+import { readCurrentClosure } from '../activation.ts'
+import { M, type Metrics } from '../metrics.ts'
+import type { Refusal } from '../manifests/artifacts.ts'
+import type { AgentInput } from '../mutator/inputs.ts'
+import { Backoff, sleep } from '../timing.ts'
 
 // Heartbeat deadline: 10 s (reference). The CP answers after one reducer round trip (≤ 5 s).
 const HEARTBEAT_TIMEOUT_MS = 10_000
@@ -45,8 +45,8 @@ export type HeartbeatDeps = {
   readonly lastSeqByRollout: () => Record<string, number>
   readonly reanchoredAt: () => number | null
   readonly lastRefusal: () => (Refusal & { at: number }) | undefined
-  /** Hands an input to the reducer (false when its queue is full). */
-  readonly push: (input: AgentInput) => boolean
+  /** Hands an input to the mutator (false when its queue is full). */
+  readonly submit: (input: AgentInput) => boolean
 }
 
 /** The heartbeat worker. */
@@ -84,7 +84,7 @@ export class HeartbeatWorker {
     }
   }
 
-  /** Sends one heartbeat and turns the reply into reducer inputs. */
+  /** Sends one heartbeat and turns the reply into mutator inputs. */
   async beat(
     rolloutId: string | null,
     opts: { timeoutMs?: number; signal?: AbortSignal } = {}
@@ -105,8 +105,8 @@ export class HeartbeatWorker {
     const snapshots = r.value.response.bootstrap_rollouts ?? []
     if (snapshots.length > 0) {
       const current = readCurrentClosure(this.deps.currentSystem)
-      if (!this.deps.push({ type: 'Bootstrap', snapshots, currentClosure: current })) {
-        this.deps.log.warn('bootstrap snapshots dropped: reducer queue full')
+      if (!this.deps.submit({ type: 'Bootstrap', snapshots, currentClosure: current })) {
+        this.deps.log.warn('bootstrap snapshots dropped: mutator queue full')
       }
     }
     const replays = new Map<string, number>(
@@ -114,7 +114,7 @@ export class HeartbeatWorker {
     )
     if (r.value.replayFrom !== undefined && rolloutId !== null)
       replays.set(rolloutId, r.value.replayFrom)
-    for (const [id, after] of replays) this.deps.push({ type: 'ReplayFrom', rolloutId: id, after })
+    for (const [id, after] of replays) this.deps.submit({ type: 'ReplayFrom', rolloutId: id, after })
     return r
   }
 

@@ -3,10 +3,10 @@
  * the pass (retried later with the same seq), a 409 is dead-lettered and the rollout goes on.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, expect, test } from 'bun:test'
-import type { OutboundAgentEvent } from '../core/index.ts'
-import { AgentClient } from './cp-client.ts'
-import { FakeClock } from '../runtime/clock.ts'
-import { createLogger } from '../runtime/log.ts'
+import type { OutboundAgentEvent } from '../../core/index.ts'
+import { AgentClient } from '../cp-client.ts'
+import { FakeClock } from '../../runtime/clock.ts'
+import { createLogger } from '../../runtime/log.ts'
 import { Drainer } from './drainer.ts'
 import {
   httpsServer,
@@ -16,9 +16,9 @@ import {
   testPki,
   type TestPki,
   type TestServer,
-} from '../../tests/support/fixtures.ts'
-import { M, Metrics } from './metrics.ts'
-import { Outbox } from './outbox.ts'
+} from '../../../tests/support/fixtures.ts'
+import { M, Metrics } from '../metrics.ts'
+import { Outbox } from '../outbox.ts'
 
 const R1 = 'stable@aaaa'
 const R2 = 'edge@aaaa'

@@ -1,6 +1,6 @@
 /**
  * The activation worker: runs switch and rollback intents one at a time through the activation
- * pipeline and reports each outcome to the reducer as a Local event (spec runtime.md §6.3).
+ * pipeline and reports each outcome to the mutator as a Local event (spec runtime.md §6.3).
  *
  * Invariants:
  * - One switch at a time on a host: intents are serialised through a bounded queue.
@@ -9,12 +9,12 @@
  * - `resume` intents (after an agent restart) never fire a second switch while one is running:
  *   while the switch lock is held they only watch the current-system link.
  * - An interrupted pipeline (agent shutdown) reports nothing; the restarted agent recovers from
- *   the link (see reducer recovery).
+ *   the link (see mutator/recovery.ts).
  */
-import type { HostEvent } from '../core/index.ts'
-import { BoundedQueue } from '../runtime/queue.ts'
-import type { Clock } from '../runtime/clock.ts'
-import type { Logger } from '../runtime/log.ts'
+import type { Unsequenced } from '../../core/index.ts'
+import { BoundedQueue } from '../../runtime/queue.ts'
+import type { Clock } from '../../runtime/clock.ts'
+import type { Logger } from '../../runtime/log.ts'
 import {
   activate,
   EXIT_GENERIC,
@@ -23,9 +23,8 @@ import {
   switchLockHeld,
   type ActivationDeps,
   type ActivationOutcome,
-} from './activation.ts'
-import { M, type Metrics } from './metrics.ts'
-import { sleep } from './timing.ts'
+} from '../activation.ts'
+import { M, type Metrics } from '../metrics.ts'
 
 /** What to do. `resume` variants continue after a restart (no second concurrent switch). */
 export type ActivationIntent = {
@@ -37,14 +36,14 @@ export type ActivationIntent = {
 }
 
 // Intents per host are rare (one dispatch, at most one rollback); 4 (the reference's channel
-// size) absorbs a re-dispatch racing a rollback without ever blocking the reducer.
+// size) absorbs a re-dispatch racing a rollback without ever blocking the mutator.
 const INTENT_CAPACITY = 4
 
 /** The dependencies of the worker. */
 export type ActivationWorkerDeps = {
   readonly pipeline: Omit<ActivationDeps, 'signal'>
-  /** Hands a Local event (seq 0) to the reducer; must not lose it while the agent runs. */
-  readonly emit: (rolloutId: string, event: HostEvent) => Promise<void>
+  /** Hands a Local event (numbered by the mutator) over; must not lose it while the agent runs. */
+  readonly emit: (rolloutId: string, event: Unsequenced) => Promise<void>
   readonly onRollbackFailed: (rolloutId: string, reason: string) => void
   readonly isCurrent: (rolloutId: string) => boolean
   readonly clock: Clock
@@ -104,10 +103,11 @@ export class ActivationWorker {
     signal: AbortSignal
   ): Promise<'reached' | 'free' | 'timeout'> {
     const p = this.deps.pipeline
-    const deadline = performance.now() + p.switchTimeoutMs
+    const { monotonicMs, sleep } = p.timers
+    const deadline = monotonicMs() + p.switchTimeoutMs
     while (await switchLockHeld(this.deps2(signal))) {
       if (readCurrentClosure(p.system.currentSystem) === closure) return 'reached'
-      if (signal.aborted || performance.now() >= deadline) return 'timeout'
+      if (signal.aborted || monotonicMs() >= deadline) return 'timeout'
       await sleep(p.switchPollMs, signal)
     }
     return readCurrentClosure(p.system.currentSystem) === closure ? 'reached' : 'free'
@@ -133,7 +133,6 @@ export class ActivationWorker {
       } else {
         await this.deps.emit(rolloutId, {
           type: 'LocalActivationStarted',
-          seq: 0,
           startedAt: now(),
           switchMethod: 'switch-to-configuration',
         })
@@ -172,7 +171,6 @@ export class ActivationWorker {
         this.deps.log.info('activation completed', { rolloutId, closure })
         return this.deps.emit(rolloutId, {
           type: 'LocalActivationCompleted',
-          seq: 0,
           observedCurrentClosure: outcome.observed,
           exitCode: 0,
           completedAt: at,
@@ -185,7 +183,6 @@ export class ActivationWorker {
         })
         return this.deps.emit(rolloutId, {
           type: 'LocalActivationDeferred',
-          seq: 0,
           component: outcome.component,
           deferredAt: at,
         })
@@ -199,7 +196,6 @@ export class ActivationWorker {
         })
         return this.deps.emit(rolloutId, {
           type: 'LocalActivationFailed',
-          seq: 0,
           exitCode: outcome.exitCode,
           stderrTail: outcome.stderrTail,
           failedAt: at,
@@ -226,7 +222,6 @@ export class ActivationWorker {
         this.deps.log.warn('rollback completed', { rolloutId, closure })
         return this.deps.emit(rolloutId, {
           type: 'LocalRollbackCompleted',
-          seq: 0,
           revertedToClosure: out.observed,
           exitCode: 0,
           completedAt: this.deps.clock.now(),

@@ -9,14 +9,14 @@
  * - Any other 4xx (400, 403, 409 illegal transition, …) ⇒ the event is never retried: it is
  *   parked in `dead-letter/`, logged and counted, and the rollout's later events go on.
  */
-import type { AgentClient } from './cp-client.ts'
-import { describeClientError, isRetryable } from './cp-client.ts'
-import type { Clock } from '../runtime/clock.ts'
-import type { Logger } from '../runtime/log.ts'
-import { outboundToWire } from '../runtime/wire.ts'
-import { M, type Metrics } from './metrics.ts'
-import type { Outbox } from './outbox.ts'
-import { Backoff, Kick } from './timing.ts'
+import type { AgentClient } from '../cp-client.ts'
+import { describeClientError, isRetryable } from '../cp-client.ts'
+import type { Clock } from '../../runtime/clock.ts'
+import type { Logger } from '../../runtime/log.ts'
+import { outboundToWire } from '../../runtime/wire.ts'
+import { M, type Metrics } from '../metrics.ts'
+import type { Outbox } from '../outbox.ts'
+import { Backoff, Kick } from '../timing.ts'
 
 // One event POST: the CP answers from its reducer queue in milliseconds; 10 s (the reference)
 // tolerates a saturated CP without holding up shutdown's flush for long.

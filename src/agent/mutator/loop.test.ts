@@ -1,21 +1,23 @@
 /**
- * The agent's reducer with a fake clock and recording stand-ins for its workers: seq assignment,
+ * The agent's mutator with a fake clock and recording stand-ins for its workers: seq assignment,
  * persistence order and crash replay, the happy path to convergence, sustained failure and
  * rollback, crash recovery of each state, CP snapshots, replay and garbage collection.
+ * Long (one file): every scenario runs on the same recording world, built once below.
  */
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
-import type { HostEvent, HostPolicy } from '../core/index.ts'
-import type { HostRolloutSnapshot } from '../proto/agent.ts'
-import { toRfc3339 } from '../proto/common.ts'
-import { FakeClock } from '../runtime/clock.ts'
-import { createLogger } from '../runtime/log.ts'
-import type { ActivationIntent } from './activation-worker.ts'
-import { closureId, removeDir, tempDir } from '../../tests/support/fixtures.ts'
-import { HostStore } from './host-store.ts'
-import type { AcceptedDispatch } from './manifests.ts'
-import { Metrics } from './metrics.ts'
-import { Outbox } from './outbox.ts'
-import { AgentReducer, localEventOf, NONDURABLE_OUTBOX_LIMIT } from './reducer.ts'
+import type { HostPolicy, Unsequenced } from '../../core/index.ts'
+import type { HostRolloutSnapshot } from '../../proto/agent.ts'
+import { toRfc3339 } from '../../proto/common.ts'
+import { FakeClock } from '../../runtime/clock.ts'
+import { createLogger } from '../../runtime/log.ts'
+import type { ActivationIntent } from '../workers/activation.ts'
+import { closureId, removeDir, tempDir } from '../../../tests/support/fixtures.ts'
+import { HostStore } from '../host-store.ts'
+import type { AcceptedDispatch } from '../manifests/admission.ts'
+import { Metrics } from '../metrics.ts'
+import { Outbox } from '../outbox.ts'
+import { NONDURABLE_OUTBOX_LIMIT } from '../applier.ts'
+import { AgentMutator } from './loop.ts'
 
 const T0 = Date.UTC(2026, 4, 1, 12)
 const R1 = 'stable@1111'
@@ -30,9 +32,9 @@ const POLICY: HostPolicy = {
 }
 
 type World = {
-  reducer: AgentReducer
+  mutator: AgentMutator
   /** The topology the stand-in probe worker declares on reset. */
-  topology?: HostEvent
+  topology?: Unsequenced
   intents: ActivationIntent[]
   resets: string[]
   stops: string[]
@@ -48,14 +50,14 @@ let facts: Facts | undefined
 
 function makeWorld(opts: { signedRecordFacts?: (id: string) => Facts | undefined } = {}): World {
   const w: World = {
-    reducer: undefined as unknown as AgentReducer,
+    mutator: undefined as unknown as AgentMutator,
     intents: [],
     resets: [],
     stops: [],
     kicks: 0,
     logs: [],
   }
-  w.reducer = new AgentReducer({
+  w.mutator = new AgentMutator({
     machineId: 'web-01',
     store: new HostStore(dir),
     outbox: new Outbox(dir),
@@ -98,8 +100,27 @@ function pending(outbox: Outbox, rolloutId: string): { seq: number; kind: string
   }))
 }
 
-const local = (w: World, rolloutId: string, event: HostEvent) =>
-  w.reducer.handle({ type: 'Local', rolloutId, event })
+const local = (w: World, rolloutId: string, event: Unsequenced) =>
+  w.mutator.handle({ type: 'Local', rolloutId, event })
+
+/** A new agent over the same state dir, after start-up: records loaded and recovered. */
+function restart(): World {
+  const w = makeWorld()
+  w.mutator.load()
+  w.mutator.recoverAll()
+  return w
+}
+
+/** Dispatches R1 (target V1) and completes its activation at T0: the record is Soaking. */
+function soaking(w: World): void {
+  w.mutator.handle({ type: 'Dispatch', accepted: accepted(R1, V1), receivedAt: T0, prior: PRIOR })
+  local(w, R1, {
+    type: 'LocalActivationCompleted',
+    observedCurrentClosure: V1,
+    exitCode: 0,
+    completedAt: T0,
+  })
+}
 
 beforeEach(() => {
   dir = tempDir()
@@ -112,8 +133,8 @@ afterEach(() => removeDir(dir))
 describe('dispatch to convergence', () => {
   test('assigns seqs, persists events before state, fires the switch, soaks, converges', () => {
     const w = makeWorld()
-    w.reducer.handle({ type: 'Dispatch', accepted: accepted(R1, V1), receivedAt: T0, prior: PRIOR })
-    const rec = w.reducer.record(R1)!
+    w.mutator.handle({ type: 'Dispatch', accepted: accepted(R1, V1), receivedAt: T0, prior: PRIOR })
+    const rec = w.mutator.record(R1)!
     expect(rec.state).toMatchObject({
       phase: 'Activating',
       currentClosureAtDispatch: PRIOR,
@@ -126,19 +147,17 @@ describe('dispatch to convergence', () => {
 
     local(w, R1, {
       type: 'LocalActivationStarted',
-      seq: 0,
       startedAt: T0 + 10,
       switchMethod: 'switch-to-configuration',
     })
     clock.advance(1_000)
     local(w, R1, {
       type: 'LocalActivationCompleted',
-      seq: 0,
       observedCurrentClosure: V1,
       exitCode: 0,
       completedAt: clock.now(),
     })
-    expect(w.reducer.record(R1)!.state).toMatchObject({
+    expect(w.mutator.record(R1)!.state).toMatchObject({
       phase: 'Soaking',
       lastEventSeq: 3,
       soakDueAt: T0 + 1_000 + 60_000,
@@ -147,13 +166,11 @@ describe('dispatch to convergence', () => {
 
     local(w, R1, {
       type: 'LocalProbeTopologyDeclared',
-      seq: 0,
       probes: [{ probeName: 'http', kind: 'http', mode: 'enforce' }],
       declaredAt: clock.now(),
     })
     local(w, R1, {
       type: 'LocalProbeResult',
-      seq: 0,
       probeName: 'http',
       mode: 'enforce',
       status: 'pass',
@@ -161,11 +178,11 @@ describe('dispatch to convergence', () => {
       failureReason: null,
       subResults: null,
     })
-    w.reducer.handle({ type: 'Tick' })
-    expect(w.reducer.record(R1)!.state.phase).toBe('Soaking') // soak not elapsed
+    w.mutator.handle({ type: 'Tick' })
+    expect(w.mutator.record(R1)!.state.phase).toBe('Soaking') // soak not elapsed
     clock.advance(60_000)
-    w.reducer.handle({ type: 'Tick' })
-    expect(w.reducer.record(R1)!.state).toMatchObject({
+    w.mutator.handle({ type: 'Tick' })
+    expect(w.mutator.record(R1)!.state).toMatchObject({
       phase: 'Converged',
       lastEventSeq: 6,
       currentClosure: V1,
@@ -184,31 +201,27 @@ describe('dispatch to convergence', () => {
 
   test('a duplicate dispatch for a started rollout is ignored', () => {
     const w = makeWorld()
-    w.reducer.handle({ type: 'Dispatch', accepted: accepted(R1, V1), receivedAt: T0, prior: PRIOR })
-    w.reducer.handle({
-      type: 'Dispatch',
-      accepted: accepted(R1, V1),
-      receivedAt: T0 + 5,
-      prior: PRIOR,
-    })
+    expect(
+      w.mutator.handle({ type: 'Dispatch', accepted: accepted(R1, V1), receivedAt: T0, prior: PRIOR })
+    ).toBe('accepted')
+    expect(
+      w.mutator.handle({
+        type: 'Dispatch',
+        accepted: accepted(R1, V1),
+        receivedAt: T0 + 5,
+        prior: PRIOR,
+      })
+    ).toBe('duplicate')
     expect(w.intents.length).toBe(1)
-    expect(w.reducer.record(R1)!.state.lastEventSeq).toBe(1)
+    expect(w.mutator.record(R1)!.state.lastEventSeq).toBe(1)
     expect(w.logs.some((l) => l.includes('duplicate dispatch ignored'))).toBe(true)
   })
 
   test('non-durable probe chatter is dropped once the rollout has too many undelivered events', () => {
     const w = makeWorld()
-    w.reducer.handle({ type: 'Dispatch', accepted: accepted(R1, V1), receivedAt: T0, prior: PRIOR })
-    local(w, R1, {
-      type: 'LocalActivationCompleted',
-      seq: 0,
-      observedCurrentClosure: V1,
-      exitCode: 0,
-      completedAt: T0,
-    })
-    const result = (status: 'pass' | 'fail'): HostEvent => ({
+    soaking(w)
+    const result = (status: 'pass' | 'fail'): Unsequenced => ({
       type: 'LocalProbeResult',
-      seq: 0,
       probeName: 'p',
       mode: 'observe',
       status,
@@ -222,7 +235,7 @@ describe('dispatch to convergence', () => {
     // A durable event (status change) is still queued, with the next seq.
     local(w, R1, result('fail'))
     const last = pending(outbox, R1).at(-1)!
-    expect(last).toEqual({ seq: w.reducer.record(R1)!.state.lastEventSeq, kind: 'ProbeResult' })
+    expect(last).toEqual({ seq: w.mutator.record(R1)!.state.lastEventSeq, kind: 'ProbeResult' })
   })
 })
 
@@ -230,11 +243,10 @@ test('the probe topology is declared before any queued tick can converge on soak
   const w = makeWorld()
   w.topology = {
     type: 'LocalProbeTopologyDeclared',
-    seq: 0,
     probes: [{ probeName: 'http', kind: 'http', mode: 'enforce' }],
     declaredAt: T0,
   }
-  w.reducer.handle({
+  w.mutator.handle({
     type: 'Dispatch',
     accepted: accepted(R1, V1, { ...POLICY, soakMs: 0 }),
     receivedAt: T0,
@@ -242,19 +254,17 @@ test('the probe topology is declared before any queued tick can converge on soak
   })
   local(w, R1, {
     type: 'LocalActivationCompleted',
-    seq: 0,
     observedCurrentClosure: V1,
     exitCode: 0,
     completedAt: T0,
   })
-  expect(w.reducer.record(R1)!.state.probeTopology).toEqual([
+  expect(w.mutator.record(R1)!.state.probeTopology).toEqual([
     { probeName: 'http', kind: 'http', mode: 'enforce' },
   ])
-  w.reducer.handle({ type: 'Tick' })
-  expect(w.reducer.record(R1)!.state.phase).toBe('Soaking') // waits for the probe
+  w.mutator.handle({ type: 'Tick' })
+  expect(w.mutator.record(R1)!.state.phase).toBe('Soaking') // waits for the probe
   local(w, R1, {
     type: 'LocalProbeResult',
-    seq: 0,
     probeName: 'http',
     mode: 'enforce',
     status: 'pass',
@@ -262,24 +272,16 @@ test('the probe topology is declared before any queued tick can converge on soak
     failureReason: null,
     subResults: null,
   })
-  w.reducer.handle({ type: 'Tick' })
-  expect(w.reducer.record(R1)!.state.phase).toBe('Converged')
+  w.mutator.handle({ type: 'Tick' })
+  expect(w.mutator.record(R1)!.state.phase).toBe('Converged')
 })
 
 describe('failure and rollback', () => {
   test('a sustained enforce failure fails the host and rolls back to the recorded prior', () => {
     const w = makeWorld()
-    w.reducer.handle({ type: 'Dispatch', accepted: accepted(R1, V1), receivedAt: T0, prior: PRIOR })
-    local(w, R1, {
-      type: 'LocalActivationCompleted',
-      seq: 0,
-      observedCurrentClosure: V1,
-      exitCode: 0,
-      completedAt: T0,
-    })
+    soaking(w)
     local(w, R1, {
       type: 'LocalProbeResult',
-      seq: 0,
       probeName: 'http',
       mode: 'enforce',
       status: 'fail',
@@ -288,11 +290,11 @@ describe('failure and rollback', () => {
       subResults: null,
     })
     clock.advance(29_000)
-    w.reducer.handle({ type: 'Tick' })
-    expect(w.reducer.record(R1)!.state.phase).toBe('Soaking')
+    w.mutator.handle({ type: 'Tick' })
+    expect(w.mutator.record(R1)!.state.phase).toBe('Soaking')
     clock.advance(1_000)
-    w.reducer.handle({ type: 'Tick' })
-    expect(w.reducer.record(R1)!.state).toMatchObject({
+    w.mutator.handle({ type: 'Tick' })
+    expect(w.mutator.record(R1)!.state).toMatchObject({
       phase: 'Failed',
       policyApplied: 'rollback-and-halt',
     })
@@ -304,12 +306,11 @@ describe('failure and rollback', () => {
     })
     local(w, R1, {
       type: 'LocalRollbackCompleted',
-      seq: 0,
       revertedToClosure: PRIOR,
       exitCode: 0,
       completedAt: clock.now(),
     })
-    expect(w.reducer.record(R1)!.state).toMatchObject({
+    expect(w.mutator.record(R1)!.state).toMatchObject({
       phase: 'Reverted',
       revertedTo: PRIOR,
       currentClosure: PRIOR,
@@ -323,7 +324,7 @@ describe('failure and rollback', () => {
 
   test('halt policy: activation failure fails without a rollback', () => {
     const w = makeWorld()
-    w.reducer.handle({
+    w.mutator.handle({
       type: 'Dispatch',
       accepted: accepted(R1, V1, { ...POLICY, onHealthFailure: 'halt' }),
       receivedAt: T0,
@@ -331,12 +332,11 @@ describe('failure and rollback', () => {
     })
     local(w, R1, {
       type: 'LocalActivationFailed',
-      seq: 0,
       exitCode: 4,
       stderrTail: 'boom',
       failedAt: T0,
     })
-    expect(w.reducer.record(R1)!.state).toMatchObject({ phase: 'Failed', policyApplied: 'halt' })
+    expect(w.mutator.record(R1)!.state).toMatchObject({ phase: 'Failed', policyApplied: 'halt' })
     expect(w.intents.map((i) => i.kind)).toEqual(['switch'])
   })
 })
@@ -344,8 +344,8 @@ describe('failure and rollback', () => {
 describe('crash safety', () => {
   test('events written before a crash but after the last record write are replayed; seqs are never reused', () => {
     const w = makeWorld()
-    w.reducer.handle({ type: 'Dispatch', accepted: accepted(R1, V1), receivedAt: T0, prior: PRIOR })
-    // Simulate: the reducer wrote ActivationCompleted (seq 2) to the outbox, then was killed
+    w.mutator.handle({ type: 'Dispatch', accepted: accepted(R1, V1), receivedAt: T0, prior: PRIOR })
+    // Simulate: the mutator wrote ActivationCompleted (seq 2) to the outbox, then was killed
     // before writing the record.
     new Outbox(dir).enqueue({
       rolloutId: R1,
@@ -363,26 +363,24 @@ describe('crash safety', () => {
     })
     current = V1
     const restarted = makeWorld()
-    expect(restarted.reducer.load()).toBe(1)
-    expect(restarted.reducer.record(R1)!.state).toMatchObject({
+    expect(restarted.mutator.load()).toBe(1)
+    expect(restarted.mutator.record(R1)!.state).toMatchObject({
       phase: 'Soaking',
       lastEventSeq: 2,
       activationCompletedAt: T0 + 5,
     })
-    restarted.reducer.recoverAll()
+    restarted.mutator.recoverAll()
     expect(restarted.resets).toEqual([R1])
-    local(restarted, R1, { type: 'LocalProbeTopologyDeclared', seq: 0, probes: [], declaredAt: T0 })
+    local(restarted, R1, { type: 'LocalProbeTopologyDeclared', probes: [], declaredAt: T0 })
     expect(pending(new Outbox(dir), R1).map((e) => e.seq)).toEqual([1, 2, 3])
   })
 
   test('Activating with the link already on the target completes on restart', () => {
     const w = makeWorld()
-    w.reducer.handle({ type: 'Dispatch', accepted: accepted(R1, V1), receivedAt: T0, prior: PRIOR })
+    w.mutator.handle({ type: 'Dispatch', accepted: accepted(R1, V1), receivedAt: T0, prior: PRIOR })
     current = V1
-    const restarted = makeWorld()
-    restarted.reducer.load()
-    restarted.reducer.recoverAll()
-    expect(restarted.reducer.record(R1)!.state).toMatchObject({
+    const restarted = restart()
+    expect(restarted.mutator.record(R1)!.state).toMatchObject({
       phase: 'Soaking',
       currentClosure: V1,
     })
@@ -391,18 +389,14 @@ describe('crash safety', () => {
 
   test('Activating elsewhere: resumed once, then failed (and rolled back) on a further restart', () => {
     const w = makeWorld()
-    w.reducer.handle({ type: 'Dispatch', accepted: accepted(R1, V1), receivedAt: T0, prior: PRIOR })
-    const second = makeWorld()
-    second.reducer.load()
-    second.reducer.recoverAll()
+    w.mutator.handle({ type: 'Dispatch', accepted: accepted(R1, V1), receivedAt: T0, prior: PRIOR })
+    const second = restart()
     expect(second.intents).toEqual([
       { rolloutId: R1, closure: V1, kind: 'resume-switch', mayRealise: true },
     ])
-    expect(second.reducer.record(R1)!.meta.activationAttempts).toBe(2)
-    const third = makeWorld()
-    third.reducer.load()
-    third.reducer.recoverAll()
-    expect(third.reducer.record(R1)!.state).toMatchObject({
+    expect(second.mutator.record(R1)!.meta.activationAttempts).toBe(2)
+    const third = restart()
+    expect(third.mutator.record(R1)!.state).toMatchObject({
       phase: 'Failed',
       policyApplied: 'rollback-and-halt',
     })
@@ -413,18 +407,14 @@ describe('crash safety', () => {
 
   test('Deferred completes after the reboot into the target', () => {
     const w = makeWorld()
-    w.reducer.handle({ type: 'Dispatch', accepted: accepted(R1, V1), receivedAt: T0, prior: PRIOR })
-    local(w, R1, { type: 'LocalActivationDeferred', seq: 0, component: 'systemd', deferredAt: T0 })
-    const notYet = makeWorld()
-    notYet.reducer.load()
-    notYet.reducer.recoverAll()
-    expect(notYet.reducer.record(R1)!.state.phase).toBe('Deferred')
+    w.mutator.handle({ type: 'Dispatch', accepted: accepted(R1, V1), receivedAt: T0, prior: PRIOR })
+    local(w, R1, { type: 'LocalActivationDeferred', component: 'systemd', deferredAt: T0 })
+    const notYet = restart()
+    expect(notYet.mutator.record(R1)!.state.phase).toBe('Deferred')
     expect(notYet.intents).toEqual([])
     current = V1
-    const rebooted = makeWorld()
-    rebooted.reducer.load()
-    rebooted.reducer.recoverAll()
-    expect(rebooted.reducer.record(R1)!.state).toMatchObject({
+    const rebooted = restart()
+    expect(rebooted.mutator.record(R1)!.state).toMatchObject({
       phase: 'Soaking',
       currentClosure: V1,
     })
@@ -432,26 +422,21 @@ describe('crash safety', () => {
 
   test('an interrupted rollback is resumed; one that finished is recorded', () => {
     const w = makeWorld()
-    w.reducer.handle({ type: 'Dispatch', accepted: accepted(R1, V1), receivedAt: T0, prior: PRIOR })
+    w.mutator.handle({ type: 'Dispatch', accepted: accepted(R1, V1), receivedAt: T0, prior: PRIOR })
     current = V1
     local(w, R1, {
       type: 'LocalActivationFailed',
-      seq: 0,
       exitCode: 4,
       stderrTail: 'x',
       failedAt: T0,
     })
-    const again = makeWorld()
-    again.reducer.load()
-    again.reducer.recoverAll()
+    const again = restart()
     expect(again.intents).toEqual([
       { rolloutId: R1, closure: PRIOR, kind: 'resume-rollback', mayRealise: true },
     ])
     current = PRIOR
-    const done = makeWorld()
-    done.reducer.load()
-    done.reducer.recoverAll()
-    expect(done.reducer.record(R1)!.state).toMatchObject({ phase: 'Reverted', revertedTo: PRIOR })
+    const done = restart()
+    expect(done.mutator.record(R1)!.state).toMatchObject({ phase: 'Reverted', revertedTo: PRIOR })
   })
 })
 
@@ -477,8 +462,8 @@ describe('control-plane snapshots and replay', () => {
     facts = { targetClosure: V1, channel: 'stable', waveIndex: 0, policy: POLICY }
     current = V1
     const w = makeWorld()
-    w.reducer.handle({ type: 'Bootstrap', snapshots: [snapshot()], currentClosure: V1 })
-    const rec = w.reducer.record(R1)!
+    w.mutator.handle({ type: 'Bootstrap', snapshots: [snapshot()], currentClosure: V1 })
+    const rec = w.mutator.record(R1)!
     expect(rec.state).toMatchObject({
       phase: 'Soaking',
       lastEventSeq: 4,
@@ -487,56 +472,49 @@ describe('control-plane snapshots and replay', () => {
     })
     expect(rec.meta.priorFromCp).toBe(true)
     expect(w.resets).toEqual([R1])
-    local(w, R1, { type: 'LocalProbeTopologyDeclared', seq: 0, probes: [], declaredAt: T0 })
+    local(w, R1, { type: 'LocalProbeTopologyDeclared', probes: [], declaredAt: T0 })
     expect(pending(new Outbox(dir), R1)).toEqual([{ seq: 5, kind: 'ProbeTopologyDeclared' }])
   })
 
   test('snapshots for another target, or behind the local record, are ignored', () => {
     facts = { targetClosure: V2, channel: 'stable', waveIndex: 0, policy: POLICY }
     const w = makeWorld()
-    w.reducer.handle({ type: 'Bootstrap', snapshots: [snapshot()], currentClosure: V1 })
-    expect(w.reducer.record(R1)).toBeUndefined()
-    w.reducer.handle({ type: 'Dispatch', accepted: accepted(R1, V1), receivedAt: T0, prior: PRIOR })
-    local(w, R1, { type: 'LocalActivationStarted', seq: 0, startedAt: T0, switchMethod: 's' })
-    w.reducer.handle({
+    w.mutator.handle({ type: 'Bootstrap', snapshots: [snapshot()], currentClosure: V1 })
+    expect(w.mutator.record(R1)).toBeUndefined()
+    w.mutator.handle({ type: 'Dispatch', accepted: accepted(R1, V1), receivedAt: T0, prior: PRIOR })
+    local(w, R1, { type: 'LocalActivationStarted', startedAt: T0, switchMethod: 's' })
+    w.mutator.handle({
       type: 'Bootstrap',
       snapshots: [snapshot({ state: 'Activating', lastEventSeq: 1 })],
       currentClosure: PRIOR,
     })
-    expect(w.reducer.record(R1)!.state.lastEventSeq).toBe(2)
+    expect(w.mutator.record(R1)!.state.lastEventSeq).toBe(2)
   })
 
   test('a CP ahead of the agent (synthesized completion) moves the local record forward', () => {
     const w = makeWorld()
-    w.reducer.handle({ type: 'Dispatch', accepted: accepted(R1, V1), receivedAt: T0, prior: PRIOR })
+    w.mutator.handle({ type: 'Dispatch', accepted: accepted(R1, V1), receivedAt: T0, prior: PRIOR })
     current = V1
-    w.reducer.handle({
+    w.mutator.handle({
       type: 'Bootstrap',
       snapshots: [snapshot({ lastEventSeq: 2 })],
       currentClosure: V1,
     })
-    expect(w.reducer.record(R1)!.state).toMatchObject({
+    expect(w.mutator.record(R1)!.state).toMatchObject({
       phase: 'Soaking',
       lastEventSeq: 2,
       currentClosureAtDispatch: PRIOR,
     })
-    expect(w.reducer.record(R1)!.meta.priorFromCp).toBe(false)
+    expect(w.mutator.record(R1)!.meta.priorFromCp).toBe(false)
   })
 
   test('Replay-From moves delivered events above N back to the outbox', () => {
     const w = makeWorld()
-    w.reducer.handle({ type: 'Dispatch', accepted: accepted(R1, V1), receivedAt: T0, prior: PRIOR })
-    local(w, R1, {
-      type: 'LocalActivationCompleted',
-      seq: 0,
-      observedCurrentClosure: V1,
-      exitCode: 0,
-      completedAt: T0,
-    })
+    soaking(w)
     const outbox = new Outbox(dir)
     for (const e of outbox.pending()[0]!.entries) outbox.markSent(e)
     const kicks = w.kicks
-    w.reducer.handle({ type: 'ReplayFrom', rolloutId: R1, after: 1 })
+    w.mutator.handle({ type: 'ReplayFrom', rolloutId: R1, after: 1 })
     expect(pending(outbox, R1)).toEqual([{ seq: 2, kind: 'ActivationCompleted' }])
     expect(w.kicks).toBe(kicks + 1)
   })
@@ -544,55 +522,37 @@ describe('control-plane snapshots and replay', () => {
 
 test('a superseded rollout is forgotten once its events are delivered', () => {
   const w = makeWorld()
-  w.reducer.handle({ type: 'Dispatch', accepted: accepted(R1, V1), receivedAt: T0, prior: PRIOR })
-  w.reducer.handle({
+  w.mutator.handle({ type: 'Dispatch', accepted: accepted(R1, V1), receivedAt: T0, prior: PRIOR })
+  w.mutator.handle({
     type: 'Dispatch',
     accepted: accepted(R2, V2),
     receivedAt: T0 + 10,
     prior: PRIOR,
   })
   expect(w.stops).toContain(R1)
-  expect(w.reducer.activeRolloutId()).toBe(R2)
-  w.reducer.handle({ type: 'Tick' })
-  expect(w.reducer.record(R1)).toBeDefined() // DispatchAck not delivered yet
+  expect(w.mutator.activeRolloutId()).toBe(R2)
+  w.mutator.handle({ type: 'Tick' })
+  expect(w.mutator.record(R1)).toBeDefined() // DispatchAck not delivered yet
   const outbox = new Outbox(dir)
   for (const e of outbox.pending().find((p) => p.rolloutId === R1)!.entries) outbox.markSent(e)
-  w.reducer.handle({ type: 'Tick' })
-  expect(w.reducer.record(R1)).toBeUndefined()
+  w.mutator.handle({ type: 'Tick' })
+  expect(w.mutator.record(R1)).toBeUndefined()
   expect(new HostStore(dir).loadAll().hosts.map((h) => h.state.rolloutId)).toEqual([R2])
 })
 
-test('localEventOf inverts the outbound mapping', () => {
-  expect(
-    localEventOf(
-      {
-        kind: 'Failed',
-        seq: 3,
-        failedAt: 1,
-        sustainedDurationSecs: 60,
-        failingProbes: ['p'],
-        policyApplied: 'halt',
-      },
-      V1
-    )
-  ).toEqual({
-    type: 'LocalSustainedFailureCrossed',
-    seq: 3,
-    failedAt: 1,
-    sustainedDurationSecs: 60,
-    failingProbes: ['p'],
-    policyApplied: 'halt',
-  })
-  expect(
-    localEventOf(
-      { kind: 'DispatchAck', seq: 1, currentClosureAtDispatch: PRIOR, receivedAt: 2 },
-      V1
-    )
-  ).toEqual({
-    type: 'LocalActivate',
-    seq: 1,
-    currentClosureAtDispatch: PRIOR,
-    receivedAt: 2,
-    targetClosure: V1,
-  })
+test('queued inputs are handled in order and each reply goes to its own callback', async () => {
+  const w = makeWorld()
+  const replies: unknown[] = []
+  const dispatch = { type: 'Dispatch', accepted: accepted(R1, V1), receivedAt: T0, prior: PRIOR } as const
+  expect(w.mutator.submit(dispatch, (r) => void replies.push(r))).toBe(true)
+  expect(w.mutator.submit(dispatch, (r) => void replies.push(r))).toBe(true)
+  const started = { type: 'LocalActivationStarted', startedAt: T0, switchMethod: 's' } as const
+  w.mutator.submit({ type: 'Local', rolloutId: R1, event: started }, (r) => void replies.push(r))
+  w.mutator.submit({ type: 'Local', rolloutId: R2, event: started }, (r) => void replies.push(r))
+  w.mutator.submit({ type: 'ReplayFrom', rolloutId: R1, after: 0 }, (r) => void replies.push(r))
+  w.mutator.close()
+  expect(w.mutator.submit({ type: 'Tick' })).toBe(false)
+  await w.mutator.run()
+  expect(replies).toEqual(['accepted', 'duplicate', true, false, 0])
+  expect(w.mutator.record(R1)!.state.lastEventSeq).toBe(2)
 })

@@ -3,7 +3,7 @@
  * reads the host's health-check declarations, reports the topology, and runs one ticker per
  * non-disabled probe (first run at once, then every max(intervalSeconds, 5) s, never two runs
  * of one probe at a time). Each run reports ProbeObservedFirst (first run), ProbeFailureFirst
- * (first failure, or pass → fail) and ProbeResult, as Local events for the reducer.
+ * (first failure, or pass → fail) and ProbeResult, as Local events for the mutator.
  *
  * Invariants:
  * - Only one rollout is probed at a time: the one of the latest reset.
@@ -11,19 +11,19 @@
  *   unreadable or invalid one is fail-closed: it is reported as a failing enforce probe named
  *   `health-checks.json`, so a closure that ships a broken probe config cannot converge.
  */
-import type { HostEvent, ProbeDecl } from '../core/index.ts'
-import { HealthChecksFileSchema, type ProbeDeclaration } from '../proto/agent.ts'
-import type { Clock } from '../runtime/clock.ts'
-import { readJsonFile } from '../runtime/json-file.ts'
-import type { Logger } from '../runtime/log.ts'
-import { M, type Metrics } from './metrics.ts'
+import type { ProbeDecl, Unsequenced } from '../../core/index.ts'
+import { HealthChecksFileSchema, type ProbeDeclaration } from '../../proto/agent.ts'
+import type { Clock } from '../../runtime/clock.ts'
+import { readJsonFile } from '../../runtime/json-file.ts'
+import type { Logger } from '../../runtime/log.ts'
+import { M, type Metrics } from '../metrics.ts'
 import {
   MIN_INTERVAL_SECS,
   modeOf,
   runProbe,
   type ProbeContext,
   type ProbeOutcome,
-} from './probes.ts'
+} from '../probes.ts'
 
 /** The synthetic probe reporting an unusable declarations file. */
 export const CONFIG_PROBE_NAME = 'health-checks.json'
@@ -43,8 +43,8 @@ export function loadHealthChecks(path: string): LoadedChecks {
 export type ProbeWorkerDeps = {
   readonly configPath: string
   readonly context: Omit<ProbeContext, 'signal'>
-  /** Hands a Local event (seq 0, assigned by the reducer) for `rolloutId` to the reducer. */
-  readonly emit: (rolloutId: string, event: HostEvent) => void
+  /** Hands a Local event for `rolloutId` to the mutator (which numbers it). */
+  readonly emit: (rolloutId: string, event: Unsequenced) => void
   readonly clock: Clock
   readonly log: Logger
   readonly metrics: Metrics
@@ -90,21 +90,20 @@ export class ProbeWorker {
    * through the queue, a tick already queued could declare the host converged on its soak alone
    * before the topology that makes it wait for its probes.
    */
-  reset(rolloutId: string): HostEvent[] {
+  reset(rolloutId: string): Unsequenced[] {
     this.stop()
     this.rolloutId = rolloutId
     const gen = this.generation
     const loaded = loadHealthChecks(this.deps.configPath)
     const now = this.deps.clock.now()
-    const initial: HostEvent[] = []
-    const collect = (_r: string, e: HostEvent): void => void initial.push(e)
+    const initial: Unsequenced[] = []
+    const collect = (_r: string, e: Unsequenced): void => void initial.push(e)
     if (!loaded.ok) {
       this.deps.log.error('health checks unusable; reporting a failing probe', {
         reason: loaded.error,
       })
       initial.push({
         type: 'LocalProbeTopologyDeclared',
-        seq: 0,
         probes: [{ probeName: CONFIG_PROBE_NAME, kind: 'config', mode: 'enforce' }],
         declaredAt: now,
       })
@@ -130,7 +129,6 @@ export class ProbeWorker {
     })
     initial.push({
       type: 'LocalProbeTopologyDeclared',
-      seq: 0,
       probes: topology,
       declaredAt: now,
     })
@@ -172,13 +170,12 @@ export class ProbeWorker {
     outcome: ProbeOutcome,
     first: boolean,
     failureFirst: 'fail' | undefined,
-    emit: (rolloutId: string, event: HostEvent) => void = this.deps.emit
+    emit: (rolloutId: string, event: Unsequenced) => void = this.deps.emit
   ): void {
     const at = this.deps.clock.now()
     if (first)
       emit(rolloutId, {
         type: 'LocalProbeObservedFirst',
-        seq: 0,
         probeName: name,
         mode,
         observedAt: at,
@@ -186,7 +183,6 @@ export class ProbeWorker {
     if (failureFirst || (first && outcome.status === 'fail')) {
       emit(rolloutId, {
         type: 'LocalProbeFailureFirst',
-        seq: 0,
         probeName: name,
         mode,
         firstFailedAt: at,
@@ -194,7 +190,6 @@ export class ProbeWorker {
     }
     emit(rolloutId, {
       type: 'LocalProbeResult',
-      seq: 0,
       probeName: name,
       mode,
       status: outcome.status,
