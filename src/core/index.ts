@@ -108,3 +108,7 @@ export type {
 export { GATES, planNext } from './planner/plan-next.ts'
 export { budgetLimit, isInFlight } from './planner/budgets.ts'
 export { selectorKey, selectorSummary } from './planner/selector.ts'
+
+export type { AdoptedMark, AdoptionCandidate, AdoptionVerdict } from './release/adoption.ts'
+export { adoptionVerdict } from './release/adoption.ts'
+export { formatRfc3339 } from './lib/rfc3339.ts'

@@ -34,6 +34,8 @@ import {
   resolveHostPolicy,
   step,
   stepRollout,
+  adoptionVerdict,
+  type AdoptionVerdict,
   type FleetResolved as CoreFleet,
   type HostEvent,
   type HostPolicy,
@@ -42,7 +44,7 @@ import {
   type PlanAction,
   type RolloutEvent,
 } from '../core/index.ts'
-import { compareHighWater, highWaterKey } from '../core/release/anti-rollback.ts'
+import { highWaterKey } from '../core/release/anti-rollback.ts'
 import type { FrozenPolicy, QueuedDispatch, Store } from '../db/store.ts'
 import type { HeartbeatRequest, HostRolloutSnapshot } from '../proto/agent.ts'
 import type { BootstrapNonces } from '../proto/bootstrap.ts'
@@ -709,21 +711,8 @@ export class Reducer {
 
   // ---------------------------------------------------------------- signed artifacts
 
-  private checkMark(
-    key: string,
-    a: AdoptedArtifact<unknown>
-  ): { ok: true; advance: boolean } | { ok: false; message: string } {
-    const mark = this.deps.state.marks.get(key)
-    const verdict = compareHighWater({ signedAtMs: a.signedAtMs, ciCommit: a.ciCommit }, mark)
-    if (verdict === 'advance') return { ok: true, advance: true }
-    if (verdict === 'same') {
-      if (mark?.sha256 === a.sha256) return { ok: true, advance: false }
-      return { ok: false, message: 'same signedAt and ciCommit as the adopted artifact but different bytes' }
-    }
-    return {
-      ok: false,
-      message: `signed ${a.signedAt} (ciCommit ${a.ciCommit ?? 'null'}), older than the adopted ${toRfc3339(mark!.signedAtMs)} (ciCommit ${mark!.ciCommit ?? 'null'})`,
-    }
+  private checkMark(key: string, a: AdoptedArtifact<unknown>): AdoptionVerdict {
+    return adoptionVerdict(a, this.deps.state.marks.get(key))
   }
 
   private setMark(key: string, a: AdoptedArtifact<unknown>): void {
@@ -796,7 +785,7 @@ export class Reducer {
     const fleet = outcome.fleet.artifact
     const fleetMark = this.checkMark(fleetKey, fleet)
     if (!fleetMark.ok) {
-      this.refuse(fleetKey, 'fleet', outcome.source, 'Rollback', fleetMark.message)
+      this.refuse(fleetKey, 'fleet', outcome.source, fleetMark.kind, fleetMark.message)
       return
     }
     const current = state.release
@@ -809,7 +798,7 @@ export class Reducer {
       }
       const mark = this.checkMark(key, m.artifact)
       if (!mark.ok) {
-        this.refuse(key, 'rollout-manifest', outcome.source, 'Rollback', mark.message, channel)
+        this.refuse(key, 'rollout-manifest', outcome.source, mark.kind, mark.message, channel)
         continue
       }
       manifests[channel] = { ...m.artifact, rolloutId: m.rolloutId }
@@ -863,7 +852,7 @@ export class Reducer {
     const a = outcome.artifact
     const mark = this.checkMark(key, a)
     if (!mark.ok) {
-      this.refuse(key, kind, source, 'Rollback', mark.message)
+      this.refuse(key, kind, source, mark.kind, mark.message)
       return
     }
     const adopted = kind === 'revocations' ? state.revocationsAdopted : state.noncesAdopted
