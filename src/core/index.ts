@@ -96,6 +96,8 @@ export { ROLLOUT_EVENT_TYPES, targetRolloutId } from './rollout/events.ts'
 export type { RolloutEffect } from './rollout/effects.ts'
 export type { RolloutStepError, RolloutStepResult } from './rollout/step.ts'
 export { allHostsConverged, openRolloutRecord, stepRollout } from './rollout/step.ts'
+export { rederiveRollouts } from './rollout/rederive.ts'
+export { finishedAt, retentionDue } from './rollout/retention.ts'
 
 export type {
   FleetState,

@@ -31,9 +31,11 @@ import {
   openRolloutRecord,
   planNext,
   remoteEventOf,
+  retentionDue,
   resolveHostPolicy,
   step,
   stepRollout,
+  targetRolloutId,
   adoptionVerdict,
   type AdoptionVerdict,
   type FleetResolved as CoreFleet,
@@ -686,7 +688,7 @@ export class Reducer {
   /** Steps a rollout; writes a `rollout_event` row only when the step changed something. */
   private stepRolloutEvent(event: RolloutEvent): string | undefined {
     const { state, store } = this.deps
-    const id = event.type === 'SuccessorOpened' ? event.supersededRolloutId : event.rolloutId
+    const id = targetRolloutId(event)
     const live = state.rollouts.get(id)
     if (live === undefined) return `unknown rollout ${id}`
     const r = stepRollout(live.record, event, this.now)
@@ -936,9 +938,7 @@ export class Reducer {
     let rollouts = 0
     for (const live of [...state.rollouts.values()]) {
       const r = live.record
-      const finished = r.phase === 'Terminal' || r.phase === 'Superseded' || r.phase === 'Failed' || r.phase === 'Reverted'
-      const since = r.supersededAt ?? r.terminalAt ?? (r.halt?.at ?? null)
-      if (!finished || since === null || since >= cutoff) continue
+      if (!retentionDue(r, cutoff)) continue
       if (this.stepRolloutEvent({ type: 'RetentionExpired', rolloutId: r.rolloutId, at: this.now }) === undefined) {
         store.hosts.deleteOfRollout(r.rolloutId)
         for (const host of Object.keys(state.hosts[r.rolloutId] ?? {})) state.dropHost(r.rolloutId, host)
@@ -956,26 +956,8 @@ export function rolloutEventPayload(event: RolloutEvent): Record<string, unknown
   return { kind: type, ...rest, at: toRfc3339(at) }
 }
 
-/**
- * The rollout records re-derived from `rollout_event` rows alone (RFC-0008 §6.1: derived views
- * can be rebuilt from the canonical log). Lives here because it steps the rollout machine.
- */
-export function rederiveRollouts(
-  rows: readonly { readonly payload: Record<string, unknown> }[]
-): Map<string, import('../core/index.ts').RolloutRecord> {
-  const out = new Map<string, import('../core/index.ts').RolloutRecord>()
-  for (const row of rows) {
-    const { kind, at, ...rest } = row.payload as { kind: string; at: string }
-    const event = { type: kind, ...rest, at: parseRfc3339Ms(at) } as RolloutEvent
-    if (event.type === 'RolloutOpened') {
-      out.set(event.rolloutId, openRolloutRecord(event))
-      continue
-    }
-    const id = event.type === 'SuccessorOpened' ? event.supersededRolloutId : event.rolloutId
-    const prev = out.get(id)
-    if (prev === undefined) continue
-    const r = stepRollout(prev, event, event.at)
-    if (r.ok) out.set(id, r.record)
-  }
-  return out
+/** The rollout event of a `rollout_event` payload (the inverse of `rolloutEventPayload`). */
+export function rolloutEventOf(payload: Record<string, unknown>): RolloutEvent {
+  const { kind, at, ...rest } = payload as { kind: string; at: string }
+  return { type: kind, ...rest, at: parseRfc3339Ms(at) } as RolloutEvent
 }

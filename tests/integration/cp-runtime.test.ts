@@ -5,7 +5,8 @@
  */
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import { closureOf, Lab, startCp, T0, type Client, type FleetSpec, type TestCp } from './cp-support.ts'
-import { rederiveRollouts } from '../../src/cp/reducer.ts'
+import { rederiveRollouts } from '../../src/core/index.ts'
+import { rolloutEventOf } from '../../src/cp/reducer.ts'
 import { REPLAY_FROM_HEADER } from '../../src/proto/agent.ts'
 import { Database } from 'bun:sqlite'
 import { join } from 'node:path'
@@ -389,7 +390,7 @@ describe('re-derivability (rollout_rederivability.rs)', () => {
     await heartbeat(a, 'h1', { current_closure: closureOf('h1') })
     await settle(t)
     expect(t.cp.state.rollouts.get(rid)?.record.phase).toBe('Terminal')
-    const rebuilt = rederiveRollouts(t.cp.store.events.ofKind('rollout_event'))
+    const rebuilt = rederiveRollouts(t.cp.store.events.ofKind('rollout_event').map((e) => rolloutEventOf(e.payload)))
     expect(rebuilt.get(rid)).toEqual(t.cp.store.rollouts.get(rid)!.record)
   })
 
@@ -403,7 +404,7 @@ describe('re-derivability (rollout_rederivability.rs)', () => {
     const r2 = second.rolloutIds[0]!
     expect(t.cp.state.rollouts.get(r1)?.record.phase).toBe('Superseded')
     expect(t.cp.state.rollouts.get(r2)?.record.phase).toBe('Active')
-    const rebuilt = rederiveRollouts(t.cp.store.events.ofKind('rollout_event'))
+    const rebuilt = rederiveRollouts(t.cp.store.events.ofKind('rollout_event').map((e) => rolloutEventOf(e.payload)))
     expect(rebuilt.get(r1)).toEqual(t.cp.store.rollouts.get(r1)!.record)
     expect(rebuilt.get(r2)).toEqual(t.cp.store.rollouts.get(r2)!.record)
   })
