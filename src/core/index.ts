@@ -88,6 +88,16 @@ export {
 export type { TickVerdict } from './host/tick.ts'
 export { tickVerdict } from './host/tick.ts'
 export { rehydrationEffects } from './host/rehydrate.ts'
+export type { HeartbeatSynthesis, HeartbeatView } from './host/heartbeat.ts'
+export {
+  atTarget,
+  convergenceAllowed,
+  heartbeatSynthesis,
+  replayFrom,
+  synthesizedActivation,
+  synthesizedConverged,
+  verdictAllowsConvergence,
+} from './host/heartbeat.ts'
 
 export type { RolloutHalt, RolloutPhase, RolloutRecord, RolloutResume } from './rollout/state.ts'
 export { ROLLOUT_PHASES, isClosed } from './rollout/state.ts'

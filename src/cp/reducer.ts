@@ -23,6 +23,12 @@
  */
 import {
   allHostsConverged,
+  atTarget,
+  convergenceAllowed,
+  heartbeatSynthesis,
+  replayFrom,
+  synthesizedActivation,
+  synthesizedConverged,
   describeHostStepError,
   isClosed,
   isUnderway,
@@ -186,11 +192,6 @@ const MAX_PLAN_PASSES = 8
 // a wave at once would otherwise spend most of the loop committing. 128 inputs of the costliest
 // common kind (an event, ~0.1 ms) keep one batch near 10 ms.
 const MAX_BATCH = 128
-/** Whether a heartbeat shows the host at the record's target with no event the CP lacks. */
-function atTarget(hb: HeartbeatSeen, rec: HostRolloutState): boolean {
-  return hb.closure === rec.targetClosure && (hb.seqs[rec.rolloutId] ?? 0) <= rec.lastEventSeq
-}
-
 
 /** `input` with its reply (if any) queued on `replies` instead of delivered at once. */
 function deferReply(input: ReducerInput, replies: (() => void)[]): ReducerInput {
@@ -571,25 +572,16 @@ export class Reducer {
 
   /** Pending → Converged for a host already running its target (DispatchAck, Completed, Converged). */
   private synthesizeConverged(rec: HostRolloutState, at: number): boolean {
-    const rollout = this.deps.state.rollouts.get(rec.rolloutId)
-    if (rollout === undefined || rollout.record.halt !== null || isClosed(rollout.record.phase)) return false
-    if (rec.phase !== 'Pending') return false
-    const waveIndex = this.deps.state.waveIndex.get(pairKey(rec.rolloutId, rec.hostname)) ?? 0
-    const closure = rec.targetClosure
-    const seq = rec.lastEventSeq
-    const steps: HostEvent[] = [
-      // The prior closure is unknown (the host was already at its target): '' as the reference.
-      { type: 'RemoteDispatchAck', seq: seq + 1, currentClosureAtDispatch: '', receivedAt: at },
-      { type: 'RemoteActivationCompleted', seq: seq + 2, observedCurrentClosure: closure, exitCode: 0, completedAt: at },
-    ]
-    for (const ev of steps) {
-      const cur = this.deps.state.host(rec.rolloutId, rec.hostname)
+    const { state } = this.deps
+    if (!convergenceAllowed(rec, state.rollouts.get(rec.rolloutId)?.record)) return false
+    const waveIndex = state.waveIndex.get(pairKey(rec.rolloutId, rec.hostname)) ?? 0
+    for (const ev of synthesizedActivation(rec, at)) {
+      const cur = state.host(rec.rolloutId, rec.hostname)
       if (cur === undefined || this.stepHost(cur, waveIndex, ev, true) !== undefined) return false
     }
-    const soaking = this.deps.state.host(rec.rolloutId, rec.hostname)
+    const soaking = state.host(rec.rolloutId, rec.hostname)
     if (soaking === undefined) return false
-    const convergedAt = Math.max(at, soaking.soakDueAt ?? at)
-    const err = this.stepHost(soaking, waveIndex, { type: 'RemoteConverged', seq: seq + 3, convergedAt, currentClosure: closure }, true)
+    const err = this.stepHost(soaking, waveIndex, synthesizedConverged(soaking, at), true)
     if (err !== undefined) {
       this.deps.log.warn('convergence synthesis refused', { host: rec.hostname, rolloutId: rec.rolloutId, reason: err })
       return false
@@ -605,55 +597,37 @@ export class Reducer {
     const at = parseRfc3339Ms(req.at)
     const firstSinceStart = !state.heartbeats.has(host)
     const agentSeqs = req.last_event_seq_by_rollout ?? {}
-    state.heartbeats.set(host, { at, receivedAt: this.now, closure, seqs: agentSeqs })
+    const hb: HeartbeatSeen = { at, receivedAt: this.now, closure, seqs: agentSeqs }
+    state.heartbeats.set(host, hb)
     // A host held by the startup hold is released by its first heartbeat: plan soon.
     if (firstSinceStart && this.now < this.startedAt + this.deps.options.startupDispatchHoldMs) this.markDirty()
     if (closure !== null) {
       for (const rolloutId of [...(state.byHost.get(host) ?? [])]) {
         const rec = state.host(rolloutId, host)
-        if (rec === undefined || rec.targetClosure !== closure) continue
-        // An agent holding events the CP has not seen will deliver them (outbox or replay);
-        // synthesizing now would take their seqs and their times (and refuse them later).
-        if ((agentSeqs[rolloutId] ?? 0) > rec.lastEventSeq) continue
-        if (rec.phase === 'Activating' || rec.phase === 'Deferred') {
+        if (rec === undefined) continue
+        const verdict = state.decisions.get(pairKey(rolloutId, host))
+        const todo = heartbeatSynthesis(rec, hb, at, verdict)
+        if (todo.type === 'complete') {
           const waveIndex = state.waveIndex.get(pairKey(rolloutId, host)) ?? 0
-          const ev: HostEvent = {
-            type: 'RemoteActivationCompleted',
-            seq: rec.lastEventSeq + 1,
-            observedCurrentClosure: closure,
-            exitCode: 0,
-            completedAt: at,
-          }
-          const err = this.tx(() => this.stepHost(rec, waveIndex, ev, true))
+          const err = this.tx(() => this.stepHost(rec, waveIndex, todo.event, true))
           if (err !== undefined) this.deps.log.warn('completion synthesis refused', { host, rolloutId, reason: err })
-        } else if (rec.phase === 'Pending') {
-          const verdict = state.decisions.get(pairKey(rolloutId, host))
-          if (verdict === 'queue' || verdict === 'disruption-budget') {
-            this.tx(() => this.synthesizeConverged(rec, at))
-          } else {
-            // The next plan pass decides; it synthesizes if the gates would dispatch the host.
-            this.markDirty()
-          }
+        } else if (todo.type === 'converge') {
+          this.tx(() => this.synthesizeConverged(rec, at))
+        } else if (todo.type === 'replan') {
+          this.markDirty()
         }
       }
     }
-    let replayFrom: number | null = null
     const rid = (req.rollout_id as string | null) ?? null
-    if (rid !== null) {
-      const rec = this.record(rid, host)?.state
-      if (rec !== undefined) {
-        const agentLast = agentSeqs[rid]
-        const behind = agentLast !== undefined && agentLast > rec.lastEventSeq
-        const diverged = closure !== null && rec.currentClosure !== closure
-        if (behind || diverged) replayFrom = rec.lastEventSeq
-      }
-    }
+    const current = rid === null ? undefined : this.record(rid, host)?.state
+    const replay = current === undefined ? null : replayFrom(current, agentSeqs[current.rolloutId], closure)
     const replayFromByRollout: Record<string, number> = {}
     for (const [id, seq] of Object.entries(agentSeqs)) {
       const rec = this.record(id, host)?.state
-      if (rec !== undefined && seq > rec.lastEventSeq) replayFromByRollout[id] = rec.lastEventSeq
+      const from = rec === undefined ? null : replayFrom(rec, seq, null)
+      if (from !== null) replayFromByRollout[id] = from
     }
-    return { replayFrom, replayFromByRollout, bootstrap: rid === null ? this.snapshots(host) : null }
+    return { replayFrom: replay, replayFromByRollout, bootstrap: rid === null ? this.snapshots(host) : null }
   }
 
   private snapshots(host: string): HostRolloutSnapshot[] {
