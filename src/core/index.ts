@@ -120,6 +120,8 @@ export type {
 export { GATES, planNext } from './planner/plan-next.ts'
 export { budgetLimit, isInFlight } from './planner/budgets.ts'
 export { selectorKey, selectorSummary } from './planner/selector.ts'
+export type { AdmissionPolicy, DispatchAdmission, DispatchFacts } from './planner/admission.ts'
+export { admitDispatch, convergesDespite, inStartupHold, STARTUP_HOLD_GATE } from './planner/admission.ts'
 
 export type { AdoptedMark, AdoptionCandidate, AdoptionVerdict } from './release/adoption.ts'
 export { adoptionVerdict } from './release/adoption.ts'

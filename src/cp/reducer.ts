@@ -23,7 +23,10 @@
  */
 import {
   allHostsConverged,
-  atTarget,
+  admitDispatch,
+  convergesDespite,
+  inStartupHold,
+  type AdmissionPolicy,
   convergenceAllowed,
   heartbeatSynthesis,
   replayFrom,
@@ -183,8 +186,6 @@ export type ReducerDeps = {
   readonly onFatal: (error: unknown) => void
 }
 
-// The synthetic gate name of the startup hold (not a core gate: a shell concern).
-const STARTUP_HOLD_GATE = 'startup-hold'
 // A plan pass that opened rollouts or synthesized convergence re-plans at once, at most this
 // often per input: enough to cascade a DB-rebuilt fleet through its waves, bounded in cost.
 const MAX_PLAN_PASSES = 8
@@ -204,7 +205,7 @@ function deferReply(input: ReducerInput, replies: (() => void)[]): ReducerInput 
 export class Reducer {
   private readonly queue = new BoundedQueue<Envelope>(REDUCER_INPUT_CAPACITY)
   private readonly applier: Applier
-  private readonly startedAt: number
+  private readonly admission: AdmissionPolicy
   private loopDone: Promise<void> | undefined
   private planTimer: ReturnType<typeof setTimeout> | undefined
   private planQueued = false
@@ -213,7 +214,11 @@ export class Reducer {
 
   constructor(private readonly deps: ReducerDeps) {
     this.applier = new Applier(deps.store, deps.state, deps.hub, deps.metrics, deps.log)
-    this.startedAt = deps.clock.now()
+    this.admission = {
+      startedAt: deps.clock.now(),
+      startupDispatchHoldMs: deps.options.startupDispatchHoldMs,
+      redeliverAfterMs: deps.options.redeliverAfterMs,
+    }
   }
 
   /** The number of queued inputs. */
@@ -437,52 +442,55 @@ export class Reducer {
   }
 
   private onQueueDispatch(a: Extract<PlanAction, { type: 'QueueDispatch' }>): boolean {
-    const { state, options } = this.deps
+    const { state } = this.deps
     const key = pairKey(a.rolloutId, a.hostname)
     state.decisions.set(key, 'queue')
     const rec = state.host(a.rolloutId, a.hostname)
     if (rec === undefined) return false
-    const hb = state.heartbeats.get(a.hostname)
-    if (hb !== undefined && atTarget(hb, rec)) return this.synthesizeConverged(rec, hb.at)
-    if (state.dispatch.get(a.hostname)?.has(a.rolloutId) === true) return false
-    const delivered = state.delivered.get(key)
-    if (delivered !== undefined && this.now - delivered < options.redeliverAfterMs) return false
-    if (hb === undefined && this.now < this.startedAt + options.startupDispatchHoldMs) {
-      const secs = Math.ceil((this.startedAt + options.startupDispatchHoldMs - this.now) / 1000)
-      this.applier.recordGate(
-        a.rolloutId,
-        a.hostname,
-        STARTUP_HOLD_GATE,
-        `waiting for ${a.hostname}'s first heartbeat since the control plane started (at most ${secs} s more), so a host already at its target is not dispatched again`,
-        this.now
-      )
-      return false
-    }
-    const policy = this.policyFor(a.rolloutId, a.channel, a.waveIndex)
-    this.applier.enqueueDispatch(
+    const heartbeat = state.heartbeats.get(a.hostname)
+    const admission = admitDispatch(
       {
-        hostname: a.hostname,
-        rolloutId: a.rolloutId,
-        targetClosure: a.targetClosure,
-        // Informational for agents (soak is measured per host from activation, DECISIONS §3.5).
-        soakDueAt: this.now + (policy?.soakMs ?? 0),
-        enqueuedAt: this.now,
-        waveIndex: a.waveIndex,
+        record: rec,
+        heartbeat,
+        queued: state.dispatch.get(a.hostname)?.has(a.rolloutId) === true,
+        deliveredAt: state.delivered.get(key),
+        now: this.now,
       },
-      this.now
+      this.admission
     )
-    return false
+    switch (admission.type) {
+      case 'converge':
+        return this.synthesizeConverged(rec, admission.at)
+      case 'wait':
+        return false
+      case 'hold':
+        this.applier.recordGate(a.rolloutId, a.hostname, admission.gate, admission.reason, this.now)
+        return false
+      case 'queue': {
+        const policy = this.policyFor(a.rolloutId, a.channel, a.waveIndex)
+        this.applier.enqueueDispatch(
+          {
+            hostname: a.hostname,
+            rolloutId: a.rolloutId,
+            targetClosure: a.targetClosure,
+            // Informational for agents (soak is measured per host from activation, DECISIONS §3.5).
+            soakDueAt: this.now + (policy?.soakMs ?? 0),
+            enqueuedAt: this.now,
+            waveIndex: a.waveIndex,
+          },
+          this.now
+        )
+        return false
+      }
+    }
   }
 
   private onDeferDispatch(a: Extract<PlanAction, { type: 'DeferDispatch' }>): boolean {
     const { state } = this.deps
     state.decisions.set(pairKey(a.rolloutId, a.hostname), a.gate)
-    if (a.gate === 'disruption-budget') {
-      // A host already at its target never enters flight, so a full budget does not hold it.
-      const rec = state.host(a.rolloutId, a.hostname)
-      const hb = state.heartbeats.get(a.hostname)
-      if (rec !== undefined && hb !== undefined && atTarget(hb, rec)) return this.synthesizeConverged(rec, hb.at)
-    }
+    const rec = state.host(a.rolloutId, a.hostname)
+    const hb = state.heartbeats.get(a.hostname)
+    if (rec !== undefined && hb !== undefined && convergesDespite(a.gate, rec, hb)) return this.synthesizeConverged(rec, hb.at)
     this.applier.recordGate(a.rolloutId, a.hostname, a.gate, a.reason, this.now)
     return false
   }
@@ -600,7 +608,7 @@ export class Reducer {
     const hb: HeartbeatSeen = { at, receivedAt: this.now, closure, seqs: agentSeqs }
     state.heartbeats.set(host, hb)
     // A host held by the startup hold is released by its first heartbeat: plan soon.
-    if (firstSinceStart && this.now < this.startedAt + this.deps.options.startupDispatchHoldMs) this.markDirty()
+    if (firstSinceStart && inStartupHold(this.now, this.admission)) this.markDirty()
     if (closure !== null) {
       for (const rolloutId of [...(state.byHost.get(host) ?? [])]) {
         const rec = state.host(rolloutId, host)
