@@ -25,7 +25,7 @@ import type { CpConfig } from './config.ts'
 import { DispatchHub } from './dispatch-hub.ts'
 import { EnrollService } from './enroll.ts'
 import { CpMetrics } from './metrics.ts'
-import { Reducer } from './reducer.ts'
+import { CpMutator } from './mutator/loop.ts'
 import { ReleaseSource } from './sources/index.ts'
 import { CpState } from './state.ts'
 import {
@@ -42,7 +42,7 @@ export type ControlPlane = {
   readonly app: ReturnType<typeof createApp>
   readonly state: CpState
   readonly store: Store
-  readonly reducer: Reducer
+  readonly mutator: CpMutator
   readonly metrics: CpMetrics
   readonly poller: ReleasePoller
   readonly server: MtlsServer
@@ -92,10 +92,9 @@ function socketIdentity(req: IncomingMessage): PeerIdentity | undefined {
 }
 
 /** Re-adopts the artifacts the last run stored, after verifying them again now. */
-async function restoreAdopted(store: Store, reducer: Reducer, ctx: PollContext): Promise<void> {
+async function restoreAdopted(store: Store, mutator: CpMutator, ctx: PollContext): Promise<void> {
   const stored = new Map(store.release.artifacts().map((a) => [a.key, a]))
   const fleetRow = stored.get(highWaterKey('fleet'))
-  const submit = (input: Parameters<Reducer['submit']>[0]) => reducer.submit(input)
   if (fleetRow !== undefined) {
     const fleet = await verifyFleetPair({ bytes: fleetRow.artifact, signature: fleetRow.signature }, ctx)
     const manifests = fleet.ok
@@ -111,13 +110,13 @@ async function restoreAdopted(store: Store, reducer: Reducer, ctx: PollContext):
           ctx
         )
       : {}
-    if (fleet.ok) submit({ type: 'ReleaseVerified', outcome: { source: 'database', fleet, manifests } })
+    if (fleet.ok) mutator.submit({ type: 'ReleaseVerified', outcome: { source: 'database', fleet, manifests } })
   }
   for (const kind of ['revocations', 'bootstrap-nonces'] as const) {
     const row = stored.get(highWaterKey(kind))
     if (row === undefined) continue
     const outcome = await verifyListPair(kind, { bytes: row.artifact, signature: row.signature }, ctx)
-    if (outcome.ok) submit({ type: 'ListVerified', kind, source: 'database', outcome: outcome as never })
+    if (outcome.ok) mutator.submit({ type: 'ListVerified', kind, source: 'database', outcome: outcome as never })
   }
 }
 
@@ -135,7 +134,7 @@ export async function createControlPlane(config: CpConfig, opts: CpOptions = {})
   const fatal = new Promise<unknown>((resolve) => {
     onFatal = resolve
   })
-  const reducer = new Reducer({
+  const mutator = new CpMutator({
     store,
     state,
     clock,
@@ -151,7 +150,7 @@ export async function createControlPlane(config: CpConfig, opts: CpOptions = {})
       nonceRetentionMs: NONCE_RETENTION_MS,
     },
   })
-  reducer.start()
+  mutator.start()
 
   const source = new ReleaseSource(config.sources)
   const needsRevocations = source.hasRevocations()
@@ -163,14 +162,14 @@ export async function createControlPlane(config: CpConfig, opts: CpOptions = {})
 
   const trust = await readTrustFile(config.trustFile)
   if (trust.ok) {
-    await restoreAdopted(store, reducer, { trust: trust.trust, now: clock.now(), freshnessWindowSecs: config.freshnessWindowSecs })
+    await restoreAdopted(store, mutator, { trust: trust.trust, now: clock.now(), freshnessWindowSecs: config.freshnessWindowSecs })
   }
   const poller = new ReleasePoller({
     source,
     trustFile: config.trustFile,
     clock,
     freshnessWindowSecs: config.freshnessWindowSecs,
-    reducer,
+    mutator,
     log: log.child('poll'),
     releaseIntervalMs: config.cadence.releasePollMs,
     listIntervalMs: config.cadence.listPollMs,
@@ -188,15 +187,15 @@ export async function createControlPlane(config: CpConfig, opts: CpOptions = {})
   }, LAG_SAMPLE_MS)
   lagTimer.unref?.()
   const timers = [
-    setInterval(() => reducer.submit({ type: 'PlanTick' }), config.cadence.planIntervalMs),
-    setInterval(() => reducer.submit({ type: 'Prune' }), config.cadence.pruneIntervalMs),
+    setInterval(() => mutator.submit({ type: 'PlanTick' }), config.cadence.planIntervalMs),
+    setInterval(() => mutator.submit({ type: 'Prune' }), config.cadence.pruneIntervalMs),
     lagTimer,
   ]
 
   const enroll = new EnrollService({
     state,
     store,
-    reducer,
+    mutator,
     clock,
     log: log.child('enroll'),
     metrics,
@@ -216,7 +215,7 @@ export async function createControlPlane(config: CpConfig, opts: CpOptions = {})
     metrics,
     state,
     store,
-    reducer,
+    mutator,
     hub,
     enroll,
     poller,
@@ -265,7 +264,7 @@ export async function createControlPlane(config: CpConfig, opts: CpOptions = {})
     return [...m].map(([s, n]) => [{ state: s }, n] as const)
   })
   metrics.gauge('nixfleet_cp_dispatch_queue_depth', 'Queued, undelivered dispatches.', () => [[{}, state.dispatchDepth()]])
-  metrics.gauge('nixfleet_cp_reducer_queue_depth', 'Inputs waiting for the reducer.', () => [[{}, reducer.depth]])
+  metrics.gauge('nixfleet_cp_reducer_queue_depth', 'Inputs waiting for the reducer.', () => [[{}, mutator.depth]])
   metrics.gauge('nixfleet_cp_long_polls', 'Open dispatch long-polls.', () => [[{}, hub.size()]])
   metrics.gauge(
     'nixfleet_cp_long_polls_paced',
@@ -292,11 +291,11 @@ export async function createControlPlane(config: CpConfig, opts: CpOptions = {})
       for (const t of timers) clearInterval(t)
       await server!.close()
       await poller.stop()
-      await reducer.stop()
+      await mutator.stop()
       store.close()
       log.info('stopped')
     })()
     return stopping
   }
-  return { app, state, store, reducer, metrics, poller, server, fatal, listen, stop }
+  return { app, state, store, mutator, metrics, poller, server, fatal, listen, stop }
 }

@@ -73,13 +73,7 @@ export function agentRoutes(deps: AppDeps): Hono<CpEnv> {
     const rec = deps.state.host(body.rolloutId, host)
     // Idempotent duplicate: answered without touching the reducer.
     if (rec !== undefined && body.event.seq <= rec.lastEventSeq) return c.body(null, 204)
-    const reply = deps.reducer.request<{ status: 204 } | { status: 409; error: string }>((r) => ({
-      type: 'HostEvent',
-      host,
-      rolloutId: body.rolloutId,
-      event: wireToOutbound(body.event),
-      reply: r,
-    }))
+    const reply = deps.mutator.request({ type: 'HostEvent', host, rolloutId: body.rolloutId, event: wireToOutbound(body.event) })
     if (reply === undefined) return busy(c, 'control plane busy; retry')
     const r = await withTimeout(reply, REDUCER_REPLY_TIMEOUT_MS)
     if (r === 'timeout') return busy(c, 'control plane did not answer in time; retry')
@@ -91,11 +85,7 @@ export function agentRoutes(deps: AppDeps): Hono<CpEnv> {
     if (body.hostname !== c.get('caller').name) {
       return jsonError(c, 403, 'certificate does not belong to the body hostname')
     }
-    const reply = deps.reducer.request<import('../../reducer.ts').HeartbeatReply>((r) => ({
-      type: 'Heartbeat',
-      request: body,
-      reply: r,
-    }))
+    const reply = deps.mutator.request({ type: 'Heartbeat', request: body })
     if (reply === undefined) return busy(c, 'control plane busy; retry')
     const r = await withTimeout(reply, REDUCER_REPLY_TIMEOUT_MS)
     if (r === 'timeout') return busy(c, 'control plane did not answer in time; retry')
@@ -119,11 +109,7 @@ export function agentRoutes(deps: AppDeps): Hono<CpEnv> {
     const deadline = deps.clock.monotonicMs() + wait * 1000 * (1 - Math.random() / 16)
     for (;;) {
       if (deps.state.nextDispatch(host) !== undefined) {
-        const taken = deps.reducer.request<import('../../../db/store.ts').QueuedDispatch | undefined>((reply) => ({
-          type: 'TakeDispatch',
-          host,
-          reply,
-        }))
+        const taken = deps.mutator.request({ type: 'TakeDispatch', host })
         if (taken === undefined) return busy(c, 'control plane busy; retry')
         const d = await taken
         if (d !== undefined) {

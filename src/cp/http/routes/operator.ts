@@ -11,7 +11,7 @@ import { highWaterKey } from '../../../core/release/anti-rollback.ts'
 import { failingEnforceProbes, isClosed, type HostRolloutState } from '../../../core/index.ts'
 import { parseRolloutId } from '../../../proto/ids.ts'
 import { ClearQuarantineSchema, RolloutActionSchema } from '../../../proto/operator.ts'
-import type { OperatorOp, OperatorReply } from '../../reducer.ts'
+import type { OperatorOp } from '../../mutator/inputs.ts'
 import { pairKey } from '../../state.ts'
 import { toRfc3339 } from '../../../runtime/clock.ts'
 import type { AppDeps, CpEnv } from '../deps.ts'
@@ -232,7 +232,7 @@ export function viewRoutes(deps: AppDeps): Hono<CpEnv> {
 }
 
 async function operatorAction(c: Context<CpEnv>, deps: AppDeps, op: OperatorOp): Promise<Response> {
-  const reply = deps.reducer.request<OperatorReply>((r) => ({ type: 'Operator', op, operator: c.get('caller').cn, reply: r }))
+  const reply = deps.mutator.request({ type: 'Operator', op, operator: c.get('caller').cn })
   if (reply === undefined) return busy(c, 'control plane busy; retry')
   let timer: ReturnType<typeof setTimeout> | undefined
   const r = await Promise.race([
@@ -279,7 +279,7 @@ export function operatorRoutes(deps: AppDeps): Hono<CpEnv> {
       highWaterMarks: Object.fromEntries(
         [...state.marks].map(([k, m]) => [k, { signedAt: toRfc3339(m.signedAtMs), ciCommit: m.ciCommit, sha256: m.sha256 }])
       ),
-      reducerQueueDepth: deps.reducer.depth,
+      reducerQueueDepth: deps.mutator.depth,
       dispatchQueueDepth: state.dispatchDepth(),
       openLongPolls: deps.hub.size(),
       lastPlanAt: iso(state.lastPlanAt),
