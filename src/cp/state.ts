@@ -125,6 +125,18 @@ export class CpState {
     }
   }
 
+  /**
+   * Whether the CP may answer `/v1/*`: a release is adopted and, for each signed list the
+   * release source serves, that list is adopted too.
+   */
+  isReady(needs: { readonly revocations: boolean; readonly nonces: boolean }): boolean {
+    return (
+      this.release !== undefined &&
+      (!needs.revocations || this.revocationsAdopted !== undefined) &&
+      (!needs.nonces || this.noncesAdopted !== undefined)
+    )
+  }
+
   /** A live record, if kept in memory. */
   host(rolloutId: string, host: string): HostRolloutState | undefined {
     return this.hosts[rolloutId]?.[host]
