@@ -16,9 +16,9 @@ import { pairKey } from '../../state.ts'
 import { toRfc3339 } from '../../../runtime/clock.ts'
 import type { AppDeps, CpEnv } from '../deps.ts'
 import { jsonBody, limitBody } from '../middleware/body.ts'
-import { busy, jsonError } from '../middleware/errors.ts'
+import { jsonError } from '../middleware/errors.ts'
 import { identityGate } from '../middleware/gates.ts'
-import { REDUCER_REPLY_TIMEOUT_MS } from './agent.ts'
+import { respondToReply, withTimeout } from '../reply.ts'
 
 const iso = (ms: number | null): string | null => (ms === null ? null : toRfc3339(ms))
 const SMALL_BODY_LIMIT = 16 * 1024
@@ -231,19 +231,9 @@ export function viewRoutes(deps: AppDeps): Hono<CpEnv> {
   return app
 }
 
-async function operatorAction(c: Context<CpEnv>, deps: AppDeps, op: OperatorOp): Promise<Response> {
+function operatorAction(c: Context<CpEnv>, deps: AppDeps, op: OperatorOp): Promise<Response> {
   const reply = deps.mutator.request({ type: 'Operator', op, operator: c.get('caller').cn })
-  if (reply === undefined) return busy(c, 'control plane busy; retry')
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const r = await Promise.race([
-    reply,
-    new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), REDUCER_REPLY_TIMEOUT_MS)
-    }),
-  ])
-  clearTimeout(timer)
-  if (r === 'timeout') return busy(c, 'control plane did not answer in time; retry')
-  return r.ok ? c.json(r.body, 200) : jsonError(c, r.status, r.error)
+  return respondToReply(c, reply, (r) => (r.ok ? c.json(r.body, 200) : jsonError(c, r.status, r.error)))
 }
 
 /** The `/v1/operator/*` actions and status. */
@@ -309,14 +299,7 @@ export function operatorRoutes(deps: AppDeps): Hono<CpEnv> {
   }
 
   app.post('/refresh', async (c) => {
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const done = await Promise.race([
-      deps.poller.refresh().then(() => 'done' as const),
-      new Promise<'timeout'>((resolve) => {
-        timer = setTimeout(() => resolve('timeout'), REFRESH_TIMEOUT_MS)
-      }),
-    ])
-    clearTimeout(timer)
+    const done = await withTimeout(deps.poller.refresh().then(() => 'done' as const), REFRESH_TIMEOUT_MS)
     const release = state.release
     return c.json(
       {
