@@ -8,22 +8,18 @@
  * release is adopted only when the fleet is, with exactly the manifests that passed; a mark
  * moves only forward.
  */
-import { adoptionVerdict, type AdoptionVerdict } from '../../core/index.ts'
+import { adoptionVerdict } from '../../core/index.ts'
 import { highWaterKey } from '../../core/release/anti-rollback.ts'
 import type { BootstrapNonces } from '../../proto/bootstrap.ts'
 import { parseRfc3339Ms } from '../../proto/common.ts'
 import type { Revocations } from '../../proto/revocations.ts'
 import type { AdoptedArtifact, AdoptedManifest } from '../state.ts'
 import type { MutatorContext } from './context.ts'
-import type { InputOf } from './inputs.ts'
+import type { ArtifactOutcome, InputOf } from './inputs.ts'
 import { runPlan } from './plan.ts'
 
 /** Which artifact an outcome is about, for logs and `verify_outcome` rows. */
 type Origin = { readonly artifact: string; readonly source: string; readonly channel?: string }
-
-function verdictOf(ctx: MutatorContext, key: string, a: AdoptedArtifact<unknown>): AdoptionVerdict {
-  return adoptionVerdict(a, ctx.state.marks.get(key))
-}
 
 function setMark(ctx: MutatorContext, key: string, a: AdoptedArtifact<unknown>): void {
   ctx.state.marks.set(key, { signedAtMs: a.signedAtMs, ciCommit: a.ciCommit, sha256: a.sha256 })
@@ -63,37 +59,43 @@ function accepted(ctx: MutatorContext, key: string, a: AdoptedArtifact<unknown>,
   if (changed) appendOutcome(ctx, o, { ok: true, sha256: a.sha256, signedAt: a.signedAt, ciCommit: a.ciCommit })
 }
 
+/**
+ * A verified artifact core's adoption verdict accepts, with whether it moves the mark; or
+ * undefined once the refusal (failed verification, or a rollback) is recorded.
+ */
+function admissible<T>(
+  ctx: MutatorContext,
+  key: string,
+  o: Origin,
+  outcome: ArtifactOutcome<T>
+): { readonly artifact: AdoptedArtifact<T>; readonly advance: boolean } | undefined {
+  if (!outcome.ok) {
+    refuse(ctx, key, o, outcome.kind, outcome.message)
+    return undefined
+  }
+  const verdict = adoptionVerdict(outcome.artifact, ctx.state.marks.get(key))
+  if (!verdict.ok) {
+    refuse(ctx, key, o, verdict.kind, verdict.message)
+    return undefined
+  }
+  return { artifact: outcome.artifact, advance: verdict.advance }
+}
+
 /** Adopts a verified release (fleet + manifests), or records why not. */
 export function releaseVerified(ctx: MutatorContext, input: InputOf<'ReleaseVerified'>): void {
   const { state, now } = ctx
   const { outcome } = input
   const fleetKey = highWaterKey('fleet')
   const fleetOrigin: Origin = { artifact: 'fleet', source: outcome.source }
-  if (!outcome.fleet.ok) {
-    refuse(ctx, fleetKey, fleetOrigin, outcome.fleet.kind, outcome.fleet.message)
-    return
-  }
-  const fleet = outcome.fleet.artifact
-  const fleetMark = verdictOf(ctx, fleetKey, fleet)
-  if (!fleetMark.ok) {
-    refuse(ctx, fleetKey, fleetOrigin, fleetMark.kind, fleetMark.message)
-    return
-  }
+  const fleetOk = admissible(ctx, fleetKey, fleetOrigin, outcome.fleet)
+  if (fleetOk === undefined) return
+  const fleet = fleetOk.artifact
   const current = state.release
   const manifests: Record<string, AdoptedManifest> = {}
   for (const [channel, m] of Object.entries(outcome.manifests)) {
-    const key = highWaterKey('rollout-manifest', channel)
     const origin: Origin = { artifact: 'rollout-manifest', source: outcome.source, channel }
-    if (!m.ok) {
-      refuse(ctx, key, origin, m.kind, m.message)
-      continue
-    }
-    const mark = verdictOf(ctx, key, m.artifact)
-    if (!mark.ok) {
-      refuse(ctx, key, origin, mark.kind, mark.message)
-      continue
-    }
-    manifests[channel] = { ...m.artifact, rolloutId: m.rolloutId }
+    const ok = admissible(ctx, highWaterKey('rollout-manifest', channel), origin, m)
+    if (ok !== undefined) manifests[channel] = { ...ok.artifact, rolloutId: m.rolloutId }
   }
   const fleetChanged = current === undefined || current.fleet.sha256 !== fleet.sha256
   accepted(ctx, fleetKey, fleet, fleetChanged, fleetOrigin)
@@ -105,7 +107,7 @@ export function releaseVerified(ctx: MutatorContext, input: InputOf<'ReleaseVeri
   }
   if (current !== undefined && Object.keys(current.manifests).some((c) => manifests[c] === undefined)) changed = true
   if (!changed) return
-  if (fleetMark.advance) setMark(ctx, fleetKey, fleet)
+  if (fleetOk.advance) setMark(ctx, fleetKey, fleet)
   storeArtifact(ctx, fleetKey, fleet)
   for (const [channel, m] of Object.entries(manifests)) {
     const key = highWaterKey('rollout-manifest', channel)
@@ -135,21 +137,14 @@ export function listVerified(ctx: MutatorContext, input: InputOf<'ListVerified'>
   const { kind, source, outcome } = input
   const key = highWaterKey(kind)
   const origin: Origin = { artifact: kind, source }
-  if (!outcome.ok) {
-    refuse(ctx, key, origin, outcome.kind, outcome.message)
-    return
-  }
-  const a = outcome.artifact
-  const mark = verdictOf(ctx, key, a)
-  if (!mark.ok) {
-    refuse(ctx, key, origin, mark.kind, mark.message)
-    return
-  }
+  const ok = admissible(ctx, key, origin, outcome)
+  if (ok === undefined) return
+  const a = ok.artifact
   const adopted = kind === 'revocations' ? state.revocationsAdopted : state.noncesAdopted
   const changed = adopted?.sha256 !== a.sha256
   accepted(ctx, key, a, changed, origin)
   if (!changed) return
-  if (mark.advance) setMark(ctx, key, a)
+  if (ok.advance) setMark(ctx, key, a)
   storeArtifact(ctx, key, a)
   if (kind === 'revocations') {
     state.revocationsAdopted = a
