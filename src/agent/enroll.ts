@@ -9,20 +9,17 @@
  * lifetime is left, a new CSR from the same key goes to `/v1/agent/renew` over the current mTLS
  * identity; the new certificate is written atomically and used by the next request.
  */
-import { readFileSync } from 'node:fs'
-import * as v from 'valibot'
-import { JsonSyntaxError, decodeUtf8Strict, parseJson } from '../crypto/canonical-json.ts'
 import { type AgentClient, describeClientError } from './cp-client.ts'
 import {
   BOOTSTRAP_TOKEN_VERSION,
   BootstrapTokenSchema,
   type BootstrapToken,
 } from '../proto/bootstrap.ts'
-import { summarizeIssues } from '../proto/issues.ts'
 import type { Clock } from '../runtime/clock.ts'
+import { readJsonFile } from '../runtime/json-file.ts'
 import type { Logger } from '../runtime/log.ts'
 import { hostCsrPem } from './csr.ts'
-import { fsReason, writeFileDurable } from '../runtime/durable-fs.ts'
+import { writeFileDurable } from '../runtime/durable-fs.ts'
 import { type AgentIdentity, remainingFraction } from './identity.ts'
 import { M, type Metrics } from './metrics.ts'
 import { Backoff, sleep } from './timing.ts'
@@ -39,31 +36,17 @@ export class EnrollmentError extends Error {
 
 /** Reads and checks the bootstrap token file. */
 export function readBootstrapToken(path: string, machineId: string): BootstrapToken {
-  let text: string
-  try {
-    text = decodeUtf8Strict(new Uint8Array(readFileSync(path)))
-  } catch (e) {
-    throw new EnrollmentError(`cannot read bootstrap token ${path}: ${fsReason(e)}`)
+  const r = readJsonFile(path, BootstrapTokenSchema, 'bootstrap token')
+  if (!r.ok) throw new EnrollmentError(r.message)
+  if (r.value.version !== BOOTSTRAP_TOKEN_VERSION) {
+    throw new EnrollmentError(`bootstrap token ${path}: unsupported version ${r.value.version}`)
   }
-  let raw: unknown
-  try {
-    raw = parseJson(text.trim())
-  } catch (e) {
+  if ((r.value.claims.hostname as string) !== machineId) {
     throw new EnrollmentError(
-      `bootstrap token ${path}: ${e instanceof JsonSyntaxError ? e.message : 'not JSON'}`
+      `bootstrap token ${path} is for host ${r.value.claims.hostname}, not ${machineId}`
     )
   }
-  const r = v.safeParse(BootstrapTokenSchema, raw)
-  if (!r.success) throw new EnrollmentError(`bootstrap token ${path}: ${summarizeIssues(r.issues)}`)
-  if (r.output.version !== BOOTSTRAP_TOKEN_VERSION) {
-    throw new EnrollmentError(`bootstrap token ${path}: unsupported version ${r.output.version}`)
-  }
-  if ((r.output.claims.hostname as string) !== machineId) {
-    throw new EnrollmentError(
-      `bootstrap token ${path} is for host ${r.output.claims.hostname}, not ${machineId}`
-    )
-  }
-  return r.output
+  return r.value
 }
 
 /** Enrolls this host; resolves once the certificate is installed and written. */

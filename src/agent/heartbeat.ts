@@ -7,7 +7,8 @@
  * Invariant: a heartbeat failure never stops the agent; it is retried with backoff and shows
  * as a stale `last heartbeat` metric.
  */
-import { toRfc3339, type Clock } from '../runtime/clock.ts'
+import { toRfc3339 } from '../proto/common.ts'
+import type { Clock } from '../runtime/clock.ts'
 import type { Logger } from '../runtime/log.ts'
 import {
   type AgentClient,

@@ -27,6 +27,7 @@ import {
   describeClientError,
 } from './cp-client.ts'
 import type { Dispatch } from '../proto/agent.ts'
+import { toRfc3339 } from '../proto/common.ts'
 import type { FleetResolved } from '../proto/fleet.ts'
 import { parseRolloutId, RolloutIdSchema } from '../proto/ids.ts'
 import type { RolloutManifest } from '../proto/manifest.ts'
@@ -154,7 +155,7 @@ export class ManifestCache {
         {
           artifact,
           kind: 'Rollback',
-          message: `signed ${verified.signedAt}, older than the ${artifact} already accepted (signed ${mark ? new Date(mark.signedAtMs).toISOString() : '?'})`,
+          message: `signed ${verified.signedAt}, older than the ${artifact} already accepted (signed ${mark ? toRfc3339(mark.signedAtMs) : '?'})`,
           rolloutId,
         },
         verified.sha256

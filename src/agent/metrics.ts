@@ -1,36 +1,25 @@
 /**
  * The agent's Prometheus metrics: a tiny registry of counters and gauges rendered in the text
- * exposition format (0.0.4), and the optional loopback listener (`--metrics-listen`). Enough to
- * see a stuck agent: last successful heartbeat, outbound queue depth, dead letters, current
- * closure, probe status, rollout state.
+ * format of `runtime/prometheus.ts`, and the optional loopback listener (`--metrics-listen`).
+ * Enough to see a stuck agent: last successful heartbeat, outbound queue depth, dead letters,
+ * current closure, probe status, rollout state.
  * Invariants: metric and label names are stable (dashboards depend on them); label values are
  * escaped; rendering never throws.
  */
-
-type Labels = Readonly<Record<string, string>>
+import {
+  EXPOSITION_CONTENT_TYPE,
+  exposition,
+  familyHeader,
+  labelText,
+  type Labels,
+  sampleLine,
+} from '../runtime/prometheus.ts'
 
 type Family = {
   readonly type: 'counter' | 'gauge'
   readonly help: string
-  readonly series: Map<string, { labels: Labels; value: number }>
-}
-
-function labelKey(labels: Labels): string {
-  return Object.keys(labels)
-    .sort()
-    .map((k) => `${k}=${labels[k]}`)
-    .join(',')
-}
-
-function escapeLabel(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"')
-}
-
-function formatValue(n: number): string {
-  if (Number.isNaN(n)) return 'NaN'
-  if (n === Infinity) return '+Inf'
-  if (n === -Infinity) return '-Inf'
-  return String(n)
+  /** Value by label text (`labelText`), which is also how the series renders. */
+  readonly series: Map<string, number>
 }
 
 /** A registry of metric families. */
@@ -54,43 +43,35 @@ export class Metrics {
   /** Adds `by` to a counter. */
   inc(name: string, help: string, labels: Labels = {}, by = 1): void {
     const f = this.family(name, 'counter', help)
-    const key = labelKey(labels)
-    const s = f.series.get(key)
-    if (s) s.value += by
-    else f.series.set(key, { labels, value: by })
+    const key = labelText(labels)
+    f.series.set(key, (f.series.get(key) ?? 0) + by)
   }
 
   /** Sets a gauge. */
   set(name: string, help: string, value: number, labels: Labels = {}): void {
-    this.family(name, 'gauge', help).series.set(labelKey(labels), { labels, value })
+    this.family(name, 'gauge', help).series.set(labelText(labels), value)
   }
 
   /** Replaces every series of a gauge family (for info-style gauges such as the closure). */
   replace(name: string, help: string, series: readonly { labels: Labels; value: number }[]): void {
     const f = this.family(name, 'gauge', help)
     f.series.clear()
-    for (const s of series) f.series.set(labelKey(s.labels), { labels: s.labels, value: s.value })
+    for (const s of series) f.series.set(labelText(s.labels), s.value)
   }
 
   /** The value of a series (tests and status), or `undefined`. */
   value(name: string, labels: Labels = {}): number | undefined {
-    return this.families.get(name)?.series.get(labelKey(labels))?.value
+    return this.families.get(name)?.series.get(labelText(labels))
   }
 
   /** The text exposition of every family. */
   render(): string {
     const lines: string[] = []
     for (const [name, f] of [...this.families.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      lines.push(`# HELP ${name} ${f.help}`, `# TYPE ${name} ${f.type}`)
-      for (const s of f.series.values()) {
-        const keys = Object.keys(s.labels).sort()
-        const lbl = keys.length
-          ? `{${keys.map((k) => `${k}="${escapeLabel(s.labels[k] ?? '')}"`).join(',')}}`
-          : ''
-        lines.push(`${name}${lbl} ${formatValue(s.value)}`)
-      }
+      lines.push(...familyHeader(name, f.type, f.help))
+      for (const [labels, value] of f.series) lines.push(sampleLine(name, labels, value))
     }
-    return `${lines.join('\n')}\n`
+    return exposition(lines)
   }
 }
 
@@ -161,7 +142,7 @@ export function serveMetrics(
         // A failed refresh still serves the last known values.
       }
       return new Response(metrics.render(), {
-        headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' },
+        headers: { 'content-type': EXPOSITION_CONTENT_TYPE },
       })
     },
   })

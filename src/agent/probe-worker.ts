@@ -11,15 +11,11 @@
  *   unreadable or invalid one is fail-closed: it is reported as a failing enforce probe named
  *   `health-checks.json`, so a closure that ships a broken probe config cannot converge.
  */
-import { readFileSync } from 'node:fs'
-import * as v from 'valibot'
 import type { HostEvent, ProbeDecl } from '../core/index.ts'
-import { JsonSyntaxError, decodeUtf8Strict, parseJson } from '../crypto/canonical-json.ts'
 import { HealthChecksFileSchema, type ProbeDeclaration } from '../proto/agent.ts'
-import { summarizeIssues } from '../proto/issues.ts'
 import type { Clock } from '../runtime/clock.ts'
+import { readJsonFile } from '../runtime/json-file.ts'
 import type { Logger } from '../runtime/log.ts'
-import { errnoOf } from '../runtime/durable-fs.ts'
 import { M, type Metrics } from './metrics.ts'
 import {
   MIN_INTERVAL_SECS,
@@ -39,23 +35,8 @@ export type LoadedChecks =
 
 /** Reads the health-check declarations (`{}` when the file does not exist). */
 export function loadHealthChecks(path: string): LoadedChecks {
-  let bytes: Uint8Array
-  try {
-    bytes = new Uint8Array(readFileSync(path))
-  } catch (e) {
-    if (errnoOf(e) === 'ENOENT') return { ok: true, probes: {} }
-    return { ok: false, error: `cannot read ${path}: ${errnoOf(e) ?? 'read error'}` }
-  }
-  let raw: unknown
-  try {
-    raw = parseJson(decodeUtf8Strict(bytes))
-  } catch (e) {
-    return { ok: false, error: `${path}: ${e instanceof JsonSyntaxError ? e.message : 'not JSON'}` }
-  }
-  const r = v.safeParse(HealthChecksFileSchema, raw)
-  return r.success
-    ? { ok: true, probes: r.output }
-    : { ok: false, error: `${path}: ${summarizeIssues(r.issues)}` }
+  const r = readJsonFile(path, HealthChecksFileSchema, 'health checks', { absent: {} })
+  return r.ok ? { ok: true, probes: r.value } : { ok: false, error: r.message }
 }
 
 /** The dependencies of the worker. */

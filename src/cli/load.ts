@@ -1,31 +1,29 @@
 /**
- * Loading the operator's input files: read, strict JSON parse, schema check — each failure one
- * line naming the file and what is wrong with it (exit 2).
+ * Loading the operator's input files: read (`-` is stdin), strict JSON parse, schema check with
+ * the shared reader of `runtime/json-file.ts` — each failure one line naming the file and what
+ * is wrong with it (exit 2).
  */
-import * as v from 'valibot'
-import { JsonSyntaxError, decodeUtf8Strict, parseJson } from '../crypto/canonical-json.ts'
+import type * as v from 'valibot'
 import type { JsonValue } from '../crypto/canonical-json.ts'
-import { summarizeIssues } from '../proto/issues.ts'
 import type { TrustFile } from '../proto/trust.ts'
-import { readTrustFile } from '../runtime/json-file.ts'
+import { checkJson, type FileResult, parseJsonBytes as parseStrict, readTrustFile } from '../runtime/json-file.ts'
 import { CliError } from './errors.ts'
 import { readInput } from './io.ts'
 
+/** The value of `r`, or its message thrown as a `CliError` (exit 2). */
+function orExit<T>(r: FileResult<T>): T {
+  if (!r.ok) throw new CliError(r.message)
+  return r.value
+}
+
 /** Parses JSON bytes strictly, or throws `CliError` naming `label`. */
 export function parseJsonBytes(bytes: Uint8Array, label: string): JsonValue {
-  try {
-    return parseJson(decodeUtf8Strict(bytes))
-  } catch (e) {
-    if (e instanceof JsonSyntaxError) throw new CliError(`${label}: ${e.message}`)
-    throw e
-  }
+  return orExit(parseStrict(bytes, label))
 }
 
 /** Validates `value` against `schema`, or throws `CliError` naming `label` and the fields. */
 export function checkSchema<T>(schema: v.GenericSchema<unknown, T>, value: unknown, label: string): T {
-  const r = v.safeParse(schema, value)
-  if (!r.success) throw new CliError(`${label}: ${summarizeIssues(r.issues)}`)
-  return r.output
+  return orExit(checkJson(schema, value, label))
 }
 
 /** Reads and validates a JSON file against `schema`. */
@@ -41,9 +39,7 @@ export async function loadJsonFile<T>(
 
 /** Reads and validates a trust.json. */
 export async function loadTrustFile(path: string): Promise<TrustFile> {
-  const r = readTrustFile(path)
-  if (!r.ok) throw new CliError(r.message)
-  return r.value
+  return orExit(readTrustFile(path))
 }
 
 /** Reads a detached signature file: exactly 64 raw bytes. */

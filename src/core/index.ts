@@ -37,7 +37,7 @@ export type {
   DisruptionBudget,
   FleetChannel,
   FleetHost,
-  FleetResolved,
+  FleetView,
   HostEdge,
   HostSetEntry,
   ManifestSet,

@@ -65,8 +65,8 @@ export type ChannelEdge = {
   readonly reason?: string | null | undefined
 }
 
-/** The parts of the verified `fleet.resolved` core reads. */
-export type FleetResolved = {
+/** The parts of the verified `fleet.resolved` core reads (proto's `FleetResolved` is the whole wire form). */
+export type FleetView = {
   readonly hosts: Readonly<Record<string, FleetHost>>
   readonly channels: Readonly<Record<string, FleetChannel>>
   readonly rolloutPolicies: Readonly<Record<string, RolloutPolicy>>
@@ -101,7 +101,7 @@ export type RolloutManifest = {
 
 /** The verified artifacts the planner works from: the fleet and one manifest per channel. */
 export type ManifestSet = {
-  readonly fleet: FleetResolved
+  readonly fleet: FleetView
   /** The rollout manifests keyed by channel name. */
   readonly rollouts: Readonly<Record<string, RolloutManifest>>
 }

@@ -14,9 +14,12 @@
  *
  * Invariants: a waiter resolves exactly once ('notified', 'timeout' or 'closed'); `close()`
  * resolves every waiter and every later `wait` at once, so shutdown ends open long-polls.
+ * Time and timers are injected, so tests drive the pacer with a fake clock instead of stalling.
  */
 
+import type { Clock } from '../runtime/clock.ts'
 import { BoundedQueue } from '../runtime/queue.ts'
+import type { Timer, Timers } from '../runtime/timers.ts'
 
 /** Why a wait ended. */
 export type WakeReason = 'notified' | 'timeout' | 'closed'
@@ -47,6 +50,9 @@ type Waiter = {
   queued: boolean
 }
 
+/** Where the hub reads time and sets its timers (the real ones in production). */
+export type HubTime = { readonly clock: Clock; readonly timers: Timers }
+
 /** The per-host long-poll waiters. */
 export class DispatchHub {
   private readonly waiters = new Map<string, Set<Waiter>>()
@@ -58,12 +64,16 @@ export class DispatchHub {
   private readonly expired = new BoundedQueue<Waiter>(EXPIRED_CAPACITY)
   /** How many of `expired` have not ended yet. */
   private backlog = 0
-  private pacer: ReturnType<typeof setTimeout> | undefined
+  private pacer: Timer | undefined
   private tokens = 0
-  private refilledAt = performance.now()
+  private refilledAt: number
 
-  constructor(pace: Partial<PaceOptions> = {}) {
+  constructor(
+    private readonly time: HubTime,
+    pace: Partial<PaceOptions> = {}
+  ) {
     this.pace = { ...DEFAULT_PACE, ...pace }
+    this.refilledAt = time.clock.monotonicMs()
   }
 
   /** Waits until `host` is notified, `timeoutMs` passes, `signal` aborts or the hub closes. */
@@ -78,7 +88,7 @@ export class DispatchHub {
           if (w.done) return
           w.done = true
           if (w.queued) this.backlog--
-          clearTimeout(timer)
+          timer.cancel()
           signal?.removeEventListener('abort', onAbort)
           this.expectedPerSlot -= w.rate
           const s = this.waiters.get(host)
@@ -94,7 +104,7 @@ export class DispatchHub {
         queued: false,
       }
       const onAbort = (): void => w.finish('closed')
-      const timer = setTimeout(() => this.expire(w), ms)
+      const timer = this.time.timers.setTimeout(() => this.expire(w), ms)
       this.expectedPerSlot += w.rate
       signal?.addEventListener('abort', onAbort, { once: true })
       set.add(w)
@@ -124,13 +134,13 @@ export class DispatchHub {
   close(): void {
     this.closed = true
     for (const set of [...this.waiters.values()]) for (const w of [...set]) w.finish('closed')
-    clearTimeout(this.pacer)
+    this.pacer?.cancel()
     this.pacer = undefined
     this.expired.close()
   }
 
   private expire(w: Waiter): void {
-    w.dueAt = performance.now()
+    w.dueAt = this.time.clock.monotonicMs()
     if (!this.expired.tryPush(w)) return w.finish('timeout')
     w.queued = true
     this.backlog++
@@ -144,7 +154,7 @@ export class DispatchHub {
    */
   private release(): void {
     const { slotMs, minPerSlot, maxDelayMs } = this.pace
-    const now = performance.now()
+    const now = this.time.clock.monotonicMs()
     const perSlot = Math.max(minPerSlot, Math.ceil(2 * this.expectedPerSlot))
     const cap = Math.max(1, perSlot / STEPS_PER_SLOT)
     this.tokens = Math.min(cap, this.tokens + ((now - this.refilledAt) * perSlot) / slotMs)
@@ -160,7 +170,7 @@ export class DispatchHub {
     }
     if (this.expired.size === 0) return
     if (this.pacer === undefined) {
-      this.pacer = setTimeout(() => {
+      this.pacer = this.time.timers.setTimeout(() => {
         this.pacer = undefined
         this.release()
       }, slotMs / STEPS_PER_SLOT)

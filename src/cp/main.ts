@@ -15,6 +15,7 @@ import type { MtlsServer } from '../pki/tls-server.ts'
 import type { Clock } from '../runtime/clock.ts'
 import { systemClock } from '../runtime/clock.ts'
 import { createLogger, type Logger } from '../runtime/log.ts'
+import { systemTimers } from '../runtime/timers.ts'
 import { webhookTokenReader, type CpConfig } from './config.ts'
 import { DispatchHub } from './dispatch-hub.ts'
 import { EnrollService } from './enroll.ts'
@@ -79,7 +80,8 @@ export async function createControlPlane(config: CpConfig, opts: CpOptions = {})
   const state = new CpState()
   state.load(store)
   const metrics = new CpMetrics()
-  const hub = new DispatchHub()
+  // Real time with real timers: the pacer's clock must be the one its timers run on.
+  const hub = new DispatchHub({ clock: systemClock, timers: systemTimers })
   const { promise: fatal, resolve: onFatal } = Promise.withResolvers<unknown>()
   const mutator = new CpMutator({
     store,

@@ -1,32 +1,18 @@
 /**
- * The control plane's Prometheus metrics (text exposition format 0.0.4), hand-rolled: counters,
- * gauges (set, or computed at scrape time) and histograms with fixed buckets. A metrics library
- * would be more code than this.
+ * The control plane's Prometheus metrics: counters, gauges (computed at scrape time) and
+ * histograms with fixed buckets, written in the text format of `runtime/prometheus.ts`.
  * Invariants: label values come from our own vocabulary (routes, states, gates, error kinds),
  * never from request input, so the series count stays bounded.
  */
-
-type Labels = Readonly<Record<string, string>>
-
-// Called on every request (counter + histogram): no sort for the common one-label case and no
-// escaping work unless a value needs it.
-function labelKey(labels: Labels): string {
-  const keys = Object.keys(labels)
-  if (keys.length === 0) return ''
-  if (keys.length > 1) keys.sort()
-  let out = '{'
-  for (let i = 0; i < keys.length; i++) {
-    const k = keys[i]!
-    const v = labels[k]!
-    out += `${i > 0 ? ',' : ''}${k}="${NEEDS_ESCAPE.test(v) ? escapeLabel(v) : v}"`
-  }
-  return `${out}}`
-}
-
-const NEEDS_ESCAPE = /[\\"\n]/
-function escapeLabel(v: string): string {
-  return v.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('\n', '\\n')
-}
+import {
+  exposition,
+  familyHeader,
+  formatValue,
+  labelText,
+  type Labels,
+  sampleLine,
+  withLabel,
+} from '../runtime/prometheus.ts'
 
 /** A monotonically increasing counter with labels. */
 export class Counter {
@@ -37,30 +23,30 @@ export class Counter {
   ) {}
   /** Adds `n` (default 1) to the series of `labels`. */
   inc(labels: Labels = {}, n = 1): void {
-    const k = labelKey(labels)
+    const k = labelText(labels)
     this.values.set(k, (this.values.get(k) ?? 0) + n)
   }
   /** The value of one series (tests). */
   get(labels: Labels = {}): number {
-    return this.values.get(labelKey(labels)) ?? 0
+    return this.values.get(labelText(labels)) ?? 0
   }
   render(): string[] {
-    const out = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`]
-    for (const [k, v] of this.values) out.push(`${this.name}${k} ${v}`)
+    const out: string[] = familyHeader(this.name, 'counter', this.help)
+    for (const [k, v] of this.values) out.push(sampleLine(this.name, k, v))
     return out
   }
 }
 
 /** A gauge whose series are computed when scraped. */
-export class Gauge {
+class Gauge {
   constructor(
     readonly name: string,
     readonly help: string,
     private readonly collect: () => Iterable<readonly [Labels, number]>
   ) {}
   render(): string[] {
-    const out = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`]
-    for (const [labels, v] of this.collect()) out.push(`${this.name}${labelKey(labels)} ${v}`)
+    const out: string[] = familyHeader(this.name, 'gauge', this.help)
+    for (const [labels, v] of this.collect()) out.push(sampleLine(this.name, labelText(labels), v))
     return out
   }
 }
@@ -75,7 +61,7 @@ export class Histogram {
   ) {}
   /** Records one observation of `value` seconds. */
   observe(value: number, labels: Labels = {}): void {
-    const k = labelKey(labels)
+    const k = labelText(labels)
     let s = this.series.get(k)
     if (s === undefined) {
       s = { counts: this.buckets.map(() => 0), sum: 0, count: 0 }
@@ -87,17 +73,17 @@ export class Histogram {
   }
   /** The number of observations of one series (tests). */
   count(labels: Labels = {}): number {
-    return this.series.get(labelKey(labels))?.count ?? 0
+    return this.series.get(labelText(labels))?.count ?? 0
   }
   render(): string[] {
-    const out = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`]
+    const out: string[] = familyHeader(this.name, 'histogram', this.help)
     for (const [k, s] of this.series) {
-      const inner = k === '' ? '' : k.slice(1, -1)
-      const le = (b: string) => `{${inner === '' ? '' : `${inner},`}le="${b}"}`
-      this.buckets.forEach((b, i) => out.push(`${this.name}_bucket${le(String(b))} ${s.counts[i]}`))
-      out.push(`${this.name}_bucket${le('+Inf')} ${s.count}`)
-      out.push(`${this.name}_sum${k} ${s.sum}`)
-      out.push(`${this.name}_count${k} ${s.count}`)
+      const bucket = (le: number, n: number) =>
+        out.push(sampleLine(`${this.name}_bucket`, withLabel(k, 'le', formatValue(le)), n))
+      this.buckets.forEach((b, i) => bucket(b, s.counts[i]!))
+      bucket(Infinity, s.count)
+      out.push(sampleLine(`${this.name}_sum`, k, s.sum))
+      out.push(sampleLine(`${this.name}_count`, k, s.count))
     }
     return out
   }
@@ -174,6 +160,6 @@ export class CpMetrics {
       ...this.synthesized.render(),
       ...this.enrollments.render(),
     ]
-    return `${all.join('\n')}\n`
+    return exposition(all)
   }
 }

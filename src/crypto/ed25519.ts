@@ -21,9 +21,9 @@ import * as ed from '@noble/ed25519'
 import { concatBytes, fromHex } from '../lib/bytes.ts'
 
 /** The length of an Ed25519 seed (secret key) and of a public key. */
-export const ED25519_KEY_LENGTH = 32
+const ED25519_KEY_LENGTH = 32
 /** The length of a raw Ed25519 signature (R‖S). */
-export const ED25519_SIG_LENGTH = 64
+const ED25519_SIG_LENGTH = 64
 
 /** The DER prefix (RFC 8410) of an ed25519 PKCS#8 private key; the 32-byte seed follows. */
 export const ED25519_PKCS8_PREFIX: Uint8Array = fromHex('302e020100300506032b657004220420')!

@@ -102,7 +102,7 @@ const ascii = (s: string): Uint8Array => new TextEncoder().encode(s)
 const decodeAscii = (b: Uint8Array): string => new TextDecoder().decode(b)
 
 /** The 32-byte seed of an unencrypted OpenSSH ed25519 private key. */
-export function parseOpenSshPrivateKey(text: string): KeyResult<Uint8Array> {
+function parseOpenSshPrivateKey(text: string): KeyResult<Uint8Array> {
   const bad = (why: string): KeyResult<Uint8Array> => ({
     ok: false,
     error: `OpenSSH private key: ${why}`,

@@ -6,11 +6,6 @@ import { ed25519Sign } from './ed25519.ts'
 import type { SigningKey } from './keys.ts'
 import { p256Sign } from './p256.ts'
 
-/** The trust-file algorithm name of a signing key. */
-export function algorithmOf(key: SigningKey): 'ed25519' | 'ecdsa-p256' {
-  return key.algorithm
-}
-
 /** The raw 64-byte signature of `message` by `key`. */
 export async function signBytes(key: SigningKey, message: Uint8Array): Promise<Uint8Array> {
   return key.algorithm === 'ed25519' ? ed25519Sign(message, key.seed) : p256Sign(key.pkcs8, message)

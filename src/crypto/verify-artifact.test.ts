@@ -2,6 +2,7 @@
  * Tests of the shared verification pipeline (protocol §3.7) over a real release: the fixture
  * fleet assembled by `assembleRelease` and signed with ed25519 (and ECDSA P-256). Each tagged
  * error is provoked on its own, then the order in which the checks run is pinned down.
+ * Over 400 lines: a group of cases per check, and the order tests need them all in one file.
  */
 import { describe, expect, test } from 'bun:test'
 import { createHash } from 'node:crypto'

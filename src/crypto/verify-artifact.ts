@@ -24,7 +24,7 @@ import { parseRfc3339Ms } from '../proto/common.ts'
 import { summarizeIssues } from '../proto/issues.ts'
 
 /** The clock-skew slack applied in both directions, in seconds (reference `CLOCK_SKEW_SLACK_SECS`). */
-export const CLOCK_SKEW_SLACK_SECS = 60
+const CLOCK_SKEW_SLACK_SECS = 60
 
 /** The tagged reasons an artifact is refused, with the reference's names. */
 export type VerifyErrorKind =
@@ -79,7 +79,7 @@ const fail = <T>(kind: VerifyErrorKind, message: string): VerifyResult<T> => ({
 })
 
 /** The keys of a slot usable at `now`, labelled with their slot position. */
-export function activeSlotKeys(
+function activeSlotKeys(
   slot: KeySlot | null | undefined,
   now: number
 ): { position: KeyPosition; key: TrustKey }[] {
@@ -91,7 +91,7 @@ export function activeSlotKeys(
 }
 
 /** Verifies `signature` over the canonical form of `message` with the first matching key. */
-export async function verifyWithSlot(
+async function verifyWithSlot(
   message: Uint8Array,
   signature: Uint8Array,
   slot: KeySlot | null | undefined,
@@ -137,7 +137,7 @@ export async function verifyWithSlot(
 }
 
 /** A duration for operators: `3 d 4 h`, `12 min 5 s`, `42 s`. */
-export function formatDuration(secs: number): string {
+function formatDuration(secs: number): string {
   const s = Math.floor(secs)
   const units: [number, string][] = [[86_400, 'd'], [3600, 'h'], [60, 'min'], [1, 's']]
   const parts: string[] = []

@@ -20,6 +20,7 @@ import {
   sqliteTable,
   text,
 } from 'drizzle-orm/sqlite-core'
+import { HOST_PHASES } from '../proto/phases.ts'
 
 /** The event-log kinds: the reference's seven plus `operator_action` (DECISIONS §3.13). */
 export const EVENT_KINDS = [
@@ -58,9 +59,7 @@ export const hostRolloutRecords = sqliteTable(
     rolloutId: text('rollout_id').notNull(),
     hostname: text('hostname').notNull(),
     channel: text('channel').notNull(),
-    state: text('state', {
-      enum: ['Pending', 'Activating', 'Deferred', 'Soaking', 'Converged', 'Failed', 'Reverted'],
-    }).notNull(),
+    state: text('state', { enum: HOST_PHASES }).notNull(),
     // NixFleet: the manifest's wave index, from which the host's soak is resolved.
     waveIndex: integer('wave_index').notNull().default(0),
     targetClosure: text('target_closure').notNull(),

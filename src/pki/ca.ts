@@ -47,7 +47,7 @@ function truncateToSeconds(ms: number): number {
 }
 
 /** A fresh 16-byte positive serial as hex (top bit clear, next bit set: never re-padded). */
-export function randomSerialHex(): string {
+function randomSerialHex(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(16))
   bytes[0] = (bytes[0]! & 0x7f) | 0x40
   return toHex(bytes)

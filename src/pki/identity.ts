@@ -7,9 +7,9 @@
  */
 
 /** The CN prefix of agent certificates. */
-export const AGENT_CN_PREFIX = 'agent-'
+const AGENT_CN_PREFIX = 'agent-'
 /** The CN prefix of operator certificates. */
-export const OPERATOR_CN_PREFIX = 'operator-'
+const OPERATOR_CN_PREFIX = 'operator-'
 
 /** The role a certificate CN grants. */
 export type CnRole = 'agent' | 'operator' | 'unknown'

@@ -10,6 +10,7 @@ import * as v from 'valibot'
 import { BootstrapTokenSchema } from './bootstrap.ts'
 import { Rfc3339Schema, U32Schema } from './common.ts'
 import { HostnameSchema, RolloutIdSchema, WireClosureHashSchema } from './ids.ts'
+import { HOST_PHASES } from './phases.ts'
 
 /** The protocol version every agent request carries in `X-Nixfleet-Protocol`. */
 export const PROTOCOL_VERSION = 1
@@ -144,7 +145,7 @@ export const HostRolloutSnapshotSchema = v.object({
   rolloutId: RolloutIdSchema,
   hostname: HostnameSchema,
   channel: v.string(),
-  state: v.picklist(['Pending', 'Activating', 'Deferred', 'Soaking', 'Converged', 'Failed', 'Reverted']),
+  state: v.picklist(HOST_PHASES),
   targetClosure: WireClosureHashSchema,
   currentClosureAtDispatch: v.nullish(v.string()),
   currentClosure: v.nullish(v.string()),

@@ -66,6 +66,16 @@ export function parseRfc3339Ms(s: string): number {
   return utc - offsetMin * 60_000
 }
 
+/**
+ * The RFC 3339 UTC form of epoch `ms`: with milliseconds (`2026-01-02T03:04:05.678Z`, the
+ * program's and the database's form), or truncated to whole seconds without a fraction
+ * (`2026-01-02T03:04:05Z`, the form signed artifacts and tokens carry, chrono-compatible).
+ */
+export function toRfc3339(ms: number, precision: 'milliseconds' | 'seconds' = 'milliseconds'): string {
+  if (precision === 'milliseconds') return new Date(ms).toISOString()
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z')
+}
+
 /** The schema of an RFC 3339 date-time with 'Z' or a numeric offset; kept as the wire string. */
 export const Rfc3339Schema = v.pipe(
   v.string(),

@@ -7,46 +7,43 @@
 import { describe, expect, test } from 'bun:test'
 import fc from 'fast-check'
 import * as v from 'valibot'
+import { BootstrapNoncesSchema, BootstrapTokenSchema } from './bootstrap.ts'
 import {
-  activeKeysAt,
-  BootstrapNoncesSchema,
-  BootstrapTokenSchema,
-  ChannelNameSchema,
-  CiCommitSchema,
-  ClosureHashSchema,
-  FleetResolvedSchema,
-  formatRolloutId,
-  HostnameSchema,
-  KeySlotSchema,
+  type HealthGate,
+  type Meta,
   parseRfc3339Ms,
-  parseRolloutId,
-  RevocationsSchema,
   Rfc3339Schema,
-  RolloutIdSchema,
-  RolloutManifestSchema,
-  Sha256HexSchema,
-  summarizeIssues,
-  TrustFileSchema,
+  type Selector,
+  toRfc3339,
   U32Schema,
+} from './common.ts'
+import {
+  type ChannelEdge,
+  type DisruptionBudget,
+  FleetResolvedSchema,
+  type Host,
+  type Pin,
+} from './fleet.ts'
+import {
+  type ChannelName,
+  ChannelNameSchema,
+  type CiCommit,
+  CiCommitSchema,
+  type ClosureHash,
+  ClosureHashSchema,
+  formatRolloutId,
+  type Hostname,
+  HostnameSchema,
+  parseRolloutId,
+  type RolloutId,
+  RolloutIdSchema,
+  Sha256HexSchema,
   WireClosureHashSchema,
-} from './index.ts'
-import type {
-  ChannelEdge,
-  ChannelName,
-  CiCommit,
-  ClosureHash,
-  DisruptionBudget,
-  HealthGate,
-  Host,
-  Hostname,
-  KeySlot,
-  Meta,
-  Pin,
-  RolloutId,
-  Selector,
-  TrustFile,
-  TrustKey,
-} from './index.ts'
+} from './ids.ts'
+import { summarizeIssues } from './issues.ts'
+import { RolloutManifestSchema } from './manifest.ts'
+import { RevocationsSchema } from './revocations.ts'
+import { activeKeysAt, type KeySlot, KeySlotSchema, type TrustFile, TrustFileSchema, type TrustKey } from './trust.ts'
 
 type Equal<X, Y> =
   (<T>() => T extends X ? 1 : 2) extends <T>() => T extends Y ? 1 : 2 ? true : false
@@ -881,6 +878,19 @@ describe('common', () => {
     expect(parseRfc3339Ms('2026-04-24T10:00:00.5Z')).toBe(Date.UTC(2026, 3, 24, 10, 0, 0, 500))
     expect(parseRfc3339Ms('0050-01-01T00:00:00Z')).toBe(Date.parse('0050-01-01T00:00:00Z'))
     expect(parseRfc3339Ms('0000-03-01T00:00:00Z')).toBe(Date.parse('0000-03-01T00:00:00Z'))
+  })
+
+  test('toRfc3339: UTC with milliseconds, or whole seconds (truncated) without a fraction', () => {
+    expect(toRfc3339(Date.UTC(2026, 4, 1, 12, 0, 0, 999))).toBe('2026-05-01T12:00:00.999Z')
+    expect(toRfc3339(Date.UTC(2026, 4, 1, 12, 0, 0))).toBe('2026-05-01T12:00:00.000Z')
+    expect(toRfc3339(Date.UTC(2026, 4, 1, 12, 0, 0, 999), 'seconds')).toBe('2026-05-01T12:00:00Z')
+    expect(toRfc3339(Date.UTC(1999, 11, 31, 23, 59, 59), 'seconds')).toBe('1999-12-31T23:59:59Z')
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 253_402_300_799_999 }), (ms) => {
+        expect(parseRfc3339Ms(toRfc3339(ms))).toBe(ms)
+        expect(parseRfc3339Ms(toRfc3339(ms, 'seconds'))).toBe(Math.floor(ms / 1000) * 1000)
+      })
+    )
   })
 })
 

@@ -7,7 +7,7 @@ import { describe, expect, test } from 'bun:test'
 import { createHash } from 'node:crypto'
 import type { JsonValue } from '../crypto/canonical-json.ts'
 import fleetFixture from '../../tests/fixtures/fleet.json'
-import { ReleaseInputError, assembleRelease, formatSignedAt, stampFleet } from './assemble.ts'
+import { ReleaseInputError, assembleRelease, stampFleet } from './assemble.ts'
 
 const SIGNED_AT = '2026-05-01T12:00:00Z'
 const CI = '0123456789abcdef0123456789abcdef01234567'
@@ -307,12 +307,5 @@ describe('assembleRelease', () => {
         bootstrapNonces: [{ nonce: 'x' }],
       })
     ).toThrow(ReleaseInputError)
-  })
-})
-
-describe('formatSignedAt', () => {
-  test('UTC, whole seconds (truncated), Z', () => {
-    expect(formatSignedAt(Date.UTC(2026, 4, 1, 12, 0, 0, 999))).toBe('2026-05-01T12:00:00Z')
-    expect(formatSignedAt(Date.UTC(1999, 11, 31, 23, 59, 59))).toBe('1999-12-31T23:59:59Z')
   })
 })

@@ -53,11 +53,6 @@ function meta(stamp: ReleaseStamp): JsonObject {
   }
 }
 
-/** The RFC 3339 form the release stamps: UTC, whole seconds, `Z` (chrono-compatible). */
-export function formatSignedAt(ms: number): string {
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z')
-}
-
 /**
  * The fleet with closures injected, expired pins dropped and meta stamped, as a raw JSON
  * object. `closures` maps hostname → closure basename.

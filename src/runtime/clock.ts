@@ -37,8 +37,3 @@ export class FakeClock implements Clock {
     this.wall = wallMs
   }
 }
-
-/** RFC 3339 UTC with milliseconds, e.g. `2026-01-02T03:04:05.678Z`. */
-export function toRfc3339(ms: number): string {
-  return new Date(ms).toISOString()
-}

@@ -21,7 +21,7 @@ import {
 import { basename, dirname, join } from 'node:path'
 
 /** The suffix of a temporary file being written; never matched by `*.json` scans. */
-export const TMP_SUFFIX = '.tmp'
+const TMP_SUFFIX = '.tmp'
 
 /** The errno code of a filesystem error, or `undefined`. */
 export function errnoOf(e: unknown): string | undefined {
@@ -52,7 +52,7 @@ export function fsReason(e: unknown): string {
 }
 
 /** fsyncs a directory so renames and unlinks in it survive power loss. */
-export function syncDir(dir: string): void {
+function syncDir(dir: string): void {
   let fd: number | undefined
   try {
     fd = openSync(dir, 'r')

@@ -2,6 +2,7 @@
  * Structured logging: one JSON object per line on stderr, with a stable `msg` and fields, so
  * operators can grep and machines can parse. Invariant: log calls never throw.
  */
+import { toRfc3339 } from '../proto/common.ts'
 
 /** Log levels, in increasing severity. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
@@ -30,7 +31,7 @@ export function createLogger(opts: {
   const emit = (level: LogLevel, msg: string, fields?: Record<string, unknown>): void => {
     if (ORDER[level] < min) return
     try {
-      const record = { ts: new Date(now()).toISOString(), level, component: opts.component, msg, ...fields }
+      const record = { ts: toRfc3339(now()), level, component: opts.component, msg, ...fields }
       sink(`${JSON.stringify(record, (_k, v) => (v instanceof Error ? v.message : typeof v === 'bigint' ? String(v) : v))}\n`)
     } catch {
       // Logging must never take the process down (e.g. a closed stderr).

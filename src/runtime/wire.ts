@@ -4,9 +4,8 @@
  * (receiving) use it, so the two directions cannot drift apart.
  */
 import type { OutboundAgentEvent } from '../core/host/events.ts'
-import { parseRfc3339Ms } from '../proto/common.ts'
+import { parseRfc3339Ms, toRfc3339 } from '../proto/common.ts'
 import type { WireAgentEvent } from '../proto/agent.ts'
-import { toRfc3339 } from './clock.ts'
 
 // The time-valued fields of the agent events; every other field passes through unchanged.
 const TIME_FIELDS = [

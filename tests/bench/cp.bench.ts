@@ -21,7 +21,8 @@ import { parseArgs } from 'node:util'
 import { ed25519PublicKey, ed25519Sign } from '../../src/crypto/ed25519.ts'
 import { toBase64 } from '../../src/lib/bytes.ts'
 import { createCa, createOperatorCert, issueServerCert } from '../../src/pki/ca.ts'
-import { assembleRelease, formatSignedAt } from '../../src/release/assemble.ts'
+import { toRfc3339 } from '../../src/proto/common.ts'
+import { assembleRelease } from '../../src/release/assemble.ts'
 import { benchHost, issueBenchCerts } from './cp-certs.ts'
 
 const REPO = resolve(import.meta.dir, '..', '..')
@@ -105,7 +106,7 @@ function publish(gen: number): string {
   const release = assembleRelease({
     fleet,
     closures: Object.fromEntries(hosts.map((h) => [h, closureOf(h, gen)])),
-    stamp: { signedAt: formatSignedAt(Date.now() - 1000), ciCommit, signatureAlgorithm: 'ed25519' },
+    stamp: { signedAt: toRfc3339(Date.now() - 1000, 'seconds'), ciCommit, signatureAlgorithm: 'ed25519' },
   })
   for (const f of release.files) {
     writeFileSync(join(releaseDir, `${f.path}.sig`), ed25519Sign(f.canonical, ciSeed))

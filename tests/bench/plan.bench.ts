@@ -16,7 +16,7 @@ import * as v from 'valibot'
 import { planNext } from '../../src/core/planner/plan-next.ts'
 import type { FleetState, HostRecordView, RolloutView } from '../../src/core/planner/types.ts'
 import { projectRolloutManifest } from '../../src/core/release/projection.ts'
-import type { FleetResolved, ManifestSet, RolloutManifest } from '../../src/core/types.ts'
+import type { FleetView, ManifestSet, RolloutManifest } from '../../src/core/types.ts'
 import { FleetResolvedSchema } from '../../src/proto/fleet.ts'
 import { ChannelNameSchema } from '../../src/proto/ids.ts'
 import { syntheticFleet } from './synthetic-fleet.ts'
@@ -27,7 +27,7 @@ const WARMUP = 5
 
 const parsed = v.parse(FleetResolvedSchema, syntheticFleet(HOSTS, '2026-06-01T11:00:00Z'))
 // The proto output types must be assignable to core's structural input types.
-const fleet: FleetResolved = parsed
+const fleet: FleetView = parsed
 
 /** The per-channel manifests, projected by the release code (protocol §3.2). */
 function project(): Record<string, RolloutManifest> {

@@ -7,7 +7,18 @@
  */
 import { afterEach, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import type { Lab } from '../../src/lab/lab.ts'
-import { agentEventsOf, converged, eventsOf, hostsOf, lifecycleOf, makeLab, rid, until } from './support.ts'
+import {
+  agentEventsOf,
+  converged,
+  dispatchesOf,
+  eventsOf,
+  hostsOf,
+  lifecycleOf,
+  makeLab,
+  planPassAfterNow,
+  rid,
+  until,
+} from './support.ts'
 
 // Each scenario runs a whole fleet of processes on a loaded 2-core machine.
 setDefaultTimeout(180_000)
@@ -47,10 +58,11 @@ describe('rollouts', () => {
       budgets: [{ tags: ['stable'], maxInFlight: 1 }],
     })
     const l = lab
+    const hosts = [...l.hosts.keys()]
+    const installed = Object.fromEntries(hosts.map((h) => [h, l.currentClosure(h)]))
     const closures = closuresFor(l, 'r1')
     const commit = await l.release(closures)
     await startAll(l)
-    const hosts = [...l.hosts.keys()]
     await until('every host converged', () => converged(l, commit, hosts), 60_000)
 
     for (const channel of ['edge', 'staging', 'stable']) {
@@ -61,12 +73,17 @@ describe('rollouts', () => {
     // The full story of each host, with consecutive sequence numbers.
     for (const h of hosts) {
       const channel = l.hosts.get(h)!.plan.channel
-      const events = agentEventsOf(await eventsOf(l, rid(channel, commit)), h)
+      const rows = await eventsOf(l, rid(channel, commit))
+      const events = agentEventsOf(rows, h)
       const kinds = events.map(([, k]) => k)
       for (const k of ['DispatchAck', 'ActivationStarted', 'ActivationCompleted', 'Converged']) expect(kinds).toContain(k)
       expect(kinds.indexOf('DispatchAck')).toBeLessThan(kinds.indexOf('ActivationCompleted'))
       expect(kinds.indexOf('ActivationCompleted')).toBeLessThan(kinds.indexOf('Converged'))
       expect(events.map(([s]) => s)).toEqual(events.map((_, i) => i + 1))
+      // The DispatchAck reports the closure the host really ran before, the rollback target
+      // (DECISIONS §3.7), not the target.
+      const ack = rows.find((r) => r.kind === 'agent_event' && r.host === h && r.payload.kind === 'DispatchAck')
+      expect(ack?.payload.currentClosureAtDispatch).toBe(installed[h]!)
     }
 
     // Order, from the global event-log sequence: edge before stable (channel edge), canary before
@@ -106,10 +123,12 @@ describe('rollouts', () => {
     expect(quarantines).toContainEqual(expect.objectContaining({ channel: 'stable', closure: bad.canary! }))
     const rollout = (await l.api<{ rollouts: { rolloutId: string; halt: unknown }[] }>('/v1/rollouts')).body.rollouts.find((r) => r.rolloutId === rid('stable', c1))
     expect(rollout?.halt).toBeTruthy()
-    // Give the planner several ticks to misbehave, then check nobody else moved.
-    await Bun.sleep(3_000)
+    // Once the planner has planned on the halt, nobody else was dispatched or moved.
+    await planPassAfterNow(l)
     const rows = await eventsOf(l, rid('stable', c1))
+    expect(dispatchesOf(rows, 'canary').length).toBe(1)
     for (const h of ['web-1', 'web-2']) {
+      expect(dispatchesOf(rows, h)).toEqual([])
       expect(agentEventsOf(rows, h)).toEqual([])
       expect(l.switchCount(h, bad[h]!)).toBe(0)
       expect(l.currentClosure(h)).toBe(installed[h]!)
@@ -141,12 +160,15 @@ describe('rollouts', () => {
     await startAll(l)
     await until('web-1 Reverted', async () => (await hostsOf(l))['web-1']?.rolloutState === 'Reverted', 45_000)
     expect(l.currentClosure('web-1')).toBe(installed)
-    await Bun.sleep(3_000)
+    // Once the planner has planned on the halt, wave 2 was never dispatched.
+    await planPassAfterNow(l)
     const rows = await eventsOf(l, rid('stable', c1))
     const failed = rows.find((r) => r.host === 'web-1' && r.payload.kind === 'ActivationFailed')
     expect(failed?.payload.exitCode).toBe(1)
     expect(String(failed?.payload.stderrTail)).toContain('nginx.service')
+    expect(dispatchesOf(rows, 'web-1').length).toBe(1)
     for (const h of ['db-1', 'db-2']) {
+      expect(dispatchesOf(rows, h)).toEqual([])
       expect(agentEventsOf(rows, h)).toEqual([])
       expect(l.switchCount(h, closures[h]!)).toBe(0)
     }
@@ -195,8 +217,9 @@ describe('rollouts', () => {
     await startAll(l, ['web-2'])
     // The rest of wave 1 is not blocked by the absent host (a Pending host is not in flight)...
     await until('canary, web-1 and web-3 converged', () => converged(l, c1, ['canary', 'web-1', 'web-3']), 45_000)
-    await Bun.sleep(2_000)
-    // ...but wave 2 waits for all of wave 1, as the policy says.
+    // ...but wave 2 waits for all of wave 1, as the policy says, however often the planner runs.
+    await planPassAfterNow(l)
+    expect(dispatchesOf(await eventsOf(l, rid('stable', c1)), 'db-1')).toEqual([])
     expect(l.switchCount('db-1', closures['db-1']!)).toBe(0)
     const h = await hostsOf(l)
     expect(h['web-2']?.rolloutState).toBe('Pending')

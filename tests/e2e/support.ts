@@ -1,8 +1,10 @@
 /**
  * Helpers of the end-to-end suite: a lab fleet built from the compiled binary in a fresh temp
- * directory, polling with deadlines, and typed reads of the control plane's API.
+ * directory, polling with deadlines, typed reads of the control plane's API and metrics, and
+ * the lab processes' logs. No fixed sleeps: a check that something did NOT happen first waits
+ * for the planner to have had its chance (`planPassAfterNow`).
  */
-import { mkdtempSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Lab, type LabPlan } from '../../src/lab/lab.ts'
@@ -82,4 +84,55 @@ export async function converged(lab: Lab, commit: string, hosts: readonly string
     if (e === undefined || e.lastRolloutId !== rid(e.channel, commit)) return false
     return e.rolloutState === undefined ? e.converged === true : e.rolloutState === 'Converged'
   })
+}
+
+/** The control plane's plan passes so far (one per `PlanTick` input the reducer handled). */
+export const PLAN_PASSES = 'nixfleet_cp_reducer_input_duration_seconds_count{input="PlanTick"}'
+/** The dispatches the control plane queued since it started. */
+export const DISPATCHES_QUEUED = 'nixfleet_cp_dispatches_queued_total'
+
+/**
+ * One series of the control plane's `/metrics` (`name` or `name{labels}`): 0 while the series is
+ * absent, but an error when no metric family has that name, so a misspelt name cannot read 0.
+ */
+export async function cpMetric(lab: Lab, series: string): Promise<number> {
+  const r = await lab.api<string>('/metrics')
+  if (r.status !== 200) throw new Error(`/metrics answered ${r.status}`)
+  const lines = r.body.split('\n')
+  for (const line of lines) {
+    const sp = line.lastIndexOf(' ')
+    if (line.slice(0, sp) === series) return Number(line.slice(sp + 1))
+  }
+  const name = series.split('{')[0]!
+  const families = lines.filter((l) => l.startsWith('# TYPE ')).map((l) => l.split(' ')[2]!)
+  if (!families.some((f) => [f, `${f}_count`, `${f}_sum`, `${f}_bucket`].includes(name))) {
+    throw new Error(`no metric family for ${series}`)
+  }
+  return 0
+}
+
+/**
+ * Waits for a whole plan pass that began after this call, so it planned on everything the test
+ * has seen so far: what a check that nobody was dispatched needs before it can conclude. A pass
+ * runs synchronously in the reducer, so one counted after the first read began after it.
+ */
+export async function planPassAfterNow(lab: Lab): Promise<void> {
+  const before = await cpMetric(lab, PLAN_PASSES)
+  await until('a plan pass', async () => (await cpMetric(lab, PLAN_PASSES)) > before, 30_000)
+}
+
+/** The dispatches the planner queued for `host` in a rollout log (`QueueDispatch` plan actions). */
+export function dispatchesOf(rows: readonly LogRow[], host: string): LogRow[] {
+  return rows.filter((r) => r.kind === 'plan_action' && r.host === host && r.payload.action === 'QueueDispatch')
+}
+
+/** The log of a lab process so far (`control-plane`, `agent-<host>`). */
+export function logOf(lab: Lab, process: string): string {
+  const path = join(lab.layout.logs, `${process}.log`)
+  return existsSync(path) ? readFileSync(path, 'utf8') : ''
+}
+
+/** The entries of a directory, none when it does not exist. */
+export function entriesOf(dir: string): string[] {
+  return existsSync(dir) ? readdirSync(dir) : []
 }

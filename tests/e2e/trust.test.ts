@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import type { Lab } from '../../src/lab/lab.ts'
 import { createCsr } from '../../src/pki/csr.ts'
 import { ed25519KeyPemFromSeed } from '../../src/pki/cert.ts'
-import { converged, hostsOf, makeLab, rid, until } from './support.ts'
+import { DISPATCHES_QUEUED, converged, cpMetric, hostsOf, makeLab, planPassAfterNow, rid, until } from './support.ts'
 
 // Each scenario runs a whole fleet of processes on a loaded 2-core machine.
 setDefaultTimeout(180_000)
@@ -55,8 +55,10 @@ describe('trust', () => {
     await l.startControlPlane()
     for (const h of l.hosts.keys()) l.startAgent(h)
     await until('a Stale verdict in status', async () => (await lastErrors(l)).includes('Stale'), 20_000)
-    await Bun.sleep(2_000)
+    // Once the planner has planned on that verdict: no rollout, no dispatch, no switch.
+    await planPassAfterNow(l)
     expect((await l.api<{ rollouts: unknown[] }>('/v1/rollouts')).body.rollouts).toEqual([])
+    expect(await cpMetric(l, DISPATCHES_QUEUED)).toBe(0)
     expect(l.currentClosure('web-1')).toBe(installed)
     expect(l.switchCount('web-1', closures['web-1']!)).toBe(0)
   })
@@ -65,6 +67,7 @@ describe('trust', () => {
     lab = await makeLab(plan())
     const l = lab
     const { r1 } = await fleetOnRelease1(l)
+    const queued = await cpMetric(l, DISPATCHES_QUEUED)
     const r2 = closuresFor(l, 'r2')
     const c2 = await l.release(r2)
     // Someone with write access to the release repository swaps web-2's target; the signature stays.
@@ -73,7 +76,9 @@ describe('trust', () => {
     writeFileSync(path, readFileSync(path, 'utf8').replace(r2['web-2']!, evil))
     await l.refresh()
     await until('a BadSignature verdict in status', async () => (await lastErrors(l)).includes('BadSignature'), 20_000)
-    await Bun.sleep(2_000)
+    // Once the planner has planned on that verdict, nobody was dispatched again.
+    await planPassAfterNow(l)
+    expect(await cpMetric(l, DISPATCHES_QUEUED)).toBe(queued)
     for (const h of l.hosts.keys()) expect(l.currentClosure(h)).toBe(r1[h]!)
     expect(l.switchCount('web-2', evil)).toBe(0)
     expect(l.switchCount('web-2', r2['web-2']!)).toBe(0)
@@ -85,16 +90,21 @@ describe('trust', () => {
     const { c1 } = await fleetOnRelease1(l)
     const saved = join(l.layout.cpDir, 'release-1-copy')
     cpSync(l.layout.releases, saved, { recursive: true })
-    await Bun.sleep(1_100) // release 2 must be signed in a later second
+    // Release 2 must be signed in a later second (signatures are dated to the second).
+    const signed1 = (await l.api<{ release: { fleet: { signedAt: string } } }>('/v1/operator/status')).body.release.fleet.signedAt
+    await until('a second later than release 1', () => Date.now() >= Date.parse(signed1) + 1_000)
     const r2 = closuresFor(l, 'r2')
     const c2 = await l.release(r2)
     await l.refresh()
     await until('release 2 converged', () => converged(l, c2, [...l.hosts.keys()]), 30_000)
+    const queued = await cpMetric(l, DISPATCHES_QUEUED)
 
     cpSync(saved, l.layout.releases, { recursive: true, force: true })
     await l.refresh()
     await until('a Rollback verdict in status', async () => (await lastErrors(l)).includes('Rollback'), 20_000)
-    await Bun.sleep(2_000)
+    // Once the planner has planned on that verdict, nobody was dispatched again.
+    await planPassAfterNow(l)
+    expect(await cpMetric(l, DISPATCHES_QUEUED)).toBe(queued)
     const hosts = await hostsOf(l)
     for (const h of l.hosts.keys()) {
       expect(hosts[h]?.lastRolloutId).toBe(rid('stable', c2))

@@ -20,7 +20,8 @@ import { createCa, createOperatorCert, issueClientCert, issueServerCert } from '
 import { ed25519KeyPemFromSeed, type CaPems } from '../../src/pki/cert.ts'
 import { createCsr } from '../../src/pki/csr.ts'
 import { agentCommonName } from '../../src/pki/identity.ts'
-import { assembleRelease, formatSignedAt } from '../../src/release/assemble.ts'
+import { toRfc3339 } from '../../src/proto/common.ts'
+import { assembleRelease } from '../../src/release/assemble.ts'
 import type { CpConfig } from '../../src/cp/config.ts'
 import { createControlPlane, type ControlPlane, type CpOptions } from '../../src/cp/main.ts'
 import { FakeClock } from '../../src/runtime/clock.ts'
@@ -162,7 +163,7 @@ export class Lab {
     const release = assembleRelease({
       fleet: this.fleetJson(spec),
       closures,
-      stamp: { signedAt: formatSignedAt(opts.signedAt ?? T0), ciCommit, signatureAlgorithm: 'ed25519' },
+      stamp: { signedAt: toRfc3339(opts.signedAt ?? T0, 'seconds'), ciCommit, signatureAlgorithm: 'ed25519' },
       revocations: opts.revocations,
       bootstrapNonces: opts.nonces,
     })
@@ -181,8 +182,8 @@ export class Lab {
     const claims = {
       hostname: host,
       expectedPubkeyFingerprint: toBase64(sha256Bytes(this.hostKey(host).pub)),
-      issuedAt: formatSignedAt(now),
-      expiresAt: formatSignedAt(now + (opts.hours ?? 24) * 3600_000),
+      issuedAt: toRfc3339(now, 'seconds'),
+      expiresAt: toRfc3339(now + (opts.hours ?? 24) * 3600_000, 'seconds'),
       nonce: toHex(crypto.getRandomValues(new Uint8Array(16))),
     }
     const signature = toBase64(ed25519Sign(utf8(canonicalizeValue(claims)), this.org.seed))

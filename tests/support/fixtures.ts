@@ -16,7 +16,8 @@ import { toBase64 } from '../../src/lib/bytes.ts'
 import { createCa, issueServerCert, issueClientCert } from '../../src/pki/ca.ts'
 import { ed25519KeyPemFromSeed, type CaPems } from '../../src/pki/cert.ts'
 import { createCsr, parseCsr } from '../../src/pki/csr.ts'
-import { assembleRelease, formatSignedAt } from '../../src/release/assemble.ts'
+import { toRfc3339 } from '../../src/proto/common.ts'
+import { assembleRelease } from '../../src/release/assemble.ts'
 
 
 export {
@@ -146,7 +147,7 @@ export function signRelease(
   const out = assembleRelease({
     fleet: fleetJson(spec),
     closures,
-    stamp: { signedAt: formatSignedAt(signedAtMs), ciCommit, signatureAlgorithm: 'ed25519' },
+    stamp: { signedAt: toRfc3339(signedAtMs, 'seconds'), ciCommit, signatureAlgorithm: 'ed25519' },
   })
   const files = new Map<string, { bytes: Uint8Array; signature: Uint8Array }>()
   for (const f of out.files)

@@ -229,7 +229,7 @@ function positiveNumber(
 }
 
 /** The agent configuration from parsed arguments; throws `CliError` naming the bad flag. */
-export function agentConfigFromArgs(args: ParsedArgs): AgentConfig {
+function agentConfigFromArgs(args: ParsedArgs): AgentConfig {
   const url = str(args, 'control-plane-url')!
   let parsed: URL
   try {

@@ -145,7 +145,7 @@ function dir(path: string | undefined, flagName: string): string | undefined {
 }
 
 /** Checks the flags and every file they name; throws `CliError` with one line on a problem. */
-export async function loadCpConfig(args: ParsedArgs): Promise<CpConfig> {
+async function loadCpConfig(args: ParsedArgs): Promise<CpConfig> {
   const need = (name: string): string => str(args, name) ?? fail(`missing required option --${name} (or ${env(name)})`)
   const listen = parseListen(str(args, 'listen')!)
   const certPath = need('tls-cert')

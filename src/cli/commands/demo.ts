@@ -31,7 +31,7 @@ export const demoSpec: CommandSpec = {
 }
 
 /** The channels and waves of a demo fleet of `n` hosts. */
-export function demoPlan(n: number): { hosts: LabHostPlan[]; layout: ViewLayout } {
+function demoPlan(n: number): { hosts: LabHostPlan[]; layout: ViewLayout } {
   const edge = Math.max(2, Math.round(n / 6))
   const staging = Math.max(2, Math.round(n / 4))
   const stable = n - edge - staging

@@ -14,7 +14,7 @@ import { sha256Bytes } from '../../crypto/sha256.ts'
 import { toBase64, toHex, utf8 } from '../../lib/bytes.ts'
 import { FleetResolvedSchema } from '../../proto/fleet.ts'
 import { BOOTSTRAP_TOKEN_VERSION } from '../../proto/bootstrap.ts'
-import { formatSignedAt } from '../../release/assemble.ts'
+import { toRfc3339 } from '../../proto/common.ts'
 import { type CommandSpec, type ParsedArgs, intOpt, str } from '../args.ts'
 import { CliError, EXIT_OK } from '../errors.ts'
 import { readInput, writeAtomic } from '../io.ts'
@@ -87,8 +87,8 @@ export async function mintToken(args: ParsedArgs): Promise<number> {
   const claims = {
     hostname,
     expectedPubkeyFingerprint: fingerprint,
-    issuedAt: formatSignedAt(now),
-    expiresAt: formatSignedAt(now + hours * 3600_000),
+    issuedAt: toRfc3339(now, 'seconds'),
+    expiresAt: toRfc3339(now + hours * 3600_000, 'seconds'),
     nonce: toHex(crypto.getRandomValues(new Uint8Array(16))),
   }
   const signature = toBase64(ed25519Sign(utf8(canonicalizeValue(claims)), key.value.seed))

@@ -18,13 +18,13 @@ import { signBytes } from '../../crypto/sign.ts'
 import { verifyArtifact } from '../../crypto/verify-artifact.ts'
 import type { JsonValue } from '../../crypto/canonical-json.ts'
 import { BootstrapNoncesSchema } from '../../proto/bootstrap.ts'
-import { parseRfc3339Ms } from '../../proto/common.ts'
+import { parseRfc3339Ms, toRfc3339 } from '../../proto/common.ts'
 import { FleetResolvedSchema } from '../../proto/fleet.ts'
 import { CiCommitSchema, ClosureHashSchema } from '../../proto/ids.ts'
 import { RolloutManifestSchema } from '../../proto/manifest.ts'
 import { RevocationsSchema } from '../../proto/revocations.ts'
 import type { KeySlot } from '../../proto/trust.ts'
-import { ReleaseInputError, assembleRelease, formatSignedAt } from '../../release/assemble.ts'
+import { ReleaseInputError, assembleRelease } from '../../release/assemble.ts'
 import type { ReleaseFile } from '../../release/assemble.ts'
 import { type CommandSpec, type ParsedArgs, flag, str, timeOpt } from '../args.ts'
 import { CliError, EXIT_OK, EXIT_VERIFY_FAILED } from '../errors.ts'
@@ -259,7 +259,7 @@ export async function release(args: ParsedArgs): Promise<number> {
     }
   }
 
-  let built = assemble(formatSignedAt(now))
+  let built = assemble(toRfc3339(now, 'seconds'))
   if (flag(args, 'reuse-unchanged-signature')) {
     // Re-stamp with the previous signedAt: if the fleet bytes come out identical, nothing changed.
     const prev = readIfExists(join(dir, 'fleet.resolved.json'))

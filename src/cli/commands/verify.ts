@@ -26,7 +26,7 @@ import { checkSchema, loadSignature, loadTrustFile, parseJsonBytes } from '../lo
 import type { Command } from '../command.ts'
 
 /** The default freshness window of offline verification: the CP's 30 days. */
-export const DEFAULT_FRESHNESS_WINDOW_SECS = 2_592_000
+const DEFAULT_FRESHNESS_WINDOW_SECS = 2_592_000
 
 const common = {
   artifact: { type: 'string', value: 'FILE', description: 'the signed JSON file', required: true },
@@ -128,7 +128,7 @@ function spec(kind: Kind, summary: string, extra: CommandSpec['options'] = {}): 
 }
 
 /** The declaration of `nixfleet verify signature`. */
-export const verifySignatureSpec: CommandSpec = {
+const verifySignatureSpec: CommandSpec = {
   name: 'verify signature',
   summary: 'check a detached signature over a file with one public key',
   usage: 'nixfleet verify signature --public-key B64 --message F --signature F',

@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'bun:test'
-import type { FleetResolved, RolloutPolicy } from '../types.ts'
+import type { FleetView, RolloutPolicy } from '../types.ts'
 import { resolveHostPolicy, sustainedFailureMsOf } from './policy.ts'
 
-function fleet(policy: RolloutPolicy, waves: FleetResolved['waves'] = {}): FleetResolved {
+function fleet(policy: RolloutPolicy, waves: FleetView['waves'] = {}): FleetView {
   return {
     hosts: {},
     channels: { stable: { rolloutPolicy: 'canary' } },

@@ -11,7 +11,7 @@
  *   else 60 s (DECISIONS §3.8, the RFC value; the reference hard-codes 120 s).
  * - No channel or no policy ⇒ `undefined`: the caller drops the event, as the reference does.
  */
-import type { FleetResolved } from '../types.ts'
+import type { FleetView } from '../types.ts'
 import type { HostPolicy } from './state.ts'
 
 /** The default soak when neither the policy nor the resolved waves name one (minutes). */
@@ -37,7 +37,7 @@ export function sustainedFailureMsOf(healthGate: unknown): number {
 
 /** The policy for a host of `channel` in wave `waveIndex`, or `undefined` if none is declared. */
 export function resolveHostPolicy(
-  fleet: FleetResolved,
+  fleet: FleetView,
   channel: string,
   waveIndex: number
 ): HostPolicy | undefined {

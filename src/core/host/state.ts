@@ -10,22 +10,26 @@
  *   `activationCompletedAt + policy.soakMs` (DECISIONS §3.5), never the rollout-open time.
  * - `lastEventSeq` only grows; `step` rejects any event whose seq is not above it.
  */
+import type { HostPhase } from '../../proto/phases.ts'
 import type { OnHealthFailure } from '../types.ts'
 
-/** The seven host states (DB and wire strings are identical). */
-export type HostPhase =
-  'Pending' | 'Activating' | 'Deferred' | 'Soaking' | 'Converged' | 'Failed' | 'Reverted'
+/** The seven host states, defined once in proto (DB and wire strings are identical). */
+export type { HostPhase }
+
+// Core may only import types from proto, so it keeps its own value list; a record keyed by the
+// type makes the compiler reject a missing or unknown state, so the two cannot drift.
+const PHASES: Readonly<Record<HostPhase, true>> = {
+  Pending: true,
+  Activating: true,
+  Deferred: true,
+  Soaking: true,
+  Converged: true,
+  Failed: true,
+  Reverted: true,
+}
 
 /** The host states in table order, for iteration in tests and UIs. */
-export const HOST_PHASES: readonly HostPhase[] = [
-  'Pending',
-  'Activating',
-  'Deferred',
-  'Soaking',
-  'Converged',
-  'Failed',
-  'Reverted',
-]
+export const HOST_PHASES = Object.keys(PHASES) as readonly HostPhase[]
 
 /** The probe status on the wire. */
 export type ProbeStatus = 'pass' | 'fail'

@@ -1,12 +1,11 @@
 /**
  * Tests of core's RFC 3339 formatter: fixed dates (epoch, leap days, century rules, the last
  * millisecond before the epoch, extended years) and, over the whole range of four-digit years,
- * agreement with the runtime's `toRfc3339` (the shell's timestamps) and with the wire parser.
+ * agreement with proto's `toRfc3339` (the shell's timestamps) and with the wire parser.
  */
 import { describe, expect, test } from 'bun:test'
 import fc from 'fast-check'
-import { parseRfc3339Ms } from '../../proto/common.ts'
-import { toRfc3339 } from '../../runtime/clock.ts'
+import { parseRfc3339Ms, toRfc3339 } from '../../proto/common.ts'
 import { formatRfc3339 } from './rfc3339.ts'
 
 // 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z.

@@ -2,7 +2,8 @@
  * RFC 3339 text of an epoch-milliseconds time, computed by arithmetic (core reads no clock and
  * builds no `Date`). Invariant: the result equals `Date.prototype.toISOString` for every integer
  * millisecond that method accepts (`YYYY-MM-DDTHH:mm:ss.sssZ`, six-digit signed years outside
- * 0000–9999), so messages core builds read exactly as the shell's own timestamps.
+ * 0000–9999), so messages core builds read exactly as the shell's own timestamps: proto's
+ * `toRfc3339` builds a `Date`, which core may neither do nor import.
  */
 
 const DAY_MS = 86_400_000

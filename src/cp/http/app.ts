@@ -19,7 +19,8 @@
 import { timingSafeEqual } from 'node:crypto'
 import { Hono } from 'hono'
 import { routePath } from 'hono/route'
-import { toRfc3339 } from '../../runtime/clock.ts'
+import { toRfc3339 } from '../../proto/common.ts'
+import { EXPOSITION_CONTENT_TYPE } from '../../runtime/prometheus.ts'
 import type { AppDeps, CpEnv } from './deps.ts'
 import { BodyError } from './middleware/body.ts'
 import { errorHandler, jsonError } from './middleware/errors.ts'
@@ -75,7 +76,7 @@ export function createApp(deps: AppDeps): Hono<CpEnv> {
   app.route('/v1', viewRoutes(deps))
 
   app.get('/metrics', readyGate(deps), identityGate(deps, ['operator']), (c) =>
-    c.body(deps.metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' })
+    c.body(deps.metrics.render(), 200, { 'content-type': EXPOSITION_CONTENT_TYPE })
   )
   return app
 }

@@ -8,8 +8,7 @@
  */
 import { heartbeatSynthesis, inStartupHold, isUnfinished, replayFrom } from '../../core/index.ts'
 import type { HostRolloutSnapshot } from '../../proto/agent.ts'
-import { parseRfc3339Ms } from '../../proto/common.ts'
-import { toRfc3339 } from '../../runtime/clock.ts'
+import { parseRfc3339Ms, toRfc3339 } from '../../proto/common.ts'
 import { pairKey, type CpState, type HeartbeatSeen } from '../state.ts'
 import type { MutatorContext } from './context.ts'
 import { findRecord, stepHost, synthesizeConverged, waveOf } from './host-steps.ts'

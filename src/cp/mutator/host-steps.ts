@@ -15,7 +15,7 @@ import {
   step,
   synthesizedActivation,
   synthesizedConverged,
-  type FleetResolved as CoreFleet,
+  type FleetView as CoreFleet,
   type HostEvent,
   type HostPolicy,
   type HostRolloutState,

@@ -13,7 +13,7 @@ import {
   newPendingHost,
   openRolloutRecord,
   planNext,
-  type FleetResolved as CoreFleet,
+  type FleetView as CoreFleet,
   type PlanAction,
 } from '../../core/index.ts'
 import type { FrozenPolicy } from '../../db/store.ts'

@@ -6,8 +6,7 @@
  * its queued dispatches and its settled in-memory records.
  */
 import { isClosed, stepRollout, targetRolloutId, type RolloutEvent } from '../../core/index.ts'
-import { parseRfc3339Ms } from '../../proto/common.ts'
-import { toRfc3339 } from '../../runtime/clock.ts'
+import { parseRfc3339Ms, toRfc3339 } from '../../proto/common.ts'
 import type { MutatorContext } from './context.ts'
 
 /** Steps a rollout; writes a `rollout_event` row only when the step changed something. */

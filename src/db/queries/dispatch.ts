@@ -6,7 +6,8 @@
 import { and, asc, eq, sql } from 'drizzle-orm'
 import type { Db } from '../client.ts'
 import { dispatchQueue } from '../schema.ts'
-import { isoOf, msOf } from './time.ts'
+import { toRfc3339 } from '../../proto/common.ts'
+import { msOf } from './time.ts'
 
 /** A queued dispatch. */
 export type QueuedDispatch = {
@@ -69,8 +70,8 @@ export function dispatchQueries(db: Db) {
         hostname: d.hostname,
         rolloutId: d.rolloutId,
         targetClosure: d.targetClosure,
-        soakDueAt: isoOf(d.soakDueAt),
-        enqueuedAt: isoOf(d.enqueuedAt),
+        soakDueAt: toRfc3339(d.soakDueAt),
+        enqueuedAt: toRfc3339(d.enqueuedAt),
         waveIndex: d.waveIndex,
       })
     },

@@ -5,7 +5,8 @@
 import { and, asc, desc, eq, gt, sql } from 'drizzle-orm'
 import type { Db } from '../client.ts'
 import { EVENT_KINDS, eventLog } from '../schema.ts'
-import { isoOf, msOf } from './time.ts'
+import { toRfc3339 } from '../../proto/common.ts'
+import { msOf } from './time.ts'
 
 /** The kind of an event-log row. */
 export type EventKind = (typeof EVENT_KINDS)[number]
@@ -54,7 +55,7 @@ export function eventLogQueries(db: Db) {
     /** Appends one row; returns its seq. */
     append(e: NewEvent): number {
       const row = insert.get({
-        ts: isoOf(e.ts),
+        ts: toRfc3339(e.ts),
         hostId: e.host ?? null,
         rolloutId: e.rolloutId ?? null,
         kind: e.kind,

@@ -5,7 +5,8 @@
 import { and, eq, sql } from 'drizzle-orm'
 import type { Db } from '../client.ts'
 import { operatorActions, probeFailures, quarantinedClosures } from '../schema.ts'
-import { changesOf, isoOf, msOf } from './time.ts'
+import { toRfc3339 } from '../../proto/common.ts'
+import { changesOf, msOf } from './time.ts'
 
 /** A quarantined closure. */
 export type StoredQuarantine = {
@@ -35,7 +36,7 @@ export function fleetSafetyQueries(db: Db) {
         .values({
           channel: q.channel,
           closureHash: q.closure,
-          quarantinedAt: isoOf(q.quarantinedAt),
+          quarantinedAt: toRfc3339(q.quarantinedAt),
           triggeringEventLogSeq: q.eventLogSeq,
         })
         .onConflictDoNothing()
@@ -72,7 +73,7 @@ export function fleetSafetyQueries(db: Db) {
           probeName: f.probeName,
           controlId: f.controlId,
           framework: f.framework,
-          observedAt: isoOf(f.observedAt),
+          observedAt: toRfc3339(f.observedAt),
         })
         .run()
     },
@@ -98,7 +99,7 @@ export function fleetSafetyQueries(db: Db) {
     }): void {
       db.insert(operatorActions)
         .values({
-          at: isoOf(a.at),
+          at: toRfc3339(a.at),
           operatorCn: a.operator,
           action: a.action,
           target: a.target,

@@ -6,7 +6,8 @@ import { and, eq, getTableColumns, inArray, notInArray, or, sql } from 'drizzle-
 import { UNDERWAY_PHASES, type HostRolloutState, type ProbeDecl, type ProbeRecord } from '../../core/index.ts'
 import type { Db } from '../client.ts'
 import { hostRolloutRecords, rollouts } from '../schema.ts'
-import { isoOf, isoOrNull, msOf, msOrNull } from './time.ts'
+import { toRfc3339 } from '../../proto/common.ts'
+import { isoOrNull, msOf, msOrNull } from './time.ts'
 
 /** A stored record with the manifest wave index it was created with. */
 export type StoredHost = { readonly state: HostRolloutState; readonly waveIndex: number }
@@ -56,7 +57,7 @@ function toRow(s: HostRolloutState, waveIndex: number): Row {
     currentClosureAtDispatch: s.currentClosureAtDispatch,
     currentClosure: s.currentClosure,
     revertedTo: s.revertedTo,
-    dispatchedAt: isoOf(s.dispatchedAt),
+    dispatchedAt: toRfc3339(s.dispatchedAt),
     dispatchAckedAt: isoOrNull(s.dispatchAckedAt),
     activationStartedAt: isoOrNull(s.activationStartedAt),
     activationCompletedAt: isoOrNull(s.activationCompletedAt),

@@ -6,7 +6,8 @@
 import type { HighWaterMark } from '../../core/release/anti-rollback.ts'
 import type { Db } from '../client.ts'
 import { adoptedArtifacts, highWaterMarks } from '../schema.ts'
-import { isoOf, msOf } from './time.ts'
+import { toRfc3339 } from '../../proto/common.ts'
+import { msOf } from './time.ts'
 
 /** A stored mark with the digest of the artifact that set it. */
 export type StoredMark = HighWaterMark & { readonly key: string; readonly sha256: string }
@@ -35,10 +36,10 @@ export function releaseQueries(db: Db) {
     setMark(m: StoredMark, at: number): void {
       const row = {
         key: m.key,
-        signedAt: isoOf(m.signedAtMs),
+        signedAt: toRfc3339(m.signedAtMs),
         ciCommit: m.ciCommit,
         sha256: m.sha256,
-        updatedAt: isoOf(at),
+        updatedAt: toRfc3339(at),
       }
       db.insert(highWaterMarks)
         .values(row)
@@ -66,7 +67,7 @@ export function releaseQueries(db: Db) {
         artifact: Buffer.from(a.artifact),
         signature: Buffer.from(a.signature),
         sha256: a.sha256,
-        adoptedAt: isoOf(a.adoptedAt),
+        adoptedAt: toRfc3339(a.adoptedAt),
       }
       db.insert(adoptedArtifacts)
         .values(row)

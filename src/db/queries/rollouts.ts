@@ -14,7 +14,8 @@ import type {
 } from '../../core/index.ts'
 import type { Db } from '../client.ts'
 import { rollouts } from '../schema.ts'
-import { isoOf, isoOrNull, msOf, msOrNull } from './time.ts'
+import { toRfc3339 } from '../../proto/common.ts'
+import { isoOrNull, msOf, msOrNull } from './time.ts'
 
 /** The channel's policy as the opening release declared it. */
 export type FrozenPolicy = {
@@ -80,7 +81,7 @@ export function rolloutQueries(db: Db) {
           rolloutId: record.rolloutId,
           channel: record.channel,
           targetRef: record.targetRef,
-          openedAt: isoOf(record.openedAt),
+          openedAt: toRfc3339(record.openedAt),
           openedEventLogSeq: openedSeq,
           policyJson: JSON.stringify(policy),
           budgetsJson: JSON.stringify(budgets),

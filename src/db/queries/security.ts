@@ -5,7 +5,8 @@
 import { eq, lt, sql } from 'drizzle-orm'
 import type { Db } from '../client.ts'
 import { certRevocations, tokenReplay } from '../schema.ts'
-import { changesOf, isoOf, msOf } from './time.ts'
+import { toRfc3339 } from '../../proto/common.ts'
+import { changesOf, msOf } from './time.ts'
 
 /** A stored revocation: certificates of `hostname` issued before `notBefore` are refused. */
 export type StoredRevocation = {
@@ -23,7 +24,7 @@ export function securityQueries(db: Db) {
     insertNonce(nonce: string, hostname: string, at: number): boolean {
       const r = db
         .insert(tokenReplay)
-        .values({ nonce, hostname, firstSeen: isoOf(at) })
+        .values({ nonce, hostname, firstSeen: toRfc3339(at) })
         .onConflictDoNothing()
         .run()
       return changesOf(r) === 1
@@ -37,16 +38,16 @@ export function securityQueries(db: Db) {
     },
     /** Deletes nonces first seen before `before`; returns how many. */
     pruneNonces(before: number): number {
-      return changesOf(db.delete(tokenReplay).where(lt(tokenReplay.firstSeen, isoOf(before))).run())
+      return changesOf(db.delete(tokenReplay).where(lt(tokenReplay.firstSeen, toRfc3339(before))).run())
     },
     /** Inserts or replaces a revocation. */
     upsertRevocation(r: StoredRevocation): void {
       const row = {
         hostname: r.hostname,
-        notBefore: isoOf(r.notBefore),
+        notBefore: toRfc3339(r.notBefore),
         reason: r.reason,
         revokedBy: r.revokedBy,
-        revokedAt: isoOf(r.revokedAt),
+        revokedAt: toRfc3339(r.revokedAt),
       }
       db.insert(certRevocations)
         .values(row)

@@ -14,7 +14,7 @@ import {
   type HeartbeatResponse,
 } from '../../../proto/agent.ts'
 import { wireToOutbound } from '../../../runtime/wire.ts'
-import { toRfc3339 } from '../../../runtime/clock.ts'
+import { toRfc3339 } from '../../../proto/common.ts'
 import type { AppDeps, CpEnv } from '../deps.ts'
 import { checkBody, jsonBody, limitBody, rawJson } from '../middleware/body.ts'
 import { busy, jsonError } from '../middleware/errors.ts'

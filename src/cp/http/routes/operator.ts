@@ -10,7 +10,7 @@
 import { Hono, type Context } from 'hono'
 import { parseRolloutId } from '../../../proto/ids.ts'
 import { ClearQuarantineSchema, RolloutActionSchema } from '../../../proto/operator.ts'
-import { toRfc3339 } from '../../../runtime/clock.ts'
+import { toRfc3339 } from '../../../proto/common.ts'
 import type { OperatorOp } from '../../mutator/inputs.ts'
 import type { AppDeps, CpEnv } from '../deps.ts'
 import { jsonBody, limitBody } from '../middleware/body.ts'

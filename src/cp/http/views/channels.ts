@@ -5,7 +5,7 @@
  */
 import { isClosed } from '../../../core/index.ts'
 import { highWaterKey } from '../../../core/release/anti-rollback.ts'
-import { toRfc3339 } from '../../../runtime/clock.ts'
+import { toRfc3339 } from '../../../proto/common.ts'
 import type { CpState } from '../../state.ts'
 import { found, lastErrorView, missing, type ViewResult } from './common.ts'
 

@@ -2,7 +2,7 @@
  * What every read model shares: the result of a view that can find nothing to show, and the
  * renderings of times and artifact errors the JSON uses everywhere.
  */
-import { toRfc3339 } from '../../../runtime/clock.ts'
+import { toRfc3339 } from '../../../proto/common.ts'
 import type { ArtifactStatus } from '../../state.ts'
 
 /** A view's JSON, or the error status (and sentence) the route answers instead. */

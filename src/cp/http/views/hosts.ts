@@ -4,7 +4,7 @@
  * failures, pin, quarantine. Pure: a function of the state snapshot.
  */
 import { failingEnforceProbes } from '../../../core/index.ts'
-import { toRfc3339 } from '../../../runtime/clock.ts'
+import { toRfc3339 } from '../../../proto/common.ts'
 import { pairKey, type CpState } from '../../state.ts'
 
 /** The `/v1/hosts` body: hosts by hostname; empty until a fleet is adopted. */

@@ -4,7 +4,7 @@
  * the result of a refresh. Pure: functions of the state snapshot and the few live figures the
  * route passes in.
  */
-import { toRfc3339 } from '../../../runtime/clock.ts'
+import { toRfc3339 } from '../../../proto/common.ts'
 import type { AdoptedRelease, CpState } from '../../state.ts'
 import { iso, lastErrorView } from './common.ts'
 

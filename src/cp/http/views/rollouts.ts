@@ -6,7 +6,7 @@
 import type { HostRolloutState } from '../../../core/index.ts'
 import type { EventLogEntry, StoredHost } from '../../../db/store.ts'
 import { parseRolloutId } from '../../../proto/ids.ts'
-import { toRfc3339 } from '../../../runtime/clock.ts'
+import { toRfc3339 } from '../../../proto/common.ts'
 import type { CpState } from '../../state.ts'
 import { found, iso, missing, type ViewResult } from './common.ts'
 
