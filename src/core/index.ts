@@ -93,6 +93,16 @@ export { tickVerdict } from './host/tick.ts'
 export { rehydrationEffects } from './host/rehydrate.ts'
 export type { AdoptionFacts, HostSnapshot, SnapshotAdoption, SnapshotRefusal } from './host/adopt.ts'
 export { adoptSnapshot } from './host/adopt.ts'
+export type { HeartbeatSynthesis, HeartbeatView } from './host/heartbeat.ts'
+export {
+  atTarget,
+  convergenceAllowed,
+  heartbeatSynthesis,
+  replayFrom,
+  synthesizedActivation,
+  synthesizedConverged,
+  verdictAllowsConvergence,
+} from './host/heartbeat.ts'
 
 export type { RolloutHalt, RolloutPhase, RolloutRecord, RolloutResume } from './rollout/state.ts'
 export { ROLLOUT_PHASES, isClosed } from './rollout/state.ts'
@@ -101,6 +111,8 @@ export { ROLLOUT_EVENT_TYPES, targetRolloutId } from './rollout/events.ts'
 export type { RolloutEffect } from './rollout/effects.ts'
 export type { RolloutStepError, RolloutStepResult } from './rollout/step.ts'
 export { allHostsConverged, openRolloutRecord, stepRollout } from './rollout/step.ts'
+export { rederiveRollouts } from './rollout/rederive.ts'
+export { finishedAt, retentionDue } from './rollout/retention.ts'
 
 export type {
   FleetState,
@@ -113,3 +125,9 @@ export type {
 export { GATES, planNext } from './planner/plan-next.ts'
 export { budgetLimit, isInFlight } from './planner/budgets.ts'
 export { selectorKey, selectorSummary } from './planner/selector.ts'
+export type { AdmissionPolicy, DispatchAdmission, DispatchFacts } from './planner/admission.ts'
+export { admitDispatch, convergesDespite, inStartupHold, STARTUP_HOLD_GATE } from './planner/admission.ts'
+
+export type { AdoptedMark, AdoptionCandidate, AdoptionVerdict } from './release/adoption.ts'
+export { adoptionVerdict } from './release/adoption.ts'
+export { formatRfc3339 } from './lib/rfc3339.ts'

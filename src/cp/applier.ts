@@ -1,7 +1,7 @@
 /**
  * The CP applier: turns the effects of host steps, rollout steps and plan actions into database
- * writes and in-memory updates. Called only by the reducer, inside the transaction of the input
- * being processed; it never calls `step`, `stepRollout` or `planNext` itself.
+ * writes and in-memory updates. Called only by the mutator's handlers, inside the transaction of
+ * the input being processed; it never calls `step`, `stepRollout` or `planNext` itself.
  *
  * Invariants:
  * - Every variant of `HostEffect` and `RolloutEffect` is handled (`assertNever`); agent-side
@@ -13,7 +13,7 @@
  *   reason (counts, names, seconds left) is kept in memory for status; writing a row each time it
  *   changed cost ~600k rows (340 MB) for one 10k-host, two-wave rollout. Gates that hold a whole
  *   rollout or wave (`ROLLOUT_WIDE_GATES`) write one row per transaction listing every host they
- *   started holding (`flushGateGroups`, called by the reducer before each commit), not one row
+ *   started holding (`flushGateGroups`, called by the mutator before each commit), not one row
  *   per host: opening a 10k-host rollout whose later waves wait is one row, not 9,000.
  */
 import type { HostEffect, RolloutEffect } from '../core/index.ts'
@@ -29,7 +29,7 @@ import { pairKey, type CpState } from './state.ts'
 /** Gates whose hold is the same for every host of a rollout or wave (one reason for all). */
 const ROLLOUT_WIDE_GATES: ReadonlySet<string> = new Set(['wave-promotion', 'halted', 'channel-edges'])
 
-/** What the reducer tells the applier about the event being applied. */
+/** What the mutator tells the applier about the event being applied. */
 export type ApplyContext = { readonly now: number; readonly synthesized: boolean }
 
 /** The applier. */

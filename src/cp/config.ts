@@ -1,6 +1,7 @@
 /**
- * The control plane's checked configuration (`CpConfig`) and the defaults of its flags. The
- * flags themselves and the loader that checks every file they name live with the command
+ * The control plane's checked configuration (`CpConfig`), the defaults of its flags, and the
+ * reader of the one file it re-reads on every use (the webhook token). The flags themselves and
+ * the loader that checks every file they name live with the command
  * (`cli/commands/control-plane.ts`), as the agent's do, so the control plane never imports the
  * command line. Invariant: the daemon reads configuration only from a `CpConfig` value.
  */
@@ -52,3 +53,20 @@ export const CP_DEFAULTS = {
   startupDispatchHoldSecs: 120,
   redeliverAfterSecs: 90,
 } as const
+
+/**
+ * The reader of the webhook bearer token: the file named by `--webhook-token-file`, read fresh
+ * on every call (a rotated token needs no restart); undefined when unset, unreadable or empty
+ * (the webhook route then does not exist).
+ */
+export function webhookTokenReader(file: string | undefined): () => Promise<string | undefined> {
+  return async () => {
+    if (file === undefined) return undefined
+    try {
+      const t = (await Bun.file(file).text()).trim()
+      return t === '' ? undefined : t
+    } catch {
+      return undefined
+    }
+  }
+}

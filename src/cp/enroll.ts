@@ -9,7 +9,7 @@
  * org-root signature over JCS(received claims) against trust.json re-read now (401; 500 when
  * the trust file or its orgRootKey is unusable); CSR well-formed (400); CSR CN == hostname and
  * key fingerprint == the token's (401); a verified fleet (503) declaring the host with exactly
- * this ed25519 key (401); the nonce recorded through the reducer, which closes the race between
+ * this ed25519 key (401); the nonce recorded through the mutator, which closes the race between
  * two uses of one token (409); then issuance (500 without a CA).
  * Invariants: the issued CN is always `agent-<host>.<suffix>` built from the checked hostname
  * (enrolment) or the mTLS identity (renewal) — never taken from the CSR; error texts never
@@ -36,7 +36,7 @@ import type { Clock } from '../runtime/clock.ts'
 import type { Logger } from '../runtime/log.ts'
 import type { Store } from '../db/store.ts'
 import type { CpMetrics } from './metrics.ts'
-import type { Reducer } from './reducer.ts'
+import type { CpMutator } from './mutator/loop.ts'
 import type { CpState } from './state.ts'
 import { readTrustFile } from './workers/release-poll.ts'
 
@@ -49,7 +49,7 @@ export type IssueResult =
 export type EnrollDeps = {
   readonly state: CpState
   readonly store: Store
-  readonly reducer: Reducer
+  readonly mutator: CpMutator
   readonly clock: Clock
   readonly log: Logger
   readonly metrics: CpMetrics
@@ -115,7 +115,7 @@ export class EnrollService {
     const keyCheck = this.declaredKeyMatches(host, csr.publicKeyRaw)
     if (keyCheck !== undefined) return keyCheck
 
-    const fresh = this.deps.reducer.request<boolean>((reply) => ({ type: 'UseNonce', nonce: claims.nonce, hostname: host, reply }))
+    const fresh = this.deps.mutator.request({ type: 'UseNonce', nonce: claims.nonce, hostname: host })
     if (fresh === undefined) return deny(503, 'control plane busy')
     if (!(await fresh)) return deny(409, 'bootstrap token already used')
     return this.issue(host, csr.spki, '<enroll>', `enroll/nonce:${claims.nonce}`)

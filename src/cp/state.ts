@@ -1,10 +1,10 @@
 /**
- * The control plane's in-memory state, owned by the reducer (the single mutator): the adopted
+ * The control plane's in-memory state, owned by the single mutator (`CpMutator`): the adopted
  * release, the live host records and rollouts the planner reads, and the indexes request
  * handlers read (dispatch queue, revocations, quarantines, nonces, heartbeats).
  *
  * Invariants:
- * - Only `reducer.ts` and `applier.ts` (called by it) mutate this; handlers read it
+ * - Only the mutator's handlers (`mutator/`) and `applier.ts` (called by them) mutate this; handlers read it
  *   synchronously, so they always see a state that some committed transaction produced.
  * - Everything here is rebuilt from the database at start (`CpState.load`), except what is
  *   inherently per-process: heartbeats since start, gate-decision debounce, delivery times and
@@ -56,7 +56,7 @@ export type ArtifactStatus = {
   readonly lastError: { readonly kind: string; readonly message: string; readonly at: number } | null
 }
 
-/** A rollout as the reducer keeps it. */
+/** A rollout as the mutator keeps it. */
 export type LiveRollout = {
   record: RolloutRecord
   readonly policy: FrozenPolicy
@@ -123,6 +123,18 @@ export class CpState {
     for (const m of store.release.marks()) {
       this.marks.set(m.key, { signedAtMs: m.signedAtMs, ciCommit: m.ciCommit, sha256: m.sha256 })
     }
+  }
+
+  /**
+   * Whether the CP may answer `/v1/*`: a release is adopted and, for each signed list the
+   * release source serves, that list is adopted too.
+   */
+  isReady(needs: { readonly revocations: boolean; readonly nonces: boolean }): boolean {
+    return (
+      this.release !== undefined &&
+      (!needs.revocations || this.revocationsAdopted !== undefined) &&
+      (!needs.nonces || this.noncesAdopted !== undefined)
+    )
   }
 
   /** A live record, if kept in memory. */

@@ -2,7 +2,7 @@
  * Route-level tests of the CP app through `app.request()` (no sockets): every status code each
  * route can answer. The transport identity comes from two test headers through the `identify`
  * dependency — the one seam the server fills from the peer certificate; everything else (the
- * reducer, SQLite, the release source) is the real control plane.
+ * mutator, SQLite, the release source) is the real control plane.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { createControlPlane, type ControlPlane } from '../../src/cp/main.ts'
@@ -210,9 +210,9 @@ describe('artifacts and views', () => {
     expect((await req(cp, 'POST', '/v1/webhook/refresh')).status).toBe(404)
   })
 
-  test('a stopped reducer answers 503 with Retry-After', async () => {
+  test('a stopped mutator answers 503 with Retry-After', async () => {
     const other = await make()
-    await other.reducer.stop()
+    await other.mutator.stop()
     const r = await req(other, 'POST', '/v1/agent/heartbeat', { cn: AGENT('h1'), body: { hostname: 'h1', at: iso(T0) } })
     expect(r.status).toBe(503)
     expect(r.headers.get('retry-after')).toBe('1')

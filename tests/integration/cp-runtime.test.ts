@@ -5,7 +5,8 @@
  */
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import { closureOf, Lab, startCp, T0, type Client, type FleetSpec, type TestCp } from './cp-support.ts'
-import { rederiveRollouts } from '../../src/cp/reducer.ts'
+import { rederiveRollouts } from '../../src/core/index.ts'
+import { rolloutEventOf } from '../../src/cp/mutator/rollout-steps.ts'
 import { REPLAY_FROM_HEADER } from '../../src/proto/agent.ts'
 import { Database } from 'bun:sqlite'
 import { join } from 'node:path'
@@ -26,11 +27,11 @@ afterEach(async () => {
 
 /** Waits until every input queued so far has been applied. */
 async function settle(cp: TestCp): Promise<void> {
-  await cp.cp.reducer.request<unknown>((reply) => ({ type: 'TakeDispatch', host: '\u0000settle', reply }))
+  await cp.cp.mutator.request({ type: 'TakeDispatch', host: '\u0000settle' })
 }
 
 async function plan(cp: TestCp): Promise<void> {
-  cp.cp.reducer.submit({ type: 'PlanTick' })
+  cp.cp.mutator.submit({ type: 'PlanTick' })
   await settle(cp)
 }
 
@@ -55,7 +56,7 @@ const twoWaves: FleetSpec = {
   channels: { stable: { waves: [['h1'], ['h2']] } },
 }
 
-describe('the reducer loop', () => {
+describe('the mutator loop', () => {
   test('inputs queued together commit together, and each reply comes only after the commit', async () => {
     lab.publish(twoWaves)
     t = await startCp(lab)
@@ -67,16 +68,14 @@ describe('the reducer loop', () => {
       ['n1', 'n2', 'n3', 'n4', 'n5'].map(
         (nonce) =>
           new Promise<void>((resolve) => {
-            const queued = t!.cp.reducer.submit({
-              type: 'UseNonce',
-              nonce,
-              hostname: 'h1',
-              // Called synchronously by the reducer: at that moment every nonce of the batch is visible.
-              reply: (fresh) => {
+            const queued = t!.cp.mutator.submit(
+              { type: 'UseNonce', nonce, hostname: 'h1' },
+              // Called synchronously by the mutator: at that moment every nonce of the batch is visible.
+              (fresh) => {
                 seen.push(fresh && ['n1', 'n2', 'n3', 'n4', 'n5'].every(committed))
                 resolve()
-              },
-            })
+              }
+            )
             expect(queued).toBe(true)
           })
       )
@@ -389,7 +388,7 @@ describe('re-derivability (rollout_rederivability.rs)', () => {
     await heartbeat(a, 'h1', { current_closure: closureOf('h1') })
     await settle(t)
     expect(t.cp.state.rollouts.get(rid)?.record.phase).toBe('Terminal')
-    const rebuilt = rederiveRollouts(t.cp.store.events.ofKind('rollout_event'))
+    const rebuilt = rederiveRollouts(t.cp.store.events.ofKind('rollout_event').map((e) => rolloutEventOf(e.payload)))
     expect(rebuilt.get(rid)).toEqual(t.cp.store.rollouts.get(rid)!.record)
   })
 
@@ -403,7 +402,7 @@ describe('re-derivability (rollout_rederivability.rs)', () => {
     const r2 = second.rolloutIds[0]!
     expect(t.cp.state.rollouts.get(r1)?.record.phase).toBe('Superseded')
     expect(t.cp.state.rollouts.get(r2)?.record.phase).toBe('Active')
-    const rebuilt = rederiveRollouts(t.cp.store.events.ofKind('rollout_event'))
+    const rebuilt = rederiveRollouts(t.cp.store.events.ofKind('rollout_event').map((e) => rolloutEventOf(e.payload)))
     expect(rebuilt.get(r1)).toEqual(t.cp.store.rollouts.get(r1)!.record)
     expect(rebuilt.get(r2)).toEqual(t.cp.store.rollouts.get(r2)!.record)
   })

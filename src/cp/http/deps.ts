@@ -1,13 +1,13 @@
 /**
  * What the control plane's HTTP app needs from the rest of the CP, as one object handed to
  * `createApp`. Handlers read `state` synchronously and change nothing except by submitting to
- * the reducer; the transport identity comes in through `identify`, so route tests can run
+ * the mutator; the transport identity comes in through `identify`, so route tests can run
  * through `app.request()` without sockets while the server reads the peer certificate.
  */
 import type { Context } from 'hono'
 import type { CpMetrics } from '../metrics.ts'
 import type { DispatchHub } from '../dispatch-hub.ts'
-import type { Reducer } from '../reducer.ts'
+import type { CpMutator } from '../mutator/loop.ts'
 import type { CpState } from '../state.ts'
 import type { EnrollService } from '../enroll.ts'
 import type { Store } from '../../db/store.ts'
@@ -36,7 +36,7 @@ export type AppDeps = {
   readonly metrics: CpMetrics
   readonly state: CpState
   readonly store: Store
-  readonly reducer: Reducer
+  readonly mutator: CpMutator
   readonly hub: DispatchHub
   readonly enroll: EnrollService
   readonly poller: {

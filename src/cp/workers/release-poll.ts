@@ -2,7 +2,7 @@
  * The release poller (spec protocol.md §8.1): fetches the signed fleet.resolved and, for every
  * channel it implies, the signed rollout manifest; fetches revocations and bootstrap nonces;
  * verifies everything against trust.json (re-read on every poll, so key rotation needs no
- * restart) and hands the outcomes to the reducer, which alone decides adoption (anti-rollback)
+ * restart) and hands the outcomes to the mutator, which alone decides adoption (anti-rollback)
  * and writes. Also serves on-demand fetches of manifests outside the adopted release.
  * Invariants: a verification failure never discards what the CP already adopted; one poll of a
  * kind runs at a time (a refresh during a poll joins it); nothing here writes the database.
@@ -24,7 +24,8 @@ import {
 } from '../../release/verify.ts'
 import type { Clock } from '../../runtime/clock.ts'
 import type { Logger } from '../../runtime/log.ts'
-import type { ArtifactOutcome, Reducer, ReleaseOutcome } from '../reducer.ts'
+import type { CpMutator } from '../mutator/loop.ts'
+import type { ArtifactOutcome, InputOf, ReleaseOutcome } from '../mutator/inputs.ts'
 import type { FetchedPair, ReleaseSource } from '../sources/index.ts'
 import type { AdoptedArtifact } from '../state.ts'
 
@@ -126,7 +127,7 @@ export type PollerDeps = {
   readonly trustFile: string
   readonly clock: Clock
   readonly freshnessWindowSecs: number
-  readonly reducer: Reducer
+  readonly mutator: CpMutator
   readonly log: Logger
   readonly releaseIntervalMs: number
   readonly listIntervalMs: number
@@ -216,8 +217,8 @@ export class ReleasePoller {
     await Promise.all([this.pollRelease(), this.pollLists()])
   }
 
-  private async submit(make: (reply: () => void) => Parameters<Reducer['submit']>[0]): Promise<void> {
-    const done = this.deps.reducer.request<void>((reply) => make(() => reply()))
+  private async submit(input: InputOf<'ReleaseVerified'> | InputOf<'ListVerified'>): Promise<void> {
+    const done = this.deps.mutator.request(input)
     if (done === undefined) {
       this.deps.log.warn('reducer queue full; poll outcome dropped, the next poll retries')
       return
@@ -229,11 +230,10 @@ export class ReleasePoller {
     const source = this.deps.source.describe()
     const c = await this.context()
     if (!c.ok) {
-      await this.submit((reply) => ({
+      await this.submit({
         type: 'ReleaseVerified',
         outcome: { source, fleet: { ok: false, kind: 'TrustFile', message: c.message }, manifests: {} },
-        reply,
-      }))
+      })
       return
     }
     const fetched = await this.deps.source.fleet()
@@ -249,7 +249,7 @@ export class ReleasePoller {
           return this.cached(`manifest:${id}:${fleet.artifact.sha256}`, pair, ctx, window, verify)
         })
       : {}
-    await this.submit((reply) => ({ type: 'ReleaseVerified', outcome: { source, fleet, manifests }, reply }))
+    await this.submit({ type: 'ReleaseVerified', outcome: { source, fleet, manifests } })
   }
 
   private async doPollLists(): Promise<void> {
@@ -264,7 +264,7 @@ export class ReleasePoller {
         : fetched.ok
           ? await this.cached(kind, fetched.pair, c.ctx, c.ctx.freshnessWindowSecs, () => verifyListPair(kind, fetched.pair, c.ctx))
           : { ok: false, kind: fetched.kind, message: fetched.message }
-      await this.submit((reply) => ({ type: 'ListVerified', kind, source, outcome: outcome as never, reply }))
+      await this.submit({ type: 'ListVerified', kind, source, outcome: outcome as never })
     }
   }
 

@@ -29,7 +29,7 @@ export function errorHandler(log: Logger) {
   }
 }
 
-/** 503 with `Retry-After` (reducer queue full, reply timeout, shutting down). */
+/** 503 with `Retry-After` (mutator queue full, reply timeout, shutting down). */
 export function busy(c: Context, error: string, retryAfterSecs = 1): Response {
   c.header('Retry-After', String(retryAfterSecs))
   return jsonError(c, 503, error)

@@ -2,8 +2,8 @@
  * The agent surface (spec protocol.md §6.2, §10): `POST /v1/enroll` (bootstrap token, no client
  * certificate) and, for agent certificates only, `/v1/agent/{renew,events,heartbeat,dispatch,
  * closure/:hash}`. Identity binding: the certificate's machine id must equal the body's
- * hostname (403). State changes go through the reducer; a full queue or a reply slower than
- * `REDUCER_REPLY_TIMEOUT_MS` is 503 + Retry-After, which agents retry.
+ * hostname (403). State changes go through the mutator; a full queue or a reply slower than
+ * `REPLY_TIMEOUT_MS` is 503 + Retry-After, which agents retry (`reply.ts`).
  */
 import { Hono } from 'hono'
 import {
@@ -19,30 +19,14 @@ import type { AppDeps, CpEnv } from '../deps.ts'
 import { checkBody, jsonBody, limitBody, rawJson } from '../middleware/body.ts'
 import { busy, jsonError } from '../middleware/errors.ts'
 import { identityGate } from '../middleware/gates.ts'
+import { respondToReply } from '../reply.ts'
 
-/**
- * How long a handler waits for the reducer's reply (the reference's value): far above the
- * reducer's per-input cost, so hitting it means the CP is overloaded and the agent should retry.
- */
-export const REDUCER_REPLY_TIMEOUT_MS = 5_000
 /** The longest long-poll hold (seconds), the reference's clamp. */
 export const MAX_WAIT_SECS = 60
 // Events carry at most a stderr tail and probe sub-results; 1 MiB is far above any real one.
 const EVENT_BODY_LIMIT = 1024 * 1024
 // Heartbeats, enrolment (token + CSR) and renewal bodies are a few KiB.
 const SMALL_BODY_LIMIT = 64 * 1024
-
-async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const timeout = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), ms)
-  })
-  try {
-    return await Promise.race([p, timeout])
-  } finally {
-    clearTimeout(timer)
-  }
-}
 
 /** `POST /v1/enroll`. */
 export function enrollRoutes(deps: AppDeps): Hono<CpEnv> {
@@ -71,19 +55,10 @@ export function agentRoutes(deps: AppDeps): Hono<CpEnv> {
     const host = c.get('caller').name
     if (body.hostname !== host) return jsonError(c, 403, 'certificate does not belong to the body hostname')
     const rec = deps.state.host(body.rolloutId, host)
-    // Idempotent duplicate: answered without touching the reducer.
+    // Idempotent duplicate: answered without touching the mutator.
     if (rec !== undefined && body.event.seq <= rec.lastEventSeq) return c.body(null, 204)
-    const reply = deps.reducer.request<{ status: 204 } | { status: 409; error: string }>((r) => ({
-      type: 'HostEvent',
-      host,
-      rolloutId: body.rolloutId,
-      event: wireToOutbound(body.event),
-      reply: r,
-    }))
-    if (reply === undefined) return busy(c, 'control plane busy; retry')
-    const r = await withTimeout(reply, REDUCER_REPLY_TIMEOUT_MS)
-    if (r === 'timeout') return busy(c, 'control plane did not answer in time; retry')
-    return r.status === 204 ? c.body(null, 204) : jsonError(c, 409, r.error)
+    const reply = deps.mutator.request({ type: 'HostEvent', host, rolloutId: body.rolloutId, event: wireToOutbound(body.event) })
+    return respondToReply(c, reply, (r) => (r.status === 204 ? c.body(null, 204) : jsonError(c, 409, r.error)))
   })
 
   app.post('/heartbeat', limitBody(SMALL_BODY_LIMIT), async (c) => {
@@ -91,21 +66,15 @@ export function agentRoutes(deps: AppDeps): Hono<CpEnv> {
     if (body.hostname !== c.get('caller').name) {
       return jsonError(c, 403, 'certificate does not belong to the body hostname')
     }
-    const reply = deps.reducer.request<import('../../reducer.ts').HeartbeatReply>((r) => ({
-      type: 'Heartbeat',
-      request: body,
-      reply: r,
-    }))
-    if (reply === undefined) return busy(c, 'control plane busy; retry')
-    const r = await withTimeout(reply, REDUCER_REPLY_TIMEOUT_MS)
-    if (r === 'timeout') return busy(c, 'control plane did not answer in time; retry')
-    if (r.replayFrom !== null) c.header(REPLAY_FROM_HEADER, String(r.replayFrom))
-    const res: HeartbeatResponse = {
-      received_at: toRfc3339(deps.clock.now()),
-      ...(r.bootstrap !== null ? { bootstrap_rollouts: r.bootstrap } : {}),
-      ...(Object.keys(r.replayFromByRollout).length > 0 ? { replay_from_by_rollout: r.replayFromByRollout } : {}),
-    }
-    return c.json(res, 200)
+    return respondToReply(c, deps.mutator.request({ type: 'Heartbeat', request: body }), (r) => {
+      if (r.replayFrom !== null) c.header(REPLAY_FROM_HEADER, String(r.replayFrom))
+      const res: HeartbeatResponse = {
+        received_at: toRfc3339(deps.clock.now()),
+        ...(r.bootstrap !== null ? { bootstrap_rollouts: r.bootstrap } : {}),
+        ...(Object.keys(r.replayFromByRollout).length > 0 ? { replay_from_by_rollout: r.replayFromByRollout } : {}),
+      }
+      return c.json(res, 200)
+    })
   })
 
   app.get('/dispatch', async (c) => {
@@ -119,11 +88,7 @@ export function agentRoutes(deps: AppDeps): Hono<CpEnv> {
     const deadline = deps.clock.monotonicMs() + wait * 1000 * (1 - Math.random() / 16)
     for (;;) {
       if (deps.state.nextDispatch(host) !== undefined) {
-        const taken = deps.reducer.request<import('../../../db/store.ts').QueuedDispatch | undefined>((reply) => ({
-          type: 'TakeDispatch',
-          host,
-          reply,
-        }))
+        const taken = deps.mutator.request({ type: 'TakeDispatch', host })
         if (taken === undefined) return busy(c, 'control plane busy; retry')
         const d = await taken
         if (d !== undefined) {

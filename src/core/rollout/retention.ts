@@ -1,0 +1,18 @@
+/**
+ * Retention: when a finished rollout may be pruned. Finished means Terminal, Superseded, Failed
+ * or Reverted; the clock starts when it became so (superseded, terminal, or halted). A resumed
+ * Failed/Reverted rollout has no such time and is kept until a newer release supersedes it.
+ */
+import type { RolloutRecord } from './state.ts'
+
+/** The time a rollout finished, or null while it is not finished (or was resumed). */
+export function finishedAt(r: RolloutRecord): number | null {
+  const finished = r.phase === 'Terminal' || r.phase === 'Superseded' || r.phase === 'Failed' || r.phase === 'Reverted'
+  return finished ? (r.supersededAt ?? r.terminalAt ?? r.halt?.at ?? null) : null
+}
+
+/** Whether a rollout finished before `cutoff` (now minus the retention), so it may be pruned. */
+export function retentionDue(r: RolloutRecord, cutoff: number): boolean {
+  const since = finishedAt(r)
+  return since !== null && since < cutoff
+}

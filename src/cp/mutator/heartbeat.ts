@@ -1,0 +1,84 @@
+/**
+ * `Heartbeat`: remembers the host's latest heartbeat, applies what core's `heartbeatSynthesis`
+ * calls for on each of its records, and answers with the replay points and, for an agent that
+ * names no current rollout, the snapshots of its unfinished records (bootstrap).
+ * Invariants: a heartbeat that synthesizes nothing writes nothing (no savepoint is opened);
+ * each synthesis runs in its own savepoint; a host's first heartbeat within the startup hold
+ * triggers a plan pass (it releases the hold).
+ */
+import { heartbeatSynthesis, inStartupHold, isUnfinished, replayFrom } from '../../core/index.ts'
+import type { HostRolloutSnapshot } from '../../proto/agent.ts'
+import { parseRfc3339Ms, toRfc3339 } from '../../proto/common.ts'
+import { pairKey, type CpState, type HeartbeatSeen } from '../state.ts'
+import type { MutatorContext } from './context.ts'
+import { findRecord, stepHost, synthesizeConverged, waveOf } from './host-steps.ts'
+import type { InputOf, ReplyOf } from './inputs.ts'
+
+/** Applies a heartbeat. */
+export function heartbeat(ctx: MutatorContext, input: InputOf<'Heartbeat'>): ReplyOf<'Heartbeat'> {
+  const { state, now } = ctx
+  const req = input.request
+  const host = req.hostname as string
+  const closure = (req.current_closure as string | null) ?? null
+  const at = parseRfc3339Ms(req.at)
+  const firstSinceStart = !state.heartbeats.has(host)
+  const agentSeqs = req.last_event_seq_by_rollout ?? {}
+  const hb: HeartbeatSeen = { at, receivedAt: now, closure, seqs: agentSeqs }
+  state.heartbeats.set(host, hb)
+  if (firstSinceStart && inStartupHold(now, ctx.admission)) ctx.markDirty()
+  if (closure !== null) {
+    for (const rolloutId of [...(state.byHost.get(host) ?? [])]) {
+      const rec = state.host(rolloutId, host)
+      if (rec === undefined) continue
+      const todo = heartbeatSynthesis(rec, hb, at, state.decisions.get(pairKey(rolloutId, host)))
+      if (todo.type === 'complete') {
+        const err = ctx.tx(() => stepHost(ctx, rec, waveOf(ctx, rolloutId, host), todo.event, true))
+        if (err !== undefined) ctx.log.warn('completion synthesis refused', { host, rolloutId, reason: err })
+      } else if (todo.type === 'converge') {
+        ctx.tx(() => synthesizeConverged(ctx, rec, at))
+      } else if (todo.type === 'replan') {
+        ctx.markDirty()
+      }
+    }
+  }
+  const rid = (req.rollout_id as string | null) ?? null
+  const current = rid === null ? undefined : findRecord(ctx, rid, host)?.state
+  const replayFromByRollout: Record<string, number> = {}
+  for (const [id, seq] of Object.entries(agentSeqs)) {
+    const rec = findRecord(ctx, id, host)?.state
+    const from = rec === undefined ? null : replayFrom(rec, seq, null)
+    if (from !== null) replayFromByRollout[id] = from
+  }
+  return {
+    replayFrom: current === undefined ? null : replayFrom(current, agentSeqs[current.rolloutId], closure),
+    replayFromByRollout,
+    bootstrap: rid === null ? snapshots(state, host) : null,
+  }
+}
+
+/** The wire snapshots of a host's unfinished records, by rollout id. */
+function snapshots(state: CpState, host: string): HostRolloutSnapshot[] {
+  const out: HostRolloutSnapshot[] = []
+  for (const rolloutId of [...(state.byHost.get(host) ?? [])].sort()) {
+    const r = state.host(rolloutId, host)
+    if (r === undefined || !isUnfinished(r.phase)) continue
+    const opt = (k: string, v: string | number | null) =>
+      v === null ? {} : { [k]: typeof v === 'number' ? toRfc3339(v) : v }
+    out.push({
+      rolloutId: r.rolloutId,
+      hostname: r.hostname,
+      channel: r.channel,
+      state: r.phase,
+      targetClosure: r.targetClosure,
+      ...opt('currentClosureAtDispatch', r.currentClosureAtDispatch),
+      ...opt('currentClosure', r.currentClosure),
+      dispatchedAt: toRfc3339(r.dispatchedAt),
+      ...opt('dispatchAckedAt', r.dispatchAckedAt),
+      ...opt('activationStartedAt', r.activationStartedAt),
+      ...opt('activationCompletedAt', r.activationCompletedAt),
+      ...opt('soakDueAt', r.soakDueAt),
+      lastEventSeq: r.lastEventSeq,
+    } as HostRolloutSnapshot)
+  }
+  return out
+}

@@ -1,0 +1,116 @@
+/**
+ * Stepping host records: the one place the mutator calls core's `step`, and convergence
+ * synthesis built on it. A step persists the record, keeps memory to the `CpState` rule, applies
+ * the effects and tells the rollout (HostStateChanged, RolloutTerminal when all converged).
+ * Invariants: host records change only through `step`; synthesized events are marked as such in
+ * the event log and counted; a host leaving Pending loses its queued dispatch.
+ */
+import {
+  allHostsConverged,
+  convergenceAllowed,
+  describeHostStepError,
+  isClosed,
+  isUnderway,
+  resolveHostPolicy,
+  step,
+  synthesizedActivation,
+  synthesizedConverged,
+  type FleetView as CoreFleet,
+  type HostEvent,
+  type HostPolicy,
+  type HostRolloutState,
+} from '../../core/index.ts'
+import { pairKey } from '../state.ts'
+import type { MutatorContext } from './context.ts'
+import { stepRolloutEvent } from './rollout-steps.ts'
+
+/** The host policy of a wave of a rollout, from the policy frozen when it opened. */
+export function policyFor(ctx: MutatorContext, rolloutId: string, channel: string, waveIndex: number): HostPolicy | undefined {
+  const frozen = ctx.state.rollouts.get(rolloutId)?.policy
+  if (frozen === undefined || frozen.policy === null) return undefined
+  const fleet: CoreFleet = {
+    hosts: {},
+    channels: { [channel]: { rolloutPolicy: frozen.policyName } },
+    rolloutPolicies: { [frozen.policyName]: frozen.policy },
+    waves: { [channel]: frozen.waves },
+    edges: [],
+    channelEdges: [],
+  }
+  return resolveHostPolicy(fleet, channel, waveIndex)
+}
+
+/** The record of a pair: from memory, else from the database. */
+export function findRecord(
+  ctx: MutatorContext,
+  rolloutId: string,
+  host: string
+): { state: HostRolloutState; waveIndex: number } | undefined {
+  const mem = ctx.state.host(rolloutId, host)
+  if (mem !== undefined) return { state: mem, waveIndex: ctx.state.waveIndex.get(pairKey(rolloutId, host)) ?? 0 }
+  return ctx.store.hosts.get(rolloutId, host)
+}
+
+/** The wave index of a live record. */
+export function waveOf(ctx: MutatorContext, rolloutId: string, host: string): number {
+  return ctx.state.waveIndex.get(pairKey(rolloutId, host)) ?? 0
+}
+
+/** Steps one host record and applies everything that follows; the error if `step` refused. */
+export function stepHost(
+  ctx: MutatorContext,
+  prev: HostRolloutState,
+  waveIndex: number,
+  event: HostEvent,
+  synthesized: boolean
+): string | undefined {
+  const { state, store, applier, now } = ctx
+  const policy = policyFor(ctx, prev.rolloutId, prev.channel, waveIndex)
+  if (policy === undefined) return `no rollout policy is known for ${prev.rolloutId}`
+  const r = step(prev, event, now, policy)
+  if (!r.ok) return describeHostStepError(r.error)
+  const next = r.state
+  store.hosts.upsert(next, waveIndex)
+  const rollout = state.rollouts.get(next.rolloutId)
+  const live = rollout !== undefined && !isClosed(rollout.record.phase)
+  if (live || isUnderway(next.phase)) state.putHost(next, waveIndex)
+  else state.dropHost(next.rolloutId, next.hostname)
+  applier.applyHostEffects(r.effects, { now, synthesized })
+  if (synthesized) ctx.metrics.synthesized.inc({ kind: event.type.replace(/^Remote/, '') })
+  if (next.phase !== prev.phase) {
+    ctx.markDirty()
+    if (prev.phase === 'Pending') applier.withdrawDispatch(next.hostname, next.rolloutId)
+    stepRolloutEvent(ctx, {
+      type: 'HostStateChanged',
+      rolloutId: next.rolloutId,
+      hostname: next.hostname,
+      from: prev.phase,
+      to: next.phase,
+      at: now,
+    })
+    if (next.phase === 'Converged' && live) {
+      const phases = Object.values(state.hosts[next.rolloutId] ?? {}).map((h) => h.phase)
+      if (allHostsConverged(phases)) stepRolloutEvent(ctx, { type: 'RolloutTerminal', rolloutId: next.rolloutId, at: now })
+    }
+  }
+  return undefined
+}
+
+/** Pending → Converged for a host already running its target (DispatchAck, Completed, Converged). */
+export function synthesizeConverged(ctx: MutatorContext, rec: HostRolloutState, at: number): boolean {
+  const { state } = ctx
+  if (!convergenceAllowed(rec, state.rollouts.get(rec.rolloutId)?.record)) return false
+  const waveIndex = waveOf(ctx, rec.rolloutId, rec.hostname)
+  for (const ev of synthesizedActivation(rec, at)) {
+    const cur = state.host(rec.rolloutId, rec.hostname)
+    if (cur === undefined || stepHost(ctx, cur, waveIndex, ev, true) !== undefined) return false
+  }
+  const soaking = state.host(rec.rolloutId, rec.hostname)
+  if (soaking === undefined) return false
+  const err = stepHost(ctx, soaking, waveIndex, synthesizedConverged(soaking, at), true)
+  if (err !== undefined) {
+    ctx.log.warn('convergence synthesis refused', { host: rec.hostname, rolloutId: rec.rolloutId, reason: err })
+    return false
+  }
+  ctx.log.info('host already at its target; convergence synthesized', { host: rec.hostname, rolloutId: rec.rolloutId })
+  return true
+}

@@ -1,0 +1,196 @@
+/**
+ * The control plane's single mutator (STYLE §7.3, DECISIONS §4): one loop pulls inputs from a
+ * bounded queue and applies each in one SQLite transaction — the event-log rows and the derived
+ * rows together — through the handler of its kind (`mutator/<kind>.ts`). The handlers are the
+ * only callers of the core's `step`, `stepRollout` and `planNext`. Workers and HTTP handlers
+ * only `submit` or `request`; a full queue is refused at once (HTTP 503).
+ *
+ * Invariants (do not change without a design update):
+ * - One input at a time, synchronously (no await between the first and the last write of an
+ *   input). Inputs already queued when the loop wakes run in one `BEGIN IMMEDIATE` transaction
+ *   (group commit, at most `MAX_BATCH`), each in its own savepoint; their replies and long-poll
+ *   wake-ups go out only after that transaction commits, so every reply reflects committed state.
+ * - Host records change only through `step` (agent events, or events the CP synthesizes from
+ *   heartbeats, which are marked `synthesized: true` in the event log).
+ * - A state change is followed by a plan pass, debounced (`planDebounceMs`), at most one such
+ *   pass queued at a time.
+ * - A database error aborts the batch's transaction and is fatal for the process (crash-only:
+ *   memory is rebuilt from the database at the next start).
+ */
+import type { Store } from '../../db/store.ts'
+import type { Clock } from '../../runtime/clock.ts'
+import type { Logger } from '../../runtime/log.ts'
+import { BoundedQueue } from '../../runtime/queue.ts'
+import { Applier } from '../applier.ts'
+import type { DispatchHub } from '../dispatch-hub.ts'
+import type { CpMetrics } from '../metrics.ts'
+import type { CpState } from '../state.ts'
+import { listVerified, releaseVerified } from './artifacts.ts'
+import { BatchContext, type MutatorContext, type MutatorOptions } from './context.ts'
+import { takeDispatch } from './dispatch.ts'
+import { heartbeat } from './heartbeat.ts'
+import { hostEvent } from './host-event.ts'
+import type { Envelope, InputKind, InputOf, ReplyOf } from './inputs.ts'
+import { useNonce } from './nonce.ts'
+import { operatorAction } from './operator.ts'
+import { planTick } from './plan.ts'
+import { prune } from './prune.ts'
+
+/**
+ * The input queue's capacity. A heartbeat costs the mutator tens of microseconds and an event
+ * a few hundred (one transaction), so 8,192 inputs are well under a second of work: enough to
+ * absorb 10,000 agents acknowledging a release at once, while a deeper queue would only add
+ * latency beyond the 5 s reply timeout. Overflow answers 503 + Retry-After and agents retry.
+ */
+export const MUTATOR_INPUT_CAPACITY = 8192
+
+// A commit costs ~100 µs on an ordinary disk, more than most inputs; 1,000 agents acknowledging
+// a wave at once would otherwise spend most of the loop committing. 128 inputs of the costliest
+// common kind (an event, ~0.1 ms) keep one batch near 10 ms.
+const MAX_BATCH = 128
+
+/** What the mutator needs. */
+export type MutatorDeps = {
+  readonly store: Store
+  readonly state: CpState
+  readonly clock: Clock
+  readonly log: Logger
+  readonly metrics: CpMetrics
+  readonly hub: DispatchHub
+  readonly options: MutatorOptions
+  /** Called when a database write fails (the process should stop; see the header). */
+  readonly onFatal: (error: unknown) => void
+}
+
+type Handler<K extends InputKind> = (ctx: MutatorContext, input: InputOf<K>) => ReplyOf<K>
+
+/** `handle` in its own savepoint of the batch's transaction. */
+const inSavepoint =
+  <K extends InputKind>(handle: Handler<K>): Handler<K> =>
+  (ctx, input) =>
+    ctx.tx(() => handle(ctx, input))
+
+/** The handler of each input kind. */
+const HANDLERS: { readonly [K in InputKind]: Handler<K> } = {
+  HostEvent: inSavepoint(hostEvent),
+  // Most heartbeats write nothing: savepoints only around what one synthesizes.
+  Heartbeat: heartbeat,
+  ReleaseVerified: inSavepoint(releaseVerified),
+  ListVerified: inSavepoint(listVerified),
+  PlanTick: inSavepoint(planTick),
+  TakeDispatch: inSavepoint(takeDispatch),
+  UseNonce: inSavepoint(useNonce),
+  Operator: inSavepoint(operatorAction),
+  Prune: inSavepoint(prune),
+}
+
+/** The control plane's single mutator. */
+export class CpMutator {
+  private readonly queue = new BoundedQueue<Envelope>(MUTATOR_INPUT_CAPACITY)
+  private readonly applier: Applier
+  private readonly ctx: BatchContext
+  private loopDone: Promise<void> | undefined
+  private planTimer: ReturnType<typeof setTimeout> | undefined
+  private planQueued = false
+
+  constructor(private readonly deps: MutatorDeps) {
+    this.applier = new Applier(deps.store, deps.state, deps.hub, deps.metrics, deps.log)
+    this.ctx = new BatchContext(deps.store, deps.state, deps.log, deps.metrics, this.applier, deps.options, deps.clock.now())
+  }
+
+  /** The number of queued inputs. */
+  get depth(): number {
+    return this.queue.size
+  }
+
+  /**
+   * Queues an input; `reply` (if given) is called with its answer once the batch committed.
+   * False when the queue is full or closed (answer 503).
+   */
+  submit<K extends InputKind>(input: InputOf<K>, reply?: (r: ReplyOf<K>) => void): boolean {
+    const ok = this.queue.tryPush({
+      type: input.type,
+      queuedAt: this.deps.clock.monotonicMs(),
+      apply: (ctx) => {
+        const r = HANDLERS[input.type](ctx, input)
+        return reply === undefined ? undefined : () => reply(r)
+      },
+    })
+    if (!ok) this.deps.metrics.reducerRejected.inc({ input: input.type })
+    return ok
+  }
+
+  /** Queues an input and resolves with its answer after the commit; `undefined` when refused. */
+  request<K extends InputKind>(input: InputOf<K>): Promise<ReplyOf<K>> | undefined {
+    const { promise, resolve } = Promise.withResolvers<ReplyOf<K>>()
+    return this.submit(input, resolve) ? promise : undefined
+  }
+
+  /** Starts the loop. */
+  start(): void {
+    this.loopDone ??= this.loop()
+  }
+
+  /** Stops accepting inputs, drains what is queued, and resolves when the loop has ended. */
+  async stop(): Promise<void> {
+    clearTimeout(this.planTimer)
+    this.queue.close()
+    await (this.loopDone ?? Promise.resolve())
+  }
+
+  private async loop(): Promise<void> {
+    for (;;) {
+      const first = await this.queue.pull()
+      if (first === undefined) return
+      const batch = [first]
+      for (let next = this.queue.tryPull(); next !== undefined; next = this.queue.tryPull()) {
+        batch.push(next)
+        if (batch.length === MAX_BATCH) break
+      }
+      const replies: (() => void)[] = []
+      let current = first
+      try {
+        this.deps.store.transaction(() => {
+          for (const env of batch) {
+            current = env
+            this.runOne(env, replies)
+          }
+        })
+      } catch (e) {
+        this.applier.discardPending()
+        this.deps.log.error('reducer input failed; stopping (state is rebuilt from the database at start)', {
+          input: current.type,
+          error: e instanceof Error ? e.message : String(e),
+        })
+        this.deps.onFatal(e)
+        this.queue.close()
+        return
+      }
+      this.applier.flushWakeups()
+      for (const reply of replies) reply()
+      if (this.ctx.dirty) this.schedulePlan()
+    }
+  }
+
+  /** Handles one input inside the batch's transaction; its reply is held until the commit. */
+  private runOne(env: Envelope, replies: (() => void)[]): void {
+    const started = this.deps.clock.monotonicMs()
+    this.deps.metrics.reducerWait.observe((started - env.queuedAt) / 1000, { input: env.type })
+    this.ctx.now = this.deps.clock.now()
+    // Any plan pass covers the debounced one still queued: the next change schedules anew.
+    if (env.type === 'PlanTick') this.planQueued = false
+    const reply = env.apply(this.ctx)
+    if (reply !== undefined) replies.push(reply)
+    this.deps.metrics.reducerLatency.observe((this.deps.clock.monotonicMs() - started) / 1000, { input: env.type })
+  }
+
+  /** Plans soon after a state change: one debounced `PlanTick`, unless one is pending. */
+  private schedulePlan(): void {
+    this.ctx.dirty = false
+    if (this.planQueued || this.planTimer !== undefined) return
+    this.planTimer = setTimeout(() => {
+      this.planTimer = undefined
+      if (!this.planQueued && this.submit({ type: 'PlanTick' })) this.planQueued = true
+    }, this.deps.options.planDebounceMs)
+  }
+}
