@@ -198,6 +198,14 @@
     dev = false;
   }
   {
+    path = "node_modules/prettier";
+    name = "prettier";
+    version = "3.10.1";
+    url = "https://registry.npmjs.org/prettier/-/prettier-3.10.1.tgz";
+    hash = "sha512-70vp3ZUYoPlFbF9uiTdXHUUCGEIp7d4+6p+8DYbkm2jP7x/3i/paXVF6dopSI3zd/CEitrZN1rc4i85xWmmXlg==";
+    dev = true;
+  }
+  {
     path = "node_modules/pure-rand";
     name = "pure-rand";
     version = "8.4.2";
