@@ -26,7 +26,10 @@ describe('nix/bun-deps.nix', () => {
     const deps = depsFromLock(lockText)
     const placed = deps.map((d) => {
       const manifest = join(ROOT, d.path, 'package.json')
-      return { path: d.path, version: existsSync(manifest) ? JSON.parse(readFileSync(manifest, 'utf8')).version : null }
+      return {
+        path: d.path,
+        version: existsSync(manifest) ? JSON.parse(readFileSync(manifest, 'utf8')).version : null,
+      }
     })
     expect(placed).toEqual(deps.map((d) => ({ path: d.path, version: d.version })))
   })
@@ -35,7 +38,10 @@ describe('nix/bun-deps.nix', () => {
     const byPath = new Map(depsFromLock(lockText).map((d) => [d.path, d]))
     expect(byPath.get('node_modules/hono')?.dev).toBe(false)
     expect(byPath.get('node_modules/@peculiar/x509')?.dev).toBe(false)
-    expect(byPath.get('node_modules/tsyringe/node_modules/tslib')).toMatchObject({ version: '1.14.1', dev: false })
+    expect(byPath.get('node_modules/tsyringe/node_modules/tslib')).toMatchObject({
+      version: '1.14.1',
+      dev: false,
+    })
     expect(byPath.get('node_modules/typescript')?.dev).toBe(true)
     expect(byPath.get('node_modules/bun-types')?.dev).toBe(true)
     expect(byPath.get('node_modules/@hono/node-server')?.url).toBe(

@@ -76,22 +76,36 @@ export function depsFromLock(text: string): NixDep[] {
   // bun.lock is JSON with trailing commas (JSONC); Bun parses that natively.
   const lock = Bun.JSONC.parse(text) as Lock
   if (lock.lockfileVersion !== 1 && lock.lockfileVersion !== 2) {
-    throw new Error(`bun.lock: lockfileVersion ${lock.lockfileVersion} is not supported by nix/gen-bun-deps.ts`)
+    throw new Error(
+      `bun.lock: lockfileVersion ${lock.lockfileVersion} is not supported by nix/gen-bun-deps.ts`
+    )
   }
   const entries = Object.entries(lock.packages)
   const metas = new Map<string, PackageMeta>()
   const base = new Map<string, Omit<NixDep, 'dev'>>()
   for (const [key, entry] of entries) {
-    const [ident, source, meta, integrity] = entry as [string, unknown, PackageMeta | undefined, unknown]
-    if (typeof ident !== 'string' || /@(workspace|file|link|git|github):/.test(ident) || typeof source !== 'string') {
-      throw new Error(`bun.lock: ${key} is not a registry package (${String(ident)}); the Nix build only takes registry tarballs`)
+    const [ident, source, meta, integrity] = entry as [
+      string,
+      unknown,
+      PackageMeta | undefined,
+      unknown,
+    ]
+    if (
+      typeof ident !== 'string' ||
+      /@(workspace|file|link|git|github):/.test(ident) ||
+      typeof source !== 'string'
+    ) {
+      throw new Error(
+        `bun.lock: ${key} is not a registry package (${String(ident)}); the Nix build only takes registry tarballs`
+      )
     }
     if (typeof integrity !== 'string' || !/^sha(256|384|512)-[A-Za-z0-9+/]+=*$/.test(integrity)) {
       throw new Error(`bun.lock: ${key} has no integrity hash; the Nix build cannot pin it`)
     }
     const { name, version } = splitIdent(ident)
     const names = keyNames(key)
-    if (names[names.length - 1] !== name) throw new Error(`bun.lock: key ${key} does not end in ${name}`)
+    if (names[names.length - 1] !== name)
+      throw new Error(`bun.lock: key ${key} does not end in ${name}`)
     base.set(key, {
       path: names.map((n) => `node_modules/${n}`).join('/'),
       name,
@@ -131,7 +145,9 @@ export function depsFromLock(text: string): NixDep[] {
       // An optional dependency for another platform is legitimately absent; a required one is not.
       const optional = from !== '' && dep in (metas.get(from)?.optionalDependencies ?? {})
       if (optional) continue
-      throw new Error(`bun.lock: ${from || 'the workspace'} needs ${dep}, which the lockfile does not contain`)
+      throw new Error(
+        `bun.lock: ${from || 'the workspace'} needs ${dep}, which the lockfile does not contain`
+      )
     }
     if (prod.has(key)) continue
     prod.add(key)
@@ -181,7 +197,9 @@ if (import.meta.main) {
       current = readFileSync(OUT_PATH, 'utf8')
     } catch {}
     if (current !== expected) {
-      process.stderr.write('nix/bun-deps.nix is stale: run `bun nix/gen-bun-deps.ts` after changing bun.lock\n')
+      process.stderr.write(
+        'nix/bun-deps.nix is stale: run `bun nix/gen-bun-deps.ts` after changing bun.lock\n'
+      )
       process.exit(1)
     }
     process.stdout.write('nix/bun-deps.nix matches bun.lock\n')

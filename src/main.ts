@@ -75,10 +75,14 @@ async function run(argv: string[]): Promise<number> {
       const width = Math.max(...group.map((c) => c.spec.name.length)) + 2
       const list = group.map((c) => `  ${c.spec.name.padEnd(width)} ${c.spec.summary}`).join('\n')
       if (argv[1] === '--help' || argv[1] === '-h') {
-        process.stdout.write(`usage: nixfleet ${argv[0]} <subcommand> [options]\n\nsubcommands:\n${list}\n`)
+        process.stdout.write(
+          `usage: nixfleet ${argv[0]} <subcommand> [options]\n\nsubcommands:\n${list}\n`
+        )
         return EXIT_OK
       }
-      throw new CliError(`${argv[0]}: expected a subcommand: ${group.map((c) => c.spec.name).join(', ')}`)
+      throw new CliError(
+        `${argv[0]}: expected a subcommand: ${group.map((c) => c.spec.name).join(', ')}`
+      )
     }
     throw new CliError(`unknown command '${String(argv[0]).slice(0, 40)}' (see nixfleet --help)`)
   }

@@ -149,11 +149,17 @@ describe('src layers', () => {
     expect(layerViolationsOf(at('cp/x.ts'), "import { a } from '../cli/args.ts'")).toEqual([
       "src/cp/x.ts:1 imports '../cli/args.ts': cp (layer 3) may not import cli (layer 5)",
     ])
-    expect(layerViolationsOf(at('agent/x.ts'), "import type { R } from '../cp/reducer.ts'")).toEqual([
+    expect(
+      layerViolationsOf(at('agent/x.ts'), "import type { R } from '../cp/reducer.ts'")
+    ).toEqual([
       "src/agent/x.ts:1 imports '../cp/reducer.ts': agent (layer 3) may not import cp (layer 3)",
     ])
-    expect(layerViolationsOf(at('lab/x.ts'), "import { f } from '../../tests/support/fixtures.ts'")).toHaveLength(1)
-    expect(layerViolationsOf(at('core/x.ts'), "import { toHex } from '../crypto/x.ts'")).toHaveLength(1)
+    expect(
+      layerViolationsOf(at('lab/x.ts'), "import { f } from '../../tests/support/fixtures.ts'")
+    ).toHaveLength(1)
+    expect(
+      layerViolationsOf(at('core/x.ts'), "import { toHex } from '../crypto/x.ts'")
+    ).toHaveLength(1)
     expect(layerViolationsOf(at('cli/x.ts'), "import { c } from '../cp/http/app.ts'")).toEqual([])
     expect(layerViolationsOf(at('cp/http/x.ts'), "import { s } from '../state.ts'")).toEqual([])
     expect(layerViolationsOf(at('main.ts'), "import pkg from '../package.json'")).toEqual([])

@@ -81,7 +81,12 @@ describe('activate', () => {
   test('a hanging switch times out at the deadline (on the injected clock) and is killed', async () => {
     const target = sys.closure('v2', { behavior: { kind: 'hang' } })
     const timers = steppingTimers()
-    const out = await activate(target, { ...deps, switchPollMs: 1_000, switchTimeoutMs: 300_000, timers })
+    const out = await activate(target, {
+      ...deps,
+      switchPollMs: 1_000,
+      switchTimeoutMs: 300_000,
+      timers,
+    })
     expect(out).toMatchObject({ kind: 'failed', phase: 'switch-poll-timeout', exitCode: -1 })
     expect(out.kind === 'failed' && out.stderrTail).toContain('within 300 s')
     expect(timers.elapsed()).toBe(300_000)

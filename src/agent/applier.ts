@@ -118,7 +118,12 @@ export class AgentApplier {
           this.deps.log.info('host transition', { rolloutId: id, from: eff.from, to: eff.to })
           continue
         case 'EmitMetric':
-          this.deps.metrics.set(eff.name, 'Metric emitted by the state machine.', eff.value, eff.labels)
+          this.deps.metrics.set(
+            eff.name,
+            'Metric emitted by the state machine.',
+            eff.value,
+            eff.labels
+          )
           continue
         case 'EmitLog':
           this.deps.log[eff.level](eff.message, { target: eff.target, ...eff.fields })

@@ -49,8 +49,7 @@ export type ClientError =
 
 /** The outcome of a request. */
 export type ClientResult<T> =
-  | { readonly ok: true; readonly value: T }
-  | { readonly ok: false; readonly error: ClientError }
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: ClientError }
 
 /** A signed artifact as served: the exact bytes and the raw detached signature. */
 export type SignedBytes = { readonly bytes: Uint8Array; readonly signature: Uint8Array }

@@ -16,7 +16,13 @@ import { join } from 'node:path'
 import * as v from 'valibot'
 import type { HostPolicy, HostRolloutState } from '../core/index.ts'
 import { RolloutIdSchema } from '../proto/ids.ts'
-import { ensureDir, listDir, removeFile, sweepTmpFiles, writeFileDurable } from '../runtime/durable-fs.ts'
+import {
+  ensureDir,
+  listDir,
+  removeFile,
+  sweepTmpFiles,
+  writeFileDurable,
+} from '../runtime/durable-fs.ts'
 import { HOST_FILE_VERSION, HostFileSchema, readStateFile } from './state-files.ts'
 
 /** Agent-local facts about a record that the core state does not carry. */
@@ -74,7 +80,10 @@ export class HostStore {
       const r = readStateFile(join(this.dir, name), HostFileSchema, 'host record')
       if (!r.ok) unreadable.push({ file: name, reason: r.message })
       else if (r.value.state.rolloutId !== rid)
-        unreadable.push({ file: name, reason: `host record ${name} is of rollout ${r.value.state.rolloutId}` })
+        unreadable.push({
+          file: name,
+          reason: `host record ${name} is of rollout ${r.value.state.rolloutId}`,
+        })
       else {
         const { state, policy, waveIndex, meta } = r.value
         hosts.push({ state, policy, waveIndex, meta })

@@ -272,7 +272,10 @@ export async function runAgent(config: AgentConfig, opts: RunOptions): Promise<n
       stop
     ),
     dispatches.run(stop),
-    runTicker({ intervalMs: cadence.tickMs, submitTick: () => mutator.submit({ type: 'Tick' }) }, stop),
+    runTicker(
+      { intervalMs: cadence.tickMs, submitTick: () => mutator.submit({ type: 'Tick' }) },
+      stop
+    ),
   ]
   if (config.renewalThresholdFraction > 0) {
     loops.push(

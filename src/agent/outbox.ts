@@ -115,7 +115,9 @@ export class Outbox {
       const path = join(dir, name)
       const r = readStateFile(path, OutboxEntrySchema, 'event file')
       const entry =
-        r.ok && r.value.seq === Number(m[1]) && r.value.rolloutId === rolloutId ? r.value : undefined
+        r.ok && r.value.seq === Number(m[1]) && r.value.rolloutId === rolloutId
+          ? r.value
+          : undefined
       if (entry) {
         out.push(entry)
         continue

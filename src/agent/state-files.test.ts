@@ -18,12 +18,25 @@ let dir = ''
 
 const host = (over: Partial<StoredHost['state']> = {}): StoredHost => ({
   state: {
-    ...newPendingHost({ rolloutId: R1, hostname: 'web-01', channel: 'stable', targetClosure: 'v1', dispatchedAt: 5 }),
+    ...newPendingHost({
+      rolloutId: R1,
+      hostname: 'web-01',
+      channel: 'stable',
+      targetClosure: 'v1',
+      dispatchedAt: 5,
+    }),
     phase: 'Failed',
     policyApplied: 'rollback-and-halt',
     probeTopology: [{ probeName: 'http', kind: 'http', mode: 'enforce' }],
     probes: {
-      http: { status: 'fail', mode: 'enforce', lastObservedAt: 9, lastPassAt: null, failingSince: 7, failureReason: 'x' },
+      http: {
+        status: 'fail',
+        mode: 'enforce',
+        lastObservedAt: 9,
+        lastPassAt: null,
+        failingSince: 7,
+        failureReason: 'x',
+      },
     },
     lastEventSeq: 4,
     ...over,
@@ -60,14 +73,18 @@ describe('host records', () => {
     expect(unreadable[0]!.reason).toContain('state.probes.http.failingSince')
   })
 
-  test('a record without priorFromCp (older file) reads as the host\'s own prior', () => {
+  test("a record without priorFromCp (older file) reads as the host's own prior", () => {
     const store = new HostStore(dir)
     store.save(host())
     const path = join(dir, 'hosts', `${R1}.json`)
     const raw = JSON.parse(readFileSync(path, 'utf8'))
     delete raw.meta.priorFromCp
     writeFileSync(path, JSON.stringify(raw))
-    expect(store.loadAll().hosts[0]!.meta).toEqual({ ...NEW_META, activationAttempts: 1, rollbackAttempts: 1 })
+    expect(store.loadAll().hosts[0]!.meta).toEqual({
+      ...NEW_META,
+      activationAttempts: 1,
+      rollbackAttempts: 1,
+    })
   })
 })
 
@@ -75,7 +92,14 @@ test('a stderr tail cut inside a surrogate pair still reads back', () => {
   const box = new Outbox(dir)
   const stderrTail = 'boom \ud83d'
   const event = { kind: 'ActivationFailed' as const, seq: 1, exitCode: 1, stderrTail, failedAt: 1 }
-  box.enqueue({ rolloutId: R1, seq: 1, kind: 'ActivationFailed', durable: true, createdAt: 1, event })
+  box.enqueue({
+    rolloutId: R1,
+    seq: 1,
+    kind: 'ActivationFailed',
+    durable: true,
+    createdAt: 1,
+    event,
+  })
   expect(box.pending()[0]!.entries[0]!.event).toEqual(event)
   expect(box.corrupt).toEqual([])
 })
@@ -83,8 +107,22 @@ test('a stderr tail cut inside a surrogate pair still reads back', () => {
 test('an event file whose event disagrees with its entry is skipped and reported', () => {
   const box = new Outbox(dir)
   const event = { kind: 'ActivationStarted' as const, seq: 1, startedAt: 1, switchMethod: 's' }
-  box.enqueue({ rolloutId: R1, seq: 1, kind: 'ActivationStarted', durable: true, createdAt: 1, event })
-  box.enqueue({ rolloutId: R1, seq: 2, kind: 'ActivationStarted', durable: true, createdAt: 1, event })
+  box.enqueue({
+    rolloutId: R1,
+    seq: 1,
+    kind: 'ActivationStarted',
+    durable: true,
+    createdAt: 1,
+    event,
+  })
+  box.enqueue({
+    rolloutId: R1,
+    seq: 2,
+    kind: 'ActivationStarted',
+    durable: true,
+    createdAt: 1,
+    event,
+  })
   expect(box.pending()[0]!.entries.map((e) => e.seq)).toEqual([1])
   expect(box.corrupt).toHaveLength(1)
   expect(box.corrupt[0]!.reason).toContain('kind and seq differ')
@@ -94,7 +132,11 @@ test('damaged anti-rollback marks are unreadable as a whole, with the field name
   const path = join(dir, 'anti-rollback.json')
   writeFileSync(
     path,
-    JSON.stringify({ version: 1, marks: { fleet: { signedAtMs: 5, ciCommit: null }, x: { signedAtMs: 'x' } }, reanchoredAt: null })
+    JSON.stringify({
+      version: 1,
+      marks: { fleet: { signedAtMs: 5, ciCommit: null }, x: { signedAtMs: 'x' } },
+      reanchoredAt: null,
+    })
   )
   const anchors = new AnchorStore(dir)
   expect(anchors.startProblem).toBe('unreadable')

@@ -62,7 +62,15 @@ export const HostRolloutStateSchema: v.GenericSchema<unknown, HostRolloutState> 
   rolloutId: text,
   hostname: text,
   channel: text,
-  phase: v.picklist(['Pending', 'Activating', 'Deferred', 'Soaking', 'Converged', 'Failed', 'Reverted']),
+  phase: v.picklist([
+    'Pending',
+    'Activating',
+    'Deferred',
+    'Soaking',
+    'Converged',
+    'Failed',
+    'Reverted',
+  ]),
   targetClosure: text,
   currentClosureAtDispatch: textOrNull,
   currentClosure: textOrNull,
@@ -112,32 +120,39 @@ const event = <K extends string, E extends v.ObjectEntries>(kind: K, entries: E)
   v.object({ kind: v.literal(kind), seq, ...entries })
 
 /** The twelve outbound agent events (times in epoch ms), by `kind`. */
-export const OutboundAgentEventSchema: v.GenericSchema<unknown, OutboundAgentEvent> = v.variant('kind', [
-  event('DispatchAck', { currentClosureAtDispatch: text, receivedAt: ms }),
-  event('ActivationStarted', { startedAt: ms, switchMethod: text }),
-  event('ActivationCompleted', { observedCurrentClosure: text, exitCode: v.number(), completedAt: ms }),
-  event('ActivationDeferred', { component: text, deferredAt: ms }),
-  event('ActivationFailed', { exitCode: v.number(), stderrTail: text, failedAt: ms }),
-  event('ProbeTopologyDeclared', { probes: v.array(ProbeDeclSchema), declaredAt: ms }),
-  event('ProbeObservedFirst', { probeName: text, mode, observedAt: ms }),
-  event('ProbeResult', {
-    probeName: text,
-    mode,
-    status,
-    observedAt: ms,
-    failureReason: textOrNull,
-    subResults: v.nullable(v.array(ProbeSubResultSchema)),
-  }),
-  event('ProbeFailureFirst', { probeName: text, mode, firstFailedAt: ms }),
-  event('Failed', {
-    failedAt: ms,
-    sustainedDurationSecs: v.number(),
-    failingProbes: v.array(text),
-    policyApplied: onHealthFailure,
-  }),
-  event('RollbackComplete', { revertedToClosure: text, exitCode: v.number(), completedAt: ms }),
-  event('Converged', { convergedAt: ms, currentClosure: text }),
-])
+export const OutboundAgentEventSchema: v.GenericSchema<unknown, OutboundAgentEvent> = v.variant(
+  'kind',
+  [
+    event('DispatchAck', { currentClosureAtDispatch: text, receivedAt: ms }),
+    event('ActivationStarted', { startedAt: ms, switchMethod: text }),
+    event('ActivationCompleted', {
+      observedCurrentClosure: text,
+      exitCode: v.number(),
+      completedAt: ms,
+    }),
+    event('ActivationDeferred', { component: text, deferredAt: ms }),
+    event('ActivationFailed', { exitCode: v.number(), stderrTail: text, failedAt: ms }),
+    event('ProbeTopologyDeclared', { probes: v.array(ProbeDeclSchema), declaredAt: ms }),
+    event('ProbeObservedFirst', { probeName: text, mode, observedAt: ms }),
+    event('ProbeResult', {
+      probeName: text,
+      mode,
+      status,
+      observedAt: ms,
+      failureReason: textOrNull,
+      subResults: v.nullable(v.array(ProbeSubResultSchema)),
+    }),
+    event('ProbeFailureFirst', { probeName: text, mode, firstFailedAt: ms }),
+    event('Failed', {
+      failedAt: ms,
+      sustainedDurationSecs: v.number(),
+      failingProbes: v.array(text),
+      policyApplied: onHealthFailure,
+    }),
+    event('RollbackComplete', { revertedToClosure: text, exitCode: v.number(), completedAt: ms }),
+    event('Converged', { convergedAt: ms, currentClosure: text }),
+  ]
+)
 
 /** An event file in `outbox/`, `sent/` or `dead-letter/` (a dead letter's reason is not read). */
 export const OutboxEntrySchema = v.pipe(
@@ -149,7 +164,10 @@ export const OutboxEntrySchema = v.pipe(
     createdAt: ms,
     event: OutboundAgentEventSchema,
   }),
-  v.check((e) => e.event.kind === e.kind && e.event.seq === e.seq, 'event: kind and seq differ from the entry')
+  v.check(
+    (e) => e.event.kind === e.kind && e.event.seq === e.seq,
+    'event: kind and seq differ from the entry'
+  )
 )
 
 const HighWaterMarkSchema: v.GenericSchema<unknown, HighWaterMark> = v.object({

@@ -52,7 +52,9 @@ export function helpText(spec: CommandSpec): string {
       o.default !== undefined ? `default ${o.default}` : '',
       o.env ? `env ${o.env}` : '',
     ].filter(Boolean)
-    lines.push(`  ${flag.padEnd(34)} ${o.description}${extra.length ? ` (${extra.join('; ')})` : ''}`)
+    lines.push(
+      `  ${flag.padEnd(34)} ${o.description}${extra.length ? ` (${extra.join('; ')})` : ''}`
+    )
   }
   lines.push(`  ${'--help'.padEnd(34)} show this help`)
   return lines.join('\n')
@@ -64,17 +66,30 @@ export function parseCommandArgs(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>> = process.env
 ): ParsedArgs {
-  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> =
-    { help: { type: 'boolean', short: 'h' } }
+  const options: Record<
+    string,
+    { type: 'string' | 'boolean'; multiple?: boolean; short?: string }
+  > = { help: { type: 'boolean', short: 'h' } }
   for (const [name, o] of Object.entries(spec.options)) {
-    options[name] = { type: o.type, ...(o.multiple ? { multiple: true } : {}), ...(o.short ? { short: o.short } : {}) }
+    options[name] = {
+      type: o.type,
+      ...(o.multiple ? { multiple: true } : {}),
+      ...(o.short ? { short: o.short } : {}),
+    }
   }
   let parsed: { values: Record<string, unknown>; positionals: string[] }
   try {
-    parsed = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true }) as typeof parsed
+    parsed = parseArgs({
+      args: [...argv],
+      options,
+      allowPositionals: true,
+      strict: true,
+    }) as typeof parsed
   } catch (e) {
     const msg = e instanceof Error ? e.message.split('\n')[0]! : String(e)
-    throw new CliError(`${spec.name}: ${msg.replace(/^TypeError \[[A-Z_]+\]: /, '')} (see nixfleet ${spec.name} --help)`)
+    throw new CliError(
+      `${spec.name}: ${msg.replace(/^TypeError \[[A-Z_]+\]: /, '')} (see nixfleet ${spec.name} --help)`
+    )
   }
   const help = parsed.values.help === true
   const values: Record<string, string | boolean | string[] | undefined> = {}
@@ -86,7 +101,9 @@ export function parseCommandArgs(
     }
     if (val === undefined && o.default !== undefined) val = o.default
     if (val === undefined && o.required && !help) {
-      throw new CliError(`${spec.name}: missing required option --${name} (see nixfleet ${spec.name} --help)`)
+      throw new CliError(
+        `${spec.name}: missing required option --${name} (see nixfleet ${spec.name} --help)`
+      )
     }
     values[name] = val
   }
@@ -133,7 +150,10 @@ export function timeOpt(args: ParsedArgs, cmd: string, name: string): number | u
   const s = str(args, name)
   if (s === undefined) return undefined
   const ms = RFC3339_RE.test(s) ? Date.parse(s) : NaN
-  if (Number.isNaN(ms)) throw new CliError(`${cmd}: --${name} must be an RFC 3339 timestamp such as 2026-01-02T03:04:05Z`)
+  if (Number.isNaN(ms))
+    throw new CliError(
+      `${cmd}: --${name} must be an RFC 3339 timestamp such as 2026-01-02T03:04:05Z`
+    )
   return ms
 }
 

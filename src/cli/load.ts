@@ -6,7 +6,12 @@
 import type * as v from 'valibot'
 import type { JsonValue } from '../crypto/canonical-json.ts'
 import type { TrustFile } from '../proto/trust.ts'
-import { checkJson, type FileResult, parseJsonBytes as parseStrict, readTrustFile } from '../runtime/json-file.ts'
+import {
+  checkJson,
+  type FileResult,
+  parseJsonBytes as parseStrict,
+  readTrustFile,
+} from '../runtime/json-file.ts'
 import { CliError } from './errors.ts'
 import { readInput } from './io.ts'
 
@@ -22,7 +27,11 @@ export function parseJsonBytes(bytes: Uint8Array, label: string): JsonValue {
 }
 
 /** Validates `value` against `schema`, or throws `CliError` naming `label` and the fields. */
-export function checkSchema<T>(schema: v.GenericSchema<unknown, T>, value: unknown, label: string): T {
+export function checkSchema<T>(
+  schema: v.GenericSchema<unknown, T>,
+  value: unknown,
+  label: string
+): T {
   return orExit(checkJson(schema, value, label))
 }
 
@@ -46,7 +55,9 @@ export async function loadTrustFile(path: string): Promise<TrustFile> {
 export async function loadSignature(path: string): Promise<Uint8Array> {
   const sig = await readInput(path, 'signature')
   if (sig.length !== 64) {
-    throw new CliError(`signature ${path}: ${sig.length} bytes, expected 64 raw bytes (ed25519/ecdsa-p256 R‖S)`)
+    throw new CliError(
+      `signature ${path}: ${sig.length} bytes, expected 64 raw bytes (ed25519/ecdsa-p256 R‖S)`
+    )
   }
   return sig
 }

@@ -91,7 +91,12 @@ export {
 export type { TickVerdict } from './host/tick.ts'
 export { tickVerdict } from './host/tick.ts'
 export { rehydrationEffects } from './host/rehydrate.ts'
-export type { AdoptionFacts, HostSnapshot, SnapshotAdoption, SnapshotRefusal } from './host/adopt.ts'
+export type {
+  AdoptionFacts,
+  HostSnapshot,
+  SnapshotAdoption,
+  SnapshotRefusal,
+} from './host/adopt.ts'
 export { adoptSnapshot } from './host/adopt.ts'
 export type { HeartbeatSynthesis, HeartbeatView } from './host/heartbeat.ts'
 export {
@@ -126,7 +131,12 @@ export { GATES, planNext } from './planner/plan-next.ts'
 export { budgetLimit, isInFlight } from './planner/budgets.ts'
 export { selectorKey, selectorSummary } from './planner/selector.ts'
 export type { AdmissionPolicy, DispatchAdmission, DispatchFacts } from './planner/admission.ts'
-export { admitDispatch, convergesDespite, inStartupHold, STARTUP_HOLD_GATE } from './planner/admission.ts'
+export {
+  admitDispatch,
+  convergesDespite,
+  inStartupHold,
+  STARTUP_HOLD_GATE,
+} from './planner/admission.ts'
 
 export type { AdoptedMark, AdoptionCandidate, AdoptionVerdict } from './release/adoption.ts'
 export { adoptionVerdict } from './release/adoption.ts'

@@ -27,7 +27,11 @@ import type { CpMetrics } from './metrics.ts'
 import { pairKey, type CpState } from './state.ts'
 
 /** Gates whose hold is the same for every host of a rollout or wave (one reason for all). */
-const ROLLOUT_WIDE_GATES: ReadonlySet<string> = new Set(['wave-promotion', 'halted', 'channel-edges'])
+const ROLLOUT_WIDE_GATES: ReadonlySet<string> = new Set([
+  'wave-promotion',
+  'halted',
+  'channel-edges',
+])
 
 /** What the mutator tells the applier about the event being applied. */
 export type ApplyContext = { readonly now: number; readonly synthesized: boolean }
@@ -36,7 +40,10 @@ export type ApplyContext = { readonly now: number; readonly synthesized: boolean
 export class Applier {
   private readonly wakeups = new Set<string>()
   /** Hosts newly held by a rollout-wide gate in this transaction, by (rollout, gate, reason). */
-  private readonly gateGroups = new Map<string, { rolloutId: string; gate: string; reason: string; hosts: string[] }>()
+  private readonly gateGroups = new Map<
+    string,
+    { rolloutId: string; gate: string; reason: string; hosts: string[] }
+  >()
 
   constructor(
     private readonly store: Store,
@@ -130,24 +137,48 @@ export class Applier {
           this.append(
             'effect',
             now,
-            { effect: e.type, rollout_id: e.rolloutId, from: e.from, to: e.to, at: toRfc3339(e.at) },
+            {
+              effect: e.type,
+              rollout_id: e.rolloutId,
+              from: e.from,
+              to: e.to,
+              at: toRfc3339(e.at),
+            },
             null,
             e.rolloutId
           )
           break
         case 'UpdateCurrentWave':
-          this.append('effect', now, { effect: e.type, rollout_id: e.rolloutId, wave: e.wave }, null, e.rolloutId)
+          this.append(
+            'effect',
+            now,
+            { effect: e.type, rollout_id: e.rolloutId, wave: e.wave },
+            null,
+            e.rolloutId
+          )
           break
         case 'InsertQuarantineFromRollout':
           this.quarantine(e.channel, e.closureHash, now, seq)
           break
         case 'SchedulePruning':
           // Retention is the prune worker's job; the hint is only recorded.
-          this.append('effect', now, { effect: e.type, rollout_id: e.rolloutId, delay_seconds: e.delaySeconds }, null, e.rolloutId)
+          this.append(
+            'effect',
+            now,
+            { effect: e.type, rollout_id: e.rolloutId, delay_seconds: e.delaySeconds },
+            null,
+            e.rolloutId
+          )
           break
         case 'RecordRolloutHalted':
           this.log.warn('rollout halted', { rolloutId: e.rolloutId, host: e.hostname })
-          this.append('effect', now, { effect: e.type, rollout_id: e.rolloutId, host: e.hostname, at: toRfc3339(e.at) }, e.hostname, e.rolloutId)
+          this.append(
+            'effect',
+            now,
+            { effect: e.type, rollout_id: e.rolloutId, host: e.hostname, at: toRfc3339(e.at) },
+            e.hostname,
+            e.rolloutId
+          )
           // Halt means halt: nothing queued for this rollout may still be delivered.
           this.deleteDispatchesOf(e.rolloutId)
           break
@@ -155,7 +186,13 @@ export class Applier {
           this.append(
             'effect',
             now,
-            { effect: e.type, rollout_id: e.rolloutId, operator: e.operator, reason: e.reason, at: toRfc3339(e.at) },
+            {
+              effect: e.type,
+              rollout_id: e.rolloutId,
+              operator: e.operator,
+              reason: e.reason,
+              at: toRfc3339(e.at),
+            },
             null,
             e.rolloutId
           )
@@ -197,7 +234,13 @@ export class Applier {
     this.state.dropDispatch(host, next.rolloutId)
     if (taken === undefined) return undefined
     this.state.delivered.set(pairKey(taken.rolloutId, host), now)
-    this.append('effect', now, { effect: 'DispatchDelivered', host, rollout_id: taken.rolloutId }, host, taken.rolloutId)
+    this.append(
+      'effect',
+      now,
+      { effect: 'DispatchDelivered', host, rollout_id: taken.rolloutId },
+      host,
+      taken.rolloutId
+    )
     this.metrics.dispatchesDelivered.inc()
     return taken
   }
@@ -212,7 +255,8 @@ export class Applier {
   /** Deletes every queued dispatch of a rollout. */
   deleteDispatchesOf(rolloutId: string): void {
     this.store.dispatch.deleteOfRollout(rolloutId)
-    for (const [host, m] of [...this.state.dispatch]) if (m.has(rolloutId)) this.state.dropDispatch(host, rolloutId)
+    for (const [host, m] of [...this.state.dispatch])
+      if (m.has(rolloutId)) this.state.dropDispatch(host, rolloutId)
   }
 
   /** Records a gate block: the live reason always, a `gate_decision` row when the gate changed. */
@@ -220,7 +264,8 @@ export class Applier {
     const key = pairKey(rolloutId, host)
     const prev = this.state.gateBlocks.get(key)
     if (prev !== undefined && prev.gate === gate) {
-      if (prev.reason !== reason) this.state.gateBlocks.set(key, { gate, reason, since: prev.since })
+      if (prev.reason !== reason)
+        this.state.gateBlocks.set(key, { gate, reason, since: prev.since })
       return
     }
     this.state.gateBlocks.set(key, { gate, reason, since: now })
@@ -228,7 +273,8 @@ export class Applier {
     if (ROLLOUT_WIDE_GATES.has(gate)) {
       const groupKey = `${rolloutId}\u0000${gate}\u0000${reason}`
       const group = this.gateGroups.get(groupKey)
-      if (group === undefined) this.gateGroups.set(groupKey, { rolloutId, gate, reason, hosts: [host] })
+      if (group === undefined)
+        this.gateGroups.set(groupKey, { rolloutId, gate, reason, hosts: [host] })
       else group.hosts.push(host)
       return
     }
@@ -238,7 +284,13 @@ export class Applier {
   /** Writes the grouped rows of rollout-wide gates (inside the transaction, before it commits). */
   flushGateGroups(now: number): void {
     for (const g of this.gateGroups.values()) {
-      this.append('gate_decision', now, { gate: g.gate, reason: g.reason, rollout: g.rolloutId, hosts: g.hosts.sort() }, null, g.rolloutId)
+      this.append(
+        'gate_decision',
+        now,
+        { gate: g.gate, reason: g.reason, rollout: g.rolloutId, hosts: g.hosts.sort() },
+        null,
+        g.rolloutId
+      )
     }
     this.gateGroups.clear()
   }

@@ -45,7 +45,10 @@ describe('DispatchHub', () => {
     expect(hub.size()).toBe(3)
     hub.notify('h1')
     await settle()
-    expect([a.end, b.end]).toEqual([{ why: 'notified', at: 0 }, { why: 'notified', at: 0 }])
+    expect([a.end, b.end]).toEqual([
+      { why: 'notified', at: 0 },
+      { why: 'notified', at: 0 },
+    ])
     expect(other.end).toEqual({})
     await run(20)
     expect(other.end).toEqual({ why: 'timeout', at: 20 })
@@ -106,7 +109,11 @@ describe('DispatchHub', () => {
   })
 
   test('no timeout is held more than maxDelayMs past its deadline, and a notify is never held', async () => {
-    const { hub, clock, run, stall, park } = fakeHub({ slotMs: 100, minPerSlot: 1, maxDelayMs: 300 })
+    const { hub, clock, run, stall, park } = fakeHub({
+      slotMs: 100,
+      minPerSlot: 1,
+      maxDelayMs: 300,
+    })
     const others = Array.from({ length: 100 }, (_, i) => park(`h${i}`, 1_000))
     // Parked last, so it is last in the pacer's queue too.
     const notified = park('n', 1_000)

@@ -60,7 +60,10 @@ export type EnrollDeps = {
   readonly auditLog: string | undefined
 }
 
-const deny = (status: 400 | 401 | 409 | 500 | 503, error: string): IssueResult => ({ status, error })
+const deny = (status: 400 | 401 | 409 | 500 | 503, error: string): IssueResult => ({
+  status,
+  error,
+})
 
 /** Enrolment and renewal. */
 export class EnrollService {
@@ -70,18 +73,24 @@ export class EnrollService {
   async enroll(raw: unknown): Promise<IssueResult> {
     const { state, clock } = this.deps
     const parsed = v.safeParse(EnrollRequestSchema, raw)
-    if (!parsed.success) return deny(400, `invalid enrolment request: ${summarizeIssues(parsed.issues)}`)
+    if (!parsed.success)
+      return deny(400, `invalid enrolment request: ${summarizeIssues(parsed.issues)}`)
     const { token, csrPem } = parsed.output
-    if (token.version !== BOOTSTRAP_TOKEN_VERSION) return deny(400, `unsupported bootstrap token version ${token.version}`)
+    if (token.version !== BOOTSTRAP_TOKEN_VERSION)
+      return deny(400, `unsupported bootstrap token version ${token.version}`)
     const claims = token.claims
     const host = claims.hostname as string
-    if (this.deps.store.security.nonceUsed(claims.nonce)) return deny(409, 'bootstrap token already used')
+    if (this.deps.store.security.nonceUsed(claims.nonce))
+      return deny(409, 'bootstrap token already used')
 
     const now = clock.now()
     const allowed = state.nonces.get(claims.nonce)
-    if (allowed === undefined) return deny(401, 'token nonce is not in the signed bootstrap-nonces allow-list')
-    if (allowed.hostname !== claims.hostname) return deny(401, 'token nonce is allow-listed for another host')
-    if (parseRfc3339Ms(allowed.expiresAt) < now) return deny(401, 'allow-list entry for this nonce has expired')
+    if (allowed === undefined)
+      return deny(401, 'token nonce is not in the signed bootstrap-nonces allow-list')
+    if (allowed.hostname !== claims.hostname)
+      return deny(401, 'token nonce is allow-listed for another host')
+    if (parseRfc3339Ms(allowed.expiresAt) < now)
+      return deny(401, 'allow-list entry for this nonce has expired')
     if (now < parseRfc3339Ms(claims.issuedAt)) return deny(401, 'bootstrap token is not valid yet')
     if (now >= parseRfc3339Ms(claims.expiresAt)) return deny(401, 'bootstrap token has expired')
 
@@ -103,28 +112,40 @@ export class EnrollService {
         const pub = fromBase64(k.public)
         return pub !== undefined && ed25519Verify(sig, message, pub)
       })
-    if (!signed) return deny(401, 'bootstrap token signature does not verify against the org root key')
+    if (!signed)
+      return deny(401, 'bootstrap token signature does not verify against the org root key')
 
     const csr = await parseCsr(csrPem)
     if (!csr.ok) return deny(400, `bad CSR: ${csr.error}`)
     if (csr.algorithm !== 'ed25519') return deny(400, 'CSR key must be ed25519 (the host SSH key)')
-    if (csr.commonName !== host) return deny(401, 'CSR common name does not match the token hostname')
+    if (csr.commonName !== host)
+      return deny(401, 'CSR common name does not match the token hostname')
     if (toBase64(sha256Bytes(csr.publicKeyRaw)) !== claims.expectedPubkeyFingerprint) {
       return deny(401, 'CSR key does not match the token fingerprint')
     }
     const keyCheck = this.declaredKeyMatches(host, csr.publicKeyRaw)
     if (keyCheck !== undefined) return keyCheck
 
-    const fresh = this.deps.mutator.request({ type: 'UseNonce', nonce: claims.nonce, hostname: host })
+    const fresh = this.deps.mutator.request({
+      type: 'UseNonce',
+      nonce: claims.nonce,
+      hostname: host,
+    })
     if (fresh === undefined) return deny(503, 'control plane busy')
     if (!(await fresh)) return deny(409, 'bootstrap token already used')
     return this.issue(host, csr.spki, '<enroll>', `enroll/nonce:${claims.nonce}`)
   }
 
   /** `POST /v1/agent/renew` for the authenticated agent `host`. */
-  async renew(host: string, peerCn: string, peerSerial: string, raw: unknown): Promise<IssueResult> {
+  async renew(
+    host: string,
+    peerCn: string,
+    peerSerial: string,
+    raw: unknown
+  ): Promise<IssueResult> {
     const parsed = v.safeParse(RenewRequestSchema, raw)
-    if (!parsed.success) return deny(400, `invalid renewal request: ${summarizeIssues(parsed.issues)}`)
+    if (!parsed.success)
+      return deny(400, `invalid renewal request: ${summarizeIssues(parsed.issues)}`)
     const csr = await parseCsr(parsed.output.csrPem)
     if (!csr.ok) return deny(400, `bad CSR: ${csr.error}`)
     if (csr.algorithm !== 'ed25519') return deny(400, 'CSR key must be ed25519 (the host SSH key)')
@@ -137,17 +158,27 @@ export class EnrollService {
   private declaredKeyMatches(host: string, key: Uint8Array): IssueResult | undefined {
     const release = this.deps.state.release
     if (release === undefined) return deny(503, 'no verified fleet yet')
-    const declared = Object.hasOwn(release.fleet.value.hosts, host) ? release.fleet.value.hosts[host as never] : undefined
+    const declared = Object.hasOwn(release.fleet.value.hosts, host)
+      ? release.fleet.value.hosts[host as never]
+      : undefined
     if (declared === undefined) return deny(401, 'host is not declared in the signed fleet')
-    if (declared.pubkey === null) return deny(401, 'host has no declared pubkey in the signed fleet')
+    if (declared.pubkey === null)
+      return deny(401, 'host has no declared pubkey in the signed fleet')
     const pub = parseOpenSshPublicKey(declared.pubkey)
-    if (!pub.ok || !bytesEqual(pub.value, key)) return deny(401, 'CSR key is not the host key declared in the signed fleet')
+    if (!pub.ok || !bytesEqual(pub.value, key))
+      return deny(401, 'CSR key is not the host key declared in the signed fleet')
     return undefined
   }
 
-  private async issue(host: string, spki: Uint8Array, requester: string, context: string): Promise<IssueResult> {
+  private async issue(
+    host: string,
+    spki: Uint8Array,
+    requester: string,
+    context: string
+  ): Promise<IssueResult> {
     const { ca, clock, log } = this.deps
-    if (ca === undefined) return deny(500, 'no fleet CA is configured (--fleet-ca-cert/--fleet-ca-key)')
+    if (ca === undefined)
+      return deny(500, 'no fleet CA is configured (--fleet-ca-cert/--fleet-ca-key)')
     const loaded = await readCaFiles(ca)
     if (!loaded.ok) {
       log.error('fleet CA unusable', { error: loaded.error })
@@ -167,18 +198,29 @@ export class EnrollService {
         clientAuth: true,
       })
     } catch (e) {
-      log.warn('certificate issuance failed', { host, error: e instanceof Error ? e.message : String(e) })
+      log.warn('certificate issuance failed', {
+        host,
+        error: e instanceof Error ? e.message : String(e),
+      })
       return deny(400, 'certificate could not be issued for this request')
     }
     const notAfter = toRfc3339(Math.floor(now / 1000) * 1000 + this.deps.validitySecs * 1000)
     if (this.deps.auditLog !== undefined) {
-      const line = JSON.stringify({ at: toRfc3339(now), requester_cn: requester, issued_cn: cn, not_after: notAfter, context })
+      const line = JSON.stringify({
+        at: toRfc3339(now),
+        requester_cn: requester,
+        issued_cn: cn,
+        not_after: notAfter,
+        context,
+      })
       try {
         await mkdir(dirname(this.deps.auditLog), { recursive: true })
         await appendFile(this.deps.auditLog, `${line}\n`, { mode: 0o600 })
       } catch (e) {
         // Policy: no certificate leaves the CP without its audit line.
-        log.error('audit log unwritable; certificate withheld', { error: (e as { code?: string }).code ?? String(e) })
+        log.error('audit log unwritable; certificate withheld', {
+          error: (e as { code?: string }).code ?? String(e),
+        })
         return deny(500, 'audit log unwritable')
       }
     }

@@ -38,19 +38,33 @@ export function registerGauges(metrics: CpMetrics, from: GaugeSources): void {
     [...countBy(hostRecords(), (r) => r.phase)].map(([state, n]) => [{ state }, n] as const)
   )
   metrics.gauge('nixfleet_cp_rollouts', 'Rollouts by state.', () =>
-    [...countBy(state.rollouts.values(), (r) => r.record.phase)].map(([s, n]) => [{ state: s }, n] as const)
+    [...countBy(state.rollouts.values(), (r) => r.record.phase)].map(
+      ([s, n]) => [{ state: s }, n] as const
+    )
   )
-  metrics.gauge('nixfleet_cp_dispatch_queue_depth', 'Queued, undelivered dispatches.', () => [[{}, state.dispatchDepth()]])
-  metrics.gauge('nixfleet_cp_reducer_queue_depth', 'Inputs waiting for the reducer.', () => [[{}, from.mutatorDepth()]])
+  metrics.gauge('nixfleet_cp_dispatch_queue_depth', 'Queued, undelivered dispatches.', () => [
+    [{}, state.dispatchDepth()],
+  ])
+  metrics.gauge('nixfleet_cp_reducer_queue_depth', 'Inputs waiting for the reducer.', () => [
+    [{}, from.mutatorDepth()],
+  ])
   metrics.gauge('nixfleet_cp_long_polls', 'Open dispatch long-polls.', () => [[{}, hub.size()]])
   metrics.gauge(
     'nixfleet_cp_long_polls_paced',
     'Long-polls past their deadline whose 204 waits for the pacer (after a stall).',
     () => [[{}, hub.pacedBacklog()]]
   )
-  metrics.gauge('nixfleet_cp_connections', 'Open client connections.', () => [[{}, from.connections()]])
+  metrics.gauge('nixfleet_cp_connections', 'Open client connections.', () => [
+    [{}, from.connections()],
+  ])
   metrics.gauge('nixfleet_cp_gate_blocks', 'Hosts currently held by a gate, by gate.', () =>
-    [...countBy(state.gateBlocks.values(), (g) => g.gate)].map(([gate, n]) => [{ gate }, n] as const)
+    [...countBy(state.gateBlocks.values(), (g) => g.gate)].map(
+      ([gate, n]) => [{ gate }, n] as const
+    )
   )
-  metrics.gauge('nixfleet_cp_ready', 'Whether the control plane answers /v1 (1) or 503 (0).', () => [[{}, from.isReady() ? 1 : 0]])
+  metrics.gauge(
+    'nixfleet_cp_ready',
+    'Whether the control plane answers /v1 (1) or 503 (0).',
+    () => [[{}, from.isReady() ? 1 : 0]]
+  )
 }

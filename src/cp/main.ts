@@ -72,9 +72,13 @@ const NONCE_RETENTION_MS = 24 * 3600_000
 const ROLLOUT_RETENTION_MS = 90 * 86_400_000
 
 /** Builds and primes a control plane from a checked configuration (call `listen` next). */
-export async function createControlPlane(config: CpConfig, opts: CpOptions = {}): Promise<ControlPlane> {
+export async function createControlPlane(
+  config: CpConfig,
+  opts: CpOptions = {}
+): Promise<ControlPlane> {
   const clock = opts.clock ?? systemClock
-  const log = opts.log ?? createLogger({ component: 'cp', level: config.logLevel, now: () => clock.now() })
+  const log =
+    opts.log ?? createLogger({ component: 'cp', level: config.logLevel, now: () => clock.now() })
   const store = openStore(config.dbPath)
   if (store.wasEmpty) log.info('new state database', { path: config.dbPath })
   const state = new CpState()
@@ -105,7 +109,11 @@ export async function createControlPlane(config: CpConfig, opts: CpOptions = {})
   const needs = { revocations: source.hasRevocations(), nonces: source.hasBootstrapNonces() }
   const isReady = (): boolean => state.isReady(needs)
 
-  await restoreAdopted(store, mutator, { trustFile: config.trustFile, clock, freshnessWindowSecs: config.freshnessWindowSecs })
+  await restoreAdopted(store, mutator, {
+    trustFile: config.trustFile,
+    clock,
+    freshnessWindowSecs: config.freshnessWindowSecs,
+  })
   const poller = new ReleasePoller({
     source,
     trustFile: config.trustFile,
@@ -117,7 +125,8 @@ export async function createControlPlane(config: CpConfig, opts: CpOptions = {})
     listIntervalMs: config.cadence.listPollMs,
   })
   await poller.start(config.cadence.primeTimeoutMs)
-  if (!isReady()) log.warn('not ready after the initial poll; /v1 answers 503 until a signed release verifies')
+  if (!isReady())
+    log.warn('not ready after the initial poll; /v1 answers 503 until a signed release verifies')
 
   const workers = [
     startLoopLag(clock, metrics),

@@ -32,6 +32,8 @@ describe('Prometheus exposition', () => {
   test('the CP registry renders registered gauges first', () => {
     const m = new CpMetrics()
     m.gauge('g', 'A gauge.', () => [[{ state: 'Pending' }, 2]])
-    expect(m.render().startsWith('# HELP g A gauge.\n# TYPE g gauge\ng{state="Pending"} 2\n')).toBe(true)
+    expect(m.render().startsWith('# HELP g A gauge.\n# TYPE g gauge\ng{state="Pending"} 2\n')).toBe(
+      true
+    )
   })
 })

@@ -96,7 +96,10 @@ const REDUCER_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.
 
 /** Every metric of the control plane. */
 export class CpMetrics {
-  readonly httpRequests = new Counter('nixfleet_cp_http_requests_total', 'HTTP requests by route and status.')
+  readonly httpRequests = new Counter(
+    'nixfleet_cp_http_requests_total',
+    'HTTP requests by route and status.'
+  )
   readonly httpLatency = new Histogram(
     'nixfleet_cp_http_request_duration_seconds',
     'HTTP request latency by route.',
@@ -124,13 +127,22 @@ export class CpMetrics {
     'nixfleet_cp_gate_decisions_total',
     'Gate blocks recorded (debounced: one per change of the gate holding a host), by gate.'
   )
-  readonly dispatchesQueued = new Counter('nixfleet_cp_dispatches_queued_total', 'Dispatches queued.')
-  readonly dispatchesDelivered = new Counter('nixfleet_cp_dispatches_delivered_total', 'Dispatches delivered.')
+  readonly dispatchesQueued = new Counter(
+    'nixfleet_cp_dispatches_queued_total',
+    'Dispatches queued.'
+  )
+  readonly dispatchesDelivered = new Counter(
+    'nixfleet_cp_dispatches_delivered_total',
+    'Dispatches delivered.'
+  )
   readonly synthesized = new Counter(
     'nixfleet_cp_synthesized_events_total',
     'Host events the CP synthesized from heartbeats, by kind.'
   )
-  readonly enrollments = new Counter('nixfleet_cp_certificates_issued_total', 'Certificates issued, by context.')
+  readonly enrollments = new Counter(
+    'nixfleet_cp_certificates_issued_total',
+    'Certificates issued, by context.'
+  )
   readonly loopLag = new Histogram(
     'nixfleet_cp_event_loop_lag_seconds',
     'How late a 50 ms timer fired: time the process could not serve sockets.',

@@ -51,9 +51,17 @@ export type AdoptedRelease = {
 /** Why an artifact is (or is not) adopted, for `/v1/operator/status` and `/v1/channels`. */
 export type ArtifactStatus = {
   readonly key: string
-  readonly adopted: { readonly sha256: string; readonly signedAt: string; readonly at: number } | null
+  readonly adopted: {
+    readonly sha256: string
+    readonly signedAt: string
+    readonly at: number
+  } | null
   readonly lastCheckedAt: number | null
-  readonly lastError: { readonly kind: string; readonly message: string; readonly at: number } | null
+  readonly lastError: {
+    readonly kind: string
+    readonly message: string
+    readonly at: number
+  } | null
 }
 
 /** A rollout as the mutator keeps it. */
@@ -73,13 +81,16 @@ export type HeartbeatSeen = {
 }
 
 /** The current gate block of a host, for status and debouncing `gate_decision` rows. */
-export type GateBlockSeen = { readonly gate: string; readonly reason: string; readonly since: number }
+export type GateBlockSeen = {
+  readonly gate: string
+  readonly reason: string
+  readonly since: number
+}
 
 /** The key of a (rollout, host) pair in the flat maps. */
 export function pairKey(rolloutId: string, host: string): string {
   return `${rolloutId}\u0000${host}`
 }
-
 
 /** The CP state. */
 export class CpState {
@@ -107,19 +118,28 @@ export class CpState {
   readonly probeFailures: Record<string, Record<string, number>> = {}
   readonly probeFailureKeys = new Set<string>()
   readonly status = new Map<string, ArtifactStatus>()
-  readonly marks = new Map<string, { signedAtMs: number; ciCommit: string | null; sha256: string }>()
+  readonly marks = new Map<
+    string,
+    { signedAtMs: number; ciCommit: string | null; sha256: string }
+  >()
   lastPlanAt: number | null = null
 
   /** Rebuilds the durable parts from the database. */
   load(store: Store): void {
     for (const r of store.rollouts.loadAll()) {
-      this.rollouts.set(r.record.rolloutId, { record: r.record, policy: r.policy, budgets: r.budgets })
+      this.rollouts.set(r.record.rolloutId, {
+        record: r.record,
+        policy: r.policy,
+        budgets: r.budgets,
+      })
     }
     for (const h of store.hosts.loadLive()) this.putHost(h.state, h.waveIndex)
-    for (const q of store.safety.quarantines()) this.addQuarantine(q.channel, q.closure, q.quarantinedAt)
+    for (const q of store.safety.quarantines())
+      this.addQuarantine(q.channel, q.closure, q.quarantinedAt)
     for (const r of store.security.revocations()) this.revocations.set(r.hostname, r)
     for (const d of store.dispatch.all()) this.putDispatch(d)
-    for (const f of store.safety.probeFailureKeys()) this.addProbeFailure(f.rolloutId, f.host, f.item)
+    for (const f of store.safety.probeFailureKeys())
+      this.addProbeFailure(f.rolloutId, f.host, f.item)
     for (const m of store.release.marks()) {
       this.marks.set(m.key, { signedAtMs: m.signedAtMs, ciCommit: m.ciCommit, sha256: m.sha256 })
     }

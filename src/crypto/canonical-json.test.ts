@@ -51,7 +51,12 @@ describe('conformance fixtures (cyberphone/json-canonicalization testdata)', () 
       const input = readFileSync(fixture(`input/${name}`))
       const expected = new Uint8Array(readFileSync(fixture(`output/${name}`)))
       const hex = readFileSync(fixture(`outhex/${name.replace(/\.json$/, '.txt')}`), 'utf8')
-      const fromHex = new Uint8Array(hex.trim().split(/\s+/).map((h) => parseInt(h, 16)))
+      const fromHex = new Uint8Array(
+        hex
+          .trim()
+          .split(/\s+/)
+          .map((h) => parseInt(h, 16))
+      )
       expect(fromHex).toEqual(expected)
       expect(canonicalize(new Uint8Array(input))).toEqual(expected)
       expect(canonicalize(input.toString('utf8'))).toEqual(expected)
@@ -193,8 +198,7 @@ describe('canonical form', () => {
       '{"\\r":3,"1":4,"a":5,"\u0080":7,"\u00f6":8,"\u20ac":1,"\ud83d\ude00":2,"\ufb33":6}'
     expect(canon(escaped)).toBe(expected)
     // Raw keys take the byte-comparison path: U+1F600 (F0 ..) must still sort before U+FB33 (EF ..)
-    const raw =
-      '{"\u20ac":1,"\ud83d\ude00":2,"\\r":3,"1":4,"a":5,"\ufb33":6,"\u0080":7,"\u00f6":8}'
+    const raw = '{"\u20ac":1,"\ud83d\ude00":2,"\\r":3,"1":4,"a":5,"\ufb33":6,"\u0080":7,"\u00f6":8}'
     expect(canon(raw)).toBe(expected)
     expect(canon(utf8.encode(raw))).toBe(expected)
     expect(canon('{"\ufb33":1,"\ud83d\ude00":2}')).toBe('{"\ud83d\ude00":2,"\ufb33":1}')

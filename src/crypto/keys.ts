@@ -75,7 +75,10 @@ export function parseSigningKey(content: Uint8Array): KeyResult<SigningKey> {
     return { ok: false, error: 'PKCS#8 key is neither ed25519 nor P-256' }
   }
   if (text.includes('-----BEGIN')) {
-    return { ok: false, error: 'unsupported PEM type (expected PRIVATE KEY or OPENSSH PRIVATE KEY)' }
+    return {
+      ok: false,
+      error: 'unsupported PEM type (expected PRIVATE KEY or OPENSSH PRIVATE KEY)',
+    }
   }
   return {
     ok: false,
@@ -86,7 +89,8 @@ export function parseSigningKey(content: Uint8Array): KeyResult<SigningKey> {
 /** Reads one SSH wire-format string (uint32 length + bytes) at `off`. */
 function sshString(buf: Uint8Array, off: number): { value: Uint8Array; next: number } | undefined {
   if (off + 4 > buf.length) return undefined
-  const len = ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0
+  const len =
+    ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0
   const start = off + 4
   if (start + len > buf.length) return undefined
   return { value: buf.subarray(start, start + len), next: start + len }
@@ -123,7 +127,8 @@ function parseOpenSshPrivateKey(text: string): KeyResult<Uint8Array> {
   if (!pub || !priv) return bad('truncated key section')
   const p = priv.value
   // Two equal check words guard against a wrong passphrase; unencrypted keys still carry them.
-  if (p.length < 8 || !bytesEqual(p.subarray(0, 4), p.subarray(4, 8))) return bad('check words differ')
+  if (p.length < 8 || !bytesEqual(p.subarray(0, 4), p.subarray(4, 8)))
+    return bad('check words differ')
   const keyType = sshString(p, 8)
   const pubKey = keyType && sshString(p, keyType.next)
   const secret = pubKey && sshString(p, pubKey.next)
@@ -131,9 +136,11 @@ function parseOpenSshPrivateKey(text: string): KeyResult<Uint8Array> {
   if (decodeAscii(keyType.value) !== 'ssh-ed25519') {
     return bad(`key type ${decodeAscii(keyType.value).slice(0, 20)} is not ssh-ed25519`)
   }
-  if (pubKey.value.length !== 32 || secret.value.length !== 64) return bad('bad ed25519 key lengths')
+  if (pubKey.value.length !== 32 || secret.value.length !== 64)
+    return bad('bad ed25519 key lengths')
   const seed = secret.value.slice(0, 32)
-  if (!bytesEqual(ed25519PublicKey(seed), pubKey.value)) return bad('public and private parts differ')
+  if (!bytesEqual(ed25519PublicKey(seed), pubKey.value))
+    return bad('public and private parts differ')
   return { ok: true, value: seed }
 }
 

@@ -82,6 +82,7 @@ export async function p256Sign(pkcs8: Uint8Array, message: Uint8Array): Promise<
 export async function p256PublicKeyFromPkcs8(pkcs8: Uint8Array): Promise<Uint8Array> {
   const key = await importPkcs8(pkcs8, true)
   const jwk = await crypto.subtle.exportKey('jwk', key)
-  const b64url = (s: string | undefined): Uint8Array => new Uint8Array(Buffer.from(s ?? '', 'base64url'))
+  const b64url = (s: string | undefined): Uint8Array =>
+    new Uint8Array(Buffer.from(s ?? '', 'base64url'))
   return concatBytes(b64url(jwk.x), b64url(jwk.y))
 }

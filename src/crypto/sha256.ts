@@ -19,7 +19,9 @@ function native(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
 
 /** The raw SHA-256 digest of `bytes`. */
 export function sha256Bytes(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
-  return bytes.length >= NATIVE_HASH_THRESHOLD ? native(bytes) : nobleSha256(bytes) as Uint8Array<ArrayBuffer>
+  return bytes.length >= NATIVE_HASH_THRESHOLD
+    ? native(bytes)
+    : (nobleSha256(bytes) as Uint8Array<ArrayBuffer>)
 }
 
 /** The lowercase hex SHA-256 of `bytes` (64 characters). */

@@ -60,7 +60,8 @@ export type Verified<T> = {
 }
 
 /** The result of a verification. */
-export type VerifyResult<T> = { ok: true; verified: Verified<T> } | { ok: false; error: VerifyError }
+export type VerifyResult<T> =
+  { ok: true; verified: Verified<T> } | { ok: false; error: VerifyError }
 
 /** The inputs of one verification. */
 export type VerifyInput<T> = {
@@ -96,7 +97,9 @@ async function verifyWithSlot(
   signature: Uint8Array,
   slot: KeySlot | null | undefined,
   now: number
-): Promise<{ ok: true; position: KeyPosition; algorithm: string } | { ok: false; error: VerifyError }> {
+): Promise<
+  { ok: true; position: KeyPosition; algorithm: string } | { ok: false; error: VerifyError }
+> {
   const keys = activeSlotKeys(slot, now)
   if (keys.length === 0) {
     return { ok: false, error: { kind: 'NoTrustRoots', message: 'no trusted key is active' } }
@@ -139,7 +142,12 @@ async function verifyWithSlot(
 /** A duration for operators: `3 d 4 h`, `12 min 5 s`, `42 s`. */
 function formatDuration(secs: number): string {
   const s = Math.floor(secs)
-  const units: [number, string][] = [[86_400, 'd'], [3600, 'h'], [60, 'min'], [1, 's']]
+  const units: [number, string][] = [
+    [86_400, 'd'],
+    [3600, 'h'],
+    [60, 'min'],
+    [1, 's'],
+  ]
   const parts: string[] = []
   let rest = s
   for (const [size, name] of units) {
@@ -201,7 +209,10 @@ export async function verifyArtifact<T>(input: VerifyInput<T>): Promise<VerifyRe
   }
   const version = (raw as { schemaVersion?: unknown }).schemaVersion
   if (version !== 1) {
-    return fail('SchemaVersionUnsupported', `schemaVersion ${JSON.stringify(version ?? null)} is not supported (expected 1)`)
+    return fail(
+      'SchemaVersionUnsupported',
+      `schemaVersion ${JSON.stringify(version ?? null)} is not supported (expected 1)`
+    )
   }
   const typed = v.safeParse(input.schema, raw)
   if (!typed.success) return fail('Parse', `schema: ${summarizeIssues(typed.issues)}`)

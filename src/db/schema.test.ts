@@ -12,7 +12,9 @@ const tables = Object.values(schema).filter(
 
 describe('embedded migrations', () => {
   test('every journal entry has its SQL embedded', () => {
-    expect(MIGRATION_JOURNAL.entries.map((e) => e.tag).sort()).toEqual(Object.keys(EMBEDDED_MIGRATIONS).sort())
+    expect(MIGRATION_JOURNAL.entries.map((e) => e.tag).sort()).toEqual(
+      Object.keys(EMBEDDED_MIGRATIONS).sort()
+    )
   })
 
   test('the migrated database has exactly the columns schema.ts declares', () => {
@@ -21,15 +23,34 @@ describe('embedded migrations', () => {
     expect(tables.length).toBe(11)
     for (const table of tables) {
       const cfg = getTableConfig(table)
-      const rows = sqlite.query(`PRAGMA table_info(${cfg.name})`).all() as { name: string; notnull: number; pk: number; type: string }[]
-      const fromDb = rows.map((r) => ({ name: r.name, notNull: r.notnull === 1 || r.pk > 0, type: r.type.toLowerCase() })).sort((a, b) => (a.name < b.name ? -1 : 1))
+      const rows = sqlite.query(`PRAGMA table_info(${cfg.name})`).all() as {
+        name: string
+        notnull: number
+        pk: number
+        type: string
+      }[]
+      const fromDb = rows
+        .map((r) => ({
+          name: r.name,
+          notNull: r.notnull === 1 || r.pk > 0,
+          type: r.type.toLowerCase(),
+        }))
+        .sort((a, b) => (a.name < b.name ? -1 : 1))
       const fromSchema = cfg.columns
-        .map((c) => ({ name: c.name, notNull: c.notNull || c.primary, type: c.getSQLType().toLowerCase() }))
+        .map((c) => ({
+          name: c.name,
+          notNull: c.notNull || c.primary,
+          type: c.getSQLType().toLowerCase(),
+        }))
         .sort((a, b) => (a.name < b.name ? -1 : 1))
       // Composite primary keys are table-level in drizzle; SQLite reports them as pk columns.
       const pkCols = new Set(cfg.primaryKeys.flatMap((pk) => pk.columns.map((c) => c.name)))
-      expect(fromDb).toEqual(fromSchema.map((c) => ({ ...c, notNull: c.notNull || pkCols.has(c.name) })))
-      const indexes = (sqlite.query(`PRAGMA index_list(${cfg.name})`).all() as { name: string; origin: string }[])
+      expect(fromDb).toEqual(
+        fromSchema.map((c) => ({ ...c, notNull: c.notNull || pkCols.has(c.name) }))
+      )
+      const indexes = (
+        sqlite.query(`PRAGMA index_list(${cfg.name})`).all() as { name: string; origin: string }[]
+      )
         .filter((i) => i.origin === 'c')
         .map((i) => i.name)
         .sort()

@@ -12,14 +12,7 @@
  *   names and meanings.
  */
 import { sql } from 'drizzle-orm'
-import {
-  blob,
-  index,
-  integer,
-  primaryKey,
-  sqliteTable,
-  text,
-} from 'drizzle-orm/sqlite-core'
+import { blob, index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core'
 import { HOST_PHASES } from '../proto/phases.ts'
 
 /** The event-log kinds: the reference's seven plus `operator_action` (DECISIONS §3.13). */
@@ -46,8 +39,12 @@ export const eventLog = sqliteTable(
     payload: text('payload').notNull(),
   },
   (t) => [
-    index('event_log_host_ts').on(t.hostId, t.ts).where(sql`host_id IS NOT NULL`),
-    index('event_log_rollout_seq').on(t.rolloutId, t.seq).where(sql`rollout_id IS NOT NULL`),
+    index('event_log_host_ts')
+      .on(t.hostId, t.ts)
+      .where(sql`host_id IS NOT NULL`),
+    index('event_log_rollout_seq')
+      .on(t.rolloutId, t.seq)
+      .where(sql`rollout_id IS NOT NULL`),
     index('event_log_kind_ts').on(t.kind, t.ts),
   ]
 )

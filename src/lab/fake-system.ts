@@ -50,23 +50,34 @@ export type FakeSystem = {
 /** The control plane's certificate flags for a directory made by `nixfleet ca init --out DIR`. */
 export function caDirFlags(dir: string): string[] {
   return [
-    '--tls-cert', join(dir, 'server.pem'),
-    '--tls-key', join(dir, 'server.key'),
-    '--fleet-ca-cert', join(dir, 'ca.pem'),
-    '--fleet-ca-key', join(dir, 'ca.key'),
+    '--tls-cert',
+    join(dir, 'server.pem'),
+    '--tls-key',
+    join(dir, 'server.key'),
+    '--fleet-ca-cert',
+    join(dir, 'ca.pem'),
+    '--fleet-ca-key',
+    join(dir, 'ca.key'),
   ]
 }
 
 /** The agent's NixOS touch-point flags, pointed at a fake system's paths. */
 export function systemFlags(p: SystemPaths): string[] {
   return [
-    '--current-system', p.currentSystem,
-    '--system-profile', p.systemProfile,
-    '--nix-store-dir', p.nixStoreDir,
-    '--nix-store', p.nixStore,
-    '--nix-env', p.nixEnv,
-    '--systemd-run', p.systemdRun,
-    '--switch-lock', p.switchLock,
+    '--current-system',
+    p.currentSystem,
+    '--system-profile',
+    p.systemProfile,
+    '--nix-store-dir',
+    p.nixStoreDir,
+    '--nix-store',
+    p.nixStore,
+    '--nix-env',
+    p.nixEnv,
+    '--systemd-run',
+    p.systemdRun,
+    '--switch-lock',
+    p.switchLock,
   ]
 }
 

@@ -71,9 +71,14 @@ export function labFleetJson(spec: LabFleetSpec): JsonValue {
     }
     policies[c.name] = {
       strategy: c.soakMinutes.length > 1 ? 'canary' : 'all-at-once',
-      waves: c.soakMinutes.map((soak, i) => ({ selector: selector({ tags: [`wave-${i}`] }), soakMinutes: soak })),
+      waves: c.soakMinutes.map((soak, i) => ({
+        selector: selector({ tags: [`wave-${i}`] }),
+        soakMinutes: soak,
+      })),
       healthGate:
-        c.sustainedFailureSecs !== undefined ? { sustainedFailureSecs: c.sustainedFailureSecs } : {},
+        c.sustainedFailureSecs !== undefined
+          ? { sustainedFailureSecs: c.sustainedFailureSecs }
+          : {},
       onHealthFailure: c.onHealthFailure,
     }
     waves[c.name] = c.soakMinutes.map((soak, i) => ({

@@ -12,7 +12,13 @@ import { basename, join } from 'node:path'
 import { ed25519PublicKey, ed25519RandomSeed } from '../crypto/ed25519.ts'
 import { encodeOpenSshPrivateKey, formatOpenSshPublicKey } from '../crypto/keys.ts'
 import { sha256Hex } from '../crypto/sha256.ts'
-import { type FakeSystem, type SwitchBehavior, caDirFlags, fakeSystem, systemFlags } from './fake-system.ts'
+import {
+  type FakeSystem,
+  type SwitchBehavior,
+  caDirFlags,
+  fakeSystem,
+  systemFlags,
+} from './fake-system.ts'
 import { type LabChannel, labFleetJson } from './fleet.ts'
 import { type Child, Supervisor } from './processes.ts'
 
@@ -71,7 +77,8 @@ const run = async (argv: string[], what: string): Promise<string> => {
     new Response(proc.stderr).text(),
     proc.exited,
   ])
-  if (code !== 0) throw new Error(`${what} failed (exit ${code}): ${err.trim().split('\n').slice(-1)[0] ?? ''}`)
+  if (code !== 0)
+    throw new Error(`${what} failed (exit ${code}): ${err.trim().split('\n').slice(-1)[0] ?? ''}`)
   return out + err
 }
 
@@ -105,16 +112,31 @@ export class Lab {
   static async create(opts: LabOptions): Promise<Lab> {
     const lab = new Lab(opts)
     const p = lab.paths
-    for (const d of [p.keys, join(opts.dir, 'operator'), p.releases, p.cpDir, p.logs]) mkdirSync(d, { recursive: true })
+    for (const d of [p.keys, join(opts.dir, 'operator'), p.releases, p.cpDir, p.logs])
+      mkdirSync(d, { recursive: true })
     const nf = (args: string[], what: string) => run([opts.bin, ...args], what)
     await nf(['keygen', '--out', join(p.keys, 'ci-release')], 'keygen (CI release key)')
     await nf(['keygen', '--out', join(p.keys, 'org-root')], 'keygen (org root key)')
     await nf(['ca', 'init', '--out', p.ca], 'ca init')
     await nf(
-      ['trust', 'init', '--ci-release-key', join(p.keys, 'ci-release.pub'), '--org-root-key', join(p.keys, 'org-root.pub'), '--root-ca', join(p.ca, 'ca.pem'), '--out', p.trust],
+      [
+        'trust',
+        'init',
+        '--ci-release-key',
+        join(p.keys, 'ci-release.pub'),
+        '--org-root-key',
+        join(p.keys, 'org-root.pub'),
+        '--root-ca',
+        join(p.ca, 'ca.pem'),
+        '--out',
+        p.trust,
+      ],
       'trust init'
     )
-    await nf(['mint-operator-cert', '--ca', p.ca, '--name', 'lab', '--out', p.operator], 'mint-operator-cert')
+    await nf(
+      ['mint-operator-cert', '--ca', p.ca, '--name', 'lab', '--out', p.operator],
+      'mint-operator-cert'
+    )
 
     // Hosts are independent: make their keys, systems and tokens concurrently.
     const nonces = await Promise.all(
@@ -126,29 +148,56 @@ export class Lab {
         writeFileSync(keyPath, encodeOpenSshPrivateKey(seed, `root@${plan.name}`), { mode: 0o600 })
         const pubkey = formatOpenSshPublicKey(ed25519PublicKey(seed), `root@${plan.name}`)
         const system = fakeSystem(join(dir, 'system'), `installed-${plan.name}`)
-        writeFileSync(join(system.paths.currentSystem, 'switch-inhibitors'), JSON.stringify({ kernel: LAB_KERNEL }))
+        writeFileSync(
+          join(system.paths.currentSystem, 'switch-inhibitors'),
+          JSON.stringify({ kernel: LAB_KERNEL })
+        )
         const probe = {
           'system-healthy': {
             kind: 'exec',
             mode: 'enforce',
             intervalSeconds: opts.probeIntervalSecs ?? 5,
             // A closure carrying a `probe-fails` marker is the broken release of the scenarios.
-            command: ['sh', '-c', `test ! -e "$(readlink ${system.paths.currentSystem})/probe-fails"`],
+            command: [
+              'sh',
+              '-c',
+              `test ! -e "$(readlink ${system.paths.currentSystem})/probe-fails"`,
+            ],
           },
         }
         writeFileSync(join(dir, 'health-checks.json'), JSON.stringify(probe, null, 2))
         const entry = await nf(
-          ['mint-token', '--hostname', plan.name, '--pubkey', pubkey, '--org-root-key', join(p.keys, 'org-root.key'), '--validity-hours', '24', '--out', join(dir, 'bootstrap-token.json')],
+          [
+            'mint-token',
+            '--hostname',
+            plan.name,
+            '--pubkey',
+            pubkey,
+            '--org-root-key',
+            join(p.keys, 'org-root.key'),
+            '--validity-hours',
+            '24',
+            '--out',
+            join(dir, 'bootstrap-token.json'),
+          ],
           `mint-token ${plan.name}`
         )
         lab.hosts.set(plan.name, { plan, dir, system, keyPath, seed, pubkey, agent: undefined })
-        return JSON.parse(entry.trim().split('\n').find((l) => l.startsWith('{')) ?? '{}') as unknown
+        return JSON.parse(
+          entry
+            .trim()
+            .split('\n')
+            .find((l) => l.startsWith('{')) ?? '{}'
+        ) as unknown
       })
     )
     writeFileSync(p.nonces, JSON.stringify({ bootstrapNonces: nonces }, null, 2))
     writeFileSync(p.revocations, JSON.stringify({ revocations: [] }, null, 2))
     const fleetHosts = [...lab.hosts.values()].map((h) => ({ ...h.plan, pubkey: h.pubkey }))
-    writeFileSync(p.fleet, JSON.stringify(labFleetJson({ ...opts.plan, hosts: fleetHosts }), null, 2))
+    writeFileSync(
+      p.fleet,
+      JSON.stringify(labFleetJson({ ...opts.plan, hosts: fleetHosts }), null, 2)
+    )
     return lab
   }
 
@@ -180,17 +229,21 @@ export class Lab {
     const sys = this.host(host).system
     // NixOS asks for a reboot when the new system's switch inhibitors differ from the running
     // one's; every lab closure declares the same kernel except a reboot closure.
-    const inhibitors = JSON.stringify({ kernel: behavior.kind === 'reboot' ? `6.12-${name}` : LAB_KERNEL })
+    const inhibitors = JSON.stringify({
+      kernel: behavior.kind === 'reboot' ? `6.12-${name}` : LAB_KERNEL,
+    })
     const id =
       behavior.kind === 'reboot' || behavior.kind === 'probe-fails' || behavior.kind === 'slow'
         ? sys.closure(name, { inhibitors })
         : sys.closure(name, { behavior, inhibitors })
     const dir = join(sys.storeDir, id)
-    if (behavior.kind === 'probe-fails') writeFileSync(join(dir, 'probe-fails'), 'this release breaks the host\n')
+    if (behavior.kind === 'probe-fails')
+      writeFileSync(join(dir, 'probe-fails'), 'this release breaks the host\n')
     // Every switch is recorded in the closure, so scenarios can prove a host was (not) activated.
     const script = join(dir, 'bin', 'switch-to-configuration')
     const body = readFileSync(script, 'utf8').replace('#!/bin/sh\n', '')
-    const slow = behavior.kind === 'slow' ? `[ "$1" = switch ] && sleep ${behavior.delaySecs}\n` : ''
+    const slow =
+      behavior.kind === 'slow' ? `[ "$1" = switch ] && sleep ${behavior.delaySecs}\n` : ''
     writeFileSync(script, `#!/bin/sh\necho "$1" >> '${join(dir, 'switch-log')}'\n${slow}${body}`)
     return id
   }
@@ -198,7 +251,11 @@ export class Lab {
   /** How many times `switch-to-configuration switch` ran for `closure` on `host`. */
   switchCount(host: string, closure: string): number {
     const log = join(this.host(host).system.storeDir, closure, 'switch-log')
-    return existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter((l) => l === 'switch').length : 0
+    return existsSync(log)
+      ? readFileSync(log, 'utf8')
+          .split('\n')
+          .filter((l) => l === 'switch').length
+      : 0
   }
 
   /** Points `host`'s current system at `closure` (what a reboot into it does). */
@@ -210,18 +267,34 @@ export class Lab {
    * Signs a release with `nixfleet release`: `closures` maps host → closure basename. Returns
    * the release's commit id. `signedAt` backdates (or postdates) the signature.
    */
-  async release(closures: Readonly<Record<string, string>>, opts: { signedAt?: string; commit?: string } = {}): Promise<string> {
+  async release(
+    closures: Readonly<Record<string, string>>,
+    opts: { signedAt?: string; commit?: string } = {}
+  ): Promise<string> {
     if (this.closed) throw new Error('the lab is closed')
     this.releases++
     // A stand-in for the release repository's git commit: 40 hex characters, unique per release.
-    const commit = opts.commit ?? sha256Hex(new TextEncoder().encode(`${this.opts.dir}:release-${this.releases}`)).slice(0, 40)
+    const commit =
+      opts.commit ??
+      sha256Hex(new TextEncoder().encode(`${this.opts.dir}:release-${this.releases}`)).slice(0, 40)
     const closuresFile = join(this.opts.dir, `closures-${this.releases}.json`)
     writeFileSync(closuresFile, JSON.stringify(closures, null, 2))
     const args = [
-      'release', '--fleet', this.paths.fleet, '--closures', closuresFile,
-      '--key', join(this.paths.keys, 'ci-release.key'), '--ci-commit', commit,
-      '--release-dir', this.paths.releases, '--bootstrap-nonces', this.paths.nonces,
-      '--revocations', this.paths.revocations,
+      'release',
+      '--fleet',
+      this.paths.fleet,
+      '--closures',
+      closuresFile,
+      '--key',
+      join(this.paths.keys, 'ci-release.key'),
+      '--ci-commit',
+      commit,
+      '--release-dir',
+      this.paths.releases,
+      '--bootstrap-nonces',
+      this.paths.nonces,
+      '--revocations',
+      this.paths.revocations,
     ]
     if (opts.signedAt) args.push('--now', opts.signedAt)
     await run([this.opts.bin, ...args], 'release')
@@ -229,7 +302,9 @@ export class Lab {
   }
 
   /** Replaces the revocation list used by the next release. */
-  setRevocations(entries: readonly { hostname: string; notBefore: string; reason?: string }[]): void {
+  setRevocations(
+    entries: readonly { hostname: string; notBefore: string; reason?: string }[]
+  ): void {
     writeFileSync(this.paths.revocations, JSON.stringify({ revocations: entries }, null, 2))
   }
 
@@ -239,14 +314,35 @@ export class Lab {
     const log = join(this.paths.logs, 'control-plane.log')
     const ca = this.paths.ca
     const argv = [
-      this.opts.bin, 'control-plane',
-      '--listen', `127.0.0.1:${this.cpPort}`,
-      ...caDirFlags(ca), '--client-ca', join(ca, 'ca.pem'),
-      '--trust-file', this.paths.trust, '--db-path', join(this.paths.cpDir, 'state.db'),
-      '--audit-log', join(this.paths.cpDir, 'issuance.log'),
-      '--agent-cn-suffix', 'lab.nixfleet', '--release-dir', this.paths.releases,
-      '--poll-interval-secs', '2', '--list-poll-interval-secs', '2', '--plan-interval-secs', '1',
-      '--plan-debounce-ms', '20', '--prime-timeout-secs', '5', '--startup-dispatch-hold-secs', '3',
+      this.opts.bin,
+      'control-plane',
+      '--listen',
+      `127.0.0.1:${this.cpPort}`,
+      ...caDirFlags(ca),
+      '--client-ca',
+      join(ca, 'ca.pem'),
+      '--trust-file',
+      this.paths.trust,
+      '--db-path',
+      join(this.paths.cpDir, 'state.db'),
+      '--audit-log',
+      join(this.paths.cpDir, 'issuance.log'),
+      '--agent-cn-suffix',
+      'lab.nixfleet',
+      '--release-dir',
+      this.paths.releases,
+      '--poll-interval-secs',
+      '2',
+      '--list-poll-interval-secs',
+      '2',
+      '--plan-interval-secs',
+      '1',
+      '--plan-debounce-ms',
+      '20',
+      '--prime-timeout-secs',
+      '5',
+      '--startup-dispatch-hold-secs',
+      '3',
       ...extra,
     ]
     const before = existsSync(log) ? readFileSync(log, 'utf8').length : 0
@@ -259,8 +355,10 @@ export class Lab {
         this.cpPort = (JSON.parse(line) as { port: number }).port
         return this.cpPort
       }
-      if (!this.cpChild.isRunning()) throw new Error(`control plane exited at start:\n${text.slice(-2000)}`)
-      if (performance.now() > deadline) throw new Error('control plane did not start listening within 20 s')
+      if (!this.cpChild.isRunning())
+        throw new Error(`control plane exited at start:\n${text.slice(-2000)}`)
+      if (performance.now() > deadline)
+        throw new Error('control plane did not start listening within 20 s')
       await Bun.sleep(25)
     }
   }
@@ -276,16 +374,47 @@ export class Lab {
   agentArgv(host: string): string[] {
     const h = this.host(host)
     return [
-      this.opts.bin, 'agent',
-      '--control-plane-url', `https://127.0.0.1:${this.cpPort}`, '--machine-id', host,
-      '--trust-file', this.paths.trust, '--ca-cert', join(this.paths.ca, 'ca.pem'),
-      '--client-cert', join(h.dir, 'state', 'agent.crt'), '--client-key', h.keyPath,
-      '--ssh-host-key-file', h.keyPath, '--bootstrap-token-file', join(h.dir, 'bootstrap-token.json'),
-      '--state-dir', join(h.dir, 'state'), '--health-checks-config', join(h.dir, 'health-checks.json'),
+      this.opts.bin,
+      'agent',
+      '--control-plane-url',
+      `https://127.0.0.1:${this.cpPort}`,
+      '--machine-id',
+      host,
+      '--trust-file',
+      this.paths.trust,
+      '--ca-cert',
+      join(this.paths.ca, 'ca.pem'),
+      '--client-cert',
+      join(h.dir, 'state', 'agent.crt'),
+      '--client-key',
+      h.keyPath,
+      '--ssh-host-key-file',
+      h.keyPath,
+      '--bootstrap-token-file',
+      join(h.dir, 'bootstrap-token.json'),
+      '--state-dir',
+      join(h.dir, 'state'),
+      '--health-checks-config',
+      join(h.dir, 'health-checks.json'),
       ...systemFlags(h.system.paths),
-      '--manifest-poll-interval-secs', '1', '--heartbeat-interval-secs', '1', '--dispatch-wait-secs', '10',
-      '--tick-interval-ms', '200', '--drain-interval-secs', '1', '--switch-poll-interval-ms', '50',
-      '--switch-timeout-secs', '20', '--enroll-retry-secs', '1', '--backoff-max-secs', '2',
+      '--manifest-poll-interval-secs',
+      '1',
+      '--heartbeat-interval-secs',
+      '1',
+      '--dispatch-wait-secs',
+      '10',
+      '--tick-interval-ms',
+      '200',
+      '--drain-interval-secs',
+      '1',
+      '--switch-poll-interval-ms',
+      '50',
+      '--switch-timeout-secs',
+      '20',
+      '--enroll-retry-secs',
+      '1',
+      '--backoff-max-secs',
+      '2',
     ]
   }
 
@@ -293,7 +422,11 @@ export class Lab {
   startAgent(host: string): Child {
     const h = this.host(host)
     if (h.agent?.isRunning()) return h.agent
-    h.agent = this.sup.spawn(`agent ${host}`, this.agentArgv(host), join(this.paths.logs, `agent-${host}.log`))
+    h.agent = this.sup.spawn(
+      `agent ${host}`,
+      this.agentArgv(host),
+      join(this.paths.logs, `agent-${host}.log`)
+    )
     return h.agent
   }
 
@@ -311,12 +444,19 @@ export class Lab {
   }
 
   /** Calls the control plane's API as the lab operator; returns status and parsed JSON body. */
-  async api<T = unknown>(path: string, init: { method?: string; body?: unknown } = {}): Promise<{ status: number; body: T }> {
+  async api<T = unknown>(
+    path: string,
+    init: { method?: string; body?: unknown } = {}
+  ): Promise<{ status: number; body: T }> {
     const op = this.paths.operator
     const res = await fetch(`https://127.0.0.1:${this.cpPort}${path}`, {
       method: init.method ?? 'GET',
       headers: { 'content-type': 'application/json', 'x-nixfleet-protocol': '1' },
-      ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : init.method === 'POST' ? { body: '{}' } : {}),
+      ...(init.body !== undefined
+        ? { body: JSON.stringify(init.body) }
+        : init.method === 'POST'
+          ? { body: '{}' }
+          : {}),
       tls: {
         cert: readFileSync(`${op}.pem`, 'utf8'),
         key: readFileSync(`${op}.key`, 'utf8'),

@@ -37,7 +37,12 @@ export class Supervisor {
   }
 
   /** Starts `argv` with stdout and stderr appended to `logPath`. */
-  spawn(name: string, argv: readonly string[], logPath: string, env?: Record<string, string>): Child {
+  spawn(
+    name: string,
+    argv: readonly string[],
+    logPath: string,
+    env?: Record<string, string>
+  ): Child {
     const fd = openSync(logPath, 'a')
     let running = true
     const proc = Bun.spawn([...argv], {

@@ -26,7 +26,10 @@ export type RolloutEntry = {
 }
 
 /** The lab's layout: channel → wave → hosts, in display order. */
-export type ViewLayout = readonly { readonly channel: string; readonly waves: readonly (readonly string[])[] }[]
+export type ViewLayout = readonly {
+  readonly channel: string
+  readonly waves: readonly (readonly string[])[]
+}[]
 
 const SYMBOL: Record<string, string> = {
   Pending: '·',
@@ -39,7 +42,8 @@ const SYMBOL: Record<string, string> = {
 }
 
 /** The symbol legend printed under the table. */
-export const LEGEND = '· pending  ◐ activating  ◑ soaking  ⏻ waiting for reboot  ✔ converged  ✖ failed  ↺ rolled back'
+export const LEGEND =
+  '· pending  ◐ activating  ◑ soaking  ⏻ waiting for reboot  ✔ converged  ✖ failed  ↺ rolled back'
 
 /** The table lines for the current fleet state. */
 export function renderFleet(
@@ -50,7 +54,14 @@ export function renderFleet(
 ): string[] {
   const byName = new Map(hosts.map((h) => [h.hostname, h]))
   const paint = (s: string, code: number): string => (color ? `\x1b[${code}m${s}\x1b[0m` : s)
-  const tint: Record<string, number> = { Converged: 32, Failed: 31, Reverted: 33, Activating: 36, Soaking: 36, Deferred: 35 }
+  const tint: Record<string, number> = {
+    Converged: 32,
+    Failed: 31,
+    Reverted: 33,
+    Activating: 36,
+    Soaking: 36,
+    Deferred: 35,
+  }
   const lines: string[] = []
   for (const { channel, waves } of layout) {
     const rollout = rollouts.find((r) => r.channel === channel)
@@ -71,7 +82,8 @@ export function renderFleet(
     for (const name of waves.flat()) {
       const h = byName.get(name)
       if (h?.gate && h.rolloutState === 'Pending') reasons.add(h.gate.reason)
-      if (h?.quarantinedClosure) reasons.add(`closure ${h.quarantinedClosure.slice(0, 12)}… is quarantined on ${channel}`)
+      if (h?.quarantinedClosure)
+        reasons.add(`closure ${h.quarantinedClosure.slice(0, 12)}… is quarantined on ${channel}`)
     }
     for (const r of [...reasons].slice(0, 2)) lines.push(`      ${paint(`↳ ${r}`, 2)}`)
   }

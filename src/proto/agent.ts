@@ -43,8 +43,18 @@ export const ProbeDeclSchema = v.object({
 
 /** The schema of the agent event (`event` of the envelope), discriminated by `kind`. */
 export const WireAgentEventSchema = v.variant('kind', [
-  v.object({ kind: v.literal('DispatchAck'), seq: Seq, currentClosureAtDispatch: v.string(), receivedAt: Rfc3339Schema }),
-  v.object({ kind: v.literal('ActivationStarted'), seq: Seq, startedAt: Rfc3339Schema, switchMethod: v.string() }),
+  v.object({
+    kind: v.literal('DispatchAck'),
+    seq: Seq,
+    currentClosureAtDispatch: v.string(),
+    receivedAt: Rfc3339Schema,
+  }),
+  v.object({
+    kind: v.literal('ActivationStarted'),
+    seq: Seq,
+    startedAt: Rfc3339Schema,
+    switchMethod: v.string(),
+  }),
   v.object({
     kind: v.literal('ActivationCompleted'),
     seq: Seq,
@@ -52,7 +62,13 @@ export const WireAgentEventSchema = v.variant('kind', [
     exitCode: I32,
     completedAt: Rfc3339Schema,
   }),
-  v.object({ kind: v.literal('ActivationFailed'), seq: Seq, exitCode: I32, stderrTail: v.string(), failedAt: Rfc3339Schema }),
+  v.object({
+    kind: v.literal('ActivationFailed'),
+    seq: Seq,
+    exitCode: I32,
+    stderrTail: v.string(),
+    failedAt: Rfc3339Schema,
+  }),
   v.object({
     kind: v.literal('ActivationDeferred'),
     seq: Seq,
@@ -65,7 +81,13 @@ export const WireAgentEventSchema = v.variant('kind', [
     probes: v.array(ProbeDeclSchema),
     declaredAt: Rfc3339Schema,
   }),
-  v.object({ kind: v.literal('ProbeObservedFirst'), seq: Seq, probeName: v.string(), mode: ProbeModeSchema, observedAt: Rfc3339Schema }),
+  v.object({
+    kind: v.literal('ProbeObservedFirst'),
+    seq: Seq,
+    probeName: v.string(),
+    mode: ProbeModeSchema,
+    observedAt: Rfc3339Schema,
+  }),
   v.object({
     kind: v.literal('ProbeResult'),
     seq: Seq,
@@ -98,7 +120,12 @@ export const WireAgentEventSchema = v.variant('kind', [
     exitCode: I32,
     completedAt: Rfc3339Schema,
   }),
-  v.object({ kind: v.literal('Converged'), seq: Seq, convergedAt: Rfc3339Schema, currentClosure: v.string() }),
+  v.object({
+    kind: v.literal('Converged'),
+    seq: Seq,
+    convergedAt: Rfc3339Schema,
+    currentClosure: v.string(),
+  }),
 ])
 /** The agent event on the wire. */
 export type WireAgentEvent = v.InferOutput<typeof WireAgentEventSchema>

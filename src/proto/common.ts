@@ -71,7 +71,10 @@ export function parseRfc3339Ms(s: string): number {
  * program's and the database's form), or truncated to whole seconds without a fraction
  * (`2026-01-02T03:04:05Z`, the form signed artifacts and tokens carry, chrono-compatible).
  */
-export function toRfc3339(ms: number, precision: 'milliseconds' | 'seconds' = 'milliseconds'): string {
+export function toRfc3339(
+  ms: number,
+  precision: 'milliseconds' | 'seconds' = 'milliseconds'
+): string {
   if (precision === 'milliseconds') return new Date(ms).toISOString()
   return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z')
 }

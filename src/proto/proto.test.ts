@@ -43,7 +43,14 @@ import {
 import { summarizeIssues } from './issues.ts'
 import { RolloutManifestSchema } from './manifest.ts'
 import { RevocationsSchema } from './revocations.ts'
-import { activeKeysAt, type KeySlot, KeySlotSchema, type TrustFile, TrustFileSchema, type TrustKey } from './trust.ts'
+import {
+  activeKeysAt,
+  type KeySlot,
+  KeySlotSchema,
+  type TrustFile,
+  TrustFileSchema,
+  type TrustKey,
+} from './trust.ts'
 
 type Equal<X, Y> =
   (<T>() => T extends X ? 1 : 2) extends <T>() => T extends Y ? 1 : 2 ? true : false

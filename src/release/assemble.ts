@@ -36,7 +36,8 @@ export class ReleaseInputError extends Error {
 
 type JsonObject = { [k: string]: JsonValue }
 
-const isObject = (x: unknown): x is JsonObject => x !== null && typeof x === 'object' && !Array.isArray(x)
+const isObject = (x: unknown): x is JsonObject =>
+  x !== null && typeof x === 'object' && !Array.isArray(x)
 
 function check<T>(schema: v.GenericSchema<unknown, T>, value: unknown, label: string): T {
   const r = v.safeParse(schema, value)
@@ -68,7 +69,8 @@ export function stampFleet(
   const now = parseRfc3339Ms(stamp.signedAt)
   const newHosts: JsonObject = {}
   for (const [name, host] of Object.entries(hosts)) {
-    if (!isObject(host)) throw new ReleaseInputError(`fleet.resolved: hosts.${name}: expected an object`)
+    if (!isObject(host))
+      throw new ReleaseInputError(`fleet.resolved: hosts.${name}: expected an object`)
     const h: JsonObject = { ...host }
     // Own keys only: a host named e.g. "constructor" must not pick up Object.prototype members.
     if (Object.hasOwn(closures, name)) h.closureHash = closures[name]!
@@ -81,9 +83,14 @@ export function stampFleet(
     newHosts[name] = h
   }
   for (const name of Object.keys(closures)) {
-    if (!Object.hasOwn(hosts, name)) throw new ReleaseInputError(`closures: host ${name.slice(0, 64)} is not in fleet.resolved`)
+    if (!Object.hasOwn(hosts, name))
+      throw new ReleaseInputError(`closures: host ${name.slice(0, 64)} is not in fleet.resolved`)
   }
-  const out: JsonObject = { ...raw, hosts: newHosts, meta: { ...(isObject(raw.meta) ? raw.meta : {}), ...meta(stamp) } }
+  const out: JsonObject = {
+    ...raw,
+    hosts: newHosts,
+    meta: { ...(isObject(raw.meta) ? raw.meta : {}), ...meta(stamp) },
+  }
   if (out.schemaVersion === undefined) out.schemaVersion = 1
   return out
 }
@@ -98,10 +105,13 @@ export function assembleRelease(input: {
 }): { files: ReleaseFile[]; fleet: FleetResolved; fleetHash: string; rolloutIds: string[] } {
   const stamped = stampFleet(input.fleet, input.closures, input.stamp)
   const fleet = check(FleetResolvedSchema, stamped, 'fleet.resolved')
-  if (fleet.schemaVersion !== 1) throw new ReleaseInputError('fleet.resolved: schemaVersion must be 1')
+  if (fleet.schemaVersion !== 1)
+    throw new ReleaseInputError('fleet.resolved: schemaVersion must be 1')
   for (const [name, host] of Object.entries(fleet.hosts)) {
     if (!Object.hasOwn(fleet.channels, host.channel)) {
-      throw new ReleaseInputError(`fleet.resolved: hosts.${name}.channel: channel ${host.channel} is not declared`)
+      throw new ReleaseInputError(
+        `fleet.resolved: hosts.${name}.channel: channel ${host.channel} is not declared`
+      )
     }
   }
   const fleetBytes = utf8(canonicalizeValue(stamped))
@@ -109,33 +119,53 @@ export function assembleRelease(input: {
   const files: ReleaseFile[] = [{ path: 'fleet.resolved.json', canonical: fleetBytes }]
   const rolloutIds: string[] = []
   for (const channel of Object.keys(fleet.channels).sort() as ChannelName[]) {
-    const manifest = projectRolloutManifest(fleet, fleetHash, channel, input.stamp.signatureAlgorithm)
+    const manifest = projectRolloutManifest(
+      fleet,
+      fleetHash,
+      channel,
+      input.stamp.signatureAlgorithm
+    )
     if (!manifest) continue
     const id = rolloutIdFor(channel, input.stamp.ciCommit)
     rolloutIds.push(id)
-    files.push({ path: `rollouts/${id}.json`, canonical: utf8(canonicalizeValue(manifest as unknown as JsonValue)) })
+    files.push({
+      path: `rollouts/${id}.json`,
+      canonical: utf8(canonicalizeValue(manifest as unknown as JsonValue)),
+    })
   }
   if (input.revocations !== undefined) {
-    files.push({ path: 'revocations.json', canonical: stampList(input.revocations, 'revocations', input.stamp) })
+    files.push({
+      path: 'revocations.json',
+      canonical: stampList(input.revocations, 'revocations', input.stamp),
+    })
   }
   if (input.bootstrapNonces !== undefined) {
-    files.push({ path: 'bootstrap-nonces.json', canonical: stampList(input.bootstrapNonces, 'bootstrapNonces', input.stamp) })
+    files.push({
+      path: 'bootstrap-nonces.json',
+      canonical: stampList(input.bootstrapNonces, 'bootstrapNonces', input.stamp),
+    })
   }
   return { files, fleet, fleetHash, rolloutIds }
 }
 
 /** Stamps a revocations or bootstrap-nonces input (`{revocations:[…]}` or a bare array). */
-function stampList(raw: JsonValue, key: 'revocations' | 'bootstrapNonces', stamp: ReleaseStamp): Uint8Array {
+function stampList(
+  raw: JsonValue,
+  key: 'revocations' | 'bootstrapNonces',
+  stamp: ReleaseStamp
+): Uint8Array {
   const label = key === 'revocations' ? 'revocations' : 'bootstrap-nonces'
   const obj: JsonObject = Array.isArray(raw) ? { [key]: raw } : isObject(raw) ? { ...raw } : {}
-  if (!Array.isArray(obj[key])) throw new ReleaseInputError(`${label}: expected {"${key}": [...]} or an array`)
+  if (!Array.isArray(obj[key]))
+    throw new ReleaseInputError(`${label}: expected {"${key}": [...]} or an array`)
   obj.schemaVersion = 1
   obj.meta = meta(stamp)
   if (key === 'bootstrapNonces') {
     const signedAt = parseRfc3339Ms(stamp.signedAt)
     // Entries already expired at signing time can never enroll anything; the reference drops them.
     obj[key] = (obj[key] as JsonValue[]).filter(
-      (e) => !(isObject(e) && typeof e.expiresAt === 'string' && parseRfc3339Ms(e.expiresAt) < signedAt)
+      (e) =>
+        !(isObject(e) && typeof e.expiresAt === 'string' && parseRfc3339Ms(e.expiresAt) < signedAt)
     )
     check(BootstrapNoncesSchema, obj, label)
   } else {

@@ -40,7 +40,10 @@ export async function verifyFleet(
 ): Promise<VerifyResult<FleetResolved>> {
   const r = await verifyArtifact({ bytes, signature, schema: FleetResolvedSchema, ...ctx })
   if (!r.ok) return r
-  return { ok: true, verified: { ...r.verified, value: normalizeRolloutPolicies(r.verified.value) } }
+  return {
+    ok: true,
+    verified: { ...r.verified, value: normalizeRolloutPolicies(r.verified.value) },
+  }
 }
 
 /**
@@ -52,7 +55,8 @@ export async function verifyRolloutManifest(
   signature: Uint8Array,
   ctx: VerifyContext & {
     readonly rolloutId?: string | undefined
-    readonly fleet?: { readonly sha256: string; readonly value: Pick<FleetResolved, 'channels'> } | undefined
+    readonly fleet?:
+      { readonly sha256: string; readonly value: Pick<FleetResolved, 'channels'> } | undefined
   }
 ): Promise<
   | { ok: true; verified: Verified<RolloutManifest>; freshnessWindowSecs: number }
@@ -61,20 +65,32 @@ export async function verifyRolloutManifest(
   const r = await verifyArtifact({ bytes, signature, schema: RolloutManifestSchema, ...ctx })
   if (!r.ok) return r
   const m = r.verified.value
-  const binding = checkManifestBinding(m, ctx.rolloutId ?? `${m.channel}@${m.channelRef}`, ctx.fleet?.sha256)
+  const binding = checkManifestBinding(
+    m,
+    ctx.rolloutId ?? `${m.channel}@${m.channelRef}`,
+    ctx.fleet?.sha256
+  )
   if (binding) {
     return { ok: false, error: { kind: binding.kind, message: binding.message } }
   }
-  const windowSecs = channelFreshnessWindowSecs(ctx.fleet?.value.channels[m.channel], ctx.freshnessWindowSecs)
+  const windowSecs = channelFreshnessWindowSecs(
+    ctx.fleet?.value.channels[m.channel],
+    ctx.freshnessWindowSecs
+  )
   if (windowSecs < ctx.freshnessWindowSecs) {
     const stale = checkFreshness(r.verified.signedAtMs, ctx.now, windowSecs)
-    if (stale) return { ok: false, error: { ...stale, message: `${stale.message} (channel ${m.channel})` } }
+    if (stale)
+      return { ok: false, error: { ...stale, message: `${stale.message} (channel ${m.channel})` } }
   }
   return { ok: true, verified: r.verified, freshnessWindowSecs: windowSecs }
 }
 
 /** Verifies a signed revocations.json. */
-export function verifyRevocations(bytes: Uint8Array, signature: Uint8Array, ctx: VerifyContext): Promise<VerifyResult<Revocations>> {
+export function verifyRevocations(
+  bytes: Uint8Array,
+  signature: Uint8Array,
+  ctx: VerifyContext
+): Promise<VerifyResult<Revocations>> {
   return verifyArtifact({ bytes, signature, schema: RevocationsSchema, ...ctx })
 }
 

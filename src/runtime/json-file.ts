@@ -7,7 +7,12 @@
  */
 import { readFileSync } from 'node:fs'
 import * as v from 'valibot'
-import { JsonSyntaxError, decodeUtf8Strict, parseJson, type JsonValue } from '../crypto/canonical-json.ts'
+import {
+  JsonSyntaxError,
+  decodeUtf8Strict,
+  parseJson,
+  type JsonValue,
+} from '../crypto/canonical-json.ts'
 import { summarizeIssues } from '../proto/issues.ts'
 import { type TrustFile, TrustFileSchema } from '../proto/trust.ts'
 import { errnoOf, fsReason } from './durable-fs.ts'
@@ -26,9 +31,15 @@ export function parseJsonBytes(bytes: Uint8Array, label: string): FileResult<Jso
 }
 
 /** Validates a parsed value against `schema`; the message names `label` and the fields. */
-export function checkJson<T>(schema: v.GenericSchema<unknown, T>, raw: unknown, label: string): FileResult<T> {
+export function checkJson<T>(
+  schema: v.GenericSchema<unknown, T>,
+  raw: unknown,
+  label: string
+): FileResult<T> {
   const r = v.safeParse(schema, raw)
-  return r.success ? { ok: true, value: r.output } : { ok: false, message: `${label}: ${summarizeIssues(r.issues)}` }
+  return r.success
+    ? { ok: true, value: r.output }
+    : { ok: false, message: `${label}: ${summarizeIssues(r.issues)}` }
 }
 
 /**
@@ -45,7 +56,8 @@ export function readJsonFile<T>(
   try {
     bytes = new Uint8Array(readFileSync(path))
   } catch (e) {
-    if (options.absent !== undefined && errnoOf(e) === 'ENOENT') return { ok: true, value: options.absent }
+    if (options.absent !== undefined && errnoOf(e) === 'ENOENT')
+      return { ok: true, value: options.absent }
     return { ok: false, message: `cannot read ${what} ${path}: ${fsReason(e)}` }
   }
   const label = `${what} ${path}`

@@ -32,7 +32,9 @@ export function createLogger(opts: {
     if (ORDER[level] < min) return
     try {
       const record = { ts: toRfc3339(now()), level, component: opts.component, msg, ...fields }
-      sink(`${JSON.stringify(record, (_k, v) => (v instanceof Error ? v.message : typeof v === 'bigint' ? String(v) : v))}\n`)
+      sink(
+        `${JSON.stringify(record, (_k, v) => (v instanceof Error ? v.message : typeof v === 'bigint' ? String(v) : v))}\n`
+      )
     } catch {
       // Logging must never take the process down (e.g. a closed stderr).
     }

@@ -52,7 +52,10 @@ export function formatValue(n: number): string {
 
 /** The `# HELP` and `# TYPE` lines opening a metric family. */
 export function familyHeader(name: string, type: MetricType, help: string): [string, string] {
-  return [`# HELP ${name} ${help.replaceAll('\\', '\\\\').replaceAll('\n', '\\n')}`, `# TYPE ${name} ${type}`]
+  return [
+    `# HELP ${name} ${help.replaceAll('\\', '\\\\').replaceAll('\n', '\\n')}`,
+    `# TYPE ${name} ${type}`,
+  ]
 }
 
 /** One sample line; `labels` is a `labelText`. */

@@ -79,7 +79,13 @@ test('FakeTimers run in due order with the clock at each due time, and not once 
   t.advance(9)
   expect(ran).toEqual([])
   t.advance(31)
-  expect(ran).toEqual([['a', 10], ['a2', 10], ['b', 20], ['c', 30], ['d', 35]])
+  expect(ran).toEqual([
+    ['a', 10],
+    ['a2', 10],
+    ['b', 20],
+    ['c', 30],
+    ['d', 35],
+  ])
   expect([c.monotonicMs(), t.size]).toEqual([40, 0])
 })
 
@@ -101,11 +107,38 @@ describe('wire events', () => {
   const at = (minute: number, ms = 0) => Date.UTC(2026, 0, 2, 3, minute, 5, ms)
   // One event of every kind; the mapped type makes a kind added to the core a compile error here.
   const byKind: { readonly [K in OutboundKind]: Extract<OutboundAgentEvent, { kind: K }> } = {
-    DispatchAck: { kind: 'DispatchAck', seq: 1, currentClosureAtDispatch: 'prior', receivedAt: at(4) },
-    ActivationStarted: { kind: 'ActivationStarted', seq: 2, startedAt: at(5, 1), switchMethod: 'switch' },
-    ActivationCompleted: { kind: 'ActivationCompleted', seq: 3, observedCurrentClosure: 'target', exitCode: 0, completedAt: at(6, 20) },
-    ActivationFailed: { kind: 'ActivationFailed', seq: 4, exitCode: -1, stderrTail: 'unit nginx.service failed\n', failedAt: at(7, 300) },
-    ActivationDeferred: { kind: 'ActivationDeferred', seq: 5, component: 'kernel', deferredAt: at(8, 999) },
+    DispatchAck: {
+      kind: 'DispatchAck',
+      seq: 1,
+      currentClosureAtDispatch: 'prior',
+      receivedAt: at(4),
+    },
+    ActivationStarted: {
+      kind: 'ActivationStarted',
+      seq: 2,
+      startedAt: at(5, 1),
+      switchMethod: 'switch',
+    },
+    ActivationCompleted: {
+      kind: 'ActivationCompleted',
+      seq: 3,
+      observedCurrentClosure: 'target',
+      exitCode: 0,
+      completedAt: at(6, 20),
+    },
+    ActivationFailed: {
+      kind: 'ActivationFailed',
+      seq: 4,
+      exitCode: -1,
+      stderrTail: 'unit nginx.service failed\n',
+      failedAt: at(7, 300),
+    },
+    ActivationDeferred: {
+      kind: 'ActivationDeferred',
+      seq: 5,
+      component: 'kernel',
+      deferredAt: at(8, 999),
+    },
     ProbeTopologyDeclared: {
       kind: 'ProbeTopologyDeclared',
       seq: 6,
@@ -115,7 +148,13 @@ describe('wire events', () => {
       ],
       declaredAt: at(9, 5),
     },
-    ProbeObservedFirst: { kind: 'ProbeObservedFirst', seq: 7, probeName: 'http', mode: 'enforce', observedAt: at(10, 50) },
+    ProbeObservedFirst: {
+      kind: 'ProbeObservedFirst',
+      seq: 7,
+      probeName: 'http',
+      mode: 'enforce',
+      observedAt: at(10, 50),
+    },
     ProbeResult: {
       kind: 'ProbeResult',
       seq: 8,
@@ -125,11 +164,31 @@ describe('wire events', () => {
       observedAt: at(11, 250),
       failureReason: 'connection refused',
       subResults: [
-        { controlId: 'c1', status: 'pass', framework: 'cis', article: null, effectiveMode: 'enforce', overrideReason: null },
-        { controlId: 'c2', status: 'fail', framework: 'nis2', article: '21', effectiveMode: 'observe', overrideReason: 'waived' },
+        {
+          controlId: 'c1',
+          status: 'pass',
+          framework: 'cis',
+          article: null,
+          effectiveMode: 'enforce',
+          overrideReason: null,
+        },
+        {
+          controlId: 'c2',
+          status: 'fail',
+          framework: 'nis2',
+          article: '21',
+          effectiveMode: 'observe',
+          overrideReason: 'waived',
+        },
       ],
     },
-    ProbeFailureFirst: { kind: 'ProbeFailureFirst', seq: 9, probeName: 'http', mode: 'enforce', firstFailedAt: at(12, 7) },
+    ProbeFailureFirst: {
+      kind: 'ProbeFailureFirst',
+      seq: 9,
+      probeName: 'http',
+      mode: 'enforce',
+      firstFailedAt: at(12, 7),
+    },
     Failed: {
       kind: 'Failed',
       seq: 10,
@@ -138,7 +197,13 @@ describe('wire events', () => {
       failingProbes: ['http'],
       policyApplied: 'rollback-and-halt',
     },
-    RollbackComplete: { kind: 'RollbackComplete', seq: 11, revertedToClosure: 'prior', exitCode: 0, completedAt: at(14, 700) },
+    RollbackComplete: {
+      kind: 'RollbackComplete',
+      seq: 11,
+      revertedToClosure: 'prior',
+      exitCode: 0,
+      completedAt: at(14, 700),
+    },
     Converged: { kind: 'Converged', seq: 12, convergedAt: at(15, 1), currentClosure: 'target' },
   }
   const events: OutboundAgentEvent[] = Object.values(byKind)
@@ -181,7 +246,10 @@ describe('the strict JSON reader', () => {
     expect(bom.ok ? '' : bom.message).toMatch(/^thing x: .*byte order mark/)
     const bad = parseJsonBytes(new Uint8Array([0x7b, 0xff, 0x7d]), 'thing x')
     expect(bad.ok ? '' : bad.message).toMatch(/^thing x: .*invalid UTF-8/)
-    expect(checkJson(Schema, { n: 1, extra: true }, 'thing x')).toEqual({ ok: true, value: { n: 1 } })
+    expect(checkJson(Schema, { n: 1, extra: true }, 'thing x')).toEqual({
+      ok: true,
+      value: { n: 1 },
+    })
     const wrong = checkJson(Schema, { n: 'secret-value' }, 'thing x')
     expect(wrong.ok).toBe(false)
     expect(wrong.ok ? '' : wrong.message).toStartWith('thing x: ')
@@ -199,7 +267,10 @@ describe('the strict JSON reader', () => {
         ok: false,
         message: `cannot read thing ${missing}: no such file or directory`,
       })
-      expect(readJsonFile(missing, Schema, 'thing', { absent: { n: 0 } })).toEqual({ ok: true, value: { n: 0 } })
+      expect(readJsonFile(missing, Schema, 'thing', { absent: { n: 0 } })).toEqual({
+        ok: true,
+        value: { n: 0 },
+      })
       // Only absence is defaulted: a directory in its place is still an error.
       expect(readJsonFile(dir, Schema, 'thing', { absent: { n: 0 } }).ok).toBe(false)
       writeFileSync(path, '{"n":')

@@ -62,7 +62,11 @@ export class FakeTimers implements Timers {
     for (;;) {
       let next: Pending | undefined
       for (const t of this.pending) {
-        if (t.due <= end && (next === undefined || t.due < next.due || (t.due === next.due && t.order < next.order))) next = t
+        if (
+          t.due <= end &&
+          (next === undefined || t.due < next.due || (t.due === next.due && t.order < next.order))
+        )
+          next = t
       }
       if (next === undefined) break
       this.pending.delete(next)

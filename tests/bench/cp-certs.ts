@@ -58,7 +58,12 @@ function children(der: Buffer): Buffer[] {
 }
 
 /** Issues `count` agent certificates (CN = SAN = agent-h000000.<suffix>, …) for one SPKI. */
-export async function issueBenchCerts(ca: CaPems, spki: Uint8Array, suffix: string, count: number): Promise<string[]> {
+export async function issueBenchCerts(
+  ca: CaPems,
+  spki: Uint8Array,
+  suffix: string,
+  count: number
+): Promise<string[]> {
   const caCert = new x509.X509Certificate(ca.certPem)
   const pkcs8 = pemBody(ca.keyPem, 'PRIVATE KEY')
   if (!pkcs8.ok) throw new Error(`bench CA key: ${pkcs8.error}`)
@@ -97,7 +102,8 @@ export async function issueBenchCerts(ca: CaPems, spki: Uint8Array, suffix: stri
   const hostBytes = Buffer.from(templateHost)
   const hostAt: number[] = []
   for (let i = tbs.indexOf(hostBytes); i >= 0; i = tbs.indexOf(hostBytes, i + 1)) hostAt.push(i)
-  if (serialAt < 0 || hostAt.length !== 2) throw new Error('certificate template has an unexpected shape')
+  if (serialAt < 0 || hostAt.length !== 2)
+    throw new Error('certificate template has an unexpected shape')
   const out: string[] = []
   for (let i = 0; i < count; i++) {
     const t = Buffer.from(tbs)
@@ -107,7 +113,10 @@ export async function issueBenchCerts(ca: CaPems, spki: Uint8Array, suffix: stri
     const host = Buffer.from(benchHost(i))
     for (const at of hostAt) host.copy(t, at)
     const sig = sign('sha256', t, { key: caKey, dsaEncoding: 'der' })
-    const cert = derTlv(0x30, Buffer.concat([t, alg, derTlv(0x03, Buffer.concat([Buffer.from([0]), sig]))]))
+    const cert = derTlv(
+      0x30,
+      Buffer.concat([t, alg, derTlv(0x03, Buffer.concat([Buffer.from([0]), sig]))])
+    )
     out.push(toPem('CERTIFICATE', cert))
   }
   return out

@@ -59,7 +59,9 @@ class Conn {
       this.waiting = { resolve, reject }
       const head =
         `${method} ${path} HTTP/1.1\r\nhost: localhost\r\nx-nixfleet-protocol: 1\r\n` +
-        (body !== undefined ? `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` : '') +
+        (body !== undefined
+          ? `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n`
+          : '') +
         '\r\n'
       this.socket.write(body !== undefined ? head + body : head)
     })
@@ -141,7 +143,11 @@ async function agent(i: number, conn: Conn): Promise<void> {
         reconnects++
         conn = await open(i)
       }
-      const hb = JSON.stringify({ hostname: host, current_closure: closure, at: new Date().toISOString() })
+      const hb = JSON.stringify({
+        hostname: host,
+        current_closure: closure,
+        at: new Date().toISOString(),
+      })
       const t = performance.now()
       if (measuring) slots.set(Math.floor(t / 100), (slots.get(Math.floor(t / 100)) ?? 0) + 1)
       const r = await conn.request('POST', '/v1/agent/heartbeat', hb)
@@ -151,12 +157,27 @@ async function agent(i: number, conn: Conn): Promise<void> {
       else if (measuring) latencies.push(ms)
       const d = await conn.request('GET', `/v1/agent/dispatch?wait=${cfg.heartbeatSecs}`)
       if (d.status === 200) {
-        const dispatch = JSON.parse(d.body) as { rollout_id: string; target_closure: string; wave_index: number }
-        out({ type: 'dispatch', at: Date.now(), host, rollout: dispatch.rollout_id, wave: dispatch.wave_index })
+        const dispatch = JSON.parse(d.body) as {
+          rollout_id: string
+          target_closure: string
+          wave_index: number
+        }
+        out({
+          type: 'dispatch',
+          at: Date.now(),
+          host,
+          rollout: dispatch.rollout_id,
+          wave: dispatch.wave_index,
+        })
         const ack = JSON.stringify({
           hostname: host,
           rolloutId: dispatch.rollout_id,
-          event: { kind: 'DispatchAck', seq: 1, currentClosureAtDispatch: closure, receivedAt: new Date().toISOString() },
+          event: {
+            kind: 'DispatchAck',
+            seq: 1,
+            currentClosureAtDispatch: closure,
+            receivedAt: new Date().toISOString(),
+          },
         })
         const a = await conn.request('POST', '/v1/agent/events', ack)
         if (a.status !== 204) errors++
@@ -213,7 +234,19 @@ for await (const line of console) {
   } else if (cmd === 'report') {
     measuring = false
     const sorted = [...latencies].sort((a, b) => a - b)
-    out({ type: 'hb', count: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1) ?? NaN, errors, heartbeats, reconnects, burst_max_per_100ms: Math.max(0, ...slots.values()), burst_mean_per_100ms: slots.size === 0 ? 0 : [...slots.values()].reduce((a, b) => a + b, 0) / slots.size })
+    out({
+      type: 'hb',
+      count: sorted.length,
+      p50: percentile(sorted, 50),
+      p99: percentile(sorted, 99),
+      max: sorted.at(-1) ?? NaN,
+      errors,
+      heartbeats,
+      reconnects,
+      burst_max_per_100ms: Math.max(0, ...slots.values()),
+      burst_mean_per_100ms:
+        slots.size === 0 ? 0 : [...slots.values()].reduce((a, b) => a + b, 0) / slots.size,
+    })
   } else if (cmd === 'stop') {
     stopping = true
     process.exit(0)

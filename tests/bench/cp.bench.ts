@@ -54,7 +54,12 @@ mkdirSync(join(releaseDir, 'rollouts'), { recursive: true })
 const t0 = performance.now()
 const now = Date.now()
 const ca = await createCa({ commonName: 'NixFleet bench CA', validityDays: 30, now })
-const server = await issueServerCert({ ca, names: ['localhost', '127.0.0.1'], now, validityDays: 30 })
+const server = await issueServerCert({
+  ca,
+  names: ['localhost', '127.0.0.1'],
+  now,
+  validityDays: 30,
+})
 const operator = await createOperatorCert({ ca, name: 'bench', now })
 const ciSeed = crypto.getRandomValues(new Uint8Array(32))
 const agentKey = generateKeyPairSync('ed25519')
@@ -76,27 +81,60 @@ writeFileSync(files.ca, ca.certPem)
 writeFileSync(files.caKey, ca.keyPem)
 writeFileSync(files.cert, server.certPem)
 writeFileSync(files.key, server.keyPem)
-const slot = { current: { algorithm: 'ed25519', public: toBase64(ed25519PublicKey(ciSeed)) }, previous: null, rejectBefore: null, successor: null, retireAt: null }
-writeFileSync(files.trust, JSON.stringify({ schemaVersion: 1, ciReleaseKey: slot, cacheKeys: [], orgRootKey: null }))
+const slot = {
+  current: { algorithm: 'ed25519', public: toBase64(ed25519PublicKey(ciSeed)) },
+  previous: null,
+  rejectBefore: null,
+  successor: null,
+  retireAt: null,
+}
+writeFileSync(
+  files.trust,
+  JSON.stringify({ schemaVersion: 1, ciReleaseKey: slot, cacheKeys: [], orgRootKey: null })
+)
 
-const closureOf = (host: string, gen: number): string => `${String(gen).padStart(2, '0')}${'0c6kzph7l0dcbfmjap64f0czdafn3b'}-nixos-system-${host}`
+const closureOf = (host: string, gen: number): string =>
+  `${String(gen).padStart(2, '0')}${'0c6kzph7l0dcbfmjap64f0czdafn3b'}-nixos-system-${host}`
 function publish(gen: number): string {
   const fleet = {
     schemaVersion: 1,
-    hosts: Object.fromEntries(hosts.map((h) => [h, { platform: 'x86_64-linux', tags: [], channel: 'stable', closureHash: null, pubkey: null }])),
-    channels: { stable: { rolloutPolicy: 'canary', reconcileIntervalMinutes: 30, freshnessWindow: 0, signingIntervalMinutes: 60 } },
+    hosts: Object.fromEntries(
+      hosts.map((h) => [
+        h,
+        { platform: 'x86_64-linux', tags: [], channel: 'stable', closureHash: null, pubkey: null },
+      ])
+    ),
+    channels: {
+      stable: {
+        rolloutPolicy: 'canary',
+        reconcileIntervalMinutes: 30,
+        freshnessWindow: 0,
+        signingIntervalMinutes: 60,
+      },
+    },
     rolloutPolicies: {
       canary: {
         strategy: 'canary',
         waves: [
-          { selector: { all: true, channel: null, hosts: [], tags: [], tagsAny: [] }, soakMinutes: 0 },
-          { selector: { all: true, channel: null, hosts: [], tags: [], tagsAny: [] }, soakMinutes: 0 },
+          {
+            selector: { all: true, channel: null, hosts: [], tags: [], tagsAny: [] },
+            soakMinutes: 0,
+          },
+          {
+            selector: { all: true, channel: null, hosts: [], tags: [], tagsAny: [] },
+            soakMinutes: 0,
+          },
         ],
         healthGate: {},
         onHealthFailure: 'halt',
       },
     },
-    waves: { stable: [{ hosts: hosts.slice(0, WAVE0), soakMinutes: 0 }, { hosts: hosts.slice(WAVE0), soakMinutes: 0 }] },
+    waves: {
+      stable: [
+        { hosts: hosts.slice(0, WAVE0), soakMinutes: 0 },
+        { hosts: hosts.slice(WAVE0), soakMinutes: 0 },
+      ],
+    },
     edges: [],
     channelEdges: [],
     disruptionBudgets: [],
@@ -106,7 +144,11 @@ function publish(gen: number): string {
   const release = assembleRelease({
     fleet,
     closures: Object.fromEntries(hosts.map((h) => [h, closureOf(h, gen)])),
-    stamp: { signedAt: toRfc3339(Date.now() - 1000, 'seconds'), ciCommit, signatureAlgorithm: 'ed25519' },
+    stamp: {
+      signedAt: toRfc3339(Date.now() - 1000, 'seconds'),
+      ciCommit,
+      signatureAlgorithm: 'ed25519',
+    },
   })
   for (const f of release.files) {
     writeFileSync(join(releaseDir, `${f.path}.sig`), ed25519Sign(f.canonical, ciSeed))
@@ -121,7 +163,9 @@ const port = await new Promise<number>((done) => {
     s.close(() => done(p))
   })
 })
-log(`lab ready in ${Math.round(performance.now() - t0)} ms: ${N} agents, wave 0 = ${WAVE0} hosts, heartbeat every ${H} s`)
+log(
+  `lab ready in ${Math.round(performance.now() - t0)} ms: ${N} agents, wave 0 = ${WAVE0} hosts, heartbeat every ${H} s`
+)
 
 // --- the CP
 const cpLog = Bun.file(files.cpLog)
@@ -129,23 +173,55 @@ const cp = Bun.spawn(
   [
     process.execPath,
     // BENCH_CP_PROFILE=DIR writes a CPU profile of the CP (markdown) into DIR on exit.
-    ...(process.env['BENCH_CP_PROFILE'] ? ['--cpu-prof-md', `--cpu-prof-dir=${process.env['BENCH_CP_PROFILE']}`] : []),
-    join(REPO, 'src', 'main.ts'), 'control-plane',
-    '--listen', `127.0.0.1:${port}`, '--tls-cert', files.cert, '--tls-key', files.key, '--client-ca', files.ca,
-    '--trust-file', files.trust, '--db-path', files.db, '--agent-cn-suffix', SUFFIX, '--release-dir', dir,
-    '--audit-log', join(dir, 'issuance.log'), '--log-level', 'warn',
+    ...(process.env['BENCH_CP_PROFILE']
+      ? ['--cpu-prof-md', `--cpu-prof-dir=${process.env['BENCH_CP_PROFILE']}`]
+      : []),
+    join(REPO, 'src', 'main.ts'),
+    'control-plane',
+    '--listen',
+    `127.0.0.1:${port}`,
+    '--tls-cert',
+    files.cert,
+    '--tls-key',
+    files.key,
+    '--client-ca',
+    files.ca,
+    '--trust-file',
+    files.trust,
+    '--db-path',
+    files.db,
+    '--agent-cn-suffix',
+    SUFFIX,
+    '--release-dir',
+    dir,
+    '--audit-log',
+    join(dir, 'issuance.log'),
+    '--log-level',
+    'warn',
   ],
   {
     stdin: 'ignore',
     stdout: cpLog,
     stderr: cpLog,
     // BUN_JSC_* options (e.g. BUN_JSC_logGC=1) reach the CP, so GC pauses can be studied.
-    env: { PATH: process.env['PATH'] ?? '', ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('BUN_JSC_'))) },
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('BUN_JSC_'))),
+    },
   }
 )
-const tls = { cert: operator.certPem, key: operator.keyPem, ca: ca.certPem, checkServerIdentity: () => undefined }
+const tls = {
+  cert: operator.certPem,
+  key: operator.keyPem,
+  ca: ca.certPem,
+  checkServerIdentity: () => undefined,
+}
 const api = (method: string, path: string) =>
-  fetch(`https://127.0.0.1:${port}${path}`, { method, headers: { 'x-nixfleet-protocol': '1' }, tls } as RequestInit)
+  fetch(`https://127.0.0.1:${port}${path}`, {
+    method,
+    headers: { 'x-nixfleet-protocol': '1' },
+    tls,
+  } as RequestInit)
 for (let i = 0; ; i++) {
   try {
     const r = await fetch(`https://127.0.0.1:${port}/healthz`, { tls } as RequestInit)
@@ -153,14 +229,31 @@ for (let i = 0; ; i++) {
   } catch {
     // not listening yet
   }
-  if (i > 600 || cp.exitCode !== null) throw new Error(`control plane did not become ready (see ${files.cpLog})`)
+  if (i > 600 || cp.exitCode !== null)
+    throw new Error(`control plane did not become ready (see ${files.cpLog})`)
   await sleep(100)
 }
 log('control plane ready')
 
 // --- the agents
-writeFileSync(files.load, JSON.stringify({ port, ca: ca.certPem, key: agentKeyPem, certs, hosts, closures: Object.fromEntries(hosts.map((h) => [h, closureOf(h, 1)])), heartbeatSecs: H, connectConcurrency: 64 }))
-const load = Bun.spawn([process.execPath, join(import.meta.dir, 'cp-load.ts'), files.load], { stdin: 'pipe', stdout: 'pipe', stderr: 'inherit' })
+writeFileSync(
+  files.load,
+  JSON.stringify({
+    port,
+    ca: ca.certPem,
+    key: agentKeyPem,
+    certs,
+    hosts,
+    closures: Object.fromEntries(hosts.map((h) => [h, closureOf(h, 1)])),
+    heartbeatSecs: H,
+    connectConcurrency: 64,
+  })
+)
+const load = Bun.spawn([process.execPath, join(import.meta.dir, 'cp-load.ts'), files.load], {
+  stdin: 'pipe',
+  stdout: 'pipe',
+  stderr: 'inherit',
+})
 const messages: Record<string, unknown>[] = []
 const waiters: (() => void)[] = []
 ;(async () => {
@@ -236,7 +329,9 @@ const scrape1 = await scrape()
 send('report')
 const hb = await message('hb', 30_000)
 const delta = (k: string): number => (scrape1.get(k) ?? 0) - (scrape0.get(k) ?? 0)
-const lagBuckets = [...scrape1.keys()].filter((k) => k.startsWith('nixfleet_cp_event_loop_lag_seconds_bucket'))
+const lagBuckets = [...scrape1.keys()].filter((k) =>
+  k.startsWith('nixfleet_cp_event_loop_lag_seconds_bucket')
+)
 const lagTotal = delta('nixfleet_cp_event_loop_lag_seconds_count')
 const lagOver = lagBuckets.map((k) => `≤${/le="([^"]+)"/.exec(k)![1]} s: ${delta(k)}`).join(', ')
 /** The reducer's inputs between two scrapes: count and time spent, by input type. */
@@ -244,13 +339,20 @@ function reducerWork(from: Map<string, number>, to: Map<string, number>): string
   const d = (k: string): number => (to.get(k) ?? 0) - (from.get(k) ?? 0)
   return [...to.keys()]
     .filter((k) => k.startsWith('nixfleet_cp_reducer_input_duration_seconds_count') && d(k) > 0)
-    .map((k) => `${/input="([^"]+)"/.exec(k)![1]} ${d(k)}× ${(d(k.replace('_count', '_sum')) * 1000).toFixed(0)} ms`)
+    .map(
+      (k) =>
+        `${/input="([^"]+)"/.exec(k)![1]} ${d(k)}× ${(d(k.replace('_count', '_sum')) * 1000).toFixed(0)} ms`
+    )
     .join(', ')
 }
 log(`CP reducer work over the window: ${reducerWork(scrape0, scrape1)}`)
 log(`CP event-loop lag over the window, ${lagTotal} samples of 50 ms (cumulative): ${lagOver}`)
-log(`steady state over ${elapsed.toFixed(1)} s: ${hb['count']} heartbeats, p50 ${Number(hb['p50']).toFixed(2)} ms, p99 ${Number(hb['p99']).toFixed(2)} ms, max ${Number(hb['max']).toFixed(1)} ms, errors ${hb['errors']}, reconnects ${hb['reconnects']}; heartbeats sent per 100 ms: mean ${Number(hb['burst_mean_per_100ms']).toFixed(0)}, max ${hb['burst_max_per_100ms']}`)
-log(`CP RSS ${rss.toFixed(0)} MB, CP CPU ${cpPct.toFixed(0)} % (load process ${loadPct.toFixed(0)} %; 200 % = both cores)`)
+log(
+  `steady state over ${elapsed.toFixed(1)} s: ${hb['count']} heartbeats, p50 ${Number(hb['p50']).toFixed(2)} ms, p99 ${Number(hb['p99']).toFixed(2)} ms, max ${Number(hb['max']).toFixed(1)} ms, errors ${hb['errors']}, reconnects ${hb['reconnects']}; heartbeats sent per 100 ms: mean ${Number(hb['burst_mean_per_100ms']).toFixed(0)}, max ${hb['burst_max_per_100ms']}`
+)
+log(
+  `CP RSS ${rss.toFixed(0)} MB, CP CPU ${cpPct.toFixed(0)} % (load process ${loadPct.toFixed(0)} %; 200 % = both cores)`
+)
 
 // --- publish to delivery
 messages.splice(0)
@@ -272,7 +374,9 @@ while (delivered.size < WAVE0 && Date.now() < deadline) {
   await sleep(20)
 }
 const publishToDelivery = delivered.size === WAVE0 ? last - published : NaN
-log(`wave 0 of generation 2: ${delivered.size}/${WAVE0} dispatches delivered, last ${publishToDelivery} ms after publishing`)
+log(
+  `wave 0 of generation 2: ${delivered.size}/${WAVE0} dispatches delivered, last ${publishToDelivery} ms after publishing`
+)
 log(`CP reducer work while publishing: ${reducerWork(scrape2, await scrape())}`)
 
 // --- stop

@@ -41,7 +41,14 @@ export function syntheticFleet(hosts: number, signedAt: string): Record<string, 
       signingIntervalMinutes: 60,
     }
   }
-  const selector = (o: Record<string, unknown>) => ({ tags: [], tagsAny: [], hosts: [], channel: null, all: false, ...o })
+  const selector = (o: Record<string, unknown>) => ({
+    tags: [],
+    tagsAny: [],
+    hosts: [],
+    channel: null,
+    all: false,
+    ...o,
+  })
   return {
     schemaVersion: 1,
     hosts: hostMap,
@@ -65,9 +72,18 @@ export function syntheticFleet(hosts: number, signedAt: string): Record<string, 
     })),
     channelEdges: CHANNELS.slice(1).map((c, k) => ({ gates: CHANNELS[k], gated: c, reason: null })),
     disruptionBudgets: [
-      ...Array.from({ length: 40 }, (_, r) => ({ selector: selector({ tags: [`rack-${r}`] }), maxInFlight: 2, maxInFlightPct: null })),
+      ...Array.from({ length: 40 }, (_, r) => ({
+        selector: selector({ tags: [`rack-${r}`] }),
+        maxInFlight: 2,
+        maxInFlightPct: null,
+      })),
       { selector: selector({ all: true }), maxInFlight: null, maxInFlightPct: 10 },
     ],
-    meta: { schemaVersion: 1, signedAt, ciCommit: '0123456789abcdef0123456789abcdef01234567', signatureAlgorithm: 'ed25519' },
+    meta: {
+      schemaVersion: 1,
+      signedAt,
+      ciCommit: '0123456789abcdef0123456789abcdef01234567',
+      signatureAlgorithm: 'ed25519',
+    },
   }
 }

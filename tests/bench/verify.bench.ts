@@ -69,6 +69,10 @@ const result = {
   canonicalize_mb_s: Number((mb / (median(canonTimes) / 1000)).toFixed(1)),
   target_ms: 150,
 }
-console.log(`verify ${HOSTS} hosts (${(canonical.length / 1e6).toFixed(2)} MB canonical): median ${result.median_ms} ms, p90 ${result.p90_ms} ms`)
-console.log(`canonicalize ${mb.toFixed(2)} MB pretty JSON: median ${result.canonicalize_median_ms} ms, ${result.canonicalize_mb_s} MB/s`)
+console.log(
+  `verify ${HOSTS} hosts (${(canonical.length / 1e6).toFixed(2)} MB canonical): median ${result.median_ms} ms, p90 ${result.p90_ms} ms`
+)
+console.log(
+  `canonicalize ${mb.toFixed(2)} MB pretty JSON: median ${result.canonicalize_median_ms} ms, ${result.canonicalize_mb_s} MB/s`
+)
 console.log(JSON.stringify(result))

@@ -31,7 +31,13 @@ afterEach(async () => {
 })
 
 const stable = (hosts: { name: string; wave: number }[]) => ({
-  channels: [{ name: 'stable', soakMinutes: hosts.some((h) => h.wave > 0) ? [0, 0] : [0], onHealthFailure: 'halt' as const }],
+  channels: [
+    {
+      name: 'stable',
+      soakMinutes: hosts.some((h) => h.wave > 0) ? [0, 0] : [0],
+      onHealthFailure: 'halt' as const,
+    },
+  ],
   hosts: hosts.map((h) => ({ ...h, channel: 'stable' })),
 })
 
@@ -68,21 +74,28 @@ describe('resilience', () => {
     l.startAgent('web-1')
     await until('web-1 converged', () => converged(l, c1, ['web-1']), 30_000)
     await until('Terminal', async () => (await lifecycleOf(l, rid('stable', c1))) === 'Terminal')
-    expect(logOf(l, 'agent-web-1')).toContain('"msg":"recovered: resuming an interrupted activation"')
+    expect(logOf(l, 'agent-web-1')).toContain(
+      '"msg":"recovered: resuming an interrupted activation"'
+    )
     expectGaplessLog(await eventsOf(l, rid('stable', c1)), 'web-1')
     expect(l.switchCount('web-1', target)).toBe(1)
     // Whatever the killed agent had recorded was delivered, and none of it refused.
     const state = join(l.hosts.get('web-1')!.dir, 'state')
-    await until('the outbox drained', () => entriesOf(join(state, 'outbox', rid('stable', c1))).length === 0)
+    await until(
+      'the outbox drained',
+      () => entriesOf(join(state, 'outbox', rid('stable', c1))).length === 0
+    )
     expect(entriesOf(join(state, 'dead-letter', rid('stable', c1)))).toEqual([])
   })
 
   test('a control plane killed with SIGKILL mid-rollout continues the rollout after restart', async () => {
-    lab = await makeLab(stable([
-      { name: 'canary', wave: 0 },
-      { name: 'web-1', wave: 1 },
-      { name: 'web-2', wave: 1 },
-    ]))
+    lab = await makeLab(
+      stable([
+        { name: 'canary', wave: 0 },
+        { name: 'web-1', wave: 1 },
+        { name: 'web-2', wave: 1 },
+      ])
+    )
     const l = lab
     const closures = Object.fromEntries(
       [...l.hosts.keys()].map((h) => [h, l.closure(h, `r1-${h}`, { kind: 'slow', delaySecs: 1 })])
@@ -95,10 +108,16 @@ describe('resilience', () => {
     expect(await l.stopControlPlane('SIGKILL')).toBe(137)
     // The CP comes back once every agent has found it gone.
     await until('every agent lost the CP', () =>
-      [...marks].every(([h, at]) => logOf(l, `agent-${h}`).slice(at).includes('"msg":"heartbeat failed"'))
+      [...marks].every(([h, at]) =>
+        logOf(l, `agent-${h}`).slice(at).includes('"msg":"heartbeat failed"')
+      )
     )
     await l.startControlPlane()
-    await until('all converged after the CP restart', () => converged(l, c1, [...l.hosts.keys()]), 45_000)
+    await until(
+      'all converged after the CP restart',
+      () => converged(l, c1, [...l.hosts.keys()]),
+      45_000
+    )
     await until('Terminal', async () => (await lifecycleOf(l, rid('stable', c1))) === 'Terminal')
     const rows = await eventsOf(l, rid('stable', c1))
     for (const h of l.hosts.keys()) {
@@ -108,20 +127,25 @@ describe('resilience', () => {
   })
 
   test('a control plane whose database was deleted rebuilds host states from heartbeats without re-activating anyone', async () => {
-    lab = await makeLab(stable([
-      { name: 'web-1', wave: 0 },
-      { name: 'web-2', wave: 0 },
-      { name: 'web-3', wave: 0 },
-    ]))
+    lab = await makeLab(
+      stable([
+        { name: 'web-1', wave: 0 },
+        { name: 'web-2', wave: 0 },
+        { name: 'web-3', wave: 0 },
+      ])
+    )
     const l = lab
-    const closures = Object.fromEntries([...l.hosts.keys()].map((h) => [h, l.closure(h, `r1-${h}`)]))
+    const closures = Object.fromEntries(
+      [...l.hosts.keys()].map((h) => [h, l.closure(h, `r1-${h}`)])
+    )
     const c1 = await l.release(closures)
     await l.startControlPlane()
     for (const h of l.hosts.keys()) l.startAgent(h)
     await until('all converged', () => converged(l, c1, [...l.hosts.keys()]), 30_000)
 
     await l.stopControlPlane()
-    for (const f of ['state.db', 'state.db-wal', 'state.db-shm']) rmSync(join(l.layout.cpDir, f), { force: true })
+    for (const f of ['state.db', 'state.db-wal', 'state.db-shm'])
+      rmSync(join(l.layout.cpDir, f), { force: true })
     const marks = new Map([...l.hosts.keys()].map((h) => [h, logOf(l, `agent-${h}`).length]))
     const since = (h: string) => logOf(l, `agent-${h}`).slice(marks.get(h))
     await l.startControlPlane()
@@ -129,7 +153,13 @@ describe('resilience', () => {
       'every host known Converged again',
       async () => {
         const h = await hostsOf(l)
-        return [...l.hosts.keys()].every((n) => h[n]?.rolloutState === 'Converged' || (h[n]?.converged === true && h[n]?.lastRolloutId === rid('stable', c1) && h[n]?.rolloutState === undefined))
+        return [...l.hosts.keys()].every(
+          (n) =>
+            h[n]?.rolloutState === 'Converged' ||
+            (h[n]?.converged === true &&
+              h[n]?.lastRolloutId === rid('stable', c1) &&
+              h[n]?.rolloutState === undefined)
+        )
       },
       30_000
     )
@@ -139,16 +169,26 @@ describe('resilience', () => {
     // remembers the rollout and ignores the duplicate.
     await planPassAfterNow(l)
     const count = (text: string, msg: string) => text.split(`"msg":"${msg}"`).length - 1
-    await until('every dispatch of the rebuilt CP withdrawn, or delivered and handled', async () => {
-      const status = await l.api<{ dispatchQueueDepth: number }>('/v1/operator/status')
-      const rows = await eventsOf(l, rid('stable', c1))
-      const delivered = (h: string) =>
-        rows.filter((r) => r.kind === 'effect' && r.host === h && r.payload.effect === 'DispatchDelivered').length
-      return (
-        status.body.dispatchQueueDepth === 0 &&
-        [...l.hosts.keys()].every((h) => count(since(h), 'duplicate dispatch ignored') + count(since(h), 'dispatch accepted') >= delivered(h))
-      )
-    })
+    await until(
+      'every dispatch of the rebuilt CP withdrawn, or delivered and handled',
+      async () => {
+        const status = await l.api<{ dispatchQueueDepth: number }>('/v1/operator/status')
+        const rows = await eventsOf(l, rid('stable', c1))
+        const delivered = (h: string) =>
+          rows.filter(
+            (r) => r.kind === 'effect' && r.host === h && r.payload.effect === 'DispatchDelivered'
+          ).length
+        return (
+          status.body.dispatchQueueDepth === 0 &&
+          [...l.hosts.keys()].every(
+            (h) =>
+              count(since(h), 'duplicate dispatch ignored') +
+                count(since(h), 'dispatch accepted') >=
+              delivered(h)
+          )
+        )
+      }
+    )
     for (const h of l.hosts.keys()) {
       expect(count(since(h), 'dispatch accepted')).toBe(0)
       expect(l.switchCount(h, closures[h]!)).toBe(1)

@@ -29,8 +29,17 @@ afterEach(async () => {
   lab = undefined
 })
 
-const closuresFor = (l: Lab, release: string, special: Record<string, Parameters<Lab['closure']>[2]> = {}) =>
-  Object.fromEntries([...l.hosts.keys()].map((h) => [h, l.closure(h, `${release}-${h}`, special[h] ?? { kind: 'ok' })]))
+const closuresFor = (
+  l: Lab,
+  release: string,
+  special: Record<string, Parameters<Lab['closure']>[2]> = {}
+) =>
+  Object.fromEntries(
+    [...l.hosts.keys()].map((h) => [
+      h,
+      l.closure(h, `${release}-${h}`, special[h] ?? { kind: 'ok' }),
+    ])
+  )
 
 const startAll = async (l: Lab, except: readonly string[] = []) => {
   await l.startControlPlane()
@@ -66,7 +75,10 @@ describe('rollouts', () => {
     await until('every host converged', () => converged(l, commit, hosts), 60_000)
 
     for (const channel of ['edge', 'staging', 'stable']) {
-      await until(`${channel} rollout Terminal`, async () => (await lifecycleOf(l, rid(channel, commit))) === 'Terminal')
+      await until(
+        `${channel} rollout Terminal`,
+        async () => (await lifecycleOf(l, rid(channel, commit))) === 'Terminal'
+      )
     }
     for (const h of hosts) expect(l.currentClosure(h)).toBe(closures[h]!)
 
@@ -76,13 +88,16 @@ describe('rollouts', () => {
       const rows = await eventsOf(l, rid(channel, commit))
       const events = agentEventsOf(rows, h)
       const kinds = events.map(([, k]) => k)
-      for (const k of ['DispatchAck', 'ActivationStarted', 'ActivationCompleted', 'Converged']) expect(kinds).toContain(k)
+      for (const k of ['DispatchAck', 'ActivationStarted', 'ActivationCompleted', 'Converged'])
+        expect(kinds).toContain(k)
       expect(kinds.indexOf('DispatchAck')).toBeLessThan(kinds.indexOf('ActivationCompleted'))
       expect(kinds.indexOf('ActivationCompleted')).toBeLessThan(kinds.indexOf('Converged'))
       expect(events.map(([s]) => s)).toEqual(events.map((_, i) => i + 1))
       // The DispatchAck reports the closure the host really ran before, the rollback target
       // (DECISIONS §3.7), not the target.
-      const ack = rows.find((r) => r.kind === 'agent_event' && r.host === h && r.payload.kind === 'DispatchAck')
+      const ack = rows.find(
+        (r) => r.kind === 'agent_event' && r.host === h && r.payload.kind === 'DispatchAck'
+      )
       expect(ack?.payload.currentClosureAtDispatch).toBe(installed[h]!)
     }
 
@@ -104,7 +119,14 @@ describe('rollouts', () => {
 
   test('a canary failing its probe under rollback-and-halt is reverted and quarantined; nobody else is dispatched; a fixed release completes', async () => {
     lab = await makeLab({
-      channels: [{ name: 'stable', soakMinutes: [0, 0], onHealthFailure: 'rollback-and-halt', sustainedFailureSecs: 2 }],
+      channels: [
+        {
+          name: 'stable',
+          soakMinutes: [0, 0],
+          onHealthFailure: 'rollback-and-halt',
+          sustainedFailureSecs: 2,
+        },
+      ],
       hosts: [
         { name: 'canary', channel: 'stable', wave: 0 },
         { name: 'web-1', channel: 'stable', wave: 1 },
@@ -116,12 +138,24 @@ describe('rollouts', () => {
     const bad = closuresFor(l, 'r1', { canary: { kind: 'probe-fails' } })
     const c1 = await l.release(bad)
     await startAll(l)
-    await until('canary Reverted', async () => (await hostsOf(l)).canary?.rolloutState === 'Reverted', 45_000)
+    await until(
+      'canary Reverted',
+      async () => (await hostsOf(l)).canary?.rolloutState === 'Reverted',
+      45_000
+    )
 
     expect(l.currentClosure('canary')).toBe(installed.canary!)
-    const quarantines = (await l.api<{ quarantines: { channel: string; closure: string }[] }>('/v1/operator/quarantines')).body.quarantines
-    expect(quarantines).toContainEqual(expect.objectContaining({ channel: 'stable', closure: bad.canary! }))
-    const rollout = (await l.api<{ rollouts: { rolloutId: string; halt: unknown }[] }>('/v1/rollouts')).body.rollouts.find((r) => r.rolloutId === rid('stable', c1))
+    const quarantines = (
+      await l.api<{ quarantines: { channel: string; closure: string }[] }>(
+        '/v1/operator/quarantines'
+      )
+    ).body.quarantines
+    expect(quarantines).toContainEqual(
+      expect.objectContaining({ channel: 'stable', closure: bad.canary! })
+    )
+    const rollout = (
+      await l.api<{ rollouts: { rolloutId: string; halt: unknown }[] }>('/v1/rollouts')
+    ).body.rollouts.find((r) => r.rolloutId === rid('stable', c1))
     expect(rollout?.halt).toBeTruthy()
     // Once the planner has planned on the halt, nobody else was dispatched or moved.
     await planPassAfterNow(l)
@@ -138,9 +172,16 @@ describe('rollouts', () => {
     const fixed = closuresFor(l, 'r2')
     const c2 = await l.release(fixed)
     await l.refresh()
-    await until('fixed release converged', () => converged(l, c2, ['canary', 'web-1', 'web-2']), 45_000)
+    await until(
+      'fixed release converged',
+      () => converged(l, c2, ['canary', 'web-1', 'web-2']),
+      45_000
+    )
     expect(await lifecycleOf(l, rid('stable', c1))).toBe('Superseded')
-    await until('fixed rollout Terminal', async () => (await lifecycleOf(l, rid('stable', c2))) === 'Terminal')
+    await until(
+      'fixed rollout Terminal',
+      async () => (await lifecycleOf(l, rid('stable', c2))) === 'Terminal'
+    )
   })
 
   test('a failing activation on a wave-1 host is rolled back, halts the rollout, and leaves later waves untouched', async () => {
@@ -155,10 +196,16 @@ describe('rollouts', () => {
     })
     const l = lab
     const installed = l.currentClosure('web-1')
-    const closures = closuresFor(l, 'r1', { 'web-1': { kind: 'fail', exitCode: 1, stderr: 'unit nginx.service failed' } })
+    const closures = closuresFor(l, 'r1', {
+      'web-1': { kind: 'fail', exitCode: 1, stderr: 'unit nginx.service failed' },
+    })
     const c1 = await l.release(closures)
     await startAll(l)
-    await until('web-1 Reverted', async () => (await hostsOf(l))['web-1']?.rolloutState === 'Reverted', 45_000)
+    await until(
+      'web-1 Reverted',
+      async () => (await hostsOf(l))['web-1']?.rolloutState === 'Reverted',
+      45_000
+    )
     expect(l.currentClosure('web-1')).toBe(installed)
     // Once the planner has planned on the halt, wave 2 was never dispatched.
     await planPassAfterNow(l)
@@ -184,7 +231,11 @@ describe('rollouts', () => {
     const closures = closuresFor(l, 'r1', { 'kernel-1': { kind: 'reboot' } })
     const c1 = await l.release(closures)
     await startAll(l)
-    await until('kernel-1 Deferred', async () => (await hostsOf(l))['kernel-1']?.rolloutState === 'Deferred', 30_000)
+    await until(
+      'kernel-1 Deferred',
+      async () => (await hostsOf(l))['kernel-1']?.rolloutState === 'Deferred',
+      30_000
+    )
     expect((await hostsOf(l))['kernel-1']?.pendingReboot).toBe(true)
     expect(l.currentClosure('kernel-1')).not.toBe(closures['kernel-1']!)
 
@@ -192,7 +243,11 @@ describe('rollouts', () => {
     await l.stopAgent('kernel-1')
     l.reboot('kernel-1', closures['kernel-1']!)
     l.startAgent('kernel-1')
-    await until('the rollout Terminal after the reboot', async () => (await lifecycleOf(l, rid('stable', c1))) === 'Terminal', 30_000)
+    await until(
+      'the rollout Terminal after the reboot',
+      async () => (await lifecycleOf(l, rid('stable', c1))) === 'Terminal',
+      30_000
+    )
     expect(l.currentClosure('kernel-1')).toBe(closures['kernel-1']!)
     const kinds = agentEventsOf(await eventsOf(l, rid('stable', c1)), 'kernel-1').map(([, k]) => k)
     expect(kinds.indexOf('ActivationDeferred')).toBeGreaterThan(-1)
@@ -216,7 +271,11 @@ describe('rollouts', () => {
     const c1 = await l.release(closures)
     await startAll(l, ['web-2'])
     // The rest of wave 1 is not blocked by the absent host (a Pending host is not in flight)...
-    await until('canary, web-1 and web-3 converged', () => converged(l, c1, ['canary', 'web-1', 'web-3']), 45_000)
+    await until(
+      'canary, web-1 and web-3 converged',
+      () => converged(l, c1, ['canary', 'web-1', 'web-3']),
+      45_000
+    )
     // ...but wave 2 waits for all of wave 1, as the policy says, however often the planner runs.
     await planPassAfterNow(l)
     expect(dispatchesOf(await eventsOf(l, rid('stable', c1)), 'db-1')).toEqual([])
@@ -226,7 +285,16 @@ describe('rollouts', () => {
     expect(h['db-1']?.rolloutState).toBe('Pending')
 
     l.startAgent('web-2')
-    await until('everyone converged once web-2 is back', () => converged(l, c1, [...l.hosts.keys()]), 45_000)
-    expect(await until('Terminal', async () => (await lifecycleOf(l, rid('stable', c1))) === 'Terminal' && 'Terminal')).toBe('Terminal')
+    await until(
+      'everyone converged once web-2 is back',
+      () => converged(l, c1, [...l.hosts.keys()]),
+      45_000
+    )
+    expect(
+      await until(
+        'Terminal',
+        async () => (await lifecycleOf(l, rid('stable', c1))) === 'Terminal' && 'Terminal'
+      )
+    ).toBe('Terminal')
   })
 })

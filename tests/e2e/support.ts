@@ -18,7 +18,11 @@ export async function makeLab(plan: LabPlan): Promise<Lab> {
 }
 
 /** Polls `check` every 100 ms until it returns a value; fails naming `what` after `timeoutMs`. */
-export async function until<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000): Promise<T> {
+export async function until<T>(
+  what: string,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 30_000
+): Promise<T> {
   const deadline = performance.now() + timeoutMs
   let last: unknown
   for (;;) {
@@ -29,14 +33,18 @@ export async function until<T>(what: string, check: () => Promise<T | undefined 
       last = e
     }
     if (performance.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`
+      )
     }
     await Bun.sleep(100)
   }
 }
 
 /** `/v1/hosts` keyed by hostname. */
-export async function hostsOf(lab: Lab): Promise<Record<string, HostEntry & Record<string, unknown>>> {
+export async function hostsOf(
+  lab: Lab
+): Promise<Record<string, HostEntry & Record<string, unknown>>> {
   const r = await lab.api<{ hosts: (HostEntry & Record<string, unknown>)[] }>('/v1/hosts')
   if (r.status !== 200) throw new Error(`/v1/hosts answered ${r.status}`)
   return Object.fromEntries(r.body.hosts.map((h) => [h.hostname, h]))
@@ -54,7 +62,13 @@ export async function lifecycleOf(lab: Lab, rolloutId: string): Promise<string |
 }
 
 /** One row of a rollout's event log. */
-export type LogRow = { seq: number; ts: string; kind: string; host: string | null; payload: Record<string, unknown> }
+export type LogRow = {
+  seq: number
+  ts: string
+  kind: string
+  host: string | null
+  payload: Record<string, unknown>
+}
 
 /** A rollout's event log, oldest first. */
 export async function eventsOf(lab: Lab, rolloutId: string): Promise<LogRow[]> {
@@ -77,7 +91,11 @@ export const rid = (channel: string, commit: string): string => `${channel}@${co
  * Whether every named host has converged in its channel's rollout of `commit`: the record is
  * Converged (or, once the rollout is Terminal and off the live view, the host runs its target).
  */
-export async function converged(lab: Lab, commit: string, hosts: readonly string[]): Promise<boolean> {
+export async function converged(
+  lab: Lab,
+  commit: string,
+  hosts: readonly string[]
+): Promise<boolean> {
   const all = await hostsOf(lab)
   return hosts.every((h) => {
     const e = all[h]
@@ -123,7 +141,9 @@ export async function planPassAfterNow(lab: Lab): Promise<void> {
 
 /** The dispatches the planner queued for `host` in a rollout log (`QueueDispatch` plan actions). */
 export function dispatchesOf(rows: readonly LogRow[], host: string): LogRow[] {
-  return rows.filter((r) => r.kind === 'plan_action' && r.host === host && r.payload.action === 'QueueDispatch')
+  return rows.filter(
+    (r) => r.kind === 'plan_action' && r.host === host && r.payload.action === 'QueueDispatch'
+  )
 }
 
 /** The log of a lab process so far (`control-plane`, `agent-<host>`). */

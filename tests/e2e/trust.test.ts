@@ -9,7 +9,16 @@ import { join } from 'node:path'
 import type { Lab } from '../../src/lab/lab.ts'
 import { createCsr } from '../../src/pki/csr.ts'
 import { ed25519KeyPemFromSeed } from '../../src/pki/cert.ts'
-import { DISPATCHES_QUEUED, converged, cpMetric, hostsOf, makeLab, planPassAfterNow, rid, until } from './support.ts'
+import {
+  DISPATCHES_QUEUED,
+  converged,
+  cpMetric,
+  hostsOf,
+  makeLab,
+  planPassAfterNow,
+  rid,
+  until,
+} from './support.ts'
 
 // Each scenario runs a whole fleet of processes on a loaded 2-core machine.
 setDefaultTimeout(180_000)
@@ -21,7 +30,9 @@ afterEach(async () => {
 })
 
 const plan = (freshnessWindow = 1440) => ({
-  channels: [{ name: 'stable', soakMinutes: [0], onHealthFailure: 'halt' as const, freshnessWindow }],
+  channels: [
+    { name: 'stable', soakMinutes: [0], onHealthFailure: 'halt' as const, freshnessWindow },
+  ],
   hosts: [
     { name: 'web-1', channel: 'stable', wave: 0 },
     { name: 'web-2', channel: 'stable', wave: 0 },
@@ -30,7 +41,9 @@ const plan = (freshnessWindow = 1440) => ({
 
 type Status = { artifacts: { key: string; lastError: { kind: string; message: string } | null }[] }
 const lastErrors = async (l: Lab): Promise<string[]> =>
-  (await l.api<Status>('/v1/operator/status')).body.artifacts.flatMap((a) => (a.lastError ? [a.lastError.kind] : []))
+  (await l.api<Status>('/v1/operator/status')).body.artifacts.flatMap((a) =>
+    a.lastError ? [a.lastError.kind] : []
+  )
 
 const closuresFor = (l: Lab, release: string) =>
   Object.fromEntries([...l.hosts.keys()].map((h) => [h, l.closure(h, `${release}-${h}`)]))
@@ -51,10 +64,16 @@ describe('trust', () => {
     const closures = closuresFor(l, 'r1')
     const installed = l.currentClosure('web-1')
     // Signed two hours ago; the channel accepts manifests up to one hour old.
-    await l.release(closures, { signedAt: new Date(Date.now() - 2 * 3600_000).toISOString().replace(/\.\d+Z$/, 'Z') })
+    await l.release(closures, {
+      signedAt: new Date(Date.now() - 2 * 3600_000).toISOString().replace(/\.\d+Z$/, 'Z'),
+    })
     await l.startControlPlane()
     for (const h of l.hosts.keys()) l.startAgent(h)
-    await until('a Stale verdict in status', async () => (await lastErrors(l)).includes('Stale'), 20_000)
+    await until(
+      'a Stale verdict in status',
+      async () => (await lastErrors(l)).includes('Stale'),
+      20_000
+    )
     // Once the planner has planned on that verdict: no rollout, no dispatch, no switch.
     await planPassAfterNow(l)
     expect((await l.api<{ rollouts: unknown[] }>('/v1/rollouts')).body.rollouts).toEqual([])
@@ -75,7 +94,11 @@ describe('trust', () => {
     const evil = l.closure('web-2', 'evil-web-2')
     writeFileSync(path, readFileSync(path, 'utf8').replace(r2['web-2']!, evil))
     await l.refresh()
-    await until('a BadSignature verdict in status', async () => (await lastErrors(l)).includes('BadSignature'), 20_000)
+    await until(
+      'a BadSignature verdict in status',
+      async () => (await lastErrors(l)).includes('BadSignature'),
+      20_000
+    )
     // Once the planner has planned on that verdict, nobody was dispatched again.
     await planPassAfterNow(l)
     expect(await cpMetric(l, DISPATCHES_QUEUED)).toBe(queued)
@@ -91,7 +114,9 @@ describe('trust', () => {
     const saved = join(l.layout.cpDir, 'release-1-copy')
     cpSync(l.layout.releases, saved, { recursive: true })
     // Release 2 must be signed in a later second (signatures are dated to the second).
-    const signed1 = (await l.api<{ release: { fleet: { signedAt: string } } }>('/v1/operator/status')).body.release.fleet.signedAt
+    const signed1 = (
+      await l.api<{ release: { fleet: { signedAt: string } } }>('/v1/operator/status')
+    ).body.release.fleet.signedAt
     await until('a second later than release 1', () => Date.now() >= Date.parse(signed1) + 1_000)
     const r2 = closuresFor(l, 'r2')
     const c2 = await l.release(r2)
@@ -101,7 +126,11 @@ describe('trust', () => {
 
     cpSync(saved, l.layout.releases, { recursive: true, force: true })
     await l.refresh()
-    await until('a Rollback verdict in status', async () => (await lastErrors(l)).includes('Rollback'), 20_000)
+    await until(
+      'a Rollback verdict in status',
+      async () => (await lastErrors(l)).includes('Rollback'),
+      20_000
+    )
     // Once the planner has planned on that verdict, nobody was dispatched again.
     await planPassAfterNow(l)
     expect(await cpMetric(l, DISPATCHES_QUEUED)).toBe(queued)
@@ -132,7 +161,9 @@ describe('trust', () => {
     }
     expect(await asHost('web-1')).toBe(200)
     // Certificates issued before this instant are revoked (the key is presumed compromised).
-    const notBefore = new Date(Math.ceil((Date.now() + 1000) / 1000) * 1000).toISOString().replace(/\.\d+Z$/, 'Z')
+    const notBefore = new Date(Math.ceil((Date.now() + 1000) / 1000) * 1000)
+      .toISOString()
+      .replace(/\.\d+Z$/, 'Z')
     l.setRevocations([{ hostname: 'web-1', notBefore, reason: 'disk sent for repair' }])
     await l.release(closuresFor(l, 'r2'))
     await l.refresh()

@@ -33,23 +33,41 @@ function env(): Record<string, string> {
 }
 
 async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  await using proc = Bun.spawn([bin, ...args], { stdout: 'pipe', stderr: 'pipe', stdin: 'ignore', env: env() })
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited])
+  await using proc = Bun.spawn([bin, ...args], {
+    stdout: 'pipe',
+    stderr: 'pipe',
+    stdin: 'ignore',
+    env: env(),
+  })
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ])
   return { code, stdout, stderr }
 }
 
 function cpArgs(extra: string[] = []): string[] {
   return [
     'control-plane',
-    '--listen', '127.0.0.1:0',
-    '--tls-cert', join(lab.caDir, 'server.pem'),
-    '--tls-key', join(lab.caDir, 'server.key'),
-    '--client-ca', join(lab.caDir, 'ca.pem'),
-    '--trust-file', lab.trustFile,
-    '--agent-cn-suffix', 'fleet.test',
-    '--db-path', join(lab.dir, 'cp', 'state.db'),
-    '--audit-log', join(lab.dir, 'cp', 'issuance.log'),
-    '--release-dir', join(lab.dir, 'repo'),
+    '--listen',
+    '127.0.0.1:0',
+    '--tls-cert',
+    join(lab.caDir, 'server.pem'),
+    '--tls-key',
+    join(lab.caDir, 'server.key'),
+    '--client-ca',
+    join(lab.caDir, 'ca.pem'),
+    '--trust-file',
+    lab.trustFile,
+    '--agent-cn-suffix',
+    'fleet.test',
+    '--db-path',
+    join(lab.dir, 'cp', 'state.db'),
+    '--audit-log',
+    join(lab.dir, 'cp', 'issuance.log'),
+    '--release-dir',
+    join(lab.dir, 'repo'),
     ...extra,
   ]
 }
@@ -58,23 +76,43 @@ describe('nixfleet control-plane (compiled)', () => {
   test('--help lists the reference flags', async () => {
     const r = await run(['control-plane', '--help'])
     expect(r.code).toBe(0)
-    for (const flag of ['--listen', '--client-ca', '--trust-file', '--rollouts-source-artifact-url-template', '--release-dir', '--check-config', '--strict']) {
+    for (const flag of [
+      '--listen',
+      '--client-ca',
+      '--trust-file',
+      '--rollouts-source-artifact-url-template',
+      '--release-dir',
+      '--check-config',
+      '--strict',
+    ]) {
       expect(r.stdout).toContain(flag)
     }
   })
 
   test('--check-config: ok, or one line naming the problem (exit 2)', async () => {
-    expect(await run([...cpArgs(), '--check-config'])).toEqual({ code: 0, stdout: 'control-plane: configuration ok\n', stderr: '' })
-    const half = await run([...cpArgs(), '--revocations-artifact-url', 'https://forge/r.json', '--check-config'])
+    expect(await run([...cpArgs(), '--check-config'])).toEqual({
+      code: 0,
+      stdout: 'control-plane: configuration ok\n',
+      stderr: '',
+    })
+    const half = await run([
+      ...cpArgs(),
+      '--revocations-artifact-url',
+      'https://forge/r.json',
+      '--check-config',
+    ])
     expect(half).toEqual({
       code: 2,
       stdout: '',
-      stderr: 'nixfleet: control-plane: --revocations-artifact-url and --revocations-signature-url must be given together (revocations)\n',
+      stderr:
+        'nixfleet: control-plane: --revocations-artifact-url and --revocations-signature-url must be given together (revocations)\n',
     })
     writeFileSync(join(lab.dir, 'bad.pem'), 'not a certificate')
     const cert = await run([...cpArgs(), '--tls-cert', join(lab.dir, 'bad.pem'), '--check-config'])
     expect(cert.code).toBe(2)
-    expect(cert.stderr).toBe(`nixfleet: control-plane: TLS certificate ${join(lab.dir, 'bad.pem')}: not a CERTIFICATE PEM (missing block or bad base64)\n`)
+    expect(cert.stderr).toBe(
+      `nixfleet: control-plane: TLS certificate ${join(lab.dir, 'bad.pem')}: not a CERTIFICATE PEM (missing block or bad base64)\n`
+    )
     writeFileSync(lab.trustFile, '{"schemaVersion": 2}')
     const trust = await run([...cpArgs(), '--check-config'])
     expect(trust.code).toBe(2)
@@ -85,8 +123,16 @@ describe('nixfleet control-plane (compiled)', () => {
   })
 
   test('starts with embedded migrations, serves, and stops on SIGTERM with exit 0', async () => {
-    lab.publish({ hosts: { h1: { channel: 'stable' } }, channels: { stable: {} } }, { signedAt: Date.now() - 60_000 })
-    const proc = Bun.spawn([bin, ...cpArgs(['--log-level', 'info'])], { stdout: 'pipe', stderr: 'pipe', stdin: 'ignore', env: env() })
+    lab.publish(
+      { hosts: { h1: { channel: 'stable' } }, channels: { stable: {} } },
+      { signedAt: Date.now() - 60_000 }
+    )
+    const proc = Bun.spawn([bin, ...cpArgs(['--log-level', 'info'])], {
+      stdout: 'pipe',
+      stderr: 'pipe',
+      stdin: 'ignore',
+      env: env(),
+    })
     let port = 0
     let log = ''
     const reader = (proc.stderr as ReadableStream<Uint8Array>).getReader()
@@ -101,7 +147,9 @@ describe('nixfleet control-plane (compiled)', () => {
     const health = await fetch(`https://127.0.0.1:${port}/healthz`, { tls } as RequestInit)
     expect(health.status).toBe(200)
     expect(await health.json()).toMatchObject({ ok: true, ready: true })
-    const op = await fetch(`https://127.0.0.1:${port}/v1/rollouts`, { tls: { ...tls, cert: lab.operator.cert, key: lab.operator.key } } as RequestInit)
+    const op = await fetch(`https://127.0.0.1:${port}/v1/rollouts`, {
+      tls: { ...tls, cert: lab.operator.cert, key: lab.operator.key },
+    } as RequestInit)
     expect(((await op.json()) as { rollouts: unknown[] }).rollouts).toHaveLength(1)
     const t0 = performance.now()
     proc.kill('SIGTERM')
@@ -109,7 +157,11 @@ describe('nixfleet control-plane (compiled)', () => {
     expect(performance.now() - t0).toBeLessThan(5000)
     reader.releaseLock()
     const db = new Database(join(lab.dir, 'cp', 'state.db'), { readonly: true })
-    const tables = (db.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((r) => r.name)
+    const tables = (
+      db.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as {
+        name: string
+      }[]
+    ).map((r) => r.name)
     expect(tables).toContain('event_log')
     expect(tables).toContain('__drizzle_migrations')
     db.close()
@@ -119,32 +171,90 @@ describe('nixfleet control-plane (compiled)', () => {
 describe('identity ceremonies (compiled)', () => {
   test('ca init and mint-operator-cert', async () => {
     const dir = join(lab.dir, 'newca')
-    const r = await run(['ca', 'init', '--out', dir, '--server-name', 'cp.example.internal', '--server-name', '10.0.0.5'])
+    const r = await run([
+      'ca',
+      'init',
+      '--out',
+      dir,
+      '--server-name',
+      'cp.example.internal',
+      '--server-name',
+      '10.0.0.5',
+    ])
     expect(r.code).toBe(0)
-    for (const f of ['ca.pem', 'ca.key', 'server.pem', 'server.key']) expect(existsSync(join(dir, f))).toBe(true)
+    for (const f of ['ca.pem', 'ca.key', 'server.pem', 'server.key'])
+      expect(existsSync(join(dir, f))).toBe(true)
     const server = parseCertificate(readFileSync(join(dir, 'server.pem'), 'utf8'))
-    expect(server.ok && [server.sanDns, server.sanIp, server.extKeyUsage]).toEqual([['cp.example.internal'], ['10.0.0.5'], ['serverAuth']])
+    expect(server.ok && [server.sanDns, server.sanIp, server.extKeyUsage]).toEqual([
+      ['cp.example.internal'],
+      ['10.0.0.5'],
+      ['serverAuth'],
+    ])
     expect((await run(['ca', 'init', '--out', dir])).code).toBe(2)
-    const op = await run(['mint-operator-cert', '--ca', dir, '--name', 'alice', '--out', join(lab.dir, 'alice')])
+    const op = await run([
+      'mint-operator-cert',
+      '--ca',
+      dir,
+      '--name',
+      'alice',
+      '--out',
+      join(lab.dir, 'alice'),
+    ])
     expect(op.code).toBe(0)
     const cert = parseCertificate(readFileSync(join(lab.dir, 'alice.pem'), 'utf8'))
-    expect(cert.ok && [cert.commonName, cert.extKeyUsage]).toEqual(['operator-alice', ['clientAuth']])
+    expect(cert.ok && [cert.commonName, cert.extKeyUsage]).toEqual([
+      'operator-alice',
+      ['clientAuth'],
+    ])
   })
 
   test('mint-token signs JCS(claims) with the org root and prints the allow-list entry', async () => {
     const keyFile = join(lab.dir, 'org.key')
     writeFileSync(keyFile, ed25519SeedToPkcs8Pem(lab.org.seed))
     const pub = formatOpenSshPublicKey(lab.hostKey('web-01').pub)
-    const r = await run(['mint-token', '--hostname', 'web-01', '--pubkey', pub, '--org-root-key', keyFile, '--validity-hours', '2'])
+    const r = await run([
+      'mint-token',
+      '--hostname',
+      'web-01',
+      '--pubkey',
+      pub,
+      '--org-root-key',
+      keyFile,
+      '--validity-hours',
+      '2',
+    ])
     expect(r.code).toBe(0)
-    const token = JSON.parse(r.stdout) as { version: number; claims: Record<string, string>; signature: string }
+    const token = JSON.parse(r.stdout) as {
+      version: number
+      claims: Record<string, string>
+      signature: string
+    }
     expect(token.version).toBe(1)
-    expect(token.claims['expectedPubkeyFingerprint']).toBe(toBase64(sha256Bytes(lab.hostKey('web-01').pub)))
-    expect(ed25519Verify(fromBase64(token.signature)!, utf8(canonicalizeValue(token.claims)), lab.org.pub)).toBe(true)
-    expect(Date.parse(token.claims['expiresAt']!) - Date.parse(token.claims['issuedAt']!)).toBe(2 * 3600_000)
+    expect(token.claims['expectedPubkeyFingerprint']).toBe(
+      toBase64(sha256Bytes(lab.hostKey('web-01').pub))
+    )
+    expect(
+      ed25519Verify(
+        fromBase64(token.signature)!,
+        utf8(canonicalizeValue(token.claims)),
+        lab.org.pub
+      )
+    ).toBe(true)
+    expect(Date.parse(token.claims['expiresAt']!) - Date.parse(token.claims['issuedAt']!)).toBe(
+      2 * 3600_000
+    )
     const entry = JSON.parse(r.stderr.slice(r.stderr.indexOf('{'))) as Record<string, unknown>
-    expect(entry).toMatchObject({ nonce: token.claims['nonce'], hostname: 'web-01', expiresAt: token.claims['expiresAt'] })
+    expect(entry).toMatchObject({
+      nonce: token.claims['nonce'],
+      hostname: 'web-01',
+      expiresAt: token.claims['expiresAt'],
+    })
     const bad = await run(['mint-token', '--hostname', 'web-01', '--org-root-key', keyFile])
-    expect(bad).toEqual({ code: 2, stdout: '', stderr: 'nixfleet: mint-token: give exactly one of --fleet-resolved, --csr-pubkey-fingerprint, --pubkey\n' })
+    expect(bad).toEqual({
+      code: 2,
+      stdout: '',
+      stderr:
+        'nixfleet: mint-token: give exactly one of --fleet-resolved, --csr-pubkey-fingerprint, --pubkey\n',
+    })
   })
 })

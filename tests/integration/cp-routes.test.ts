@@ -24,20 +24,41 @@ const spec: FleetSpec = {
 }
 
 async function make(opts: { ready?: boolean; strict?: boolean } = {}): Promise<ControlPlane> {
-  return createControlPlane(lab.config({ dbPath: ':memory:', strict: opts.strict ?? false, sources: { releaseDir: opts.ready === false ? lab.dir : `${lab.dir}/repo` } }), {
-    clock: new FakeClock(T0 + 60_000),
-    log: createLogger({ component: 't', level: 'error' }),
-    version: 'test',
-    identify: (c) => {
-      const cn = c.req.header('x-test-cn')
-      if (cn === undefined) return undefined
-      return { cn, notBeforeMs: Number(c.req.header('x-test-nb') ?? T0), notAfterMs: T0 + 86_400_000, serialHex: '1', authorized: true }
-    },
-  })
+  return createControlPlane(
+    lab.config({
+      dbPath: ':memory:',
+      strict: opts.strict ?? false,
+      sources: { releaseDir: opts.ready === false ? lab.dir : `${lab.dir}/repo` },
+    }),
+    {
+      clock: new FakeClock(T0 + 60_000),
+      log: createLogger({ component: 't', level: 'error' }),
+      version: 'test',
+      identify: (c) => {
+        const cn = c.req.header('x-test-cn')
+        if (cn === undefined) return undefined
+        return {
+          cn,
+          notBeforeMs: Number(c.req.header('x-test-nb') ?? T0),
+          notAfterMs: T0 + 86_400_000,
+          serialHex: '1',
+          authorized: true,
+        }
+      },
+    }
+  )
 }
 
-function req(c: ControlPlane, method: string, path: string, opts: { cn?: string; body?: unknown; headers?: Record<string, string> } = {}) {
-  const headers: Record<string, string> = { ...(opts.cn !== undefined ? { 'x-test-cn': opts.cn } : {}), ...opts.headers }
+function req(
+  c: ControlPlane,
+  method: string,
+  path: string,
+  opts: { cn?: string; body?: unknown; headers?: Record<string, string> } = {}
+) {
+  const headers: Record<string, string> = {
+    ...(opts.cn !== undefined ? { 'x-test-cn': opts.cn } : {}),
+    ...opts.headers,
+  }
   let body: string | undefined
   if (opts.body !== undefined) {
     body = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body)
@@ -49,7 +70,11 @@ function req(c: ControlPlane, method: string, path: string, opts: { cn?: string;
 beforeAll(async () => {
   lab = await Lab.create()
   rid = lab.publish(spec, {
-    revocations: { revocations: [{ hostname: 'h2', notBefore: '2026-05-01T12:30:00Z', reason: null, revokedBy: null }] },
+    revocations: {
+      revocations: [
+        { hostname: 'h2', notBefore: '2026-05-01T12:30:00Z', reason: null, revokedBy: null },
+      ],
+    },
   }).rolloutIds[0]!
   cp = await make()
 })
@@ -81,13 +106,22 @@ describe('gates', () => {
   })
 
   test('protocol header: 426 for another version, 400 for garbage, 400 when missing under --strict', async () => {
-    expect((await req(cp, 'GET', '/v1/hosts', { cn: OP, headers: { 'x-nixfleet-protocol': '2' } })).status).toBe(426)
-    expect((await req(cp, 'GET', '/v1/hosts', { cn: OP, headers: { 'x-nixfleet-protocol': 'x' } })).status).toBe(400)
+    expect(
+      (await req(cp, 'GET', '/v1/hosts', { cn: OP, headers: { 'x-nixfleet-protocol': '2' } }))
+        .status
+    ).toBe(426)
+    expect(
+      (await req(cp, 'GET', '/v1/hosts', { cn: OP, headers: { 'x-nixfleet-protocol': 'x' } }))
+        .status
+    ).toBe(400)
     expect((await req(cp, 'GET', '/v1/hosts', { cn: OP })).status).toBe(200)
     const strict = await make({ strict: true })
     try {
       expect((await req(strict, 'GET', '/v1/hosts', { cn: OP })).status).toBe(400)
-      expect((await req(strict, 'GET', '/v1/hosts', { cn: OP, headers: { 'x-nixfleet-protocol': '1' } })).status).toBe(200)
+      expect(
+        (await req(strict, 'GET', '/v1/hosts', { cn: OP, headers: { 'x-nixfleet-protocol': '1' } }))
+          .status
+      ).toBe(200)
     } finally {
       await strict.stop()
     }
@@ -98,8 +132,13 @@ describe('gates', () => {
     expect((await req(cp, 'GET', '/v1/hosts', { cn: AGENT('h1') })).status).toBe(403)
     expect((await req(cp, 'GET', '/v1/agent/dispatch?wait=0', { cn: OP })).status).toBe(403)
     expect((await req(cp, 'GET', '/v1/agent/dispatch?wait=0', { cn: 'h1' })).status).toBe(403)
-    expect((await req(cp, 'GET', '/v1/agent/dispatch?wait=0', { cn: AGENT('h2') })).status).toBe(401)
-    const fresh = await req(cp, 'GET', '/v1/agent/dispatch?wait=0', { cn: AGENT('h2'), headers: { 'x-test-nb': String(T0 + 3600_000) } })
+    expect((await req(cp, 'GET', '/v1/agent/dispatch?wait=0', { cn: AGENT('h2') })).status).toBe(
+      401
+    )
+    const fresh = await req(cp, 'GET', '/v1/agent/dispatch?wait=0', {
+      cn: AGENT('h2'),
+      headers: { 'x-test-nb': String(T0 + 3600_000) },
+    })
     expect(fresh.status).toBe(204)
     expect((await req(cp, 'GET', '/metrics', { cn: AGENT('h1') })).status).toBe(403)
     expect((await req(cp, 'GET', '/metrics', { cn: OP })).status).toBe(200)
@@ -107,51 +146,115 @@ describe('gates', () => {
 })
 
 describe('agent routes', () => {
-  const hb = (host: string, extra: Record<string, unknown> = {}) => ({ hostname: host, current_closure: 'old', at: iso(T0), ...extra })
+  const hb = (host: string, extra: Record<string, unknown> = {}) => ({
+    hostname: host,
+    current_closure: 'old',
+    at: iso(T0),
+    ...extra,
+  })
 
   test('heartbeat: 200 with bootstrap, 403 for another hostname, 400/415/413 for bad bodies', async () => {
     const r = await req(cp, 'POST', '/v1/agent/heartbeat', { cn: AGENT('h1'), body: hb('h1') })
     expect(r.status).toBe(200)
     const body = (await r.json()) as { bootstrap_rollouts: unknown[] }
     expect(body.bootstrap_rollouts).toHaveLength(1)
-    expect((await req(cp, 'POST', '/v1/agent/heartbeat', { cn: AGENT('h1'), body: hb('h2') })).status).toBe(403)
-    expect((await req(cp, 'POST', '/v1/agent/heartbeat', { cn: AGENT('h1'), body: '{' })).status).toBe(400)
-    expect((await req(cp, 'POST', '/v1/agent/heartbeat', { cn: AGENT('h1'), body: 'x', headers: { 'content-type': 'text/plain' } })).status).toBe(415)
-    const big = await req(cp, 'POST', '/v1/agent/heartbeat', { cn: AGENT('h1'), body: JSON.stringify({ pad: 'x'.repeat(70_000) }) })
+    expect(
+      (await req(cp, 'POST', '/v1/agent/heartbeat', { cn: AGENT('h1'), body: hb('h2') })).status
+    ).toBe(403)
+    expect(
+      (await req(cp, 'POST', '/v1/agent/heartbeat', { cn: AGENT('h1'), body: '{' })).status
+    ).toBe(400)
+    expect(
+      (
+        await req(cp, 'POST', '/v1/agent/heartbeat', {
+          cn: AGENT('h1'),
+          body: 'x',
+          headers: { 'content-type': 'text/plain' },
+        })
+      ).status
+    ).toBe(415)
+    const big = await req(cp, 'POST', '/v1/agent/heartbeat', {
+      cn: AGENT('h1'),
+      body: JSON.stringify({ pad: 'x'.repeat(70_000) }),
+    })
     expect(big.status).toBe(413)
-    const shape = await req(cp, 'POST', '/v1/agent/heartbeat', { cn: AGENT('h1'), body: { hostname: 'h1', at: 'yesterday' } })
+    const shape = await req(cp, 'POST', '/v1/agent/heartbeat', {
+      cn: AGENT('h1'),
+      body: { hostname: 'h1', at: 'yesterday' },
+    })
     expect(shape.status).toBe(400)
-    expect(await shape.json()).toEqual({ error: 'invalid request body: at: expected an RFC 3339 date-time', fields: { at: 'expected an RFC 3339 date-time' } })
+    expect(await shape.json()).toEqual({
+      error: 'invalid request body: at: expected an RFC 3339 date-time',
+      fields: { at: 'expected an RFC 3339 date-time' },
+    })
   })
 
   test('dispatch: 200 once, then 204; 400 for a bad wait', async () => {
     const d = await req(cp, 'GET', '/v1/agent/dispatch?wait=0', { cn: AGENT('h1') })
     expect(d.status).toBe(200)
-    expect(await d.json()).toMatchObject({ hostname: 'h1', rollout_id: rid, target_closure: closureOf('h1'), wave_index: 0 })
-    expect((await req(cp, 'GET', '/v1/agent/dispatch?wait=0', { cn: AGENT('h1') })).status).toBe(204)
-    expect((await req(cp, 'GET', '/v1/agent/dispatch?wait=-1', { cn: AGENT('h1') })).status).toBe(400)
+    expect(await d.json()).toMatchObject({
+      hostname: 'h1',
+      rollout_id: rid,
+      target_closure: closureOf('h1'),
+      wave_index: 0,
+    })
+    expect((await req(cp, 'GET', '/v1/agent/dispatch?wait=0', { cn: AGENT('h1') })).status).toBe(
+      204
+    )
+    expect((await req(cp, 'GET', '/v1/agent/dispatch?wait=-1', { cn: AGENT('h1') })).status).toBe(
+      400
+    )
   })
 
   test('events: 204, 204 for a duplicate, 409 with the reason, 403 for another host', async () => {
-    const ev = (seq: number) => ({ hostname: 'h1', rolloutId: rid, event: { kind: 'DispatchAck', seq, currentClosureAtDispatch: 'old', receivedAt: iso(T0 + 61_000) } })
-    expect((await req(cp, 'POST', '/v1/agent/events', { cn: AGENT('h1'), body: ev(1) })).status).toBe(204)
-    expect((await req(cp, 'POST', '/v1/agent/events', { cn: AGENT('h1'), body: ev(1) })).status).toBe(204)
+    const ev = (seq: number) => ({
+      hostname: 'h1',
+      rolloutId: rid,
+      event: {
+        kind: 'DispatchAck',
+        seq,
+        currentClosureAtDispatch: 'old',
+        receivedAt: iso(T0 + 61_000),
+      },
+    })
+    expect(
+      (await req(cp, 'POST', '/v1/agent/events', { cn: AGENT('h1'), body: ev(1) })).status
+    ).toBe(204)
+    expect(
+      (await req(cp, 'POST', '/v1/agent/events', { cn: AGENT('h1'), body: ev(1) })).status
+    ).toBe(204)
     const illegal = await req(cp, 'POST', '/v1/agent/events', { cn: AGENT('h1'), body: ev(2) })
     expect(illegal.status).toBe(409)
-    expect(((await illegal.json()) as { error: string }).error).toContain('RemoteDispatchAck is not legal')
-    expect((await req(cp, 'POST', '/v1/agent/events', { cn: AGENT('h2'), headers: { 'x-test-nb': String(T0 + 3600_000) }, body: ev(3) })).status).toBe(403)
+    expect(((await illegal.json()) as { error: string }).error).toContain(
+      'RemoteDispatchAck is not legal'
+    )
+    expect(
+      (
+        await req(cp, 'POST', '/v1/agent/events', {
+          cn: AGENT('h2'),
+          headers: { 'x-test-nb': String(T0 + 3600_000) },
+          body: ev(3),
+        })
+      ).status
+    ).toBe(403)
   })
 
   test('closure proxy: 501 when not configured, 400 for a bad hash', async () => {
     const r = await req(cp, 'GET', `/v1/agent/closure/${closureOf('h1')}`, { cn: AGENT('h1') })
     expect(r.status).toBe(501)
-    expect(await r.json()).toMatchObject({ error: 'closure proxy not configured', closure: closureOf('h1') })
+    expect(await r.json()).toMatchObject({
+      error: 'closure proxy not configured',
+      closure: closureOf('h1'),
+    })
     expect((await req(cp, 'GET', '/v1/agent/closure/a%20b', { cn: AGENT('h1') })).status).toBe(400)
   })
 
   test('enrol and renew: 400 for malformed requests', async () => {
     expect((await req(cp, 'POST', '/v1/enroll', { body: { token: 1 } })).status).toBe(400)
-    expect((await req(cp, 'POST', '/v1/agent/renew', { cn: AGENT('h1'), body: { csrPem: 'nope' } })).status).toBe(400)
+    expect(
+      (await req(cp, 'POST', '/v1/agent/renew', { cn: AGENT('h1'), body: { csrPem: 'nope' } }))
+        .status
+    ).toBe(400)
   })
 })
 
@@ -160,49 +263,126 @@ describe('artifacts and views', () => {
     const f = await req(cp, 'GET', '/v1/fleet.resolved', { cn: AGENT('h1') })
     expect(f.status).toBe(200)
     expect(Buffer.from(await f.arrayBuffer()).equals(cp.state.release!.fleet.bytes)).toBe(true)
-    expect((await req(cp, 'GET', '/v1/fleet.resolved/sig', { cn: OP })).headers.get('content-type')).toBe('application/octet-stream')
+    expect(
+      (await req(cp, 'GET', '/v1/fleet.resolved/sig', { cn: OP })).headers.get('content-type')
+    ).toBe('application/octet-stream')
     expect((await req(cp, 'GET', `/v1/rollouts/${rid}`, { cn: AGENT('h1') })).status).toBe(200)
-    expect((await (await req(cp, 'GET', `/v1/rollouts/${rid}/sig`, { cn: AGENT('h1') })).arrayBuffer()).byteLength).toBe(64)
+    expect(
+      (await (await req(cp, 'GET', `/v1/rollouts/${rid}/sig`, { cn: AGENT('h1') })).arrayBuffer())
+        .byteLength
+    ).toBe(64)
     expect((await req(cp, 'GET', '/v1/rollouts/stable@ffff', { cn: AGENT('h1') })).status).toBe(404)
     expect((await req(cp, 'GET', '/v1/rollouts/NOT-AN-ID', { cn: AGENT('h1') })).status).toBe(404)
   })
 
   test('rollout views: list, lifecycle, hosts, events (200/400/404)', async () => {
-    const list = (await (await req(cp, 'GET', '/v1/rollouts', { cn: OP })).json()) as { rollouts: { rolloutId: string }[] }
+    const list = (await (await req(cp, 'GET', '/v1/rollouts', { cn: OP })).json()) as {
+      rollouts: { rolloutId: string }[]
+    }
     expect(list.rollouts.map((r) => r.rolloutId)).toEqual([rid])
     const life = await req(cp, 'GET', `/v1/rollouts/${rid}/lifecycle`, { cn: OP })
-    expect(await life.json()).toMatchObject({ rolloutId: rid, state: 'Active', supersededBy: null, terminalAt: null })
+    expect(await life.json()).toMatchObject({
+      rolloutId: rid,
+      state: 'Active',
+      supersededBy: null,
+      terminalAt: null,
+    })
     expect((await req(cp, 'GET', '/v1/rollouts/bad/lifecycle', { cn: OP })).status).toBe(400)
-    expect((await req(cp, 'GET', '/v1/rollouts/stable@ffff/lifecycle', { cn: OP })).status).toBe(404)
-    const hosts = (await (await req(cp, 'GET', `/v1/rollouts/${rid}/hosts`, { cn: OP })).json()) as { rollout_id: string; hosts: { host: string; wave: number }[] }
-    expect(hosts.hosts.map((h) => [h.host, h.wave])).toEqual([['h1', 0], ['h2', 1]])
+    expect((await req(cp, 'GET', '/v1/rollouts/stable@ffff/lifecycle', { cn: OP })).status).toBe(
+      404
+    )
+    const hosts = (await (
+      await req(cp, 'GET', `/v1/rollouts/${rid}/hosts`, { cn: OP })
+    ).json()) as { rollout_id: string; hosts: { host: string; wave: number }[] }
+    expect(hosts.hosts.map((h) => [h.host, h.wave])).toEqual([
+      ['h1', 0],
+      ['h2', 1],
+    ])
     expect((await req(cp, 'GET', '/v1/rollouts/stable@ffff/hosts', { cn: OP })).status).toBe(404)
-    const events = (await (await req(cp, 'GET', `/v1/rollouts/${rid}/events?limit=2`, { cn: OP })).json()) as { events: unknown[] }
+    const events = (await (
+      await req(cp, 'GET', `/v1/rollouts/${rid}/events?limit=2`, { cn: OP })
+    ).json()) as { events: unknown[] }
     expect(events.events).toHaveLength(2)
-    expect((await req(cp, 'GET', `/v1/rollouts/${rid}/events?limit=x`, { cn: OP })).status).toBe(400)
+    expect((await req(cp, 'GET', `/v1/rollouts/${rid}/events?limit=x`, { cn: OP })).status).toBe(
+      400
+    )
   })
 
   test('hosts, channels, deferrals, whoami', async () => {
-    const hosts = (await (await req(cp, 'GET', '/v1/hosts', { cn: OP })).json()) as { hosts: { hostname: string; rolloutState: string; gate?: { gate: string } }[] }
-    expect(hosts.hosts.map((h) => [h.hostname, h.rolloutState])).toEqual([['h1', 'Activating'], ['h2', 'Pending']])
+    const hosts = (await (await req(cp, 'GET', '/v1/hosts', { cn: OP })).json()) as {
+      hosts: { hostname: string; rolloutState: string; gate?: { gate: string } }[]
+    }
+    expect(hosts.hosts.map((h) => [h.hostname, h.rolloutState])).toEqual([
+      ['h1', 'Activating'],
+      ['h2', 'Pending'],
+    ])
     expect(hosts.hosts[1]!.gate?.gate).toBe('wave-promotion')
     const ch = await req(cp, 'GET', '/v1/channels/stable', { cn: OP })
-    expect(await ch.json()).toMatchObject({ name: 'stable', declared_ci_commit: 'a'.repeat(39) + '1', freshness_window_minutes: 0, rollout_id: rid })
+    expect(await ch.json()).toMatchObject({
+      name: 'stable',
+      declared_ci_commit: 'a'.repeat(39) + '1',
+      freshness_window_minutes: 0,
+      rollout_id: rid,
+    })
     expect((await req(cp, 'GET', '/v1/channels/nope', { cn: OP })).status).toBe(404)
-    const d = (await (await req(cp, 'GET', '/v1/deferrals', { cn: OP })).json()) as { deferrals: unknown[]; hostDeferrals: { hostname: string }[] }
+    const d = (await (await req(cp, 'GET', '/v1/deferrals', { cn: OP })).json()) as {
+      deferrals: unknown[]
+      hostDeferrals: { hostname: string }[]
+    }
     expect(d.deferrals).toEqual([])
     expect(d.hostDeferrals.map((x) => x.hostname)).toEqual(['h2'])
-    expect(await (await req(cp, 'GET', '/v1/whoami', { cn: OP })).json()).toMatchObject({ cn: OP, role: 'operator' })
+    expect(await (await req(cp, 'GET', '/v1/whoami', { cn: OP })).json()).toMatchObject({
+      cn: OP,
+      role: 'operator',
+    })
   })
 
   test('operator actions: 404, 409, 400 and the status view', async () => {
     expect((await req(cp, 'GET', '/v1/operator/quarantines', { cn: OP })).status).toBe(200)
-    expect((await req(cp, 'POST', '/v1/operator/quarantines/clear', { cn: OP, body: { channel: 'stable', closure: 'x', reason: 'r' } })).status).toBe(404)
-    expect((await req(cp, 'POST', '/v1/operator/rollouts/stable@ffff/resume', { cn: OP, body: { reason: 'r' } })).status).toBe(404)
-    expect((await req(cp, 'POST', `/v1/operator/rollouts/${rid}/resume`, { cn: OP, body: { reason: 'r' } })).status).toBe(409)
-    expect((await req(cp, 'POST', `/v1/operator/rollouts/${rid}/resume`, { cn: OP, body: { reason: '' } })).status).toBe(400)
-    expect((await req(cp, 'POST', `/v1/operator/rollouts/${rid}/resume`, { cn: OP, body: { reason: 'r', typo: true } })).status).toBe(400)
-    const status = (await (await req(cp, 'GET', '/v1/operator/status', { cn: OP })).json()) as { ready: boolean; release: { rollouts: string[] } }
+    expect(
+      (
+        await req(cp, 'POST', '/v1/operator/quarantines/clear', {
+          cn: OP,
+          body: { channel: 'stable', closure: 'x', reason: 'r' },
+        })
+      ).status
+    ).toBe(404)
+    expect(
+      (
+        await req(cp, 'POST', '/v1/operator/rollouts/stable@ffff/resume', {
+          cn: OP,
+          body: { reason: 'r' },
+        })
+      ).status
+    ).toBe(404)
+    expect(
+      (
+        await req(cp, 'POST', `/v1/operator/rollouts/${rid}/resume`, {
+          cn: OP,
+          body: { reason: 'r' },
+        })
+      ).status
+    ).toBe(409)
+    expect(
+      (
+        await req(cp, 'POST', `/v1/operator/rollouts/${rid}/resume`, {
+          cn: OP,
+          body: { reason: '' },
+        })
+      ).status
+    ).toBe(400)
+    expect(
+      (
+        await req(cp, 'POST', `/v1/operator/rollouts/${rid}/resume`, {
+          cn: OP,
+          body: { reason: 'r', typo: true },
+        })
+      ).status
+    ).toBe(400)
+    const status = (await (await req(cp, 'GET', '/v1/operator/status', { cn: OP })).json()) as {
+      ready: boolean
+      release: { rollouts: string[] }
+    }
     expect(status.ready).toBe(true)
     expect(status.release.rollouts).toEqual([rid])
     const refresh = await req(cp, 'POST', '/v1/operator/refresh', { cn: OP })
@@ -213,7 +393,10 @@ describe('artifacts and views', () => {
   test('a stopped mutator answers 503 with Retry-After', async () => {
     const other = await make()
     await other.mutator.stop()
-    const r = await req(other, 'POST', '/v1/agent/heartbeat', { cn: AGENT('h1'), body: { hostname: 'h1', at: iso(T0) } })
+    const r = await req(other, 'POST', '/v1/agent/heartbeat', {
+      cn: AGENT('h1'),
+      body: { hostname: 'h1', at: iso(T0) },
+    })
     expect(r.status).toBe(503)
     expect(r.headers.get('retry-after')).toBe('1')
     await other.stop()

@@ -4,7 +4,15 @@
  * 127.0.0.1: agents are HTTPS clients with their own certificates, time is a FakeClock.
  */
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
-import { closureOf, Lab, startCp, T0, type Client, type FleetSpec, type TestCp } from './cp-support.ts'
+import {
+  closureOf,
+  Lab,
+  startCp,
+  T0,
+  type Client,
+  type FleetSpec,
+  type TestCp,
+} from './cp-support.ts'
 import { rederiveRollouts } from '../../src/core/index.ts'
 import { rolloutEventOf } from '../../src/cp/mutator/rollout-steps.ts'
 import { REPLAY_FROM_HEADER } from '../../src/proto/agent.ts'
@@ -48,7 +56,11 @@ async function event(agent: Client, host: string, rolloutId: string, ev: Record<
 }
 
 async function heartbeat(agent: Client, host: string, body: Record<string, unknown>) {
-  return agent.send('POST', '/v1/agent/heartbeat', { hostname: host, at: iso(T0 + 90_000), ...body })
+  return agent.send('POST', '/v1/agent/heartbeat', {
+    hostname: host,
+    at: iso(T0 + 90_000),
+    ...body,
+  })
 }
 
 const twoWaves: FleetSpec = {
@@ -62,7 +74,8 @@ describe('the mutator loop', () => {
     t = await startCp(lab)
     // A second connection sees committed rows only (WAL): what a reply promises must be there.
     const reader = new Database(join(lab.dir, 'state.db'), { readonly: true })
-    const committed = (nonce: string) => reader.query('SELECT 1 FROM token_replay WHERE nonce = ?').get(nonce) !== null
+    const committed = (nonce: string) =>
+      reader.query('SELECT 1 FROM token_replay WHERE nonce = ?').get(nonce) !== null
     const seen: boolean[] = []
     const done = Promise.all(
       ['n1', 'n2', 'n3', 'n4', 'n5'].map(
@@ -96,7 +109,9 @@ describe('runtime scenarios (spec runtime.md §8.5)', () => {
     expect(phase(t, rid, 'h2')).toBe('Pending')
     const kinds = t.cp.store.events.ofKind('rollout_event').map((e) => e.payload['kind'])
     expect(kinds).toEqual(['RolloutOpened', 'HostJoined'])
-    expect(t.cp.store.events.ofKind('plan_action').map((e) => e.payload['action'])).toContain('OpenRollout')
+    expect(t.cp.store.events.ofKind('plan_action').map((e) => e.payload['action'])).toContain(
+      'OpenRollout'
+    )
   })
 
   test('a host event drives the transition and writes agent_event and effect rows', async () => {
@@ -104,15 +119,35 @@ describe('runtime scenarios (spec runtime.md §8.5)', () => {
     t = await startCp(lab)
     const rid = rolloutIds[0]!
     const a = await t.agent('h1')
-    const r = await event(a, 'h1', rid, { kind: 'DispatchAck', seq: 1, currentClosureAtDispatch: 'old-h1', receivedAt: iso(T0 + 61_000) })
+    const r = await event(a, 'h1', rid, {
+      kind: 'DispatchAck',
+      seq: 1,
+      currentClosureAtDispatch: 'old-h1',
+      receivedAt: iso(T0 + 61_000),
+    })
     expect(r.status).toBe(204)
     expect(phase(t, rid, 'h1')).toBe('Activating')
     const agentRows = t.cp.store.events.ofKind('agent_event')
-    expect(agentRows.map((e) => [e.host, e.payload['kind'], e.payload['seq']])).toEqual([['h1', 'DispatchAck', 1]])
-    const effects = t.cp.store.events.ofKind('effect').filter((e) => e.payload['effect'] === 'RecordTransition')
-    expect(effects.map((e) => [e.payload['from'], e.payload['to']])).toEqual([['Pending', 'Activating']])
+    expect(agentRows.map((e) => [e.host, e.payload['kind'], e.payload['seq']])).toEqual([
+      ['h1', 'DispatchAck', 1],
+    ])
+    const effects = t.cp.store.events
+      .ofKind('effect')
+      .filter((e) => e.payload['effect'] === 'RecordTransition')
+    expect(effects.map((e) => [e.payload['from'], e.payload['to']])).toEqual([
+      ['Pending', 'Activating'],
+    ])
     // The same seq again is an idempotent duplicate.
-    expect((await event(a, 'h1', rid, { kind: 'DispatchAck', seq: 1, currentClosureAtDispatch: 'old-h1', receivedAt: iso(T0 + 61_000) })).status).toBe(204)
+    expect(
+      (
+        await event(a, 'h1', rid, {
+          kind: 'DispatchAck',
+          seq: 1,
+          currentClosureAtDispatch: 'old-h1',
+          receivedAt: iso(T0 + 61_000),
+        })
+      ).status
+    ).toBe(204)
     expect(t.cp.store.events.ofKind('agent_event')).toHaveLength(1)
   })
 
@@ -120,10 +155,22 @@ describe('runtime scenarios (spec runtime.md §8.5)', () => {
     const { rolloutIds } = lab.publish(twoWaves)
     t = await startCp(lab)
     const a = await t.agent('h1')
-    const r = await event(a, 'h1', rolloutIds[0]!, { kind: 'Converged', seq: 1, convergedAt: iso(T0 + 61_000), currentClosure: closureOf('h1') })
+    const r = await event(a, 'h1', rolloutIds[0]!, {
+      kind: 'Converged',
+      seq: 1,
+      convergedAt: iso(T0 + 61_000),
+      currentClosure: closureOf('h1'),
+    })
     expect(r.status).toBe(409)
-    expect(r.json().error).toBe(`RemoteConverged is not legal for h1 in ${rolloutIds[0]} in state Pending`)
-    const unknown = await event(a, 'h1', 'stable@ffff', { kind: 'DispatchAck', seq: 1, currentClosureAtDispatch: 'x', receivedAt: iso(T0) })
+    expect(r.json().error).toBe(
+      `RemoteConverged is not legal for h1 in ${rolloutIds[0]} in state Pending`
+    )
+    const unknown = await event(a, 'h1', 'stable@ffff', {
+      kind: 'DispatchAck',
+      seq: 1,
+      currentClosureAtDispatch: 'x',
+      receivedAt: iso(T0),
+    })
     expect(unknown.status).toBe(409)
     expect(unknown.json().error).toContain('no record of h1')
   })
@@ -133,12 +180,21 @@ describe('runtime scenarios (spec runtime.md §8.5)', () => {
     t = await startCp(lab)
     const rid = rolloutIds[0]!
     const a = await t.agent('h1')
-    await event(a, 'h1', rid, { kind: 'DispatchAck', seq: 1, currentClosureAtDispatch: 'old-h1', receivedAt: iso(T0 + 61_000) })
+    await event(a, 'h1', rid, {
+      kind: 'DispatchAck',
+      seq: 1,
+      currentClosureAtDispatch: 'old-h1',
+      receivedAt: iso(T0 + 61_000),
+    })
     const r = await heartbeat(a, 'h1', { rollout_id: rid, current_closure: 'old-h1' })
     expect(r.status).toBe(200)
     expect(r.headers[REPLAY_FROM_HEADER.toLowerCase()]).toBe('1')
     // An agent ahead of the CP (its own last seq) is told where to replay from, per rollout.
-    const ahead = await heartbeat(a, 'h1', { rollout_id: null, current_closure: 'old-h1', last_event_seq_by_rollout: { [rid]: 4 } })
+    const ahead = await heartbeat(a, 'h1', {
+      rollout_id: null,
+      current_closure: 'old-h1',
+      last_event_seq_by_rollout: { [rid]: 4 },
+    })
     expect(ahead.json().replay_from_by_rollout).toEqual({ [rid]: 1 })
   })
 
@@ -147,14 +203,26 @@ describe('runtime scenarios (spec runtime.md §8.5)', () => {
     t = await startCp(lab)
     const rid = rolloutIds[0]!
     const a = await t.agent('h1')
-    await event(a, 'h1', rid, { kind: 'DispatchAck', seq: 1, currentClosureAtDispatch: 'old-h1', receivedAt: iso(T0 + 61_000) })
+    await event(a, 'h1', rid, {
+      kind: 'DispatchAck',
+      seq: 1,
+      currentClosureAtDispatch: 'old-h1',
+      receivedAt: iso(T0 + 61_000),
+    })
     const r = await heartbeat(a, 'h1', { rollout_id: null, current_closure: closureOf('h1') })
     expect(phase(t, rid, 'h1')).toBe('Soaking')
     // The bootstrap answer (no rollout_id) holds the one active record, post-synthesis.
     const boot = r.json().bootstrap_rollouts
     expect(boot).toHaveLength(1)
-    expect(boot[0]).toMatchObject({ rolloutId: rid, hostname: 'h1', state: 'Soaking', lastEventSeq: 2 })
-    const synth = t.cp.store.events.ofKind('agent_event').filter((e) => e.payload['synthesized'] === true)
+    expect(boot[0]).toMatchObject({
+      rolloutId: rid,
+      hostname: 'h1',
+      state: 'Soaking',
+      lastEventSeq: 2,
+    })
+    const synth = t.cp.store.events
+      .ofKind('agent_event')
+      .filter((e) => e.payload['synthesized'] === true)
     expect(synth.map((e) => e.payload['kind'])).toEqual(['ActivationCompleted'])
     // With a rollout_id the bootstrap list is omitted.
     const r2 = await heartbeat(a, 'h1', { rollout_id: rid, current_closure: closureOf('h1') })
@@ -166,12 +234,26 @@ describe('runtime scenarios (spec runtime.md §8.5)', () => {
     t = await startCp(lab)
     const rid = rolloutIds[0]!
     const a = await t.agent('h1')
-    await event(a, 'h1', rid, { kind: 'DispatchAck', seq: 1, currentClosureAtDispatch: 'old-h1', receivedAt: iso(T0 + 61_000) })
-    const r = await heartbeat(a, 'h1', { current_closure: closureOf('h1'), last_event_seq_by_rollout: { [rid]: 4 } })
+    await event(a, 'h1', rid, {
+      kind: 'DispatchAck',
+      seq: 1,
+      currentClosureAtDispatch: 'old-h1',
+      receivedAt: iso(T0 + 61_000),
+    })
+    const r = await heartbeat(a, 'h1', {
+      current_closure: closureOf('h1'),
+      last_event_seq_by_rollout: { [rid]: 4 },
+    })
     expect(r.json().replay_from_by_rollout).toEqual({ [rid]: 1 })
     expect(phase(t, rid, 'h1')).toBe('Activating')
     // The replayed events then apply with the agent's own seqs and times.
-    const done = await event(a, 'h1', rid, { kind: 'ActivationCompleted', seq: 2, observedCurrentClosure: closureOf('h1'), exitCode: 0, completedAt: iso(T0 + 62_000) })
+    const done = await event(a, 'h1', rid, {
+      kind: 'ActivationCompleted',
+      seq: 2,
+      observedCurrentClosure: closureOf('h1'),
+      exitCode: 0,
+      completedAt: iso(T0 + 62_000),
+    })
     expect(done.status).toBe(204)
     expect(t.cp.store.hosts.get(rid, 'h1')?.state.activationCompletedAt).toBe(T0 + 62_000)
   })
@@ -181,10 +263,17 @@ describe('runtime scenarios (spec runtime.md §8.5)', () => {
     t = await startCp(lab)
     const rid = rolloutIds[0]!
     const a = await t.agent('h1')
-    await event(a, 'h1', rid, { kind: 'DispatchAck', seq: 1, currentClosureAtDispatch: 'old-h1', receivedAt: iso(T0 + 61_000) })
+    await event(a, 'h1', rid, {
+      kind: 'DispatchAck',
+      seq: 1,
+      currentClosureAtDispatch: 'old-h1',
+      receivedAt: iso(T0 + 61_000),
+    })
     await heartbeat(a, 'h1', { current_closure: 'something-else' })
     expect(phase(t, rid, 'h1')).toBe('Activating')
-    expect(t.cp.store.events.ofKind('agent_event').some((e) => e.payload['synthesized'] === true)).toBe(false)
+    expect(
+      t.cp.store.events.ofKind('agent_event').some((e) => e.payload['synthesized'] === true)
+    ).toBe(false)
   })
 
   test('a Pending host already at its target converges without a dispatch', async () => {
@@ -201,8 +290,14 @@ describe('runtime scenarios (spec runtime.md §8.5)', () => {
     expect(rec.convergedAt).not.toBeNull()
     expect(rec.activationCompletedAt).not.toBeNull()
     expect(rec.dispatchAckedAt).not.toBeNull()
-    const synth = t.cp.store.events.ofKind('agent_event').filter((e) => e.host === 'h1' && e.payload['synthesized'] === true)
-    expect(synth.map((e) => e.payload['kind'])).toEqual(['DispatchAck', 'ActivationCompleted', 'Converged'])
+    const synth = t.cp.store.events
+      .ofKind('agent_event')
+      .filter((e) => e.host === 'h1' && e.payload['synthesized'] === true)
+    expect(synth.map((e) => e.payload['kind'])).toEqual([
+      'DispatchAck',
+      'ActivationCompleted',
+      'Converged',
+    ])
     // The dispatch queued for h1 before it reported was withdrawn.
     expect(queued(t, 'h1')).toEqual([])
     expect((await a.send('GET', '/v1/agent/dispatch?wait=0')).status).toBe(204)
@@ -220,7 +315,11 @@ describe('runtime scenarios (spec runtime.md §8.5)', () => {
     expect(rows).toHaveLength(1)
     expect(rows[0]!.host).toBeNull()
     expect(rows[0]!.rolloutId).toBe(rolloutIds[0]!)
-    expect(rows[0]!.payload).toMatchObject({ gate: 'wave-promotion', rollout: rolloutIds[0], hosts: ['h2', 'h3'] })
+    expect(rows[0]!.payload).toMatchObject({
+      gate: 'wave-promotion',
+      rollout: rolloutIds[0],
+      hosts: ['h2', 'h3'],
+    })
     expect(String(rows[0]!.payload['reason'])).toContain('wave 1')
     // Status still names the gate for each held host.
     const status = (await t.operator.send('GET', '/v1/hosts')).json()
@@ -252,8 +351,19 @@ describe('runtime scenarios (spec runtime.md §8.5)', () => {
     expect(queued(t, 'h2')).toEqual([])
     const a = await t.agent('h1')
     for (const ev of [
-      { kind: 'DispatchAck', seq: 1, currentClosureAtDispatch: 'old-h1', receivedAt: iso(T0 + 61_000) },
-      { kind: 'ActivationCompleted', seq: 2, observedCurrentClosure: closureOf('h1'), exitCode: 0, completedAt: iso(T0 + 62_000) },
+      {
+        kind: 'DispatchAck',
+        seq: 1,
+        currentClosureAtDispatch: 'old-h1',
+        receivedAt: iso(T0 + 61_000),
+      },
+      {
+        kind: 'ActivationCompleted',
+        seq: 2,
+        observedCurrentClosure: closureOf('h1'),
+        exitCode: 0,
+        completedAt: iso(T0 + 62_000),
+      },
       { kind: 'Converged', seq: 3, convergedAt: iso(T0 + 63_000), currentClosure: closureOf('h1') },
     ]) {
       expect((await event(a, 'h1', rid, ev)).status).toBe(204)
@@ -306,13 +416,22 @@ describe('runtime scenarios (spec runtime.md §8.5)', () => {
     expect(t.cp.store.events.ofKind('gate_decision')).toHaveLength(2)
     // Only a change of the holding gate writes a row; a changed reason updates the live status.
     const [held] = [...t.cp.state.gateBlocks.entries()]
-    t.cp.state.gateBlocks.set(held![0], { ...held![1], reason: 'an older wording of the same gate' })
+    t.cp.state.gateBlocks.set(held![0], {
+      ...held![1],
+      reason: 'an older wording of the same gate',
+    })
     await plan(t)
     expect(t.cp.store.events.ofKind('gate_decision')).toHaveLength(2)
-    expect(t.cp.state.gateBlocks.get(held![0])?.reason).not.toBe('an older wording of the same gate')
+    expect(t.cp.state.gateBlocks.get(held![0])?.reason).not.toBe(
+      'an older wording of the same gate'
+    )
     t.cp.state.gateBlocks.set(held![0], { ...held![1], gate: 'wave-promotion' })
     await plan(t)
-    expect(t.cp.store.events.ofKind('gate_decision').map((e) => e.payload['gate'])).toEqual(['disruption-budget', 'disruption-budget', 'disruption-budget'])
+    expect(t.cp.store.events.ofKind('gate_decision').map((e) => e.payload['gate'])).toEqual([
+      'disruption-budget',
+      'disruption-budget',
+      'disruption-budget',
+    ])
   })
 })
 
@@ -328,8 +447,19 @@ describe('halt, quarantine and operator actions', () => {
     const rid = rolloutIds[0]!
     expect(queued(t, 'h2')).toEqual([rid])
     const a = await t.agent('h1')
-    await event(a, 'h1', rid, { kind: 'DispatchAck', seq: 1, currentClosureAtDispatch: 'old-h1', receivedAt: iso(T0 + 61_000) })
-    const f = await event(a, 'h1', rid, { kind: 'ActivationFailed', seq: 2, exitCode: 1, stderrTail: 'boom', failedAt: iso(T0 + 62_000) })
+    await event(a, 'h1', rid, {
+      kind: 'DispatchAck',
+      seq: 1,
+      currentClosureAtDispatch: 'old-h1',
+      receivedAt: iso(T0 + 61_000),
+    })
+    const f = await event(a, 'h1', rid, {
+      kind: 'ActivationFailed',
+      seq: 2,
+      exitCode: 1,
+      stderrTail: 'boom',
+      failedAt: iso(T0 + 62_000),
+    })
     expect(f.status).toBe(204)
     expect(t.cp.state.rollouts.get(rid)?.record.halt).not.toBeNull()
     expect(queued(t, 'h2')).toEqual([])
@@ -338,27 +468,58 @@ describe('halt, quarantine and operator actions', () => {
     expect(t.cp.state.gateBlocks.get(`${rid}\u0000h2`)?.gate).toBe('halted')
 
     // The rollback completes: the closure is quarantined on the channel.
-    await event(a, 'h1', rid, { kind: 'RollbackComplete', seq: 3, revertedToClosure: 'old-h1', exitCode: 0, completedAt: iso(T0 + 63_000) })
+    await event(a, 'h1', rid, {
+      kind: 'RollbackComplete',
+      seq: 3,
+      revertedToClosure: 'old-h1',
+      exitCode: 0,
+      completedAt: iso(T0 + 63_000),
+    })
     const q = await t.operator.send('GET', '/v1/operator/quarantines')
-    expect(q.json().quarantines).toEqual([{ channel: 'stable', closure: closureOf('h1'), quarantinedAt: iso(T0 + 60_000) }])
+    expect(q.json().quarantines).toEqual([
+      { channel: 'stable', closure: closureOf('h1'), quarantinedAt: iso(T0 + 60_000) },
+    ])
 
     // Agents cannot reach operator routes; a rollout that is not halted cannot be resumed twice.
-    expect((await a.send('POST', `/v1/operator/rollouts/${rid}/resume`, { reason: 'x' })).status).toBe(403)
-    const resumed = await t.operator.send('POST', `/v1/operator/rollouts/${rid}/resume`, { reason: 'fixed the probe' })
+    expect(
+      (await a.send('POST', `/v1/operator/rollouts/${rid}/resume`, { reason: 'x' })).status
+    ).toBe(403)
+    const resumed = await t.operator.send('POST', `/v1/operator/rollouts/${rid}/resume`, {
+      reason: 'fixed the probe',
+    })
     expect(resumed.status).toBe(200)
     expect(resumed.json()).toEqual({ rolloutId: rid, state: 'Failed', halted: false })
-    expect((await t.operator.send('POST', `/v1/operator/rollouts/${rid}/resume`, { reason: 'again' })).status).toBe(409)
+    expect(
+      (await t.operator.send('POST', `/v1/operator/rollouts/${rid}/resume`, { reason: 'again' }))
+        .status
+    ).toBe(409)
     await settle(t)
     await plan(t)
     expect(queued(t, 'h2')).toEqual([rid])
     const audit = t.cp.store.events.ofKind('operator_action')
-    expect(audit.map((e) => [e.payload['action'], e.payload['operator']])).toEqual([['resume', 'operator-alice']])
+    expect(audit.map((e) => [e.payload['action'], e.payload['operator']])).toEqual([
+      ['resume', 'operator-alice'],
+    ])
 
     // Clearing the quarantine is audited too; an unknown one is 404.
-    const cleared = await t.operator.send('POST', '/v1/operator/quarantines/clear', { channel: 'stable', closure: closureOf('h1'), reason: 'fixed' })
+    const cleared = await t.operator.send('POST', '/v1/operator/quarantines/clear', {
+      channel: 'stable',
+      closure: closureOf('h1'),
+      reason: 'fixed',
+    })
     expect(cleared.status).toBe(200)
-    expect((await t.operator.send('POST', '/v1/operator/quarantines/clear', { channel: 'stable', closure: closureOf('h1'), reason: 'x' })).status).toBe(404)
-    expect((await t.operator.send('GET', '/v1/operator/quarantines')).json().quarantines).toEqual([])
+    expect(
+      (
+        await t.operator.send('POST', '/v1/operator/quarantines/clear', {
+          channel: 'stable',
+          closure: closureOf('h1'),
+          reason: 'x',
+        })
+      ).status
+    ).toBe(404)
+    expect((await t.operator.send('GET', '/v1/operator/quarantines')).json().quarantines).toEqual(
+      []
+    )
   })
 
   test('an operator cancels a halted rollout: closed, nothing dispatched', async () => {
@@ -366,14 +527,30 @@ describe('halt, quarantine and operator actions', () => {
     t = await startCp(lab)
     const rid = rolloutIds[0]!
     const a = await t.agent('h1')
-    await event(a, 'h1', rid, { kind: 'DispatchAck', seq: 1, currentClosureAtDispatch: 'old-h1', receivedAt: iso(T0 + 61_000) })
-    await event(a, 'h1', rid, { kind: 'ActivationFailed', seq: 2, exitCode: 1, stderrTail: 'boom', failedAt: iso(T0 + 62_000) })
-    const r = await t.operator.send('POST', `/v1/operator/rollouts/${rid}/cancel`, { reason: 'abandon this release' })
+    await event(a, 'h1', rid, {
+      kind: 'DispatchAck',
+      seq: 1,
+      currentClosureAtDispatch: 'old-h1',
+      receivedAt: iso(T0 + 61_000),
+    })
+    await event(a, 'h1', rid, {
+      kind: 'ActivationFailed',
+      seq: 2,
+      exitCode: 1,
+      stderrTail: 'boom',
+      failedAt: iso(T0 + 62_000),
+    })
+    const r = await t.operator.send('POST', `/v1/operator/rollouts/${rid}/cancel`, {
+      reason: 'abandon this release',
+    })
     expect(r.status).toBe(200)
     expect(r.json().state).toBe('Pruned')
     await plan(t)
     expect(queued(t, 'h2')).toEqual([])
-    const bad = await t.operator.send('POST', `/v1/operator/rollouts/${rid}/cancel`, { reason: 'x', extra: 1 })
+    const bad = await t.operator.send('POST', `/v1/operator/rollouts/${rid}/cancel`, {
+      reason: 'x',
+      extra: 1,
+    })
     expect(bad.status).toBe(400)
   })
 })
@@ -388,7 +565,9 @@ describe('re-derivability (rollout_rederivability.rs)', () => {
     await heartbeat(a, 'h1', { current_closure: closureOf('h1') })
     await settle(t)
     expect(t.cp.state.rollouts.get(rid)?.record.phase).toBe('Terminal')
-    const rebuilt = rederiveRollouts(t.cp.store.events.ofKind('rollout_event').map((e) => rolloutEventOf(e.payload)))
+    const rebuilt = rederiveRollouts(
+      t.cp.store.events.ofKind('rollout_event').map((e) => rolloutEventOf(e.payload))
+    )
     expect(rebuilt.get(rid)).toEqual(t.cp.store.rollouts.get(rid)!.record)
   })
 
@@ -402,7 +581,9 @@ describe('re-derivability (rollout_rederivability.rs)', () => {
     const r2 = second.rolloutIds[0]!
     expect(t.cp.state.rollouts.get(r1)?.record.phase).toBe('Superseded')
     expect(t.cp.state.rollouts.get(r2)?.record.phase).toBe('Active')
-    const rebuilt = rederiveRollouts(t.cp.store.events.ofKind('rollout_event').map((e) => rolloutEventOf(e.payload)))
+    const rebuilt = rederiveRollouts(
+      t.cp.store.events.ofKind('rollout_event').map((e) => rolloutEventOf(e.payload))
+    )
     expect(rebuilt.get(r1)).toEqual(t.cp.store.rollouts.get(r1)!.record)
     expect(rebuilt.get(r2)).toEqual(t.cp.store.rollouts.get(r2)!.record)
   })

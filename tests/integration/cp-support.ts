@@ -51,7 +51,16 @@ export type HostSpec = { readonly channel: string; readonly tags?: readonly stri
 /** A test fleet: hosts, channel policies and waves (fleet.resolved shape, unsigned). */
 export type FleetSpec = {
   readonly hosts: Readonly<Record<string, HostSpec>>
-  readonly channels: Readonly<Record<string, { waves?: readonly (readonly string[])[]; soakMinutes?: number; policy?: 'halt' | 'rollback-and-halt' }>>
+  readonly channels: Readonly<
+    Record<
+      string,
+      {
+        waves?: readonly (readonly string[])[]
+        soakMinutes?: number
+        policy?: 'halt' | 'rollback-and-halt'
+      }
+    >
+  >
   readonly channelEdges?: readonly { gates: string; gated: string }[]
   readonly edges?: readonly { gated: string; gates: string }[]
   readonly budgets?: readonly { hosts: readonly string[]; maxInFlight: number }[]
@@ -74,8 +83,17 @@ export class Lab {
     const lab = new Lab()
     mkdirSync(lab.releaseDir, { recursive: true })
     mkdirSync(lab.caDir, { recursive: true })
-    lab.ca = await createCa({ commonName: 'NixFleet test CA', validityDays: 3650, now: T0 - 86_400_000 })
-    lab.server = await issueServerCert({ ca: lab.ca, names: ['localhost', '127.0.0.1'], now: Date.now(), validityDays: 30 })
+    lab.ca = await createCa({
+      commonName: 'NixFleet test CA',
+      validityDays: 3650,
+      now: T0 - 86_400_000,
+    })
+    lab.server = await issueServerCert({
+      ca: lab.ca,
+      names: ['localhost', '127.0.0.1'],
+      now: Date.now(),
+      validityDays: 30,
+    })
     const op = await createOperatorCert({ ca: lab.ca, name: 'alice', now: Date.now() })
     lab.operator = { cert: op.certPem, key: op.keyPem }
     writeFileSync(join(lab.caDir, 'ca.pem'), lab.ca.certPem)
@@ -97,7 +115,12 @@ export class Lab {
     })
     writeFileSync(
       this.trustFile,
-      JSON.stringify({ schemaVersion: 1, ciReleaseKey: slot(this.ci.pub), cacheKeys: [], orgRootKey: slot(this.org.pub) })
+      JSON.stringify({
+        schemaVersion: 1,
+        ciReleaseKey: slot(this.ci.pub),
+        cacheKeys: [],
+        orgRootKey: slot(this.org.pub),
+      })
     )
   }
 
@@ -125,11 +148,24 @@ export class Lab {
     const waves: Record<string, JsonValue> = {}
     for (const [name, c] of Object.entries(spec.channels)) {
       const soak = c.soakMinutes ?? 0
-      channels[name] = { rolloutPolicy: `p-${name}`, reconcileIntervalMinutes: 30, freshnessWindow: 0, signingIntervalMinutes: 60 }
-      const ws = c.waves ?? [Object.entries(spec.hosts).filter(([, h]) => h.channel === name).map(([n]) => n).sort()]
+      channels[name] = {
+        rolloutPolicy: `p-${name}`,
+        reconcileIntervalMinutes: 30,
+        freshnessWindow: 0,
+        signingIntervalMinutes: 60,
+      }
+      const ws = c.waves ?? [
+        Object.entries(spec.hosts)
+          .filter(([, h]) => h.channel === name)
+          .map(([n]) => n)
+          .sort(),
+      ]
       policies[`p-${name}`] = {
         strategy: 'canary',
-        waves: ws.map(() => ({ selector: { all: true, channel: null, hosts: [], tags: [], tagsAny: [] }, soakMinutes: soak })),
+        waves: ws.map(() => ({
+          selector: { all: true, channel: null, hosts: [], tags: [], tagsAny: [] },
+          soakMinutes: soak,
+        })),
         healthGate: {},
         onHealthFailure: c.policy ?? 'halt',
       }
@@ -155,7 +191,14 @@ export class Lab {
   /** Signs and writes a release of `spec` (closures of generation `gen`); returns its rollout ids. */
   publish(
     spec: FleetSpec,
-    opts: { gen?: number; ciCommit?: string; signedAt?: number; revocations?: JsonValue; nonces?: JsonValue; dir?: string } = {}
+    opts: {
+      gen?: number
+      ciCommit?: string
+      signedAt?: number
+      revocations?: JsonValue
+      nonces?: JsonValue
+      dir?: string
+    } = {}
   ): { rolloutIds: string[]; ciCommit: string } {
     const gen = opts.gen ?? 1
     const ciCommit = opts.ciCommit ?? `${gen}`.padStart(40, 'a')
@@ -163,7 +206,11 @@ export class Lab {
     const release = assembleRelease({
       fleet: this.fleetJson(spec),
       closures,
-      stamp: { signedAt: toRfc3339(opts.signedAt ?? T0, 'seconds'), ciCommit, signatureAlgorithm: 'ed25519' },
+      stamp: {
+        signedAt: toRfc3339(opts.signedAt ?? T0, 'seconds'),
+        ciCommit,
+        signatureAlgorithm: 'ed25519',
+      },
       revocations: opts.revocations,
       bootstrapNonces: opts.nonces,
     })
@@ -177,7 +224,10 @@ export class Lab {
   }
 
   /** A bootstrap token for `host` signed by the org root (and its allow-list entry). */
-  token(host: string, opts: { now?: number; hours?: number } = {}): { token: Record<string, unknown>; entry: JsonValue } {
+  token(
+    host: string,
+    opts: { now?: number; hours?: number } = {}
+  ): { token: Record<string, unknown>; entry: JsonValue } {
     const now = opts.now ?? T0
     const claims = {
       hostname: host,
@@ -189,7 +239,13 @@ export class Lab {
     const signature = toBase64(ed25519Sign(utf8(canonicalizeValue(claims)), this.org.seed))
     return {
       token: { version: 1, claims, signature },
-      entry: { nonce: claims.nonce, hostname: host, expiresAt: claims.expiresAt, mintedAt: null, mintedBy: null },
+      entry: {
+        nonce: claims.nonce,
+        hostname: host,
+        expiresAt: claims.expiresAt,
+        mintedAt: null,
+        mintedBy: null,
+      },
     }
   }
 
@@ -199,7 +255,10 @@ export class Lab {
   }
 
   /** An agent client certificate for `host` (as enrolment would issue it). */
-  async agentCert(host: string, opts: { now?: number; ca?: CaPems } = {}): Promise<{ cert: string; key: string }> {
+  async agentCert(
+    host: string,
+    opts: { now?: number; ca?: CaPems } = {}
+  ): Promise<{ cert: string; key: string }> {
     const k = this.hostKey(host)
     const cn = agentCommonName(host, SUFFIX)
     const { parseCsr } = await import('../../src/pki/csr.ts')
@@ -221,7 +280,11 @@ export class Lab {
   config(over: Partial<CpConfig> = {}, cadence: Partial<CpConfig['cadence']> = {}): CpConfig {
     return {
       listen: { host: '127.0.0.1', port: 0 },
-      tls: { certPem: this.server.certPem, keyPem: this.server.keyPem, clientCaPem: this.ca.certPem },
+      tls: {
+        certPem: this.server.certPem,
+        keyPem: this.server.keyPem,
+        clientCaPem: this.ca.certPem,
+      },
       trustFile: this.trustFile,
       dbPath: join(this.dir, 'state.db'),
       agentCnSuffix: SUFFIX,
@@ -256,7 +319,12 @@ export class Lab {
 }
 
 /** An HTTP answer. */
-export type Answer = { status: number; headers: Record<string, string | string[] | undefined>; text: string; json: () => any }
+export type Answer = {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  text: string
+  json: () => any
+}
 
 /** A TLS client with one identity (or none). */
 export class Client {
@@ -274,9 +342,15 @@ export class Client {
   }
 
   /** Sends a request; `body` objects are JSON-encoded. */
-  send(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+  send(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {}
+  ): Promise<Answer> {
     return new Promise((resolve, reject) => {
-      const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body)
+      const payload =
+        body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body)
       const req = httpsRequest(
         {
           host: '127.0.0.1',
@@ -288,7 +362,9 @@ export class Client {
           headers: {
             ...(payload !== undefined ? { 'content-type': 'application/json' } : {}),
             // A chunked request (`transfer-encoding` given) declares no length.
-            ...(payload !== undefined && headers['transfer-encoding'] === undefined ? { 'content-length': String(Buffer.byteLength(payload)) } : {}),
+            ...(payload !== undefined && headers['transfer-encoding'] === undefined
+              ? { 'content-length': String(Buffer.byteLength(payload)) }
+              : {}),
             'x-nixfleet-protocol': '1',
             ...headers,
           },
@@ -298,7 +374,12 @@ export class Client {
           res.on('data', (c: Buffer) => chunks.push(c))
           res.on('end', () => {
             const text = Buffer.concat(chunks).toString('utf8')
-            resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: () => JSON.parse(text) })
+            resolve({
+              status: res.statusCode ?? 0,
+              headers: res.headers,
+              text,
+              json: () => JSON.parse(text),
+            })
           })
         }
       )
@@ -329,7 +410,12 @@ export type TestCp = {
 /** Starts the CP of `lab` with a fake clock one minute after the release time. */
 export async function startCp(
   lab: Lab,
-  opts: { config?: Partial<CpConfig>; cadence?: Partial<CpConfig['cadence']>; clock?: FakeClock; cp?: CpOptions } = {}
+  opts: {
+    config?: Partial<CpConfig>
+    cadence?: Partial<CpConfig['cadence']>
+    clock?: FakeClock
+    cp?: CpOptions
+  } = {}
 ): Promise<TestCp> {
   const clock = opts.clock ?? new FakeClock(T0 + 60_000)
   const cp = await createControlPlane(lab.config(opts.config, opts.cadence), {
@@ -352,7 +438,8 @@ export async function startCp(
     operator: track(new Client(port, lab, lab.operator)),
     async agent(host) {
       let c = agents.get(host)
-      if (c === undefined) agents.set(host, (c = track(new Client(port, lab, await lab.agentCert(host)))))
+      if (c === undefined)
+        agents.set(host, (c = track(new Client(port, lab, await lab.agentCert(host)))))
       return c
     },
     anonymous: () => track(new Client(port, lab)),
@@ -364,7 +451,10 @@ export async function startCp(
 }
 
 /** Polls `check` until it returns a value other than undefined/false, or throws after `ms`. */
-export async function eventually<T>(check: () => T | undefined | false | Promise<T | undefined | false>, ms = 5000): Promise<T> {
+export async function eventually<T>(
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  ms = 5000
+): Promise<T> {
   const deadline = Date.now() + ms
   for (;;) {
     const v = await check()

@@ -9,7 +9,16 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseCertificate } from '../../src/pki/cert.ts'
 import { createCa } from '../../src/pki/ca.ts'
-import { Client, closureOf, eventually, Lab, startCp, T0, type FleetSpec, type TestCp } from './cp-support.ts'
+import {
+  Client,
+  closureOf,
+  eventually,
+  Lab,
+  startCp,
+  T0,
+  type FleetSpec,
+  type TestCp,
+} from './cp-support.ts'
 
 const iso = (ms: number): string => new Date(ms).toISOString()
 
@@ -48,7 +57,10 @@ describe('identity, roles and revocation', () => {
     // Both roles may read the signed artifacts and ask who they are.
     expect((await a1.send('GET', '/v1/fleet.resolved')).status).toBe(200)
     expect((await t.operator.send('GET', '/v1/fleet.resolved/sig')).status).toBe(200)
-    expect((await a1.send('GET', '/v1/whoami')).json()).toMatchObject({ cn: 'agent-h1.fleet.test', role: 'agent' })
+    expect((await a1.send('GET', '/v1/whoami')).json()).toMatchObject({
+      cn: 'agent-h1.fleet.test',
+      role: 'agent',
+    })
     // A certificate from another CA is no identity at all.
     const other = await createCa({ commonName: 'Other CA', validityDays: 10, now: Date.now() })
     const stranger = new Client(t.port, lab, await lab.agentCert('h1', { ca: other }))
@@ -60,7 +72,16 @@ describe('identity, roles and revocation', () => {
     // Revoked 30 s ago: the agent's certificate (issued a minute ago) predates it.
     const revokedAt = Date.now() - 30_000
     lab.publish(twoWaves, {
-      revocations: { revocations: [{ hostname: 'h1', notBefore: new Date(revokedAt).toISOString().replace(/\.\d+Z$/, 'Z'), reason: 'stolen', revokedBy: 'alice' }] },
+      revocations: {
+        revocations: [
+          {
+            hostname: 'h1',
+            notBefore: new Date(revokedAt).toISOString().replace(/\.\d+Z$/, 'Z'),
+            reason: 'stolen',
+            revokedBy: 'alice',
+          },
+        ],
+      },
     })
     t = await startCp(lab)
     const hb = (h: string) => ({ hostname: h, current_closure: null, at: iso(T0) })
@@ -71,7 +92,9 @@ describe('identity, roles and revocation', () => {
     const fresh = new Client(t.port, lab, await lab.agentCert('h1', { now: revokedAt + 10_000 }))
     expect((await fresh.send('POST', '/v1/agent/heartbeat', hb('h1'))).status).toBe(200)
     fresh.close()
-    expect((await (await t.agent('h2')).send('POST', '/v1/agent/heartbeat', hb('h2'))).status).toBe(200)
+    expect((await (await t.agent('h2')).send('POST', '/v1/agent/heartbeat', hb('h2'))).status).toBe(
+      200
+    )
     // Revocations persist across restarts (cert_revocations).
     await t.stop()
     t = await startCp(lab)
@@ -100,12 +123,21 @@ describe('enrolment and renewal', () => {
     expect(cert.ok && cert.extKeyUsage).toEqual(['clientAuth'])
     const audit = readFileSync(join(lab.dir, 'issuance.log'), 'utf8').trim().split('\n')
     expect(audit).toHaveLength(1)
-    expect(JSON.parse(audit[0]!)).toMatchObject({ requester_cn: '<enroll>', issued_cn: 'agent-h1.fleet.test', context: `enroll/nonce:${(tok.entry as { nonce: string }).nonce}` })
+    expect(JSON.parse(audit[0]!)).toMatchObject({
+      requester_cn: '<enroll>',
+      issued_cn: 'agent-h1.fleet.test',
+      context: `enroll/nonce:${(tok.entry as { nonce: string }).nonce}`,
+    })
 
     // The issued certificate authenticates the agent; renewal keeps the mTLS identity.
     const { ed25519KeyPemFromSeed } = await import('../../src/pki/cert.ts')
-    const enrolled = new Client(t.port, lab, { cert: ok.certPem, key: ed25519KeyPemFromSeed(lab.hostKey('h1').seed) })
-    expect((await enrolled.send('POST', '/v1/agent/heartbeat', { hostname: 'h1', at: iso(T0) })).status).toBe(200)
+    const enrolled = new Client(t.port, lab, {
+      cert: ok.certPem,
+      key: ed25519KeyPemFromSeed(lab.hostKey('h1').seed),
+    })
+    expect(
+      (await enrolled.send('POST', '/v1/agent/heartbeat', { hostname: 'h1', at: iso(T0) })).status
+    ).toBe(200)
     const renewed = await enrolled.send('POST', '/v1/agent/renew', { csrPem: await lab.csr('h1') })
     expect(renewed.status).toBe(200)
     const rc = parseCertificate(renewed.json().certPem)
@@ -121,16 +153,24 @@ describe('enrolment and renewal', () => {
     const anon = t.anonymous()
     const csr = await lab.csr('h1')
     const unlisted = lab.token('h1', { now: Date.now() - 60_000 })
-    expect((await anon.send('POST', '/v1/enroll', { token: unlisted.token, csrPem: csr })).status).toBe(401)
+    expect(
+      (await anon.send('POST', '/v1/enroll', { token: unlisted.token, csrPem: csr })).status
+    ).toBe(401)
     const forged = { ...good.token, signature: Buffer.alloc(64, 1).toString('base64') }
     const f = await anon.send('POST', '/v1/enroll', { token: forged, csrPem: csr })
     expect(f.status).toBe(401)
     expect(f.json().error).toContain('signature')
     const otherCsr = await lab.csr('h2')
-    expect((await anon.send('POST', '/v1/enroll', { token: good.token, csrPem: otherCsr })).status).toBe(401)
-    expect((await anon.send('POST', '/v1/enroll', { token: good.token, csrPem: 'not a csr' })).status).toBe(400)
+    expect(
+      (await anon.send('POST', '/v1/enroll', { token: good.token, csrPem: otherCsr })).status
+    ).toBe(401)
+    expect(
+      (await anon.send('POST', '/v1/enroll', { token: good.token, csrPem: 'not a csr' })).status
+    ).toBe(400)
     // None of the refusals burnt the nonce.
-    expect((await anon.send('POST', '/v1/enroll', { token: good.token, csrPem: csr })).status).toBe(200)
+    expect((await anon.send('POST', '/v1/enroll', { token: good.token, csrPem: csr })).status).toBe(
+      200
+    )
   })
 })
 
@@ -149,19 +189,40 @@ describe('dispatch long-poll', () => {
 
     const parked = a2.send('GET', '/v1/agent/dispatch?wait=10')
     const a1 = await t.agent('h1')
-    await eventually(async () => (await t!.operator.send('GET', '/v1/operator/status')).json().openLongPolls === 1)
+    await eventually(
+      async () => (await t!.operator.send('GET', '/v1/operator/status')).json().openLongPolls === 1
+    )
     for (const ev of [
-      { kind: 'DispatchAck', seq: 1, currentClosureAtDispatch: 'old-h1', receivedAt: iso(T0 + 61_000) },
-      { kind: 'ActivationCompleted', seq: 2, observedCurrentClosure: closureOf('h1'), exitCode: 0, completedAt: iso(T0 + 62_000) },
+      {
+        kind: 'DispatchAck',
+        seq: 1,
+        currentClosureAtDispatch: 'old-h1',
+        receivedAt: iso(T0 + 61_000),
+      },
+      {
+        kind: 'ActivationCompleted',
+        seq: 2,
+        observedCurrentClosure: closureOf('h1'),
+        exitCode: 0,
+        completedAt: iso(T0 + 62_000),
+      },
       { kind: 'Converged', seq: 3, convergedAt: iso(T0 + 63_000), currentClosure: closureOf('h1') },
     ]) {
-      expect((await a1.send('POST', '/v1/agent/events', { hostname: 'h1', rolloutId: rid, event: ev })).status).toBe(204)
+      expect(
+        (await a1.send('POST', '/v1/agent/events', { hostname: 'h1', rolloutId: rid, event: ev }))
+          .status
+      ).toBe(204)
     }
     const afterConverged = performance.now()
     const d = await parked
     const latency = performance.now() - afterConverged
     expect(d.status).toBe(200)
-    expect(d.json()).toMatchObject({ hostname: 'h2', rollout_id: rid, target_closure: closureOf('h2'), wave_index: 1 })
+    expect(d.json()).toMatchObject({
+      hostname: 'h2',
+      rollout_id: rid,
+      target_closure: closureOf('h2'),
+      wave_index: 1,
+    })
     expect(latency).toBeLessThan(100)
     // Delivered once: the queue is empty now.
     expect((await a2.send('GET', '/v1/agent/dispatch?wait=0')).status).toBe(204)
@@ -177,7 +238,9 @@ describe('dispatch long-poll', () => {
       headers: { 'x-nixfleet-protocol': '1' },
       tls: { cert: id.cert, key: id.key, ca: lab.ca.certPem, checkServerIdentity: () => undefined },
     } as RequestInit)
-    await eventually(async () => (await t!.operator.send('GET', '/v1/operator/status')).json().openLongPolls === 1)
+    await eventually(
+      async () => (await t!.operator.send('GET', '/v1/operator/status')).json().openLongPolls === 1
+    )
     const began = performance.now()
     const stopping = t.stop()
     t = undefined
@@ -196,11 +259,15 @@ describe('signed releases', () => {
     const r = await t.operator.send('POST', '/v1/operator/refresh')
     expect(r.status).toBe(200)
     expect(t.cp.state.release!.fleet.sha256).toBe(adopted)
-    expect(r.json().errors).toContainEqual(expect.objectContaining({ key: 'fleet', kind: 'Rollback' }))
+    expect(r.json().errors).toContainEqual(
+      expect.objectContaining({ key: 'fleet', kind: 'Rollback' })
+    )
     const rows = t.cp.store.events.ofKind('verify_outcome').filter((e) => e.payload['ok'] === false)
     expect(rows.map((e) => e.payload['kind'])).toContain('Rollback')
     const metrics = (await t.operator.send('GET', '/metrics')).text
-    expect(metrics).toContain('nixfleet_cp_verify_failures_total{artifact="fleet",kind="Rollback"} 1')
+    expect(metrics).toContain(
+      'nixfleet_cp_verify_failures_total{artifact="fleet",kind="Rollback"} 1'
+    )
     expect(metrics).toContain('nixfleet_cp_long_polls_paced 0')
     // The high-water mark survives a restart: the older release is still refused.
     await t.stop()
@@ -220,8 +287,13 @@ describe('signed releases', () => {
     expect(t.cp.state.release!.manifests['stable']).toBeUndefined()
     expect(t.cp.state.rollouts.size).toBe(0)
     const ch = await t.operator.send('GET', '/v1/channels/stable')
-    expect(ch.json().manifest).toMatchObject({ adopted: false, last_error: { kind: 'BadSignature' } })
-    expect((await (await t.agent('h1')).send('GET', `/v1/rollouts/${rolloutIds[0]}`)).status).toBe(404)
+    expect(ch.json().manifest).toMatchObject({
+      adopted: false,
+      last_error: { kind: 'BadSignature' },
+    })
+    expect((await (await t.agent('h1')).send('GET', `/v1/rollouts/${rolloutIds[0]}`)).status).toBe(
+      404
+    )
   })
 
   test('a CP whose database was deleted rebuilds from heartbeats without re-dispatching converged hosts', async () => {
@@ -233,29 +305,50 @@ describe('signed releases', () => {
     const rid = rolloutIds[0]!
     t = await startCp(lab)
     for (const h of ['h1', 'h2']) {
-      await (await t.agent(h)).send('POST', '/v1/agent/heartbeat', { hostname: h, current_closure: closureOf(h), at: iso(T0 + 70_000) })
+      await (
+        await t.agent(h)
+      ).send('POST', '/v1/agent/heartbeat', {
+        hostname: h,
+        current_closure: closureOf(h),
+        at: iso(T0 + 70_000),
+      })
     }
     await eventually(() => t!.cp.store.hosts.get(rid, 'h2')?.state.phase === 'Converged')
     await t.stop()
-    for (const f of ['state.db', 'state.db-wal', 'state.db-shm']) rmSync(join(lab.dir, f), { force: true })
+    for (const f of ['state.db', 'state.db-wal', 'state.db-shm'])
+      rmSync(join(lab.dir, f), { force: true })
 
     t = await startCp(lab, { cadence: { startupDispatchHoldMs: 60_000 } })
     expect(t.cp.store.hosts.get(rid, 'h1')?.state.phase).toBe('Pending')
     expect(t.cp.state.dispatchDepth()).toBe(0)
     for (const h of ['h1', 'h2']) {
       const a = await t.agent(h)
-      expect((await a.send('POST', '/v1/agent/heartbeat', { hostname: h, current_closure: closureOf(h), at: iso(T0 + 80_000) })).status).toBe(200)
+      expect(
+        (
+          await a.send('POST', '/v1/agent/heartbeat', {
+            hostname: h,
+            current_closure: closureOf(h),
+            at: iso(T0 + 80_000),
+          })
+        ).status
+      ).toBe(200)
       expect((await a.send('GET', '/v1/agent/dispatch?wait=0')).status).toBe(204)
     }
     await eventually(() => t!.cp.store.hosts.get(rid, 'h2')?.state.phase === 'Converged')
     expect(t.cp.store.hosts.get(rid, 'h1')?.state.phase).toBe('Converged')
     // h3 runs something else: once heard from, it is dispatched as usual.
     const a3 = await t.agent('h3')
-    await a3.send('POST', '/v1/agent/heartbeat', { hostname: 'h3', current_closure: 'old-h3', at: iso(T0 + 80_000) })
+    await a3.send('POST', '/v1/agent/heartbeat', {
+      hostname: 'h3',
+      current_closure: 'old-h3',
+      at: iso(T0 + 80_000),
+    })
     const d = await a3.send('GET', '/v1/agent/dispatch?wait=5')
     expect(d.status).toBe(200)
     expect(d.json().rollout_id).toBe(rid)
-    const delivered = t.cp.store.events.ofKind('effect').filter((e) => e.payload['effect'] === 'DispatchDelivered')
+    const delivered = t.cp.store.events
+      .ofKind('effect')
+      .filter((e) => e.payload['effect'] === 'DispatchDelivered')
     expect(delivered.map((e) => e.host)).toEqual(['h3'])
   })
 })
@@ -265,20 +358,37 @@ describe('request hygiene', () => {
     lab.publish(twoWaves)
     t = await startCp(lab)
     const a = await t.agent('h1')
-    const bad = await a.send('POST', '/v1/agent/events', '{"hostname":', { 'content-type': 'application/json' })
+    const bad = await a.send('POST', '/v1/agent/events', '{"hostname":', {
+      'content-type': 'application/json',
+    })
     expect(bad.status).toBe(400)
     expect(bad.json()).toEqual({ error: 'malformed JSON body' })
-    const type = await a.send('POST', '/v1/agent/events', 'hostname=h1', { 'content-type': 'application/x-www-form-urlencoded' })
+    const type = await a.send('POST', '/v1/agent/events', 'hostname=h1', {
+      'content-type': 'application/x-www-form-urlencoded',
+    })
     expect(type.status).toBe(415)
-    const huge = await a.send('POST', '/v1/agent/heartbeat', JSON.stringify({ hostname: 'h1', pad: 'x'.repeat(100_000) }))
+    const huge = await a.send(
+      'POST',
+      '/v1/agent/heartbeat',
+      JSON.stringify({ hostname: 'h1', pad: 'x'.repeat(100_000) })
+    )
     expect(huge.status).toBe(413)
     // Without a declared length the limit is enforced while the body streams in.
     const chunked = { 'transfer-encoding': 'chunked' }
-    const hugeChunked = await a.send('POST', '/v1/agent/heartbeat', JSON.stringify({ hostname: 'h1', pad: 'x'.repeat(100_000) }), chunked)
+    const hugeChunked = await a.send(
+      'POST',
+      '/v1/agent/heartbeat',
+      JSON.stringify({ hostname: 'h1', pad: 'x'.repeat(100_000) }),
+      chunked
+    )
     expect(hugeChunked.status).toBe(413)
     const hb = { hostname: 'h1', current_closure: null, at: new Date(t.clock.now()).toISOString() }
     expect((await a.send('POST', '/v1/agent/heartbeat', hb, chunked)).status).toBe(200)
-    const shape = await a.send('POST', '/v1/agent/events', { hostname: 'h1', rolloutId: 'stable@abc', event: { kind: 'DispatchAck', seq: 'SECRET-VALUE' } })
+    const shape = await a.send('POST', '/v1/agent/events', {
+      hostname: 'h1',
+      rolloutId: 'stable@abc',
+      event: { kind: 'DispatchAck', seq: 'SECRET-VALUE' },
+    })
     expect(shape.status).toBe(400)
     expect(shape.text).not.toContain('SECRET-VALUE')
     expect(Object.keys(shape.json().fields)).toContain('event.seq')
@@ -286,19 +396,45 @@ describe('request hygiene', () => {
 
   test('readiness gate, webhook refresh and the protocol header', async () => {
     writeFileSync(join(lab.dir, 'hook.token'), 'hook-secret\n')
-    t = await startCp(lab, { config: { webhookTokenFile: join(lab.dir, 'hook.token') }, cadence: { primeTimeoutMs: 2000 } })
+    t = await startCp(lab, {
+      config: { webhookTokenFile: join(lab.dir, 'hook.token') },
+      cadence: { primeTimeoutMs: 2000 },
+    })
     const notReady = await t.operator.send('GET', '/v1/hosts')
     expect(notReady.status).toBe(503)
     expect(notReady.headers['retry-after']).toBe('30')
-    expect(notReady.json()).toEqual({ error: 'control plane not ready', reason: 'awaiting first signed artifact' })
-    expect((await t.anonymous().send('GET', '/healthz')).json()).toMatchObject({ ok: true, ready: false })
+    expect(notReady.json()).toEqual({
+      error: 'control plane not ready',
+      reason: 'awaiting first signed artifact',
+    })
+    expect((await t.anonymous().send('GET', '/healthz')).json()).toMatchObject({
+      ok: true,
+      ready: false,
+    })
     lab.publish(twoWaves)
-    expect((await t.anonymous().send('POST', '/v1/webhook/refresh', undefined, { authorization: 'Bearer wrong' })).status).toBe(401)
-    expect((await t.anonymous().send('POST', '/v1/webhook/refresh', undefined, { authorization: 'Bearer hook-secret' })).status).toBe(202)
+    expect(
+      (
+        await t
+          .anonymous()
+          .send('POST', '/v1/webhook/refresh', undefined, { authorization: 'Bearer wrong' })
+      ).status
+    ).toBe(401)
+    expect(
+      (
+        await t
+          .anonymous()
+          .send('POST', '/v1/webhook/refresh', undefined, { authorization: 'Bearer hook-secret' })
+      ).status
+    ).toBe(202)
     await eventually(() => t!.cp.state.release !== undefined)
     expect((await t.operator.send('GET', '/v1/hosts')).status).toBe(200)
-    expect((await t.operator.send('GET', '/v1/hosts', undefined, { 'x-nixfleet-protocol': '2' })).status).toBe(426)
-    expect((await t.operator.send('GET', '/v1/hosts', undefined, { 'x-nixfleet-protocol': 'one' })).status).toBe(400)
+    expect(
+      (await t.operator.send('GET', '/v1/hosts', undefined, { 'x-nixfleet-protocol': '2' })).status
+    ).toBe(426)
+    expect(
+      (await t.operator.send('GET', '/v1/hosts', undefined, { 'x-nixfleet-protocol': 'one' }))
+        .status
+    ).toBe(400)
     expect(existsSync(join(lab.dir, 'state.db'))).toBe(true)
   })
 })

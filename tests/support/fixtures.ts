@@ -19,7 +19,6 @@ import { createCsr, parseCsr } from '../../src/pki/csr.ts'
 import { toRfc3339 } from '../../src/proto/common.ts'
 import { assembleRelease } from '../../src/release/assemble.ts'
 
-
 export {
   caDirFlags,
   closureId,

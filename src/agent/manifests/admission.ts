@@ -37,10 +37,17 @@ export function isFresh(view: ReleaseView | undefined, now: number): boolean {
 }
 
 /** The refusal of a dispatch when the agent has no view at all. */
-export function noViewRefusal(rolloutId: string, rejection: (Refusal & { artifact: string }) | undefined): Refusal {
+export function noViewRefusal(
+  rolloutId: string,
+  rejection: (Refusal & { artifact: string }) | undefined
+): Refusal {
   return rejection
     ? { kind: rejection.kind, message: `${rejection.artifact}: ${rejection.message}`, rolloutId }
-    : { kind: 'Unavailable', message: 'no verified fleet.resolved yet (control plane unreachable)', rolloutId }
+    : {
+        kind: 'Unavailable',
+        message: 'no verified fleet.resolved yet (control plane unreachable)',
+        rolloutId,
+      }
 }
 
 /** The verdict on `dispatch` against `view` at `now`. */
@@ -59,7 +66,8 @@ export function judgeDispatch(
   const stale = checkFreshness(view.manifest.signedAtMs, now, view.manifestWindowSecs)
   if (stale) return refuse(stale.kind, `rollout manifest: ${stale.message}`)
   const entry = signedHostEntry(view, machineId)
-  if (!entry) return refuse('NotInManifest', `the signed manifest of ${rolloutId} does not list this host`)
+  if (!entry)
+    return refuse('NotInManifest', `the signed manifest of ${rolloutId} does not list this host`)
   if (entry.targetClosure !== dispatch.target_closure) {
     return refuse(
       'TargetMismatch',
@@ -67,7 +75,8 @@ export function judgeDispatch(
     )
   }
   const { channel, targetClosure, waveIndex, policy } = entry
-  if (!policy) return refuse('NoPolicy', `channel ${channel} has no rollout policy in the signed fleet`)
+  if (!policy)
+    return refuse('NoPolicy', `channel ${channel} has no rollout policy in the signed fleet`)
   return { ok: true, value: { rolloutId, channel, targetClosure, waveIndex, policy } }
 }
 
@@ -100,7 +109,8 @@ export async function explainForeign(
   const mf = await artifacts.fetchManifest(rolloutId, signal)
   if (!mf.ok) return notCurrent
   const mv = await artifacts.verifyManifest(mf.value, rolloutId, undefined, now())
-  if (!mv.ok) return { kind: mv.error.kind, message: `rollout manifest: ${mv.error.message}`, rolloutId }
+  if (!mv.ok)
+    return { kind: mv.error.kind, message: `rollout manifest: ${mv.error.message}`, rolloutId }
   if (artifacts.isRollback(mv.manifest.verified)) {
     return {
       kind: 'Rollback',

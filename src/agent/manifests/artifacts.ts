@@ -49,7 +49,10 @@ export type Refusal = {
 export type Rejection = Refusal & { readonly artifact: 'fleet' | 'rollout-manifest' }
 
 /** A verification failure. */
-type Failure = { readonly ok: false; readonly error: { readonly kind: string; readonly message: string } }
+type Failure = {
+  readonly ok: false
+  readonly error: { readonly kind: string; readonly message: string }
+}
 
 /** The dependencies of the artifact store. */
 export type SignedArtifactsDeps = {
@@ -69,8 +72,7 @@ export type SignedArtifactsDeps = {
 export class SignedArtifacts {
   /** The fleet bytes, signature and trust file last admitted, to skip re-verifying them. */
   private verifiedFleet:
-    | { pair: SignedBytes; trust: unknown; verified: Verified<FleetResolved> }
-    | undefined
+    { pair: SignedBytes; trust: unknown; verified: Verified<FleetResolved> } | undefined
   private rejection: Rejection | undefined
   private readonly logged = new Set<string>()
   private readonly fleetDir: string
@@ -181,8 +183,14 @@ export class SignedArtifacts {
   }
 
   /** The CP's manifest pair of `rolloutId`. */
-  fetchManifest(rolloutId: string, signal: AbortSignal | undefined): Promise<ClientResult<SignedBytes>> {
-    return this.deps.client.fetchRolloutManifest(rolloutId, { timeoutMs: ARTIFACT_TIMEOUT_MS, signal })
+  fetchManifest(
+    rolloutId: string,
+    signal: AbortSignal | undefined
+  ): Promise<ClientResult<SignedBytes>> {
+    return this.deps.client.fetchRolloutManifest(rolloutId, {
+      timeoutMs: ARTIFACT_TIMEOUT_MS,
+      signal,
+    })
   }
 
   // ------------------------------------------------------------------ verify
@@ -227,7 +235,9 @@ export class SignedArtifacts {
       rolloutId,
       fleet: fleet ? { sha256: fleet.sha256, value: fleet.value } : undefined,
     })
-    return r.ok ? { ok: true, manifest: { verified: r.verified, windowSecs: r.freshnessWindowSecs } } : r
+    return r.ok
+      ? { ok: true, manifest: { verified: r.verified, windowSecs: r.freshnessWindowSecs } }
+      : r
   }
 
   // ------------------------------------------------------------------ disk cache

@@ -132,7 +132,9 @@ export class ManifestCache {
     const { channel, rolloutId } = own
     if (channel === undefined || rolloutId === undefined) {
       if (channel === undefined && a.firstTime('not-in-fleet')) {
-        this.deps.log.warn('this host is not in the signed fleet', { machineId: this.deps.machineId })
+        this.deps.log.warn('this host is not in the signed fleet', {
+          machineId: this.deps.machineId,
+        })
       }
       return this.completed(fleet, own, undefined, now)
     }
@@ -150,7 +152,10 @@ export class ManifestCache {
     if (!mv.ok) {
       this.adopt(fleet, own, undefined)
       const { kind, message } = mv.error
-      a.reject({ artifact: 'rollout-manifest', kind, message, rolloutId }, `${rolloutId}|${message}`)
+      a.reject(
+        { artifact: 'rollout-manifest', kind, message, rolloutId },
+        `${rolloutId}|${message}`
+      )
       return { ok: false, error: `rollout manifest ${rolloutId} refused: ${kind}` }
     }
     const key = highWaterKey('rollout-manifest', channel)

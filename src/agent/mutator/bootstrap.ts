@@ -54,7 +54,8 @@ export const onBootstrap: Handler<'Bootstrap'> = (ctx, { snapshots, currentClosu
       continue
     }
     // Without a local record the core adopts only the signed target, so `facts` is there.
-    const kept = local ?? (facts && { policy: facts.policy, waveIndex: facts.waveIndex, meta: NEW_META })
+    const kept =
+      local ?? (facts && { policy: facts.policy, waveIndex: facts.waveIndex, meta: NEW_META })
     if (!kept) continue
     const priorFromCp = kept.meta.priorFromCp || d.priorFromCp
     const host: StoredHost = { ...kept, state: d.state, meta: { ...kept.meta, priorFromCp } }

@@ -68,4 +68,7 @@ export type MutatorContext = {
 }
 
 /** The handler of one input kind: calls core, hands effects to the applier, returns the reply. */
-export type Handler<K extends AgentInputKind> = (ctx: MutatorContext, input: AgentInput<K>) => ReplyOf<K>
+export type Handler<K extends AgentInputKind> = (
+  ctx: MutatorContext,
+  input: AgentInput<K>
+) => ReplyOf<K>

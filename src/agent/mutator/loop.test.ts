@@ -202,7 +202,12 @@ describe('dispatch to convergence', () => {
   test('a duplicate dispatch for a started rollout is ignored', () => {
     const w = makeWorld()
     expect(
-      w.mutator.handle({ type: 'Dispatch', accepted: accepted(R1, V1), receivedAt: T0, prior: PRIOR })
+      w.mutator.handle({
+        type: 'Dispatch',
+        accepted: accepted(R1, V1),
+        receivedAt: T0,
+        prior: PRIOR,
+      })
     ).toBe('accepted')
     expect(
       w.mutator.handle({
@@ -543,7 +548,12 @@ test('a superseded rollout is forgotten once its events are delivered', () => {
 test('queued inputs are handled in order and each reply goes to its own callback', async () => {
   const w = makeWorld()
   const replies: unknown[] = []
-  const dispatch = { type: 'Dispatch', accepted: accepted(R1, V1), receivedAt: T0, prior: PRIOR } as const
+  const dispatch = {
+    type: 'Dispatch',
+    accepted: accepted(R1, V1),
+    receivedAt: T0,
+    prior: PRIOR,
+  } as const
   expect(w.mutator.submit(dispatch, (r) => void replies.push(r))).toBe(true)
   expect(w.mutator.submit(dispatch, (r) => void replies.push(r))).toBe(true)
   const started = { type: 'LocalActivationStarted', startedAt: T0, switchMethod: 's' } as const

@@ -120,7 +120,10 @@ export class AgentMutator implements MutatorContext {
   // ------------------------------------------------------------------ producers
 
   /** Queues an input; false when the queue is full or closed. */
-  submit<K extends AgentInputKind>(input: AgentInput<K>, reply: (r: ReplyOf<K>) => void = ignore): boolean {
+  submit<K extends AgentInputKind>(
+    input: AgentInput<K>,
+    reply: (r: ReplyOf<K>) => void = ignore
+  ): boolean {
     const envelope: Envelope<K> = { input, reply }
     return this.queue.tryPush(() => this.deliver(envelope))
   }
@@ -132,7 +135,9 @@ export class AgentMutator implements MutatorContext {
   ): Promise<boolean> {
     while (!this.submit(input, reply)) {
       if (this.queue.isClosed) {
-        this.deps.log.warn('input not delivered to the mutator: shutting down', { input: input.type })
+        this.deps.log.warn('input not delivered to the mutator: shutting down', {
+          input: input.type,
+        })
         return false
       }
       await sleep(REQUEUE_DELAY_MS)

@@ -25,7 +25,11 @@ export const MAX_ROLLBACK_ATTEMPTS = 2
  * `host` after stepping the recorded events above its seq. An event the state machine refuses
  * still advances the seq, so it is never reused for another event.
  */
-export function replayRecorded(host: StoredHost, entries: readonly OutboxEntry[], now: number): StoredHost {
+export function replayRecorded(
+  host: StoredHost,
+  entries: readonly OutboxEntry[],
+  now: number
+): StoredHost {
   let h = host
   for (const entry of entries) {
     const r = step(h.state, localEventOf(entry.event, h.state.targetClosure), now, h.policy)
@@ -72,8 +76,16 @@ export function recover(ctx: MutatorContext, rolloutId: string, active: boolean)
         return
       }
       ctx.commit({ ...host, meta: { ...host.meta, activationAttempts: attempts + 1 } })
-      log.warn('recovered: resuming an interrupted activation', { rolloutId, attempt: attempts + 1 })
-      ctx.applier.submit({ rolloutId, closure: s.targetClosure, kind: 'resume-switch', mayRealise: true })
+      log.warn('recovered: resuming an interrupted activation', {
+        rolloutId,
+        attempt: attempts + 1,
+      })
+      ctx.applier.submit({
+        rolloutId,
+        closure: s.targetClosure,
+        kind: 'resume-switch',
+        mayRealise: true,
+      })
       return
     }
     case 'Soaking':
@@ -93,7 +105,10 @@ export function recover(ctx: MutatorContext, rolloutId: string, active: boolean)
         return
       }
       if (inFlight || host.meta.rollbackAttempts >= MAX_ROLLBACK_ATTEMPTS) return
-      ctx.commit({ ...host, meta: { ...host.meta, rollbackAttempts: host.meta.rollbackAttempts + 1 } })
+      ctx.commit({
+        ...host,
+        meta: { ...host.meta, rollbackAttempts: host.meta.rollbackAttempts + 1 },
+      })
       log.warn('recovered: resuming an interrupted rollback', { rolloutId, closure: prior })
       ctx.applier.submit({
         rolloutId,

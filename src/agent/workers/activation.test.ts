@@ -74,7 +74,11 @@ test('a switch reports Started then Completed; a superseded rollout is skipped',
     [R1, 'LocalActivationStarted'],
     [R1, 'LocalActivationCompleted'],
   ])
-  expect(events[1]!.event).toMatchObject({ observedCurrentClosure: target, exitCode: 0, completedAt: T0 })
+  expect(events[1]!.event).toMatchObject({
+    observedCurrentClosure: target,
+    exitCode: 0,
+    completedAt: T0,
+  })
 })
 
 test('a resumed switch that another switch keeps locked fails at the deadline', async () => {

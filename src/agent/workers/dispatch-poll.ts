@@ -53,7 +53,9 @@ export class DispatchPoller {
 
   private refuse(refusal: Refusal): void {
     this.refusal = { ...refusal, at: this.deps.clock.now() }
-    this.deps.metrics.inc(M.dispatchRefusals, 'Dispatches refused, by reason.', { kind: refusal.kind })
+    this.deps.metrics.inc(M.dispatchRefusals, 'Dispatches refused, by reason.', {
+      kind: refusal.kind,
+    })
     this.deps.log.warn('dispatch refused', {
       rolloutId: refusal.rolloutId,
       kind: refusal.kind,

@@ -114,7 +114,8 @@ export class HeartbeatWorker {
     )
     if (r.value.replayFrom !== undefined && rolloutId !== null)
       replays.set(rolloutId, r.value.replayFrom)
-    for (const [id, after] of replays) this.deps.submit({ type: 'ReplayFrom', rolloutId: id, after })
+    for (const [id, after] of replays)
+      this.deps.submit({ type: 'ReplayFrom', rolloutId: id, after })
     return r
   }
 

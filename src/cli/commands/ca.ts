@@ -20,10 +20,25 @@ export const caInitSpec: CommandSpec = {
   details: 'Writes DIR/ca.pem, DIR/ca.key (0600), DIR/server.pem and DIR/server.key (0600).',
   options: {
     out: { type: 'string', value: 'DIR', description: 'output directory', required: true },
-    'server-name': { type: 'string', value: 'NAME', description: 'DNS name or IP of the CP (default localhost, 127.0.0.1)', multiple: true },
-    'common-name': { type: 'string', value: 'CN', description: 'CA common name', default: 'NixFleet fleet CA' },
+    'server-name': {
+      type: 'string',
+      value: 'NAME',
+      description: 'DNS name or IP of the CP (default localhost, 127.0.0.1)',
+      multiple: true,
+    },
+    'common-name': {
+      type: 'string',
+      value: 'CN',
+      description: 'CA common name',
+      default: 'NixFleet fleet CA',
+    },
     'validity-days': { type: 'string', value: 'N', description: 'CA lifetime', default: '3650' },
-    'server-validity-days': { type: 'string', value: 'N', description: 'server certificate lifetime', default: '825' },
+    'server-validity-days': {
+      type: 'string',
+      value: 'N',
+      description: 'server certificate lifetime',
+      default: '825',
+    },
     force: { type: 'boolean', description: 'overwrite existing files' },
   },
 }
@@ -35,11 +50,13 @@ export async function caInit(args: ParsedArgs): Promise<number> {
   const serverNames = names.length > 0 ? names : ['localhost', '127.0.0.1']
   const files = ['ca.pem', 'ca.key', 'server.pem', 'server.key'].map((f) => join(dir, f))
   for (const f of files) {
-    if (existsSync(f) && !flag(args, 'force')) throw new CliError(`ca init: ${f} already exists (use --force to overwrite)`)
+    if (existsSync(f) && !flag(args, 'force'))
+      throw new CliError(`ca init: ${f} already exists (use --force to overwrite)`)
   }
   const validityDays = intOpt(args, 'ca init', 'validity-days')!
   const serverDays = intOpt(args, 'ca init', 'server-validity-days')!
-  if (validityDays < 1 || serverDays < 1) throw new CliError('ca init: validity must be at least 1 day')
+  if (validityDays < 1 || serverDays < 1)
+    throw new CliError('ca init: validity must be at least 1 day')
   const now = Date.now()
   const ca = await createCa({ commonName: str(args, 'common-name')!, validityDays, now })
   let server

@@ -12,7 +12,8 @@ export const canonicalizeSpec: CommandSpec = {
   name: 'canonicalize',
   summary: 'RFC 8785 canonical JSON: stdin to stdout',
   usage: 'nixfleet canonicalize < in.json > out.json',
-  details: 'Exit codes: 0 ok, 1 invalid JSON (duplicate keys and lone surrogates too), 2 I/O error.',
+  details:
+    'Exit codes: 0 ok, 1 invalid JSON (duplicate keys and lone surrogates too), 2 I/O error.',
   options: {},
 }
 
@@ -23,7 +24,8 @@ export async function canonicalize(_args: ParsedArgs): Promise<number> {
   try {
     out = jcs(input)
   } catch (e) {
-    if (e instanceof JsonSyntaxError) throw new CliError(`canonicalize: stdin: ${e.message}`, EXIT_VERIFY_FAILED)
+    if (e instanceof JsonSyntaxError)
+      throw new CliError(`canonicalize: stdin: ${e.message}`, EXIT_VERIFY_FAILED)
     throw e
   }
   await Bun.write(Bun.stdout, out)

@@ -23,7 +23,10 @@ import { flag, intOpt, str } from '../args.ts'
 import { CliError, EXIT_OK } from '../errors.ts'
 
 const env = (name: string): string => `NIXFLEET_CP_${name.toUpperCase().replaceAll('-', '_')}`
-const opt = (name: string, o: Omit<OptionSpec, 'env'>): [string, OptionSpec] => [name, { ...o, env: env(name) }]
+const opt = (name: string, o: Omit<OptionSpec, 'env'>): [string, OptionSpec] => [
+  name,
+  { ...o, env: env(name) },
+]
 const s = (value: string, description: string, extra: Partial<OptionSpec> = {}) =>
   ({ type: 'string', value, description, ...extra }) as const
 
@@ -31,7 +34,8 @@ const s = (value: string, description: string, extra: Partial<OptionSpec> = {}) 
 export const cpSpec: CommandSpec = {
   name: 'control-plane',
   summary: 'run the control plane: signed releases in, dispatches out, over mTLS',
-  usage: 'nixfleet control-plane --tls-cert F --tls-key F --trust-file F --agent-cn-suffix S (--release-dir D | --channel-refs-artifact-url U …) [options]',
+  usage:
+    'nixfleet control-plane --tls-cert F --tls-key F --trust-file F --agent-cn-suffix S (--release-dir D | --channel-refs-artifact-url U …) [options]',
   details:
     'Every flag can also be set as NIXFLEET_CP_<FLAG> (e.g. NIXFLEET_CP_LISTEN). URL pairs must be given\n' +
     'together; --check-config validates flags and files, then exits 0 (or 2 with the problem).',
@@ -39,17 +43,45 @@ export const cpSpec: CommandSpec = {
     opt('listen', s('HOST:PORT', 'address to listen on', { default: CP_DEFAULTS.listen })),
     opt('tls-cert', s('FILE', 'server certificate (PEM)')),
     opt('tls-key', s('FILE', 'server private key (PEM)')),
-    opt('client-ca', s('FILE', 'CA that client certificates must chain to (default: --fleet-ca-cert)')),
+    opt(
+      'client-ca',
+      s('FILE', 'CA that client certificates must chain to (default: --fleet-ca-cert)')
+    ),
     opt('trust-file', s('FILE', 'trust.json (re-read on every poll and enrolment)')),
-    opt('db-path', s('PATH', 'SQLite state database (":memory:" for tests)', { default: CP_DEFAULTS.dbPath })),
+    opt(
+      'db-path',
+      s('PATH', 'SQLite state database (":memory:" for tests)', { default: CP_DEFAULTS.dbPath })
+    ),
     opt('agent-cn-suffix', s('SUFFIX', 'agent certificate CN suffix: agent-<host>.<SUFFIX>')),
     opt('fleet-ca-cert', s('FILE', 'issuing CA certificate for enrolment and renewal')),
     opt('fleet-ca-key', s('FILE', 'issuing CA private key (P-256 PEM)')),
-    opt('allow-file-ca-key', { type: 'boolean', description: 'accept a file-backed CA key under --strict' }),
-    opt('agent-cert-validity-secs', s('N', 'lifetime of issued agent certificates (min 60)', { default: String(CP_DEFAULTS.agentCertValiditySecs) })),
-    opt('audit-log', s('FILE', 'JSONL log of every issued certificate', { default: CP_DEFAULTS.auditLog })),
-    opt('freshness-window-secs', s('N', 'maximum age of signed artifacts', { default: String(CP_DEFAULTS.freshnessWindowSecs) })),
-    opt('release-dir', s('DIR', 'local release directory (holding fleet.resolved.json, or a checkout with releases/)')),
+    opt('allow-file-ca-key', {
+      type: 'boolean',
+      description: 'accept a file-backed CA key under --strict',
+    }),
+    opt(
+      'agent-cert-validity-secs',
+      s('N', 'lifetime of issued agent certificates (min 60)', {
+        default: String(CP_DEFAULTS.agentCertValiditySecs),
+      })
+    ),
+    opt(
+      'audit-log',
+      s('FILE', 'JSONL log of every issued certificate', { default: CP_DEFAULTS.auditLog })
+    ),
+    opt(
+      'freshness-window-secs',
+      s('N', 'maximum age of signed artifacts', {
+        default: String(CP_DEFAULTS.freshnessWindowSecs),
+      })
+    ),
+    opt(
+      'release-dir',
+      s(
+        'DIR',
+        'local release directory (holding fleet.resolved.json, or a checkout with releases/)'
+      )
+    ),
     opt('artifact', s('FILE', 'fleet.resolved.json file (offline boot)')),
     opt('signature', s('FILE', 'its .sig (offline boot)')),
     opt('channel-refs-artifact-url', s('URL', 'URL of the signed fleet.resolved.json')),
@@ -57,7 +89,10 @@ export const cpSpec: CommandSpec = {
     opt('channel-refs-token-file', s('FILE', 'bearer token for the channel-refs URLs')),
     opt('rollouts-source-artifact-url-template', s('URL', 'rollout manifest URL with {rolloutId}')),
     opt('rollouts-source-signature-url-template', s('URL', 'its signature URL with {rolloutId}')),
-    opt('rollouts-source-token-file', s('FILE', 'bearer token for rollout URLs (default: channel-refs token)')),
+    opt(
+      'rollouts-source-token-file',
+      s('FILE', 'bearer token for rollout URLs (default: channel-refs token)')
+    ),
     opt('rollouts-dir', s('DIR', 'local directory of <rolloutId>.json{,.sig}')),
     opt('revocations-artifact-url', s('URL', 'URL of the signed revocations.json')),
     opt('revocations-signature-url', s('URL', 'URL of its signature')),
@@ -67,17 +102,54 @@ export const cpSpec: CommandSpec = {
     opt('bootstrap-nonces-token-file', s('FILE', 'bearer token (default: channel-refs token)')),
     opt('webhook-token-file', s('FILE', 'enables POST /v1/webhook/refresh with this bearer token')),
     opt('closure-upstream', s('URL', 'binary cache proxied by /v1/agent/closure/:hash')),
-    opt('strict', { type: 'boolean', description: 'require the protocol header and every security input' }),
+    opt('strict', {
+      type: 'boolean',
+      description: 'require the protocol header and every security input',
+    }),
     opt('check-config', { type: 'boolean', description: 'validate the configuration and exit' }),
     opt('log-level', s('LEVEL', 'debug, info, warn or error', { default: CP_DEFAULTS.logLevel })),
-    opt('poll-interval-secs', s('N', 'release poll cadence', { default: String(CP_DEFAULTS.pollIntervalSecs) })),
-    opt('list-poll-interval-secs', s('N', 'revocations / bootstrap-nonces poll cadence', { default: String(CP_DEFAULTS.listPollIntervalSecs) })),
-    opt('plan-interval-secs', s('N', 'plan tick cadence', { default: String(CP_DEFAULTS.planIntervalSecs) })),
-    opt('prune-interval-secs', s('N', 'retention prune cadence', { default: String(CP_DEFAULTS.pruneIntervalSecs) })),
-    opt('prime-timeout-secs', s('N', 'how long start waits for the first release before listening', { default: String(CP_DEFAULTS.primeTimeoutSecs) })),
-    opt('plan-debounce-ms', s('N', 'delay between a state change and the plan pass it triggers', { default: String(CP_DEFAULTS.planDebounceMs) })),
-    opt('startup-dispatch-hold-secs', s('N', 'hold dispatches to hosts not yet heard from after start', { default: String(CP_DEFAULTS.startupDispatchHoldSecs) })),
-    opt('redeliver-after-secs', s('N', 'queue a delivered, unacknowledged dispatch again after', { default: String(CP_DEFAULTS.redeliverAfterSecs) })),
+    opt(
+      'poll-interval-secs',
+      s('N', 'release poll cadence', { default: String(CP_DEFAULTS.pollIntervalSecs) })
+    ),
+    opt(
+      'list-poll-interval-secs',
+      s('N', 'revocations / bootstrap-nonces poll cadence', {
+        default: String(CP_DEFAULTS.listPollIntervalSecs),
+      })
+    ),
+    opt(
+      'plan-interval-secs',
+      s('N', 'plan tick cadence', { default: String(CP_DEFAULTS.planIntervalSecs) })
+    ),
+    opt(
+      'prune-interval-secs',
+      s('N', 'retention prune cadence', { default: String(CP_DEFAULTS.pruneIntervalSecs) })
+    ),
+    opt(
+      'prime-timeout-secs',
+      s('N', 'how long start waits for the first release before listening', {
+        default: String(CP_DEFAULTS.primeTimeoutSecs),
+      })
+    ),
+    opt(
+      'plan-debounce-ms',
+      s('N', 'delay between a state change and the plan pass it triggers', {
+        default: String(CP_DEFAULTS.planDebounceMs),
+      })
+    ),
+    opt(
+      'startup-dispatch-hold-secs',
+      s('N', 'hold dispatches to hosts not yet heard from after start', {
+        default: String(CP_DEFAULTS.startupDispatchHoldSecs),
+      })
+    ),
+    opt(
+      'redeliver-after-secs',
+      s('N', 'queue a delivered, unacknowledged dispatch again after', {
+        default: String(CP_DEFAULTS.redeliverAfterSecs),
+      })
+    ),
   ]),
 }
 
@@ -90,7 +162,9 @@ function readText(path: string, what: string): string {
     return readFileSync(path, 'utf8')
   } catch (e) {
     const code = (e as { code?: string }).code
-    return fail(`${what} ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : 'unreadable'}`)
+    return fail(
+      `${what} ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : 'unreadable'}`
+    )
   }
 }
 
@@ -119,7 +193,8 @@ function checkUrl(u: string, flagName: string): void {
   } catch {
     return fail(`${flagName} is not a URL`)
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') fail(`${flagName} must be an http(s) URL`)
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    fail(`${flagName} must be an http(s) URL`)
 }
 
 function parseListen(value: string): { host: string; port: number } {
@@ -140,13 +215,15 @@ function secs(args: ParsedArgs, name: string, min = 0): number {
 
 function dir(path: string | undefined, flagName: string): string | undefined {
   if (path === undefined) return undefined
-  if (!existsSync(path) || !statSync(path).isDirectory()) fail(`${flagName} ${path}: no such directory`)
+  if (!existsSync(path) || !statSync(path).isDirectory())
+    fail(`${flagName} ${path}: no such directory`)
   return path
 }
 
 /** Checks the flags and every file they name; throws `CliError` with one line on a problem. */
 async function loadCpConfig(args: ParsedArgs): Promise<CpConfig> {
-  const need = (name: string): string => str(args, name) ?? fail(`missing required option --${name} (or ${env(name)})`)
+  const need = (name: string): string =>
+    str(args, name) ?? fail(`missing required option --${name} (or ${env(name)})`)
   const listen = parseListen(str(args, 'listen')!)
   const certPath = need('tls-cert')
   const keyPath = need('tls-key')
@@ -168,11 +245,15 @@ async function loadCpConfig(args: ParsedArgs): Promise<CpConfig> {
     if (!ca.ok) fail(`fleet CA: ${ca.error}`)
     fleetCa = { certPath: fleetCaCert, keyPath: fleetCaKey }
   }
-  const clientCaPath = str(args, 'client-ca') ?? fleetCaCert ?? fail('missing --client-ca (or --fleet-ca-cert to use as client CA)')
+  const clientCaPath =
+    str(args, 'client-ca') ??
+    fleetCaCert ??
+    fail('missing --client-ca (or --fleet-ca-cert to use as client CA)')
   const clientCaPem = readText(clientCaPath, 'client CA')
   const clientCa = parseCertificate(clientCaPem)
   if (!clientCa.ok) fail(`client CA ${clientCaPath}: ${clientCa.error}`)
-  if (!clientCa.isCa) fail(`client CA ${clientCaPath}: not a CA certificate (basicConstraints cA=false)`)
+  if (!clientCa.isCa)
+    fail(`client CA ${clientCaPath}: not a CA certificate (basicConstraints cA=false)`)
 
   const trustFile = need('trust-file')
   const trust = await readTrustFile(trustFile)
@@ -187,24 +268,33 @@ async function loadCpConfig(args: ParsedArgs): Promise<CpConfig> {
   const rolloutsDir = dir(str(args, 'rollouts-dir'), '--rollouts-dir')
   const artifact = str(args, 'artifact')
   const signature = str(args, 'signature')
-  if ((artifact === undefined) !== (signature === undefined)) fail('--artifact and --signature must be given together')
+  if ((artifact === undefined) !== (signature === undefined))
+    fail('--artifact and --signature must be given together')
   const refsToken = str(args, 'channel-refs-token-file')
   const refs = pair(args, 'channel-refs', undefined, 'fleet.resolved source')
   const tArtifact = str(args, 'rollouts-source-artifact-url-template')
   const tSignature = str(args, 'rollouts-source-signature-url-template')
   if ((tArtifact === undefined) !== (tSignature === undefined)) {
-    fail('--rollouts-source-artifact-url-template and --rollouts-source-signature-url-template must be given together')
+    fail(
+      '--rollouts-source-artifact-url-template and --rollouts-source-signature-url-template must be given together'
+    )
   }
   for (const t of [tArtifact, tSignature]) {
-    if (t !== undefined && !t.includes('{rolloutId}')) fail('rollout URL templates must contain {rolloutId}')
+    if (t !== undefined && !t.includes('{rolloutId}'))
+      fail('rollout URL templates must contain {rolloutId}')
     if (t !== undefined) checkUrl(t, '--rollouts-source-*-url-template')
   }
   const rolloutsToken = str(args, 'rollouts-source-token-file') ?? refsToken
   if (rolloutsToken !== undefined) readText(rolloutsToken, 'token file')
   const fleetSource: PairLocation | undefined =
-    refs ?? (artifact !== undefined && signature !== undefined ? { type: 'file', artifact, signature } : undefined)
+    refs ??
+    (artifact !== undefined && signature !== undefined
+      ? { type: 'file', artifact, signature }
+      : undefined)
   if (fleetSource === undefined && releaseDir === undefined) {
-    fail('no release source: give --release-dir, --channel-refs-artifact-url/--channel-refs-signature-url, or --artifact/--signature')
+    fail(
+      'no release source: give --release-dir, --channel-refs-artifact-url/--channel-refs-signature-url, or --artifact/--signature'
+    )
   }
   const sources: SourceConfig = {
     releaseDir,
@@ -222,20 +312,26 @@ async function loadCpConfig(args: ParsedArgs): Promise<CpConfig> {
   const strict = flag(args, 'strict')
   if (strict) {
     if (str(args, 'client-ca') === undefined) fail('--strict requires --client-ca')
-    if (sources.revocations === undefined) fail('--strict requires --revocations-artifact-url/--revocations-signature-url')
+    if (sources.revocations === undefined)
+      fail('--strict requires --revocations-artifact-url/--revocations-signature-url')
     if (sources.bootstrapNonces === undefined) {
       fail('--strict requires --bootstrap-nonces-artifact-url/--bootstrap-nonces-signature-url')
     }
-    if (fleetCa !== undefined && !flag(args, 'allow-file-ca-key')) fail('--strict with a file CA key requires --allow-file-ca-key')
+    if (fleetCa !== undefined && !flag(args, 'allow-file-ca-key'))
+      fail('--strict with a file CA key requires --allow-file-ca-key')
   }
   const webhookTokenFile = str(args, 'webhook-token-file')
-  if (webhookTokenFile !== undefined && readText(webhookTokenFile, 'webhook token file').trim() === '') {
+  if (
+    webhookTokenFile !== undefined &&
+    readText(webhookTokenFile, 'webhook token file').trim() === ''
+  ) {
     fail(`webhook token file ${webhookTokenFile} is empty`)
   }
   const closureUpstream = str(args, 'closure-upstream')
   if (closureUpstream !== undefined) checkUrl(closureUpstream, '--closure-upstream')
   const logLevel = str(args, 'log-level')!
-  if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) fail('--log-level must be debug, info, warn or error')
+  if (!['debug', 'info', 'warn', 'error'].includes(logLevel))
+    fail('--log-level must be debug, info, warn or error')
 
   return {
     listen,

@@ -10,7 +10,13 @@ import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, join, resolve } from 'node:path'
 import { Lab, type LabHostPlan } from '../../lab/lab.ts'
-import { type HostEntry, LEGEND, type RolloutEntry, type ViewLayout, renderFleet } from '../../lab/view.ts'
+import {
+  type HostEntry,
+  LEGEND,
+  type RolloutEntry,
+  type ViewLayout,
+  renderFleet,
+} from '../../lab/view.ts'
 import { type CommandSpec, type ParsedArgs, flag, intOpt, str } from '../args.ts'
 import { CliError, EXIT_OK } from '../errors.ts'
 
@@ -25,7 +31,12 @@ export const demoSpec: CommandSpec = {
     'closure is a directory whose switch-to-configuration flips a symlink. Takes under a minute.',
   options: {
     hosts: { type: 'string', value: 'N', description: 'fleet size (6 to 40)', default: '12' },
-    keep: { type: 'string', value: 'DIR', description: 'keep state, logs and a README of commands in DIR, and leave the fleet running until Ctrl-C' },
+    keep: {
+      type: 'string',
+      value: 'DIR',
+      description:
+        'keep state, logs and a README of commands in DIR, and leave the fleet running until Ctrl-C',
+    },
     'no-color': { type: 'boolean', description: 'plain output without colours', env: 'NO_COLOR' },
   },
 }
@@ -65,12 +76,16 @@ export async function demo(args: ParsedArgs): Promise<number> {
   const keep = str(args, 'keep')
   const dir = keep ? resolve(keep) : mkdtempSync(join(tmpdir(), 'nixfleet-demo-'))
   if (keep) {
-    if (existsSync(join(dir, 'trust.json'))) throw new CliError(`demo: ${dir} already holds a demo; choose an empty directory`)
+    if (existsSync(join(dir, 'trust.json')))
+      throw new CliError(`demo: ${dir} already holds a demo; choose an empty directory`)
     mkdirSync(dir, { recursive: true })
   }
   // In the compiled binary the executable is nixfleet itself; from source, the built binary.
-  const bin = basename(process.execPath).startsWith('bun') ? resolve('dist/nixfleet') : process.execPath
-  if (!existsSync(bin)) throw new CliError('demo: run the compiled binary (bun run build, then dist/nixfleet demo)')
+  const bin = basename(process.execPath).startsWith('bun')
+    ? resolve('dist/nixfleet')
+    : process.execPath
+  if (!existsSync(bin))
+    throw new CliError('demo: run the compiled binary (bun run build, then dist/nixfleet demo)')
 
   const bold = (s: string) => (color ? `\x1b[1m${s}\x1b[0m` : s)
   const dim = (s: string) => (color ? `\x1b[2m${s}\x1b[0m` : s)
@@ -79,16 +94,34 @@ export async function demo(args: ParsedArgs): Promise<number> {
   const clock = () => dim(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(4)}s]`)
   const { hosts, layout } = demoPlan(n)
 
-  say(bold(`NixFleet demo — ${n} hosts in 3 channels, one control plane, ${n} agents, all real processes`))
-  say(dim(`  state, keys and logs in ${dir}${keep ? '' : ' (removed at exit; --keep DIR keeps them)'}`))
+  say(
+    bold(
+      `NixFleet demo — ${n} hosts in 3 channels, one control plane, ${n} agents, all real processes`
+    )
+  )
+  say(
+    dim(
+      `  state, keys and logs in ${dir}${keep ? '' : ' (removed at exit; --keep DIR keeps them)'}`
+    )
+  )
   const lab = await Lab.create({
     dir,
     bin,
     plan: {
       channels: [
-        { name: 'edge', soakMinutes: [0, 0], onHealthFailure: 'rollback-and-halt', sustainedFailureSecs: 3 },
+        {
+          name: 'edge',
+          soakMinutes: [0, 0],
+          onHealthFailure: 'rollback-and-halt',
+          sustainedFailureSecs: 3,
+        },
         { name: 'staging', soakMinutes: [0], onHealthFailure: 'halt', sustainedFailureSecs: 3 },
-        { name: 'stable', soakMinutes: [0, 0, 0], onHealthFailure: 'rollback-and-halt', sustainedFailureSecs: 3 },
+        {
+          name: 'stable',
+          soakMinutes: [0, 0, 0],
+          onHealthFailure: 'rollback-and-halt',
+          sustainedFailureSecs: 3,
+        },
       ],
       hosts,
       channelEdges: [['edge', 'stable']],
@@ -102,22 +135,40 @@ export async function demo(args: ParsedArgs): Promise<number> {
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
   try {
-    say(`${clock()} created CI release key, org root key, fleet CA, trust.json, ${n} SSH host keys and bootstrap tokens`)
+    say(
+      `${clock()} created CI release key, org root key, fleet CA, trust.json, ${n} SSH host keys and bootstrap tokens`
+    )
     const closures = (release: string, broken?: string): Record<string, string> =>
       Object.fromEntries(
-        hosts.map((h) => [h.name, lab.closure(h.name, `${release}-${h.name}`, h.name === broken ? { kind: 'probe-fails' } : { kind: 'ok' })])
+        hosts.map((h) => [
+          h.name,
+          lab.closure(
+            h.name,
+            `${release}-${h.name}`,
+            h.name === broken ? { kind: 'probe-fails' } : { kind: 'ok' }
+          ),
+        ])
       )
     const commit1 = await lab.release(closures('r1'))
-    say(`${clock()} signed release 1 (${commit1.slice(0, 8)}) with nixfleet release: fleet.resolved + one manifest per channel`)
+    say(
+      `${clock()} signed release 1 (${commit1.slice(0, 8)}) with nixfleet release: fleet.resolved + one manifest per channel`
+    )
     const port = await lab.startControlPlane()
-    say(`${clock()} control plane listening on https://127.0.0.1:${port} (mTLS, SQLite, release directory as source)`)
+    say(
+      `${clock()} control plane listening on https://127.0.0.1:${port} (mTLS, SQLite, release directory as source)`
+    )
     for (const h of hosts) lab.startAgent(h.name)
-    say(`${clock()} started ${n} agents; each enrolls with its bootstrap token and its SSH host key`)
+    say(
+      `${clock()} started ${n} agents; each enrolls with its bootstrap token and its SSH host key`
+    )
     say(dim(`  ${LEGEND}`))
 
     let drawn = 0
     const snapshot = async (): Promise<Snapshot> => {
-      const [h, r] = await Promise.all([lab.api<{ hosts: HostEntry[] }>('/v1/hosts'), lab.api<{ rollouts: RolloutEntry[] }>('/v1/rollouts')])
+      const [h, r] = await Promise.all([
+        lab.api<{ hosts: HostEntry[] }>('/v1/hosts'),
+        lab.api<{ rollouts: RolloutEntry[] }>('/v1/rollouts'),
+      ])
       return { hosts: h.body?.hosts ?? [], rollouts: r.body?.rollouts ?? [] }
     }
     let lastPlain = ''
@@ -141,7 +192,11 @@ export async function demo(args: ParsedArgs): Promise<number> {
     const settle = () => {
       drawn = 0
     }
-    const waitUntil = async (what: string, done: (s: Snapshot) => boolean, timeoutMs: number): Promise<Snapshot> => {
+    const waitUntil = async (
+      what: string,
+      done: (s: Snapshot) => boolean,
+      timeoutMs: number
+    ): Promise<Snapshot> => {
       const deadline = performance.now() + timeoutMs
       for (;;) {
         if (stopping) throw new CliError('demo: interrupted')
@@ -153,12 +208,15 @@ export async function demo(args: ParsedArgs): Promise<number> {
         }
         if (performance.now() > deadline) {
           settle()
-          throw new CliError(`demo: ${what} did not happen within ${timeoutMs / 1000} s; logs in ${lab.layout.logs}${keep ? '' : ' (rerun with --keep DIR to keep them)'}`)
+          throw new CliError(
+            `demo: ${what} did not happen within ${timeoutMs / 1000} s; logs in ${lab.layout.logs}${keep ? '' : ' (rerun with --keep DIR to keep them)'}`
+          )
         }
         await Bun.sleep(200)
       }
     }
-    const stateOf = (s: Snapshot, host: string) => s.hosts.find((h) => h.hostname === host)?.rolloutState
+    const stateOf = (s: Snapshot, host: string) =>
+      s.hosts.find((h) => h.hostname === host)?.rolloutState
     // A host is done with a release when it runs that release's closure for its channel's rollout.
     const allConverged = (s: Snapshot, ids: readonly string[]) =>
       hosts.every((h) => {
@@ -168,40 +226,66 @@ export async function demo(args: ParsedArgs): Promise<number> {
 
     const ids1 = ['edge', 'staging', 'stable'].map((c) => `${c}@${commit1}`)
     await waitUntil('release 1 converging everywhere', (s) => allConverged(s, ids1), 40_000)
-    say(`${clock()} ${bold('release 1 converged on every host')}: canaries first, stable waited for edge (channel edge), at most 2 stable hosts in flight`)
+    say(
+      `${clock()} ${bold('release 1 converged on every host')}: canaries first, stable waited for edge (channel edge), at most 2 stable hosts in flight`
+    )
 
     const canary = layout.find((l) => l.channel === 'stable')!.waves[0]![0]!
     const commit2 = await lab.release(closures('r2', canary))
     await lab.refresh()
-    say(`${clock()} signed release 2 (${commit2.slice(0, 8)}); its ${canary} closure fails the host's health probe`)
+    say(
+      `${clock()} signed release 2 (${commit2.slice(0, 8)}); its ${canary} closure fails the host's health probe`
+    )
     const failed = await waitUntil(
       `${canary} rolling back`,
       (s) => stateOf(s, canary) === 'Reverted',
       40_000
     )
     const quarantined = failed.hosts.find((h) => h.hostname === canary)?.quarantinedClosure
-    say(`${clock()} ${bold(`${canary} failed its probe and was rolled back`)} to the closure it ran before the switch`)
-    say(`${clock()} stable@${commit2.slice(0, 8)} is halted: no other stable host was dispatched${quarantined ? `; closure ${quarantined.slice(0, 12)}… quarantined` : ''}`)
-    const others = layout.find((l) => l.channel === 'stable')!.waves.flat().filter((h) => h !== canary)
+    say(
+      `${clock()} ${bold(`${canary} failed its probe and was rolled back`)} to the closure it ran before the switch`
+    )
+    say(
+      `${clock()} stable@${commit2.slice(0, 8)} is halted: no other stable host was dispatched${quarantined ? `; closure ${quarantined.slice(0, 12)}… quarantined` : ''}`
+    )
+    const others = layout
+      .find((l) => l.channel === 'stable')!
+      .waves.flat()
+      .filter((h) => h !== canary)
     const touched = others.filter((h) => {
       const e = failed.hosts.find((x) => x.hostname === h)
       return e?.lastRolloutId === `stable@${commit2}` && e.rolloutState !== 'Pending'
     })
-    if (touched.length > 0) throw new CliError(`demo: halt did not hold: ${touched.join(', ')} were dispatched`)
+    if (touched.length > 0)
+      throw new CliError(`demo: halt did not hold: ${touched.join(', ')} were dispatched`)
 
     const commit3 = await lab.release(closures('r3'))
     await lab.refresh()
-    say(`${clock()} signed release 3 (${commit3.slice(0, 8)}) with a fixed closure; it supersedes the halted rollout`)
+    say(
+      `${clock()} signed release 3 (${commit3.slice(0, 8)}) with a fixed closure; it supersedes the halted rollout`
+    )
     const ids3 = ['edge', 'staging', 'stable'].map((c) => `${c}@${commit3}`)
-    const end = await waitUntil('release 3 converging everywhere', (s) => allConverged(s, ids3), 40_000)
+    const end = await waitUntil(
+      'release 3 converging everywhere',
+      (s) => allConverged(s, ids3),
+      40_000
+    )
     say(`${clock()} ${bold('release 3 converged on every host')}`)
 
-    const events = await lab.api<{ events?: unknown[] }>(`/v1/rollouts/stable@${commit2}/events?limit=10000`)
+    const events = await lab.api<{ events?: unknown[] }>(
+      `/v1/rollouts/stable@${commit2}/events?limit=10000`
+    )
     say('')
     say(bold('summary'))
-    say(`  3 releases signed and verified; ${end.hosts.length} hosts converged on release 3 in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
-    say(`  the failing canary was rolled back and quarantined; the halted rollout left ${others.length} stable hosts untouched`)
-    say(`  event log of the halted rollout: ${events.body?.events?.length ?? 0} entries (GET /v1/rollouts/stable@${commit2.slice(0, 8)}…/events)`)
+    say(
+      `  3 releases signed and verified; ${end.hosts.length} hosts converged on release 3 in ${((performance.now() - t0) / 1000).toFixed(1)} s`
+    )
+    say(
+      `  the failing canary was rolled back and quarantined; the halted rollout left ${others.length} stable hosts untouched`
+    )
+    say(
+      `  event log of the halted rollout: ${events.body?.events?.length ?? 0} entries (GET /v1/rollouts/stable@${commit2.slice(0, 8)}…/events)`
+    )
     if (keep) {
       writeKeepReadme(lab, dir)
       say(`  the fleet keeps running; see ${join(dir, 'README.md')} for commands. Ctrl-C stops it.`)

@@ -21,7 +21,12 @@ export const keygenSpec: CommandSpec = {
     'Writes PREFIX.key (PKCS#8 PEM, mode 0600) and PREFIX.pub (base64 of the raw 32-byte public\n' +
     'key, the form trust.json expects) and prints the public key.',
   options: {
-    out: { type: 'string', value: 'PREFIX', description: 'path prefix of the key files', required: true },
+    out: {
+      type: 'string',
+      value: 'PREFIX',
+      description: 'path prefix of the key files',
+      required: true,
+    },
     ssh: { type: 'boolean', description: 'also print the OpenSSH public key line' },
     comment: { type: 'string', value: 'TEXT', description: 'comment for the OpenSSH line' },
     force: { type: 'boolean', description: 'overwrite existing key files' },
@@ -44,7 +49,9 @@ export async function keygen(args: ParsedArgs): Promise<number> {
   writeAtomic(pubPath, `${pub}\n`, 0o644)
   process.stdout.write(`${pub}\n`)
   if (flag(args, 'ssh')) {
-    process.stdout.write(`${formatOpenSshPublicKey(ed25519PublicKey(seed), str(args, 'comment'))}\n`)
+    process.stdout.write(
+      `${formatOpenSshPublicKey(ed25519PublicKey(seed), str(args, 'comment'))}\n`
+    )
   }
   process.stderr.write(`wrote ${keyPath} (private, 0600) and ${pubPath}\n`)
   return EXIT_OK

@@ -17,10 +17,30 @@ export const mintOperatorCertSpec: CommandSpec = {
   summary: 'issue an operator client certificate from the fleet CA',
   usage: 'nixfleet mint-operator-cert --ca DIR --name NAME --out PREFIX',
   options: {
-    ca: { type: 'string', value: 'DIR', description: 'directory holding ca.pem and ca.key', required: true },
-    name: { type: 'string', value: 'NAME', description: 'operator name (CN operator-NAME)', required: true },
-    out: { type: 'string', value: 'PREFIX', description: 'writes PREFIX.pem and PREFIX.key', required: true },
-    'validity-days': { type: 'string', value: 'N', description: 'certificate lifetime', default: '365' },
+    ca: {
+      type: 'string',
+      value: 'DIR',
+      description: 'directory holding ca.pem and ca.key',
+      required: true,
+    },
+    name: {
+      type: 'string',
+      value: 'NAME',
+      description: 'operator name (CN operator-NAME)',
+      required: true,
+    },
+    out: {
+      type: 'string',
+      value: 'PREFIX',
+      description: 'writes PREFIX.pem and PREFIX.key',
+      required: true,
+    },
+    'validity-days': {
+      type: 'string',
+      value: 'N',
+      description: 'certificate lifetime',
+      default: '365',
+    },
     force: { type: 'boolean', description: 'overwrite existing files' },
   },
 }
@@ -30,11 +50,14 @@ export async function mintOperatorCert(args: ParsedArgs): Promise<number> {
   const dir = str(args, 'ca')!
   const name = str(args, 'name')!
   if (!/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/.test(name)) {
-    throw new CliError('mint-operator-cert: --name must be 1-64 characters of letters, digits, . _ @ -')
+    throw new CliError(
+      'mint-operator-cert: --name must be 1-64 characters of letters, digits, . _ @ -'
+    )
   }
   const prefix = str(args, 'out')!
   for (const f of [`${prefix}.pem`, `${prefix}.key`]) {
-    if (existsSync(f) && !flag(args, 'force')) throw new CliError(`mint-operator-cert: ${f} already exists (use --force to overwrite)`)
+    if (existsSync(f) && !flag(args, 'force'))
+      throw new CliError(`mint-operator-cert: ${f} already exists (use --force to overwrite)`)
   }
   const ca = await readCaFiles({ certPath: join(dir, 'ca.pem'), keyPath: join(dir, 'ca.key') })
   if (!ca.ok) throw new CliError(`mint-operator-cert: ${ca.error}`)

@@ -32,10 +32,28 @@ export const mintTokenSpec: CommandSpec = {
     'bootstrapNonces entry to the signed allow-list; the control plane refuses nonces not on it.',
   options: {
     hostname: { type: 'string', value: 'H', description: 'the host to enrol', required: true },
-    'fleet-resolved': { type: 'string', value: 'FILE', description: 'fleet.resolved.json declaring the host pubkey' },
-    'csr-pubkey-fingerprint': { type: 'string', value: 'FP', description: 'base64(sha256(raw ed25519 pubkey))' },
-    pubkey: { type: 'string', value: 'LINE', description: 'the host key as an "ssh-ed25519 AAAA…" line' },
-    'org-root-key': { type: 'string', value: 'FILE', description: 'org root private key', required: true, env: 'NIXFLEET_ORG_ROOT_KEY' },
+    'fleet-resolved': {
+      type: 'string',
+      value: 'FILE',
+      description: 'fleet.resolved.json declaring the host pubkey',
+    },
+    'csr-pubkey-fingerprint': {
+      type: 'string',
+      value: 'FP',
+      description: 'base64(sha256(raw ed25519 pubkey))',
+    },
+    pubkey: {
+      type: 'string',
+      value: 'LINE',
+      description: 'the host key as an "ssh-ed25519 AAAA…" line',
+    },
+    'org-root-key': {
+      type: 'string',
+      value: 'FILE',
+      description: 'org root private key',
+      required: true,
+      env: 'NIXFLEET_ORG_ROOT_KEY',
+    },
     'validity-hours': { type: 'string', value: 'N', description: 'token lifetime', default: '24' },
     version: { type: 'string', value: 'N', description: 'token version', default: '1' },
     'minted-by': { type: 'string', value: 'WHO', description: 'recorded in the allow-list entry' },
@@ -52,18 +70,25 @@ function fingerprintOf(pubkeyLine: string, what: string): string {
 /** Runs `nixfleet mint-token`. */
 export async function mintToken(args: ParsedArgs): Promise<number> {
   const hostname = str(args, 'hostname')!
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/.test(hostname)) throw new CliError('mint-token: --hostname is not a valid hostname')
-  const sources = ['fleet-resolved', 'csr-pubkey-fingerprint', 'pubkey'].filter((k) => str(args, k) !== undefined)
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/.test(hostname))
+    throw new CliError('mint-token: --hostname is not a valid hostname')
+  const sources = ['fleet-resolved', 'csr-pubkey-fingerprint', 'pubkey'].filter(
+    (k) => str(args, k) !== undefined
+  )
   if (sources.length !== 1) {
-    throw new CliError('mint-token: give exactly one of --fleet-resolved, --csr-pubkey-fingerprint, --pubkey')
+    throw new CliError(
+      'mint-token: give exactly one of --fleet-resolved, --csr-pubkey-fingerprint, --pubkey'
+    )
   }
   let fingerprint: string
   const fleetPath = str(args, 'fleet-resolved')
   if (fleetPath !== undefined) {
     const fleet = (await loadJsonFile(fleetPath, FleetResolvedSchema, 'fleet')).value
     const host = Object.hasOwn(fleet.hosts, hostname) ? fleet.hosts[hostname as never] : undefined
-    if (host === undefined) throw new CliError(`mint-token: host ${hostname} is not in ${fleetPath}`)
-    if (host.pubkey === null) throw new CliError(`mint-token: host ${hostname} has no pubkey in ${fleetPath}`)
+    if (host === undefined)
+      throw new CliError(`mint-token: host ${hostname} is not in ${fleetPath}`)
+    if (host.pubkey === null)
+      throw new CliError(`mint-token: host ${hostname} has no pubkey in ${fleetPath}`)
     fingerprint = fingerprintOf(host.pubkey, `hosts.${hostname}.pubkey`)
   } else if (str(args, 'pubkey') !== undefined) {
     fingerprint = fingerprintOf(str(args, 'pubkey')!, '--pubkey')
@@ -71,17 +96,21 @@ export async function mintToken(args: ParsedArgs): Promise<number> {
     fingerprint = str(args, 'csr-pubkey-fingerprint')!
     const raw = Buffer.from(fingerprint, 'base64')
     if (raw.length !== 32 || raw.toString('base64') !== fingerprint) {
-      throw new CliError('mint-token: --csr-pubkey-fingerprint must be base64 of a 32-byte SHA-256 digest')
+      throw new CliError(
+        'mint-token: --csr-pubkey-fingerprint must be base64 of a 32-byte SHA-256 digest'
+      )
     }
   }
   const version = intOpt(args, 'mint-token', 'version')!
-  if (version !== BOOTSTRAP_TOKEN_VERSION) throw new CliError(`mint-token: only token version ${BOOTSTRAP_TOKEN_VERSION} exists`)
+  if (version !== BOOTSTRAP_TOKEN_VERSION)
+    throw new CliError(`mint-token: only token version ${BOOTSTRAP_TOKEN_VERSION} exists`)
   const hours = intOpt(args, 'mint-token', 'validity-hours')!
   if (hours < 1) throw new CliError('mint-token: --validity-hours must be at least 1')
   const keyPath = str(args, 'org-root-key')!
   const key = parseSigningKey(await readInput(keyPath, 'org root key'))
   if (!key.ok) throw new CliError(`mint-token: org root key ${keyPath}: ${key.error}`)
-  if (key.value.algorithm !== 'ed25519') throw new CliError('mint-token: the org root key must be ed25519')
+  if (key.value.algorithm !== 'ed25519')
+    throw new CliError('mint-token: the org root key must be ed25519')
 
   const now = Math.floor(Date.now() / 1000) * 1000
   const claims = {
@@ -104,7 +133,9 @@ export async function mintToken(args: ParsedArgs): Promise<number> {
   if (out !== undefined) {
     writeAtomic(out, token, 0o600)
     process.stdout.write(entry)
-    process.stderr.write(`wrote ${out}; add the entry above to bootstrapNonces and sign a release\n`)
+    process.stderr.write(
+      `wrote ${out}; add the entry above to bootstrapNonces and sign a release\n`
+    )
   } else {
     process.stdout.write(token)
     process.stderr.write(`bootstrapNonces entry: ${entry}`)

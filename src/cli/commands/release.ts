@@ -45,21 +45,85 @@ export const releaseSpec: CommandSpec = {
     'signature there). --closures maps hostname to a store path or its basename. Every artifact is\n' +
     'verified before anything is written; with --trust-file also against that trust.json.',
   options: {
-    fleet: { type: 'string', value: 'FILE', description: 'fleet.resolved.json to release ("-" for stdin)' },
-    flake: { type: 'string', value: 'REF', description: 'evaluate REF#fleet.resolved and build every host' },
-    'fleet-resolved-attr': { type: 'string', value: 'ATTR', description: 'attribute evaluated with --flake', default: 'fleet.resolved' },
-    'pin-source-url': { type: 'string', value: 'URL', description: 'flake URL for pinned hosts (built at ?rev=COMMIT)' },
-    nix: { type: 'string', value: 'PATH', description: 'nix binary for --flake', default: 'nix', env: 'NIXFLEET_NIX' },
-    closures: { type: 'string', value: 'FILE', description: 'JSON object hostname → closure store path' },
-    key: { type: 'string', value: 'FILE', description: 'CI release private key', env: 'NIXFLEET_RELEASE_KEY' },
-    'sign-cmd': { type: 'string', value: 'CMD', description: 'external signer hook (HSM, TPM, KMS)' },
-    'signature-algorithm': { type: 'string', value: 'ALG', description: 'ed25519 or ecdsa-p256 (default: the key\'s)' },
-    'ci-commit': { type: 'string', value: 'SHA', description: 'release commit (default: git rev-parse HEAD)' },
-    'release-dir': { type: 'string', value: 'DIR', description: 'output directory', default: 'releases' },
-    revocations: { type: 'string', value: 'FILE', description: 'revocations to sign ({"revocations":[…]})' },
-    'bootstrap-nonces': { type: 'string', value: 'FILE', description: 'enrollment allow-list to sign ({"bootstrapNonces":[…]})' },
-    'reuse-unchanged-signature': { type: 'boolean', description: 'keep signedAt and signatures when nothing changed' },
-    'trust-file': { type: 'string', value: 'FILE', description: 'also verify the results against this trust.json' },
+    fleet: {
+      type: 'string',
+      value: 'FILE',
+      description: 'fleet.resolved.json to release ("-" for stdin)',
+    },
+    flake: {
+      type: 'string',
+      value: 'REF',
+      description: 'evaluate REF#fleet.resolved and build every host',
+    },
+    'fleet-resolved-attr': {
+      type: 'string',
+      value: 'ATTR',
+      description: 'attribute evaluated with --flake',
+      default: 'fleet.resolved',
+    },
+    'pin-source-url': {
+      type: 'string',
+      value: 'URL',
+      description: 'flake URL for pinned hosts (built at ?rev=COMMIT)',
+    },
+    nix: {
+      type: 'string',
+      value: 'PATH',
+      description: 'nix binary for --flake',
+      default: 'nix',
+      env: 'NIXFLEET_NIX',
+    },
+    closures: {
+      type: 'string',
+      value: 'FILE',
+      description: 'JSON object hostname → closure store path',
+    },
+    key: {
+      type: 'string',
+      value: 'FILE',
+      description: 'CI release private key',
+      env: 'NIXFLEET_RELEASE_KEY',
+    },
+    'sign-cmd': {
+      type: 'string',
+      value: 'CMD',
+      description: 'external signer hook (HSM, TPM, KMS)',
+    },
+    'signature-algorithm': {
+      type: 'string',
+      value: 'ALG',
+      description: "ed25519 or ecdsa-p256 (default: the key's)",
+    },
+    'ci-commit': {
+      type: 'string',
+      value: 'SHA',
+      description: 'release commit (default: git rev-parse HEAD)',
+    },
+    'release-dir': {
+      type: 'string',
+      value: 'DIR',
+      description: 'output directory',
+      default: 'releases',
+    },
+    revocations: {
+      type: 'string',
+      value: 'FILE',
+      description: 'revocations to sign ({"revocations":[…]})',
+    },
+    'bootstrap-nonces': {
+      type: 'string',
+      value: 'FILE',
+      description: 'enrollment allow-list to sign ({"bootstrapNonces":[…]})',
+    },
+    'reuse-unchanged-signature': {
+      type: 'boolean',
+      description: 'keep signedAt and signatures when nothing changed',
+    },
+    'trust-file': {
+      type: 'string',
+      value: 'FILE',
+      description: 'also verify the results against this trust.json',
+    },
     now: { type: 'string', value: 'RFC3339', description: 'signing time (default: now)' },
   },
 }
@@ -78,7 +142,9 @@ async function runCapture(cmd: string[], what: string): Promise<string> {
   ])
   if (code !== 0) {
     const tail = err.trim().split('\n').slice(-1)[0] ?? ''
-    throw new CliError(`release: ${what} failed (exit ${code})${tail ? `: ${tail.slice(0, 300)}` : ''}`)
+    throw new CliError(
+      `release: ${what} failed (exit ${code})${tail ? `: ${tail.slice(0, 300)}` : ''}`
+    )
   }
   return out
 }
@@ -86,7 +152,10 @@ async function runCapture(cmd: string[], what: string): Promise<string> {
 function storeBasename(value: string, label: string): string {
   const base = basename(value.trim())
   const r = v.safeParse(ClosureHashSchema, base)
-  if (!r.success) throw new CliError(`release: ${label}: ${base.slice(0, 80)} is not a Nix store path or basename`)
+  if (!r.success)
+    throw new CliError(
+      `release: ${label}: ${base.slice(0, 80)} is not a Nix store path or basename`
+    )
   return base
 }
 
@@ -97,13 +166,17 @@ async function loadClosures(path: string): Promise<Record<string, string>> {
   }
   const out: Record<string, string> = {}
   for (const [host, p] of Object.entries(raw)) {
-    if (typeof p !== 'string') throw new CliError(`closures ${path}: ${host.slice(0, 64)}: expected a string`)
+    if (typeof p !== 'string')
+      throw new CliError(`closures ${path}: ${host.slice(0, 64)}: expected a string`)
     out[host] = storeBasename(p, `closures ${path}: ${host.slice(0, 64)}`)
   }
   return out
 }
 
-async function fromFlake(args: ParsedArgs, ciCommit: string): Promise<{ fleet: JsonValue; closures: Record<string, string> }> {
+async function fromFlake(
+  args: ParsedArgs,
+  ciCommit: string
+): Promise<{ fleet: JsonValue; closures: Record<string, string> }> {
   const nix = str(args, 'nix')!
   const ref = str(args, 'flake')!
   const attr = str(args, 'fleet-resolved-attr')!
@@ -116,10 +189,16 @@ async function fromFlake(args: ParsedArgs, ciCommit: string): Promise<{ fleet: J
     let installable = `${ref}#nixosConfigurations.${host}.config.system.build.toplevel`
     if (pin && pin !== ciCommit) {
       const src = str(args, 'pin-source-url')
-      if (!src) throw new CliError(`release: host ${host} is pinned to ${pin.slice(0, 12)}; pass --pin-source-url`)
+      if (!src)
+        throw new CliError(
+          `release: host ${host} is pinned to ${pin.slice(0, 12)}; pass --pin-source-url`
+        )
       installable = `${src}?rev=${pin}#nixosConfigurations.${host}.config.system.build.toplevel`
     }
-    const path = await runCapture([nix, 'build', '--no-link', '--print-out-paths', installable], `nix build ${host}`)
+    const path = await runCapture(
+      [nix, 'build', '--no-link', '--print-out-paths', installable],
+      `nix build ${host}`
+    )
     closures[host] = storeBasename(path.trim().split('\n')[0] ?? '', `nix build ${host}`)
   }
   return { fleet, closures }
@@ -140,7 +219,11 @@ async function resolveCiCommit(args: ParsedArgs): Promise<string> {
   return commit
 }
 
-type Signer = { algorithm: string; sign: (bytes: Uint8Array) => Promise<Uint8Array>; publicKey?: string }
+type Signer = {
+  algorithm: string
+  sign: (bytes: Uint8Array) => Promise<Uint8Array>
+  publicKey?: string
+}
 
 async function makeSigner(args: ParsedArgs): Promise<Signer> {
   const keyPath = str(args, 'key')
@@ -154,7 +237,9 @@ async function makeSigner(args: ParsedArgs): Promise<Signer> {
   }
   // A hook's public key is unknown here; without a trust file its output could not be checked.
   if (cmd !== undefined && str(args, 'trust-file') === undefined) {
-    throw new CliError('release: --sign-cmd needs --trust-file so its signatures are verified before writing')
+    throw new CliError(
+      'release: --sign-cmd needs --trust-file so its signatures are verified before writing'
+    )
   }
   if (keyPath !== undefined) {
     const parsed = parseSigningKey(await readInput(keyPath, 'key'))
@@ -163,7 +248,10 @@ async function makeSigner(args: ParsedArgs): Promise<Signer> {
     if (requested !== undefined && requested !== key.algorithm) {
       throw new CliError(`release: key ${keyPath} is ${key.algorithm}, not ${requested}`)
     }
-    const pub = key.algorithm === 'ed25519' ? ed25519PublicKey(key.seed) : await p256PublicKeyFromPkcs8(key.pkcs8)
+    const pub =
+      key.algorithm === 'ed25519'
+        ? ed25519PublicKey(key.seed)
+        : await p256PublicKeyFromPkcs8(key.pkcs8)
     return { algorithm: key.algorithm, sign: (b) => signBytes(key, b), publicKey: toBase64(pub) }
   }
   return { algorithm: requested ?? 'ed25519', sign: (b) => signWithHook(cmd!, b) }
@@ -183,10 +271,15 @@ async function signWithHook(cmd: string, bytes: Uint8Array): Promise<Uint8Array>
     })
     const [err, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited])
     if (code !== 0) {
-      throw new CliError(`release: --sign-cmd exited ${code}${err.trim() ? `: ${err.trim().split('\n').slice(-1)[0]!.slice(0, 300)}` : ''}`)
+      throw new CliError(
+        `release: --sign-cmd exited ${code}${err.trim() ? `: ${err.trim().split('\n').slice(-1)[0]!.slice(0, 300)}` : ''}`
+      )
     }
     const sig = existsSync(output) ? new Uint8Array(readFileSync(output)) : new Uint8Array(0)
-    if (sig.length !== 64) throw new CliError(`release: --sign-cmd wrote ${sig.length} bytes to NIXFLEET_OUTPUT, expected a raw 64-byte signature`)
+    if (sig.length !== 64)
+      throw new CliError(
+        `release: --sign-cmd wrote ${sig.length} bytes to NIXFLEET_OUTPUT, expected a raw 64-byte signature`
+      )
     return sig
   } finally {
     rmSync(dir, { recursive: true, force: true })
@@ -217,14 +310,23 @@ export async function release(args: ParsedArgs): Promise<number> {
     ;({ fleet: fleetRaw, closures } = await fromFlake(args, ciCommit))
   } else {
     const path = str(args, 'fleet')!
-    fleetRaw = parseJsonBytes(await readInput(path, 'fleet'), `fleet ${path === '-' ? 'stdin' : path}`)
+    fleetRaw = parseJsonBytes(
+      await readInput(path, 'fleet'),
+      `fleet ${path === '-' ? 'stdin' : path}`
+    )
   }
-  if (str(args, 'closures')) closures = { ...closures, ...(await loadClosures(str(args, 'closures')!)) }
+  if (str(args, 'closures'))
+    closures = { ...closures, ...(await loadClosures(str(args, 'closures')!)) }
   const revPath = str(args, 'revocations')
   const noncePath = str(args, 'bootstrap-nonces')
-  const revocations = revPath ? parseJsonBytes(await readInput(revPath, 'revocations'), `revocations ${revPath}`) : undefined
+  const revocations = revPath
+    ? parseJsonBytes(await readInput(revPath, 'revocations'), `revocations ${revPath}`)
+    : undefined
   const bootstrapNonces = noncePath
-    ? parseJsonBytes(await readInput(noncePath, 'bootstrap-nonces'), `bootstrap-nonces ${noncePath}`)
+    ? parseJsonBytes(
+        await readInput(noncePath, 'bootstrap-nonces'),
+        `bootstrap-nonces ${noncePath}`
+      )
     : undefined
 
   const dir = str(args, 'release-dir')!
@@ -275,14 +377,22 @@ export async function release(args: ParsedArgs): Promise<number> {
   // A --sign-cmd hook's key is unknown here, so its old signatures are reused as they are.
   const bySigner = async (sig: Uint8Array, bytes: Uint8Array): Promise<boolean> =>
     signerKey === undefined ||
-    (signer.algorithm === 'ed25519' ? ed25519Verify(sig, bytes, signerKey) : await p256Verify(sig, bytes, signerKey))
+    (signer.algorithm === 'ed25519'
+      ? ed25519Verify(sig, bytes, signerKey)
+      : await p256Verify(sig, bytes, signerKey))
   for (const file of built.files) {
     const target = join(dir, file.path)
     const old = readIfExists(target)
     const oldSig = readIfExists(`${target}.sig`)
     // Identical bytes keep their signature (saves HSM round trips; ed25519 would repeat it anyway),
     // unless it is not the signing key's (after a key rotation): then it is signed afresh.
-    if (old && oldSig && oldSig.length === 64 && bytesEqual(old, file.canonical) && (await bySigner(oldSig, old))) {
+    if (
+      old &&
+      oldSig &&
+      oldSig.length === 64 &&
+      bytesEqual(old, file.canonical) &&
+      (await bySigner(oldSig, old))
+    ) {
       signed.push({ file, sig: oldSig, reused: true })
     } else {
       signed.push({ file, sig: await signer.sign(file.canonical), reused: false })
@@ -295,7 +405,9 @@ export async function release(args: ParsedArgs): Promise<number> {
     mkdirSync(join(dir, 'rollouts'), { recursive: true })
   } catch (e) {
     // An I/O failure, not an internal error: name the directory like every other file error.
-    throw new CliError(`cannot create ${join(dir, 'rollouts')}: ${(e as { code?: string }).code ?? String(e)}`)
+    throw new CliError(
+      `cannot create ${join(dir, 'rollouts')}: ${(e as { code?: string }).code ?? String(e)}`
+    )
   }
   // The fleet goes last: consumers start from it, so every manifest it implies already exists.
   for (const { file, sig } of [...signed.slice(1), signed[0]!]) {
@@ -310,14 +422,18 @@ export async function release(args: ParsedArgs): Promise<number> {
     process.stdout.write(`  ${join(dir, file.path)}${reused ? ' (unchanged)' : ''}\n`)
   }
   if (built.rolloutIds.length === 0) {
-    process.stderr.write('nixfleet: warning: no host has a closureHash, so no rollout manifest was produced\n')
+    process.stderr.write(
+      'nixfleet: warning: no host has a closureHash, so no rollout manifest was produced\n'
+    )
   }
   return EXIT_OK
 }
 
 function previousSignedAt(bytes: Uint8Array): string | undefined {
   try {
-    const raw = parseJsonBytes(bytes, 'previous fleet.resolved') as { meta?: { signedAt?: unknown } }
+    const raw = parseJsonBytes(bytes, 'previous fleet.resolved') as {
+      meta?: { signedAt?: unknown }
+    }
     const s = raw.meta?.signedAt
     return typeof s === 'string' && !Number.isNaN(parseRfc3339Ms(s)) ? s : undefined
   } catch {
@@ -342,7 +458,13 @@ async function smokeVerify(
   if (signer.publicKey) {
     slots.push({
       label: 'the signing key',
-      slot: { current: { algorithm: signer.algorithm, public: signer.publicKey }, previous: null, successor: null, retireAt: null, rejectBefore: null },
+      slot: {
+        current: { algorithm: signer.algorithm, public: signer.publicKey },
+        previous: null,
+        successor: null,
+        retireAt: null,
+        rejectBefore: null,
+      },
     })
   }
   if (trustSlot) slots.push({ label: 'the trust file', slot: trustSlot })
@@ -350,9 +472,19 @@ async function smokeVerify(
     const schema = file.path.startsWith('rollouts/') ? RolloutManifestSchema : SCHEMAS[file.path]!
     for (const { label, slot } of slots) {
       // A window of 10 years: this checks signatures and shape, not the freshness policy.
-      const r = await verifyArtifact({ bytes: file.canonical, signature: sig, schema, slot, now, freshnessWindowSecs: 315_360_000 })
+      const r = await verifyArtifact({
+        bytes: file.canonical,
+        signature: sig,
+        schema,
+        slot,
+        now,
+        freshnessWindowSecs: 315_360_000,
+      })
       if (!r.ok) {
-        throw new CliError(`release: ${file.path} does not verify against ${label}: ${r.error.kind}: ${r.error.message}; nothing written`, EXIT_VERIFY_FAILED)
+        throw new CliError(
+          `release: ${file.path} does not verify against ${label}: ${r.error.kind}: ${r.error.message}; nothing written`,
+          EXIT_VERIFY_FAILED
+        )
       }
     }
   }

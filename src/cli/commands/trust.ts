@@ -16,27 +16,81 @@ const ALGORITHMS = ['ed25519', 'ecdsa-p256'] as const
 export const trustInitSpec: CommandSpec = {
   name: 'trust init',
   summary: 'write a trust.json with the CI release key, org root key and CA certificates',
-  usage: 'nixfleet trust init --ci-release-key PUB [--org-root-key PUB] [--root-ca PEM …] [--out FILE]',
+  usage:
+    'nixfleet trust init --ci-release-key PUB [--org-root-key PUB] [--root-ca PEM …] [--out FILE]',
   details:
     'PUB is base64 of the raw public key or a path to a file holding it (a .pub from keygen, or an\n' +
     'OpenSSH ssh-ed25519 line). Without --out the file is printed on stdout.',
   options: {
-    'ci-release-key': { type: 'string', value: 'PUB', description: 'current CI release public key', required: true },
-    'ci-release-algorithm': { type: 'string', value: 'ALG', description: 'ed25519 or ecdsa-p256', default: 'ed25519' },
-    'previous-ci-release-key': { type: 'string', value: 'PUB', description: 'previous CI key (rotation grace)' },
-    'successor-ci-release-key': { type: 'string', value: 'PUB', description: 'successor CI key, valid until --retire-at' },
-    'retire-at': { type: 'string', value: 'RFC3339', description: 'end of the successor key window' },
-    'reject-before': { type: 'string', value: 'RFC3339', description: 'refuse artifacts signed before this (compromise kill-switch)' },
-    'org-root-key': { type: 'string', value: 'PUB', description: 'org root public key (bootstrap tokens)' },
-    'root-ca': { type: 'string', value: 'PEM', multiple: true, description: 'fleet root CA certificate file' },
-    'issuance-ca': { type: 'string', value: 'PEM', multiple: true, description: 'issuance CA certificate file' },
-    'cache-key': { type: 'string', value: 'KEY', multiple: true, description: 'Nix binary cache key name:base64' },
-    out: { type: 'string', value: 'FILE', description: 'write here (atomically) instead of stdout' },
+    'ci-release-key': {
+      type: 'string',
+      value: 'PUB',
+      description: 'current CI release public key',
+      required: true,
+    },
+    'ci-release-algorithm': {
+      type: 'string',
+      value: 'ALG',
+      description: 'ed25519 or ecdsa-p256',
+      default: 'ed25519',
+    },
+    'previous-ci-release-key': {
+      type: 'string',
+      value: 'PUB',
+      description: 'previous CI key (rotation grace)',
+    },
+    'successor-ci-release-key': {
+      type: 'string',
+      value: 'PUB',
+      description: 'successor CI key, valid until --retire-at',
+    },
+    'retire-at': {
+      type: 'string',
+      value: 'RFC3339',
+      description: 'end of the successor key window',
+    },
+    'reject-before': {
+      type: 'string',
+      value: 'RFC3339',
+      description: 'refuse artifacts signed before this (compromise kill-switch)',
+    },
+    'org-root-key': {
+      type: 'string',
+      value: 'PUB',
+      description: 'org root public key (bootstrap tokens)',
+    },
+    'root-ca': {
+      type: 'string',
+      value: 'PEM',
+      multiple: true,
+      description: 'fleet root CA certificate file',
+    },
+    'issuance-ca': {
+      type: 'string',
+      value: 'PEM',
+      multiple: true,
+      description: 'issuance CA certificate file',
+    },
+    'cache-key': {
+      type: 'string',
+      value: 'KEY',
+      multiple: true,
+      description: 'Nix binary cache key name:base64',
+    },
+    out: {
+      type: 'string',
+      value: 'FILE',
+      description: 'write here (atomically) instead of stdout',
+    },
     force: { type: 'boolean', description: 'overwrite an existing --out file' },
   },
 }
 
-function readKey(value: string, flagName: string, algorithm: string): { algorithm: string; public: string } {
+function readKey(
+  value: string,
+  flagName: string,
+  algorithm: string
+): { algorithm: string; public: string } {
   const len = algorithm === 'ecdsa-p256' ? 64 : 32
   let parsed = parsePublicKey(value, len)
   if (!parsed.ok) {

@@ -30,8 +30,18 @@ const DEFAULT_FRESHNESS_WINDOW_SECS = 2_592_000
 
 const common = {
   artifact: { type: 'string', value: 'FILE', description: 'the signed JSON file', required: true },
-  signature: { type: 'string', value: 'FILE', description: 'its detached .sig (64 raw bytes)', required: true },
-  'trust-file': { type: 'string', value: 'FILE', description: 'trust.json holding ciReleaseKey', required: true },
+  signature: {
+    type: 'string',
+    value: 'FILE',
+    description: 'its detached .sig (64 raw bytes)',
+    required: true,
+  },
+  'trust-file': {
+    type: 'string',
+    value: 'FILE',
+    description: 'trust.json holding ciReleaseKey',
+    required: true,
+  },
   now: { type: 'string', value: 'RFC3339', description: 'verify as of this time (default: now)' },
   'freshness-window-secs': {
     type: 'string',
@@ -51,13 +61,23 @@ const LABEL: Record<Kind, string> = {
   'bootstrap-nonces': 'bootstrap-nonces',
 }
 
-function report(args: ParsedArgs, kind: Kind, out: { ok: boolean; [k: string]: unknown }, line: string): number {
+function report(
+  args: ParsedArgs,
+  kind: Kind,
+  out: { ok: boolean; [k: string]: unknown },
+  line: string
+): number {
   process.stdout.write(flag(args, 'json') ? `${JSON.stringify({ kind, ...out })}\n` : `${line}\n`)
   return out.ok ? EXIT_OK : EXIT_VERIFY_FAILED
 }
 
 function failed(args: ParsedArgs, kind: Kind, error: string, message: string): number {
-  return report(args, kind, { ok: false, error, message }, `FAILED ${LABEL[kind]}: ${error}: ${message}`)
+  return report(
+    args,
+    kind,
+    { ok: false, error, message },
+    `FAILED ${LABEL[kind]}: ${error}: ${message}`
+  )
 }
 
 async function runVerify(kind: Kind, args: ParsedArgs): Promise<number> {
@@ -69,11 +89,15 @@ async function runVerify(kind: Kind, args: ParsedArgs): Promise<number> {
   let windowSecs = intOpt(args, cmd, 'freshness-window-secs')!
 
   const ctx = { slot: trust.ciReleaseKey, now, freshnessWindowSecs: windowSecs }
-  let result: { ok: true; verified: Verified<unknown> } | { ok: false; error: { kind: string; message: string } }
+  let result:
+    | { ok: true; verified: Verified<unknown> }
+    | { ok: false; error: { kind: string; message: string } }
   if (kind === 'rollout-manifest') {
     const rolloutId = str(args, 'rollout-id')
     if (rolloutId !== undefined && !parseRolloutId(rolloutId)) {
-      throw new CliError(`${cmd}: --rollout-id must look like CHANNEL@COMMIT (lowercase hex commit)`)
+      throw new CliError(
+        `${cmd}: --rollout-id must look like CHANNEL@COMMIT (lowercase hex commit)`
+      )
     }
     const fleetPath = str(args, 'fleet')
     let fleet: { sha256: string; value: Pick<FleetResolved, 'channels'> } | undefined
@@ -139,7 +163,12 @@ const verifySignatureSpec: CommandSpec = {
     'public-key': { type: 'string', value: 'B64', description: 'the public key', required: true },
     message: { type: 'string', value: 'FILE', description: 'the signed bytes', required: true },
     signature: { type: 'string', value: 'FILE', description: 'the signature', required: true },
-    algorithm: { type: 'string', value: 'ALG', description: 'ed25519 or ecdsa-p256', default: 'ed25519' },
+    algorithm: {
+      type: 'string',
+      value: 'ALG',
+      description: 'ed25519 or ecdsa-p256',
+      default: 'ed25519',
+    },
     canonicalize: { type: 'boolean', description: 'verify over the RFC 8785 form of the message' },
   },
 }
@@ -164,22 +193,45 @@ async function verifySignature(args: ParsedArgs): Promise<number> {
   if (!sig || sig.length !== 64) {
     throw new CliError(`signature ${sigPath}: expected 64 raw bytes or their hex/base64 text`)
   }
-  const ok = alg === 'ed25519' ? ed25519Verify(sig, message, key.value) : await p256Verify(sig, message, key.value)
-  process.stdout.write(ok ? `ok: signature valid (${alg})\n` : `FAILED: signature does not match the message and key\n`)
+  const ok =
+    alg === 'ed25519'
+      ? ed25519Verify(sig, message, key.value)
+      : await p256Verify(sig, message, key.value)
+  process.stdout.write(
+    ok ? `ok: signature valid (${alg})\n` : `FAILED: signature does not match the message and key\n`
+  )
   return ok ? EXIT_OK : EXIT_VERIFY_FAILED
 }
 
 /** The `verify` subcommands. */
 export const verifyCommands: Command[] = [
-  { spec: spec('artifact', 'verify a signed fleet.resolved.json offline'), run: (a) => runVerify('artifact', a) },
+  {
+    spec: spec('artifact', 'verify a signed fleet.resolved.json offline'),
+    run: (a) => runVerify('artifact', a),
+  },
   {
     spec: spec('rollout-manifest', 'verify a signed rollout manifest, its id and fleet anchor', {
-      'rollout-id': { type: 'string', value: 'ID', description: 'expected CHANNEL@COMMIT (discriminator check)' },
-      fleet: { type: 'string', value: 'FILE', description: 'fleet.resolved.json to check the fleetResolvedHash anchor and channel freshness against' },
+      'rollout-id': {
+        type: 'string',
+        value: 'ID',
+        description: 'expected CHANNEL@COMMIT (discriminator check)',
+      },
+      fleet: {
+        type: 'string',
+        value: 'FILE',
+        description:
+          'fleet.resolved.json to check the fleetResolvedHash anchor and channel freshness against',
+      },
     }),
     run: (a) => runVerify('rollout-manifest', a),
   },
-  { spec: spec('revocations', 'verify a signed revocations.json offline'), run: (a) => runVerify('revocations', a) },
-  { spec: spec('bootstrap-nonces', 'verify a signed bootstrap-nonces.json offline'), run: (a) => runVerify('bootstrap-nonces', a) },
+  {
+    spec: spec('revocations', 'verify a signed revocations.json offline'),
+    run: (a) => runVerify('revocations', a),
+  },
+  {
+    spec: spec('bootstrap-nonces', 'verify a signed bootstrap-nonces.json offline'),
+    run: (a) => runVerify('bootstrap-nonces', a),
+  },
   { spec: verifySignatureSpec, run: verifySignature },
 ]

@@ -3,7 +3,12 @@
  * forward with its agent-local fields kept.
  */
 import { describe, expect, test } from 'bun:test'
-import { adoptSnapshot, type HostSnapshot, type SnapshotAdoption, type SnapshotRefusal } from './adopt.ts'
+import {
+  adoptSnapshot,
+  type HostSnapshot,
+  type SnapshotAdoption,
+  type SnapshotRefusal,
+} from './adopt.ts'
 import { MIN, PRIOR, T0, TARGET, pending } from './fixtures.ts'
 import type { HostRolloutState } from './state.ts'
 
@@ -38,45 +43,65 @@ const refusal = (reason: SnapshotRefusal): SnapshotAdoption => ({ adopt: false, 
 describe('refusals', () => {
   test('a snapshot of another host', () => {
     const snap = snapshot({ hostname: 'web-02' })
-    expect(adoptSnapshot({ hostname: 'web-01', local: undefined, snapshot: snap, signedTarget: TARGET })).toEqual(
-      refusal('other-host')
-    )
+    expect(
+      adoptSnapshot({ hostname: 'web-01', local: undefined, snapshot: snap, signedTarget: TARGET })
+    ).toEqual(refusal('other-host'))
   })
 
   test('a snapshot at or behind the local record', () => {
     for (const lastEventSeq of [1, 2]) {
       const local = activating({ lastEventSeq: 2 })
       expect(
-        adoptSnapshot({ hostname: 'web-01', local, snapshot: snapshot({ lastEventSeq }), signedTarget: undefined })
+        adoptSnapshot({
+          hostname: 'web-01',
+          local,
+          snapshot: snapshot({ lastEventSeq }),
+          signedTarget: undefined,
+        })
       ).toEqual(refusal('not-ahead'))
     }
   })
 
   test('a snapshot for another target than the local record', () => {
     const snap = snapshot({ targetClosure: 'other-closure' })
-    expect(adoptSnapshot({ hostname: 'web-01', local: activating(), snapshot: snap, signedTarget: undefined })).toEqual(
-      refusal('target-differs')
-    )
+    expect(
+      adoptSnapshot({
+        hostname: 'web-01',
+        local: activating(),
+        snapshot: snap,
+        signedTarget: undefined,
+      })
+    ).toEqual(refusal('target-differs'))
   })
 
   test('without a local record: nothing to resume, or not the signed target', () => {
     for (const phase of ['Pending', 'Converged', 'Reverted'] as const) {
       const snap = snapshot({ phase })
-      expect(adoptSnapshot({ hostname: 'web-01', local: undefined, snapshot: snap, signedTarget: TARGET })).toEqual(
-        refusal('nothing-to-resume')
-      )
+      expect(
+        adoptSnapshot({
+          hostname: 'web-01',
+          local: undefined,
+          snapshot: snap,
+          signedTarget: TARGET,
+        })
+      ).toEqual(refusal('nothing-to-resume'))
     }
     for (const signedTarget of [undefined, 'other-closure']) {
-      expect(adoptSnapshot({ hostname: 'web-01', local: undefined, snapshot: snapshot(), signedTarget })).toEqual(
-        refusal('not-signed-target')
-      )
+      expect(
+        adoptSnapshot({ hostname: 'web-01', local: undefined, snapshot: snapshot(), signedTarget })
+      ).toEqual(refusal('not-signed-target'))
     }
   })
 })
 
 describe('adoption', () => {
   test('a lost record is rebuilt from the snapshot of the signed target; its prior comes from the CP', () => {
-    const d = adoptSnapshot({ hostname: 'web-01', local: undefined, snapshot: snapshot(), signedTarget: TARGET })
+    const d = adoptSnapshot({
+      hostname: 'web-01',
+      local: undefined,
+      snapshot: snapshot(),
+      signedTarget: TARGET,
+    })
     expect(d).toEqual({
       adopt: true,
       priorFromCp: true,
@@ -98,13 +123,24 @@ describe('adoption', () => {
       activationStartedAt: T0 + 1,
       probeTopology: [{ probeName: 'http', kind: 'http', mode: 'enforce' }],
       probes: {
-        http: { status: 'pass', mode: 'enforce', lastObservedAt: T0, lastPassAt: T0, failingSince: null, failureReason: null },
+        http: {
+          status: 'pass',
+          mode: 'enforce',
+          lastObservedAt: T0,
+          lastPassAt: T0,
+          failingSince: null,
+          failureReason: null,
+        },
       },
     })
     const d = adoptSnapshot({
       hostname: 'web-01',
       local,
-      snapshot: snapshot({ currentClosureAtDispatch: 'cp-prior', activationStartedAt: null, lastEventSeq: 3 }),
+      snapshot: snapshot({
+        currentClosureAtDispatch: 'cp-prior',
+        activationStartedAt: null,
+        lastEventSeq: 3,
+      }),
       signedTarget: undefined,
     })
     expect(d.adopt).toBe(true)
@@ -135,9 +171,18 @@ describe('adoption', () => {
     expect(d.adopt && d.state.probeTopology).toEqual([])
   })
 
-  test('a local record without a prior takes the CP\'s and marks it', () => {
+  test("a local record without a prior takes the CP's and marks it", () => {
     const local = activating({ currentClosureAtDispatch: null })
-    const d = adoptSnapshot({ hostname: 'web-01', local, snapshot: snapshot(), signedTarget: undefined })
-    expect(d).toMatchObject({ adopt: true, priorFromCp: true, state: { currentClosureAtDispatch: PRIOR } })
+    const d = adoptSnapshot({
+      hostname: 'web-01',
+      local,
+      snapshot: snapshot(),
+      signedTarget: undefined,
+    })
+    expect(d).toMatchObject({
+      adopt: true,
+      priorFromCp: true,
+      state: { currentClosureAtDispatch: PRIOR },
+    })
   })
 })

@@ -104,6 +104,7 @@ export function adoptSnapshot(facts: AdoptionFacts): SnapshotAdoption {
     lastEventSeq: snap.lastEventSeq,
     ...(phaseChanged ? { probes: {}, probeTopology: null } : {}),
   }
-  const priorFromCp = base.currentClosureAtDispatch === null && snap.currentClosureAtDispatch !== null
+  const priorFromCp =
+    base.currentClosureAtDispatch === null && snap.currentClosureAtDispatch !== null
   return { adopt: true, state, priorFromCp }
 }

@@ -19,7 +19,10 @@ import type { HostPhase, HostRolloutState } from './state.ts'
 import { step } from './step.ts'
 
 const AT = T0 + 10 * MIN
-const hb = (closure: string | null, seq?: number) => ({ closure, seqs: seq === undefined ? {} : { r1: seq } })
+const hb = (closure: string | null, seq?: number) => ({
+  closure,
+  seqs: seq === undefined ? {} : { r1: seq },
+})
 
 describe('atTarget', () => {
   test('the target closure and no event past the record', () => {
@@ -40,7 +43,13 @@ describe('heartbeatSynthesis', () => {
       const r = heartbeatSynthesis(rec, hb(TARGET), AT, undefined)
       expect(r).toEqual({
         type: 'complete',
-        event: { type: 'RemoteActivationCompleted', seq: 4, observedCurrentClosure: TARGET, exitCode: 0, completedAt: AT },
+        event: {
+          type: 'RemoteActivationCompleted',
+          seq: 4,
+          observedCurrentClosure: TARGET,
+          exitCode: 0,
+          completedAt: AT,
+        },
       })
       if (r.type === 'complete') expect(step(rec, r.event, AT, ROLLBACK_POLICY).ok).toBe(true)
     }
@@ -48,30 +57,52 @@ describe('heartbeatSynthesis', () => {
 
   test('a Pending host converges only when the planner would dispatch it', () => {
     expect(heartbeatSynthesis(pending(), hb(TARGET), AT, 'queue')).toEqual({ type: 'converge' })
-    expect(heartbeatSynthesis(pending(), hb(TARGET), AT, 'disruption-budget')).toEqual({ type: 'converge' })
-    expect(heartbeatSynthesis(pending(), hb(TARGET), AT, 'wave-promotion')).toEqual({ type: 'replan' })
+    expect(heartbeatSynthesis(pending(), hb(TARGET), AT, 'disruption-budget')).toEqual({
+      type: 'converge',
+    })
+    expect(heartbeatSynthesis(pending(), hb(TARGET), AT, 'wave-promotion')).toEqual({
+      type: 'replan',
+    })
     expect(heartbeatSynthesis(pending(), hb(TARGET), AT, undefined)).toEqual({ type: 'replan' })
     expect(verdictAllowsConvergence('halted')).toBe(false)
   })
 
   test('nothing off target, with events the CP lacks, or in a settled phase', () => {
-    expect(heartbeatSynthesis(inPhase('Activating', 3), hb(PRIOR), AT, 'queue')).toEqual({ type: 'none' })
-    expect(heartbeatSynthesis(inPhase('Activating', 3), hb(TARGET, 5), AT, 'queue')).toEqual({ type: 'none' })
+    expect(heartbeatSynthesis(inPhase('Activating', 3), hb(PRIOR), AT, 'queue')).toEqual({
+      type: 'none',
+    })
+    expect(heartbeatSynthesis(inPhase('Activating', 3), hb(TARGET, 5), AT, 'queue')).toEqual({
+      type: 'none',
+    })
     for (const phase of ['Soaking', 'Converged', 'Failed', 'Reverted'] as HostPhase[]) {
-      expect(heartbeatSynthesis(inPhase(phase, 3), hb(TARGET), AT, 'queue')).toEqual({ type: 'none' })
+      expect(heartbeatSynthesis(inPhase(phase, 3), hb(TARGET), AT, 'queue')).toEqual({
+        type: 'none',
+      })
     }
   })
 })
 
 describe('convergence synthesis', () => {
-  const open = openRolloutRecord({ type: 'RolloutOpened', rolloutId: 'r1', channel: 'stable', targetRef: 'abc', at: T0 })
+  const open = openRolloutRecord({
+    type: 'RolloutOpened',
+    rolloutId: 'r1',
+    channel: 'stable',
+    targetRef: 'abc',
+    at: T0,
+  })
   const active = { ...open, phase: 'Active' as const }
 
   test('allowed for a Pending host of an open rollout that is not halted', () => {
     expect(convergenceAllowed(pending(), active)).toBe(true)
     expect(convergenceAllowed(pending(), undefined)).toBe(false)
     expect(convergenceAllowed(pending(), { ...active, phase: 'Terminal' })).toBe(false)
-    expect(convergenceAllowed(pending(), { ...active, phase: 'Failed', halt: { at: T0, hostname: 'x', hostPhase: 'Failed' } })).toBe(false)
+    expect(
+      convergenceAllowed(pending(), {
+        ...active,
+        phase: 'Failed',
+        halt: { at: T0, hostname: 'x', hostPhase: 'Failed' },
+      })
+    ).toBe(false)
     expect(convergenceAllowed(inPhase('Activating'), active)).toBe(false)
   })
 
@@ -85,7 +116,12 @@ describe('convergence synthesis', () => {
     expect(rec.phase).toBe('Soaking')
     expect(rec.lastEventSeq).toBe(2)
     const converged = synthesizedConverged(rec, AT)
-    expect(converged).toEqual({ type: 'RemoteConverged', seq: 3, convergedAt: AT + ROLLBACK_POLICY.soakMs, currentClosure: TARGET })
+    expect(converged).toEqual({
+      type: 'RemoteConverged',
+      seq: 3,
+      convergedAt: AT + ROLLBACK_POLICY.soakMs,
+      currentClosure: TARGET,
+    })
     const r = step(rec, converged, AT, ROLLBACK_POLICY)
     expect(r.ok && r.state.phase).toBe('Converged')
   })

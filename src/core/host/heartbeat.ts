@@ -82,8 +82,16 @@ export function heartbeatSynthesis(
 }
 
 /** Whether a record may be converged by synthesis: Pending, in an open rollout not halted. */
-export function convergenceAllowed(rec: HostRolloutState, rollout: RolloutRecord | undefined): boolean {
-  return rollout !== undefined && rollout.halt === null && !isClosed(rollout.phase) && rec.phase === 'Pending'
+export function convergenceAllowed(
+  rec: HostRolloutState,
+  rollout: RolloutRecord | undefined
+): boolean {
+  return (
+    rollout !== undefined &&
+    rollout.halt === null &&
+    !isClosed(rollout.phase) &&
+    rec.phase === 'Pending'
+  )
 }
 
 /**
@@ -95,7 +103,13 @@ export function synthesizedActivation(rec: HostRolloutState, at: number): readon
   const seq = rec.lastEventSeq
   return [
     { type: 'RemoteDispatchAck', seq: seq + 1, currentClosureAtDispatch: '', receivedAt: at },
-    { type: 'RemoteActivationCompleted', seq: seq + 2, observedCurrentClosure: rec.targetClosure, exitCode: 0, completedAt: at },
+    {
+      type: 'RemoteActivationCompleted',
+      seq: seq + 2,
+      observedCurrentClosure: rec.targetClosure,
+      exitCode: 0,
+      completedAt: at,
+    },
   ]
 }
 
@@ -114,7 +128,11 @@ export function synthesizedConverged(soaking: HostRolloutState, at: number): Hos
  * when the agent holds events past the record (`agentLast`), or runs another closure than the
  * record last saw (`closure`, when the heartbeat named one).
  */
-export function replayFrom(rec: HostRolloutState, agentLast: number | undefined, closure: string | null): number | null {
+export function replayFrom(
+  rec: HostRolloutState,
+  agentLast: number | undefined,
+  closure: string | null
+): number | null {
   const behind = agentLast !== undefined && agentLast > rec.lastEventSeq
   const diverged = closure !== null && rec.currentClosure !== closure
   return behind || diverged ? rec.lastEventSeq : null

@@ -14,7 +14,12 @@ test('localEventOf gives the Local event of every kind, and toOutbound inverts i
 })
 
 test('a DispatchAck becomes LocalActivate naming the record target', () => {
-  const wire: OutboundAgentEvent = { kind: 'DispatchAck', seq: 1, currentClosureAtDispatch: 'prior', receivedAt: 2 }
+  const wire: OutboundAgentEvent = {
+    kind: 'DispatchAck',
+    seq: 1,
+    currentClosureAtDispatch: 'prior',
+    receivedAt: 2,
+  }
   const event = localEventOf(wire, 'target')
   expect(event).toEqual({
     type: 'LocalActivate',
@@ -29,7 +34,14 @@ test('a DispatchAck becomes LocalActivate naming the record target', () => {
 test('a sustained failure maps to LocalSustainedFailureCrossed with its payload', () => {
   expect(
     localEventOf(
-      { kind: 'Failed', seq: 3, failedAt: 1, sustainedDurationSecs: 60, failingProbes: ['p'], policyApplied: 'halt' },
+      {
+        kind: 'Failed',
+        seq: 3,
+        failedAt: 1,
+        sustainedDurationSecs: 60,
+        failingProbes: ['p'],
+        policyApplied: 'halt',
+      },
       'target'
     )
   ).toEqual({

@@ -63,7 +63,8 @@ export function admitDispatch(f: DispatchFacts, policy: AdmissionPolicy): Dispat
   const { record: rec, heartbeat: hb, now } = f
   if (hb !== undefined && atTarget(hb, rec)) return { type: 'converge', at: hb.at }
   if (f.queued) return { type: 'wait' }
-  if (f.deliveredAt !== undefined && now - f.deliveredAt < policy.redeliverAfterMs) return { type: 'wait' }
+  if (f.deliveredAt !== undefined && now - f.deliveredAt < policy.redeliverAfterMs)
+    return { type: 'wait' }
   if (hb === undefined && inStartupHold(now, policy)) {
     const secs = Math.ceil((policy.startedAt + policy.startupDispatchHoldMs - now) / 1000)
     return {
@@ -76,6 +77,10 @@ export function admitDispatch(f: DispatchFacts, policy: AdmissionPolicy): Dispat
 }
 
 /** Whether a host a gate defers is converged by synthesis instead (else the gate is recorded). */
-export function convergesDespite(gate: GateName, rec: HostRolloutState, hb: HeartbeatView): boolean {
+export function convergesDespite(
+  gate: GateName,
+  rec: HostRolloutState,
+  hb: HeartbeatView
+): boolean {
   return verdictAllowsConvergence(gate) && atTarget(hb, rec)
 }

@@ -25,12 +25,19 @@ export type AdoptionVerdict =
   | { readonly ok: false; readonly kind: 'Rollback'; readonly message: string }
 
 /** The adoption verdict for `candidate` against the key's current mark (none ⇒ accept). */
-export function adoptionVerdict(candidate: AdoptionCandidate, mark: AdoptedMark | undefined): AdoptionVerdict {
+export function adoptionVerdict(
+  candidate: AdoptionCandidate,
+  mark: AdoptedMark | undefined
+): AdoptionVerdict {
   const verdict = compareHighWater(candidate, mark)
   if (verdict === 'advance' || mark === undefined) return { ok: true, advance: true }
   if (verdict === 'same') {
     if (mark.sha256 === candidate.sha256) return { ok: true, advance: false }
-    return { ok: false, kind: 'Rollback', message: 'same signedAt and ciCommit as the adopted artifact but different bytes' }
+    return {
+      ok: false,
+      kind: 'Rollback',
+      message: 'same signedAt and ciCommit as the adopted artifact but different bytes',
+    }
   }
   return {
     ok: false,

@@ -28,7 +28,10 @@ export function normalizeRolloutPolicies(fleet: FleetResolved): FleetResolved {
       policies[name] = {
         ...policy,
         waves: [
-          { selector: { all: true, channel: null, hosts: [], tags: [], tagsAny: [] }, soakMinutes: 0 },
+          {
+            selector: { all: true, channel: null, hosts: [], tags: [], tagsAny: [] },
+            soakMinutes: 0,
+          },
         ],
       }
     } else {
@@ -96,7 +99,11 @@ export function projectRolloutManifest(
 
 /** Why a verified manifest must not be used for `rolloutId` with this fleet, or `undefined`. */
 export function checkManifestBinding(
-  manifest: { readonly channel: string; readonly channelRef: string; readonly fleetResolvedHash: string },
+  manifest: {
+    readonly channel: string
+    readonly channelRef: string
+    readonly fleetResolvedHash: string
+  },
   rolloutId: string,
   fleetResolvedHash: string | undefined
 ): { kind: 'RolloutIdMismatch' | 'AnchorMismatch'; message: string } | undefined {
@@ -110,7 +117,8 @@ export function checkManifestBinding(
   if (fleetResolvedHash !== undefined && manifest.fleetResolvedHash !== fleetResolvedHash) {
     return {
       kind: 'AnchorMismatch',
-      message: 'manifest fleetResolvedHash does not match the fleet.resolved it claims to derive from',
+      message:
+        'manifest fleetResolvedHash does not match the fleet.resolved it claims to derive from',
     }
   }
   return undefined

@@ -11,7 +11,11 @@ import type { Hostname } from '../../proto/ids.ts'
 export type SelectableHost = { readonly channel: string; readonly tags: readonly string[] }
 
 /** Whether `selector` matches the host `hostname`. */
-export function selectorMatches(selector: Selector, hostname: Hostname, host: SelectableHost): boolean {
+export function selectorMatches(
+  selector: Selector,
+  hostname: Hostname,
+  host: SelectableHost
+): boolean {
   if (selector.all) return true
   if (selector.hosts.includes(hostname)) return true
   if (selector.channel !== null && selector.channel === host.channel) return true

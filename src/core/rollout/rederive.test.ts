@@ -14,8 +14,20 @@ const T = 1_000_000
 const A = 'stable@aaa'
 const B = 'stable@bbb'
 
-const opened = (rolloutId: string, at: number): RolloutEvent => ({ type: 'RolloutOpened', rolloutId, channel: 'stable', targetRef: rolloutId.slice(7), at })
-const joined = (rolloutId: string, at: number): RolloutEvent => ({ type: 'HostJoined', rolloutId, hostname: 'h1', wave: 0, at })
+const opened = (rolloutId: string, at: number): RolloutEvent => ({
+  type: 'RolloutOpened',
+  rolloutId,
+  channel: 'stable',
+  targetRef: rolloutId.slice(7),
+  at,
+})
+const joined = (rolloutId: string, at: number): RolloutEvent => ({
+  type: 'HostJoined',
+  rolloutId,
+  hostname: 'h1',
+  wave: 0,
+  at,
+})
 
 /** The records after stepping `events` one by one, as the control plane does live. */
 function live(events: readonly RolloutEvent[]): Map<string, RolloutRecord> {
@@ -37,8 +49,22 @@ describe('rederiveRollouts', () => {
     const events: RolloutEvent[] = [
       opened(A, T),
       joined(A, T),
-      { type: 'HostStateChanged', rolloutId: A, hostname: 'h1', from: 'Pending', to: 'Activating', at: T + 1 },
-      { type: 'HostStateChanged', rolloutId: A, hostname: 'h1', from: 'Activating', to: 'Converged', at: T + 2 },
+      {
+        type: 'HostStateChanged',
+        rolloutId: A,
+        hostname: 'h1',
+        from: 'Pending',
+        to: 'Activating',
+        at: T + 1,
+      },
+      {
+        type: 'HostStateChanged',
+        rolloutId: A,
+        hostname: 'h1',
+        from: 'Activating',
+        to: 'Converged',
+        at: T + 2,
+      },
       { type: 'RolloutTerminal', rolloutId: A, at: T + 3 },
     ]
     const rebuilt = rederiveRollouts(events)
@@ -50,7 +76,14 @@ describe('rederiveRollouts', () => {
     const events: RolloutEvent[] = [
       opened(A, T),
       joined(A, T),
-      { type: 'HostStateChanged', rolloutId: A, hostname: 'h1', from: 'Activating', to: 'Failed', at: T + 1 },
+      {
+        type: 'HostStateChanged',
+        rolloutId: A,
+        hostname: 'h1',
+        from: 'Activating',
+        to: 'Failed',
+        at: T + 1,
+      },
       opened(B, T + 2),
       { type: 'SuccessorOpened', supersededRolloutId: A, successorRolloutId: B, at: T + 2 },
       joined(B, T + 2),
@@ -68,12 +101,26 @@ describe('rederiveRollouts', () => {
       { type: 'RolloutTerminal', rolloutId: A, at: T + 1 },
     ])
     expect([...rebuilt.keys()]).toEqual([A])
-    expect(rebuilt.get(A)).toEqual(openRolloutRecord({ type: 'RolloutOpened', rolloutId: A, channel: 'stable', targetRef: 'aaa', at: T }))
+    expect(rebuilt.get(A)).toEqual(
+      openRolloutRecord({
+        type: 'RolloutOpened',
+        rolloutId: A,
+        channel: 'stable',
+        targetRef: 'aaa',
+        at: T,
+      })
+    )
   })
 })
 
 describe('retention', () => {
-  const base = openRolloutRecord({ type: 'RolloutOpened', rolloutId: A, channel: 'stable', targetRef: 'aaa', at: T })
+  const base = openRolloutRecord({
+    type: 'RolloutOpened',
+    rolloutId: A,
+    channel: 'stable',
+    targetRef: 'aaa',
+    at: T,
+  })
 
   test('open and active rollouts are never due', () => {
     expect(finishedAt(base)).toBeNull()
@@ -84,9 +131,18 @@ describe('retention', () => {
     const terminal: RolloutRecord = { ...base, phase: 'Terminal', terminalAt: T + 5 }
     expect(retentionDue(terminal, T + 5)).toBe(false)
     expect(retentionDue(terminal, T + 6)).toBe(true)
-    const superseded: RolloutRecord = { ...base, phase: 'Superseded', supersededAt: T + 1, terminalAt: T + 9 }
+    const superseded: RolloutRecord = {
+      ...base,
+      phase: 'Superseded',
+      supersededAt: T + 1,
+      terminalAt: T + 9,
+    }
     expect(finishedAt(superseded)).toBe(T + 1)
-    const halted: RolloutRecord = { ...base, phase: 'Failed', halt: { at: T + 2, hostname: 'h1', hostPhase: 'Failed' } }
+    const halted: RolloutRecord = {
+      ...base,
+      phase: 'Failed',
+      halt: { at: T + 2, hostname: 'h1', hostPhase: 'Failed' },
+    }
     expect(retentionDue(halted, T + 3)).toBe(true)
   })
 

@@ -7,7 +7,11 @@ import type { RolloutRecord } from './state.ts'
 
 /** The time a rollout finished, or null while it is not finished (or was resumed). */
 export function finishedAt(r: RolloutRecord): number | null {
-  const finished = r.phase === 'Terminal' || r.phase === 'Superseded' || r.phase === 'Failed' || r.phase === 'Reverted'
+  const finished =
+    r.phase === 'Terminal' ||
+    r.phase === 'Superseded' ||
+    r.phase === 'Failed' ||
+    r.phase === 'Reverted'
   return finished ? (r.supersededAt ?? r.terminalAt ?? r.halt?.at ?? null) : null
 }
 

@@ -62,9 +62,12 @@ export function createApp(deps: AppDeps): Hono<CpEnv> {
     const given = /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '')?.[1]?.trim() ?? ''
     const a = Buffer.from(given)
     const b = Buffer.from(token)
-    if (a.length !== b.length || !timingSafeEqual(a, b)) return jsonError(c, 401, 'bad webhook token')
+    if (a.length !== b.length || !timingSafeEqual(a, b))
+      return jsonError(c, 401, 'bad webhook token')
     // Forges want a quick answer; the poll runs in the background and is logged.
-    deps.poller.refresh().catch((e: unknown) => deps.log.error('webhook refresh failed', { error: String(e) }))
+    deps.poller
+      .refresh()
+      .catch((e: unknown) => deps.log.error('webhook refresh failed', { error: String(e) }))
     return c.json({ accepted: true }, 202)
   })
 

@@ -9,7 +9,12 @@ import { getRequestListener } from '@hono/node-server'
 import type { Context } from 'hono'
 import type { IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
-import { createMtlsServer, peerIdentity, type MtlsServer, type PeerIdentity } from '../../pki/tls-server.ts'
+import {
+  createMtlsServer,
+  peerIdentity,
+  type MtlsServer,
+  type PeerIdentity,
+} from '../../pki/tls-server.ts'
 import type { CpConfig } from '../config.ts'
 
 // Ordinary requests finish in milliseconds and long-polls end at once on shutdown; three

@@ -23,17 +23,31 @@ type Origin = { readonly artifact: string; readonly source: string; readonly cha
 
 function setMark(ctx: MutatorContext, key: string, a: AdoptedArtifact<unknown>): void {
   ctx.state.marks.set(key, { signedAtMs: a.signedAtMs, ciCommit: a.ciCommit, sha256: a.sha256 })
-  ctx.store.release.setMark({ key, signedAtMs: a.signedAtMs, ciCommit: a.ciCommit, sha256: a.sha256 }, ctx.now)
+  ctx.store.release.setMark(
+    { key, signedAtMs: a.signedAtMs, ciCommit: a.ciCommit, sha256: a.sha256 },
+    ctx.now
+  )
 }
 
 function storeArtifact(ctx: MutatorContext, key: string, a: AdoptedArtifact<unknown>): void {
-  ctx.store.release.setArtifact({ key, artifact: a.bytes, signature: a.signature, sha256: a.sha256, adoptedAt: ctx.now })
+  ctx.store.release.setArtifact({
+    key,
+    artifact: a.bytes,
+    signature: a.signature,
+    sha256: a.sha256,
+    adoptedAt: ctx.now,
+  })
 }
 
 /** The `verify_outcome` row of an artifact, with the outcome's own fields. */
 function appendOutcome(ctx: MutatorContext, o: Origin, fields: Record<string, unknown>): void {
   const { artifact, source, channel } = o
-  ctx.applier.append('verify_outcome', ctx.now, { artifact, ...(channel !== undefined ? { channel } : {}), source, ...fields })
+  ctx.applier.append('verify_outcome', ctx.now, {
+    artifact,
+    ...(channel !== undefined ? { channel } : {}),
+    source,
+    ...fields,
+  })
 }
 
 /** Records a refused artifact: log, metric, status, and a (debounced) `verify_outcome` row. */
@@ -41,22 +55,49 @@ function refuse(ctx: MutatorContext, key: string, o: Origin, kind: string, messa
   const { state, now } = ctx
   ctx.metrics.verifyFailures.inc({ artifact: o.artifact, kind })
   const prev = state.status.get(key)
-  state.status.set(key, { key, adopted: prev?.adopted ?? null, lastCheckedAt: now, lastError: { kind, message, at: now } })
+  state.status.set(key, {
+    key,
+    adopted: prev?.adopted ?? null,
+    lastCheckedAt: now,
+    lastError: { kind, message, at: now },
+  })
   if (prev?.lastError?.kind === kind && prev.lastError.message === message) return
-  ctx.log.warn('signed artifact refused', { artifact: o.artifact, channel: o.channel, source: o.source, kind, message })
+  ctx.log.warn('signed artifact refused', {
+    artifact: o.artifact,
+    channel: o.channel,
+    source: o.source,
+    kind,
+    message,
+  })
   appendOutcome(ctx, o, { ok: false, kind, message })
 }
 
 /** Records an accepted artifact; a `verify_outcome` row only when it changed what is adopted. */
-function accepted(ctx: MutatorContext, key: string, a: AdoptedArtifact<unknown>, changed: boolean, o: Origin): void {
+function accepted(
+  ctx: MutatorContext,
+  key: string,
+  a: AdoptedArtifact<unknown>,
+  changed: boolean,
+  o: Origin
+): void {
   const { state, now } = ctx
   state.status.set(key, {
     key,
-    adopted: { sha256: a.sha256, signedAt: a.signedAt, at: changed ? now : (state.status.get(key)?.adopted?.at ?? now) },
+    adopted: {
+      sha256: a.sha256,
+      signedAt: a.signedAt,
+      at: changed ? now : (state.status.get(key)?.adopted?.at ?? now),
+    },
     lastCheckedAt: now,
     lastError: null,
   })
-  if (changed) appendOutcome(ctx, o, { ok: true, sha256: a.sha256, signedAt: a.signedAt, ciCommit: a.ciCommit })
+  if (changed)
+    appendOutcome(ctx, o, {
+      ok: true,
+      sha256: a.sha256,
+      signedAt: a.signedAt,
+      ciCommit: a.ciCommit,
+    })
 }
 
 /**
@@ -102,10 +143,18 @@ export function releaseVerified(ctx: MutatorContext, input: InputOf<'ReleaseVeri
   let changed = fleetChanged
   for (const [channel, m] of Object.entries(manifests)) {
     const mChanged = current?.manifests[channel]?.sha256 !== m.sha256
-    accepted(ctx, highWaterKey('rollout-manifest', channel), m, mChanged, { artifact: 'rollout-manifest', source: outcome.source, channel })
+    accepted(ctx, highWaterKey('rollout-manifest', channel), m, mChanged, {
+      artifact: 'rollout-manifest',
+      source: outcome.source,
+      channel,
+    })
     if (mChanged) changed = true
   }
-  if (current !== undefined && Object.keys(current.manifests).some((c) => manifests[c] === undefined)) changed = true
+  if (
+    current !== undefined &&
+    Object.keys(current.manifests).some((c) => manifests[c] === undefined)
+  )
+    changed = true
   if (!changed) return
   if (fleetOk.advance) setMark(ctx, fleetKey, fleet)
   storeArtifact(ctx, fleetKey, fleet)
@@ -120,7 +169,9 @@ export function releaseVerified(ctx: MutatorContext, input: InputOf<'ReleaseVeri
     fleetSha256: fleet.sha256,
     signedAt: fleet.signedAt,
     ciCommit: fleet.ciCommit,
-    rollouts: Object.values(manifests).map((m) => m.rolloutId).sort(),
+    rollouts: Object.values(manifests)
+      .map((m) => m.rolloutId)
+      .sort(),
   })
   ctx.log.info('release adopted', {
     source: outcome.source,

@@ -7,6 +7,9 @@ import type { MutatorContext } from './context.ts'
 import type { InputOf, ReplyOf } from './inputs.ts'
 
 /** Takes a host's oldest queued dispatch, if any. */
-export function takeDispatch(ctx: MutatorContext, input: InputOf<'TakeDispatch'>): ReplyOf<'TakeDispatch'> {
+export function takeDispatch(
+  ctx: MutatorContext,
+  input: InputOf<'TakeDispatch'>
+): ReplyOf<'TakeDispatch'> {
   return ctx.applier.takeDispatch(input.host, ctx.now)
 }

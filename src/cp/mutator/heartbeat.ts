@@ -33,7 +33,8 @@ export function heartbeat(ctx: MutatorContext, input: InputOf<'Heartbeat'>): Rep
       const todo = heartbeatSynthesis(rec, hb, at, state.decisions.get(pairKey(rolloutId, host)))
       if (todo.type === 'complete') {
         const err = ctx.tx(() => stepHost(ctx, rec, waveOf(ctx, rolloutId, host), todo.event, true))
-        if (err !== undefined) ctx.log.warn('completion synthesis refused', { host, rolloutId, reason: err })
+        if (err !== undefined)
+          ctx.log.warn('completion synthesis refused', { host, rolloutId, reason: err })
       } else if (todo.type === 'converge') {
         ctx.tx(() => synthesizeConverged(ctx, rec, at))
       } else if (todo.type === 'replan') {
@@ -50,7 +51,8 @@ export function heartbeat(ctx: MutatorContext, input: InputOf<'Heartbeat'>): Rep
     if (from !== null) replayFromByRollout[id] = from
   }
   return {
-    replayFrom: current === undefined ? null : replayFrom(current, agentSeqs[current.rolloutId], closure),
+    replayFrom:
+      current === undefined ? null : replayFrom(current, agentSeqs[current.rolloutId], closure),
     replayFromByRollout,
     bootstrap: rid === null ? snapshots(state, host) : null,
   }

@@ -14,13 +14,22 @@ export function hostEvent(ctx: MutatorContext, input: InputOf<'HostEvent'>): Rep
   const { host, rolloutId, event } = input
   const found = findRecord(ctx, rolloutId, host)
   if (found === undefined) {
-    return { status: 409, error: `the control plane has no record of ${host} in rollout ${rolloutId}` }
+    return {
+      status: 409,
+      error: `the control plane has no record of ${host} in rollout ${rolloutId}`,
+    }
   }
   // Idempotent retransmit (the route checks too; this covers a race between two posts).
   if (event.seq <= found.state.lastEventSeq) return { status: 204 }
   const error = stepHost(ctx, found.state, found.waveIndex, remoteEventOf(event), false)
   if (error !== undefined) {
-    ctx.log.info('agent event refused', { host, rolloutId, kind: event.kind, seq: event.seq, reason: error })
+    ctx.log.info('agent event refused', {
+      host,
+      rolloutId,
+      kind: event.kind,
+      seq: event.seq,
+      reason: error,
+    })
     return { status: 409, error }
   }
   return { status: 204 }

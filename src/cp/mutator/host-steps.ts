@@ -25,7 +25,12 @@ import type { MutatorContext } from './context.ts'
 import { stepRolloutEvent } from './rollout-steps.ts'
 
 /** The host policy of a wave of a rollout, from the policy frozen when it opened. */
-export function policyFor(ctx: MutatorContext, rolloutId: string, channel: string, waveIndex: number): HostPolicy | undefined {
+export function policyFor(
+  ctx: MutatorContext,
+  rolloutId: string,
+  channel: string,
+  waveIndex: number
+): HostPolicy | undefined {
   const frozen = ctx.state.rollouts.get(rolloutId)?.policy
   if (frozen === undefined || frozen.policy === null) return undefined
   const fleet: CoreFleet = {
@@ -46,7 +51,8 @@ export function findRecord(
   host: string
 ): { state: HostRolloutState; waveIndex: number } | undefined {
   const mem = ctx.state.host(rolloutId, host)
-  if (mem !== undefined) return { state: mem, waveIndex: ctx.state.waveIndex.get(pairKey(rolloutId, host)) ?? 0 }
+  if (mem !== undefined)
+    return { state: mem, waveIndex: ctx.state.waveIndex.get(pairKey(rolloutId, host)) ?? 0 }
   return ctx.store.hosts.get(rolloutId, host)
 }
 
@@ -89,14 +95,19 @@ export function stepHost(
     })
     if (next.phase === 'Converged' && live) {
       const phases = Object.values(state.hosts[next.rolloutId] ?? {}).map((h) => h.phase)
-      if (allHostsConverged(phases)) stepRolloutEvent(ctx, { type: 'RolloutTerminal', rolloutId: next.rolloutId, at: now })
+      if (allHostsConverged(phases))
+        stepRolloutEvent(ctx, { type: 'RolloutTerminal', rolloutId: next.rolloutId, at: now })
     }
   }
   return undefined
 }
 
 /** Pending → Converged for a host already running its target (DispatchAck, Completed, Converged). */
-export function synthesizeConverged(ctx: MutatorContext, rec: HostRolloutState, at: number): boolean {
+export function synthesizeConverged(
+  ctx: MutatorContext,
+  rec: HostRolloutState,
+  at: number
+): boolean {
   const { state } = ctx
   if (!convergenceAllowed(rec, state.rollouts.get(rec.rolloutId)?.record)) return false
   const waveIndex = waveOf(ctx, rec.rolloutId, rec.hostname)
@@ -108,9 +119,16 @@ export function synthesizeConverged(ctx: MutatorContext, rec: HostRolloutState, 
   if (soaking === undefined) return false
   const err = stepHost(ctx, soaking, waveIndex, synthesizedConverged(soaking, at), true)
   if (err !== undefined) {
-    ctx.log.warn('convergence synthesis refused', { host: rec.hostname, rolloutId: rec.rolloutId, reason: err })
+    ctx.log.warn('convergence synthesis refused', {
+      host: rec.hostname,
+      rolloutId: rec.rolloutId,
+      reason: err,
+    })
     return false
   }
-  ctx.log.info('host already at its target; convergence synthesized', { host: rec.hostname, rolloutId: rec.rolloutId })
+  ctx.log.info('host already at its target; convergence synthesized', {
+    host: rec.hostname,
+    rolloutId: rec.rolloutId,
+  })
   return true
 }

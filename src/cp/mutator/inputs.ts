@@ -26,7 +26,9 @@ export type ReleaseOutcome = {
   readonly source: string
   readonly fleet: ArtifactOutcome<FleetResolved>
   /** By channel, for every channel whose rollout id the fleet implies (fleet verified only). */
-  readonly manifests: Readonly<Record<string, { readonly rolloutId: string } & ArtifactOutcome<RolloutManifest>>>
+  readonly manifests: Readonly<
+    Record<string, { readonly rolloutId: string } & ArtifactOutcome<RolloutManifest>>
+  >
 }
 
 /** The signed lists besides the release. */
@@ -64,7 +66,11 @@ export type PruneReply = { readonly nonces: number; readonly rollouts: number }
 /** The fields of each input kind (besides `type`). */
 type Payloads = {
   /** An agent event for one (rollout, host) record. */
-  HostEvent: { readonly host: string; readonly rolloutId: string; readonly event: OutboundAgentEvent }
+  HostEvent: {
+    readonly host: string
+    readonly rolloutId: string
+    readonly event: OutboundAgentEvent
+  }
   /** An agent heartbeat (the CP may synthesize events from it). */
   Heartbeat: { readonly request: HeartbeatRequest }
   /** A poll of the release source: the fleet and its manifests, verified or refused. */

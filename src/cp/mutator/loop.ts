@@ -95,7 +95,15 @@ export class CpMutator {
 
   constructor(private readonly deps: MutatorDeps) {
     this.applier = new Applier(deps.store, deps.state, deps.hub, deps.metrics, deps.log)
-    this.ctx = new BatchContext(deps.store, deps.state, deps.log, deps.metrics, this.applier, deps.options, deps.clock.now())
+    this.ctx = new BatchContext(
+      deps.store,
+      deps.state,
+      deps.log,
+      deps.metrics,
+      this.applier,
+      deps.options,
+      deps.clock.now()
+    )
   }
 
   /** The number of queued inputs. */
@@ -158,10 +166,13 @@ export class CpMutator {
         })
       } catch (e) {
         this.applier.discardPending()
-        this.deps.log.error('reducer input failed; stopping (state is rebuilt from the database at start)', {
-          input: current.type,
-          error: e instanceof Error ? e.message : String(e),
-        })
+        this.deps.log.error(
+          'reducer input failed; stopping (state is rebuilt from the database at start)',
+          {
+            input: current.type,
+            error: e instanceof Error ? e.message : String(e),
+          }
+        )
         this.deps.onFatal(e)
         this.queue.close()
         return
@@ -181,7 +192,9 @@ export class CpMutator {
     if (env.type === 'PlanTick') this.planQueued = false
     const reply = env.apply(this.ctx)
     if (reply !== undefined) replies.push(reply)
-    this.deps.metrics.reducerLatency.observe((this.deps.clock.monotonicMs() - started) / 1000, { input: env.type })
+    this.deps.metrics.reducerLatency.observe((this.deps.clock.monotonicMs() - started) / 1000, {
+      input: env.type,
+    })
   }
 
   /** Plans soon after a state change: one debounced `PlanTick`, unless one is pending. */

@@ -11,39 +11,73 @@ import type { InputOf, ReplyOf } from './inputs.ts'
 import { stepRolloutEvent } from './rollout-steps.ts'
 
 /** Applies an operator action. */
-export function operatorAction(ctx: MutatorContext, input: InputOf<'Operator'>): ReplyOf<'Operator'> {
+export function operatorAction(
+  ctx: MutatorContext,
+  input: InputOf<'Operator'>
+): ReplyOf<'Operator'> {
   const { state, store, now } = ctx
   const { op, operator } = input
   const audit = (action: string, target: string, reason: string): void => {
     const rolloutId = op.kind === 'clear-quarantine' ? null : target
-    const seq = ctx.applier.append('operator_action', now, { action, operator, target, reason }, null, rolloutId)
-    store.safety.insertOperatorAction({ at: now, operator, action, target, reason, eventLogSeq: seq })
+    const seq = ctx.applier.append(
+      'operator_action',
+      now,
+      { action, operator, target, reason },
+      null,
+      rolloutId
+    )
+    store.safety.insertOperatorAction({
+      at: now,
+      operator,
+      action,
+      target,
+      reason,
+      eventLogSeq: seq,
+    })
     ctx.log.info('operator action', { action, operator, target, reason })
   }
   switch (op.kind) {
     case 'resume':
     case 'cancel': {
       const live = state.rollouts.get(op.rolloutId)
-      if (live === undefined) return { ok: false, status: 404, error: `unknown rollout ${op.rolloutId}` }
+      if (live === undefined)
+        return { ok: false, status: 404, error: `unknown rollout ${op.rolloutId}` }
       if (live.record.halt === null) {
-        return { ok: false, status: 409, error: `rollout ${op.rolloutId} is not halted (state ${live.record.phase})` }
+        return {
+          ok: false,
+          status: 409,
+          error: `rollout ${op.rolloutId} is not halted (state ${live.record.phase})`,
+        }
       }
       audit(op.kind, op.rolloutId, op.reason)
       // The core has no cancel fact; a cancelled rollout is retired exactly as retention
       // retires one (→ Pruned: closed, halt cleared, channel-edge successors unblocked).
       const event: RolloutEvent =
         op.kind === 'resume'
-          ? { type: 'OperatorClearance', rolloutId: op.rolloutId, operator, reason: op.reason, at: now }
+          ? {
+              type: 'OperatorClearance',
+              rolloutId: op.rolloutId,
+              operator,
+              reason: op.reason,
+              at: now,
+            }
           : { type: 'RetentionExpired', rolloutId: op.rolloutId, at: now }
       const err = stepRolloutEvent(ctx, event)
       if (err !== undefined) return { ok: false, status: 409, error: err }
       ctx.markDirty()
       const r = state.rollouts.get(op.rolloutId)!.record
-      return { ok: true, body: { rolloutId: op.rolloutId, state: r.phase, halted: r.halt !== null } }
+      return {
+        ok: true,
+        body: { rolloutId: op.rolloutId, state: r.phase, halted: r.halt !== null },
+      }
     }
     case 'clear-quarantine': {
       if (state.quarantines.get(op.channel)?.has(op.closure) !== true) {
-        return { ok: false, status: 404, error: `closure is not quarantined on channel ${op.channel}` }
+        return {
+          ok: false,
+          status: 404,
+          error: `closure is not quarantined on channel ${op.channel}`,
+        }
       }
       audit('clear-quarantine', `${op.channel}/${op.closure}`, op.reason)
       store.safety.unquarantine(op.channel, op.closure)

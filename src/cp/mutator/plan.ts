@@ -49,7 +49,13 @@ function applyPlanAction(ctx: MutatorContext, a: PlanAction): boolean {
       openRollout(ctx, a.rolloutId, a.channel, a.targetRef)
       return true
     case 'AdvanceWave':
-      stepRolloutEvent(ctx, { type: 'WaveAdvanced', rolloutId: a.rolloutId, fromWave: a.fromWave, toWave: a.toWave, at: ctx.now })
+      stepRolloutEvent(ctx, {
+        type: 'WaveAdvanced',
+        rolloutId: a.rolloutId,
+        fromWave: a.fromWave,
+        toWave: a.toWave,
+        at: ctx.now,
+      })
       return false
     case 'QueueDispatch':
       return queueDispatch(ctx, a)
@@ -62,7 +68,12 @@ function applyPlanAction(ctx: MutatorContext, a: PlanAction): boolean {
   }
 }
 
-function openRollout(ctx: MutatorContext, rolloutId: string, channel: string, targetRef: string): void {
+function openRollout(
+  ctx: MutatorContext,
+  rolloutId: string,
+  channel: string,
+  targetRef: string
+): void {
   const { state, store, applier, now } = ctx
   const release = state.release
   const manifest = release?.manifests[channel]
@@ -71,7 +82,9 @@ function openRollout(ctx: MutatorContext, rolloutId: string, channel: string, ta
   const policyName = fleet.channels[channel]?.rolloutPolicy ?? ''
   const policy: FrozenPolicy = {
     policyName,
-    policy: Object.hasOwn(fleet.rolloutPolicies, policyName) ? fleet.rolloutPolicies[policyName]! : null,
+    policy: Object.hasOwn(fleet.rolloutPolicies, policyName)
+      ? fleet.rolloutPolicies[policyName]!
+      : null,
     waves: fleet.waves[channel] ?? [],
   }
   const predecessors = [...state.rollouts.values()]
@@ -85,7 +98,12 @@ function openRollout(ctx: MutatorContext, rolloutId: string, channel: string, ta
   store.rollouts.insert(record, policy, budgets, seq)
   state.rollouts.set(rolloutId, { record, policy, budgets })
   for (const old of predecessors) {
-    stepRolloutEvent(ctx, { type: 'SuccessorOpened', supersededRolloutId: old, successorRolloutId: rolloutId, at: now })
+    stepRolloutEvent(ctx, {
+      type: 'SuccessorOpened',
+      supersededRolloutId: old,
+      successorRolloutId: rolloutId,
+      at: now,
+    })
   }
   const hosts: string[] = []
   for (const entry of manifest.value.hostSet) {
@@ -99,13 +117,28 @@ function openRollout(ctx: MutatorContext, rolloutId: string, channel: string, ta
     store.hosts.upsert(rec, entry.waveIndex)
     state.putHost(rec, entry.waveIndex)
     hosts.push(entry.hostname)
-    stepRolloutEvent(ctx, { type: 'HostJoined', rolloutId, hostname: entry.hostname, wave: entry.waveIndex, at: now })
+    stepRolloutEvent(ctx, {
+      type: 'HostJoined',
+      rolloutId,
+      hostname: entry.hostname,
+      wave: entry.waveIndex,
+      at: now,
+    })
   }
-  applier.append('plan_action', now, { action: 'OpenRollout', rolloutId, channel, targetRef, hosts }, null, rolloutId)
+  applier.append(
+    'plan_action',
+    now,
+    { action: 'OpenRollout', rolloutId, channel, targetRef, hosts },
+    null,
+    rolloutId
+  )
   ctx.log.info('rollout opened', { rolloutId, hosts: hosts.length, superseded: predecessors })
 }
 
-function queueDispatch(ctx: MutatorContext, a: Extract<PlanAction, { type: 'QueueDispatch' }>): boolean {
+function queueDispatch(
+  ctx: MutatorContext,
+  a: Extract<PlanAction, { type: 'QueueDispatch' }>
+): boolean {
   const { state, applier, now } = ctx
   const key = pairKey(a.rolloutId, a.hostname)
   state.decisions.set(key, 'queue')
@@ -148,12 +181,16 @@ function queueDispatch(ctx: MutatorContext, a: Extract<PlanAction, { type: 'Queu
   }
 }
 
-function deferDispatch(ctx: MutatorContext, a: Extract<PlanAction, { type: 'DeferDispatch' }>): boolean {
+function deferDispatch(
+  ctx: MutatorContext,
+  a: Extract<PlanAction, { type: 'DeferDispatch' }>
+): boolean {
   const { state } = ctx
   state.decisions.set(pairKey(a.rolloutId, a.hostname), a.gate)
   const rec = state.host(a.rolloutId, a.hostname)
   const hb = state.heartbeats.get(a.hostname)
-  if (rec !== undefined && hb !== undefined && convergesDespite(a.gate, rec, hb)) return synthesizeConverged(ctx, rec, hb.at)
+  if (rec !== undefined && hb !== undefined && convergesDespite(a.gate, rec, hb))
+    return synthesizeConverged(ctx, rec, hb.at)
   ctx.applier.recordGate(a.rolloutId, a.hostname, a.gate, a.reason, ctx.now)
   return false
 }

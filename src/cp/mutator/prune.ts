@@ -17,9 +17,13 @@ export function prune(ctx: MutatorContext, _input: InputOf<'Prune'>): ReplyOf<'P
   for (const live of [...state.rollouts.values()]) {
     const r = live.record
     if (!retentionDue(r, cutoff)) continue
-    if (stepRolloutEvent(ctx, { type: 'RetentionExpired', rolloutId: r.rolloutId, at: now }) === undefined) {
+    if (
+      stepRolloutEvent(ctx, { type: 'RetentionExpired', rolloutId: r.rolloutId, at: now }) ===
+      undefined
+    ) {
       store.hosts.deleteOfRollout(r.rolloutId)
-      for (const host of Object.keys(state.hosts[r.rolloutId] ?? {})) state.dropHost(r.rolloutId, host)
+      for (const host of Object.keys(state.hosts[r.rolloutId] ?? {}))
+        state.dropHost(r.rolloutId, host)
       rollouts++
     }
   }

@@ -23,7 +23,12 @@ export type FetchResult =
 /** One place an artifact pair can come from. */
 export type PairLocation =
   | { readonly type: 'file'; readonly artifact: string; readonly signature: string }
-  | { readonly type: 'url'; readonly artifact: string; readonly signature: string; readonly tokenFile?: string | undefined }
+  | {
+      readonly type: 'url'
+      readonly artifact: string
+      readonly signature: string
+      readonly tokenFile?: string | undefined
+    }
 
 /** The configured sources of every artifact kind. */
 export type SourceConfig = {
@@ -31,7 +36,11 @@ export type SourceConfig = {
   readonly fleet?: PairLocation | undefined
   readonly rolloutsDir?: string | undefined
   readonly rolloutsUrl?:
-    | { readonly artifact: string; readonly signature: string; readonly tokenFile?: string | undefined }
+    | {
+        readonly artifact: string
+        readonly signature: string
+        readonly tokenFile?: string | undefined
+      }
     | undefined
   readonly revocations?: PairLocation | undefined
   readonly bootstrapNonces?: PairLocation | undefined
@@ -55,14 +64,19 @@ async function readFile(path: string, what: string): Promise<Uint8Array | string
   try {
     const f = Bun.file(path)
     if (!(await f.exists())) return `${what} ${path}: no such file`
-    if (f.size > MAX_ARTIFACT_BYTES) return `${what} ${path}: larger than ${MAX_ARTIFACT_BYTES} bytes`
+    if (f.size > MAX_ARTIFACT_BYTES)
+      return `${what} ${path}: larger than ${MAX_ARTIFACT_BYTES} bytes`
     return await f.bytes()
   } catch (e) {
     return `${what} ${path}: ${(e as { code?: string }).code ?? 'read error'}`
   }
 }
 
-async function fetchUrl(url: string, tokenFile: string | undefined, what: string): Promise<Uint8Array | string> {
+async function fetchUrl(
+  url: string,
+  tokenFile: string | undefined,
+  what: string
+): Promise<Uint8Array | string> {
   const headers: Record<string, string> = {}
   if (tokenFile !== undefined) {
     const token = await readFile(tokenFile, 'token file')
@@ -81,9 +95,11 @@ async function fetchUrl(url: string, tokenFile: string | undefined, what: string
     const res = await fetch(url, { headers, signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) })
     if (!res.ok) return `${what} from ${where}: HTTP ${res.status}`
     const len = Number(res.headers.get('content-length') ?? '0')
-    if (len > MAX_ARTIFACT_BYTES) return `${what} from ${where}: larger than ${MAX_ARTIFACT_BYTES} bytes`
+    if (len > MAX_ARTIFACT_BYTES)
+      return `${what} from ${where}: larger than ${MAX_ARTIFACT_BYTES} bytes`
     const bytes = new Uint8Array(await res.arrayBuffer())
-    if (bytes.length > MAX_ARTIFACT_BYTES) return `${what} from ${where}: larger than ${MAX_ARTIFACT_BYTES} bytes`
+    if (bytes.length > MAX_ARTIFACT_BYTES)
+      return `${what} from ${where}: larger than ${MAX_ARTIFACT_BYTES} bytes`
     return bytes
   } catch (e) {
     const name = (e as { name?: string }).name
@@ -93,7 +109,9 @@ async function fetchUrl(url: string, tokenFile: string | undefined, what: string
 
 async function fetchPair(loc: PairLocation, what: string): Promise<FetchResult> {
   const get = (path: string, part: string) =>
-    loc.type === 'file' ? readFile(path, `${what} ${part}`) : fetchUrl(path, loc.tokenFile, `${what} ${part}`)
+    loc.type === 'file'
+      ? readFile(path, `${what} ${part}`)
+      : fetchUrl(path, loc.tokenFile, `${what} ${part}`)
   const bytes = await get(loc.artifact, 'artifact')
   if (typeof bytes === 'string') return { ok: false, kind: 'Unavailable', message: bytes }
   const signature = await get(loc.signature, 'signature')
@@ -129,28 +147,45 @@ export class ReleaseSource {
   }
 
   private dirHas(name: string): boolean {
-    return this.cfg.releaseDir !== undefined && existsSync(join(releaseBase(this.cfg.releaseDir), name))
+    return (
+      this.cfg.releaseDir !== undefined && existsSync(join(releaseBase(this.cfg.releaseDir), name))
+    )
   }
 
   /** The signed fleet.resolved. */
   fleet(): Promise<FetchResult> {
     if (this.cfg.fleet !== undefined) return fetchPair(this.cfg.fleet, 'fleet.resolved')
     if (this.cfg.releaseDir !== undefined) {
-      return fetchPair(dirPair(releaseBase(this.cfg.releaseDir), 'fleet.resolved.json'), 'fleet.resolved')
+      return fetchPair(
+        dirPair(releaseBase(this.cfg.releaseDir), 'fleet.resolved.json'),
+        'fleet.resolved'
+      )
     }
-    return Promise.resolve({ ok: false, kind: 'Unavailable', message: 'no fleet.resolved source is configured' })
+    return Promise.resolve({
+      ok: false,
+      kind: 'Unavailable',
+      message: 'no fleet.resolved source is configured',
+    })
   }
 
   /** The signed manifest of `rolloutId`: rollouts dir, then release dir, then URL template. */
   async manifest(rolloutId: string): Promise<FetchResult> {
     if (parseRolloutId(rolloutId) === undefined) {
-      return { ok: false, kind: 'Unavailable', message: 'not a valid rollout id ({channel}@{lowercase hex commit})' }
+      return {
+        ok: false,
+        kind: 'Unavailable',
+        message: 'not a valid rollout id ({channel}@{lowercase hex commit})',
+      }
     }
     const name = `${rolloutId}.json`
     const tried: string[] = []
-    for (const dir of [this.cfg.rolloutsDir, this.cfg.releaseDir && join(releaseBase(this.cfg.releaseDir), 'rollouts')]) {
+    for (const dir of [
+      this.cfg.rolloutsDir,
+      this.cfg.releaseDir && join(releaseBase(this.cfg.releaseDir), 'rollouts'),
+    ]) {
       if (!dir) continue
-      if (existsSync(join(dir, name))) return fetchPair(dirPair(dir, name), `rollout manifest ${rolloutId}`)
+      if (existsSync(join(dir, name)))
+        return fetchPair(dirPair(dir, name), `rollout manifest ${rolloutId}`)
       tried.push(join(dir, name))
     }
     const t = this.cfg.rolloutsUrl
@@ -165,23 +200,34 @@ export class ReleaseSource {
         `rollout manifest ${rolloutId}`
       )
     }
-    return { ok: false, kind: 'Unavailable', message: `rollout manifest ${rolloutId}: not found (${tried.join(', ') || 'no rollouts source'})` }
+    return {
+      ok: false,
+      kind: 'Unavailable',
+      message: `rollout manifest ${rolloutId}: not found (${tried.join(', ') || 'no rollouts source'})`,
+    }
   }
 
   /** The signed revocation list, if configured. */
   revocations(): Promise<FetchResult> | undefined {
     if (this.cfg.revocations !== undefined) return fetchPair(this.cfg.revocations, 'revocations')
     if (this.dirHas('revocations.json')) {
-      return fetchPair(dirPair(releaseBase(this.cfg.releaseDir!), 'revocations.json'), 'revocations')
+      return fetchPair(
+        dirPair(releaseBase(this.cfg.releaseDir!), 'revocations.json'),
+        'revocations'
+      )
     }
     return undefined
   }
 
   /** The signed bootstrap-nonce allow-list, if configured. */
   bootstrapNonces(): Promise<FetchResult> | undefined {
-    if (this.cfg.bootstrapNonces !== undefined) return fetchPair(this.cfg.bootstrapNonces, 'bootstrap-nonces')
+    if (this.cfg.bootstrapNonces !== undefined)
+      return fetchPair(this.cfg.bootstrapNonces, 'bootstrap-nonces')
     if (this.dirHas('bootstrap-nonces.json')) {
-      return fetchPair(dirPair(releaseBase(this.cfg.releaseDir!), 'bootstrap-nonces.json'), 'bootstrap-nonces')
+      return fetchPair(
+        dirPair(releaseBase(this.cfg.releaseDir!), 'bootstrap-nonces.json'),
+        'bootstrap-nonces'
+      )
     }
     return undefined
   }

@@ -7,7 +7,11 @@
 export type Worker = { stop(): void }
 
 /** Runs `run` every `everyMs`; `unref` lets a process exit while it is the only timer left. */
-export function every(everyMs: number, run: () => void, opts: { readonly unref?: boolean } = {}): Worker {
+export function every(
+  everyMs: number,
+  run: () => void,
+  opts: { readonly unref?: boolean } = {}
+): Worker {
   const timer = setInterval(run, everyMs)
   if (opts.unref === true) timer.unref?.()
   return { stop: () => clearInterval(timer) }

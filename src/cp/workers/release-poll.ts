@@ -30,7 +30,9 @@ import type { FetchedPair, ReleaseSource } from '../sources/index.ts'
 import type { AdoptedArtifact } from '../state.ts'
 
 /** The trust file, or why it could not be used. */
-export async function readTrustFile(path: string): Promise<{ ok: true; trust: TrustFile } | { ok: false; message: string }> {
+export async function readTrustFile(
+  path: string
+): Promise<{ ok: true; trust: TrustFile } | { ok: false; message: string }> {
   const r = readTrust(path)
   return r.ok ? { ok: true, trust: r.value } : r
 }
@@ -48,10 +50,17 @@ function adopted<T>(pair: FetchedPair, verified: Verified<T>): AdoptedArtifact<T
 }
 
 /** The verification context of one poll. */
-export type PollContext = { readonly trust: TrustFile; readonly now: number; readonly freshnessWindowSecs: number }
+export type PollContext = {
+  readonly trust: TrustFile
+  readonly now: number
+  readonly freshnessWindowSecs: number
+}
 
 /** Verifies a fleet pair. */
-export async function verifyFleetPair(pair: FetchedPair, ctx: PollContext): Promise<ArtifactOutcome<FleetResolved>> {
+export async function verifyFleetPair(
+  pair: FetchedPair,
+  ctx: PollContext
+): Promise<ArtifactOutcome<FleetResolved>> {
   const r = await verifyFleet(pair.bytes, pair.signature, {
     slot: ctx.trust.ciReleaseKey,
     now: ctx.now,
@@ -74,15 +83,26 @@ export function impliedRollouts(fleet: FleetResolved): Map<string, string> {
 /** Verifies every manifest a verified fleet implies. */
 export async function verifyManifests(
   fleet: AdoptedArtifact<FleetResolved>,
-  fetch: (rolloutId: string) => Promise<{ ok: true; pair: FetchedPair } | { ok: false; kind: string; message: string }>,
+  fetch: (
+    rolloutId: string
+  ) => Promise<{ ok: true; pair: FetchedPair } | { ok: false; kind: string; message: string }>,
   ctx: PollContext,
-  memo: <T>(rolloutId: string, pair: FetchedPair, verify: () => Promise<ArtifactOutcome<T>>) => Promise<ArtifactOutcome<T>> = (_id, _pair, verify) => verify()
+  memo: <T>(
+    rolloutId: string,
+    pair: FetchedPair,
+    verify: () => Promise<ArtifactOutcome<T>>
+  ) => Promise<ArtifactOutcome<T>> = (_id, _pair, verify) => verify()
 ): Promise<ReleaseOutcome['manifests']> {
   const out: Record<string, ReleaseOutcome['manifests'][string]> = {}
   await Promise.all(
     [...impliedRollouts(fleet.value)].map(async ([channel, rolloutId]) => {
       if (parseRolloutId(rolloutId) === undefined) {
-        out[channel] = { rolloutId, ok: false, kind: 'Parse', message: 'the fleet meta.ciCommit is not a lowercase hex commit' }
+        out[channel] = {
+          rolloutId,
+          ok: false,
+          kind: 'Parse',
+          message: 'the fleet meta.ciCommit is not a lowercase hex commit',
+        }
         return
       }
       const fetched = await fetch(rolloutId)
@@ -99,7 +119,9 @@ export async function verifyManifests(
           rolloutId,
           fleet: { sha256: fleet.sha256, value: fleet.value },
         })
-        return v.ok ? { ok: true, artifact: adopted(pair, v.verified) } : { ok: false, kind: v.error.kind, message: v.error.message }
+        return v.ok
+          ? { ok: true, artifact: adopted(pair, v.verified) }
+          : { ok: false, kind: v.error.kind, message: v.error.message }
       })
       out[channel] = { rolloutId, ...r }
     })
@@ -113,12 +135,18 @@ export async function verifyListPair(
   pair: FetchedPair,
   ctx: PollContext
 ): Promise<ArtifactOutcome<unknown>> {
-  const vctx = { slot: ctx.trust.ciReleaseKey, now: ctx.now, freshnessWindowSecs: ctx.freshnessWindowSecs }
+  const vctx = {
+    slot: ctx.trust.ciReleaseKey,
+    now: ctx.now,
+    freshnessWindowSecs: ctx.freshnessWindowSecs,
+  }
   const r =
     kind === 'revocations'
       ? await verifyRevocations(pair.bytes, pair.signature, vctx)
       : await verifyBootstrapNonces(pair.bytes, pair.signature, vctx)
-  return r.ok ? { ok: true, artifact: adopted(pair, r.verified as Verified<unknown>) } : { ok: false, ...r.error }
+  return r.ok
+    ? { ok: true, artifact: adopted(pair, r.verified as Verified<unknown>) }
+    : { ok: false, ...r.error }
 }
 
 /** What the poller needs. */
@@ -161,10 +189,19 @@ export class ReleasePoller {
 
   constructor(private readonly deps: PollerDeps) {}
 
-  private async context(): Promise<{ ok: true; ctx: PollContext } | { ok: false; message: string }> {
+  private async context(): Promise<
+    { ok: true; ctx: PollContext } | { ok: false; message: string }
+  > {
     const t = await readTrustFile(this.deps.trustFile)
     if (!t.ok) return t
-    return { ok: true, ctx: { trust: t.trust, now: this.deps.clock.now(), freshnessWindowSecs: this.deps.freshnessWindowSecs } }
+    return {
+      ok: true,
+      ctx: {
+        trust: t.trust,
+        now: this.deps.clock.now(),
+        freshnessWindowSecs: this.deps.freshnessWindowSecs,
+      },
+    }
   }
 
   /** `verify(pair)`, or its cached outcome when the bytes, signature and trust are unchanged. */
@@ -191,7 +228,13 @@ export class ReleasePoller {
     const outcome = await verify()
     // Only time-independent verdicts are cached: a Stale/FutureDated one may change next poll.
     if (outcome.ok || (outcome.kind !== 'Stale' && outcome.kind !== 'FutureDated')) {
-      this.verdicts.set(key, { bytes: pair.bytes, signature: pair.signature, trust, outcome, windowSecs })
+      this.verdicts.set(key, {
+        bytes: pair.bytes,
+        signature: pair.signature,
+        trust,
+        outcome,
+        windowSecs,
+      })
     }
     return outcome
   }
@@ -232,22 +275,36 @@ export class ReleasePoller {
     if (!c.ok) {
       await this.submit({
         type: 'ReleaseVerified',
-        outcome: { source, fleet: { ok: false, kind: 'TrustFile', message: c.message }, manifests: {} },
+        outcome: {
+          source,
+          fleet: { ok: false, kind: 'TrustFile', message: c.message },
+          manifests: {},
+        },
       })
       return
     }
     const fetched = await this.deps.source.fleet()
     const ctx = c.ctx
     const fleet: ArtifactOutcome<FleetResolved> = fetched.ok
-      ? await this.cached('fleet', fetched.pair, ctx, ctx.freshnessWindowSecs, () => verifyFleetPair(fetched.pair, ctx))
+      ? await this.cached('fleet', fetched.pair, ctx, ctx.freshnessWindowSecs, () =>
+          verifyFleetPair(fetched.pair, ctx)
+        )
       : { ok: false, kind: fetched.kind, message: fetched.message }
     const manifests = fleet.ok
-      ? await verifyManifests(fleet.artifact, (id) => this.deps.source.manifest(id), ctx, (id, pair, verify) => {
-          const channel = id.slice(0, id.indexOf('@'))
-          const window = channelFreshnessWindowSecs(fleet.artifact.value.channels[channel as never], ctx.freshnessWindowSecs)
-          // The anchor binds a manifest to its fleet: a cached verdict is per fleet digest.
-          return this.cached(`manifest:${id}:${fleet.artifact.sha256}`, pair, ctx, window, verify)
-        })
+      ? await verifyManifests(
+          fleet.artifact,
+          (id) => this.deps.source.manifest(id),
+          ctx,
+          (id, pair, verify) => {
+            const channel = id.slice(0, id.indexOf('@'))
+            const window = channelFreshnessWindowSecs(
+              fleet.artifact.value.channels[channel as never],
+              ctx.freshnessWindowSecs
+            )
+            // The anchor binds a manifest to its fleet: a cached verdict is per fleet digest.
+            return this.cached(`manifest:${id}:${fleet.artifact.sha256}`, pair, ctx, window, verify)
+          }
+        )
       : {}
     await this.submit({ type: 'ReleaseVerified', outcome: { source, fleet, manifests } })
   }
@@ -255,24 +312,36 @@ export class ReleasePoller {
   private async doPollLists(): Promise<void> {
     const source = this.deps.source.describe()
     for (const kind of ['revocations', 'bootstrap-nonces'] as const) {
-      const pending = kind === 'revocations' ? this.deps.source.revocations() : this.deps.source.bootstrapNonces()
+      const pending =
+        kind === 'revocations' ? this.deps.source.revocations() : this.deps.source.bootstrapNonces()
       if (pending === undefined) continue
       const c = await this.context()
       const fetched = await pending
       const outcome: ArtifactOutcome<unknown> = !c.ok
         ? { ok: false, kind: 'TrustFile', message: c.message }
         : fetched.ok
-          ? await this.cached(kind, fetched.pair, c.ctx, c.ctx.freshnessWindowSecs, () => verifyListPair(kind, fetched.pair, c.ctx))
+          ? await this.cached(kind, fetched.pair, c.ctx, c.ctx.freshnessWindowSecs, () =>
+              verifyListPair(kind, fetched.pair, c.ctx)
+            )
           : { ok: false, kind: fetched.kind, message: fetched.message }
       await this.submit({ type: 'ListVerified', kind, source, outcome: outcome as never })
     }
   }
 
   /** A manifest outside the adopted release, verified before it is served. */
-  async manifestOnDemand(rolloutId: string): Promise<{ ok: true; pair: FetchedPair } | { ok: false; status: 404 | 502; message: string }> {
+  async manifestOnDemand(
+    rolloutId: string
+  ): Promise<{ ok: true; pair: FetchedPair } | { ok: false; status: 404 | 502; message: string }> {
     const fetched = await this.deps.source.manifest(rolloutId)
     if (!fetched.ok) {
-      return { ok: false, status: fetched.message.includes('not found') || fetched.message.includes('no such file') ? 404 : 502, message: fetched.message }
+      return {
+        ok: false,
+        status:
+          fetched.message.includes('not found') || fetched.message.includes('no such file')
+            ? 404
+            : 502,
+        message: fetched.message,
+      }
     }
     const c = await this.context()
     if (!c.ok) return { ok: false, status: 502, message: c.message }
@@ -282,13 +351,20 @@ export class ReleasePoller {
       freshnessWindowSecs: c.ctx.freshnessWindowSecs,
       rolloutId,
     })
-    if (!r.ok) return { ok: false, status: 404, message: `rollout manifest ${rolloutId} does not verify (${r.error.kind})` }
+    if (!r.ok)
+      return {
+        ok: false,
+        status: 404,
+        message: `rollout manifest ${rolloutId} does not verify (${r.error.kind})`,
+      }
     return { ok: true, pair: fetched.pair }
   }
 
   /** Polls once now (bounded by `timeoutMs`), then on the configured cadences. */
   async start(primeTimeoutMs: number): Promise<void> {
-    const prime = this.refresh().catch((e: unknown) => this.deps.log.error('initial poll failed', { error: String(e) }))
+    const prime = this.refresh().catch((e: unknown) =>
+      this.deps.log.error('initial poll failed', { error: String(e) })
+    )
     let timer: ReturnType<typeof setTimeout> | undefined
     await Promise.race([prime, new Promise((r) => (timer = setTimeout(r, primeTimeoutMs)))])
     clearTimeout(timer)

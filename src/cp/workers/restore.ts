@@ -19,11 +19,18 @@ export async function restoreAdopted(
 ): Promise<void> {
   const trust = await readTrustFile(opts.trustFile)
   if (!trust.ok) return
-  const ctx = { trust: trust.trust, now: opts.clock.now(), freshnessWindowSecs: opts.freshnessWindowSecs }
+  const ctx = {
+    trust: trust.trust,
+    now: opts.clock.now(),
+    freshnessWindowSecs: opts.freshnessWindowSecs,
+  }
   const stored = new Map(store.release.artifacts().map((a) => [a.key, a]))
   const fleetRow = stored.get(highWaterKey('fleet'))
   if (fleetRow !== undefined) {
-    const fleet = await verifyFleetPair({ bytes: fleetRow.artifact, signature: fleetRow.signature }, ctx)
+    const fleet = await verifyFleetPair(
+      { bytes: fleetRow.artifact, signature: fleetRow.signature },
+      ctx
+    )
     const manifests = fleet.ok
       ? await verifyManifests(
           fleet.artifact,
@@ -37,12 +44,18 @@ export async function restoreAdopted(
           ctx
         )
       : {}
-    if (fleet.ok) mutator.submit({ type: 'ReleaseVerified', outcome: { source: 'database', fleet, manifests } })
+    if (fleet.ok)
+      mutator.submit({ type: 'ReleaseVerified', outcome: { source: 'database', fleet, manifests } })
   }
   for (const kind of ['revocations', 'bootstrap-nonces'] as const) {
     const row = stored.get(highWaterKey(kind))
     if (row === undefined) continue
-    const outcome = await verifyListPair(kind, { bytes: row.artifact, signature: row.signature }, ctx)
-    if (outcome.ok) mutator.submit({ type: 'ListVerified', kind, source: 'database', outcome: outcome as never })
+    const outcome = await verifyListPair(
+      kind,
+      { bytes: row.artifact, signature: row.signature },
+      ctx
+    )
+    if (outcome.ok)
+      mutator.submit({ type: 'ListVerified', kind, source: 'database', outcome: outcome as never })
   }
 }

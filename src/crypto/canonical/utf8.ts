@@ -37,11 +37,13 @@ function firstInvalidUtf8(bytes: Uint8Array): number {
     if (b >= 0xc2 && b <= 0xdf) need = 1
     else if (b >= 0xe0 && b <= 0xef) {
       need = 2
-      if (b === 0xe0) lo = 0xa0 // overlong
+      if (b === 0xe0)
+        lo = 0xa0 // overlong
       else if (b === 0xed) hi = 0x9f // a surrogate
     } else if (b >= 0xf0 && b <= 0xf4) {
       need = 3
-      if (b === 0xf0) lo = 0x90 // overlong
+      if (b === 0xf0)
+        lo = 0x90 // overlong
       else if (b === 0xf4) hi = 0x8f // above U+10FFFF
     } else return i
     for (let k = 1; k <= need; k++) {

@@ -86,7 +86,12 @@ export function dispatchQueries(db: Db) {
     },
     /** Every queued dispatch, oldest first (loaded at start). */
     all(): QueuedDispatch[] {
-      return db.select().from(dispatchQueue).orderBy(asc(dispatchQueue.enqueuedAt)).all().map(toDispatch)
+      return db
+        .select()
+        .from(dispatchQueue)
+        .orderBy(asc(dispatchQueue.enqueuedAt))
+        .all()
+        .map(toDispatch)
     },
   }
 }

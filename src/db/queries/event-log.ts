@@ -97,7 +97,10 @@ export function eventLogQueries(db: Db) {
     },
     /** The number of rows. */
     count(): number {
-      return db.select({ n: sql<number>`count(*)` }).from(eventLog).get()!.n
+      return db
+        .select({ n: sql<number>`count(*)` })
+        .from(eventLog)
+        .get()!.n
     },
   }
 }

@@ -46,7 +46,12 @@ export function fleetSafetyQueries(db: Db) {
     unquarantine(channel: string, closure: string): boolean {
       const r = db
         .delete(quarantinedClosures)
-        .where(and(eq(quarantinedClosures.channel, channel), eq(quarantinedClosures.closureHash, closure)))
+        .where(
+          and(
+            eq(quarantinedClosures.channel, channel),
+            eq(quarantinedClosures.closureHash, closure)
+          )
+        )
         .run()
       return changesOf(r) === 1
     },

@@ -3,7 +3,12 @@
  * probes and topology as JSON). Upserts write the full row, as the reference does.
  */
 import { and, eq, getTableColumns, inArray, notInArray, or, sql } from 'drizzle-orm'
-import { UNDERWAY_PHASES, type HostRolloutState, type ProbeDecl, type ProbeRecord } from '../../core/index.ts'
+import {
+  UNDERWAY_PHASES,
+  type HostRolloutState,
+  type ProbeDecl,
+  type ProbeRecord,
+} from '../../core/index.ts'
 import type { Db } from '../client.ts'
 import { hostRolloutRecords, rollouts } from '../schema.ts'
 import { toRfc3339 } from '../../proto/common.ts'

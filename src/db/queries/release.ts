@@ -30,7 +30,12 @@ export function releaseQueries(db: Db) {
         .select()
         .from(highWaterMarks)
         .all()
-        .map((r) => ({ key: r.key, signedAtMs: msOf(r.signedAt), ciCommit: r.ciCommit, sha256: r.sha256 }))
+        .map((r) => ({
+          key: r.key,
+          signedAtMs: msOf(r.signedAt),
+          ciCommit: r.ciCommit,
+          sha256: r.sha256,
+        }))
     },
     /** Raises (or sets) a mark. */
     setMark(m: StoredMark, at: number): void {

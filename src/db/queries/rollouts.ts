@@ -47,7 +47,8 @@ function toStored(r: Row): StoredRollout {
       terminalAt: msOrNull(r.terminalAt),
       supersededAt: msOrNull(r.supersededAt),
       halt: r.haltJson === null ? null : (JSON.parse(r.haltJson) as RolloutHalt),
-      lastResume: r.lastResumeJson === null ? null : (JSON.parse(r.lastResumeJson) as RolloutResume),
+      lastResume:
+        r.lastResumeJson === null ? null : (JSON.parse(r.lastResumeJson) as RolloutResume),
     },
     policy: JSON.parse(r.policyJson) as FrozenPolicy,
     budgets: JSON.parse(r.budgetsJson) as DisruptionBudget[],

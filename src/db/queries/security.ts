@@ -32,13 +32,21 @@ export function securityQueries(db: Db) {
     /** Whether a nonce was used. */
     nonceUsed(nonce: string): boolean {
       return (
-        db.select({ n: sql<number>`1` }).from(tokenReplay).where(eq(tokenReplay.nonce, nonce)).get() !==
-        undefined
+        db
+          .select({ n: sql<number>`1` })
+          .from(tokenReplay)
+          .where(eq(tokenReplay.nonce, nonce))
+          .get() !== undefined
       )
     },
     /** Deletes nonces first seen before `before`; returns how many. */
     pruneNonces(before: number): number {
-      return changesOf(db.delete(tokenReplay).where(lt(tokenReplay.firstSeen, toRfc3339(before))).run())
+      return changesOf(
+        db
+          .delete(tokenReplay)
+          .where(lt(tokenReplay.firstSeen, toRfc3339(before)))
+          .run()
+      )
     },
     /** Inserts or replaces a revocation. */
     upsertRevocation(r: StoredRevocation): void {

@@ -16,11 +16,13 @@ import { fail, jsonError } from './errors.ts'
  * Request and ReadableStream — too costly for 1,000 heartbeats a second).
  */
 export function limitBody(maxBytes: number): MiddlewareHandler {
-  const tooLarge = (c: Context): Response => jsonError(c, 413, `request body larger than ${maxBytes} bytes`)
+  const tooLarge = (c: Context): Response =>
+    jsonError(c, 413, `request body larger than ${maxBytes} bytes`)
   const streaming = bodyLimit({ maxSize: maxBytes, onError: tooLarge })
   return async (c, next) => {
     const length = c.req.header('content-length')?.trim()
-    if (length === undefined || c.req.header('transfer-encoding') !== undefined) return streaming(c, next)
+    if (length === undefined || c.req.header('transfer-encoding') !== undefined)
+      return streaming(c, next)
     if (!/^\d{1,15}$/.test(length)) return jsonError(c, 400, 'Content-Length is not a number')
     return Number(length) > maxBytes ? tooLarge(c) : next()
   }
@@ -31,7 +33,8 @@ const JSON_TYPE = /^application\/json\s*(;|$)/i
 /** The raw JSON body of a request (415 / 400 on the wrong type or bad syntax). */
 export async function rawJson(c: Context): Promise<unknown> {
   const type = c.req.header('content-type')
-  if (type === undefined || !JSON_TYPE.test(type)) fail(415, 'expected Content-Type: application/json')
+  if (type === undefined || !JSON_TYPE.test(type))
+    fail(415, 'expected Content-Type: application/json')
   const text = await c.req.text()
   try {
     return JSON.parse(text) as unknown

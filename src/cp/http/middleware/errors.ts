@@ -8,7 +8,12 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { Logger } from '../../../runtime/log.ts'
 
 /** A JSON error response. */
-export function jsonError(c: Context, status: ContentfulStatusCode, error: string, extra: Record<string, unknown> = {}): Response {
+export function jsonError(
+  c: Context,
+  status: ContentfulStatusCode,
+  error: string,
+  extra: Record<string, unknown> = {}
+): Response {
   return c.json({ error, ...extra }, status)
 }
 
@@ -22,7 +27,11 @@ export function errorHandler(log: Logger) {
   return (err: Error, c: Context): Response => {
     if (err instanceof HTTPException) {
       const res = err.getResponse()
-      return jsonError(c, err.status as ContentfulStatusCode, err.message || res.statusText || 'error')
+      return jsonError(
+        c,
+        err.status as ContentfulStatusCode,
+        err.message || res.statusText || 'error'
+      )
     }
     log.error('request failed', { path: c.req.path, error: err.message })
     return jsonError(c, 500, 'internal error')

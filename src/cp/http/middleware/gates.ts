@@ -21,7 +21,10 @@ export function readyGate(deps: AppDeps): MiddlewareHandler {
   return async (c, next) => {
     if (deps.isReady()) return next()
     c.header('Retry-After', String(NOT_READY_RETRY_SECS))
-    return c.json({ error: 'control plane not ready', reason: 'awaiting first signed artifact' }, 503)
+    return c.json(
+      { error: 'control plane not ready', reason: 'awaiting first signed artifact' },
+      503
+    )
   }
 }
 
@@ -30,25 +33,35 @@ export function protocolGate(deps: AppDeps): MiddlewareHandler {
   return async (c, next) => {
     const raw = c.req.header(PROTOCOL_HEADER)
     if (raw === undefined) {
-      if (deps.config.strict) return jsonError(c, 400, `missing ${PROTOCOL_HEADER} header (strict mode)`)
+      if (deps.config.strict)
+        return jsonError(c, 400, `missing ${PROTOCOL_HEADER} header (strict mode)`)
       return next()
     }
-    if (!/^\d{1,9}$/.test(raw.trim())) return jsonError(c, 400, `${PROTOCOL_HEADER} must be an integer`)
+    if (!/^\d{1,9}$/.test(raw.trim()))
+      return jsonError(c, 400, `${PROTOCOL_HEADER} must be an integer`)
     const version = Number(raw.trim())
     if (version !== PROTOCOL_VERSION) {
       c.header(PROTOCOL_HEADER, String(PROTOCOL_VERSION))
-      return jsonError(c, 426, `protocol version ${version} is not supported (this control plane speaks ${PROTOCOL_VERSION})`)
+      return jsonError(
+        c,
+        426,
+        `protocol version ${version} is not supported (this control plane speaks ${PROTOCOL_VERSION})`
+      )
     }
     return next()
   }
 }
 
 /** The identity gate: `roles` lists who may pass. */
-export function identityGate(deps: AppDeps, roles: readonly Caller['role'][]): MiddlewareHandler<CpEnv> {
+export function identityGate(
+  deps: AppDeps,
+  roles: readonly Caller['role'][]
+): MiddlewareHandler<CpEnv> {
   const suffix = deps.config.agentCnSuffix
   return async (c, next) => {
     const peer = deps.identify(c)
-    if (peer === undefined) return jsonError(c, 401, 'a client certificate issued by the fleet CA is required')
+    if (peer === undefined)
+      return jsonError(c, 401, 'a client certificate issued by the fleet CA is required')
     const role = roleOfCn(peer.cn, suffix)
     if (role === 'unknown' || !roles.includes(role)) {
       return jsonError(c, 403, `this route is for ${roles.join(' or ')} certificates`)

@@ -46,19 +46,32 @@ export function agentRoutes(deps: AppDeps): Hono<CpEnv> {
   app.post('/renew', limitBody(SMALL_BODY_LIMIT), async (c) => {
     const caller = c.get('caller')
     const peer = deps.identify(c)
-    const r = await deps.enroll.renew(caller.name, caller.cn, peer?.serialHex ?? 'unknown', await rawJson(c))
+    const r = await deps.enroll.renew(
+      caller.name,
+      caller.cn,
+      peer?.serialHex ?? 'unknown',
+      await rawJson(c)
+    )
     return r.status === 200 ? c.json(r.body, 200) : jsonError(c, r.status, r.error)
   })
 
   app.post('/events', limitBody(EVENT_BODY_LIMIT), async (c) => {
     const body = await jsonBody(c, AgentEventEnvelopeSchema)
     const host = c.get('caller').name
-    if (body.hostname !== host) return jsonError(c, 403, 'certificate does not belong to the body hostname')
+    if (body.hostname !== host)
+      return jsonError(c, 403, 'certificate does not belong to the body hostname')
     const rec = deps.state.host(body.rolloutId, host)
     // Idempotent duplicate: answered without touching the mutator.
     if (rec !== undefined && body.event.seq <= rec.lastEventSeq) return c.body(null, 204)
-    const reply = deps.mutator.request({ type: 'HostEvent', host, rolloutId: body.rolloutId, event: wireToOutbound(body.event) })
-    return respondToReply(c, reply, (r) => (r.status === 204 ? c.body(null, 204) : jsonError(c, 409, r.error)))
+    const reply = deps.mutator.request({
+      type: 'HostEvent',
+      host,
+      rolloutId: body.rolloutId,
+      event: wireToOutbound(body.event),
+    })
+    return respondToReply(c, reply, (r) =>
+      r.status === 204 ? c.body(null, 204) : jsonError(c, 409, r.error)
+    )
   })
 
   app.post('/heartbeat', limitBody(SMALL_BODY_LIMIT), async (c) => {
@@ -71,7 +84,9 @@ export function agentRoutes(deps: AppDeps): Hono<CpEnv> {
       const res: HeartbeatResponse = {
         received_at: toRfc3339(deps.clock.now()),
         ...(r.bootstrap !== null ? { bootstrap_rollouts: r.bootstrap } : {}),
-        ...(Object.keys(r.replayFromByRollout).length > 0 ? { replay_from_by_rollout: r.replayFromByRollout } : {}),
+        ...(Object.keys(r.replayFromByRollout).length > 0
+          ? { replay_from_by_rollout: r.replayFromByRollout }
+          : {}),
       }
       return c.json(res, 200)
     })
@@ -79,7 +94,8 @@ export function agentRoutes(deps: AppDeps): Hono<CpEnv> {
 
   app.get('/dispatch', async (c) => {
     const raw = c.req.query('wait')
-    if (raw !== undefined && !/^\d{1,6}$/.test(raw)) return jsonError(c, 400, 'wait must be a non-negative integer (seconds)')
+    if (raw !== undefined && !/^\d{1,6}$/.test(raw))
+      return jsonError(c, 400, 'wait must be a non-negative integer (seconds)')
     const wait = Math.min(raw === undefined ? MAX_WAIT_SECS : Number(raw), MAX_WAIT_SECS)
     const host = c.get('caller').name
     // The 204 comes at a random moment in the last sixteenth of the wait (Consul's spread for
@@ -122,7 +138,14 @@ export function agentRoutes(deps: AppDeps): Hono<CpEnv> {
     if (!/^[A-Za-z0-9+._?=-]{1,255}$/.test(hash)) return jsonError(c, 400, 'not a closure hash')
     const upstream = deps.config.closureUpstream
     if (upstream === undefined) {
-      return c.json({ error: 'closure proxy not configured', closure: hash, tracking: 'set --closure-upstream to a binary cache URL' }, 501)
+      return c.json(
+        {
+          error: 'closure proxy not configured',
+          closure: hash,
+          tracking: 'set --closure-upstream to a binary cache URL',
+        },
+        501
+      )
     }
     // A narinfo is named by the store path's hash part (the 32 chars before the first '-').
     const hashPart = /^[0-9a-z]{32}-/.test(hash) ? hash.slice(0, 32) : hash
@@ -130,7 +153,9 @@ export function agentRoutes(deps: AppDeps): Hono<CpEnv> {
       const res = await fetch(`${upstream.replace(/\/+$/, '')}/${hashPart}.narinfo`, {
         signal: AbortSignal.timeout(15_000),
       })
-      return c.body(await res.arrayBuffer(), res.status as 200, { 'content-type': 'text/x-nix-narinfo' })
+      return c.body(await res.arrayBuffer(), res.status as 200, {
+        'content-type': 'text/x-nix-narinfo',
+      })
     } catch {
       return jsonError(c, 502, 'binary cache unreachable')
     }

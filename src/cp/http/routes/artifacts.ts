@@ -36,10 +36,17 @@ export function artifactRoutes(deps: AppDeps): Hono<CpEnv> {
     if (release === undefined) return jsonError(c, 503, 'no verified release yet')
     const adopted = Object.values(release.manifests).find((m) => m.rolloutId === id)
     if (adopted !== undefined) {
-      return part === 'bytes' ? octets(c, adopted.bytes, 'application/json') : octets(c, adopted.signature, 'application/octet-stream')
+      return part === 'bytes'
+        ? octets(c, adopted.bytes, 'application/json')
+        : octets(c, adopted.signature, 'application/octet-stream')
     }
     const fetched = await deps.poller.manifestOnDemand(id)
-    if (!fetched.ok) return jsonError(c, fetched.status, fetched.status === 404 ? 'unknown rollout manifest' : 'release source unavailable')
+    if (!fetched.ok)
+      return jsonError(
+        c,
+        fetched.status,
+        fetched.status === 404 ? 'unknown rollout manifest' : 'release source unavailable'
+      )
     return part === 'bytes'
       ? octets(c, fetched.pair.bytes, 'application/json')
       : octets(c, fetched.pair.signature, 'application/octet-stream')

@@ -21,7 +21,12 @@ import { channelView, deferralsView } from '../views/channels.ts'
 import type { ViewResult } from '../views/common.ts'
 import { hostsView } from '../views/hosts.ts'
 import { quarantinesView, refreshView, statusView } from '../views/operator.ts'
-import { lifecycleView, rolloutEventsView, rolloutHostsView, rolloutsView } from '../views/rollouts.ts'
+import {
+  lifecycleView,
+  rolloutEventsView,
+  rolloutHostsView,
+  rolloutsView,
+} from '../views/rollouts.ts'
 
 const SMALL_BODY_LIMIT = 16 * 1024
 // Events of one rollout can be many; an operator page is capped so one request stays cheap.
@@ -43,7 +48,12 @@ export function viewRoutes(deps: AppDeps): Hono<CpEnv> {
 
   app.get('/whoami', identityGate(deps, ['agent', 'operator']), (c) => {
     const caller = c.get('caller')
-    return c.json({ cn: caller.cn, issuedAt: toRfc3339(deps.clock.now()), role: caller.role, name: caller.name })
+    return c.json({
+      cn: caller.cn,
+      issuedAt: toRfc3339(deps.clock.now()),
+      role: caller.role,
+      name: caller.name,
+    })
   })
 
   app.get('/hosts', operator, (c) => c.json(hostsView(state)))
@@ -62,15 +72,21 @@ export function viewRoutes(deps: AppDeps): Hono<CpEnv> {
 
   app.get('/rollouts/:id/hosts', operator, (c) => {
     const id = rolloutOr(c)
-    return typeof id !== 'string' ? id : respond(c, rolloutHostsView(state, id, deps.store.hosts.ofRollout(id)))
+    return typeof id !== 'string'
+      ? id
+      : respond(c, rolloutHostsView(state, id, deps.store.hosts.ofRollout(id)))
   })
 
   app.get('/rollouts/:id/events', operator, (c) => {
     const id = rolloutOr(c)
     if (typeof id !== 'string') return id
     const raw = c.req.query('limit')
-    if (raw !== undefined && !/^\d{1,6}$/.test(raw)) return jsonError(c, 400, 'limit must be a positive integer')
-    const limit = Math.min(Math.max(raw === undefined ? DEFAULT_EVENT_LIMIT : Number(raw), 1), MAX_EVENT_LIMIT)
+    if (raw !== undefined && !/^\d{1,6}$/.test(raw))
+      return jsonError(c, 400, 'limit must be a positive integer')
+    const limit = Math.min(
+      Math.max(raw === undefined ? DEFAULT_EVENT_LIMIT : Number(raw), 1),
+      MAX_EVENT_LIMIT
+    )
     return c.json(rolloutEventsView(id, deps.store.events.forRollout(id, limit)))
   })
 
@@ -83,7 +99,9 @@ export function viewRoutes(deps: AppDeps): Hono<CpEnv> {
 
 function operatorAction(c: Context<CpEnv>, deps: AppDeps, op: OperatorOp): Promise<Response> {
   const reply = deps.mutator.request({ type: 'Operator', op, operator: c.get('caller').cn })
-  return respondToReply(c, reply, (r) => (r.ok ? c.json(r.body, 200) : jsonError(c, r.status, r.error)))
+  return respondToReply(c, reply, (r) =>
+    r.ok ? c.json(r.body, 200) : jsonError(c, r.status, r.error)
+  )
 }
 
 /** The `/v1/operator/*` actions and status. */
@@ -93,14 +111,25 @@ export function operatorRoutes(deps: AppDeps): Hono<CpEnv> {
   app.use('*', identityGate(deps, ['operator']))
 
   app.get('/status', (c) =>
-    c.json(statusView(state, { ready: deps.isReady(), mutatorQueueDepth: deps.mutator.depth, openLongPolls: deps.hub.size() }))
+    c.json(
+      statusView(state, {
+        ready: deps.isReady(),
+        mutatorQueueDepth: deps.mutator.depth,
+        openLongPolls: deps.hub.size(),
+      })
+    )
   )
 
   app.get('/quarantines', (c) => c.json(quarantinesView(state)))
 
   app.post('/quarantines/clear', limitBody(SMALL_BODY_LIMIT), async (c) => {
     const body = await jsonBody(c, ClearQuarantineSchema)
-    return operatorAction(c, deps, { kind: 'clear-quarantine', channel: body.channel, closure: body.closure, reason: body.reason })
+    return operatorAction(c, deps, {
+      kind: 'clear-quarantine',
+      channel: body.channel,
+      closure: body.closure,
+      reason: body.reason,
+    })
   })
 
   for (const kind of ['resume', 'cancel'] as const) {
@@ -113,7 +142,10 @@ export function operatorRoutes(deps: AppDeps): Hono<CpEnv> {
   }
 
   app.post('/refresh', async (c) => {
-    const done = await withTimeout(deps.poller.refresh().then(() => 'done' as const), REFRESH_TIMEOUT_MS)
+    const done = await withTimeout(
+      deps.poller.refresh().then(() => 'done' as const),
+      REFRESH_TIMEOUT_MS
+    )
     return c.json(refreshView(state, done === 'done'), done === 'done' ? 200 : 202)
   })
   return app

@@ -38,11 +38,23 @@ export function channelView(state: CpState, name: string): ViewResult<Record<str
 /** The `/v1/deferrals` body. */
 export function deferralsView(state: CpState): {
   deferrals: { channel: string; targetRef: string; blockedBy: string; reason: string }[]
-  hostDeferrals: { rolloutId: string; hostname: string; gate: string; reason: string; since: string }[]
+  hostDeferrals: {
+    rolloutId: string
+    hostname: string
+    gate: string
+    reason: string
+    since: string
+  }[]
 } {
   const release = state.release
   const deferrals: { channel: string; targetRef: string; blockedBy: string; reason: string }[] = []
-  const hostDeferrals: { rolloutId: string; hostname: string; gate: string; reason: string; since: string }[] = []
+  const hostDeferrals: {
+    rolloutId: string
+    hostname: string
+    gate: string
+    reason: string
+    since: string
+  }[] = []
   if (release !== undefined) {
     for (const channel of Object.keys(release.manifests).sort()) {
       const m = release.manifests[channel]!
@@ -62,7 +74,13 @@ export function deferralsView(state: CpState): {
   }
   for (const [key, g] of state.gateBlocks) {
     const [rolloutId, hostname] = key.split('\u0000') as [string, string]
-    hostDeferrals.push({ rolloutId, hostname, gate: g.gate, reason: g.reason, since: toRfc3339(g.since) })
+    hostDeferrals.push({
+      rolloutId,
+      hostname,
+      gate: g.gate,
+      reason: g.reason,
+      since: toRfc3339(g.since),
+    })
   }
   hostDeferrals.sort((a, b) => (a.rolloutId + a.hostname < b.rolloutId + b.hostname ? -1 : 1))
   return { deferrals, hostDeferrals }

@@ -14,12 +14,18 @@ export type ViewResult<T> =
 export const found = <T>(body: T): ViewResult<T> => ({ ok: true, body })
 
 /** No JSON to show: the route answers `status` with `error`. */
-export const missing = (status: 404 | 503, error: string): ViewResult<never> => ({ ok: false, status, error })
+export const missing = (status: 404 | 503, error: string): ViewResult<never> => ({
+  ok: false,
+  status,
+  error,
+})
 
 /** An optional time as RFC 3339, or null. */
 export const iso = (ms: number | null): string | null => (ms === null ? null : toRfc3339(ms))
 
 /** An artifact's last verification error, as the JSON shows it. */
-export function lastErrorView(e: ArtifactStatus['lastError']): { kind: string; message: string; at: string } | null {
+export function lastErrorView(
+  e: ArtifactStatus['lastError']
+): { kind: string; message: string; at: string } | null {
   return e == null ? null : { kind: e.kind, message: e.message, at: toRfc3339(e.at) }
 }

@@ -20,17 +20,23 @@ export function hostsView(state: CpState): { hosts: Record<string, unknown>[] } 
       const current = hb?.closure ?? rec?.currentClosure ?? null
       const gate = rid === undefined ? undefined : state.gateBlocks.get(pairKey(rid, hostname))
       const quarantined =
-        rec !== undefined && state.quarantines.get(h.channel)?.has(rec.targetClosure) === true ? rec.targetClosure : null
+        rec !== undefined && state.quarantines.get(h.channel)?.has(rec.targetClosure) === true
+          ? rec.targetClosure
+          : null
       hosts.push({
         hostname,
         channel: h.channel,
         ...(h.closureHash !== null ? { declaredClosureHash: h.closureHash } : {}),
         ...(current !== null ? { currentClosureHash: current } : {}),
-        ...(rec !== undefined && rec.phase !== 'Converged' ? { pendingClosureHash: rec.targetClosure } : {}),
+        ...(rec !== undefined && rec.phase !== 'Converged'
+          ? { pendingClosureHash: rec.targetClosure }
+          : {}),
         ...(hb !== undefined ? { lastCheckinAt: toRfc3339(hb.receivedAt) } : {}),
         ...(rid !== undefined ? { lastRolloutId: rid } : {}),
-        converged: rec?.phase === 'Converged' || (h.closureHash !== null && current === h.closureHash),
-        outstandingComplianceFailures: rid === undefined ? 0 : (state.probeFailures[rid]?.[hostname] ?? 0),
+        converged:
+          rec?.phase === 'Converged' || (h.closureHash !== null && current === h.closureHash),
+        outstandingComplianceFailures:
+          rid === undefined ? 0 : (state.probeFailures[rid]?.[hostname] ?? 0),
         outstandingRuntimeGateErrors: 0,
         verifiedEventCount: rec?.lastEventSeq ?? 0,
         ...(rec !== undefined ? { rolloutState: rec.phase } : {}),
@@ -38,7 +44,9 @@ export function hostsView(state: CpState): { hosts: Record<string, unknown>[] } 
         ...(quarantined !== null ? { quarantinedClosure: quarantined } : {}),
         ...(h.pin != null ? { pin: h.pin } : {}),
         outstandingHealthFailures: rec === undefined ? 0 : failingEnforceProbes(rec).length,
-        ...(gate !== undefined ? { gate: { gate: gate.gate, reason: gate.reason, since: toRfc3339(gate.since) } } : {}),
+        ...(gate !== undefined
+          ? { gate: { gate: gate.gate, reason: gate.reason, since: toRfc3339(gate.since) } }
+          : {}),
       })
     }
   }

@@ -21,7 +21,10 @@ const fleetOf = (release: AdoptedRelease) => ({
   ciCommit: release.fleet.ciCommit,
 })
 
-const rolloutIdsOf = (release: AdoptedRelease): string[] => Object.values(release.manifests).map((m) => m.rolloutId).sort()
+const rolloutIdsOf = (release: AdoptedRelease): string[] =>
+  Object.values(release.manifests)
+    .map((m) => m.rolloutId)
+    .sort()
 
 /** The `/v1/operator/status` body. */
 export function statusView(state: CpState, figures: StatusFigures): Record<string, unknown> {
@@ -31,17 +34,31 @@ export function statusView(state: CpState, figures: StatusFigures): Record<strin
     release:
       release === undefined
         ? null
-        : { fleet: fleetOf(release), adoptedAt: toRfc3339(release.adoptedAt), rollouts: rolloutIdsOf(release) },
+        : {
+            fleet: fleetOf(release),
+            adoptedAt: toRfc3339(release.adoptedAt),
+            rollouts: rolloutIdsOf(release),
+          },
     artifacts: [...state.status.values()]
       .sort((a, b) => (a.key < b.key ? -1 : 1))
       .map((s) => ({
         key: s.key,
-        adopted: s.adopted === null ? null : { sha256: s.adopted.sha256, signedAt: s.adopted.signedAt, at: toRfc3339(s.adopted.at) },
+        adopted:
+          s.adopted === null
+            ? null
+            : {
+                sha256: s.adopted.sha256,
+                signedAt: s.adopted.signedAt,
+                at: toRfc3339(s.adopted.at),
+              },
         lastCheckedAt: iso(s.lastCheckedAt),
         lastError: lastErrorView(s.lastError),
       })),
     highWaterMarks: Object.fromEntries(
-      [...state.marks].map(([k, m]) => [k, { signedAt: toRfc3339(m.signedAtMs), ciCommit: m.ciCommit, sha256: m.sha256 }])
+      [...state.marks].map(([k, m]) => [
+        k,
+        { signedAt: toRfc3339(m.signedAtMs), ciCommit: m.ciCommit, sha256: m.sha256 },
+      ])
     ),
     reducerQueueDepth: figures.mutatorQueueDepth,
     dispatchQueueDepth: state.dispatchDepth(),
@@ -51,7 +68,9 @@ export function statusView(state: CpState, figures: StatusFigures): Record<strin
 }
 
 /** The `/v1/operator/quarantines` body, by channel then closure. */
-export function quarantinesView(state: CpState): { quarantines: { channel: string; closure: string; quarantinedAt: string }[] } {
+export function quarantinesView(state: CpState): {
+  quarantines: { channel: string; closure: string; quarantinedAt: string }[]
+} {
   const quarantines = [...state.quarantines].flatMap(([channel, m]) =>
     [...m].map(([closure, at]) => ({ channel, closure, quarantinedAt: toRfc3339(at) }))
   )

@@ -20,8 +20,16 @@ function terminalOf(r: HostRolloutState): { state: string | null; at: number | n
 /** The `/v1/rollouts` body: rollouts not superseded, pruned or terminal, oldest first. */
 export function rolloutsView(state: CpState): { rollouts: Record<string, unknown>[] } {
   const rollouts = [...state.rollouts.values()]
-    .filter((r) => r.record.phase !== 'Superseded' && r.record.phase !== 'Pruned' && r.record.phase !== 'Terminal')
-    .sort((a, b) => a.record.openedAt - b.record.openedAt || (a.record.rolloutId < b.record.rolloutId ? -1 : 1))
+    .filter(
+      (r) =>
+        r.record.phase !== 'Superseded' &&
+        r.record.phase !== 'Pruned' &&
+        r.record.phase !== 'Terminal'
+    )
+    .sort(
+      (a, b) =>
+        a.record.openedAt - b.record.openedAt || (a.record.rolloutId < b.record.rolloutId ? -1 : 1)
+    )
     .map((r) => ({
       rolloutId: r.record.rolloutId,
       channel: r.record.channel,
@@ -47,7 +55,12 @@ export function lifecycleView(state: CpState, id: string): ViewResult<Record<str
     r.supersededAt === null
       ? null
       : ([...state.rollouts.values()]
-          .filter((o) => o.record.channel === r.channel && o.record.openedAt >= r.supersededAt! && o.record.rolloutId !== id)
+          .filter(
+            (o) =>
+              o.record.channel === r.channel &&
+              o.record.openedAt >= r.supersededAt! &&
+              o.record.rolloutId !== id
+          )
           .sort((a, b) => a.record.openedAt - b.record.openedAt)[0]?.record.rolloutId ?? null)
   return found({
     rolloutId: id,
@@ -62,7 +75,11 @@ export function lifecycleView(state: CpState, id: string): ViewResult<Record<str
 }
 
 /** The `/v1/rollouts/:id/hosts` body from the rollout's stored records, by wave then host. */
-export function rolloutHostsView(state: CpState, id: string, records: readonly StoredHost[]): ViewResult<Record<string, unknown>> {
+export function rolloutHostsView(
+  state: CpState,
+  id: string,
+  records: readonly StoredHost[]
+): ViewResult<Record<string, unknown>> {
   if (records.length === 0) return missing(404, 'no host records for this rollout')
   const ref = state.rollouts.get(id)?.record.targetRef ?? parseRolloutId(id)!.ciCommit
   const hosts = records
@@ -85,9 +102,18 @@ export function rolloutHostsView(state: CpState, id: string, records: readonly S
 }
 
 /** The `/v1/rollouts/:id/events` body from the rollout's event-log rows. */
-export function rolloutEventsView(id: string, events: readonly EventLogEntry[]): Record<string, unknown> {
+export function rolloutEventsView(
+  id: string,
+  events: readonly EventLogEntry[]
+): Record<string, unknown> {
   return {
     rollout_id: id,
-    events: events.map((e) => ({ seq: e.seq, ts: toRfc3339(e.ts), kind: e.kind, host: e.host, payload: e.payload })),
+    events: events.map((e) => ({
+      seq: e.seq,
+      ts: toRfc3339(e.ts),
+      kind: e.kind,
+      host: e.host,
+      payload: e.payload,
+    })),
   }
 }

@@ -16,9 +16,46 @@ const B = `stable@${'b'.repeat(40)}`
 function stateWithRollouts(): CpState {
   const s = new CpState()
   const frozen = { policyName: 'p', policy: null, waves: [] }
-  s.rollouts.set(A, { record: { ...openRolloutRecord({ type: 'RolloutOpened', rolloutId: A, channel: 'stable', targetRef: 'a', at: T }), phase: 'Superseded', supersededAt: T + 10 }, policy: frozen, budgets: [] })
-  s.rollouts.set(B, { record: { ...openRolloutRecord({ type: 'RolloutOpened', rolloutId: B, channel: 'stable', targetRef: 'b', at: T + 10 }), phase: 'Active' }, policy: frozen, budgets: [] })
-  for (const h of ['h2', 'h1']) s.putHost(newPendingHost({ rolloutId: B, hostname: h, channel: 'stable', targetClosure: `c-${h}`, dispatchedAt: T + 10 }), 0)
+  s.rollouts.set(A, {
+    record: {
+      ...openRolloutRecord({
+        type: 'RolloutOpened',
+        rolloutId: A,
+        channel: 'stable',
+        targetRef: 'a',
+        at: T,
+      }),
+      phase: 'Superseded',
+      supersededAt: T + 10,
+    },
+    policy: frozen,
+    budgets: [],
+  })
+  s.rollouts.set(B, {
+    record: {
+      ...openRolloutRecord({
+        type: 'RolloutOpened',
+        rolloutId: B,
+        channel: 'stable',
+        targetRef: 'b',
+        at: T + 10,
+      }),
+      phase: 'Active',
+    },
+    policy: frozen,
+    budgets: [],
+  })
+  for (const h of ['h2', 'h1'])
+    s.putHost(
+      newPendingHost({
+        rolloutId: B,
+        hostname: h,
+        channel: 'stable',
+        targetClosure: `c-${h}`,
+        dispatchedAt: T + 10,
+      }),
+      0
+    )
   return s
 }
 
@@ -36,50 +73,104 @@ describe('rollout views', () => {
         halt: null,
       },
     ])
-    expect(lifecycleView(s, A)).toMatchObject({ ok: true, body: { state: 'Superseded', supersededBy: B, supersededAt: '2026-05-01T12:00:00.010Z' } })
-    expect(lifecycleView(s, `stable@${'c'.repeat(40)}`)).toEqual({ ok: false, status: 404, error: 'unknown rollout' })
+    expect(lifecycleView(s, A)).toMatchObject({
+      ok: true,
+      body: { state: 'Superseded', supersededBy: B, supersededAt: '2026-05-01T12:00:00.010Z' },
+    })
+    expect(lifecycleView(s, `stable@${'c'.repeat(40)}`)).toEqual({
+      ok: false,
+      status: 404,
+      error: 'unknown rollout',
+    })
   })
 
   test('rollout hosts by wave then host; none is 404', () => {
     const s = stateWithRollouts()
-    const rec = (h: string) => newPendingHost({ rolloutId: B, hostname: h, channel: 'stable', targetClosure: 'c', dispatchedAt: T })
-    const v = rolloutHostsView(s, B, [{ state: rec('z'), waveIndex: 0 }, { state: rec('b'), waveIndex: 1 }, { state: rec('a'), waveIndex: 1 }])
-    expect(v.ok && (v.body['hosts'] as { host: string }[]).map((h) => h.host)).toEqual(['z', 'a', 'b'])
-    expect(rolloutHostsView(s, B, [])).toEqual({ ok: false, status: 404, error: 'no host records for this rollout' })
+    const rec = (h: string) =>
+      newPendingHost({
+        rolloutId: B,
+        hostname: h,
+        channel: 'stable',
+        targetClosure: 'c',
+        dispatchedAt: T,
+      })
+    const v = rolloutHostsView(s, B, [
+      { state: rec('z'), waveIndex: 0 },
+      { state: rec('b'), waveIndex: 1 },
+      { state: rec('a'), waveIndex: 1 },
+    ])
+    expect(v.ok && (v.body['hosts'] as { host: string }[]).map((h) => h.host)).toEqual([
+      'z',
+      'a',
+      'b',
+    ])
+    expect(rolloutHostsView(s, B, [])).toEqual({
+      ok: false,
+      status: 404,
+      error: 'no host records for this rollout',
+    })
   })
 })
 
 describe('channel and operator views', () => {
   test('no adopted fleet: the channel view is 503, the rest is empty', () => {
     const s = new CpState()
-    expect(channelView(s, 'stable')).toEqual({ ok: false, status: 503, error: 'no verified fleet yet' })
+    expect(channelView(s, 'stable')).toEqual({
+      ok: false,
+      status: 503,
+      error: 'no verified fleet yet',
+    })
     expect(deferralsView(s)).toEqual({ deferrals: [], hostDeferrals: [] })
-    expect(refreshView(s, false)).toEqual({ refreshed: false, fleet: null, rollouts: [], errors: [] })
+    expect(refreshView(s, false)).toEqual({
+      refreshed: false,
+      fleet: null,
+      rollouts: [],
+      errors: [],
+    })
   })
 
   test('host deferrals and quarantines are sorted; status shows errors, marks and figures', () => {
     const s = new CpState()
     s.gateBlocks.set(pairKey(B, 'h2'), { gate: 'halted', reason: 'r2', since: T })
     s.gateBlocks.set(pairKey(A, 'h9'), { gate: 'wave-promotion', reason: 'r9', since: T })
-    expect(deferralsView(s).hostDeferrals.map((d) => [d.rolloutId, d.hostname])).toEqual([[A, 'h9'], [B, 'h2']])
+    expect(deferralsView(s).hostDeferrals.map((d) => [d.rolloutId, d.hostname])).toEqual([
+      [A, 'h9'],
+      [B, 'h2'],
+    ])
     s.addQuarantine('stable', 'z', T)
     s.addQuarantine('edge', 'y', T + 1)
     expect(quarantinesView(s).quarantines).toEqual([
       { channel: 'edge', closure: 'y', quarantinedAt: '2026-05-01T12:00:00.001Z' },
       { channel: 'stable', closure: 'z', quarantinedAt: '2026-05-01T12:00:00.000Z' },
     ])
-    s.status.set('fleet', { key: 'fleet', adopted: null, lastCheckedAt: T, lastError: { kind: 'Rollback', message: 'older', at: T } })
+    s.status.set('fleet', {
+      key: 'fleet',
+      adopted: null,
+      lastCheckedAt: T,
+      lastError: { kind: 'Rollback', message: 'older', at: T },
+    })
     s.marks.set('fleet', { signedAtMs: T, ciCommit: null, sha256: 'x' })
     expect(statusView(s, { ready: false, mutatorQueueDepth: 3, openLongPolls: 2 })).toEqual({
       ready: false,
       release: null,
-      artifacts: [{ key: 'fleet', adopted: null, lastCheckedAt: '2026-05-01T12:00:00.000Z', lastError: { kind: 'Rollback', message: 'older', at: '2026-05-01T12:00:00.000Z' } }],
-      highWaterMarks: { fleet: { signedAt: '2026-05-01T12:00:00.000Z', ciCommit: null, sha256: 'x' } },
+      artifacts: [
+        {
+          key: 'fleet',
+          adopted: null,
+          lastCheckedAt: '2026-05-01T12:00:00.000Z',
+          lastError: { kind: 'Rollback', message: 'older', at: '2026-05-01T12:00:00.000Z' },
+        },
+      ],
+      highWaterMarks: {
+        fleet: { signedAt: '2026-05-01T12:00:00.000Z', ciCommit: null, sha256: 'x' },
+      },
       reducerQueueDepth: 3,
       dispatchQueueDepth: 0,
       openLongPolls: 2,
       lastPlanAt: null,
     })
-    expect(refreshView(s, true)['errors']).toEqual([{ key: 'fleet', kind: 'Rollback', message: 'older' }])
+    expect(refreshView(s, true)['errors']).toEqual([
+      { key: 'fleet', kind: 'Rollback', message: 'older' },
+    ])
   })
 })
