@@ -251,16 +251,21 @@ async function fireAndPoll(
   }
 }
 
+/** The failure to report when another switch-to-configuration holds the lock. */
+async function lockedOut(deps: ActivationDeps): Promise<ReturnType<typeof failed> | undefined> {
+  if (!(await switchLockHeld(deps))) return undefined
+  return failed(
+    'lock',
+    EXIT_GENERIC,
+    `another switch-to-configuration holds ${deps.system.switchLock}`
+  )
+}
+
 /** Switches this host to `closure` (a store basename). */
 export async function activate(closure: string, deps: ActivationDeps): Promise<ActivationOutcome> {
   const storePath = join(deps.system.nixStoreDir, closure)
-  if (await switchLockHeld(deps)) {
-    return failed(
-      'lock',
-      EXIT_GENERIC,
-      `another switch-to-configuration holds ${deps.system.switchLock}`
-    )
-  }
+  const locked = await lockedOut(deps)
+  if (locked) return locked
   const previous = readCurrentClosure(deps.system.currentSystem)
   if (previous === closure) {
     // Already running the target (e.g. a re-dispatch after a CP rebuild): only fix the profile.
@@ -295,13 +300,8 @@ export async function rollbackTo(
   opts: { readonly mayRealise: boolean }
 ): Promise<RollbackOutcome> {
   const storePath = join(deps.system.nixStoreDir, closure)
-  if (await switchLockHeld(deps)) {
-    return failed(
-      'lock',
-      EXIT_GENERIC,
-      `another switch-to-configuration holds ${deps.system.switchLock}`
-    )
-  }
+  const locked = await lockedOut(deps)
+  if (locked) return locked
   const previous = readCurrentClosure(deps.system.currentSystem)
   if (!existsSync(storePath)) {
     if (!opts.mayRealise) {

@@ -117,20 +117,10 @@ export class AgentApplier {
         case 'RecordTransition':
           this.deps.log.info('host transition', { rolloutId: id, from: eff.from, to: eff.to })
           continue
-        case 'EmitMetric':
-          this.deps.metrics.set(
-            eff.name,
-            'Metric emitted by the state machine.',
-            eff.value,
-            eff.labels
-          )
-          continue
         case 'EmitLog':
           this.deps.log[eff.level](eff.message, { target: eff.target, ...eff.fields })
           continue
-        case 'RemoteQueueDispatch':
         case 'RemoteInsertQuarantine':
-        case 'RemoteOpenRolloutRecord':
         case 'RemoteAppendEventLog':
           this.deps.log.error('control-plane effect ignored by the agent', { effect: eff.type })
           continue

@@ -21,6 +21,7 @@ import type {
 } from '../core/index.ts'
 import type { HighWaterMark } from '../core/release/anti-rollback.ts'
 import { summarizeIssues } from '../proto/issues.ts'
+import { HOST_PHASES } from '../proto/phases.ts'
 import { fsReason } from '../runtime/durable-fs.ts'
 import type { FileResult } from '../runtime/json-file.ts'
 
@@ -62,15 +63,7 @@ export const HostRolloutStateSchema: v.GenericSchema<unknown, HostRolloutState> 
   rolloutId: text,
   hostname: text,
   channel: text,
-  phase: v.picklist([
-    'Pending',
-    'Activating',
-    'Deferred',
-    'Soaking',
-    'Converged',
-    'Failed',
-    'Reverted',
-  ]),
+  phase: v.picklist(HOST_PHASES),
   targetClosure: text,
   currentClosureAtDispatch: textOrNull,
   currentClosure: textOrNull,

@@ -96,23 +96,6 @@ export class Applier {
         case 'RemoteInsertQuarantine':
           this.quarantine(e.channel, e.closure, ctx.now, lastSeq)
           break
-        case 'RemoteQueueDispatch':
-          // Host transitions never emit this (the planner queues); kept for completeness.
-          this.log.warn('unexpected RemoteQueueDispatch effect; the planner queues dispatches', {
-            host: e.hostname,
-            rolloutId: e.rolloutId,
-          })
-          break
-        case 'RemoteOpenRolloutRecord':
-          // Records are created when a rollout opens (OpenRollout); no transition emits this.
-          this.log.warn('unexpected RemoteOpenRolloutRecord effect; dropped', {
-            host: e.hostname,
-            rolloutId: e.rolloutId,
-          })
-          break
-        case 'EmitMetric':
-          this.log.debug('metric', { name: e.name, labels: e.labels, value: e.value })
-          break
         case 'EmitLog':
           this.log[e.level](e.message, { ...e.fields, target: e.target })
           break
@@ -153,19 +136,6 @@ export class Applier {
             'effect',
             now,
             { effect: e.type, rollout_id: e.rolloutId, wave: e.wave },
-            null,
-            e.rolloutId
-          )
-          break
-        case 'InsertQuarantineFromRollout':
-          this.quarantine(e.channel, e.closureHash, now, seq)
-          break
-        case 'SchedulePruning':
-          // Retention is the prune worker's job; the hint is only recorded.
-          this.append(
-            'effect',
-            now,
-            { effect: e.type, rollout_id: e.rolloutId, delay_seconds: e.delaySeconds },
             null,
             e.rolloutId
           )

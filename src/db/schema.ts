@@ -13,7 +13,7 @@
  */
 import { sql } from 'drizzle-orm'
 import { blob, index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core'
-import { HOST_PHASES } from '../proto/phases.ts'
+import { HOST_PHASES, ROLLOUT_PHASES } from '../proto/phases.ts'
 
 /** The event-log kinds: the reference's seven plus `operator_action` (DECISIONS §3.13). */
 export const EVENT_KINDS = [
@@ -94,18 +94,7 @@ export const rollouts = sqliteTable(
     rolloutId: text('rollout_id').primaryKey(),
     channel: text('channel').notNull(),
     targetRef: text('target_ref').notNull(),
-    state: text('state', {
-      enum: [
-        'Opening',
-        'Active',
-        'Converging',
-        'Terminal',
-        'Reverted',
-        'Failed',
-        'Superseded',
-        'Pruned',
-      ],
-    }).notNull(),
+    state: text('state', { enum: ROLLOUT_PHASES }).notNull(),
     currentWave: integer('current_wave').notNull().default(0),
     openedEventLogSeq: integer('opened_event_log_seq').references(() => eventLog.seq, {
       onDelete: 'set null',

@@ -6,6 +6,7 @@
  * has its own SSH host key, state directory and fake NixOS system (closures are directories
  * whose `switch-to-configuration` flips a symlink, fails, hangs or asks for a reboot).
  * Invariants: every file lives under `dir`; `close()` stops every process it started.
+ * Over 400 lines: one class owns every file and process of the lab, so `close()` can reach them.
  */
 import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
 import { basename, join } from 'node:path'

@@ -1,7 +1,7 @@
 /**
- * The seven host states of a rollout record (spec §1.1): the one list the wire snapshot's
- * picklist, the database's `state` enum and core's `HostPhase` all derive from, so the three can
- * never disagree. Strings are identical on the wire and in the database.
+ * The seven host states of a rollout record (spec §1.1) and the eight rollout states: the one
+ * list of each that the wire picklists, the database's `state` enums and core's types derive
+ * from, so they can never disagree. Strings are identical on the wire and in the database.
  */
 
 /** The host states in table order. */
@@ -17,3 +17,18 @@ export const HOST_PHASES = [
 
 /** One host state. */
 export type HostPhase = (typeof HOST_PHASES)[number]
+
+/** The rollout states in table order (spec §2.1), for the database enum and the operator API. */
+export const ROLLOUT_PHASES = [
+  'Opening',
+  'Active',
+  'Converging',
+  'Terminal',
+  'Reverted',
+  'Failed',
+  'Superseded',
+  'Pruned',
+] as const
+
+/** One rollout state. */
+export type RolloutPhase = (typeof ROLLOUT_PHASES)[number]

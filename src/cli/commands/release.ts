@@ -7,20 +7,16 @@
  *   revocations.json{,.sig} and bootstrap-nonces.json{,.sig} when given.
  * Invariant: nothing is written unless every artifact was signed and verified.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { basename, join } from 'node:path'
-import { bytesEqual, fromBase64, toBase64 } from '../../lib/bytes.ts'
-import { ed25519PublicKey, ed25519Verify } from '../../crypto/ed25519.ts'
-import { type SigningKey, parseSigningKey } from '../../crypto/keys.ts'
-import { p256PublicKeyFromPkcs8, p256Verify } from '../../crypto/p256.ts'
-import { signBytes } from '../../crypto/sign.ts'
+import { mkdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { bytesEqual, fromBase64 } from '../../lib/bytes.ts'
+import { ed25519Verify } from '../../crypto/ed25519.ts'
+import { p256Verify } from '../../crypto/p256.ts'
 import { verifyArtifact } from '../../crypto/verify-artifact.ts'
 import type { JsonValue } from '../../crypto/canonical-json.ts'
 import { BootstrapNoncesSchema } from '../../proto/bootstrap.ts'
 import { parseRfc3339Ms, toRfc3339 } from '../../proto/common.ts'
 import { FleetResolvedSchema } from '../../proto/fleet.ts'
-import { CiCommitSchema, ClosureHashSchema } from '../../proto/ids.ts'
 import { RolloutManifestSchema } from '../../proto/manifest.ts'
 import { RevocationsSchema } from '../../proto/revocations.ts'
 import type { KeySlot } from '../../proto/trust.ts'
@@ -29,6 +25,8 @@ import type { ReleaseFile } from '../../release/assemble.ts'
 import { type CommandSpec, type ParsedArgs, flag, str, timeOpt } from '../args.ts'
 import { CliError, EXIT_OK, EXIT_VERIFY_FAILED } from '../errors.ts'
 import { readInput, writeAtomic } from '../io.ts'
+import { makeSigner, type Signer } from './release-signer.ts'
+import { fromFlake, loadClosures, resolveCiCommit } from './release-sources.ts'
 import { loadTrustFile, parseJsonBytes } from '../load.ts'
 import * as v from 'valibot'
 
@@ -126,164 +124,6 @@ export const releaseSpec: CommandSpec = {
     },
     now: { type: 'string', value: 'RFC3339', description: 'signing time (default: now)' },
   },
-}
-
-async function runCapture(cmd: string[], what: string): Promise<string> {
-  let proc: ReturnType<typeof Bun.spawn>
-  try {
-    proc = Bun.spawn(cmd, { stdout: 'pipe', stderr: 'pipe', stdin: 'ignore' })
-  } catch {
-    throw new CliError(`release: cannot run ${cmd[0]} (${what}): not found or not executable`)
-  }
-  const [out, err, code] = await Promise.all([
-    new Response(proc.stdout as ReadableStream).text(),
-    new Response(proc.stderr as ReadableStream).text(),
-    proc.exited,
-  ])
-  if (code !== 0) {
-    const tail = err.trim().split('\n').slice(-1)[0] ?? ''
-    throw new CliError(
-      `release: ${what} failed (exit ${code})${tail ? `: ${tail.slice(0, 300)}` : ''}`
-    )
-  }
-  return out
-}
-
-function storeBasename(value: string, label: string): string {
-  const base = basename(value.trim())
-  const r = v.safeParse(ClosureHashSchema, base)
-  if (!r.success)
-    throw new CliError(
-      `release: ${label}: ${base.slice(0, 80)} is not a Nix store path or basename`
-    )
-  return base
-}
-
-async function loadClosures(path: string): Promise<Record<string, string>> {
-  const raw = parseJsonBytes(await readInput(path, 'closures'), `closures ${path}`)
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new CliError(`closures ${path}: expected a JSON object of hostname → store path`)
-  }
-  const out: Record<string, string> = {}
-  for (const [host, p] of Object.entries(raw)) {
-    if (typeof p !== 'string')
-      throw new CliError(`closures ${path}: ${host.slice(0, 64)}: expected a string`)
-    out[host] = storeBasename(p, `closures ${path}: ${host.slice(0, 64)}`)
-  }
-  return out
-}
-
-async function fromFlake(
-  args: ParsedArgs,
-  ciCommit: string
-): Promise<{ fleet: JsonValue; closures: Record<string, string> }> {
-  const nix = str(args, 'nix')!
-  const ref = str(args, 'flake')!
-  const attr = str(args, 'fleet-resolved-attr')!
-  const out = await runCapture([nix, 'eval', '--json', `${ref}#${attr}`], `nix eval ${ref}#${attr}`)
-  const fleet = parseJsonBytes(new TextEncoder().encode(out), `nix eval ${ref}#${attr}`)
-  const hosts = (fleet as { hosts?: Record<string, { pin?: { commit?: string } }> }).hosts ?? {}
-  const closures: Record<string, string> = {}
-  for (const host of Object.keys(hosts).sort()) {
-    const pin = hosts[host]?.pin?.commit
-    let installable = `${ref}#nixosConfigurations.${host}.config.system.build.toplevel`
-    if (pin && pin !== ciCommit) {
-      const src = str(args, 'pin-source-url')
-      if (!src)
-        throw new CliError(
-          `release: host ${host} is pinned to ${pin.slice(0, 12)}; pass --pin-source-url`
-        )
-      installable = `${src}?rev=${pin}#nixosConfigurations.${host}.config.system.build.toplevel`
-    }
-    const path = await runCapture(
-      [nix, 'build', '--no-link', '--print-out-paths', installable],
-      `nix build ${host}`
-    )
-    closures[host] = storeBasename(path.trim().split('\n')[0] ?? '', `nix build ${host}`)
-  }
-  return { fleet, closures }
-}
-
-async function resolveCiCommit(args: ParsedArgs): Promise<string> {
-  let commit = str(args, 'ci-commit')
-  if (commit === undefined) {
-    try {
-      commit = (await runCapture(['git', 'rev-parse', 'HEAD'], 'git rev-parse HEAD')).trim()
-    } catch {
-      throw new CliError('release: cannot determine the release commit; pass --ci-commit SHA')
-    }
-  }
-  if (!v.safeParse(CiCommitSchema, commit).success) {
-    throw new CliError('release: --ci-commit must be a lowercase hex commit id')
-  }
-  return commit
-}
-
-type Signer = {
-  algorithm: string
-  sign: (bytes: Uint8Array) => Promise<Uint8Array>
-  publicKey?: string
-}
-
-async function makeSigner(args: ParsedArgs): Promise<Signer> {
-  const keyPath = str(args, 'key')
-  const cmd = str(args, 'sign-cmd')
-  const requested = str(args, 'signature-algorithm')
-  if (requested !== undefined && requested !== 'ed25519' && requested !== 'ecdsa-p256') {
-    throw new CliError('release: --signature-algorithm must be ed25519 or ecdsa-p256')
-  }
-  if ((keyPath === undefined) === (cmd === undefined)) {
-    throw new CliError('release: give exactly one of --key FILE or --sign-cmd CMD')
-  }
-  // A hook's public key is unknown here; without a trust file its output could not be checked.
-  if (cmd !== undefined && str(args, 'trust-file') === undefined) {
-    throw new CliError(
-      'release: --sign-cmd needs --trust-file so its signatures are verified before writing'
-    )
-  }
-  if (keyPath !== undefined) {
-    const parsed = parseSigningKey(await readInput(keyPath, 'key'))
-    if (!parsed.ok) throw new CliError(`key ${keyPath}: ${parsed.error}`)
-    const key: SigningKey = parsed.value
-    if (requested !== undefined && requested !== key.algorithm) {
-      throw new CliError(`release: key ${keyPath} is ${key.algorithm}, not ${requested}`)
-    }
-    const pub =
-      key.algorithm === 'ed25519'
-        ? ed25519PublicKey(key.seed)
-        : await p256PublicKeyFromPkcs8(key.pkcs8)
-    return { algorithm: key.algorithm, sign: (b) => signBytes(key, b), publicKey: toBase64(pub) }
-  }
-  return { algorithm: requested ?? 'ed25519', sign: (b) => signWithHook(cmd!, b) }
-}
-
-async function signWithHook(cmd: string, bytes: Uint8Array): Promise<Uint8Array> {
-  const dir = mkdtempSync(join(tmpdir(), 'nixfleet-sign-'))
-  try {
-    const input = join(dir, 'input')
-    const output = join(dir, 'output')
-    writeFileSync(input, bytes, { mode: 0o600 })
-    const proc = Bun.spawn(['sh', '-c', cmd], {
-      env: { ...process.env, NIXFLEET_INPUT: input, NIXFLEET_OUTPUT: output },
-      stdout: 'ignore',
-      stderr: 'pipe',
-      stdin: 'ignore',
-    })
-    const [err, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited])
-    if (code !== 0) {
-      throw new CliError(
-        `release: --sign-cmd exited ${code}${err.trim() ? `: ${err.trim().split('\n').slice(-1)[0]!.slice(0, 300)}` : ''}`
-      )
-    }
-    const sig = existsSync(output) ? new Uint8Array(readFileSync(output)) : new Uint8Array(0)
-    if (sig.length !== 64)
-      throw new CliError(
-        `release: --sign-cmd wrote ${sig.length} bytes to NIXFLEET_OUTPUT, expected a raw 64-byte signature`
-      )
-    return sig
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-  }
 }
 
 function readIfExists(path: string): Uint8Array | undefined {

@@ -5,8 +5,8 @@
  * Invariants (do not change without a design update):
  * - Each side's applier switches over every variant and ends in `assertNever`; a variant meant
  *   for the other side is logged and dropped there, never executed.
- * - Host transitions only ever emit LocalFireSwitch, LocalFireRollbackTo, LocalResetProbeCache,
- *   LocalEmitEvent, RemoteAppendEventLog, RemoteInsertQuarantine, RecordTransition and EmitLog.
+ * - Every variant is emitted by some transition (dispatch queueing and rollout records belong to
+ *   the planner, metrics to the shell), so the appliers hold no dead branches.
  */
 import type { OutboundAgentEvent } from './events.ts'
 import type { HostPhase } from './state.ts'
@@ -28,20 +28,7 @@ export type HostEffect =
       readonly durable: boolean
     }
   // CP-only.
-  | {
-      readonly type: 'RemoteQueueDispatch'
-      readonly hostname: string
-      readonly rolloutId: string
-      readonly targetClosure: string
-      readonly waveIndex: number
-    }
   | { readonly type: 'RemoteInsertQuarantine'; readonly channel: string; readonly closure: string }
-  | {
-      readonly type: 'RemoteOpenRolloutRecord'
-      readonly rolloutId: string
-      readonly channel: string
-      readonly hostname: string
-    }
   | {
       readonly type: 'RemoteAppendEventLog'
       readonly hostname: string
@@ -56,12 +43,6 @@ export type HostEffect =
       readonly from: HostPhase
       readonly to: HostPhase
       readonly at: number
-    }
-  | {
-      readonly type: 'EmitMetric'
-      readonly name: string
-      readonly labels: Readonly<Record<string, string>>
-      readonly value: number
     }
   | {
       readonly type: 'EmitLog'

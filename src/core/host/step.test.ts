@@ -1,3 +1,8 @@
+/**
+ * The host state machine against the spec's §8 scenarios and unit checks, our documented
+ * differences (DECISIONS §3) and record details.
+ * Over 400 lines: the spec's scenario list, kept in one file in the spec's order.
+ */
 import { describe, expect, test } from 'bun:test'
 import type { HostEvent } from './events.ts'
 import {

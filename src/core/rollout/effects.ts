@@ -17,12 +17,6 @@ export type RolloutEffect =
     }
   | { readonly type: 'UpdateCurrentWave'; readonly rolloutId: string; readonly wave: number }
   | {
-      readonly type: 'InsertQuarantineFromRollout'
-      readonly channel: string
-      readonly closureHash: string
-    }
-  | { readonly type: 'SchedulePruning'; readonly rolloutId: string; readonly delaySeconds: number }
-  | {
       readonly type: 'RecordRolloutHalted'
       readonly rolloutId: string
       readonly hostname: string

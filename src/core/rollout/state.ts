@@ -11,23 +11,27 @@
  *   halted the planner dispatches nothing for the rollout, in any wave.
  * - Plain JSON; times are epoch milliseconds.
  */
+import type { RolloutPhase } from '../../proto/phases.ts'
 import type { HostPhase } from '../host/state.ts'
 
-/** The eight rollout states (DB strings identical). */
-export type RolloutPhase =
-  'Opening' | 'Active' | 'Converging' | 'Terminal' | 'Reverted' | 'Failed' | 'Superseded' | 'Pruned'
+/** The eight rollout states, defined once in proto (DB and wire strings are identical). */
+export type { RolloutPhase }
+
+// A record keyed by the type makes the compiler reject a missing or unknown state (core may only
+// import types from proto, so it keeps its own value list).
+const PHASES: Readonly<Record<RolloutPhase, true>> = {
+  Opening: true,
+  Active: true,
+  Converging: true,
+  Terminal: true,
+  Reverted: true,
+  Failed: true,
+  Superseded: true,
+  Pruned: true,
+}
 
 /** The rollout states in table order. */
-export const ROLLOUT_PHASES: readonly RolloutPhase[] = [
-  'Opening',
-  'Active',
-  'Converging',
-  'Terminal',
-  'Reverted',
-  'Failed',
-  'Superseded',
-  'Pruned',
-]
+export const ROLLOUT_PHASES = Object.keys(PHASES) as readonly RolloutPhase[]
 
 /** Why and since when a rollout is halted. */
 export type RolloutHalt = {
