@@ -18,20 +18,33 @@ import {
   type HostStepError,
   type Unsequenced,
 } from '../core/index.ts'
+import type { Logger } from '../runtime/log.ts'
 import type { ActivationIntent } from './workers/activation.ts'
-import type { StoredHost } from './host-store.ts'
-import { M } from './metrics.ts'
-import type { AgentMutatorDeps } from './mutator/context.ts'
+import type { HostStore, StoredHost } from './host-store.ts'
+import { M, type Metrics } from './metrics.ts'
+import type { Outbox } from './outbox.ts'
 
 // Non-durable events (probe chatter) are dropped rather than queued once a rollout has this many
 // undelivered events: an unreachable CP must not fill the disk at one file per probe run.
 export const NONDURABLE_OUTBOX_LIMIT = 256
 
-/** What the applier drives. */
-export type ApplierDeps = Pick<
-  AgentMutatorDeps,
-  'store' | 'outbox' | 'activation' | 'probes' | 'kickDrainer' | 'log' | 'metrics'
->
+/** What the applier drives (the mutator's dependencies extend these). */
+export type ApplierDeps = {
+  readonly store: HostStore
+  readonly outbox: Outbox
+  readonly log: Logger
+  readonly metrics: Metrics
+  readonly activation: {
+    submit(intent: ActivationIntent): boolean
+    readonly current: ActivationIntent | undefined
+  }
+  /** The probe worker; `reset` returns the events to apply at once (the topology). */
+  readonly probes: {
+    reset(rolloutId: string): readonly Unsequenced[]
+    stopFor(rolloutId: string): void
+  }
+  readonly kickDrainer: () => void
+}
 
 /** The agent's effect applier. */
 export class AgentApplier {

@@ -6,35 +6,17 @@
  */
 import type { HostEffect, HostEvent, Unsequenced } from '../../core/index.ts'
 import type { Clock } from '../../runtime/clock.ts'
-import type { Logger } from '../../runtime/log.ts'
-import type { ActivationIntent } from '../workers/activation.ts'
-import type { AgentApplier } from '../applier.ts'
+import type { AgentApplier, ApplierDeps } from '../applier.ts'
 import type { SignedRecordFacts } from '../manifests/view.ts'
-import type { HostStore, StoredHost } from '../host-store.ts'
-import type { Metrics } from '../metrics.ts'
-import type { Outbox } from '../outbox.ts'
+import type { StoredHost } from '../host-store.ts'
 import type { AgentInput, AgentInputKind, ReplyOf } from './inputs.ts'
 
-/** The dependencies of the mutator (and of its applier). */
-export type AgentMutatorDeps = {
+/** The dependencies of the mutator: the applier's, plus what its handlers read. */
+export type AgentMutatorDeps = ApplierDeps & {
   readonly machineId: string
-  readonly store: HostStore
-  readonly outbox: Outbox
   readonly clock: Clock
-  readonly log: Logger
-  readonly metrics: Metrics
   /** The closure the current-system link names now. */
   readonly currentClosure: () => string | undefined
-  readonly activation: {
-    submit(intent: ActivationIntent): boolean
-    readonly current: ActivationIntent | undefined
-  }
-  /** The probe worker; `reset` returns the events to apply at once (the topology). */
-  readonly probes: {
-    reset(rolloutId: string): readonly Unsequenced[]
-    stopFor(rolloutId: string): void
-  }
-  readonly kickDrainer: () => void
   /** The signed target and policy of a rollout, if it is the current one of this host. */
   readonly signedRecordFacts: (rolloutId: string) => SignedRecordFacts | undefined
 }
