@@ -712,6 +712,17 @@ let
           genList (i: i) (length cfg.disruptionBudgets)
         );
 
+      # Waves are resolved here, budgets only when a rollout opens, by consumers (the release
+      # tool, the control plane) whose selectors know the plain fields alone.
+      composedBudgets = concatMap (
+        i:
+        let
+          sel = (builtins.elemAt cfg.disruptionBudgets i).selector;
+        in
+        optional (sel.and != [ ] || sel.not != null)
+          "disruptionBudgets[${toString i}].selector uses `and`/`not`: a budget keeps its selector until a rollout opens, and what resolves it then knows only tags, tagsAny, hosts, channel and all, so this budget would not cover the hosts it means"
+      ) (genList (i: i) (length cfg.disruptionBudgets));
+
       pinWhere =
         concatMap (n: optional (cfg.hosts.${n}.pin != null) { where = "hosts.${nixName n}.pin"; pin = cfg.hosts.${n}.pin; }) hostNames
         ++ concatMap (n: optional (cfg.tags.${n}.pin != null) { where = "tags.${nixName n}.pin"; pin = cfg.tags.${n}.pin; }) (attrNames cfg.tags)
@@ -720,7 +731,7 @@ let
         filter (p: match "[0-9a-f]{40}" p.pin.commit == null) pinWhere
       );
     in
-    emptyWaves ++ tightBudgets ++ permissive ++ selectors ++ shortPins;
+    emptyWaves ++ tightBudgets ++ permissive ++ selectors ++ composedBudgets ++ shortPins;
 
   # Pin precedence: the host's own, else its (single) pinned tag's, else its channel's.
   pinOf =
