@@ -858,7 +858,14 @@ let
         channels = strict "channels" "channel";
       };
       clashes = concatMap (k: merged.${k}.errors) [ "hosts" "tags" "channels" ];
-      checkedSet = key: if clashes == [ ] then merged.${key}.value else bullets "mergeFleets: conflicting definitions" clashes;
+      checkedSet =
+        key:
+        if clashes == [ ] then
+          merged.${key}.value
+        else if length clashes == 1 then
+          throw "mergeFleets: ${builtins.head clashes}"
+        else
+          bullets "mergeFleets: conflicting definitions" clashes;
       concatKey = key: concatMap ({ x, ... }: x.${key} or [ ]) numbered;
       frameworks = concatKey "complianceFrameworks";
       # Options mkFleet does not know are passed on, so it names them.

@@ -1,6 +1,5 @@
 # mergeFleets: a host defined by two inputs is an error, even with identical definitions.
-# error: mergeFleets: conflicting definitions:
-# error: host 'web-1' is defined in multiple inputs (1, 3)
+# error: mergeFleets: host 'web-1' is defined in multiple inputs (1, 3)
 { mergeFleets, stub, ... }:
 let
   host = channel: {
