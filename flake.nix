@@ -67,6 +67,16 @@
 
       overlays.default = final: _prev: { nixfleet = packageFor final; };
 
+      # The fleet as Nix code: `fleet = nixfleet.lib.mkFleet { … }` (docs/nixos.md). Evaluated with
+      # this flake's nixpkgs lib; nix/lib/mk-fleet.nix itself needs only `lib.warn`.
+      lib = import ./nix/lib/mk-fleet.nix { inherit lib; };
+
+      # `nix flake init -t github:OWNER/REPO`: a fleet repository to start from.
+      templates.default = {
+        path = ./templates/default;
+        description = "A NixOS fleet rolled out by NixFleet: a control plane and two hosts, two channels, CI that signs releases";
+      };
+
       nixosModules = {
         agent = withPackage "agent" ./nix/modules/agent.nix;
         controlPlane = withPackage "controlPlane" ./nix/modules/control-plane.nix;
@@ -127,6 +137,20 @@
           package = nixfleet;
           agent-module = unitCheck (evalHost self.nixosModules.agent ./nix/tests/agent-config.nix) "nixfleet-agent.service";
           control-plane-module = unitCheck (evalHost self.nixosModules.controlPlane ./nix/tests/control-plane-config.nix) "nixfleet-control-plane.service";
+          # mkFleet's fixtures with nixpkgs' lib (messages and warnings: nix/tests/mk-fleet/run.sh).
+          mk-fleet = pkgs.writeText "nixfleet-mk-fleet-fixtures" (
+            builtins.toJSON (import ./nix/tests/mk-fleet/check.nix { inherit lib; })
+          );
+          # The template's fleet over its real NixOS configurations, with this flake as `nixfleet`.
+          template-fleet =
+            let
+              template = (import ./templates/default/flake.nix).outputs {
+                self = template;
+                inherit nixpkgs;
+                nixfleet = self;
+              };
+            in
+            pkgs.writeText "template-fleet.resolved.json" (builtins.toJSON template.fleet.resolved);
           # The module's command lines, run through the binary's own `--check-config`.
           check-config = pkgs.runCommand "nixfleet-check-config" { } ''
             mkdir -p $out

@@ -5,7 +5,9 @@
 #   3. renders the modules' command lines for the sample configurations of
 #      nix/tests/samples.nix (pure functions, builtins only: no nixpkgs needed) and runs each
 #      through the binary's own `--check-config`: good samples must be accepted, bad ones
-#      rejected with the expected message.
+#      rejected with the expected message;
+#   4. runs mkFleet's fixtures (nix/tests/mk-fleet/run.sh): golden `resolved` JSON, warnings,
+#      refusals with their messages, and the repository template's fleet and CI workflow.
 # usage: nix/ci.sh path/to/nixfleet
 # The deeper NixOS evaluation (real module system) needs fetched trees: see docs/nixos.md.
 set -euo pipefail
@@ -40,3 +42,6 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 nix eval --raw --file nix/tests/samples.nix --argstr dir "$work/samples" script >"$work/check-config.sh"
 nixfleet="$nixfleet" bash "$work/check-config.sh"
+
+echo "==> nix: mkFleet (nix/lib/mk-fleet.nix) fixtures and the repository template"
+bash nix/tests/mk-fleet/run.sh "$nixfleet"
