@@ -11,10 +11,12 @@ import * as v from 'valibot'
 import { BootstrapNoncesSchema, BootstrapTokenSchema } from './bootstrap.ts'
 import {
   type HealthGate,
+  MAX_SELECTOR_DEPTH,
   type Meta,
   parseRfc3339Ms,
   Rfc3339Schema,
   type Selector,
+  SelectorSchema,
   toRfc3339,
   U32Schema,
 } from './common.ts'
@@ -92,6 +94,8 @@ export type TypeTests = [
         hosts: Hostname[]
         channel: ChannelName | null
         all: boolean
+        and?: Selector[] | undefined
+        not?: Selector | null | undefined
       }
     >
   >,
@@ -579,6 +583,74 @@ describe('legacy spellings and defaults', () => {
       healthGate: {},
       onHealthFailure: 'halt',
     })
+  })
+
+  test('selector and/not: nested selectors parse with the same defaults; absent stays absent', () => {
+    expect(parseOk(SelectorSchema, { tags: ['db'] })).not.toHaveProperty('and')
+    expect(parseOk(SelectorSchema, { tags: ['db'] })).not.toHaveProperty('not')
+    const none = { tags: [], tagsAny: [], hosts: [], channel: null, all: false }
+    expect(
+      parseOk(SelectorSchema, { and: [{ tags: ['db'] }, { not: { channel: 'lab' } }], not: null })
+    ).toEqual({
+      ...none,
+      and: [
+        { ...none, tags: ['db'] },
+        { ...none, not: { ...none, channel: 'lab' as ChannelName } },
+      ],
+      not: null,
+    })
+    // mkFleet's wire form (every member present) round-trips unchanged.
+    const mk = { ...none, and: [], not: { ...none, tagsAny: ['gw'], and: [], not: null } }
+    expect(parseOk(SelectorSchema, mk)).toEqual(mk)
+    // Budgets of a fleet and of a manifest keep them.
+    const budgetSel = { ...none, not: { ...none, tags: ['canary'] } }
+    const f = parseOk(FleetResolvedSchema, {
+      ...base,
+      disruptionBudgets: [{ selector: budgetSel, maxInFlight: 1 }],
+    })
+    expect(f.disruptionBudgets[0]?.selector).toEqual(budgetSel)
+    const m = parseOk(RolloutManifestSchema, {
+      ...PROTOCOL_3_2_MANIFEST,
+      disruptionBudgets: [{ selector: budgetSel, hosts: ['h1'], maxInFlight: 1 }],
+    })
+    expect(m.disruptionBudgets[0]?.selector).toEqual(budgetSel)
+  })
+
+  test('selector and/not: members are checked at their path', () => {
+    expect(failSummary(SelectorSchema, { and: { tags: ['db'] } })).toBe('and: expected Array')
+    expect(failSummary(SelectorSchema, { and: [{ tags: 'db' }] })).toBe(
+      'and.0.tags: expected Array'
+    )
+    expect(failSummary(SelectorSchema, { not: { not: { hosts: ['bad host'] } } })).toBe(
+      'not.not.hosts.0: expected a hostname ([A-Za-z0-9][A-Za-z0-9._-]*, at most 253 chars)'
+    )
+  })
+
+  test(`selector and/not: nesting is bounded at ${MAX_SELECTOR_DEPTH} levels`, () => {
+    // A chain of `depth` selectors: the top one and depth - 1 nested through not / and.
+    const chain = (depth: number, via: 'not' | 'and'): unknown => {
+      let s: unknown = { tags: ['db'] }
+      for (let i = 1; i < depth; i++) s = via === 'not' ? { not: s } : { and: [s] }
+      return s
+    }
+    expect(MAX_SELECTOR_DEPTH).toBe(16)
+    for (const via of ['not', 'and'] as const) {
+      expect(v.safeParse(SelectorSchema, chain(MAX_SELECTOR_DEPTH, via)).success).toBe(true)
+      // The issue sits at the member of the 16th selector that holds a 17th.
+      const path = Array(MAX_SELECTOR_DEPTH)
+        .fill(via === 'not' ? 'not' : 'and.0')
+        .join('.')
+      expect(failSummary(SelectorSchema, chain(MAX_SELECTOR_DEPTH + 1, via))).toBe(
+        `${path}: selectors nest deeper than 16 levels (and/not)`
+      )
+    }
+    // The deepest level still accepts the empty forms (mkFleet writes them everywhere).
+    let deepest: unknown = { tags: ['db'], and: [], not: null }
+    for (let i = 1; i < MAX_SELECTOR_DEPTH; i++) deepest = { not: deepest, and: [], tags: [] }
+    expect(v.safeParse(SelectorSchema, deepest).success).toBe(true)
+    // A fleet carrying such a selector is refused at the budget's path.
+    const deep = { ...base, disruptionBudgets: [{ selector: chain(17, 'not'), maxInFlight: 1 }] }
+    expect(failSummary(FleetResolvedSchema, deep)).toStartWith('disruptionBudgets.0.selector.not.')
   })
 
   test('defaulted top-level collections may be absent; required ones may not', () => {

@@ -226,6 +226,66 @@ describe('projectRolloutManifest', () => {
     ] as never)
   })
 
+  test('budgets with and/not resolve as mkFleet does; the manifest keeps them only when set', () => {
+    const none = { ...EMPTY_SELECTOR, and: [], not: null }
+    const f = smallFleet({
+      channels: ['stable', 'lab'],
+      hosts: {
+        'db-1': { tags: ['db'] },
+        'db-2': { channel: 'lab', tags: ['db'] },
+        'db-3': { tags: ['db', 'canary'] },
+        'web-1': { tags: ['web'] },
+      },
+      budgets: [
+        {
+          selector: {
+            ...none,
+            and: [
+              { ...none, tags: ['db'] },
+              { ...none, not: { ...none, channel: 'lab' } },
+            ],
+          },
+          maxInFlight: 1,
+          maxInFlightPct: null,
+        },
+        { selector: { ...none, all: true, not: { ...none, tagsAny: ['db'] } }, maxInFlight: 1 },
+        { selector: { ...none, tags: ['canary'] }, maxInFlight: 1 },
+      ],
+    })
+    const m = projectRolloutManifest(f, HASH, ch('stable'), 'ed25519')
+    expect(m?.disruptionBudgets).toEqual([
+      {
+        selector: {
+          ...EMPTY_SELECTOR,
+          and: [
+            { ...EMPTY_SELECTOR, tags: ['db'] },
+            { ...EMPTY_SELECTOR, not: { ...EMPTY_SELECTOR, channel: 'lab' } },
+          ],
+        },
+        hosts: ['db-1', 'db-3'],
+        maxInFlight: 1,
+        maxInFlightPct: null,
+      },
+      {
+        // `not` wins over `all`; the ignored `all` is carried as written.
+        selector: { ...EMPTY_SELECTOR, all: true, not: { ...EMPTY_SELECTOR, tagsAny: ['db'] } },
+        hosts: ['web-1'],
+        maxInFlight: 1,
+        maxInFlightPct: null,
+      },
+      {
+        // mkFleet's `and: [], not: null` are left out: the reference's bytes for a plain budget.
+        selector: { ...EMPTY_SELECTOR, tags: ['canary'] },
+        hosts: ['db-3'],
+        maxInFlight: 1,
+        maxInFlightPct: null,
+      },
+    ] as never)
+    expect(m?.disruptionBudgets[2]?.selector).not.toHaveProperty('and')
+    expect(m?.disruptionBudgets[2]?.selector).not.toHaveProperty('not')
+    expect(v.safeParse(RolloutManifestSchema, m).success).toBe(true)
+  })
+
   test('a null ciCommit gives displayName {channel}@unknown and channelRef ""', () => {
     const m = projectRolloutManifest(
       smallFleet({ hosts: { a: {} }, ciCommit: null }),
