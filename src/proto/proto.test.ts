@@ -486,6 +486,19 @@ describe('legacy spellings and defaults', () => {
   test('pin: null is accepted like an absent pin; expiresAt must be RFC 3339', () => {
     const f = parseOk(FleetResolvedSchema, withHost({ ...h1, system: 'x', pin: null }))
     expect(f.hosts['h1' as Hostname]?.pin).toBeNull()
+    // mkFleet writes expiresAt: null for a pin without expiry: the same as an absent expiresAt.
+    const pinOf = (pin: unknown) =>
+      parseOk(FleetResolvedSchema, withHost({ ...h1, system: 'x', pin })).hosts['h1' as Hostname]
+        ?.pin
+    const noExpiry = pinOf({ commit: 'abc', reason: 'r', expiresAt: null })
+    expect(noExpiry).toEqual({ commit: 'abc', reason: 'r' })
+    expect(noExpiry).not.toHaveProperty('expiresAt')
+    expect(pinOf({ commit: 'abc', reason: 'r' })).toEqual(noExpiry!)
+    expect(pinOf({ commit: 'abc', reason: 'r', expiresAt: '2031-01-01T00:00:00Z' })).toEqual({
+      commit: 'abc',
+      reason: 'r',
+      expiresAt: '2031-01-01T00:00:00Z',
+    })
     const bad = withHost({
       ...h1,
       system: 'x',

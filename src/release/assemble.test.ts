@@ -99,6 +99,15 @@ describe('stampFleet', () => {
     expect('pin' in out.hosts['web-01']).toBe(false)
   })
 
+  test('a pin with expiresAt: null (mkFleet, no expiry) is kept as written and never expires', () => {
+    const raw = fixture()
+    const forever = { commit: 'abc123', reason: 'freeze', expiresAt: null }
+    raw.hosts['web-01'].pin = forever
+    const out = assembleRelease({ fleet: raw as JsonValue, closures: CLOSURES, stamp: STAMP })
+    expect(JSON.parse(text(out.files[0]!.canonical)).hosts['web-01'].pin).toEqual(forever)
+    expect(out.fleet.hosts['web-01' as never]?.pin).toEqual({ commit: 'abc123', reason: 'freeze' })
+  })
+
   test('refuses closures for hosts the fleet does not declare, Object.prototype names included', () => {
     for (const host of ['web-03', 'toString', 'constructor']) {
       expect(() =>
