@@ -64,12 +64,24 @@ export const HostSchema = v.pipe(
 /** The fleet host, with the legacy `system` folded into `platform`. */
 export type Host = v.InferOutput<typeof HostSchema>
 
+/**
+ * The schema of a channel's compliance posture (`{frameworks, mode}`, mode "disabled",
+ * "permissive" or "enforce"). mkFleet and the reference fork that still carries it always write
+ * both members; the newest reference shape dropped the whole object, so it is optional.
+ */
+export const ChannelComplianceSchema = v.object({
+  frameworks: v.array(v.string()),
+  mode: v.string(),
+})
+
 /** The schema of a channel. `freshnessWindow` is in MINUTES despite its name. */
 export const ChannelSchema = v.object({
   rolloutPolicy: v.string(),
   reconcileIntervalMinutes: U32Schema,
   freshnessWindow: U32Schema,
   signingIntervalMinutes: U32Schema,
+  // Mirrored into the channel's rollout manifest as `complianceFrameworks`.
+  compliance: v.optional(ChannelComplianceSchema),
 })
 /** The channel. */
 export type Channel = v.InferOutput<typeof ChannelSchema>

@@ -321,6 +321,7 @@ describe('spec examples parse', () => {
           reconcileIntervalMinutes: 30,
           freshnessWindow: 180,
           signingIntervalMinutes: 60,
+          compliance: { frameworks: ['nis2'], mode: 'enforce' },
         },
       },
       rolloutPolicies: {
@@ -370,7 +371,8 @@ describe('spec examples parse', () => {
 
   test('rollout manifest (protocol §3.2)', () => {
     const m = parseOk(RolloutManifestSchema, PROTOCOL_3_2_MANIFEST)
-    expect(m).toEqual(PROTOCOL_3_2_MANIFEST as unknown as typeof m)
+    // The newest reference shape has no complianceFrameworks: it reads as [].
+    expect(m).toEqual({ ...PROTOCOL_3_2_MANIFEST, complianceFrameworks: [] } as unknown as typeof m)
   })
 
   test('manifest whose fleet had no ciCommit (channelRef "")', () => {
@@ -799,13 +801,36 @@ describe('rejections name the field and never echo the input', () => {
     expect(f).not.toHaveProperty('futureTopLevel')
     expect(f.hosts['h1' as Hostname]).not.toHaveProperty('attestation')
     expect(f.meta).not.toHaveProperty('timeSource')
-    const m = parseOk(RolloutManifestSchema, {
-      ...PROTOCOL_3_2_MANIFEST,
-      complianceFrameworks: ['anssi-bp028'],
-    })
-    expect(m).not.toHaveProperty('complianceFrameworks')
+    const m = parseOk(RolloutManifestSchema, { ...PROTOCOL_3_2_MANIFEST, attestation: 'tpm' })
+    expect(m).not.toHaveProperty('attestation')
     const t = parseOk(TrustFileSchema, { ...PROTOCOL_4_TRUST, bundles: [], timeSource: {} })
     expect(t).toEqual(PROTOCOL_4_TRUST as TrustFile)
+  })
+
+  test('manifest complianceFrameworks: kept when present, [] when absent, a list of strings', () => {
+    const m = parseOk(RolloutManifestSchema, {
+      ...PROTOCOL_3_2_MANIFEST,
+      complianceFrameworks: ['anssi-bp028', 'nis2'],
+    })
+    expect(m.complianceFrameworks).toEqual(['anssi-bp028', 'nis2'])
+    expect(parseOk(RolloutManifestSchema, PROTOCOL_3_2_MANIFEST).complianceFrameworks).toEqual([])
+    expect(
+      failSummary(RolloutManifestSchema, { ...PROTOCOL_3_2_MANIFEST, complianceFrameworks: 'nis2' })
+    ).toBe('complianceFrameworks: expected Array')
+  })
+
+  test('channel compliance: optional (the newest shape dropped it), both members when present', () => {
+    const base = JSON.parse(PROTOCOL_3_1_CANONICAL) as Record<string, any>
+    const channel = { ...base.channels.stable }
+    delete channel.compliance
+    const f = parseOk(FleetResolvedSchema, { ...base, channels: { stable: channel } })
+    expect(f.channels['stable' as ChannelName]).not.toHaveProperty('compliance')
+    expect(
+      failSummary(FleetResolvedSchema, {
+        ...base,
+        channels: { stable: { ...channel, compliance: { frameworks: ['nis2'] } } },
+      })
+    ).toBe('channels.stable.compliance.mode: required')
   })
 
   test('trust.json schemaVersion other than 1 is refused', () => {

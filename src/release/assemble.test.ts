@@ -201,6 +201,8 @@ describe('assembleRelease', () => {
         { hostname: 'web-02', waveIndex: 1, targetClosure: CLOSURES['web-02'] },
       ],
       healthGate: { systemdFailedUnits: { max: 0 } },
+      // The fixture's channels carry no compliance posture.
+      complianceFrameworks: [],
       disruptionBudgets: [WEB_BUDGET],
       meta: META,
     }
@@ -213,6 +215,16 @@ describe('assembleRelease', () => {
     }
     expect(text(r.files[1]!.canonical)).toBe(jcsAscii(edge))
     expect(text(r.files[2]!.canonical)).toBe(jcsAscii(stable))
+  })
+
+  test("a manifest carries its channel's compliance frameworks, in the fleet's order", () => {
+    const raw = fixture()
+    raw.channels.stable.compliance = { frameworks: ['nis2', 'anssi-bp028'], mode: 'enforce' }
+    const r = assembleRelease({ fleet: raw as JsonValue, closures: CLOSURES, stamp: STAMP })
+    const manifest = (i: number) => JSON.parse(text(r.files[i]!.canonical))
+    expect(manifest(2).channel).toBe('stable')
+    expect(manifest(2).complianceFrameworks).toEqual(['nis2', 'anssi-bp028'])
+    expect(manifest(1).complianceFrameworks).toEqual([])
   })
 
   test('revocations are stamped with schemaVersion and meta', () => {

@@ -1,8 +1,9 @@
 /**
  * mkFleet's golden outputs (nix/tests/mk-fleet/fixtures/*.resolved.json) through the release:
  * each is assembled as `nixfleet release` would (a closure for every host), every artifact
- * parses, selectors resolve here to the very waves mkFleet resolved (`and`/`not` included), and
- * the manifests' budgets list the hosts mkFleet's selector semantics pick.
+ * parses, selectors resolve here to the very waves mkFleet resolved (`and`/`not` included), the
+ * manifests' budgets list the hosts mkFleet's selector semantics pick, and each manifest carries
+ * its channel's compliance frameworks.
  */
 import { describe, expect, test } from 'bun:test'
 import { readdirSync, readFileSync } from 'node:fs'
@@ -36,14 +37,15 @@ const BUDGET_HOSTS: Readonly<Record<string, readonly (readonly string[])[]>> = {
 
 type Raw = {
   hosts: Record<string, { channel: string; tags: string[] }>
-  channels: Record<string, { rolloutPolicy: string }>
+  channels: Record<string, { rolloutPolicy: string; compliance: { frameworks: string[] } }>
   rolloutPolicies: Record<string, { waves: { selector: unknown }[] }>
   waves: Record<string, { hosts: string[] }[]>
 }
 
-test('the fixtures include the and/not ones', () => {
+test('the fixtures include the and/not ones and some with compliance frameworks', () => {
   expect(FIXTURES).toContain('selector-and.resolved.json')
   expect(FIXTURES).toContain('selector-not.resolved.json')
+  expect(FIXTURES).toContain('static-compliance-permissive.resolved.json')
   expect(FIXTURES.length).toBeGreaterThanOrEqual(12)
 })
 
@@ -85,6 +87,7 @@ describe('mkFleet fixtures through the release', () => {
         expect(m.disruptionBudgets.map((b): string[] => b.hosts)).toEqual(
           (BUDGET_HOSTS[name] ?? []) as string[][]
         )
+        expect(m.complianceFrameworks).toEqual(raw.channels[m.channel]!.compliance.frameworks)
       }
     })
   }

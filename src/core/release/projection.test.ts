@@ -100,6 +100,7 @@ describe('projectRolloutManifest', () => {
         { hostname: 'web-02', waveIndex: 1, targetClosure: C['web-02'] },
       ],
       healthGate: { systemdFailedUnits: { max: 0 } },
+      complianceFrameworks: [],
       disruptionBudgets: [
         {
           selector: { ...EMPTY_SELECTOR, tags: ['web'] },
@@ -128,6 +129,7 @@ describe('projectRolloutManifest', () => {
       fleetResolvedHash: HASH,
       hostSet: [{ hostname: 'dev-01', waveIndex: 0, targetClosure: C['dev-01'] }],
       healthGate: {},
+      complianceFrameworks: [],
       disruptionBudgets: [
         {
           selector: { ...EMPTY_SELECTOR, tags: ['web'] },
@@ -310,6 +312,21 @@ describe('projectRolloutManifest', () => {
       'ed25519'
     )
     expect(m?.displayName).toBe('stable@abc')
+  })
+
+  test("complianceFrameworks is the projected channel's compliance.frameworks, else []", () => {
+    const f = fixtureFleet((x) => {
+      x.channels.stable.compliance = { frameworks: ['anssi-bp028', 'dora'], mode: 'enforce' }
+      x.channels.edge.compliance = { frameworks: [], mode: 'permissive' }
+    })
+    expect(projectRolloutManifest(f, HASH, ch('stable'), 'ed25519')?.complianceFrameworks).toEqual([
+      'anssi-bp028',
+      'dora',
+    ])
+    expect(projectRolloutManifest(f, HASH, ch('edge'), 'ed25519')?.complianceFrameworks).toEqual([])
+    // A fleet in the newest reference shape (no compliance) still gets the field.
+    const bare = projectRolloutManifest(fixtureFleet(), HASH, ch('stable'), 'ed25519')
+    expect(bare?.complianceFrameworks).toEqual([])
   })
 
   test('the health gate comes from the policy of the projected channel', () => {

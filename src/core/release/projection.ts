@@ -90,7 +90,8 @@ export function projectRolloutManifest(
     maxInFlight: b.maxInFlight,
     maxInFlightPct: b.maxInFlightPct,
   }))
-  const policyName = own(fleet.channels, channel)?.rolloutPolicy
+  const channelDef = own(fleet.channels, channel)
+  const policyName = channelDef?.rolloutPolicy
   const policy = policyName === undefined ? undefined : own(fleet.rolloutPolicies, policyName)
   const ciCommit = fleet.meta.ciCommit
   return {
@@ -101,6 +102,8 @@ export function projectRolloutManifest(
     fleetResolvedHash,
     hostSet,
     healthGate: policy?.healthGate ?? {},
+    // The reference fork's agents require it; [] when the fleet carries no compliance posture.
+    complianceFrameworks: channelDef?.compliance?.frameworks ?? [],
     disruptionBudgets,
     meta: {
       schemaVersion: 1,
