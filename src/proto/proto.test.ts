@@ -85,20 +85,8 @@ export type TypeTests = [
       }
     >
   >,
-  Expect<
-    Equal<
-      Selector,
-      {
-        tags: string[]
-        tagsAny: string[]
-        hosts: Hostname[]
-        channel: ChannelName | null
-        all: boolean
-        and?: Selector[] | undefined
-        not?: Selector | null | undefined
-      }
-    >
-  >,
+  // Selector is declared (it is recursive), and SelectorSchema is checked against it.
+  Expect<Equal<v.InferOutput<typeof SelectorSchema>, Selector>>,
   Expect<Equal<ChannelEdge, { gates: ChannelName; gated: ChannelName; reason: string | null }>>,
   Expect<
     Equal<
