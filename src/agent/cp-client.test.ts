@@ -13,6 +13,7 @@ import {
   type TestReply,
   type TestServer,
 } from '../../tests/support/fixtures.ts'
+import { sha256Hex } from '../crypto/sha256.ts'
 import { AgentClient, describeClientError, isRetryable } from './cp-client.ts'
 
 let pki: TestPki
@@ -52,7 +53,8 @@ describe('AgentClient', () => {
       ['GET', '/v1/agent/dispatch?wait=0', '1'],
       ['POST', '/v1/agent/events', '1'],
       ['GET', '/v1/fleet.resolved', '1'],
-      ['GET', '/v1/fleet.resolved/sig', '1'],
+      // The signature is pinned to the digest of the bytes just fetched ('x').
+      ['GET', `/v1/fleet.resolved/sig?sha256=${sha256Hex(new TextEncoder().encode('x'))}`, '1'],
     ])
     expect(JSON.parse(seen[1]!.body)).toEqual({
       hostname: 'h',

@@ -10,6 +10,7 @@
  * - Idempotent requests are retried once on a connection reset: the CP closes idle keep-alive
  *   connections after 120 s, and the first request on such a socket fails with ECONNRESET.
  *   Enrollment is never retried (its token is single-use).
+ * - A signed artifact is fetched as a pair pinned by digest (`getSigned`).
  * - The TLS identity is read per request (`identity()`), so a renewed certificate takes effect
  *   on the next request without a restart.
  */
@@ -26,6 +27,7 @@ import {
   type HeartbeatResponse,
 } from '../proto/agent.ts'
 import { summarizeIssues } from '../proto/issues.ts'
+import { sha256Hex } from '../crypto/sha256.ts'
 
 /** The TLS material of a request: the fleet CA, plus the client identity once enrolled. */
 export type TlsMaterial = {
@@ -282,12 +284,22 @@ export class AgentClient {
     return r.ok ? { ok: true, value: r.value.bytes } : r
   }
 
+  /**
+   * An artifact and its signature. The signature request pins the digest of the bytes just
+   * fetched; a CP that adopted a release in between answers 409, and the pair is fetched again
+   * (once), so a publication never pairs new bytes with an old signature or the reverse.
+   */
   private async getSigned(path: string, ro: RequestOptions): Promise<ClientResult<SignedBytes>> {
-    const bytes = await this.getBytes(path, ro)
-    if (!bytes.ok) return bytes
-    const signature = await this.getBytes(`${path}/sig`, ro)
-    if (!signature.ok) return signature
-    return { ok: true, value: { bytes: bytes.value, signature: signature.value } }
+    for (let attempt = 0; ; attempt++) {
+      const bytes = await this.getBytes(path, ro)
+      if (!bytes.ok) return bytes
+      const pin = sha256Hex(bytes.value)
+      const signature = await this.getBytes(`${path}/sig?sha256=${pin}`, ro)
+      if (signature.ok)
+        return { ok: true, value: { bytes: bytes.value, signature: signature.value } }
+      if (signature.error.kind !== 'status' || signature.error.status !== 409 || attempt > 0)
+        return signature
+    }
   }
 
   /** `GET /v1/fleet.resolved` and its `/sig`: the exact bytes the CP verified. */
