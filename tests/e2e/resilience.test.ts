@@ -88,6 +88,49 @@ describe('resilience', () => {
     expect(entriesOf(join(state, 'dead-letter', rid('stable', c1)))).toEqual([])
   })
 
+  test('an agent killed again and again while its switch still runs keeps waiting for that switch and records its real outcome, never Reverted', async () => {
+    lab = await makeLab({
+      ...stable([{ name: 'web-1', wave: 0 }]),
+      channels: [{ name: 'stable', soakMinutes: [0], onHealthFailure: 'rollback-and-halt' }],
+    })
+    const l = lab
+    const before = l.currentClosure('web-1')
+    const target = l.closure('web-1', 'r1-web-1')
+    holdSwitchLock(l, 'web-1', target)
+    // The switch runs (lock held, recorded) until the test opens the gate.
+    const gate = join(l.hosts.get('web-1')!.dir, 'switch-gate')
+    const store = l.hosts.get('web-1')!.system.storeDir
+    const script = join(store, target, 'bin', 'switch-to-configuration')
+    const lines = readFileSync(script, 'utf8').split('\n')
+    const at = lines.findIndex((line) => line.includes('switch-log')) + 1
+    lines.splice(at, 0, `while [ ! -f '${gate}' ]; do sleep 0.05; done`)
+    writeFileSync(script, lines.join('\n'))
+    const c1 = await l.release({ 'web-1': target })
+    await l.startControlPlane()
+    l.startAgent('web-1')
+    await until('the switch started', () => l.switchCount('web-1', target) === 1, 30_000)
+    // Three more starts, each killed once it has recovered its records.
+    for (let start = 2; start <= 4; start++) {
+      expect(await l.stopAgent('web-1', 'SIGKILL')).toBe(137)
+      l.startAgent('web-1')
+      await until(`start ${start} recovered`, () => {
+        const n = logOf(l, 'agent-web-1').split('"msg":"agent started"').length - 1
+        return n === start
+      })
+    }
+    expect(l.currentClosure('web-1')).toBe(before)
+    writeFileSync(gate, '')
+    await until('web-1 converged', () => converged(l, c1, ['web-1']), 30_000)
+    const rows = await eventsOf(l, rid('stable', c1))
+    const kinds = agentEventsOf(rows, 'web-1').map(([, kind]) => kind)
+    expect(kinds).not.toContain('RollbackComplete')
+    expect(kinds).not.toContain('ActivationFailed')
+    expect(kinds).toContain('ActivationCompleted')
+    expect(l.currentClosure('web-1')).toBe(target)
+    expect(l.switchCount('web-1', target)).toBe(1)
+    expectGaplessLog(rows, 'web-1')
+  })
+
   test('a control plane killed with SIGKILL mid-rollout continues the rollout after restart', async () => {
     lab = await makeLab(
       stable([

@@ -9,6 +9,9 @@
  *   Activating otherwise ⇒ resume (wait for a running switch, re-fire once, then fail);
  *   Soaking ⇒ restart probes; Failed under rollback-and-halt without a completed rollback ⇒
  *   resume the rollback (once more at most). Only the active rollout is resumed or probed.
+ * - A switch still running (its lock held) is waited for, however often the agent restarted:
+ *   it is not counted as an attempt, and the link is no evidence until it ends (a rollback is
+ *   not recorded because the link still names the prior system while the switch runs).
  */
 import { assertNever, localEventOf, rehydrationEffects, step } from '../../core/index.ts'
 import type { StoredHost } from '../host-store.ts'
@@ -65,6 +68,20 @@ export function recover(ctx: MutatorContext, rolloutId: string, active: boolean)
         return
       }
       if (s.phase === 'Deferred' || !active || inFlight) return
+      if (ctx.deps.activation.switchRunning()) {
+        // Not an attempt: the switch fired before the restart is still the one in flight.
+        log.warn('recovered: resuming an interrupted activation', {
+          rolloutId,
+          switchStillRunning: true,
+        })
+        ctx.applier.submit({
+          rolloutId,
+          closure: s.targetClosure,
+          kind: 'resume-switch',
+          mayRealise: true,
+        })
+        return
+      }
       const attempts = host.meta.activationAttempts
       if (attempts >= MAX_ACTIVATION_ATTEMPTS) {
         ctx.applyNext(host, {
@@ -95,6 +112,21 @@ export function recover(ctx: MutatorContext, rolloutId: string, active: boolean)
       const prior = s.currentClosureAtDispatch
       if (s.policyApplied !== 'rollback-and-halt' || s.revertedAt !== null) return
       if (prior === null || prior === '' || prior === s.targetClosure) return
+      if (inFlight) return
+      if (active && ctx.deps.activation.switchRunning()) {
+        // Whichever switch runs (the forward one or the rollback), its end decides.
+        log.warn('recovered: a switch is still running; the rollback waits for it', {
+          rolloutId,
+          closure: prior,
+        })
+        ctx.applier.submit({
+          rolloutId,
+          closure: prior,
+          kind: 'resume-rollback',
+          mayRealise: !host.meta.priorFromCp,
+        })
+        return
+      }
       if (current === prior) {
         ctx.applyNext(host, {
           type: 'LocalRollbackCompleted',
@@ -104,7 +136,7 @@ export function recover(ctx: MutatorContext, rolloutId: string, active: boolean)
         })
         return
       }
-      if (inFlight || host.meta.rollbackAttempts >= MAX_ROLLBACK_ATTEMPTS) return
+      if (host.meta.rollbackAttempts >= MAX_ROLLBACK_ATTEMPTS) return
       ctx.commit({
         ...host,
         meta: { ...host.meta, rollbackAttempts: host.meta.rollbackAttempts + 1 },
