@@ -68,22 +68,10 @@ export function recover(ctx: MutatorContext, rolloutId: string, active: boolean)
         return
       }
       if (s.phase === 'Deferred' || !active || inFlight) return
-      if (ctx.deps.activation.switchRunning()) {
-        // Not an attempt: the switch fired before the restart is still the one in flight.
-        log.warn('recovered: resuming an interrupted activation', {
-          rolloutId,
-          switchStillRunning: true,
-        })
-        ctx.applier.submit({
-          rolloutId,
-          closure: s.targetClosure,
-          kind: 'resume-switch',
-          mayRealise: true,
-        })
-        return
-      }
+      // A switch fired before the restart and still running is not a new attempt: wait for it.
+      const running = ctx.deps.activation.switchRunning()
       const attempts = host.meta.activationAttempts
-      if (attempts >= MAX_ACTIVATION_ATTEMPTS) {
+      if (!running && attempts >= MAX_ACTIVATION_ATTEMPTS) {
         ctx.applyNext(host, {
           type: 'LocalActivationFailed',
           exitCode: -1,
@@ -92,10 +80,11 @@ export function recover(ctx: MutatorContext, rolloutId: string, active: boolean)
         })
         return
       }
-      ctx.commit({ ...host, meta: { ...host.meta, activationAttempts: attempts + 1 } })
+      if (!running)
+        ctx.commit({ ...host, meta: { ...host.meta, activationAttempts: attempts + 1 } })
       log.warn('recovered: resuming an interrupted activation', {
         rolloutId,
-        attempt: attempts + 1,
+        ...(running ? { switchStillRunning: true } : { attempt: attempts + 1 }),
       })
       ctx.applier.submit({
         rolloutId,
@@ -113,21 +102,10 @@ export function recover(ctx: MutatorContext, rolloutId: string, active: boolean)
       if (s.policyApplied !== 'rollback-and-halt' || s.revertedAt !== null) return
       if (prior === null || prior === '' || prior === s.targetClosure) return
       if (inFlight) return
-      if (active && ctx.deps.activation.switchRunning()) {
-        // Whichever switch runs (the forward one or the rollback), its end decides.
-        log.warn('recovered: a switch is still running; the rollback waits for it', {
-          rolloutId,
-          closure: prior,
-        })
-        ctx.applier.submit({
-          rolloutId,
-          closure: prior,
-          kind: 'resume-rollback',
-          mayRealise: !host.meta.priorFromCp,
-        })
-        return
-      }
-      if (current === prior) {
+      // While a switch runs (the forward one or the rollback) the link proves nothing: its end
+      // decides, and waiting for it is not an attempt.
+      const running = active && ctx.deps.activation.switchRunning()
+      if (!running && current === prior) {
         ctx.applyNext(host, {
           type: 'LocalRollbackCompleted',
           revertedToClosure: prior,
@@ -136,12 +114,18 @@ export function recover(ctx: MutatorContext, rolloutId: string, active: boolean)
         })
         return
       }
-      if (host.meta.rollbackAttempts >= MAX_ROLLBACK_ATTEMPTS) return
-      ctx.commit({
-        ...host,
-        meta: { ...host.meta, rollbackAttempts: host.meta.rollbackAttempts + 1 },
+      if (!running) {
+        if (host.meta.rollbackAttempts >= MAX_ROLLBACK_ATTEMPTS) return
+        ctx.commit({
+          ...host,
+          meta: { ...host.meta, rollbackAttempts: host.meta.rollbackAttempts + 1 },
+        })
+      }
+      log.warn('recovered: resuming an interrupted rollback', {
+        rolloutId,
+        closure: prior,
+        ...(running ? { switchStillRunning: true } : {}),
       })
-      log.warn('recovered: resuming an interrupted rollback', { rolloutId, closure: prior })
       ctx.applier.submit({
         rolloutId,
         closure: prior,
