@@ -78,6 +78,12 @@ export type HeartbeatBody = {
     readonly message: string
     readonly at: string
   } | null
+  readonly local_problem?: {
+    readonly worker: string
+    readonly code: string | null
+    readonly message: string
+    readonly since: string
+  } | null
 }
 
 /** The body of `POST /v1/agent/events`. */

@@ -4,7 +4,8 @@
  * the event log has no gap or duplicate, and no host is activated twice.
  */
 import { afterEach, describe, expect, setDefaultTimeout, test } from 'bun:test'
-import { readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { appendFileSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Lab } from '../../src/lab/lab.ts'
 import {
@@ -129,6 +130,52 @@ describe('resilience', () => {
     expect(l.currentClosure('web-1')).toBe(target)
     expect(l.switchCount('web-1', target)).toBe(1)
     expectGaplessLog(rows, 'web-1')
+  })
+
+  test('a full state directory stops no worker: the error is logged, counted and reported to the CP, and the agent resumes by itself once space is freed', async () => {
+    lab = await makeLab(stable([{ name: 'web-1', wave: 0 }]))
+    const l = lab
+    // The agent's state directory on a small tmpfs of its own, which the test fills.
+    const state = join(l.hosts.get('web-1')!.dir, 'state')
+    mkdirSync(state, { recursive: true })
+    const saved = `${state}.saved`
+    cpSync(state, saved, { recursive: true })
+    const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', state])
+    expect(mount.status).toBe(0)
+    try {
+      cpSync(saved, state, { recursive: true })
+      const c1 = await l.release({ 'web-1': l.closure('web-1', 'r1-web-1') })
+      await l.startControlPlane(['--redeliver-after-secs', '1'])
+      l.startAgent('web-1')
+      await until('web-1 converged on r1', () => converged(l, c1, ['web-1']), 30_000)
+      // Fill the disk to the last byte.
+      const filler = join(state, 'filler')
+      const chunk = new Uint8Array(64 * 1024)
+      try {
+        for (;;) appendFileSync(filler, chunk)
+      } catch (e) {
+        expect((e as { code?: string }).code).toBe('ENOSPC')
+      }
+      const c2 = await l.release({ 'web-1': l.closure('web-1', 'r2-web-1') })
+      await until('the CP shows the host problem', async () => {
+        const h = (await hostsOf(l))['web-1']
+        return (h?.localProblem as { code?: string } | undefined)?.code === 'ENOSPC'
+      })
+      const log = logOf(l, 'agent-web-1')
+      expect(log).toContain('"msg":"worker error; retrying after a backoff"')
+      expect(log).toContain('"code":"ENOSPC"')
+      // Space freed: the agent goes on by itself (no restart) and the problem clears.
+      rmSync(filler)
+      await until('web-1 converged on r2', () => converged(l, c2, ['web-1']), 30_000)
+      await until(
+        'the problem cleared',
+        async () => !('localProblem' in (await hostsOf(l))['web-1']!)
+      )
+      expect(logOf(l, 'agent-web-1')).toContain('"msg":"worker recovered"')
+    } finally {
+      await l.stopAgent('web-1', 'SIGKILL')
+      spawnSync('umount', ['-l', state])
+    }
   })
 
   test('a control plane killed with SIGKILL mid-rollout continues the rollout after restart', async () => {
