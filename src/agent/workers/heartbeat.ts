@@ -147,11 +147,18 @@ export class HeartbeatWorker {
         await sleep(this.deps.intervalMs, signal)
         continue
       }
+      // A configuration error (TLS names) is an error to fix, retried once per interval.
+      const config = r.error.kind === 'config'
       if (!this.failingLogged) {
         this.failingLogged = true
-        this.deps.log.warn('heartbeat failed', { reason: describeClientError(r.error) })
+        this.deps.log[config ? 'error' : 'warn']('heartbeat failed', {
+          reason: describeClientError(r.error),
+        })
       }
-      await sleep(Math.min(this.deps.intervalMs, this.backoff.next()), signal)
+      await sleep(
+        config ? this.deps.intervalMs : Math.min(this.deps.intervalMs, this.backoff.next()),
+        signal
+      )
     }
   }
 }
