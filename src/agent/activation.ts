@@ -25,6 +25,7 @@
  *   closure signature refused by the substituter, −3 the link flipped to an unexpected closure.
  * - A host already running the target is not switched again (only the profile is corrected).
  */
+import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, readlinkSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import type { SystemPaths } from './config.ts'
@@ -83,6 +84,8 @@ const LOCAL_COMMAND_TIMEOUT_MS = 120_000
 // How long a foreground switch runner may outlive the poll deadline before it is killed anyway
 // (the poll loop kills it at the deadline; this only covers a loop that stopped polling).
 const RUNNER_BACKSTOP_MS = 10_000
+// The start-up lock probe runs on the mutator's thread: flock answers at once, 5 s is a backstop.
+const SWITCH_LOCK_PROBE_MS = 5_000
 
 /** The closure basename the current-system link names, or `undefined`. */
 export function readCurrentClosure(currentSystem: string): string | undefined {
@@ -116,6 +119,19 @@ export async function switchLockHeld(deps: ActivationDeps): Promise<boolean> {
   )
   // flock exits 1 when the lock is held; a missing flock binary cannot prove it is held.
   return r.spawnError === undefined && r.exitCode !== 0
+}
+
+/**
+ * `switchLockHeld` without waiting, for start-up recovery (one short local command): whether a
+ * switch fired before the agent restarted is still running.
+ */
+export function switchLockHeldNow(system: SystemPaths): boolean {
+  if (!existsSync(system.switchLock)) return false
+  const r = spawnSync(system.flock, ['--nonblock', '--shared', system.switchLock, 'true'], {
+    stdio: 'ignore',
+    timeout: SWITCH_LOCK_PROBE_MS,
+  })
+  return r.error === undefined && r.status !== 0 && r.status !== null
 }
 
 /** The component whose switch inhibitor differs between the running system and `target`. */

@@ -37,6 +37,8 @@ export type ApplierDeps = {
   readonly activation: {
     submit(intent: ActivationIntent): boolean
     readonly current: ActivationIntent | undefined
+    /** Whether a switch-to-configuration (of any run of the agent) is running now. */
+    switchRunning(): boolean
   }
   /** The probe worker; `reset` returns the events to apply at once (the topology). */
   readonly probes: {

@@ -13,6 +13,8 @@ import {
   type TestReply,
   type TestServer,
 } from '../../tests/support/fixtures.ts'
+import { sha256Hex } from '../crypto/sha256.ts'
+import { issueServerCert } from '../pki/ca.ts'
 import { AgentClient, describeClientError, isRetryable } from './cp-client.ts'
 
 let pki: TestPki
@@ -52,7 +54,8 @@ describe('AgentClient', () => {
       ['GET', '/v1/agent/dispatch?wait=0', '1'],
       ['POST', '/v1/agent/events', '1'],
       ['GET', '/v1/fleet.resolved', '1'],
-      ['GET', '/v1/fleet.resolved/sig', '1'],
+      // The signature is pinned to the digest of the bytes just fetched ('x').
+      ['GET', `/v1/fleet.resolved/sig?sha256=${sha256Hex(new TextEncoder().encode('x'))}`, '1'],
     ])
     expect(JSON.parse(seen[1]!.body)).toEqual({
       hostname: 'h',
@@ -185,6 +188,28 @@ describe('AgentClient', () => {
       expect(connections).toBe(1) // enrollment is never retried
     } finally {
       tls.close()
+    }
+  })
+
+  test('a certificate for other names is a configuration error naming the host and the names', async () => {
+    const server = await issueServerCert({
+      ca: pki.ca,
+      names: ['cp.example.org', '10.9.9.9'],
+      now: Date.now(),
+      validityDays: 30,
+    })
+    const other = await httpsServer({ ...pki, server }, () => ({ status: 204 }))
+    try {
+      const r = await client(other.url).fetchFleet(ro)
+      expect(r).toMatchObject({ ok: false, error: { kind: 'config' } })
+      const text = r.ok ? '' : describeClientError(r.error)
+      expect(text).toBe(
+        "TLS: the control plane's certificate does not name 127.0.0.1 (it names DNS:cp.example.org, IP Address:10.9.9.9): point --control-plane-url at one of those names, or reissue the control plane's certificate for 127.0.0.1"
+      )
+      // Not transient: retrying unchanged cannot help (the workers back off to their cap).
+      expect(!r.ok && isRetryable(r.error)).toBe(false)
+    } finally {
+      other.stop()
     }
   })
 })

@@ -10,9 +10,11 @@
  * - Idempotent requests are retried once on a connection reset: the CP closes idle keep-alive
  *   connections after 120 s, and the first request on such a socket fails with ECONNRESET.
  *   Enrollment is never retried (its token is single-use).
+ * - A signed artifact is fetched as a pair pinned by digest (`getSigned`).
  * - The TLS identity is read per request (`identity()`), so a renewed certificate takes effect
  *   on the next request without a restart.
  */
+import { connect as tlsConnect } from 'node:tls'
 import * as v from 'valibot'
 import {
   CertResponseSchema,
@@ -26,6 +28,7 @@ import {
   type HeartbeatResponse,
 } from '../proto/agent.ts'
 import { summarizeIssues } from '../proto/issues.ts'
+import { sha256Hex } from '../crypto/sha256.ts'
 
 /** The TLS material of a request: the fleet CA, plus the client identity once enrolled. */
 export type TlsMaterial = {
@@ -46,6 +49,8 @@ export type ClientError =
       readonly retryAfterSecs: number | undefined
     }
   | { readonly kind: 'invalid'; readonly message: string }
+  /** A configuration error retrying cannot fix (the CP's certificate names another host). */
+  | { readonly kind: 'config'; readonly message: string }
 
 /** The outcome of a request. */
 export type ClientResult<T> =
@@ -75,6 +80,12 @@ export type HeartbeatBody = {
     readonly kind: string
     readonly message: string
     readonly at: string
+  } | null
+  readonly local_problem?: {
+    readonly worker: string
+    readonly code: string | null
+    readonly message: string
+    readonly since: string
   } | null
 }
 
@@ -143,7 +154,43 @@ export function isRetryable(error: ClientError): boolean {
   if (error.kind === 'status') {
     return error.status >= 500 || error.status === 408 || error.status === 429
   }
-  return error.kind !== 'invalid'
+  return error.kind !== 'invalid' && error.kind !== 'config'
+}
+
+// A name mismatch is looked into with one extra handshake (5 s at most) to name what to fix.
+const PEER_NAMES_TIMEOUT_MS = 5_000
+
+/** The names (subjectAltName) of the certificate `host:port` presents, or undefined. */
+function peerCertificateNames(url: URL, ca: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const port = Number(url.port || 443)
+    const host = url.hostname.replace(/^\[|\]$/g, '')
+    // Only the names are read; nothing is sent over this connection.
+    const socket = tlsConnect({ host, port, ca, rejectUnauthorized: false }, () => {
+      const names = socket.getPeerCertificate().subjectaltname
+      socket.destroy()
+      resolve(typeof names === 'string' && names !== '' ? names : undefined)
+    })
+    socket.setTimeout(PEER_NAMES_TIMEOUT_MS, () => {
+      socket.destroy()
+      resolve(undefined)
+    })
+    socket.on('error', () => resolve(undefined))
+  })
+}
+
+/**
+ * The configuration error for a CP certificate that does not name the host the agent dials
+ * (Bun reports only `ERR_TLS_CERT_ALTNAME_INVALID` and a developer hint).
+ */
+async function nameMismatch(baseUrl: string, ca: string): Promise<ClientError> {
+  const url = new URL(baseUrl)
+  const host = url.hostname.replace(/^\[|\]$/g, '')
+  const names = await peerCertificateNames(url, ca)
+  return {
+    kind: 'config',
+    message: `TLS: the control plane's certificate does not name ${host}${names ? ` (it names ${names})` : ''}: point --control-plane-url at ${names ? 'one of those names' : 'a name it carries'}, or reissue the control plane's certificate for ${host}`,
+  }
 }
 
 function reasonOf(bytes: Uint8Array): string {
@@ -234,7 +281,10 @@ export class AgentClient {
       }
       return { ok: true, value: { status: res.status, headers: res.headers, bytes } }
     } catch (e) {
-      return { ok: false, error: classifyThrown(e, ro.signal) }
+      const error = classifyThrown(e, ro.signal)
+      if (error.kind === 'network' && error.code === 'ERR_TLS_CERT_ALTNAME_INVALID')
+        return { ok: false, error: await nameMismatch(this.baseUrl, tls.ca) }
+      return { ok: false, error }
     }
   }
 
@@ -282,12 +332,22 @@ export class AgentClient {
     return r.ok ? { ok: true, value: r.value.bytes } : r
   }
 
+  /**
+   * An artifact and its signature. The signature request pins the digest of the bytes just
+   * fetched; a CP that adopted a release in between answers 409, and the pair is fetched again
+   * (once), so a publication never pairs new bytes with an old signature or the reverse.
+   */
   private async getSigned(path: string, ro: RequestOptions): Promise<ClientResult<SignedBytes>> {
-    const bytes = await this.getBytes(path, ro)
-    if (!bytes.ok) return bytes
-    const signature = await this.getBytes(`${path}/sig`, ro)
-    if (!signature.ok) return signature
-    return { ok: true, value: { bytes: bytes.value, signature: signature.value } }
+    for (let attempt = 0; ; attempt++) {
+      const bytes = await this.getBytes(path, ro)
+      if (!bytes.ok) return bytes
+      const pin = sha256Hex(bytes.value)
+      const signature = await this.getBytes(`${path}/sig?sha256=${pin}`, ro)
+      if (signature.ok)
+        return { ok: true, value: { bytes: bytes.value, signature: signature.value } }
+      if (signature.error.kind !== 'status' || signature.error.status !== 409 || attempt > 0)
+        return signature
+    }
   }
 
   /** `GET /v1/fleet.resolved` and its `/sig`: the exact bytes the CP verified. */

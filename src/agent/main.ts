@@ -25,6 +25,7 @@ import { ManifestCache } from './manifests/cache.ts'
 import { declareAgentMetrics, M, Metrics, serveMetrics, type MetricsServer } from './metrics.ts'
 import { AgentMutator } from './mutator/loop.ts'
 import { Outbox } from './outbox.ts'
+import { HostProblems } from './problems.ts'
 import { AgentStartError, prepareAgent } from './startup.ts'
 import { sleep, systemTimers } from './timing.ts'
 import { ActivationWorker } from './workers/activation.ts'
@@ -127,6 +128,12 @@ export async function runAgent(config: AgentConfig, opts: RunOptions): Promise<n
     log.error('anti-rollback marks unreadable; the next verified artifacts re-anchor them', {
       reason: anchors.unreadableReason,
     })
+  const problems = new HostProblems({
+    stateDir: config.stateDir,
+    clock,
+    log: log.child('problems'),
+    metrics,
+  })
   const outbox = new Outbox(config.stateDir)
   const swept = outbox.sweep()
   if (swept > 0) log.info('torn outbox writes removed', { files: swept })
@@ -202,6 +209,7 @@ export async function runAgent(config: AgentConfig, opts: RunOptions): Promise<n
     activation,
     probes,
     kickDrainer: () => drainer.kick(),
+    problems,
     signedRecordFacts: (id) => manifests.signedRecordFacts(id),
   })
   const replayed = mutator.load()
@@ -243,6 +251,7 @@ export async function runAgent(config: AgentConfig, opts: RunOptions): Promise<n
     lastSeqByRollout: () => mutator.lastSeqByRollout(),
     reanchoredAt: () => reanchoredAt,
     lastRefusal: () => dispatches.lastRefusal,
+    localProblem: () => problems.current(),
     submit: (input) => mutator.submit(input),
   })
 
@@ -263,34 +272,40 @@ export async function runAgent(config: AgentConfig, opts: RunOptions): Promise<n
 
   // ---- workers
   const mutatorDone = mutator.run()
+  // No worker loop may end on an error (a full state directory): each runs supervised.
+  const supervised = (worker: string, run: (signal: AbortSignal) => Promise<unknown>) =>
+    problems.supervise(worker, run, cadence.backoffMaxMs, stop)
   const loops: Promise<unknown>[] = [
-    activation.run(stop),
-    drainer.run(stop),
-    heartbeat.run(stop),
-    runManifestPoll(
-      { poll: (signal) => manifests.poll(signal), intervalMs: cadence.manifestPollMs, log },
-      stop
+    supervised('activation', (s) => activation.run(s)),
+    supervised('drainer', (s) => drainer.run(s)),
+    supervised('heartbeat', (s) => heartbeat.run(s)),
+    supervised('manifest-poll', (s) =>
+      runManifestPoll(
+        { poll: (signal) => manifests.poll(signal), intervalMs: cadence.manifestPollMs, log },
+        s
+      )
     ),
-    dispatches.run(stop),
-    runTicker(
-      { intervalMs: cadence.tickMs, submitTick: () => mutator.submit({ type: 'Tick' }) },
-      stop
+    supervised('dispatch-poll', (s) => dispatches.run(s)),
+    supervised('tick', (s) =>
+      runTicker(
+        { intervalMs: cadence.tickMs, submitTick: () => mutator.submit({ type: 'Tick' }) },
+        s
+      )
     ),
   ]
   if (config.renewalThresholdFraction > 0) {
-    loops.push(
-      new RenewalWorker({
-        client,
-        identity,
-        machineId: config.machineId,
-        certPath: config.clientCert,
-        thresholdFraction: config.renewalThresholdFraction,
-        checkMs: cadence.renewalCheckMs,
-        clock,
-        log: log.child('renewal'),
-        metrics,
-      }).run(stop)
-    )
+    const renewal = new RenewalWorker({
+      client,
+      identity,
+      machineId: config.machineId,
+      certPath: config.clientCert,
+      thresholdFraction: config.renewalThresholdFraction,
+      checkMs: cadence.renewalCheckMs,
+      clock,
+      log: log.child('renewal'),
+      metrics,
+    })
+    loops.push(supervised('renewal', (s) => renewal.run(s)))
   }
 
   // ---- run until told to stop, then stop within 5 s

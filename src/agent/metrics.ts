@@ -95,6 +95,7 @@ export const M = {
   certNotAfter: 'nixfleet_agent_cert_not_after_timestamp_seconds',
   renewals: 'nixfleet_agent_cert_renewals_total',
   reducerErrors: 'nixfleet_agent_step_rejections_total',
+  workerErrors: 'nixfleet_agent_worker_errors_total',
 } as const
 
 /** Declares every agent metric with its help text, so a fresh agent renders them all. */
@@ -117,6 +118,7 @@ export function declareAgentMetrics(m: Metrics, version: string): void {
   m.declare(M.certNotAfter, 'gauge', 'Expiry (Unix time) of the client certificate.')
   m.declare(M.renewals, 'counter', 'Certificate renewals, by outcome.')
   m.declare(M.reducerErrors, 'counter', 'Events the state machine refused, by error.')
+  m.declare(M.workerErrors, 'counter', 'Worker errors (retried after a backoff), by code.')
 }
 
 /** A running metrics listener. */

@@ -22,6 +22,7 @@ import type {
 } from '../core/index.ts'
 import { isClosed, isUnderway } from '../core/index.ts'
 import type { FrozenPolicy, QueuedDispatch, Store, StoredRevocation } from '../db/store.ts'
+import type { HeartbeatRequest } from '../proto/agent.ts'
 import type { BootstrapNonceEntry } from '../proto/bootstrap.ts'
 import type { FleetResolved } from '../proto/fleet.ts'
 import type { RolloutManifest } from '../proto/manifest.ts'
@@ -78,6 +79,8 @@ export type HeartbeatSeen = {
   readonly closure: string | null
   /** The agent's own last event seq per rollout (`last_event_seq_by_rollout`), if it sent them. */
   readonly seqs: Readonly<Record<string, number>>
+  /** The host's own problem it reported (`local_problem`: a full state directory), if any. */
+  readonly problem?: HeartbeatRequest['local_problem']
 }
 
 /** The current gate block of a host, for status and debouncing `gate_decision` rows. */

@@ -163,6 +163,16 @@ export const HeartbeatRequestSchema = v.object({
       at: Rfc3339Schema,
     })
   ),
+  // Additive: a problem of the host itself that keeps a worker from working (its state
+  // directory full or read-only), while it lasts. Old agents never send it.
+  local_problem: v.nullish(
+    v.object({
+      worker: v.pipe(v.string(), v.maxLength(64)),
+      code: v.nullish(v.pipe(v.string(), v.maxLength(32)), null),
+      message: v.pipe(v.string(), v.maxLength(1000)),
+      since: Rfc3339Schema,
+    })
+  ),
 })
 /** The heartbeat body. */
 export type HeartbeatRequest = v.InferOutput<typeof HeartbeatRequestSchema>

@@ -4,7 +4,8 @@
  * the event log has no gap or duplicate, and no host is activated twice.
  */
 import { afterEach, describe, expect, setDefaultTimeout, test } from 'bun:test'
-import { readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { appendFileSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Lab } from '../../src/lab/lab.ts'
 import {
@@ -86,6 +87,95 @@ describe('resilience', () => {
       () => entriesOf(join(state, 'outbox', rid('stable', c1))).length === 0
     )
     expect(entriesOf(join(state, 'dead-letter', rid('stable', c1)))).toEqual([])
+  })
+
+  test('an agent killed again and again while its switch still runs keeps waiting for that switch and records its real outcome, never Reverted', async () => {
+    lab = await makeLab({
+      ...stable([{ name: 'web-1', wave: 0 }]),
+      channels: [{ name: 'stable', soakMinutes: [0], onHealthFailure: 'rollback-and-halt' }],
+    })
+    const l = lab
+    const before = l.currentClosure('web-1')
+    const target = l.closure('web-1', 'r1-web-1')
+    holdSwitchLock(l, 'web-1', target)
+    // The switch runs (lock held, recorded) until the test opens the gate.
+    const gate = join(l.hosts.get('web-1')!.dir, 'switch-gate')
+    const store = l.hosts.get('web-1')!.system.storeDir
+    const script = join(store, target, 'bin', 'switch-to-configuration')
+    const lines = readFileSync(script, 'utf8').split('\n')
+    const at = lines.findIndex((line) => line.includes('switch-log')) + 1
+    lines.splice(at, 0, `while [ ! -f '${gate}' ]; do sleep 0.05; done`)
+    writeFileSync(script, lines.join('\n'))
+    const c1 = await l.release({ 'web-1': target })
+    await l.startControlPlane()
+    l.startAgent('web-1')
+    await until('the switch started', () => l.switchCount('web-1', target) === 1, 30_000)
+    // Three more starts, each killed once it has recovered its records.
+    for (let start = 2; start <= 4; start++) {
+      expect(await l.stopAgent('web-1', 'SIGKILL')).toBe(137)
+      l.startAgent('web-1')
+      await until(`start ${start} recovered`, () => {
+        const n = logOf(l, 'agent-web-1').split('"msg":"agent started"').length - 1
+        return n === start
+      })
+    }
+    expect(l.currentClosure('web-1')).toBe(before)
+    writeFileSync(gate, '')
+    await until('web-1 converged', () => converged(l, c1, ['web-1']), 30_000)
+    const rows = await eventsOf(l, rid('stable', c1))
+    const kinds = agentEventsOf(rows, 'web-1').map(([, kind]) => kind)
+    expect(kinds).not.toContain('RollbackComplete')
+    expect(kinds).not.toContain('ActivationFailed')
+    expect(kinds).toContain('ActivationCompleted')
+    expect(l.currentClosure('web-1')).toBe(target)
+    expect(l.switchCount('web-1', target)).toBe(1)
+    expectGaplessLog(rows, 'web-1')
+  })
+
+  test('a full state directory stops no worker: the error is logged, counted and reported to the CP, and the agent resumes by itself once space is freed', async () => {
+    lab = await makeLab(stable([{ name: 'web-1', wave: 0 }]))
+    const l = lab
+    // The agent's state directory on a small tmpfs of its own, which the test fills.
+    const state = join(l.hosts.get('web-1')!.dir, 'state')
+    mkdirSync(state, { recursive: true })
+    const saved = `${state}.saved`
+    cpSync(state, saved, { recursive: true })
+    const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', state])
+    expect(mount.status).toBe(0)
+    try {
+      cpSync(saved, state, { recursive: true })
+      const c1 = await l.release({ 'web-1': l.closure('web-1', 'r1-web-1') })
+      await l.startControlPlane(['--redeliver-after-secs', '1'])
+      l.startAgent('web-1')
+      await until('web-1 converged on r1', () => converged(l, c1, ['web-1']), 30_000)
+      // Fill the disk to the last byte.
+      const filler = join(state, 'filler')
+      const chunk = new Uint8Array(64 * 1024)
+      try {
+        for (;;) appendFileSync(filler, chunk)
+      } catch (e) {
+        expect((e as { code?: string }).code).toBe('ENOSPC')
+      }
+      const c2 = await l.release({ 'web-1': l.closure('web-1', 'r2-web-1') })
+      await until('the CP shows the host problem', async () => {
+        const h = (await hostsOf(l))['web-1']
+        return (h?.localProblem as { code?: string } | undefined)?.code === 'ENOSPC'
+      })
+      const log = logOf(l, 'agent-web-1')
+      expect(log).toContain('"msg":"worker error; retrying after a backoff"')
+      expect(log).toContain('"code":"ENOSPC"')
+      // Space freed: the agent goes on by itself (no restart) and the problem clears.
+      rmSync(filler)
+      await until('web-1 converged on r2', () => converged(l, c2, ['web-1']), 30_000)
+      await until(
+        'the problem cleared',
+        async () => !('localProblem' in (await hostsOf(l))['web-1']!)
+      )
+      expect(logOf(l, 'agent-web-1')).toContain('"msg":"worker recovered"')
+    } finally {
+      await l.stopAgent('web-1', 'SIGKILL')
+      spawnSync('umount', ['-l', state])
+    }
   })
 
   test('a control plane killed with SIGKILL mid-rollout continues the rollout after restart', async () => {

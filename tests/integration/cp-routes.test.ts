@@ -5,6 +5,7 @@
  * mutator, SQLite, the release source) is the real control plane.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { sha256Hex } from '../../src/crypto/sha256.ts'
 import { createControlPlane, type ControlPlane } from '../../src/cp/main.ts'
 import { FakeClock } from '../../src/runtime/clock.ts'
 import { createLogger } from '../../src/runtime/log.ts'
@@ -271,6 +272,20 @@ describe('artifacts and views', () => {
       (await (await req(cp, 'GET', `/v1/rollouts/${rid}/sig`, { cn: AGENT('h1') })).arrayBuffer())
         .byteLength
     ).toBe(64)
+    // A signature pinned to other bytes (a release adopted between the two requests) is a 409.
+    const digest = sha256Hex(cp.state.release!.fleet.bytes)
+    const pinned = await req(cp, 'GET', `/v1/fleet.resolved/sig?sha256=${digest}`, { cn: OP })
+    expect(Buffer.from(await pinned.arrayBuffer()).equals(cp.state.release!.fleet.signature)).toBe(
+      true
+    )
+    const stale = await req(cp, 'GET', `/v1/fleet.resolved/sig?sha256=${'0'.repeat(64)}`, {
+      cn: OP,
+    })
+    expect(stale.status).toBe(409)
+    expect(await stale.json()).toMatchObject({ sha256: digest })
+    expect(
+      (await req(cp, 'GET', `/v1/rollouts/${rid}/sig?sha256=${'0'.repeat(64)}`, { cn: OP })).status
+    ).toBe(409)
     expect((await req(cp, 'GET', '/v1/rollouts/stable@ffff', { cn: AGENT('h1') })).status).toBe(404)
     expect((await req(cp, 'GET', '/v1/rollouts/NOT-AN-ID', { cn: AGENT('h1') })).status).toBe(404)
   })

@@ -30,6 +30,7 @@ import {
   type TestPki,
   type TestServer,
 } from '../../../tests/support/fixtures.ts'
+import { sha256Hex } from '../../crypto/sha256.ts'
 import { ManifestCache } from './cache.ts'
 import { M, Metrics } from '../metrics.ts'
 import { TrustSource } from '../trust.ts'
@@ -48,6 +49,10 @@ let served: {
   rollouts: Map<string, { bytes: Uint8Array; signature: Uint8Array }>
 }
 let dir = ''
+// Whether the stand-in honours `?sha256=` pins (the CP does; an older CP does not).
+let pinning = true
+// Run once each after serving an artifact's bytes (a release published between two requests).
+let afterBytes: (() => void)[] = []
 let clock: FakeClock
 let logs: string[]
 
@@ -67,7 +72,8 @@ function serve(release: SignedRelease): void {
 beforeAll(async () => {
   pki = await testPki()
   server = await httpsServer(pki, (req) => {
-    const path = decodeURIComponent(req.path)
+    const url = new URL(req.path, 'https://cp')
+    const path = decodeURIComponent(url.pathname)
     const sig = path.endsWith('/sig')
     const base = sig ? path.slice(0, -4) : path
     const art =
@@ -75,12 +81,19 @@ beforeAll(async () => {
         ? served.fleet
         : served.rollouts.get(base.replace('/v1/rollouts/', ''))
     if (!art) return jsonReply({ error: 'not found' }, 404)
+    // As the CP does: a signature pinned to other bytes than the current ones is a 409.
+    const pin = url.searchParams.get('sha256')
+    if (sig && pinning && pin !== null && pin !== sha256Hex(art.bytes))
+      return jsonReply({ error: 'artifact changed' }, 409)
+    if (!sig) afterBytes.shift()?.()
     return { status: 200, body: sig ? art.signature : art.bytes }
   })
 })
 afterAll(() => server.stop())
 
 beforeEach(() => {
+  pinning = true
+  afterBytes = []
   dir = tempDir()
   clock = new FakeClock(T0)
   logs = []
@@ -190,6 +203,25 @@ describe('ManifestCache', () => {
       logs.some((l) => l.includes('"msg":"signed artifact refused"') && l.includes('BadSignature'))
     ).toBe(true)
   })
+
+  for (const pins of [true, false]) {
+    test(`a release published between the artifact and its signature is no BadSignature (${pins ? 'pinned signature' : 'CP without pins'})`, async () => {
+      pinning = pins
+      serve(signRelease(spec(V1), CI, C1, T0))
+      const { c, metrics } = cache()
+      expect(await c.poll()).toEqual({ ok: true })
+      // The next fleet bytes are the old release's; the CP adopts a new one before the /sig.
+      const next = signRelease(spec(V2), CI, C2, T0 + 1000)
+      afterBytes.push(() => serve(next))
+      expect(await c.poll()).toEqual({ ok: true })
+      expect(c.view()?.rolloutId).toBe(`stable@${C2}`)
+      const rejected = metrics.value(M.manifestRejections, {
+        artifact: 'fleet',
+        kind: 'BadSignature',
+      })
+      expect(rejected ?? 0).toBe(0)
+    })
+  }
 
   test('a fleet signed by another key is refused and never replaces the good view', async () => {
     serve(signRelease(spec(V1), CI, C1, T0))

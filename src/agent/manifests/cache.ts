@@ -13,11 +13,12 @@
  *   without a manifest, so no dispatch is accepted until one is.
  * - Every view is built by `releaseView`.
  * - Polls run one after another, so a refresh always sees what the CP serves after it asked.
+ * - A BadSignature counts only if it holds on a second fetch (`secondLook`).
  */
 import * as v from 'valibot'
 import type { Dispatch } from '../../proto/agent.ts'
 import { RolloutIdSchema } from '../../proto/ids.ts'
-import { describeClientError } from '../cp-client.ts'
+import { describeClientError, type ClientResult, type SignedBytes } from '../cp-client.ts'
 import { highWaterKey } from '../anchors.ts'
 import { M } from '../metrics.ts'
 import {
@@ -40,6 +41,23 @@ import {
 
 /** The outcome of one poll: done, or a one-line reason it did not complete. */
 export type PollResult = { ok: true } | { ok: false; error: string }
+
+/**
+ * Verifies a fetched pair; a bad signature is fetched and verified once more before it counts:
+ * a CP that does not pin signatures to the bytes (older versions) may pair the bytes of one
+ * release with the signature of the next one published between the two requests.
+ */
+async function secondLook<R extends { ok: boolean; error?: { kind: string } }>(
+  first: SignedBytes,
+  refetch: () => Promise<ClientResult<SignedBytes>>,
+  verify: (pair: SignedBytes) => Promise<R>
+): Promise<{ fetched: SignedBytes; result: R }> {
+  const result = await verify(first)
+  if (result.ok || result.error?.kind !== 'BadSignature') return { fetched: first, result }
+  const again = await refetch()
+  if (!again.ok) return { fetched: first, result }
+  return { fetched: again.value, result: await verify(again.value) }
+}
 
 /** The dependencies of the cache. */
 export type ManifestCacheDeps = SignedArtifactsDeps & { readonly machineId: string }
@@ -111,11 +129,15 @@ export class ManifestCache {
 
   private async pollOnce(signal?: AbortSignal): Promise<PollResult> {
     const a = this.artifacts
-    const fetched = await a.fetchFleet(signal)
-    if (!fetched.ok)
-      return { ok: false, error: `fleet.resolved: ${describeClientError(fetched.error)}` }
+    const first = await a.fetchFleet(signal)
+    if (!first.ok)
+      return { ok: false, error: `fleet.resolved: ${describeClientError(first.error)}` }
     const now = this.deps.clock.now()
-    const fv = await a.verifyFleet(fetched.value, now)
+    const { fetched, result: fv } = await secondLook(
+      first.value,
+      () => a.fetchFleet(signal),
+      (pair) => a.verifyFleet(pair, now)
+    )
     if (!fv.ok) {
       const { kind, message } = fv.error
       a.reject({ artifact: 'fleet', kind, message, rolloutId: null }, message)
@@ -126,8 +148,8 @@ export class ManifestCache {
       return { ok: false, error: 'fleet.resolved refused: Rollback' }
     }
     const prev = this.current
-    if (prev?.fleet.sha256 !== fleet.sha256) a.saveFleet(fetched.value)
-    a.fleetAdmitted(fetched.value, fleet)
+    if (prev?.fleet.sha256 !== fleet.sha256) a.saveFleet(fetched)
+    a.fleetAdmitted(fetched, fleet)
     const own = ownRollout(fleet.value, this.deps.machineId)
     const { channel, rolloutId } = own
     if (channel === undefined || rolloutId === undefined) {
@@ -143,12 +165,19 @@ export class ManifestCache {
       const kept = { verified: prev.manifest, windowSecs: prev.manifestWindowSecs }
       return this.completed(fleet, own, kept, now)
     }
-    const mf = await a.fetchManifest(rolloutId, signal)
-    if (!mf.ok) {
+    const mf0 = await a.fetchManifest(rolloutId, signal)
+    if (!mf0.ok) {
       this.adopt(fleet, own, undefined)
-      return { ok: false, error: `rollout manifest ${rolloutId}: ${describeClientError(mf.error)}` }
+      return {
+        ok: false,
+        error: `rollout manifest ${rolloutId}: ${describeClientError(mf0.error)}`,
+      }
     }
-    const mv = await a.verifyManifest(mf.value, rolloutId, fleet, this.deps.clock.now())
+    const { fetched: mf, result: mv } = await secondLook(
+      mf0.value,
+      () => a.fetchManifest(rolloutId, signal),
+      (pair) => a.verifyManifest(pair, rolloutId, fleet, this.deps.clock.now())
+    )
     if (!mv.ok) {
       this.adopt(fleet, own, undefined)
       const { kind, message } = mv.error
@@ -163,7 +192,7 @@ export class ManifestCache {
       this.adopt(fleet, own, undefined)
       return { ok: false, error: `rollout manifest ${rolloutId} refused: Rollback` }
     }
-    a.saveManifest(rolloutId, mf.value)
+    a.saveManifest(rolloutId, mf)
     const done = this.completed(fleet, own, mv.manifest, now)
     if (prev?.rolloutId !== rolloutId) {
       this.deps.log.info('rollout manifest verified', {

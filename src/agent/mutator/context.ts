@@ -9,6 +9,7 @@ import type { Clock } from '../../runtime/clock.ts'
 import type { AgentApplier, ApplierDeps } from '../applier.ts'
 import type { SignedRecordFacts } from '../manifests/view.ts'
 import type { StoredHost } from '../host-store.ts'
+import type { HostProblems } from '../problems.ts'
 import type { AgentInput, AgentInputKind, ReplyOf } from './inputs.ts'
 
 /** The dependencies of the mutator: the applier's, plus what its handlers read. */
@@ -17,6 +18,8 @@ export type AgentMutatorDeps = ApplierDeps & {
   readonly clock: Clock
   /** The closure the current-system link names now. */
   readonly currentClosure: () => string | undefined
+  /** Where a failed input (a write error) is reported; `ok` after each handled one. */
+  readonly problems?: Pick<HostProblems, 'failed' | 'ok'>
   /** The signed target and policy of a rollout, if it is the current one of this host. */
   readonly signedRecordFacts: (rolloutId: string) => SignedRecordFacts | undefined
 }

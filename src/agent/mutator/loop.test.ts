@@ -45,6 +45,7 @@ type World = {
 let dir = ''
 let clock: FakeClock
 let current: string | undefined
+let switchRunning = false
 type Facts = { targetClosure: string; channel: string; waveIndex: number; policy: HostPolicy }
 let facts: Facts | undefined
 
@@ -71,6 +72,7 @@ function makeWorld(opts: { signedRecordFacts?: (id: string) => Facts | undefined
         return true
       },
       current: undefined,
+      switchRunning: () => switchRunning,
     },
     probes: {
       reset: (id) => {
@@ -126,6 +128,7 @@ beforeEach(() => {
   dir = tempDir()
   clock = new FakeClock(T0)
   current = PRIOR
+  switchRunning = false
   facts = undefined
 })
 afterEach(() => removeDir(dir))
@@ -241,7 +244,8 @@ describe('dispatch to convergence', () => {
     local(w, R1, result('fail'))
     const last = pending(outbox, R1).at(-1)!
     expect(last).toEqual({ seq: w.mutator.record(R1)!.state.lastEventSeq, kind: 'ProbeResult' })
-  })
+    // Hundreds of fsynced steps: more than the default 5 s on a loaded CI disk.
+  }, 30_000)
 })
 
 test('the probe topology is declared before any queued tick can converge on soak alone', () => {
@@ -407,6 +411,27 @@ describe('crash safety', () => {
     })
     expect(third.intents).toEqual([
       { rolloutId: R1, closure: PRIOR, kind: 'rollback', mayRealise: true },
+    ])
+  })
+
+  test('a switch still running is waited for after any number of restarts; the link on the prior is no rollback', () => {
+    const w = makeWorld()
+    w.mutator.handle({ type: 'Dispatch', accepted: accepted(R1, V1), receivedAt: T0, prior: PRIOR })
+    switchRunning = true
+    for (let i = 0; i < 4; i++) {
+      const again = restart()
+      expect(again.mutator.record(R1)!.state.phase).toBe('Activating')
+      expect(again.intents).toEqual([
+        { rolloutId: R1, closure: V1, kind: 'resume-switch', mayRealise: true },
+      ])
+    }
+    // Failed under rollback-and-halt while a switch runs: the rollback waits for its end.
+    const failed = restart()
+    local(failed, R1, { type: 'LocalActivationFailed', exitCode: 4, stderrTail: 'x', failedAt: T0 })
+    const later = restart()
+    expect(later.mutator.record(R1)!.state).toMatchObject({ phase: 'Failed', revertedAt: null })
+    expect(later.intents).toEqual([
+      { rolloutId: R1, closure: PRIOR, kind: 'resume-rollback', mayRealise: true },
     ])
   })
 

@@ -199,8 +199,10 @@ export class AgentMutator implements MutatorContext {
       // A failed write (disk full, read-only) must not kill the loop; the input is lost and
       // the next tick or heartbeat will produce an equivalent one.
       this.deps.log.error('mutator input failed', { input: envelope.input.type, error: e })
+      this.deps.problems?.failed('mutator', e)
       return
     }
+    this.deps.problems?.ok('mutator')
     envelope.reply(reply)
   }
 

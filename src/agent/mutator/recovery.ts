@@ -9,6 +9,9 @@
  *   Activating otherwise ⇒ resume (wait for a running switch, re-fire once, then fail);
  *   Soaking ⇒ restart probes; Failed under rollback-and-halt without a completed rollback ⇒
  *   resume the rollback (once more at most). Only the active rollout is resumed or probed.
+ * - A switch still running (its lock held) is waited for, however often the agent restarted:
+ *   it is not counted as an attempt, and the link is no evidence until it ends (a rollback is
+ *   not recorded because the link still names the prior system while the switch runs).
  */
 import { assertNever, localEventOf, rehydrationEffects, step } from '../../core/index.ts'
 import type { StoredHost } from '../host-store.ts'
@@ -65,8 +68,10 @@ export function recover(ctx: MutatorContext, rolloutId: string, active: boolean)
         return
       }
       if (s.phase === 'Deferred' || !active || inFlight) return
+      // A switch fired before the restart and still running is not a new attempt: wait for it.
+      const running = ctx.deps.activation.switchRunning()
       const attempts = host.meta.activationAttempts
-      if (attempts >= MAX_ACTIVATION_ATTEMPTS) {
+      if (!running && attempts >= MAX_ACTIVATION_ATTEMPTS) {
         ctx.applyNext(host, {
           type: 'LocalActivationFailed',
           exitCode: -1,
@@ -75,10 +80,11 @@ export function recover(ctx: MutatorContext, rolloutId: string, active: boolean)
         })
         return
       }
-      ctx.commit({ ...host, meta: { ...host.meta, activationAttempts: attempts + 1 } })
+      if (!running)
+        ctx.commit({ ...host, meta: { ...host.meta, activationAttempts: attempts + 1 } })
       log.warn('recovered: resuming an interrupted activation', {
         rolloutId,
-        attempt: attempts + 1,
+        ...(running ? { switchStillRunning: true } : { attempt: attempts + 1 }),
       })
       ctx.applier.submit({
         rolloutId,
@@ -95,7 +101,11 @@ export function recover(ctx: MutatorContext, rolloutId: string, active: boolean)
       const prior = s.currentClosureAtDispatch
       if (s.policyApplied !== 'rollback-and-halt' || s.revertedAt !== null) return
       if (prior === null || prior === '' || prior === s.targetClosure) return
-      if (current === prior) {
+      if (inFlight) return
+      // While a switch runs (the forward one or the rollback) the link proves nothing: its end
+      // decides, and waiting for it is not an attempt.
+      const running = active && ctx.deps.activation.switchRunning()
+      if (!running && current === prior) {
         ctx.applyNext(host, {
           type: 'LocalRollbackCompleted',
           revertedToClosure: prior,
@@ -104,12 +114,18 @@ export function recover(ctx: MutatorContext, rolloutId: string, active: boolean)
         })
         return
       }
-      if (inFlight || host.meta.rollbackAttempts >= MAX_ROLLBACK_ATTEMPTS) return
-      ctx.commit({
-        ...host,
-        meta: { ...host.meta, rollbackAttempts: host.meta.rollbackAttempts + 1 },
+      if (!running) {
+        if (host.meta.rollbackAttempts >= MAX_ROLLBACK_ATTEMPTS) return
+        ctx.commit({
+          ...host,
+          meta: { ...host.meta, rollbackAttempts: host.meta.rollbackAttempts + 1 },
+        })
+      }
+      log.warn('recovered: resuming an interrupted rollback', {
+        rolloutId,
+        closure: prior,
+        ...(running ? { switchStillRunning: true } : {}),
       })
-      log.warn('recovered: resuming an interrupted rollback', { rolloutId, closure: prior })
       ctx.applier.submit({
         rolloutId,
         closure: prior,

@@ -21,6 +21,7 @@ import {
   readCurrentClosure,
   rollbackTo,
   switchLockHeld,
+  switchLockHeldNow,
   type ActivationDeps,
   type ActivationOutcome,
 } from '../activation.ts'
@@ -61,6 +62,11 @@ export class ActivationWorker {
   /** Queues an intent; false when the queue is full (logged by the caller). */
   submit(intent: ActivationIntent): boolean {
     return this.queue.tryPush(intent)
+  }
+
+  /** Whether a switch-to-configuration holds the switch lock now (this run's or an earlier's). */
+  switchRunning(): boolean {
+    return switchLockHeldNow(this.deps.pipeline.system)
   }
 
   /** The intent being executed, if any. */

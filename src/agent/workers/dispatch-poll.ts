@@ -75,9 +75,14 @@ export class DispatchPoller {
       })
       if (signal.aborted) break
       if (!res.ok) {
-        if (!warned) log.warn('dispatch poll failed', { reason: describeClientError(res.error) })
+        // A configuration error (TLS names) is an error to fix, retried at the backoff cap.
+        const config = res.error.kind === 'config'
+        if (!warned)
+          log[config ? 'error' : 'warn']('dispatch poll failed', {
+            reason: describeClientError(res.error),
+          })
         warned = true
-        await sleep(backoff.next(), signal)
+        await sleep(config ? this.deps.backoffMaxMs : backoff.next(), signal)
         continue
       }
       if (warned) log.info('dispatch poll recovered')

@@ -97,7 +97,8 @@ export class Drainer {
           })
           continue
         }
-        if (isRetryable(r.error)) {
+        // A configuration error (TLS names) is the host's to fix, never the event's fault.
+        if (isRetryable(r.error) || r.error.kind === 'config') {
           retry = true
           if (r.error.kind === 'status' && r.error.retryAfterSecs !== undefined) {
             this.retryAfterMs = r.error.retryAfterSecs * 1000

@@ -20,6 +20,7 @@ import {
 import { readCurrentClosure } from '../activation.ts'
 import { M, type Metrics } from '../metrics.ts'
 import type { Refusal } from '../manifests/artifacts.ts'
+import type { HostProblem } from '../problems.ts'
 import type { AgentInput } from '../mutator/inputs.ts'
 import { Backoff, sleep } from '../timing.ts'
 
@@ -45,6 +46,8 @@ export type HeartbeatDeps = {
   readonly lastSeqByRollout: () => Record<string, number>
   readonly reanchoredAt: () => number | null
   readonly lastRefusal: () => (Refusal & { at: number }) | undefined
+  /** The host's oldest open problem (a full state directory), if any. */
+  readonly localProblem?: () => HostProblem | undefined
   /** Hands an input to the mutator (false when its queue is full). */
   readonly submit: (input: AgentInput) => boolean
 }
@@ -64,6 +67,7 @@ export class HeartbeatWorker {
   body(rolloutId: string | null): HeartbeatBody {
     const refusal = this.deps.lastRefusal()
     const reanchored = this.deps.reanchoredAt()
+    const problem = this.deps.localProblem?.()
     return {
       hostname: this.deps.machineId,
       rollout_id: rolloutId,
@@ -81,6 +85,16 @@ export class HeartbeatWorker {
             at: toRfc3339(refusal.at),
           }
         : null,
+      ...(problem
+        ? {
+            local_problem: {
+              worker: problem.worker,
+              code: problem.code,
+              message: problem.message,
+              since: toRfc3339(problem.since),
+            },
+          }
+        : {}),
     }
   }
 
@@ -133,11 +147,18 @@ export class HeartbeatWorker {
         await sleep(this.deps.intervalMs, signal)
         continue
       }
+      // A configuration error (TLS names) is an error to fix, retried once per interval.
+      const config = r.error.kind === 'config'
       if (!this.failingLogged) {
         this.failingLogged = true
-        this.deps.log.warn('heartbeat failed', { reason: describeClientError(r.error) })
+        this.deps.log[config ? 'error' : 'warn']('heartbeat failed', {
+          reason: describeClientError(r.error),
+        })
       }
-      await sleep(Math.min(this.deps.intervalMs, this.backoff.next()), signal)
+      await sleep(
+        config ? this.deps.intervalMs : Math.min(this.deps.intervalMs, this.backoff.next()),
+        signal
+      )
     }
   }
 }

@@ -4,7 +4,13 @@
  * key goes to `/v1/agent/renew` over the current mTLS identity; the new certificate is written
  * atomically and used by the next request. A failed renewal is retried with backoff and never
  * stops the agent (the current certificate stays in use until it expires).
+ *
+ * Invariant: a host clock that disagrees with the CP's never makes renewal run in a loop. A
+ * certificate just issued (notBefore = the CP's now) that is already due by the host clock
+ * proves the clock wrong: that is logged as an error naming both times, and from then on the
+ * next renewal is due after the same share of the lifetime has passed on the monotonic clock.
  */
+import { toRfc3339 } from '../../proto/common.ts'
 import type { Clock } from '../../runtime/clock.ts'
 import { writeFileDurable } from '../../runtime/durable-fs.ts'
 import type { Logger } from '../../runtime/log.ts'
@@ -21,6 +27,8 @@ const RENEW_BACKOFF_BASE_MS = 30_000
 /** Renews the certificate when its remaining lifetime drops below the threshold. */
 export class RenewalWorker {
   private readonly backoff: Backoff
+  /** Set after a renewal that the host clock misjudges: when, on the monotonic clock. */
+  private skewedRenewal: { readonly atMono: number; readonly lifeMs: number } | undefined
 
   constructor(
     private readonly deps: {
@@ -41,7 +49,33 @@ export class RenewalWorker {
   /** Whether the certificate is due for renewal at `now`. */
   due(now: number): boolean {
     const validity = this.deps.identity.certValidity
+    const skewed = this.skewedRenewal
+    if (skewed !== undefined) {
+      const elapsed = this.deps.clock.monotonicMs() - skewed.atMono
+      return elapsed >= (1 - this.deps.thresholdFraction) * skewed.lifeMs
+    }
     return validity !== undefined && remainingFraction(validity, now) < this.deps.thresholdFraction
+  }
+
+  /** Notices a host clock that judges a certificate issued just now as due already. */
+  private checkClock(validity: { notBeforeMs: number; notAfterMs: number }): void {
+    const now = this.deps.clock.now()
+    this.skewedRenewal = undefined
+    if (remainingFraction(validity, now) >= this.deps.thresholdFraction) return
+    this.skewedRenewal = {
+      atMono: this.deps.clock.monotonicMs(),
+      lifeMs: validity.notAfterMs - validity.notBeforeMs,
+    }
+    const days = Math.round((now - validity.notBeforeMs) / 86_400_000)
+    this.deps.log.error(
+      'host clock is wrong: a certificate issued just now is already due for renewal by it; renewal now waits on elapsed time — fix the host clock (NTP)',
+      {
+        hostClock: toRfc3339(now),
+        certNotBefore: toRfc3339(validity.notBeforeMs),
+        certNotAfter: toRfc3339(validity.notAfterMs),
+        aheadDays: days,
+      }
+    )
   }
 
   /** Renews once; true on success. */
@@ -59,6 +93,7 @@ export class RenewalWorker {
     try {
       const validity = this.deps.identity.setCertificate(r.value.certPem, 'renewed certificate')
       writeFileDurable(this.deps.certPath, r.value.certPem, 0o644)
+      this.checkClock(validity)
       this.deps.metrics.set(
         M.certNotAfter,
         'Expiry (Unix time) of the client certificate.',

@@ -23,8 +23,15 @@ export function heartbeat(ctx: MutatorContext, input: InputOf<'Heartbeat'>): Rep
   const at = parseRfc3339Ms(req.at)
   const firstSinceStart = !state.heartbeats.has(host)
   const agentSeqs = req.last_event_seq_by_rollout ?? {}
-  const hb: HeartbeatSeen = { at, receivedAt: now, closure, seqs: agentSeqs }
+  const problem = req.local_problem ?? undefined
+  const hb: HeartbeatSeen = { at, receivedAt: now, closure, seqs: agentSeqs, problem }
+  const before = state.heartbeats.get(host)?.problem
   state.heartbeats.set(host, hb)
+  // Logged when it appears or changes, not on every heartbeat that repeats it.
+  if (problem && (problem.worker !== before?.worker || problem.code !== before?.code))
+    ctx.log.warn('host reports a local problem', { host, ...problem })
+  if (!problem && before)
+    ctx.log.info('host local problem cleared', { host, worker: before.worker })
   if (firstSinceStart && inStartupHold(now, ctx.admission)) ctx.markDirty()
   if (closure !== null) {
     for (const rolloutId of [...(state.byHost.get(host) ?? [])]) {

@@ -32,6 +32,7 @@ export function hostsView(state: CpState): { hosts: Record<string, unknown>[] } 
           ? { pendingClosureHash: rec.targetClosure }
           : {}),
         ...(hb !== undefined ? { lastCheckinAt: toRfc3339(hb.receivedAt) } : {}),
+        ...(hb?.problem ? { localProblem: hb.problem } : {}),
         ...(rid !== undefined ? { lastRolloutId: rid } : {}),
         converged:
           rec?.phase === 'Converged' || (h.closureHash !== null && current === h.closureHash),
