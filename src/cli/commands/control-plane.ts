@@ -13,10 +13,15 @@ import { existsSync, readFileSync, statSync } from 'node:fs'
 import { isIP } from 'node:net'
 import pkg from '../../../package.json' with { type: 'json' }
 import { CP_DEFAULTS, type CpConfig } from '../../cp/config.ts'
-import { createControlPlane } from '../../cp/main.ts'
+import { createControlPlane, CpStartError, type ControlPlane } from '../../cp/main.ts'
 import type { PairLocation, SourceConfig } from '../../cp/sources/index.ts'
 import { readTrustFile } from '../../cp/workers/release-poll.ts'
-import { normalizePrivateKeyPem, parseCertificate, readCaFiles } from '../../pki/cert.ts'
+import {
+  keyMatchesCertificate,
+  normalizePrivateKeyPem,
+  parseCertificate,
+  readCaFiles,
+} from '../../pki/cert.ts'
 import type { LogLevel } from '../../runtime/log.ts'
 import type { CommandSpec, OptionSpec, ParsedArgs } from '../args.ts'
 import { flag, intOpt, str } from '../args.ts'
@@ -153,6 +158,9 @@ export const cpSpec: CommandSpec = {
   ]),
 }
 
+// A fatal runtime error (the database failed): the service manager restarts the CP.
+const EXIT_FATAL = 1
+
 function fail(message: string): never {
   throw new CliError(`control-plane: ${message}`)
 }
@@ -233,6 +241,8 @@ async function loadCpConfig(args: ParsedArgs): Promise<CpConfig> {
   const keyPem = readText(keyPath, 'TLS key')
   const key = normalizePrivateKeyPem(keyPem)
   if (!key.ok) fail(`TLS key ${keyPath}: ${key.error}`)
+  if (!keyMatchesCertificate(keyPem, certPem))
+    fail(`--tls-key ${keyPath} does not match --tls-cert ${certPath}`)
 
   const fleetCaCert = str(args, 'fleet-ca-cert')
   const fleetCaKey = str(args, 'fleet-ca-key')
@@ -368,7 +378,13 @@ export async function controlPlane(args: ParsedArgs): Promise<number> {
     process.stdout.write('control-plane: configuration ok\n')
     return EXIT_OK
   }
-  const cp = await createControlPlane(config, { version: pkg.version, lightweightResponses: true })
+  let cp: ControlPlane
+  try {
+    cp = await createControlPlane(config, { version: pkg.version, lightweightResponses: true })
+  } catch (e) {
+    if (e instanceof CpStartError) fail(e.message)
+    throw e
+  }
   await cp.listen()
   const signal = await new Promise<string>((resolve) => {
     const on = (name: string) => () => resolve(name)
@@ -377,5 +393,6 @@ export async function controlPlane(args: ParsedArgs): Promise<number> {
     cp.fatal.then(() => resolve('fatal'))
   })
   await cp.stop()
-  return signal === 'fatal' ? 1 : EXIT_OK
+  // An idle keep-alive socket or a stray timer must not hold the exit the service manager awaits.
+  process.exit(signal === 'fatal' ? EXIT_FATAL : EXIT_OK)
 }

@@ -1,0 +1,126 @@
+/**
+ * The compiled control plane exits when it cannot serve (systemd restarts what exits): a start-up
+ * failure is one line naming the flag, file or address and exit 2, checked before the database is
+ * opened; a database failure while running is a JSON log line naming the database and exit 1.
+ * Real processes, real files, a real port held by another listener.
+ */
+import { afterEach, beforeAll, beforeEach, describe, expect, test } from 'bun:test'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { nixfleetBin } from '../support/binary.ts'
+import { freePort } from '../support/fixtures.ts'
+import { Lab } from './cp-support.ts'
+
+let bin = ''
+let lab: Lab
+// Above `runToExit`'s budget, so a hung CP fails the assertion rather than the test timer.
+const TEST_TIMEOUT_MS = 20_000
+
+beforeAll(async () => {
+  bin = await nixfleetBin()
+})
+beforeEach(async () => {
+  lab = await Lab.create()
+  mkdirSync(join(lab.dir, 'cp'))
+})
+afterEach(() => lab.cleanup())
+
+const dbPath = (): string => join(lab.dir, 'cp', 'state.db')
+
+function cpArgs(extra: string[] = []): string[] {
+  return [
+    'control-plane',
+    '--listen',
+    '127.0.0.1:0',
+    '--tls-cert',
+    join(lab.caDir, 'server.pem'),
+    '--tls-key',
+    join(lab.caDir, 'server.key'),
+    '--client-ca',
+    join(lab.caDir, 'ca.pem'),
+    '--trust-file',
+    lab.trustFile,
+    '--agent-cn-suffix',
+    'fleet.test',
+    '--db-path',
+    dbPath(),
+    '--audit-log',
+    join(lab.dir, 'cp', 'issuance.log'),
+    '--release-dir',
+    join(lab.dir, 'repo'),
+    '--prime-timeout-secs',
+    '0',
+    ...extra,
+  ]
+}
+
+/** Runs the CP to its exit; a CP still alive after `ms` is killed and reported as hung. */
+async function runToExit(
+  args: string[],
+  ms = 10_000
+): Promise<{ code: number | 'hung'; stderr: string }> {
+  const proc = Bun.spawn([bin, ...args], {
+    stdin: 'ignore',
+    stdout: 'ignore',
+    stderr: 'pipe',
+    env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: lab.dir },
+  })
+  const stderr = new Response(proc.stderr).text()
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const hung = new Promise<'hung'>((resolve) => {
+    timer = setTimeout(() => resolve('hung'), ms)
+  })
+  const code = await Promise.race([proc.exited, hung])
+  clearTimeout(timer)
+  if (code === 'hung') proc.kill('SIGKILL')
+  return { code, stderr: await stderr }
+}
+
+describe('start-up failures exit 2 with one line', () => {
+  test(
+    'the port is in use: names the address, before the database is opened',
+    async () => {
+      const port = await freePort()
+      const holder = Bun.listen({ hostname: '127.0.0.1', port, socket: { data() {} } })
+      try {
+        const r = await runToExit(cpArgs(['--listen', `127.0.0.1:${port}`]))
+        expect(r).toEqual({
+          code: 2,
+          stderr: `nixfleet: control-plane: cannot listen on 127.0.0.1:${port}: address already in use\n`,
+        })
+        expect(existsSync(dbPath())).toBe(false)
+      } finally {
+        holder.stop(true)
+      }
+    },
+    TEST_TIMEOUT_MS
+  )
+
+  test(
+    'a TLS key that does not match the certificate names both flags',
+    async () => {
+      const key = join(lab.caDir, 'ca.key')
+      const cert = join(lab.caDir, 'server.pem')
+      const r = await runToExit(cpArgs(['--tls-key', key]))
+      expect(r).toEqual({
+        code: 2,
+        stderr: `nixfleet: control-plane: --tls-key ${key} does not match --tls-cert ${cert}\n`,
+      })
+      expect(existsSync(dbPath())).toBe(false)
+    },
+    TEST_TIMEOUT_MS
+  )
+
+  test(
+    'a corrupt database names the file',
+    async () => {
+      writeFileSync(dbPath(), 'x'.repeat(8192))
+      const r = await runToExit(cpArgs())
+      expect(r).toEqual({
+        code: 2,
+        stderr: `nixfleet: control-plane: database ${dbPath()}: file is not a database\n`,
+      })
+    },
+    TEST_TIMEOUT_MS
+  )
+})
