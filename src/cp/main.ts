@@ -33,6 +33,7 @@ import { CpMetrics } from './metrics.ts'
 import { CpMutator } from './mutator/loop.ts'
 import { ReleaseSource } from './sources/index.ts'
 import { CpState } from './state.ts'
+import { watchDatabaseFile } from './workers/db-watch.ts'
 import type { Worker } from './workers/every.ts'
 import { startLoopLag } from './workers/loop-lag.ts'
 import { startPlanTick } from './workers/plan-tick.ts'
@@ -221,7 +222,8 @@ export async function createControlPlane(
   workers.push(
     startLoopLag(clock, metrics),
     startPlanTick(mutator, config.cadence.planIntervalMs),
-    startPrune(mutator, config.cadence.pruneIntervalMs)
+    startPrune(mutator, config.cadence.pruneIntervalMs),
+    watchDatabaseFile(config.dbPath, onFatal)
   )
 
   const enroll = new EnrollService({

@@ -5,10 +5,18 @@
  * Real processes, real files, a real port held by another listener.
  */
 import { afterEach, beforeAll, beforeEach, describe, expect, test } from 'bun:test'
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import {
+  existsSync,
+  mkdirSync,
+  openSync,
+  closeSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs'
 import { join } from 'node:path'
 import { nixfleetBin } from '../support/binary.ts'
-import { freePort } from '../support/fixtures.ts'
+import { freePort, spawnLogged, type LoggedProcess } from '../support/fixtures.ts'
 import { Lab } from './cp-support.ts'
 
 let bin = ''
@@ -119,6 +127,97 @@ describe('start-up failures exit 2 with one line', () => {
       expect(r).toEqual({
         code: 2,
         stderr: `nixfleet: control-plane: database ${dbPath()}: file is not a database\n`,
+      })
+    },
+    TEST_TIMEOUT_MS
+  )
+})
+
+/** Starts the CP (database at `db`), waits until it serves. */
+async function startServing(db: string, extra: string[] = []): Promise<LoggedProcess> {
+  const cp = spawnLogged(
+    [bin, ...cpArgs(['--db-path', db, '--poll-interval-secs', '1', ...extra])],
+    {
+      HOME: lab.dir,
+    }
+  )
+  await cp.waitForLog('listening', (l) => l['msg'] === 'listening')
+  return cp
+}
+
+/** The exit code within `ms`, or 'hung' (the process is then killed). */
+async function exitWithin(cp: LoggedProcess, ms: number): Promise<number | 'hung'> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const hung = new Promise<'hung'>((resolve) => {
+    timer = setTimeout(() => resolve('hung'), ms)
+  })
+  const code = await Promise.race([cp.exited, hung])
+  clearTimeout(timer)
+  if (code === 'hung') cp.proc.kill('SIGKILL')
+  return code
+}
+
+/** Whether a JSON error line names the database `db`. */
+const namesDb =
+  (db: string) =>
+  (l: Record<string, unknown>): boolean =>
+    l['level'] === 'error' && l['db'] === db
+
+/** Fills the filesystem holding `dir` until it refuses another byte. */
+function fill(dir: string): void {
+  const fd = openSync(join(dir, 'filler'), 'w')
+  const chunk = new Uint8Array(64 * 1024)
+  try {
+    for (;;) writeSync(fd, chunk)
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'ENOSPC') throw e
+  } finally {
+    closeSync(fd)
+  }
+}
+
+async function sh(...argv: string[]): Promise<void> {
+  const p = Bun.spawn(argv, { stdout: 'pipe', stderr: 'pipe' })
+  const [code, err] = await Promise.all([p.exited, new Response(p.stderr).text()])
+  if (code !== 0) throw new Error(`${argv.join(' ')} failed (${code}): ${err}`)
+}
+
+describe('a database failure while running exits 1', () => {
+  test(
+    'disk full: a JSON line names the database and the process exits',
+    async () => {
+      // A real full disk: a small tmpfs (the suite runs as root).
+      const mnt = join(lab.dir, 'small')
+      mkdirSync(mnt)
+      await sh('mount', '-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mnt)
+      try {
+        const db = join(mnt, 'state.db')
+        const cp = await startServing(db)
+        fill(mnt)
+        // The next poll adopts this release: a write the full disk refuses.
+        const hosts = Object.fromEntries(
+          Array.from({ length: 200 }, (_, i) => [`h${i}`, { channel: 'stable' }])
+        )
+        lab.publish({ hosts, channels: { stable: {} } }, { signedAt: Date.now() - 60_000 })
+        expect(await exitWithin(cp, 10_000)).toBe(1)
+        expect(await cp.waitForLog('the database error', namesDb(db), 0)).toMatchObject({
+          error: expect.stringMatching(/full|disk|space/i),
+        })
+      } finally {
+        await sh('umount', '-l', mnt)
+      }
+    },
+    TEST_TIMEOUT_MS
+  )
+
+  test(
+    'the database file deleted while running: noticed, exit 1 naming it',
+    async () => {
+      const cp = await startServing(dbPath())
+      for (const suffix of ['', '-wal', '-shm']) rmSync(`${dbPath()}${suffix}`, { force: true })
+      expect(await exitWithin(cp, 10_000)).toBe(1)
+      expect(await cp.waitForLog('the database error', namesDb(dbPath()), 0)).toMatchObject({
+        error: expect.stringContaining('deleted'),
       })
     },
     TEST_TIMEOUT_MS
