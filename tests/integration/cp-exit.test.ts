@@ -223,3 +223,80 @@ describe('a database failure while running exits 1', () => {
     TEST_TIMEOUT_MS
   )
 })
+
+describe('--check-config catches what start-up would fail on, and writes nothing', () => {
+  const check = (extra: string[]) => runToExit([...cpArgs(extra), '--check-config'])
+  const problem = (message: string) => ({
+    code: 2,
+    stderr: `nixfleet: control-plane: ${message}\n`,
+  })
+
+  test('a key that does not match the certificate', async () => {
+    const key = join(lab.caDir, 'ca.key')
+    expect(await check(['--tls-key', key])).toEqual(
+      problem(`--tls-key ${key} does not match --tls-cert ${join(lab.caDir, 'server.pem')}`)
+    )
+  })
+
+  test('a client certificate given as the server certificate', async () => {
+    const cert = join(lab.dir, 'op.pem')
+    const key = join(lab.dir, 'op.key')
+    writeFileSync(cert, lab.operator.cert)
+    writeFileSync(key, lab.operator.key)
+    expect(await check(['--tls-cert', cert, '--tls-key', key])).toEqual(
+      problem(
+        `--tls-cert ${cert}: not a server certificate (extended key usage clientAuth, needs serverAuth)`
+      )
+    )
+  })
+
+  test('enrolment on, but no orgRootKey in the trust file to verify tokens with', async () => {
+    const trust = JSON.parse(await Bun.file(lab.trustFile).text()) as Record<string, unknown>
+    writeFileSync(lab.trustFile, JSON.stringify({ ...trust, orgRootKey: null }))
+    const ca = [
+      '--fleet-ca-cert',
+      join(lab.caDir, 'ca.pem'),
+      '--fleet-ca-key',
+      join(lab.caDir, 'ca.key'),
+    ]
+    expect(await check(ca)).toEqual(
+      problem(
+        `trust file ${lab.trustFile} has no orgRootKey: enrolment (--fleet-ca-cert) cannot verify bootstrap tokens`
+      )
+    )
+  })
+
+  test('a database directory on a read-only filesystem', async () => {
+    const mnt = join(lab.dir, 'ro')
+    mkdirSync(mnt)
+    await sh('mount', '-t', 'tmpfs', '-o', 'ro,size=1m', 'tmpfs', mnt)
+    try {
+      const db = join(mnt, 'cp', 'state.db')
+      expect(await check(['--db-path', db])).toEqual(
+        problem(`--db-path ${db}: cannot write in ${mnt}: read-only file system`)
+      )
+    } finally {
+      await sh('umount', '-l', mnt)
+    }
+  })
+
+  test('a database file that is not one', async () => {
+    writeFileSync(dbPath(), 'x'.repeat(8192))
+    expect(await check([])).toEqual(problem(`database ${dbPath()}: file is not a database`))
+  })
+
+  test('a release without signatures', async () => {
+    lab.publish({ hosts: { h1: { channel: 'stable' } }, channels: { stable: {} } })
+    const sig = join(lab.releaseDir, 'fleet.resolved.json.sig')
+    rmSync(sig)
+    expect(await check([])).toEqual(
+      problem(`--release-dir ${join(lab.dir, 'repo')}: fleet.resolved.json has no signature ${sig}`)
+    )
+  })
+
+  test('a valid configuration creates no file', async () => {
+    const db = join(lab.dir, 'fresh', 'cp', 'state.db')
+    expect(await check(['--db-path', db])).toEqual({ code: 0, stderr: '' })
+    expect(existsSync(join(lab.dir, 'fresh'))).toBe(false)
+  })
+})

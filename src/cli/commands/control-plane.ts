@@ -9,12 +9,23 @@
  * `{rolloutId}`; `--strict` refuses to start without client-certificate checking, signed
  * revocations and bootstrap nonces, and an explicit acknowledgement of a file-backed CA key.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs'
+import {
+  accessSync,
+  closeSync,
+  constants,
+  existsSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  statSync,
+} from 'node:fs'
+import { dirname, join, relative } from 'node:path'
 import { isIP } from 'node:net'
 import pkg from '../../../package.json' with { type: 'json' }
 import { CP_DEFAULTS, type CpConfig } from '../../cp/config.ts'
 import { createControlPlane, CpStartError, type ControlPlane } from '../../cp/main.ts'
-import type { PairLocation, SourceConfig } from '../../cp/sources/index.ts'
+import { releaseBase, type PairLocation, type SourceConfig } from '../../cp/sources/index.ts'
 import { readTrustFile } from '../../cp/workers/release-poll.ts'
 import {
   keyMatchesCertificate,
@@ -22,6 +33,7 @@ import {
   parseCertificate,
   readCaFiles,
 } from '../../pki/cert.ts'
+import { dirWriteProblem, fsReason } from '../../runtime/durable-fs.ts'
 import type { LogLevel } from '../../runtime/log.ts'
 import type { CommandSpec, OptionSpec, ParsedArgs } from '../args.ts'
 import { flag, intOpt, str } from '../args.ts'
@@ -228,6 +240,51 @@ function dir(path: string | undefined, flagName: string): string | undefined {
   return path
 }
 
+/**
+ * Every artifact (`*.json`) in `dirs` has its detached signature beside it: the poll would refuse
+ * the release (or a manifest) as unsigned, and the CP would never become ready.
+ */
+function checkSigned(top: string, rollouts: string, flagName: string, given: string): void {
+  for (const d of new Set([top, rollouts])) {
+    if (!existsSync(d) || !statSync(d).isDirectory()) continue
+    for (const name of readdirSync(d).sort()) {
+      if (!name.endsWith('.json') || existsSync(join(d, `${name}.sig`))) continue
+      fail(
+        `${flagName} ${given}: ${relative(top, join(d, name))} has no signature ${join(d, `${name}.sig`)}`
+      )
+    }
+  }
+}
+
+// The first 16 bytes of every SQLite 3 database file.
+const SQLITE_HEADER = 'SQLite format 3\0'
+
+/**
+ * The database can be opened for writing, judged without creating anything: its directory (or the
+ * nearest existing ancestor) is writable, and an existing file is writable and a SQLite database.
+ */
+function checkDatabasePath(path: string): void {
+  if (path === ':memory:') return
+  const p = dirWriteProblem(dirname(path))
+  if (p !== undefined) fail(`--db-path ${path}: cannot write in ${p.at}: ${p.reason}`)
+  if (!existsSync(path)) return
+  let head: string
+  try {
+    accessSync(path, constants.W_OK)
+    const fd = openSync(path, 'r')
+    try {
+      const buf = Buffer.alloc(SQLITE_HEADER.length)
+      head = buf.subarray(0, readSync(fd, buf, 0, buf.length, 0)).toString('latin1')
+    } finally {
+      closeSync(fd)
+    }
+  } catch (e) {
+    return fail(`--db-path ${path}: ${fsReason(e)}`)
+  }
+  // An empty file is a new database to SQLite; anything else must carry its header.
+  if (head !== '' && head !== SQLITE_HEADER) fail(`database ${path}: file is not a database`)
+}
+
 /** Checks the flags and every file they name; throws `CliError` with one line on a problem. */
 async function loadCpConfig(args: ParsedArgs): Promise<CpConfig> {
   const need = (name: string): string =>
@@ -243,6 +300,12 @@ async function loadCpConfig(args: ParsedArgs): Promise<CpConfig> {
   if (!key.ok) fail(`TLS key ${keyPath}: ${key.error}`)
   if (!keyMatchesCertificate(keyPem, certPem))
     fail(`--tls-key ${keyPath} does not match --tls-cert ${certPath}`)
+  // No extended key usage allows every purpose; a list without serverAuth fails every handshake.
+  if (cert.extKeyUsage.length > 0 && !cert.extKeyUsage.includes('serverAuth')) {
+    fail(
+      `--tls-cert ${certPath}: not a server certificate (extended key usage ${cert.extKeyUsage.join(', ')}, needs serverAuth)`
+    )
+  }
 
   const fleetCaCert = str(args, 'fleet-ca-cert')
   const fleetCaKey = str(args, 'fleet-ca-key')
@@ -268,6 +331,11 @@ async function loadCpConfig(args: ParsedArgs): Promise<CpConfig> {
   const trustFile = need('trust-file')
   const trust = await readTrustFile(trustFile)
   if (!trust.ok) fail(trust.message)
+  if (fleetCa !== undefined && trust.trust.orgRootKey === null) {
+    fail(
+      `trust file ${trustFile} has no orgRootKey: enrolment (--fleet-ca-cert) cannot verify bootstrap tokens`
+    )
+  }
 
   const suffix = need('agent-cn-suffix')
   if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i.test(suffix)) {
@@ -276,6 +344,12 @@ async function loadCpConfig(args: ParsedArgs): Promise<CpConfig> {
 
   const releaseDir = dir(str(args, 'release-dir'), '--release-dir')
   const rolloutsDir = dir(str(args, 'rollouts-dir'), '--rollouts-dir')
+  if (releaseDir !== undefined) {
+    const base = releaseBase(releaseDir)
+    checkSigned(base, join(base, 'rollouts'), '--release-dir', releaseDir)
+  }
+  if (rolloutsDir !== undefined)
+    checkSigned(rolloutsDir, rolloutsDir, '--rollouts-dir', rolloutsDir)
   const artifact = str(args, 'artifact')
   const signature = str(args, 'signature')
   if ((artifact === undefined) !== (signature === undefined))
@@ -343,15 +417,24 @@ async function loadCpConfig(args: ParsedArgs): Promise<CpConfig> {
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel))
     fail('--log-level must be debug, info, warn or error')
 
+  const dbPath = str(args, 'db-path')!
+  checkDatabasePath(dbPath)
+  const auditLog = str(args, 'audit-log')!
+  if (fleetCa !== undefined) {
+    // No certificate is issued without its audit line: an unwritable log refuses every enrolment.
+    const p = dirWriteProblem(dirname(auditLog))
+    if (p !== undefined) fail(`--audit-log ${auditLog}: cannot write in ${p.at}: ${p.reason}`)
+  }
+
   return {
     listen,
     tls: { certPem, keyPem, clientCaPem },
     trustFile,
-    dbPath: str(args, 'db-path')!,
+    dbPath,
     agentCnSuffix: suffix,
     fleetCa,
     agentCertValiditySecs: validity,
-    auditLog: str(args, 'audit-log')!,
+    auditLog,
     freshnessWindowSecs: secs(args, 'freshness-window-secs', 1),
     sources,
     strict,
