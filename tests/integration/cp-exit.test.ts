@@ -36,30 +36,7 @@ afterEach(() => lab.cleanup())
 const dbPath = (): string => join(lab.dir, 'cp', 'state.db')
 
 function cpArgs(extra: string[] = []): string[] {
-  return [
-    'control-plane',
-    '--listen',
-    '127.0.0.1:0',
-    '--tls-cert',
-    join(lab.caDir, 'server.pem'),
-    '--tls-key',
-    join(lab.caDir, 'server.key'),
-    '--client-ca',
-    join(lab.caDir, 'ca.pem'),
-    '--trust-file',
-    lab.trustFile,
-    '--agent-cn-suffix',
-    'fleet.test',
-    '--db-path',
-    dbPath(),
-    '--audit-log',
-    join(lab.dir, 'cp', 'issuance.log'),
-    '--release-dir',
-    join(lab.dir, 'repo'),
-    '--prime-timeout-secs',
-    '0',
-    ...extra,
-  ]
+  return lab.cliArgs(['--prime-timeout-secs', '0', ...extra])
 }
 
 /** Runs the CP to its exit; a CP still alive after `ms` is killed and reported as hung. */

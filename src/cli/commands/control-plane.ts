@@ -4,7 +4,7 @@
  * flags and every file they name, writing nothing, then exits. A fatal database error (a write
  * failure, or the file deleted under the CP) exits 1 so the service manager restarts the CP,
  * which rebuilds its memory from the database; a start-up failure (address in use, database
- * unopenable) is one line and exit 2 (docs/control-plane.md "Exit codes").
+ * unopenable) is one line and exit 2 (docs/control-plane.md, "Running it").
  * The flag declaration and the loader that checks the flags and every file they name live here;
  * a misconfiguration is one clear line at start (exit 2) instead of a failure at the first
  * request. Invariants: URL pairs are given together or not at all; rollout URL templates contain
