@@ -214,6 +214,9 @@ export async function createControlPlane(
     await poller.start(config.cadence.primeTimeoutMs)
   } catch (e) {
     await stop()
+    // A page found corrupt while loading is the database's fault too: name the file.
+    if ((e as { name?: unknown } | null)?.name === 'SQLiteError')
+      throw new CpStartError(`database ${config.dbPath}: ${messageOf(e)}`)
     throw e
   }
   if (!isReady())

@@ -97,6 +97,25 @@ describe('start-up failures exit 2 with one line', () => {
   )
 
   test(
+    'a database with corrupt pages names the file',
+    async () => {
+      lab.publish({ hosts: { h1: { channel: 'stable' } }, channels: { stable: {} } })
+      const first = await startServing(dbPath())
+      first.proc.kill('SIGTERM')
+      expect(await first.exited).toBe(0)
+      // Every page after the first (the header and schema root) overwritten.
+      const bytes = new Uint8Array(await Bun.file(dbPath()).arrayBuffer())
+      bytes.fill(0x78, 4096)
+      writeFileSync(dbPath(), bytes)
+      const r = await runToExit(cpArgs())
+      expect(r.code).toBe(2)
+      expect(r.stderr).toStartWith(`nixfleet: control-plane: database ${dbPath()}: `)
+      expect(r.stderr.trim().split('\n')).toHaveLength(1)
+    },
+    TEST_TIMEOUT_MS
+  )
+
+  test(
     'a corrupt database names the file',
     async () => {
       writeFileSync(dbPath(), 'x'.repeat(8192))
