@@ -189,6 +189,11 @@ let
       expect = "no --bootstrap-token-file";
     }
     {
+      name = "agent: a bootstrap token minted for another host is refused";
+      argv = argv.agent (agentBase // { machineId = "web-02"; });
+      expect = "is for host web-01, not web-02";
+    }
+    {
       name = "agent: an invalid probe declaration is refused";
       argv = argv.agent (agentBase // { healthChecksConfig = f "agent/bad-health-checks.json"; });
       expect = "bad-health-checks.json";
@@ -264,8 +269,11 @@ in
 
     # Sample material, made with the binary's own ceremony commands.
     "$nixfleet" ca init --out "$dir/ca" --server-name cp.fleet.example.org 2>/dev/null
-    "$nixfleet" keygen --out "$dir/agent/ssh_host_ed25519_key" >/dev/null 2>&1
-    echo sample-bootstrap-token >"$dir/agent/bootstrap-token"
+    host_pub=$("$nixfleet" keygen --out "$dir/agent/ssh_host_ed25519_key" --ssh 2>/dev/null | grep '^ssh-ed25519 ')
+    # A token for this host and key: the agent checks both offline (the signature is the CP's).
+    "$nixfleet" keygen --out "$dir/org-root" >/dev/null 2>&1
+    "$nixfleet" mint-token --hostname web-01 --pubkey "$host_pub" --org-root-key "$dir/org-root.key" \
+      --out "$dir/agent/bootstrap-token" >/dev/null
     echo sample-forge-token >"$dir/cp/forge-token"
     echo sample-webhook-token >"$dir/cp/webhook-token"
     for tool in nix-store nix-env systemd-run flock; do

@@ -12,6 +12,8 @@ import {
   BootstrapTokenSchema,
   type BootstrapToken,
 } from '../proto/bootstrap.ts'
+import { sha256Bytes } from '../crypto/sha256.ts'
+import { toBase64 } from '../lib/bytes.ts'
 import { readJsonFile } from '../runtime/json-file.ts'
 import type { Logger } from '../runtime/log.ts'
 import { hostCsrPem } from './csr.ts'
@@ -27,8 +29,15 @@ export class EnrollmentError extends Error {
   override readonly name = 'EnrollmentError'
 }
 
-/** Reads and checks the bootstrap token file. */
-export function readBootstrapToken(path: string, machineId: string): BootstrapToken {
+/**
+ * Reads and checks the bootstrap token file offline: its version, and that it was minted for
+ * this host and this host key (the CP would refuse it for either; only it can check the signature).
+ */
+export function readBootstrapToken(
+  path: string,
+  machineId: string,
+  publicKey: Uint8Array
+): BootstrapToken {
   const r = readJsonFile(path, BootstrapTokenSchema, 'bootstrap token')
   if (!r.ok) throw new EnrollmentError(r.message)
   if (r.value.version !== BOOTSTRAP_TOKEN_VERSION) {
@@ -37,6 +46,12 @@ export function readBootstrapToken(path: string, machineId: string): BootstrapTo
   if ((r.value.claims.hostname as string) !== machineId) {
     throw new EnrollmentError(
       `bootstrap token ${path} is for host ${r.value.claims.hostname}, not ${machineId}`
+    )
+  }
+  const fingerprint = toBase64(sha256Bytes(publicKey))
+  if (r.value.claims.expectedPubkeyFingerprint !== fingerprint) {
+    throw new EnrollmentError(
+      `bootstrap token ${path} was minted for another host key (fingerprint ${r.value.claims.expectedPubkeyFingerprint.slice(0, 64)}; this host key's is ${fingerprint})`
     )
   }
   return r.value
@@ -53,7 +68,7 @@ export async function enroll(deps: {
   readonly log: Logger
   readonly signal: AbortSignal
 }): Promise<void> {
-  const token = readBootstrapToken(deps.tokenPath, deps.machineId)
+  const token = readBootstrapToken(deps.tokenPath, deps.machineId, deps.identity.key.publicKey)
   const csrPem = hostCsrPem(deps.identity.key.seed, deps.machineId)
   deps.log.info('enrolling', { machineId: deps.machineId })
   let warned = false

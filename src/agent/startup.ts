@@ -1,12 +1,14 @@
 /**
  * The agent's start-up checks (docs/agent.md "Start-up checks"): trust file, host key, CA, a
- * writable state directory and a certificate (or a token to enroll with) are checked before any
- * work is accepted; any problem is one clear line and a non-zero exit. `--check-config` runs the
- * same checks plus the health-check declarations, without network.
+ * writable state directory and a certificate (or a token for this host and key to enroll with)
+ * are checked before any work is accepted; any problem is one clear line and a non-zero exit.
+ * `--check-config` runs the same checks plus the health-check declarations, without network and
+ * without side effects (the state directory is judged writable, not created).
  */
-import { checkWritableDir, readFileIfExists } from '../runtime/durable-fs.ts'
+import { checkWritableDir, dirWriteProblem, readFileIfExists } from '../runtime/durable-fs.ts'
 import type { Logger } from '../runtime/log.ts'
 import type { AgentConfig } from './config.ts'
+import { EnrollmentError, readBootstrapToken } from './enroll.ts'
 import { AgentIdentity, IdentityError, loadCaBundle, loadHostKey } from './identity.ts'
 import { TrustSource } from './trust.ts'
 import { loadHealthChecks } from './workers/probes.ts'
@@ -23,8 +25,15 @@ export type PreparedAgent = {
   readonly certPresent: boolean
 }
 
-/** Runs every start-up check; throws `AgentStartError` with one line on the first problem. */
-export function prepareAgent(config: AgentConfig, log: Logger): PreparedAgent {
+/**
+ * Runs every start-up check; throws `AgentStartError` with one line on the first problem.
+ * `create: false` (the configuration check) judges the state directory without creating it.
+ */
+export function prepareAgent(
+  config: AgentConfig,
+  log: Logger,
+  opts: { readonly create: boolean } = { create: true }
+): PreparedAgent {
   let trust: TrustSource
   try {
     trust = new TrustSource(config.trustFile, (m) =>
@@ -37,7 +46,9 @@ export function prepareAgent(config: AgentConfig, log: Logger): PreparedAgent {
     const key = loadHostKey(config.clientKey)
     const ca = loadCaBundle(config.caCert, trust.get())
     const identity = new AgentIdentity(key, ca)
-    const problem = checkWritableDir(config.stateDir)
+    const problem = opts.create
+      ? checkWritableDir(config.stateDir)
+      : dirWriteProblem(config.stateDir)?.reason
     if (problem)
       throw new AgentStartError(`state directory ${config.stateDir} is not writable: ${problem}`)
     const certBytes = readFileIfExists(config.clientCert)
@@ -50,10 +61,12 @@ export function prepareAgent(config: AgentConfig, log: Logger): PreparedAgent {
       throw new AgentStartError(
         `no client certificate at ${config.clientCert} and no --bootstrap-token-file to enroll with`
       )
+    } else {
+      readBootstrapToken(config.bootstrapTokenFile, config.machineId, key.publicKey)
     }
     return { trust, identity, certPresent: certBytes !== undefined }
   } catch (e) {
-    if (e instanceof IdentityError || e instanceof AgentStartError)
+    if (e instanceof IdentityError || e instanceof AgentStartError || e instanceof EnrollmentError)
       throw new AgentStartError(e.message)
     throw e
   }
@@ -61,7 +74,7 @@ export function prepareAgent(config: AgentConfig, log: Logger): PreparedAgent {
 
 /** The `--check-config` validation: start-up checks plus the health-check declarations. */
 export function checkAgentConfig(config: AgentConfig, log: Logger): string {
-  const p = prepareAgent(config, log)
+  const p = prepareAgent(config, log, { create: false })
   const checks = loadHealthChecks(config.healthChecksConfig)
   if (!checks.ok) throw new AgentStartError(checks.error)
   return `configuration ok: machine ${config.machineId}, ${p.certPresent ? 'enrolled' : 'will enroll'}, ${Object.keys(checks.probes).length} probe(s)`

@@ -3,12 +3,18 @@
  * poller, the periodic workers, the Hono app and the mTLS listener — and an orderly stop. Only
  * wiring: what each part does lives in its own module (`mutator/`, `workers/`, `http/`).
  *
- * Start order: open + migrate the database → load state → start the mutator → re-adopt the
- * artifacts stored by the last run (re-verified now) → poll the release source once (bounded by
- * `primeTimeoutMs`) → start the cadences → listen. So the first signed fleet is verified before
- * the listener opens whenever the source answers in time.
+ * Start order: load the TLS material and bind the listener (a start-up failure — address in use,
+ * unusable key — is a `CpStartError` before anything else exists) → open + migrate the database →
+ * load state → start the mutator → re-adopt the artifacts stored by the last run (re-verified
+ * now) → poll the release source once (bounded by `primeTimeoutMs`) → start the cadences →
+ * serve (`listen()`). Until then the bound listener answers 503 + Retry-After, so the first
+ * signed fleet is verified before any request is served whenever the source answers in time.
+ * A start that fails part-way closes what it opened, so nothing keeps the process alive.
  * Stop order (SIGTERM/SIGINT, exit 0 within 5 s): stop accepting connections and end open
  * long-polls (204) → stop workers → drain the mutator queue → close the database.
+ * Fatal: a failed database write (the mutator stops and settles every wait on it) or the
+ * database file deleted or replaced under the running CP resolves `fatal` after one error line
+ * naming the database; the caller stops the CP and exits non-zero.
  */
 import { openStore, type Store } from '../db/store.ts'
 import type { MtlsServer } from '../pki/tls-server.ts'
@@ -27,6 +33,8 @@ import { CpMetrics } from './metrics.ts'
 import { CpMutator } from './mutator/loop.ts'
 import { ReleaseSource } from './sources/index.ts'
 import { CpState } from './state.ts'
+import { watchDatabaseFile } from './workers/db-watch.ts'
+import type { Worker } from './workers/every.ts'
 import { startLoopLag } from './workers/loop-lag.ts'
 import { startPlanTick } from './workers/plan-tick.ts'
 import { startPrune } from './workers/prune.ts'
@@ -44,7 +52,7 @@ export type ControlPlane = {
   readonly server: MtlsServer
   /** Resolves when a fatal error stopped the CP (the process should exit non-zero). */
   readonly fatal: Promise<unknown>
-  /** Opens the mTLS listener; resolves with the bound port. */
+  /** Serves on the listener bound at creation; resolves with its port. */
   listen(): Promise<number>
   stop(): Promise<void>
 }
@@ -71,7 +79,57 @@ const NONCE_RETENTION_MS = 24 * 3600_000
 // Finished rollouts are kept 90 days, the reference's retention.
 const ROLLOUT_RETENTION_MS = 90 * 86_400_000
 
-/** Builds and primes a control plane from a checked configuration (call `listen` next). */
+/** A start-up failure: one line naming the flag, file or address (the command exits 2). */
+export class CpStartError extends Error {
+  override readonly name = 'CpStartError'
+}
+
+const LISTEN_ERRORS: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'address already in use',
+  EADDRNOTAVAIL: 'address not available on this host',
+  EACCES: 'permission denied',
+}
+
+const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e))
+
+/** The mTLS listener, bound to the configured address; nothing is served until `serve`. */
+async function bindListener(
+  config: CpConfig,
+  lightweightResponses: boolean
+): Promise<{ server: MtlsServer; port: number; serve(fetch: ServeFetch): void }> {
+  let serving: ServeFetch | undefined
+  const fetch: ServeFetch = (req, env) =>
+    serving !== undefined
+      ? serving(req, env)
+      : new Response('{"error":"control plane starting; retry"}', {
+          status: 503,
+          headers: { 'content-type': 'application/json', 'retry-after': '1' },
+        })
+  let server: MtlsServer
+  try {
+    server = createCpServer(fetch, config.tls, lightweightResponses)
+  } catch (e) {
+    throw new CpStartError(`TLS certificate or key unusable: ${messageOf(e)}`)
+  }
+  const { host, port } = config.listen
+  try {
+    const bound = await server.listen(host, port)
+    return { server, port: bound.port, serve: (f) => (serving = f) }
+  } catch (e) {
+    const code = (e as { code?: unknown }).code
+    const why = (typeof code === 'string' ? LISTEN_ERRORS[code] : undefined) ?? messageOf(e)
+    throw new CpStartError(
+      `cannot listen on ${host.includes(':') ? `[${host}]` : host}:${port}: ${why}`
+    )
+  }
+}
+
+type ServeFetch = Parameters<typeof createCpServer>[0]
+
+/**
+ * Builds and primes a control plane from a checked configuration, its listener bound (call
+ * `listen` to serve). Throws `CpStartError` when the listener or the database cannot be opened.
+ */
 export async function createControlPlane(
   config: CpConfig,
   opts: CpOptions = {}
@@ -79,14 +137,28 @@ export async function createControlPlane(
   const clock = opts.clock ?? systemClock
   const log =
     opts.log ?? createLogger({ component: 'cp', level: config.logLevel, now: () => clock.now() })
-  const store = openStore(config.dbPath)
+  const listener = await bindListener(config, opts.lightweightResponses === true)
+  const { server } = listener
+  let store: Store
+  try {
+    store = openStore(config.dbPath)
+  } catch (e) {
+    await server.close()
+    throw new CpStartError(`database ${config.dbPath}: ${messageOf(e)}`)
+  }
   if (store.wasEmpty) log.info('new state database', { path: config.dbPath })
+  const { promise: fatal, resolve: resolveFatal } = Promise.withResolvers<unknown>()
+  const onFatal = (error: unknown): void => {
+    log.error('state database failed; the control plane stops (restart rebuilds from it)', {
+      db: config.dbPath,
+      error: messageOf(error),
+    })
+    resolveFatal(error)
+  }
   const state = new CpState()
-  state.load(store)
   const metrics = new CpMetrics()
   // Real time with real timers: the pacer's clock must be the one its timers run on.
   const hub = new DispatchHub({ clock: systemClock, timers: systemTimers })
-  const { promise: fatal, resolve: onFatal } = Promise.withResolvers<unknown>()
   const mutator = new CpMutator({
     store,
     state,
@@ -103,17 +175,7 @@ export async function createControlPlane(
       nonceRetentionMs: NONCE_RETENTION_MS,
     },
   })
-  mutator.start()
-
   const source = new ReleaseSource(config.sources)
-  const needs = { revocations: source.hasRevocations(), nonces: source.hasBootstrapNonces() }
-  const isReady = (): boolean => state.isReady(needs)
-
-  await restoreAdopted(store, mutator, {
-    trustFile: config.trustFile,
-    clock,
-    freshnessWindowSecs: config.freshnessWindowSecs,
-  })
   const poller = new ReleasePoller({
     source,
     trustFile: config.trustFile,
@@ -124,15 +186,48 @@ export async function createControlPlane(
     releaseIntervalMs: config.cadence.releasePollMs,
     listIntervalMs: config.cadence.listPollMs,
   })
-  await poller.start(config.cadence.primeTimeoutMs)
+  const workers: Worker[] = []
+
+  let stopping: Promise<void> | undefined
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      for (const w of workers) w.stop()
+      await server.close()
+      await poller.stop()
+      await mutator.stop()
+      store.close()
+      log.info('stopped')
+    })()
+    return stopping
+  }
+
+  const needs = { revocations: source.hasRevocations(), nonces: source.hasBootstrapNonces() }
+  const isReady = (): boolean => state.isReady(needs)
+  try {
+    state.load(store)
+    mutator.start()
+    await restoreAdopted(store, mutator, {
+      trustFile: config.trustFile,
+      clock,
+      freshnessWindowSecs: config.freshnessWindowSecs,
+    })
+    await poller.start(config.cadence.primeTimeoutMs)
+  } catch (e) {
+    await stop()
+    // A page found corrupt while loading is the database's fault too: name the file.
+    if ((e as { name?: unknown } | null)?.name === 'SQLiteError')
+      throw new CpStartError(`database ${config.dbPath}: ${messageOf(e)}`)
+    throw e
+  }
   if (!isReady())
     log.warn('not ready after the initial poll; /v1 answers 503 until a signed release verifies')
 
-  const workers = [
+  workers.push(
     startLoopLag(clock, metrics),
     startPlanTick(mutator, config.cadence.planIntervalMs),
     startPrune(mutator, config.cadence.pruneIntervalMs),
-  ]
+    watchDatabaseFile(config.dbPath, onFatal)
+  )
 
   const enroll = new EnrollService({
     state,
@@ -170,7 +265,6 @@ export async function createControlPlane(
       webhookToken: webhookTokenReader(config.webhookTokenFile),
     },
   })
-  const server = createCpServer(app.fetch, config.tls, opts.lightweightResponses === true)
   server.closing.addEventListener('abort', () => {
     closing.abort()
     hub.close()
@@ -183,23 +277,10 @@ export async function createControlPlane(
     isReady,
   })
 
-  const listen = async (): Promise<number> => {
-    const { port } = await server.listen(config.listen.host, config.listen.port)
-    log.info('listening', { host: config.listen.host, port, ready: isReady() })
-    return port
-  }
-
-  let stopping: Promise<void> | undefined
-  const stop = (): Promise<void> => {
-    stopping ??= (async () => {
-      for (const w of workers) w.stop()
-      await server.close()
-      await poller.stop()
-      await mutator.stop()
-      store.close()
-      log.info('stopped')
-    })()
-    return stopping
+  const listen = (): Promise<number> => {
+    listener.serve(app.fetch)
+    log.info('listening', { host: config.listen.host, port: listener.port, ready: isReady() })
+    return Promise.resolve(listener.port)
   }
   return { app, state, store, mutator, metrics, poller, server, fatal, listen, stop }
 }

@@ -7,7 +7,9 @@
  * reducer's ordering (events before state) is the order the disk sees.
  */
 import {
+  accessSync,
   closeSync,
+  constants,
   fsyncSync,
   mkdirSync,
   openSync,
@@ -15,10 +17,11 @@ import {
   readFileSync,
   renameSync,
   rmSync,
+  statSync,
   unlinkSync,
   writeSync,
 } from 'node:fs'
-import { basename, dirname, join } from 'node:path'
+import { basename, dirname, join, resolve } from 'node:path'
 
 /** The suffix of a temporary file being written; never matched by `*.json` scans. */
 const TMP_SUFFIX = '.tmp'
@@ -165,5 +168,22 @@ export function checkWritableDir(dir: string): string | undefined {
     return undefined
   } catch (e) {
     return fsReason(e)
+  }
+}
+
+/**
+ * Where `dir` (created with its parents if missing) could not be written, judged without
+ * writing or creating anything (configuration checks): the nearest existing ancestor, and why;
+ * `undefined` when it can be written.
+ */
+export function dirWriteProblem(dir: string): { at: string; reason: string } | undefined {
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    try {
+      if (!statSync(d).isDirectory()) return { at: d, reason: 'not a directory' }
+      accessSync(d, constants.W_OK | constants.X_OK)
+      return undefined
+    } catch (e) {
+      if (errnoOf(e) !== 'ENOENT' || dirname(d) === d) return { at: d, reason: fsReason(e) }
+    }
   }
 }

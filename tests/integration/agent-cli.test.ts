@@ -4,7 +4,7 @@
  * agent serves its metrics and stops on SIGTERM within 5 s.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import {
   fakeSystem,
@@ -16,7 +16,10 @@ import {
   trustFileFor,
   type TestPki,
 } from '../support/fixtures.ts'
+import { ed25519PublicKey } from '../../src/crypto/ed25519.ts'
 import { encodeOpenSshPrivateKey } from '../../src/crypto/keys.ts'
+import { sha256Bytes } from '../../src/crypto/sha256.ts'
+import { toBase64 } from '../../src/lib/bytes.ts'
 import { nixfleetBin } from '../support/binary.ts'
 
 // Spawning the binary several times; see agent-cp.test.ts for why the timeout is explicit.
@@ -129,6 +132,52 @@ describe('start-up checks', () => {
     ])
     expect(bad.code).toBe(2)
     expect(bad.stderr).toContain('bad-checks.json: x.kind')
+  })
+})
+
+describe('--check-config checks the bootstrap token offline and writes nothing', () => {
+  /** A token file for `host` and the key of `seed` (the signature is the CP's to check). */
+  function token(name: string, host: string, seed: Uint8Array): string {
+    const path = join(dir, name)
+    const claims = {
+      hostname: host,
+      expectedPubkeyFingerprint: toBase64(sha256Bytes(ed25519PublicKey(seed))),
+      issuedAt: '2026-01-01T00:00:00Z',
+      expiresAt: '2036-01-01T00:00:00Z',
+      nonce: '00112233445566778899aabbccddeeff',
+    }
+    writeFileSync(path, JSON.stringify({ version: 1, claims, signature: 'AAAA' }))
+    return path
+  }
+  const enrolling = (tokenFile: string, state = join(dir, 'state-enroll')) =>
+    base({
+      '--client-cert': join(dir, 'not-yet.crt'),
+      '--bootstrap-token-file': tokenFile,
+      '--state-dir': state,
+    })
+
+  test('a token for this host and key will enroll; the state directory is not created', () => {
+    const state = join(dir, 'not-created', 'state')
+    const r = run([...enrolling(token('mine.json', 'h1', HOST_SEED), state), '--check-config'])
+    expect(r).toEqual({
+      code: 0,
+      stdout: 'configuration ok: machine h1, will enroll, 1 probe(s)\n',
+      stderr: '',
+    })
+    expect(existsSync(join(dir, 'not-created'))).toBe(false)
+  })
+
+  test.each([
+    ['another host', 'h2', HOST_SEED, 'is for host h2, not h1'],
+    ['another key', 'h1', seedOf('h2'), 'was minted for another host key'],
+  ])('a token for %s is refused, by the check and at start', (what, host, seed, message) => {
+    const path = token(`other-${what.replace(' ', '-')}.json`, host, seed)
+    for (const argv of [[...enrolling(path), '--check-config'], enrolling(path)]) {
+      const r = run(argv)
+      expect(r.code).toBe(2)
+      expect(r.stderr).toStartWith(`nixfleet: agent: bootstrap token ${path} ${message}`)
+      expect(r.stderr.trim().split('\n')).toHaveLength(1)
+    }
   })
 })
 

@@ -48,28 +48,7 @@ async function run(args: string[]): Promise<{ code: number; stdout: string; stde
 }
 
 function cpArgs(extra: string[] = []): string[] {
-  return [
-    'control-plane',
-    '--listen',
-    '127.0.0.1:0',
-    '--tls-cert',
-    join(lab.caDir, 'server.pem'),
-    '--tls-key',
-    join(lab.caDir, 'server.key'),
-    '--client-ca',
-    join(lab.caDir, 'ca.pem'),
-    '--trust-file',
-    lab.trustFile,
-    '--agent-cn-suffix',
-    'fleet.test',
-    '--db-path',
-    join(lab.dir, 'cp', 'state.db'),
-    '--audit-log',
-    join(lab.dir, 'cp', 'issuance.log'),
-    '--release-dir',
-    join(lab.dir, 'repo'),
-    ...extra,
-  ]
+  return lab.cliArgs(extra)
 }
 
 describe('nixfleet control-plane (compiled)', () => {

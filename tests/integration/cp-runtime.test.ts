@@ -97,6 +97,30 @@ describe('the mutator loop', () => {
     reader.close()
     expect(seen).toEqual([true, true, true, true, true])
   })
+
+  test('a failed write is fatal and ends every wait on the mutator', async () => {
+    lab.publish(twoWaves)
+    t = await startCp(lab)
+    // A real SQLite error on the next write, as a full or failing disk would raise it.
+    const other = new Database(join(lab.dir, 'state.db'))
+    other.run(
+      "CREATE TRIGGER fail_writes BEFORE INSERT ON token_replay BEGIN SELECT RAISE(FAIL, 'disk I/O error'); END"
+    )
+    other.close()
+    const waits = ['n1', 'n2', 'n3'].map((nonce) =>
+      t!.cp.mutator.request({ type: 'UseNonce', nonce, hostname: 'h1' })
+    )
+    const outcomes = await Promise.allSettled(waits)
+    expect(outcomes.map((o) => (o.status === 'rejected' ? String(o.reason) : o.status))).toEqual([
+      'MutatorStopped: the control plane is stopping',
+      'MutatorStopped: the control plane is stopping',
+      'MutatorStopped: the control plane is stopping',
+    ])
+    expect(String(await t.cp.fatal)).toContain('disk I/O error')
+    expect(t.cp.mutator.request({ type: 'UseNonce', nonce: 'n4', hostname: 'h1' })).toBeUndefined()
+    await t.stop()
+    t = undefined
+  })
 })
 
 describe('runtime scenarios (spec runtime.md §8.5)', () => {

@@ -313,6 +313,32 @@ export class Lab {
     }
   }
 
+  /** The flags of `nixfleet control-plane` for this lab (database and audit log under `cp/`). */
+  cliArgs(extra: readonly string[] = []): string[] {
+    return [
+      'control-plane',
+      '--listen',
+      '127.0.0.1:0',
+      '--tls-cert',
+      join(this.caDir, 'server.pem'),
+      '--tls-key',
+      join(this.caDir, 'server.key'),
+      '--client-ca',
+      join(this.caDir, 'ca.pem'),
+      '--trust-file',
+      this.trustFile,
+      '--agent-cn-suffix',
+      SUFFIX,
+      '--db-path',
+      join(this.dir, 'cp', 'state.db'),
+      '--audit-log',
+      join(this.dir, 'cp', 'issuance.log'),
+      '--release-dir',
+      join(this.dir, 'repo'),
+      ...extra,
+    ]
+  }
+
   cleanup(): void {
     rmSync(this.dir, { recursive: true, force: true })
   }

@@ -1,22 +1,41 @@
 /**
  * `nixfleet control-plane`: runs the CP until SIGTERM/SIGINT, then stops in order (listener,
  * long-polls, workers, reducer drain, database) and exits 0. `--check-config` validates the
- * flags and every file they name, then exits. A fatal reducer error (database write failure)
- * exits 1 so the service manager restarts the CP, which rebuilds its memory from the database.
+ * flags and every file they name, writing nothing, then exits. A fatal database error (a write
+ * failure, or the file deleted under the CP) exits 1 so the service manager restarts the CP,
+ * which rebuilds its memory from the database; a start-up failure (address in use, database
+ * unopenable) is one line and exit 2 (docs/control-plane.md, "Running it").
  * The flag declaration and the loader that checks the flags and every file they name live here;
  * a misconfiguration is one clear line at start (exit 2) instead of a failure at the first
  * request. Invariants: URL pairs are given together or not at all; rollout URL templates contain
  * `{rolloutId}`; `--strict` refuses to start without client-certificate checking, signed
  * revocations and bootstrap nonces, and an explicit acknowledgement of a file-backed CA key.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs'
+import {
+  accessSync,
+  closeSync,
+  constants,
+  existsSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  statSync,
+} from 'node:fs'
+import { dirname, join, relative } from 'node:path'
 import { isIP } from 'node:net'
 import pkg from '../../../package.json' with { type: 'json' }
 import { CP_DEFAULTS, type CpConfig } from '../../cp/config.ts'
-import { createControlPlane } from '../../cp/main.ts'
-import type { PairLocation, SourceConfig } from '../../cp/sources/index.ts'
+import { createControlPlane, CpStartError, type ControlPlane } from '../../cp/main.ts'
+import { releaseBase, type PairLocation, type SourceConfig } from '../../cp/sources/index.ts'
 import { readTrustFile } from '../../cp/workers/release-poll.ts'
-import { normalizePrivateKeyPem, parseCertificate, readCaFiles } from '../../pki/cert.ts'
+import {
+  keyMatchesCertificate,
+  normalizePrivateKeyPem,
+  parseCertificate,
+  readCaFiles,
+} from '../../pki/cert.ts'
+import { dirWriteProblem, fsReason } from '../../runtime/durable-fs.ts'
 import type { LogLevel } from '../../runtime/log.ts'
 import type { CommandSpec, OptionSpec, ParsedArgs } from '../args.ts'
 import { flag, intOpt, str } from '../args.ts'
@@ -153,6 +172,9 @@ export const cpSpec: CommandSpec = {
   ]),
 }
 
+// A fatal runtime error (the database failed): the service manager restarts the CP.
+const EXIT_FATAL = 1
+
 function fail(message: string): never {
   throw new CliError(`control-plane: ${message}`)
 }
@@ -220,6 +242,51 @@ function dir(path: string | undefined, flagName: string): string | undefined {
   return path
 }
 
+/**
+ * Every artifact (`*.json`) in `dirs` has its detached signature beside it: the poll would refuse
+ * the release (or a manifest) as unsigned, and the CP would never become ready.
+ */
+function checkSigned(top: string, rollouts: string, flagName: string, given: string): void {
+  for (const d of new Set([top, rollouts])) {
+    if (!existsSync(d) || !statSync(d).isDirectory()) continue
+    for (const name of readdirSync(d).sort()) {
+      if (!name.endsWith('.json') || existsSync(join(d, `${name}.sig`))) continue
+      fail(
+        `${flagName} ${given}: ${relative(top, join(d, name))} has no signature ${join(d, `${name}.sig`)}`
+      )
+    }
+  }
+}
+
+// The first 16 bytes of every SQLite 3 database file.
+const SQLITE_HEADER = 'SQLite format 3\0'
+
+/**
+ * The database can be opened for writing, judged without creating anything: its directory (or the
+ * nearest existing ancestor) is writable, and an existing file is writable and a SQLite database.
+ */
+function checkDatabasePath(path: string): void {
+  if (path === ':memory:') return
+  const p = dirWriteProblem(dirname(path))
+  if (p !== undefined) fail(`--db-path ${path}: cannot write in ${p.at}: ${p.reason}`)
+  if (!existsSync(path)) return
+  let head: string
+  try {
+    accessSync(path, constants.W_OK)
+    const fd = openSync(path, 'r')
+    try {
+      const buf = Buffer.alloc(SQLITE_HEADER.length)
+      head = buf.subarray(0, readSync(fd, buf, 0, buf.length, 0)).toString('latin1')
+    } finally {
+      closeSync(fd)
+    }
+  } catch (e) {
+    return fail(`--db-path ${path}: ${fsReason(e)}`)
+  }
+  // An empty file is a new database to SQLite; anything else must carry its header.
+  if (head !== '' && head !== SQLITE_HEADER) fail(`database ${path}: file is not a database`)
+}
+
 /** Checks the flags and every file they name; throws `CliError` with one line on a problem. */
 async function loadCpConfig(args: ParsedArgs): Promise<CpConfig> {
   const need = (name: string): string =>
@@ -233,6 +300,14 @@ async function loadCpConfig(args: ParsedArgs): Promise<CpConfig> {
   const keyPem = readText(keyPath, 'TLS key')
   const key = normalizePrivateKeyPem(keyPem)
   if (!key.ok) fail(`TLS key ${keyPath}: ${key.error}`)
+  if (!keyMatchesCertificate(keyPem, certPem))
+    fail(`--tls-key ${keyPath} does not match --tls-cert ${certPath}`)
+  // No extended key usage allows every purpose; a list without serverAuth fails every handshake.
+  if (cert.extKeyUsage.length > 0 && !cert.extKeyUsage.includes('serverAuth')) {
+    fail(
+      `--tls-cert ${certPath}: not a server certificate (extended key usage ${cert.extKeyUsage.join(', ')}, needs serverAuth)`
+    )
+  }
 
   const fleetCaCert = str(args, 'fleet-ca-cert')
   const fleetCaKey = str(args, 'fleet-ca-key')
@@ -258,6 +333,11 @@ async function loadCpConfig(args: ParsedArgs): Promise<CpConfig> {
   const trustFile = need('trust-file')
   const trust = await readTrustFile(trustFile)
   if (!trust.ok) fail(trust.message)
+  if (fleetCa !== undefined && trust.trust.orgRootKey === null) {
+    fail(
+      `trust file ${trustFile} has no orgRootKey: enrolment (--fleet-ca-cert) cannot verify bootstrap tokens`
+    )
+  }
 
   const suffix = need('agent-cn-suffix')
   if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i.test(suffix)) {
@@ -266,6 +346,12 @@ async function loadCpConfig(args: ParsedArgs): Promise<CpConfig> {
 
   const releaseDir = dir(str(args, 'release-dir'), '--release-dir')
   const rolloutsDir = dir(str(args, 'rollouts-dir'), '--rollouts-dir')
+  if (releaseDir !== undefined) {
+    const base = releaseBase(releaseDir)
+    checkSigned(base, join(base, 'rollouts'), '--release-dir', releaseDir)
+  }
+  if (rolloutsDir !== undefined)
+    checkSigned(rolloutsDir, rolloutsDir, '--rollouts-dir', rolloutsDir)
   const artifact = str(args, 'artifact')
   const signature = str(args, 'signature')
   if ((artifact === undefined) !== (signature === undefined))
@@ -333,15 +419,24 @@ async function loadCpConfig(args: ParsedArgs): Promise<CpConfig> {
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel))
     fail('--log-level must be debug, info, warn or error')
 
+  const dbPath = str(args, 'db-path')!
+  checkDatabasePath(dbPath)
+  const auditLog = str(args, 'audit-log')!
+  if (fleetCa !== undefined) {
+    // No certificate is issued without its audit line: an unwritable log refuses every enrolment.
+    const p = dirWriteProblem(dirname(auditLog))
+    if (p !== undefined) fail(`--audit-log ${auditLog}: cannot write in ${p.at}: ${p.reason}`)
+  }
+
   return {
     listen,
     tls: { certPem, keyPem, clientCaPem },
     trustFile,
-    dbPath: str(args, 'db-path')!,
+    dbPath,
     agentCnSuffix: suffix,
     fleetCa,
     agentCertValiditySecs: validity,
-    auditLog: str(args, 'audit-log')!,
+    auditLog,
     freshnessWindowSecs: secs(args, 'freshness-window-secs', 1),
     sources,
     strict,
@@ -368,7 +463,13 @@ export async function controlPlane(args: ParsedArgs): Promise<number> {
     process.stdout.write('control-plane: configuration ok\n')
     return EXIT_OK
   }
-  const cp = await createControlPlane(config, { version: pkg.version, lightweightResponses: true })
+  let cp: ControlPlane
+  try {
+    cp = await createControlPlane(config, { version: pkg.version, lightweightResponses: true })
+  } catch (e) {
+    if (e instanceof CpStartError) fail(e.message)
+    throw e
+  }
   await cp.listen()
   const signal = await new Promise<string>((resolve) => {
     const on = (name: string) => () => resolve(name)
@@ -377,5 +478,6 @@ export async function controlPlane(args: ParsedArgs): Promise<number> {
     cp.fatal.then(() => resolve('fatal'))
   })
   await cp.stop()
-  return signal === 'fatal' ? 1 : EXIT_OK
+  // An idle keep-alive socket or a stray timer must not hold the exit the service manager awaits.
+  process.exit(signal === 'fatal' ? EXIT_FATAL : EXIT_OK)
 }

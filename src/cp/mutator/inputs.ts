@@ -129,4 +129,6 @@ export type Envelope = {
   readonly queuedAt: number
   /** Applies the input inside the batch's transaction; returns its reply's delivery, for after the commit. */
   readonly apply: (ctx: MutatorContext) => (() => void) | undefined
+  /** Ends the requester's wait when the input will never be applied (the mutator stopped). */
+  readonly abandon: (() => void) | undefined
 }

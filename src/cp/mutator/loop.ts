@@ -16,6 +16,8 @@
  *   pass queued at a time.
  * - A database error aborts the batch's transaction and is fatal for the process (crash-only:
  *   memory is rebuilt from the database at the next start).
+ * - Every wait on the mutator ends: once it stops, the inputs of the aborted batch and those still
+ *   queued are abandoned (`request` rejects with `MutatorStopped`), and new inputs are refused.
  */
 import type { Store } from '../../db/store.ts'
 import type { Clock } from '../../runtime/clock.ts'
@@ -84,6 +86,14 @@ const HANDLERS: { readonly [K in InputKind]: Handler<K> } = {
   Prune: inSavepoint(prune),
 }
 
+/** Why a `request` was never answered: the mutator stopped (a fatal database error). */
+export class MutatorStopped extends Error {
+  override readonly name = 'MutatorStopped'
+  constructor() {
+    super('the control plane is stopping')
+  }
+}
+
 /** The control plane's single mutator. */
 export class CpMutator {
   private readonly queue = new BoundedQueue<Envelope>(MUTATOR_INPUT_CAPACITY)
@@ -116,6 +126,23 @@ export class CpMutator {
    * False when the queue is full or closed (answer 503).
    */
   submit<K extends InputKind>(input: InputOf<K>, reply?: (r: ReplyOf<K>) => void): boolean {
+    return this.enqueue(input, reply, undefined)
+  }
+
+  /**
+   * Queues an input and resolves with its answer after the commit; `undefined` when refused.
+   * Rejects with `MutatorStopped` when the mutator stops before the input is committed.
+   */
+  request<K extends InputKind>(input: InputOf<K>): Promise<ReplyOf<K>> | undefined {
+    const { promise, resolve, reject } = Promise.withResolvers<ReplyOf<K>>()
+    return this.enqueue(input, resolve, () => reject(new MutatorStopped())) ? promise : undefined
+  }
+
+  private enqueue<K extends InputKind>(
+    input: InputOf<K>,
+    reply: ((r: ReplyOf<K>) => void) | undefined,
+    abandon: (() => void) | undefined
+  ): boolean {
     const ok = this.queue.tryPush({
       type: input.type,
       queuedAt: this.deps.clock.monotonicMs(),
@@ -123,15 +150,10 @@ export class CpMutator {
         const r = HANDLERS[input.type](ctx, input)
         return reply === undefined ? undefined : () => reply(r)
       },
+      abandon,
     })
     if (!ok) this.deps.metrics.reducerRejected.inc({ input: input.type })
     return ok
-  }
-
-  /** Queues an input and resolves with its answer after the commit; `undefined` when refused. */
-  request<K extends InputKind>(input: InputOf<K>): Promise<ReplyOf<K>> | undefined {
-    const { promise, resolve } = Promise.withResolvers<ReplyOf<K>>()
-    return this.submit(input, resolve) ? promise : undefined
   }
 
   /** Starts the loop. */
@@ -175,6 +197,10 @@ export class CpMutator {
         )
         this.deps.onFatal(e)
         this.queue.close()
+        // Nothing of this batch was committed, and nothing queued will run: end every wait.
+        for (const env of batch) env.abandon?.()
+        for (let env = this.queue.tryPull(); env !== undefined; env = this.queue.tryPull())
+          env.abandon?.()
         return
       }
       this.applier.flushWakeups()

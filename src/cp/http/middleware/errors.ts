@@ -6,6 +6,7 @@ import type { Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { Logger } from '../../../runtime/log.ts'
+import { MutatorStopped } from '../../mutator/loop.ts'
 
 /** A JSON error response. */
 export function jsonError(
@@ -22,7 +23,10 @@ export function fail(status: ContentfulStatusCode, error: string): never {
   throw new HTTPException(status, { message: error })
 }
 
-/** The app's error handler: HTTPException → its status; anything else → 500 (logged). */
+/**
+ * The app's error handler: HTTPException → its status; a stopped mutator → 503; anything else →
+ * 500 (logged).
+ */
 export function errorHandler(log: Logger) {
   return (err: Error, c: Context): Response => {
     if (err instanceof HTTPException) {
@@ -33,6 +37,8 @@ export function errorHandler(log: Logger) {
         err.message || res.statusText || 'error'
       )
     }
+    // The mutator stopped under this request (a fatal database error): the CP is going down.
+    if (err instanceof MutatorStopped) return busy(c, 'control plane stopping; retry')
     log.error('request failed', { path: c.req.path, error: err.message })
     return jsonError(c, 500, 'internal error')
   }
