@@ -21,6 +21,8 @@ export type CheckedHost = {
   readonly tags: readonly string[]
   readonly system?: string | undefined
   readonly platform?: string | undefined
+  /** A commit the host is held at (`release` builds it from there). */
+  readonly pin?: { readonly commit: string } | null | undefined
 }
 
 /** A channel; `freshnessWindow` and `signingIntervalMinutes` are both in minutes. */

@@ -1,17 +1,7 @@
 import { describe, expect, test } from 'bun:test'
-import type { Selector } from '../../proto/common.ts'
 import type { Hostname } from '../../proto/ids.ts'
 import { type CheckedFleet, findCycle } from './fleet-rules.ts'
 import { summarizeFleet } from './fleet-summary.ts'
-
-const selector = (o: Partial<Selector>): Selector => ({
-  tags: [],
-  tagsAny: [],
-  hosts: [],
-  channel: null,
-  all: false,
-  ...o,
-})
 
 const channel = (rolloutPolicy: string) => ({
   rolloutPolicy,
@@ -42,7 +32,11 @@ const FLEET: CheckedFleet = {
     { before: 'infra', after: 'stable' },
   ],
   disruptionBudgets: [
-    { selector: selector({ tags: ['web'] }), maxInFlight: 1, maxInFlightPct: null },
+    {
+      selector: { tags: ['web'], tagsAny: [], hosts: [], channel: null, all: false },
+      maxInFlight: 1,
+      maxInFlightPct: null,
+    },
     { hosts: ['db-01', 'cp'] as Hostname[], maxInFlight: null, maxInFlightPct: 50 },
   ],
 }
