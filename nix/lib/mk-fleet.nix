@@ -712,15 +712,15 @@ let
           genList (i: i) (length cfg.disruptionBudgets)
         );
 
-      # Waves are resolved here, budgets only when a rollout opens, by consumers (the release
-      # tool, the control plane) whose selectors know the plain fields alone.
+      # Waves are resolved here, budgets only when a rollout opens, by the release tool:
+      # nixfleet's honours `and`/`not`, the reference implementation's knows the plain fields alone.
       composedBudgets = concatMap (
         i:
         let
           sel = (builtins.elemAt cfg.disruptionBudgets i).selector;
         in
         optional (sel.and != [ ] || sel.not != null)
-          "disruptionBudgets[${toString i}].selector uses `and`/`not`: a budget keeps its selector until a rollout opens, and what resolves it then knows only tags, tagsAny, hosts, channel and all, so this budget would not cover the hosts it means"
+          "disruptionBudgets[${toString i}].selector uses `and`/`not`: a budget keeps its selector until a rollout opens; nixfleet resolves `and`/`not` then, but the reference implementation's tools know only tags, tagsAny, hosts, channel and all, so with them this budget would not cover the hosts it means"
       ) (genList (i: i) (length cfg.disruptionBudgets));
 
       pinWhere =

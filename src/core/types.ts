@@ -13,13 +13,18 @@
 /** The action a host failure triggers (kebab-case as on the wire). */
 export type OnHealthFailure = 'halt' | 'rollback-and-halt'
 
-/** The host selector; it matches a host if any of its rules fires. */
+/**
+ * The host selector: with `not` set it matches the hosts `not` does not; else with `and`
+ * non-empty the hosts every selector in it matches; else the hosts any other rule fires for.
+ */
 export type Selector = {
   readonly tags?: readonly string[] | undefined
   readonly tagsAny?: readonly string[] | undefined
   readonly hosts?: readonly string[] | undefined
   readonly channel?: string | null | undefined
   readonly all?: boolean | undefined
+  readonly and?: readonly Selector[] | undefined
+  readonly not?: Selector | null | undefined
 }
 
 /** The fleet host fields core reads. */

@@ -12,7 +12,7 @@
  *   `SchemaVersionUnsupported` instead of a generic parse error (protocol §3.7 step 4).
  */
 import * as v from 'valibot'
-import { ChannelNameSchema, HostnameSchema } from './ids.ts'
+import { type ChannelName, ChannelNameSchema, type Hostname, HostnameSchema } from './ids.ts'
 
 const U32_MAX = 4_294_967_295
 
@@ -100,20 +100,54 @@ export const MetaSchema = v.object({
 /** The signing metadata of an artifact. */
 export type Meta = v.InferOutput<typeof MetaSchema>
 
+/** How deep `and`/`not` may nest selectors: the top-level selector is depth 1. */
+export const MAX_SELECTOR_DEPTH = 16
+
+/**
+ * The host selector. It matches a host when, by precedence: `not` is set and the host does not
+ * match it; else `and` is non-empty and the host matches every selector in it; else any of the
+ * other rules fires (all / host in `hosts` / channel equal / every tag of `tags` / a tag of
+ * `tagsAny`). `and`/`not` are absent from the reference's wire selector (it drops them); absent
+ * means `[]` / `null`.
+ */
+export type Selector = {
+  tags: string[]
+  tagsAny: string[]
+  hosts: Hostname[]
+  channel: ChannelName | null
+  all: boolean
+  and?: Selector[] | undefined
+  not?: Selector | null | undefined
+}
+
+const TOO_DEEP = `selectors nest deeper than ${MAX_SELECTOR_DEPTH} levels (and/not)`
+
+// One level of the selector schema; `inner` parses its `and`/`not` members, and at the deepest
+// level (no `inner`) only the empty forms are accepted. Built bottom-up rather than with
+// `v.lazy`, so the depth bound is part of the schema and a hostile artifact cannot recurse.
+function selectorLevel(inner: v.GenericSchema<unknown, Selector> | undefined) {
+  return v.object({
+    tags: v.optional(v.array(v.string()), () => []),
+    tagsAny: v.optional(v.array(v.string()), () => []),
+    hosts: v.optional(v.array(HostnameSchema), () => []),
+    channel: v.nullish(ChannelNameSchema, null),
+    all: v.optional(v.boolean(), false),
+    and: v.optional(v.array(inner ?? v.never(TOO_DEEP))),
+    not: v.nullish(inner ?? v.never(TOO_DEEP)),
+  })
+}
+
 /**
  * The schema of a selector. Every field defaults when absent, like the reference's
- * `#[serde(default)]` on each of them: [] for the lists, null for channel, false for all. Nix's
- * `and`/`not` combinators are mkFleet-only and not part of the wire format (dropped as unknown).
+ * `#[serde(default)]` on each of them: [] for the lists, null for channel, false for all;
+ * `and`/`not` (mkFleet's combinators, a NixFleet addition on the wire) stay absent when absent.
+ * Nesting deeper than `MAX_SELECTOR_DEPTH` is refused at the member that goes too deep.
  */
-export const SelectorSchema = v.object({
-  tags: v.optional(v.array(v.string()), () => []),
-  tagsAny: v.optional(v.array(v.string()), () => []),
-  hosts: v.optional(v.array(HostnameSchema), () => []),
-  channel: v.nullish(ChannelNameSchema, null),
-  all: v.optional(v.boolean(), false),
-})
-/** The host selector (matches if any of its rules fires). */
-export type Selector = v.InferOutput<typeof SelectorSchema>
+export const SelectorSchema: v.GenericSchema<unknown, Selector> = (() => {
+  let schema: v.GenericSchema<unknown, Selector> = selectorLevel(undefined)
+  for (let depth = 1; depth < MAX_SELECTOR_DEPTH; depth++) schema = selectorLevel(schema)
+  return schema
+})()
 
 /** The schema of a health gate; members are omitted when absent, so `{}` is the empty gate. */
 export const HealthGateSchema = v.object({

@@ -16,12 +16,21 @@ import * as v from 'valibot'
 import { HealthGateSchema, MetaSchema, Rfc3339Schema, SelectorSchema, U32Schema } from './common.ts'
 import { ChannelNameSchema, HostnameSchema, WireClosureHashSchema } from './ids.ts'
 
-/** The schema of a host pin (a host held at a given commit); `expiresAt` is omitted when absent. */
-export const PinSchema = v.object({
-  commit: v.string(),
-  reason: v.string(),
-  expiresAt: v.optional(Rfc3339Schema),
-})
+/**
+ * The schema of a host pin (a host held at a given commit). The reference omits `expiresAt`
+ * when the pin has no expiry; mkFleet writes `null`, which serde reads as absent too, so null
+ * parses to an absent `expiresAt` and every consumer sees one form of "no expiry".
+ */
+export const PinSchema = v.pipe(
+  v.object({
+    commit: v.string(),
+    reason: v.string(),
+    expiresAt: v.nullish(Rfc3339Schema),
+  }),
+  v.transform(({ expiresAt, ...pin }): { commit: string; reason: string; expiresAt?: string } =>
+    expiresAt == null ? pin : { ...pin, expiresAt }
+  )
+)
 /** The host pin. */
 export type Pin = v.InferOutput<typeof PinSchema>
 
@@ -55,12 +64,24 @@ export const HostSchema = v.pipe(
 /** The fleet host, with the legacy `system` folded into `platform`. */
 export type Host = v.InferOutput<typeof HostSchema>
 
+/**
+ * The schema of a channel's compliance posture (`{frameworks, mode}`, mode "disabled",
+ * "permissive" or "enforce"). mkFleet and the reference fork that still carries it always write
+ * both members; the newest reference shape dropped the whole object, so it is optional.
+ */
+export const ChannelComplianceSchema = v.object({
+  frameworks: v.array(v.string()),
+  mode: v.string(),
+})
+
 /** The schema of a channel. `freshnessWindow` is in MINUTES despite its name. */
 export const ChannelSchema = v.object({
   rolloutPolicy: v.string(),
   reconcileIntervalMinutes: U32Schema,
   freshnessWindow: U32Schema,
   signingIntervalMinutes: U32Schema,
+  // Mirrored into the channel's rollout manifest as `complianceFrameworks`.
+  compliance: v.optional(ChannelComplianceSchema),
 })
 /** The channel. */
 export type Channel = v.InferOutput<typeof ChannelSchema>

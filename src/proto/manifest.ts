@@ -3,8 +3,13 @@
  * the projection of one channel of a signed fleet.resolved, signed by the CI release key.
  *
  * Invariants (do not change without a protocol update):
- * - Field names and casing are exactly the reference's; unknown keys (e.g. the older
- *   `complianceFrameworks`) are dropped, never rejected.
+ * - Field names and casing are exactly the reference's; unknown keys are dropped, never
+ *   rejected.
+ * - `complianceFrameworks` is required by the reference fork that still has it (its agents
+ *   cannot parse a manifest without it), so the release always writes it; here it is optional
+ *   (absent = []), because manifests signed before it was written, and the newest reference
+ *   shape that dropped it, must still verify and parse: an agent or CP refusing them would stall
+ *   every rollout until CI signs again.
  * - `hostSet` is sorted by hostname and `disruptionBudgets[].hosts` alphabetically by the producer;
  *   arrays are never re-sorted here, because the signature covers the producer's order.
  * - The cross-checks (discriminator `{channel}@{channelRef}` == requested id, anchor
@@ -47,6 +52,8 @@ export const RolloutManifestSchema = v.object({
   fleetResolvedHash: Sha256HexSchema,
   hostSet: v.array(HostWaveSchema),
   healthGate: HealthGateSchema,
+  // The channel's `compliance.frameworks` in the fleet at projection time.
+  complianceFrameworks: v.optional(v.array(v.string()), () => []),
   disruptionBudgets: v.optional(v.array(RolloutBudgetSchema), () => []),
   meta: MetaSchema,
 })

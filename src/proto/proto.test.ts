@@ -11,10 +11,12 @@ import * as v from 'valibot'
 import { BootstrapNoncesSchema, BootstrapTokenSchema } from './bootstrap.ts'
 import {
   type HealthGate,
+  MAX_SELECTOR_DEPTH,
   type Meta,
   parseRfc3339Ms,
   Rfc3339Schema,
   type Selector,
+  SelectorSchema,
   toRfc3339,
   U32Schema,
 } from './common.ts'
@@ -83,18 +85,8 @@ export type TypeTests = [
       }
     >
   >,
-  Expect<
-    Equal<
-      Selector,
-      {
-        tags: string[]
-        tagsAny: string[]
-        hosts: Hostname[]
-        channel: ChannelName | null
-        all: boolean
-      }
-    >
-  >,
+  // Selector is declared (it is recursive), and SelectorSchema is checked against it.
+  Expect<Equal<v.InferOutput<typeof SelectorSchema>, Selector>>,
   Expect<Equal<ChannelEdge, { gates: ChannelName; gated: ChannelName; reason: string | null }>>,
   Expect<
     Equal<
@@ -317,6 +309,7 @@ describe('spec examples parse', () => {
           reconcileIntervalMinutes: 30,
           freshnessWindow: 180,
           signingIntervalMinutes: 60,
+          compliance: { frameworks: ['nis2'], mode: 'enforce' },
         },
       },
       rolloutPolicies: {
@@ -366,7 +359,8 @@ describe('spec examples parse', () => {
 
   test('rollout manifest (protocol §3.2)', () => {
     const m = parseOk(RolloutManifestSchema, PROTOCOL_3_2_MANIFEST)
-    expect(m).toEqual(PROTOCOL_3_2_MANIFEST as unknown as typeof m)
+    // The newest reference shape has no complianceFrameworks: it reads as [].
+    expect(m).toEqual({ ...PROTOCOL_3_2_MANIFEST, complianceFrameworks: [] } as unknown as typeof m)
   })
 
   test('manifest whose fleet had no ciCommit (channelRef "")', () => {
@@ -482,6 +476,19 @@ describe('legacy spellings and defaults', () => {
   test('pin: null is accepted like an absent pin; expiresAt must be RFC 3339', () => {
     const f = parseOk(FleetResolvedSchema, withHost({ ...h1, system: 'x', pin: null }))
     expect(f.hosts['h1' as Hostname]?.pin).toBeNull()
+    // mkFleet writes expiresAt: null for a pin without expiry: the same as an absent expiresAt.
+    const pinOf = (pin: unknown) =>
+      parseOk(FleetResolvedSchema, withHost({ ...h1, system: 'x', pin })).hosts['h1' as Hostname]
+        ?.pin
+    const noExpiry = pinOf({ commit: 'abc', reason: 'r', expiresAt: null })
+    expect(noExpiry).toEqual({ commit: 'abc', reason: 'r' })
+    expect(noExpiry).not.toHaveProperty('expiresAt')
+    expect(pinOf({ commit: 'abc', reason: 'r' })).toEqual(noExpiry!)
+    expect(pinOf({ commit: 'abc', reason: 'r', expiresAt: '2031-01-01T00:00:00Z' })).toEqual({
+      commit: 'abc',
+      reason: 'r',
+      expiresAt: '2031-01-01T00:00:00Z',
+    })
     const bad = withHost({
       ...h1,
       system: 'x',
@@ -579,6 +586,74 @@ describe('legacy spellings and defaults', () => {
       healthGate: {},
       onHealthFailure: 'halt',
     })
+  })
+
+  test('selector and/not: nested selectors parse with the same defaults; absent stays absent', () => {
+    expect(parseOk(SelectorSchema, { tags: ['db'] })).not.toHaveProperty('and')
+    expect(parseOk(SelectorSchema, { tags: ['db'] })).not.toHaveProperty('not')
+    const none = { tags: [], tagsAny: [], hosts: [], channel: null, all: false }
+    expect(
+      parseOk(SelectorSchema, { and: [{ tags: ['db'] }, { not: { channel: 'lab' } }], not: null })
+    ).toEqual({
+      ...none,
+      and: [
+        { ...none, tags: ['db'] },
+        { ...none, not: { ...none, channel: 'lab' as ChannelName } },
+      ],
+      not: null,
+    })
+    // mkFleet's wire form (every member present) round-trips unchanged.
+    const mk = { ...none, and: [], not: { ...none, tagsAny: ['gw'], and: [], not: null } }
+    expect(parseOk(SelectorSchema, mk)).toEqual(mk)
+    // Budgets of a fleet and of a manifest keep them.
+    const budgetSel = { ...none, not: { ...none, tags: ['canary'] } }
+    const f = parseOk(FleetResolvedSchema, {
+      ...base,
+      disruptionBudgets: [{ selector: budgetSel, maxInFlight: 1 }],
+    })
+    expect(f.disruptionBudgets[0]?.selector).toEqual(budgetSel)
+    const m = parseOk(RolloutManifestSchema, {
+      ...PROTOCOL_3_2_MANIFEST,
+      disruptionBudgets: [{ selector: budgetSel, hosts: ['h1'], maxInFlight: 1 }],
+    })
+    expect(m.disruptionBudgets[0]?.selector).toEqual(budgetSel)
+  })
+
+  test('selector and/not: members are checked at their path', () => {
+    expect(failSummary(SelectorSchema, { and: { tags: ['db'] } })).toBe('and: expected Array')
+    expect(failSummary(SelectorSchema, { and: [{ tags: 'db' }] })).toBe(
+      'and.0.tags: expected Array'
+    )
+    expect(failSummary(SelectorSchema, { not: { not: { hosts: ['bad host'] } } })).toBe(
+      'not.not.hosts.0: expected a hostname ([A-Za-z0-9][A-Za-z0-9._-]*, at most 253 chars)'
+    )
+  })
+
+  test(`selector and/not: nesting is bounded at ${MAX_SELECTOR_DEPTH} levels`, () => {
+    // A chain of `depth` selectors: the top one and depth - 1 nested through not / and.
+    const chain = (depth: number, via: 'not' | 'and'): unknown => {
+      let s: unknown = { tags: ['db'] }
+      for (let i = 1; i < depth; i++) s = via === 'not' ? { not: s } : { and: [s] }
+      return s
+    }
+    expect(MAX_SELECTOR_DEPTH).toBe(16)
+    for (const via of ['not', 'and'] as const) {
+      expect(v.safeParse(SelectorSchema, chain(MAX_SELECTOR_DEPTH, via)).success).toBe(true)
+      // The issue sits at the member of the 16th selector that holds a 17th.
+      const path = Array(MAX_SELECTOR_DEPTH)
+        .fill(via === 'not' ? 'not' : 'and.0')
+        .join('.')
+      expect(failSummary(SelectorSchema, chain(MAX_SELECTOR_DEPTH + 1, via))).toBe(
+        `${path}: selectors nest deeper than 16 levels (and/not)`
+      )
+    }
+    // The deepest level still accepts the empty forms (mkFleet writes them everywhere).
+    let deepest: unknown = { tags: ['db'], and: [], not: null }
+    for (let i = 1; i < MAX_SELECTOR_DEPTH; i++) deepest = { not: deepest, and: [], tags: [] }
+    expect(v.safeParse(SelectorSchema, deepest).success).toBe(true)
+    // A fleet carrying such a selector is refused at the budget's path.
+    const deep = { ...base, disruptionBudgets: [{ selector: chain(17, 'not'), maxInFlight: 1 }] }
+    expect(failSummary(FleetResolvedSchema, deep)).toStartWith('disruptionBudgets.0.selector.not.')
   })
 
   test('defaulted top-level collections may be absent; required ones may not', () => {
@@ -714,13 +789,36 @@ describe('rejections name the field and never echo the input', () => {
     expect(f).not.toHaveProperty('futureTopLevel')
     expect(f.hosts['h1' as Hostname]).not.toHaveProperty('attestation')
     expect(f.meta).not.toHaveProperty('timeSource')
-    const m = parseOk(RolloutManifestSchema, {
-      ...PROTOCOL_3_2_MANIFEST,
-      complianceFrameworks: ['anssi-bp028'],
-    })
-    expect(m).not.toHaveProperty('complianceFrameworks')
+    const m = parseOk(RolloutManifestSchema, { ...PROTOCOL_3_2_MANIFEST, attestation: 'tpm' })
+    expect(m).not.toHaveProperty('attestation')
     const t = parseOk(TrustFileSchema, { ...PROTOCOL_4_TRUST, bundles: [], timeSource: {} })
     expect(t).toEqual(PROTOCOL_4_TRUST as TrustFile)
+  })
+
+  test('manifest complianceFrameworks: kept when present, [] when absent, a list of strings', () => {
+    const m = parseOk(RolloutManifestSchema, {
+      ...PROTOCOL_3_2_MANIFEST,
+      complianceFrameworks: ['anssi-bp028', 'nis2'],
+    })
+    expect(m.complianceFrameworks).toEqual(['anssi-bp028', 'nis2'])
+    expect(parseOk(RolloutManifestSchema, PROTOCOL_3_2_MANIFEST).complianceFrameworks).toEqual([])
+    expect(
+      failSummary(RolloutManifestSchema, { ...PROTOCOL_3_2_MANIFEST, complianceFrameworks: 'nis2' })
+    ).toBe('complianceFrameworks: expected Array')
+  })
+
+  test('channel compliance: optional (the newest shape dropped it), both members when present', () => {
+    const base = JSON.parse(PROTOCOL_3_1_CANONICAL) as Record<string, any>
+    const channel = { ...base.channels.stable }
+    delete channel.compliance
+    const f = parseOk(FleetResolvedSchema, { ...base, channels: { stable: channel } })
+    expect(f.channels['stable' as ChannelName]).not.toHaveProperty('compliance')
+    expect(
+      failSummary(FleetResolvedSchema, {
+        ...base,
+        channels: { stable: { ...channel, compliance: { frameworks: ['nis2'] } } },
+      })
+    ).toBe('channels.stable.compliance.mode: required')
   })
 
   test('trust.json schemaVersion other than 1 is refused', () => {

@@ -101,6 +101,15 @@ describe('stampFleet', () => {
     expect('pin' in out.hosts['web-01']).toBe(false)
   })
 
+  test('a pin with expiresAt: null (mkFleet, no expiry) is kept as written and never expires', () => {
+    const raw = fixture()
+    const forever = { commit: 'abc123', reason: 'freeze', expiresAt: null }
+    raw.hosts['web-01'].pin = forever
+    const out = assembleRelease({ fleet: raw as JsonValue, closures: CLOSURES, stamp: STAMP })
+    expect(JSON.parse(text(out.files[0]!.canonical)).hosts['web-01'].pin).toEqual(forever)
+    expect(out.fleet.hosts['web-01' as never]?.pin).toEqual({ commit: 'abc123', reason: 'freeze' })
+  })
+
   test('refuses closures for hosts the fleet does not declare, Object.prototype names included', () => {
     for (const host of ['web-03', 'toString', 'constructor']) {
       expect(() =>
@@ -194,6 +203,8 @@ describe('assembleRelease', () => {
         { hostname: 'web-02', waveIndex: 1, targetClosure: CLOSURES['web-02'] },
       ],
       healthGate: { systemdFailedUnits: { max: 0 } },
+      // The fixture's channels carry no compliance posture.
+      complianceFrameworks: [],
       disruptionBudgets: [WEB_BUDGET],
       meta: META,
     }
@@ -206,6 +217,16 @@ describe('assembleRelease', () => {
     }
     expect(text(r.files[1]!.canonical)).toBe(jcsAscii(edge))
     expect(text(r.files[2]!.canonical)).toBe(jcsAscii(stable))
+  })
+
+  test("a manifest carries its channel's compliance frameworks, in the fleet's order", () => {
+    const raw = fixture()
+    raw.channels.stable.compliance = { frameworks: ['nis2', 'anssi-bp028'], mode: 'enforce' }
+    const r = assembleRelease({ fleet: raw as JsonValue, closures: CLOSURES, stamp: STAMP })
+    const manifest = (i: number) => JSON.parse(text(r.files[i]!.canonical))
+    expect(manifest(2).channel).toBe('stable')
+    expect(manifest(2).complianceFrameworks).toEqual(['nis2', 'anssi-bp028'])
+    expect(manifest(1).complianceFrameworks).toEqual([])
   })
 
   test('revocations are stamped with schemaVersion and meta', () => {

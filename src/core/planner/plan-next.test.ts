@@ -1,4 +1,9 @@
 import { describe, expect, test } from 'bun:test'
+import * as v from 'valibot'
+import { FleetResolvedSchema } from '../../proto/fleet.ts'
+import type { ChannelName } from '../../proto/ids.ts'
+import { normalizeRolloutPolicies, projectRolloutManifest } from '../release/projection.ts'
+import type { ManifestSet, Selector } from '../types.ts'
 import { budget, closureOf, opened, world } from './fixtures.ts'
 import { planNext } from './plan-next.ts'
 import type { PlanAction } from './types.ts'
@@ -300,6 +305,86 @@ describe('disruption budgets', () => {
       'QueueDispatch:h1',
       'DeferDispatch:h2',
     ])
+  })
+
+  test('a budget whose selector uses only and/not caps the hosts it means (fleet → manifest → plan)', () => {
+    // mkFleet's wire form: every selector carries and/not; the plain fields are all empty.
+    const none = { tags: [], tagsAny: [], hosts: [], channel: null, all: false, and: [], not: null }
+    const host = (name: string, tags: string[]) => ({
+      system: 'x86_64-linux',
+      tags,
+      channel: 'stable',
+      closureHash: closureOf(name),
+      pubkey: null,
+    })
+    const fleet = v.parse(FleetResolvedSchema, {
+      schemaVersion: 1,
+      hosts: {
+        'db-1': host('db-1', ['db']),
+        'db-2': host('db-2', ['db', 'x']),
+        'db-3': host('db-3', ['db', 'canary']),
+        'web-1': host('web-1', ['web']),
+      },
+      channels: {
+        stable: {
+          rolloutPolicy: 'p',
+          reconcileIntervalMinutes: 30,
+          freshnessWindow: 120,
+          signingIntervalMinutes: 60,
+        },
+      },
+      rolloutPolicies: { p: { strategy: 'all-at-once', waves: [], onHealthFailure: 'halt' } },
+      waves: { stable: [] },
+      disruptionBudgets: [
+        {
+          // db hosts that are not canaries: db-1, db-2
+          selector: {
+            ...none,
+            and: [
+              { ...none, tags: ['db'] },
+              { ...none, not: { ...none, tags: ['canary'] } },
+            ],
+          },
+          maxInFlight: 1,
+          maxInFlightPct: null,
+        },
+      ],
+      meta: { schemaVersion: 1, signedAt: '2026-05-01T12:00:00Z', ciCommit: 'r1' },
+    })
+    const manifest = projectRolloutManifest(
+      fleet,
+      'a'.repeat(64),
+      'stable' as ChannelName,
+      'ed25519'
+    )
+    expect(manifest?.disruptionBudgets.map((b): string[] => b.hosts)).toEqual([['db-1', 'db-2']])
+    const ms: ManifestSet = {
+      fleet: normalizeRolloutPolicies(fleet),
+      rollouts: { stable: manifest! },
+    }
+    expect(planNext(ms, opened(ms, { phases: { 'db-1': 'Activating' } }), {}, NOW)).toEqual([
+      {
+        type: 'DeferDispatch',
+        rolloutId: 'stable@r1',
+        hostname: 'db-2',
+        gate: 'disruption-budget',
+        reason: "budget 'and(tags:db,not(tags:canary))' full: 1/1 in flight",
+      },
+      queue('db-3'),
+      queue('web-1'),
+    ])
+  })
+
+  test('budgets differing only in and/not are different budgets (separate in-flight counts)', () => {
+    const none = { tags: [], tagsAny: [], hosts: [], channel: null, all: false }
+    const notA: Selector = { ...none, not: { ...none, tags: ['a'] } }
+    const notB: Selector = { ...none, not: { ...none, tags: ['b'] } }
+    const ms = world({
+      alpha: { waves: [['a1', 'a2']], budgets: [budget(['a1', 'a2'], 1, null, notB)] },
+      beta: { waves: [['b1', 'b2']], budgets: [budget(['b1', 'b2'], 1, null, notA)] },
+    })
+    const actions = planNext(ms, opened(ms, { phases: { a1: 'Activating' } }), {}, NOW)
+    expect(kinds(actions)).toEqual(['DeferDispatch:a2', 'QueueDispatch:b1', 'DeferDispatch:b2'])
   })
 
   test('maxInFlight and maxInFlightPct together: the smaller cap wins', () => {

@@ -100,6 +100,7 @@ describe('projectRolloutManifest', () => {
         { hostname: 'web-02', waveIndex: 1, targetClosure: C['web-02'] },
       ],
       healthGate: { systemdFailedUnits: { max: 0 } },
+      complianceFrameworks: [],
       disruptionBudgets: [
         {
           selector: { ...EMPTY_SELECTOR, tags: ['web'] },
@@ -128,6 +129,7 @@ describe('projectRolloutManifest', () => {
       fleetResolvedHash: HASH,
       hostSet: [{ hostname: 'dev-01', waveIndex: 0, targetClosure: C['dev-01'] }],
       healthGate: {},
+      complianceFrameworks: [],
       disruptionBudgets: [
         {
           selector: { ...EMPTY_SELECTOR, tags: ['web'] },
@@ -226,6 +228,66 @@ describe('projectRolloutManifest', () => {
     ] as never)
   })
 
+  test('budgets with and/not resolve as mkFleet does; the manifest keeps them only when set', () => {
+    const none = { ...EMPTY_SELECTOR, and: [], not: null }
+    const f = smallFleet({
+      channels: ['stable', 'lab'],
+      hosts: {
+        'db-1': { tags: ['db'] },
+        'db-2': { channel: 'lab', tags: ['db'] },
+        'db-3': { tags: ['db', 'canary'] },
+        'web-1': { tags: ['web'] },
+      },
+      budgets: [
+        {
+          selector: {
+            ...none,
+            and: [
+              { ...none, tags: ['db'] },
+              { ...none, not: { ...none, channel: 'lab' } },
+            ],
+          },
+          maxInFlight: 1,
+          maxInFlightPct: null,
+        },
+        { selector: { ...none, all: true, not: { ...none, tagsAny: ['db'] } }, maxInFlight: 1 },
+        { selector: { ...none, tags: ['canary'] }, maxInFlight: 1 },
+      ],
+    })
+    const m = projectRolloutManifest(f, HASH, ch('stable'), 'ed25519')
+    expect(m?.disruptionBudgets).toEqual([
+      {
+        selector: {
+          ...EMPTY_SELECTOR,
+          and: [
+            { ...EMPTY_SELECTOR, tags: ['db'] },
+            { ...EMPTY_SELECTOR, not: { ...EMPTY_SELECTOR, channel: 'lab' } },
+          ],
+        },
+        hosts: ['db-1', 'db-3'],
+        maxInFlight: 1,
+        maxInFlightPct: null,
+      },
+      {
+        // `not` wins over `all`; the ignored `all` is carried as written.
+        selector: { ...EMPTY_SELECTOR, all: true, not: { ...EMPTY_SELECTOR, tagsAny: ['db'] } },
+        hosts: ['web-1'],
+        maxInFlight: 1,
+        maxInFlightPct: null,
+      },
+      {
+        // mkFleet's `and: [], not: null` are left out: the reference's bytes for a plain budget.
+        selector: { ...EMPTY_SELECTOR, tags: ['canary'] },
+        hosts: ['db-3'],
+        maxInFlight: 1,
+        maxInFlightPct: null,
+      },
+    ] as never)
+    expect(m?.disruptionBudgets[2]?.selector).not.toHaveProperty('and')
+    expect(m?.disruptionBudgets[2]?.selector).not.toHaveProperty('not')
+    expect(v.safeParse(RolloutManifestSchema, m).success).toBe(true)
+  })
+
   test('a null ciCommit gives displayName {channel}@unknown and channelRef ""', () => {
     const m = projectRolloutManifest(
       smallFleet({ hosts: { a: {} }, ciCommit: null }),
@@ -250,6 +312,21 @@ describe('projectRolloutManifest', () => {
       'ed25519'
     )
     expect(m?.displayName).toBe('stable@abc')
+  })
+
+  test("complianceFrameworks is the projected channel's compliance.frameworks, else []", () => {
+    const f = fixtureFleet((x) => {
+      x.channels.stable.compliance = { frameworks: ['anssi-bp028', 'dora'], mode: 'enforce' }
+      x.channels.edge.compliance = { frameworks: [], mode: 'permissive' }
+    })
+    expect(projectRolloutManifest(f, HASH, ch('stable'), 'ed25519')?.complianceFrameworks).toEqual([
+      'anssi-bp028',
+      'dora',
+    ])
+    expect(projectRolloutManifest(f, HASH, ch('edge'), 'ed25519')?.complianceFrameworks).toEqual([])
+    // A fleet in the newest reference shape (no compliance) still gets the field.
+    const bare = projectRolloutManifest(fixtureFleet(), HASH, ch('stable'), 'ed25519')
+    expect(bare?.complianceFrameworks).toEqual([])
   })
 
   test('the health gate comes from the policy of the projected channel', () => {

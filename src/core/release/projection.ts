@@ -4,8 +4,10 @@
  * consumer cross-checks (discriminator and `fleetResolvedHash` anchor).
  * Invariants: `hostSet` is sorted by hostname and budget host lists alphabetically, because
  * JCS never re-sorts arrays and the signature covers producer order; budgets are resolved
- * against ALL fleet hosts and frozen for the rollout's life. Pure: the fleet hash is passed in.
+ * against ALL fleet hosts, honouring `and`/`not` as mkFleet does, and frozen for the rollout's
+ * life. Pure: the fleet hash is passed in.
  */
+import type { Selector } from '../../proto/common.ts'
 import type { FleetResolved, RolloutPolicy } from '../../proto/fleet.ts'
 import type { ChannelName, Hostname } from '../../proto/ids.ts'
 import type { RolloutManifest } from '../../proto/manifest.ts'
@@ -41,6 +43,18 @@ export function normalizeRolloutPolicies(fleet: FleetResolved): FleetResolved {
   return changed ? { ...fleet, rolloutPolicies: policies } : fleet
 }
 
+// The selector as a manifest carries it: the reference's five fields always, `and`/`not` only
+// when they say something, so a fleet without them (mkFleet writes `and: [], not: null`
+// everywhere) projects the same bytes as the reference's projection.
+function manifestSelector(selector: Selector): Selector {
+  const { and, not, ...plain } = selector
+  return {
+    ...plain,
+    ...(and !== undefined && and.length > 0 ? { and: and.map(manifestSelector) } : {}),
+    ...(not != null ? { not: manifestSelector(not) } : {}),
+  }
+}
+
 /** The rollout id of a channel in a fleet: `{channel}@{ciCommit}`. */
 export function rolloutIdFor(channel: string, ciCommit: string | null): string {
   return rolloutIdOf(channel, ciCommit ?? '')
@@ -68,7 +82,7 @@ export function projectRolloutManifest(
 
   const hostEntries = Object.entries(fleet.hosts) as [Hostname, (typeof fleet.hosts)[Hostname]][]
   const disruptionBudgets = fleet.disruptionBudgets.map((b) => ({
-    selector: b.selector,
+    selector: manifestSelector(b.selector),
     hosts: hostEntries
       .filter(([name, h]) => selectorMatches(b.selector, name, h))
       .map(([name]) => name)
@@ -76,7 +90,8 @@ export function projectRolloutManifest(
     maxInFlight: b.maxInFlight,
     maxInFlightPct: b.maxInFlightPct,
   }))
-  const policyName = own(fleet.channels, channel)?.rolloutPolicy
+  const channelDef = own(fleet.channels, channel)
+  const policyName = channelDef?.rolloutPolicy
   const policy = policyName === undefined ? undefined : own(fleet.rolloutPolicies, policyName)
   const ciCommit = fleet.meta.ciCommit
   return {
@@ -87,6 +102,8 @@ export function projectRolloutManifest(
     fleetResolvedHash,
     hostSet,
     healthGate: policy?.healthGate ?? {},
+    // The reference fork's agents require it; [] when the fleet carries no compliance posture.
+    complianceFrameworks: channelDef?.compliance?.frameworks ?? [],
     disruptionBudgets,
     meta: {
       schemaVersion: 1,
