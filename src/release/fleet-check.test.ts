@@ -93,8 +93,9 @@ function resolved(parts: {
 /**
  * The negative fixtures of nix/tests/mk-fleet/negative/ as resolved JSON. Not expressible, and so
  * left to mkFleet: host-bad-configuration and static-compliance-enforce (the resolved form has no
- * configurations), pin-multi-tag-conflict (no tags), the merge conflicts (one fleet here), and
- * invalid-definition (its counterpart is the type-stage test below).
+ * configurations), unknown-framework (nor the list of frameworks), pin-multi-tag-conflict (nor
+ * tags), the merge conflicts (one fleet here), and invalid-definition (its counterpart is the
+ * type-stage test below).
  */
 const NEGATIVE: Readonly<Record<string, Json>> = {
   'channel-edge-cycle': resolved({
@@ -157,14 +158,6 @@ const NEGATIVE: Readonly<Record<string, Json>> = {
   'unknown-channel': resolved({
     hosts: { 'web-1': host('stable'), 'web-2': host('stabel') },
     channels: { stable: channel('all') },
-  }),
-  // mkFleet's default list of frameworks, which a resolved fleet carries when it lists them.
-  'unknown-framework': resolved({
-    hosts: { 'web-1': host('stable') },
-    channels: {
-      stable: channel('all', { compliance: { mode: 'enforce', frameworks: ['nis2', 'pci-dss'] } }),
-    },
-    extra: { complianceFrameworks: ['anssi-bp028', 'nis2', 'dora', 'iso27001'] },
   }),
   'unknown-policy': resolved({
     hosts: { 'web-1': host('stable') },
@@ -232,7 +225,7 @@ describe('keys and types', () => {
     fleet.meta.signed = null
     fleet.frobnicate = 1
     expect(problemsOf(fleet)).toEqual([
-      'frobnicate: no such key (the keys here are: channelEdges, channels, complianceFrameworks, disruptionBudgets, edges, hosts, meta, rolloutPolicies, schemaVersion, waves)',
+      'frobnicate: no such key (the keys here are: channelEdges, channels, disruptionBudgets, edges, hosts, meta, rolloutPolicies, schemaVersion, waves)',
       'hosts.web-01.pin.expires: no such key (did you mean expiresAt?)',
       'channels.stable.rolloutPolicys: no such key (did you mean rolloutPolicy?)',
       'rolloutPolicies.canary.waves[0].soak: no such key (did you mean soakMinutes?)',
@@ -249,7 +242,8 @@ describe('keys and types', () => {
     fleet.hosts['db 01'] = fleet.hosts['db-01']
     delete fleet.hosts['db-01']
     fleet.channels.stable.freshnessWindow = '180'
-    fleet.channels.stable.compliance = { strict: true }
+    fleet.channels.stable.compliance = { mode: 'enforce', frameworks: [], strict: true }
+    fleet.channels.edge.compliance = { mode: 'audit', frameworks: [] }
     fleet.rolloutPolicies.canary.strategy = 'blue-green'
     fleet.rolloutPolicies.canary.waves[0].selector.tags = ['web', 3]
     fleet.rolloutPolicies.canary.waves[1].selector.not = { hosts: 'web-01' }
@@ -263,8 +257,9 @@ describe('keys and types', () => {
       'hosts.web-02.channel: required, but not set',
       'hosts.web-01.tags: expected a list, got the string "web"',
       'hosts."db 01": not a valid name: expected a hostname ([A-Za-z0-9][A-Za-z0-9._-]*, at most 253 chars)',
-      'channels.stable.compliance.strict: no such key (the keys here are: frameworks, mode)',
       'channels.stable.freshnessWindow: expected a number, got the string "180"',
+      'channels.stable.compliance.strict: no such key (the keys here are: frameworks, mode)',
+      'channels.edge.compliance.mode: expected one of "disabled", "permissive", "enforce", got the string "audit"',
       'rolloutPolicies.canary.strategy: expected one of "canary", "all-at-once", "staged", got the string "blue-green"',
       'rolloutPolicies.canary.waves[0].selector.tags[1]: expected a string, got the number 3',
       'rolloutPolicies.canary.waves[1].selector.not.hosts: expected a list, got the string "web-01"',
@@ -285,15 +280,29 @@ describe('keys and types', () => {
     expect(problemsOf(fleet)).toEqual(['hosts.web-01.tags: expected a list, got the string "web"'])
   })
 
-  test('what mkFleet emits beyond the wire passes: and/not, compliance, null pin expiry', () => {
+  test('what mkFleet emits passes: and/not, compliance, null pin expiry', () => {
     const fleet = base()
     fleet.rolloutPolicies.canary.waves[0].selector = selector({
       and: [selector({ tags: ['web'] }), selector({ not: selector({ hosts: ['web-02'] }) })],
     })
     fleet.channels.edge.compliance = { mode: 'permissive', frameworks: ['nis2'] }
     fleet.hosts['db-01'].pin = { commit: 'a'.repeat(40), reason: 'audit', expiresAt: null }
-    fleet.complianceFrameworks = ['nis2']
     expect(problemsOf(fleet)).toEqual([])
+  })
+
+  test('selectors are checked at every depth of and/not, and nest 16 deep at most', () => {
+    const fleet = base()
+    fleet.rolloutPolicies.canary.waves[0].selector = {
+      and: [{ tagz: ['x'] }, { not: { hots: [] } }],
+    }
+    let deep: Json = { all: true }
+    for (let i = 0; i < 16; i++) deep = { not: deep }
+    fleet.disruptionBudgets[0].selector = deep
+    expect(problemsOf(fleet)).toEqual([
+      'rolloutPolicies.canary.waves[0].selector.and[0].tagz: no such key (did you mean tags?)',
+      'rolloutPolicies.canary.waves[0].selector.and[1].not.hots: no such key (did you mean hosts?)',
+      `disruptionBudgets[0].selector${'.not'.repeat(16)}: selectors nest deeper than 16 levels (and/not), got an object`,
+    ])
   })
 
   test('meta and schemaVersion may be left to release, but schemaVersion must be 1', () => {
@@ -316,7 +325,11 @@ describe('keys and types', () => {
     expect(r.fleet.edges).toEqual([])
     expect(r.fleet.channelEdges).toEqual([])
     expect(r.fleet.disruptionBudgets as unknown).toEqual([
-      { selector: selector({ tags: ['web'] }), maxInFlight: 1, maxInFlightPct: null },
+      {
+        selector: { tags: ['web'], tagsAny: [], hosts: [], channel: null, all: false },
+        maxInFlight: 1,
+        maxInFlightPct: null,
+      },
     ])
   })
 })

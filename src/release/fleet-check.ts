@@ -10,9 +10,8 @@
  * - The keys and types allowed are read from the wire schemas (proto/fleet.ts, proto/common.ts),
  *   so the two cannot drift. The wire drops unknown keys (forward compatibility for the control
  *   plane and agents); only this check, at signing time, refuses them.
- * - The wire schemas differ from what mkFleet emits in a few places, listed below in ADDED
- *   (keys mkFleet emits that the wire does not read) and WIDENED (fields this check reads
- *   differently from the wire): a key the wire gains later is read from the wire, not ADDED.
+ * - Where mkFleet is stricter than the wire (a rollout strategy, a compliance mode) or a fleet may
+ *   leave something to `release` (`meta`, `schemaVersion`), OVERRIDES says so, per object schema.
  * - The object-level rules of the wire (one of `system`/`platform`, of `gates`/`before`, …) are
  *   not run here but in fleet-rules.ts, with mkFleet's wording; `release` parses the wire schema
  *   afterwards as before, so nothing the wire refuses is signed.
@@ -22,11 +21,10 @@
  */
 import * as v from 'valibot'
 import { type CheckedFleet, fleetViolations } from '../core/release/fleet-rules.ts'
-import { MetaSchema, Rfc3339Schema, SelectorSchema } from '../proto/common.ts'
+import { MetaSchema } from '../proto/common.ts'
 import {
-  ChannelSchema,
+  ChannelComplianceSchema,
   FleetResolvedSchema,
-  PinSchema,
   RolloutPolicySchema,
 } from '../proto/fleet.ts'
 import { suggest } from '../lib/suggest.ts'
@@ -44,42 +42,15 @@ type Node = AnySchema & {
   readonly getter?: (input: unknown) => AnySchema
 }
 
-const selectorRef: AnySchema = v.lazy(() => SelectorSchema)
-
-/** Keys mkFleet emits that the wire does not read, per object schema. */
-const ADDED = new Map<AnySchema, Entries>([
-  // The frameworks channels may name (mkFleet's `complianceFrameworks`).
-  [FleetResolvedSchema, { complianceFrameworks: v.optional(v.array(v.string())) }],
-  [
-    ChannelSchema,
-    {
-      compliance: v.optional(
-        v.object({
-          mode: v.optional(v.picklist(['disabled', 'permissive', 'enforce']), 'enforce'),
-          frameworks: v.optional(v.array(v.string()), () => []),
-        }),
-        () => ({ mode: 'enforce', frameworks: [] })
-      ),
-    },
-  ],
-  // mkFleet's selector combinators: the host matches every selector of `and`, or not `not`.
-  [
-    SelectorSchema,
-    {
-      and: v.optional(v.array(selectorRef), () => []),
-      not: v.nullish(selectorRef, null),
-    },
-  ],
-])
-
-/** Fields read differently from the wire, per object schema. */
-const WIDENED = new Map<AnySchema, Entries>([
-  // `release` stamps both; a fleet need not carry them. mkFleet writes schemaVersion 1.
+/**
+ * Fields this check reads more strictly or more loosely than the wire, per object schema: a
+ * fleet need not carry what `release` stamps; mkFleet knows three strategies and three
+ * compliance modes where the wire takes any string.
+ */
+const OVERRIDES = new Map<AnySchema, Entries>([
   [FleetResolvedSchema, { schemaVersion: v.optional(v.literal(1)), meta: v.optional(MetaSchema) }],
-  // mkFleet writes null for a pin without expiry.
-  [PinSchema, { expiresAt: v.nullish(Rfc3339Schema, null) }],
-  // The wire takes any string; mkFleet only these three.
   [RolloutPolicySchema, { strategy: v.picklist(['canary', 'all-at-once', 'staged']) }],
+  [ChannelComplianceSchema, { mode: v.picklist(['disabled', 'permissive', 'enforce']) }],
 ])
 
 const OPTIONAL = new Set(['optional', 'exact_optional', 'undefinedable', 'nullish'])
@@ -180,8 +151,7 @@ function walkObject(
     out.push(`${where(path)}expected an object, got ${describe(value)}`)
     return value
   }
-  // A key the wire knows is read from the wire; only WIDENED overrides it.
-  const entries: Entries = { ...ADDED.get(schema), ...own, ...WIDENED.get(schema) }
+  const entries: Entries = { ...own, ...OVERRIDES.get(schema) }
   const known = Object.keys(entries).sort()
   for (const k of Object.keys(value)) {
     if (Object.hasOwn(entries, k)) continue

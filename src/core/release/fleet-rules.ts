@@ -6,14 +6,15 @@
  *
  * Invariants:
  * - Every violation is returned, in mkFleet's order (host channels, channel policies, edges,
- *   channel edges, frameworks, cycles, freshness), names sorted; none stops the others.
+ *   channel edges, cycles, freshness), names sorted; none stops the others. mkFleet's checks of
+ *   configurations, compliance evidence and frameworks, and tag pins have nothing to check here:
+ *   the resolved form carries none of what they read.
  * - The resolved form also carries what mkFleet computes and so never gets wrong, and the older
  *   spellings the wire still accepts; those get rules of their own, after mkFleet's: a host's
  *   `system`/`platform`, a budget's `selector`/`hosts`, and waves naming unknown channels or hosts.
  * Pure.
  */
-import type { Selector } from '../../proto/common.ts'
-import type { Hostname } from '../../proto/ids.ts'
+import type { Selector } from '../types.ts'
 
 /** A host, as fleet.resolved spells it (`system` from mkFleet, `platform` in newer files). */
 export type CheckedHost = {
@@ -30,7 +31,6 @@ export type CheckedChannel = {
   readonly rolloutPolicy: string
   readonly freshnessWindow: number
   readonly signingIntervalMinutes: number
-  readonly compliance?: { readonly frameworks?: readonly string[] | undefined } | undefined
 }
 
 /** A channel edge in either spelling: `gates`/`gated`, or the deprecated `before`/`after`. */
@@ -45,7 +45,7 @@ export type CheckedChannelEdge = {
 /** A disruption budget: a `selector`, or the older `hosts` list. */
 export type CheckedBudget = {
   readonly selector?: Selector | undefined
-  readonly hosts?: readonly Hostname[] | undefined
+  readonly hosts?: readonly string[] | undefined
   readonly maxInFlight: number | null
   readonly maxInFlightPct: number | null
 }
@@ -65,8 +65,6 @@ export type CheckedFleet = {
   }[]
   readonly channelEdges: readonly CheckedChannelEdge[]
   readonly disruptionBudgets: readonly CheckedBudget[]
-  /** The frameworks channels may name; absent from fleets that do not list them. */
-  readonly complianceFrameworks?: readonly string[] | undefined
 }
 
 /** A channel edge with one spelling chosen: the canonical name when given, else the alias. */
@@ -171,18 +169,6 @@ export function fleetViolations(fleet: CheckedFleet): string[] {
       )
     }
   })
-  const known = fleet.complianceFrameworks
-  if (known !== undefined) {
-    for (const [name, c] of channels) {
-      for (const f of c.compliance?.frameworks ?? []) {
-        if (!known.includes(f)) {
-          out.push(
-            `channel '${name}' references unknown compliance framework '${f}' (known: ${known.join(', ')})`
-          )
-        }
-      }
-    }
-  }
   // `gated` waits for `gates`: the path reads "a waits for b waits for … a".
   const hostCycle = findCycle(fleet.edges.map((e) => ({ from: e.gated, to: e.gates })))
   if (hostCycle) {

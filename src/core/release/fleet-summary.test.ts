@@ -1,5 +1,4 @@
 import { describe, expect, test } from 'bun:test'
-import type { Hostname } from '../../proto/ids.ts'
 import { type CheckedFleet, findCycle } from './fleet-rules.ts'
 import { summarizeFleet } from './fleet-summary.ts'
 
@@ -37,7 +36,7 @@ const FLEET: CheckedFleet = {
       maxInFlight: 1,
       maxInFlightPct: null,
     },
-    { hosts: ['db-01', 'cp'] as Hostname[], maxInFlight: null, maxInFlightPct: 50 },
+    { hosts: ['db-01', 'cp'], maxInFlight: null, maxInFlightPct: 50 },
   ],
 }
 

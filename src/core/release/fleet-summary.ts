@@ -7,9 +7,8 @@
  * lists it, a host no wave lists goes with the first wave, and a budget covers every host of the
  * fleet its selector matches. Host lists are sorted. Pure.
  */
-import type { Selector } from '../../proto/common.ts'
-import type { Hostname } from '../../proto/ids.ts'
 import { selectorSummary } from '../planner/selector.ts'
+import type { Selector } from '../types.ts'
 import { type CheckedFleet, normalizeChannelEdge } from './fleet-rules.ts'
 import { selectorMatches } from './selector.ts'
 
@@ -72,18 +71,12 @@ export function summarizeFleet(fleet: CheckedFleet): FleetSummary {
     })
   const disruptionBudgets = fleet.disruptionBudgets.map((b): BudgetSummary => {
     // An older budget's `hosts` list is the selector of exactly those hosts (proto/fleet.ts).
-    const selector: Selector = b.selector ?? {
-      tags: [],
-      tagsAny: [],
-      hosts: [...(b.hosts ?? [])],
-      channel: null,
-      all: false,
-    }
+    const selector: Selector = b.selector ?? { hosts: b.hosts ?? [] }
     return {
       selector: selectorSummary(selector),
       maxInFlight: b.maxInFlight,
       maxInFlightPct: b.maxInFlightPct,
-      hosts: hostNames.filter((h) => selectorMatches(selector, h as Hostname, fleet.hosts[h]!)),
+      hosts: hostNames.filter((h) => selectorMatches(selector, h, fleet.hosts[h]!)),
     }
   })
   return {
