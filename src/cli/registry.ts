@@ -8,6 +8,7 @@ import { caInit, caInitSpec } from './commands/ca.ts'
 import { canonicalize, canonicalizeSpec } from './commands/canonicalize.ts'
 import { controlPlane, cpSpec } from './commands/control-plane.ts'
 import { demo, demoSpec } from './commands/demo.ts'
+import { fleetCheck, fleetCheckSpec } from './commands/fleet-check.ts'
 import { keygen, keygenSpec } from './commands/keygen.ts'
 import { mintOperatorCert, mintOperatorCertSpec } from './commands/mint-operator-cert.ts'
 import { mintToken, mintTokenSpec } from './commands/mint-token.ts'
@@ -21,6 +22,7 @@ export type { Command } from './command.ts'
 export const commands: readonly Command[] = [
   { spec: demoSpec, run: demo },
   { spec: releaseSpec, run: release },
+  { spec: fleetCheckSpec, run: fleetCheck },
   ...verifyCommands,
   { spec: keygenSpec, run: keygen },
   { spec: trustInitSpec, run: trustInit },

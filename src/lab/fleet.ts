@@ -63,11 +63,13 @@ export function labFleetJson(spec: LabFleetSpec): JsonValue {
   const policies: Record<string, JsonValue> = {}
   const waves: Record<string, JsonValue> = {}
   for (const c of spec.channels) {
+    const freshnessWindow = c.freshnessWindow ?? 1440
     channels[c.name] = {
       rolloutPolicy: c.name,
       reconcileIntervalMinutes: 30,
-      freshnessWindow: c.freshnessWindow ?? 1440,
-      signingIntervalMinutes: 60,
+      freshnessWindow,
+      // `nixfleet release` refuses a window shorter than two signing intervals, as mkFleet does.
+      signingIntervalMinutes: Math.min(60, Math.floor(freshnessWindow / 2)),
     }
     policies[c.name] = {
       strategy: c.soakMinutes.length > 1 ? 'canary' : 'all-at-once',

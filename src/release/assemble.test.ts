@@ -50,10 +50,12 @@ describe('stampFleet', () => {
     const raw = fixture()
     raw.auditTrail = { ticket: 'CHG-1' }
     raw.meta.generator = 'mkFleet 0.2'
+    raw.hosts['dev-01'].futureField = { kept: true }
     const closures = { 'web-01': CLOSURES['web-01'] }
     const out = stampFleet(raw as JsonValue, closures, STAMP)
     const expected = fixture()
     expected.auditTrail = { ticket: 'CHG-1' }
+    expected.hosts['dev-01'].futureField = { kept: true }
     expected.hosts['web-01'].closureHash = CLOSURES['web-01']
     expected.meta = { ...META, generator: 'mkFleet 0.2' }
     expect(out).toEqual(expected)

@@ -202,7 +202,12 @@ const RELEASE_FILES = [
 ]
 
 /** The verify invocations covering every artifact of a release in `rel`. */
-function verifyCommands(rel: string, trust: string, now = NOW): { file: string; args: string[] }[] {
+function verifyCommands(
+  rel: string,
+  trust: string,
+  now = NOW,
+  rolloutIds: readonly string[] = [EDGE, STABLE]
+): { file: string; args: string[] }[] {
   const common = (file: string) => [
     '--artifact',
     join(rel, file),
@@ -216,7 +221,7 @@ function verifyCommands(rel: string, trust: string, now = NOW): { file: string; 
   const fleet = join(rel, 'fleet.resolved.json')
   return [
     { file: 'fleet.resolved.json', args: ['verify', 'artifact', ...common('fleet.resolved.json')] },
-    ...[EDGE, STABLE].map((id) => ({
+    ...rolloutIds.map((id) => ({
       file: `rollouts/${id}.json`,
       args: [
         'verify',
@@ -267,6 +272,7 @@ describe('help and version', () => {
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' })
     for (const name of [
       'release',
+      'fleet check',
       'verify artifact',
       'verify rollout-manifest',
       'verify signature',
@@ -943,5 +949,252 @@ describe('bad inputs exit 2 with one line naming the file', () => {
       const noFleet = i < 0 ? args : [...args.slice(0, i), ...args.slice(i + 2)]
       expect({ file, code: (await nf(noFleet)).code }).toEqual({ file, code: 0 })
     }
+  })
+})
+
+/** The fleet of the repository template as mkFleet resolves it (golden, checked by nix/ci.sh). */
+const TEMPLATE_FLEET = join(
+  REPO_ROOT,
+  'nix',
+  'tests',
+  'mk-fleet',
+  'fixtures',
+  'template.resolved.json'
+)
+
+/** The template's fleet with `edit` applied, written to `<dir>/NAME`. */
+function writeFleet(name: string, edit: (fleet: Record<string, any>) => void): string {
+  const fleet = JSON.parse(readFileSync(TEMPLATE_FLEET, 'utf8'))
+  edit(fleet)
+  const path = join(dir, name)
+  writeFileSync(path, JSON.stringify(fleet))
+  return path
+}
+
+/** A typo a hand-written fleet may carry: `disruptionBudget` for `disruptionBudgets`. */
+const withTypo = (fleet: Record<string, any>) => {
+  fleet.disruptionBudget = fleet.disruptionBudgets
+  delete fleet.disruptionBudgets
+}
+
+/**
+ * A stand-in for `nix` that answers `eval --json REF#fleet.resolved` with `fleet` and
+ * `build --no-link --print-out-paths REF#nixosConfigurations.HOST.…` with a store path for HOST,
+ * logging each call (one line of arguments) to the returned `log`.
+ */
+function fakeNix(fleet: string): { nix: string; log: string } {
+  const nix = join(dir, 'fake-nix')
+  const log = join(dir, 'nix.log')
+  writeFileSync(log, '')
+  writeFileSync(
+    nix,
+    `#!/bin/sh
+printf '%s\\n' "$*" >> '${log}'
+case "$1 $2" in
+  "eval --json") cat '${fleet}' ;;
+  "build --no-link")
+    host=\${4#*#nixosConfigurations.}
+    echo "/nix/store/0c6kzph7l0dcbfmjap64f0czdafn3b7x-nixos-system-\${host%%.*}" ;;
+  *) echo "fake nix: unexpected $*" >&2; exit 1 ;;
+esac
+`,
+    { mode: 0o755 }
+  )
+  return { nix, log }
+}
+
+/** `nixfleet release` of `--fleet FILE` or `--flake REF --nix PATH` into `rel`. */
+function releaseFrom(source: string[], rel: string): Promise<Run> {
+  return nf([
+    'release',
+    ...source,
+    '--key',
+    writeKeyFile(),
+    '--ci-commit',
+    CI,
+    '--release-dir',
+    rel,
+    '--now',
+    NOW,
+  ])
+}
+
+describe('release checks the fleet before it signs', () => {
+  const rel = () => join(dir, 'releases')
+  const releaseFleet = (fleet: string) => releaseFrom(['--fleet', fleet], rel())
+
+  test('a misspelt key exits 2 naming it and the key meant, and writes nothing', async () => {
+    const fleet = writeFleet('typo.json', withTypo)
+    expectOneLineError(
+      await releaseFleet(fleet),
+      2,
+      `fleet ${fleet}: disruptionBudget: no such key (did you mean disruptionBudgets?)`
+    )
+    expect(listFiles(rel())).toEqual([])
+  })
+
+  test('every violation is reported, one line each', async () => {
+    const fleet = writeFleet('invalid.json', (f) => {
+      f.channels.stable.rolloutPolicy = 'canry'
+      f.channels.infra.freshnessWindow = 700
+      f.edges = [{ gated: 'web-02', gates: 'web-03', reason: '' }]
+    })
+    const r = await releaseFleet(fleet)
+    expect({ code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({
+      code: 2,
+      stdout: '',
+      stderr:
+        `nixfleet: fleet ${fleet}: fleet invariant violations:\n` +
+        "  - channel 'stable' references unknown rollout policy 'canry'\n" +
+        "  - edges[0].gates references unknown host 'web-03'\n" +
+        "  - channel 'infra': freshnessWindow (700) must be ≥ 2 × signingIntervalMinutes (360)\n",
+    })
+    expect(listFiles(rel())).toEqual([])
+  })
+
+  test('a fleet from --flake is checked before any host is built', async () => {
+    const { nix, log } = fakeNix(writeFleet('typo.json', withTypo))
+    const r = await releaseFrom(['--flake', 'git+file:///fleet', '--nix', nix], rel())
+    expectOneLineError(r, 2, 'nix eval git+file:///fleet#fleet.resolved: disruptionBudget:')
+    expect(readFileSync(log, 'utf8')).toBe('eval --json git+file:///fleet#fleet.resolved\n')
+    expect(listFiles(rel())).toEqual([])
+  })
+})
+
+describe('release --flake, end to end', () => {
+  test("the template's fleet is evaluated, built, signed, and verifies", async () => {
+    const rel = join(dir, 'releases')
+    const { nix, log } = fakeNix(TEMPLATE_FLEET)
+    const r = await releaseFrom(['--flake', 'git+file:///fleet', '--nix', nix], rel)
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' })
+    expect(readFileSync(log, 'utf8').split('\n')).toEqual([
+      'eval --json git+file:///fleet#fleet.resolved',
+      ...['cp', 'web-01', 'web-02'].map(
+        (h) =>
+          `build --no-link --print-out-paths git+file:///fleet#nixosConfigurations.${h}.config.system.build.toplevel`
+      ),
+      '',
+    ])
+    expect(listFiles(rel)).toEqual([
+      'fleet.resolved.json',
+      'fleet.resolved.json.sig',
+      `rollouts/infra@${CI}.json`,
+      `rollouts/infra@${CI}.json.sig`,
+      `rollouts/stable@${CI}.json`,
+      `rollouts/stable@${CI}.json.sig`,
+    ])
+    const ids = [`infra@${CI}`, `stable@${CI}`]
+    const written = verifyCommands(rel, writeTrust(), NOW, ids).filter((c) =>
+      existsSync(join(rel, c.file))
+    )
+    expect(written.length).toBe(3)
+    for (const { file, args } of written) {
+      const out = await nf(args)
+      expect({ file, code: out.code, stderr: out.stderr }).toEqual({ file, code: 0, stderr: '' })
+    }
+    for (const [channel, hosts] of [
+      ['infra', ['cp']],
+      ['stable', ['web-01', 'web-02']],
+    ] as const) {
+      const id = `${channel}@${CI}`
+      const manifest = JSON.parse(read(join(rel, `rollouts/${id}.json`)).toString())
+      expect(manifest.hostSet.map((h: { hostname: string }) => h.hostname)).toEqual(hosts)
+      expect(manifest.hostSet[0].targetClosure).toBe(
+        `0c6kzph7l0dcbfmjap64f0czdafn3b7x-nixos-system-${hosts[0]}`
+      )
+    }
+  })
+})
+
+describe('fleet check', () => {
+  const SUMMARY = [
+    'valid — 3 hosts on 2 channels, 1 disruption budget, 0 host edges, 1 channel edge',
+    'channel infra: 1 host, policy all-at-once, freshness window 1440 min, signed every 360 min',
+    '  hosts: cp',
+    '  wave 1 (soak 0 min): cp',
+    'channel stable: 2 hosts, policy canary, freshness window 1440 min, signed every 360 min',
+    '  hosts: web-01, web-02',
+    '  wave 1 (soak 30 min): web-01',
+    '  wave 2 (soak 0 min): web-02',
+    'disruption budgets:',
+    '  tags:web, at most 1 in flight: web-01, web-02',
+    'host edges: none',
+    'channel edges:',
+    '  infra waits for stable (a release proves itself on the web tier before the control plane takes it)',
+    '',
+  ].join('\n')
+
+  test('a valid fleet file prints its summary and exits 0', async () => {
+    expect(await nf(['fleet', 'check', TEMPLATE_FLEET])).toEqual({
+      code: 0,
+      stdout: `fleet ${TEMPLATE_FLEET}: ${SUMMARY}`,
+      stderr: '',
+    })
+  })
+
+  test('--flake evaluates the fleet and builds nothing', async () => {
+    const { nix, log } = fakeNix(TEMPLATE_FLEET)
+    expect(await nf(['fleet', 'check', '--flake', '.', '--nix', nix])).toEqual({
+      code: 0,
+      stdout: `nix eval .#fleet.resolved: ${SUMMARY}`,
+      stderr: '',
+    })
+    expect(readFileSync(log, 'utf8')).toBe('eval --json .#fleet.resolved\n')
+  })
+
+  test('an invalid fleet exits 1 listing the problems; --json prints them as one object', async () => {
+    const fleet = writeFleet('typo.json', (f) => {
+      withTypo(f)
+      f.channels.stable.rolloutPolicyy = 'canary'
+    })
+    expect(await nf(['fleet', 'check', fleet])).toEqual({
+      code: 1,
+      stdout:
+        `INVALID fleet ${fleet}: invalid fleet definition:\n` +
+        '  - disruptionBudget: no such key (did you mean disruptionBudgets?)\n' +
+        '  - channels.stable.rolloutPolicyy: no such key (did you mean rolloutPolicy?)\n',
+      stderr: '',
+    })
+    const r = await nf(['fleet', 'check', '--json', fleet])
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 1, stderr: '' })
+    expect(JSON.parse(r.stdout)).toEqual({
+      ok: false,
+      source: `fleet ${fleet}`,
+      title: 'invalid fleet definition',
+      violations: [
+        'disruptionBudget: no such key (did you mean disruptionBudgets?)',
+        'channels.stable.rolloutPolicyy: no such key (did you mean rolloutPolicy?)',
+      ],
+    })
+  })
+
+  test('--json prints the summary of a valid fleet as one object', async () => {
+    const r = await nf(['fleet', 'check', '--json', '-'], {
+      stdin: readFileSync(TEMPLATE_FLEET),
+    })
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' })
+    const out = JSON.parse(r.stdout)
+    expect([out.ok, out.source, out.summary.hosts]).toEqual([true, 'fleet stdin', 3])
+    expect(out.summary.channels[1].waves).toEqual([
+      { soakMinutes: 30, hosts: ['web-01'] },
+      { soakMinutes: 0, hosts: ['web-02'] },
+    ])
+  })
+
+  test('usage and I/O errors exit 2', async () => {
+    expectOneLineError(await nf(['fleet', 'check']), 2, 'exactly one of FILE or --flake REF')
+    expectOneLineError(
+      await nf(['fleet', 'check', TEMPLATE_FLEET, '--flake', '.']),
+      2,
+      'exactly one of FILE or --flake REF'
+    )
+    const missing = join(dir, 'missing.json')
+    expectOneLineError(await nf(['fleet', 'check', missing]), 2, missing, 'no such file')
+    const { nix } = fakeNix(join(dir, 'missing.json'))
+    expectOneLineError(
+      await nf(['fleet', 'check', '--flake', '.', '--nix', nix]),
+      2,
+      'fleet check: nix eval .#fleet.resolved failed (exit 1)'
+    )
   })
 })

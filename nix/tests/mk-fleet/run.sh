@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The mkFleet tests (nix/lib/mk-fleet.nix), run by nix/ci.sh:
 #   fixtures/NAME.nix   must evaluate; its `resolved` must equal NAME.resolved.json (compared as
-#                       canonical JSON, through the binary's `canonicalize`), and it must warn
+#                       canonical JSON, through the binary's `canonicalize`), pass the binary's
+#                       `fleet check` (what mkFleet accepts, `release` accepts), and it must warn
 #                       exactly the `# warning: TEXT` lines of its header (each TEXT a substring);
 #   negative/NAME.nix   must fail to evaluate with every `# error: TEXT` line of its header.
 # Then the template's fleet (fixtures/template.nix) is signed with `nixfleet release`, so the
@@ -60,6 +61,9 @@ for fixture in "$here"/fixtures/*.nix; do
     problems="no $(basename "$golden") (run with --update to write it)"
   elif ! cmp -s <("$nixfleet" canonicalize <"$work/out.json") <("$nixfleet" canonicalize <"$golden"); then
     problems="resolved differs from $(basename "$golden"):"$'\n'"$(diff <(bun -e 'process.stdout.write(JSON.stringify(JSON.parse(await Bun.stdin.text()), null, 2) + "\n")' <"$work/out.json") "$golden" | head -n 40)"
+  fi
+  if ! "$nixfleet" fleet check "$work/out.json" >"$work/check" 2>&1; then
+    problems+="${problems:+$'\n'}nixfleet fleet check refused it:"$'\n'"$(cat "$work/check")"
   fi
   want=$(expected warning "$fixture")
   got=$(grep -c 'evaluation warning: ' "$work/err" || true)

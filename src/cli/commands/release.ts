@@ -1,6 +1,7 @@
 /**
  * `nixfleet release`: the CI side. Takes fleet.resolved (a file, stdin, or `nix eval` of a
- * flake) plus closures, stamps `meta`, canonicalizes, signs each artifact (local key or the
+ * flake), checks it against mkFleet's rules (src/release/fleet-check.ts; before any host is
+ * built), takes closures, stamps `meta`, canonicalizes, signs each artifact (local key or the
  * reference's `--sign-cmd` hook), verifies every result, and only then writes the release
  * directory atomically:
  *   fleet.resolved.json{,.sig}, rollouts/<rolloutId>.json{,.sig} per channel with a closure,
@@ -13,7 +14,6 @@ import { bytesEqual, fromBase64 } from '../../lib/bytes.ts'
 import { ed25519Verify } from '../../crypto/ed25519.ts'
 import { p256Verify } from '../../crypto/p256.ts'
 import { verifyArtifact } from '../../crypto/verify-artifact.ts'
-import type { JsonValue } from '../../crypto/canonical-json.ts'
 import { BootstrapNoncesSchema } from '../../proto/bootstrap.ts'
 import { parseRfc3339Ms, toRfc3339 } from '../../proto/common.ts'
 import { FleetResolvedSchema } from '../../proto/fleet.ts'
@@ -26,7 +26,15 @@ import { type CommandSpec, type ParsedArgs, flag, str, timeOpt } from '../args.t
 import { CliError, EXIT_OK, EXIT_VERIFY_FAILED } from '../errors.ts'
 import { readInput, writeAtomic } from '../io.ts'
 import { makeSigner, type Signer } from './release-signer.ts'
-import { fromFlake, loadClosures, resolveCiCommit } from './release-sources.ts'
+import {
+  FLAKE_OPTIONS,
+  buildClosures,
+  evalFleet,
+  loadClosures,
+  readFleetFile,
+  requireValidFleet,
+  resolveCiCommit,
+} from './release-sources.ts'
 import { loadTrustFile, parseJsonBytes } from '../load.ts'
 import * as v from 'valibot'
 
@@ -41,36 +49,23 @@ export const releaseSpec: CommandSpec = {
     'Keys: PKCS#8 PEM (ed25519 or P-256), 32 raw bytes, or 64 hex characters. --sign-cmd runs under\n' +
     'sh -c with NIXFLEET_INPUT (the canonical bytes) and NIXFLEET_OUTPUT (write the raw 64-byte\n' +
     'signature there). --closures maps hostname to a store path or its basename. Every artifact is\n' +
-    'verified before anything is written; with --trust-file also against that trust.json.',
+    'verified before anything is written; with --trust-file also against that trust.json.\n' +
+    'The fleet is first checked as `nixfleet fleet check` does (unknown keys, unknown channels,\n' +
+    'policies and hosts, cycles, freshness); an invalid fleet exits 2, one line per problem.',
   options: {
     fleet: {
       type: 'string',
       value: 'FILE',
       description: 'fleet.resolved.json to release ("-" for stdin)',
     },
-    flake: {
-      type: 'string',
-      value: 'REF',
-      description: 'evaluate REF#fleet.resolved and build every host',
-    },
-    'fleet-resolved-attr': {
-      type: 'string',
-      value: 'ATTR',
-      description: 'attribute evaluated with --flake',
-      default: 'fleet.resolved',
-    },
+    flake: FLAKE_OPTIONS.flake,
+    'fleet-resolved-attr': FLAKE_OPTIONS['fleet-resolved-attr'],
     'pin-source-url': {
       type: 'string',
       value: 'URL',
       description: 'flake URL for pinned hosts (built at ?rev=COMMIT)',
     },
-    nix: {
-      type: 'string',
-      value: 'PATH',
-      description: 'nix binary for --flake',
-      default: 'nix',
-      env: 'NIXFLEET_NIX',
-    },
+    nix: FLAKE_OPTIONS.nix,
     closures: {
       type: 'string',
       value: 'FILE',
@@ -144,17 +139,13 @@ export async function release(args: ParsedArgs): Promise<number> {
   const ciCommit = await resolveCiCommit(args)
   const trust = str(args, 'trust-file') ? await loadTrustFile(str(args, 'trust-file')!) : undefined
 
-  let fleetRaw: JsonValue
-  let closures: Record<string, string> = {}
-  if (str(args, 'flake') !== undefined) {
-    ;({ fleet: fleetRaw, closures } = await fromFlake(args, ciCommit))
-  } else {
-    const path = str(args, 'fleet')!
-    fleetRaw = parseJsonBytes(
-      await readInput(path, 'fleet'),
-      `fleet ${path === '-' ? 'stdin' : path}`
-    )
-  }
+  const fromFlake = str(args, 'flake') !== undefined
+  const input = fromFlake
+    ? await evalFleet(args, 'release')
+    : await readFleetFile(str(args, 'fleet')!)
+  const checked = requireValidFleet(input)
+  const fleetRaw = input.raw
+  let closures = fromFlake ? await buildClosures(args, checked, ciCommit) : {}
   if (str(args, 'closures'))
     closures = { ...closures, ...(await loadClosures(str(args, 'closures')!)) }
   const revPath = str(args, 'revocations')
@@ -171,12 +162,8 @@ export async function release(args: ParsedArgs): Promise<number> {
 
   const dir = str(args, 'release-dir')!
   // ReleaseInputError names the artifact ("fleet.resolved: …"); the operator needs the file given.
-  const fleetPath = str(args, 'fleet')
   const sources: Record<string, string | undefined> = {
-    'fleet.resolved':
-      fleetPath === undefined
-        ? `nix eval ${str(args, 'flake')}#${str(args, 'fleet-resolved-attr')}`
-        : `fleet ${fleetPath === '-' ? 'stdin' : fleetPath}`,
+    'fleet.resolved': input.source,
     closures: str(args, 'closures') && `closures ${str(args, 'closures')}`,
     revocations: revPath && `revocations ${revPath}`,
     'bootstrap-nonces': noncePath && `bootstrap-nonces ${noncePath}`,

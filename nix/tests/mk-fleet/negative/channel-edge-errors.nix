@@ -8,6 +8,7 @@
 # error: channelEdges[4].gates references unknown channel 'canry'
 # error: channelEdges[5].gated references unknown channel 'stabel'
 # error: channelEdges[6] has gates == gated ('stable'); use a wave-staged policy for intra-channel ordering instead
+# error: channelEdges form a cycle (stable -> stable, each gated by the next); cross-channel ordering must be a DAG
 { mkFleet, stub, ... }:
 let
   host = channel: {
