@@ -16,7 +16,7 @@ import type { Clock } from '../runtime/clock.ts'
 import { systemClock } from '../runtime/clock.ts'
 import { createLogger, type Logger } from '../runtime/log.ts'
 import { systemTimers } from '../runtime/timers.ts'
-import { webhookTokenReader, type CpConfig } from './config.ts'
+import { cpLimits, webhookTokenReader, type CpConfig } from './config.ts'
 import { DispatchHub } from './dispatch-hub.ts'
 import { EnrollService } from './enroll.ts'
 import { registerGauges } from './gauges.ts'
@@ -79,6 +79,7 @@ export async function createControlPlane(
   const clock = opts.clock ?? systemClock
   const log =
     opts.log ?? createLogger({ component: 'cp', level: config.logLevel, now: () => clock.now() })
+  const limits = cpLimits(config.limits)
   const store = openStore(config.dbPath)
   if (store.wasEmpty) log.info('new state database', { path: config.dbPath })
   const state = new CpState()
@@ -101,6 +102,8 @@ export async function createControlPlane(
       planDebounceMs: config.cadence.planDebounceMs,
       rolloutRetentionMs: ROLLOUT_RETENTION_MS,
       nonceRetentionMs: NONCE_RETENTION_MS,
+      refusalLogIntervalMs: limits.refusalLogIntervalMs,
+      probeResultsKept: limits.probeResultsKept,
     },
   })
   mutator.start()
