@@ -170,6 +170,12 @@ export async function createControlPlane(
       agentCnSuffix: config.agentCnSuffix,
       strict: config.strict,
       closureUpstream: config.closureUpstream,
+      events: {
+        perMinute: limits.eventsPerMinute,
+        burst: limits.eventBurst,
+        fieldBytes: limits.eventFieldBytes,
+        eventBytes: limits.eventBytes,
+      },
       webhookToken: webhookTokenReader(config.webhookTokenFile),
     },
   })

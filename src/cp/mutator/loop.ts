@@ -95,7 +95,14 @@ export class CpMutator {
   private planQueued = false
 
   constructor(private readonly deps: MutatorDeps) {
-    this.applier = new Applier(deps.store, deps.state, deps.hub, deps.metrics, deps.log)
+    this.applier = new Applier(
+      deps.store,
+      deps.state,
+      deps.hub,
+      deps.metrics,
+      deps.log,
+      deps.options.probeResultsKept
+    )
     this.ctx = new BatchContext(
       deps.store,
       deps.state,

@@ -16,6 +16,7 @@ import {
 import { wireToOutbound } from '../../../runtime/wire.ts'
 import { toRfc3339 } from '../../../proto/common.ts'
 import type { AppDeps, CpEnv } from '../deps.ts'
+import { capEvent, HostRateLimiter } from '../event-limits.ts'
 import { checkBody, jsonBody, limitBody, rawJson } from '../middleware/body.ts'
 import { busy, jsonError } from '../middleware/errors.ts'
 import { identityGate } from '../middleware/gates.ts'
@@ -42,6 +43,8 @@ export function enrollRoutes(deps: AppDeps): Hono<CpEnv> {
 export function agentRoutes(deps: AppDeps): Hono<CpEnv> {
   const app = new Hono<CpEnv>()
   app.use('*', identityGate(deps, ['agent']))
+  const limits = deps.config.events
+  const eventRate = new HostRateLimiter(limits.perMinute, limits.burst)
 
   app.post('/renew', limitBody(SMALL_BODY_LIMIT), async (c) => {
     const caller = c.get('caller')
@@ -56,18 +59,31 @@ export function agentRoutes(deps: AppDeps): Hono<CpEnv> {
   })
 
   app.post('/events', limitBody(EVENT_BODY_LIMIT), async (c) => {
-    const body = await jsonBody(c, AgentEventEnvelopeSchema)
     const host = c.get('caller').name
+    // Before the body is even read: a host over its rate costs a token-bucket update.
+    const wait = eventRate.take(host, deps.clock.monotonicMs())
+    if (wait > 0) {
+      deps.metrics.eventsRateLimited.inc()
+      c.header('Retry-After', String(wait))
+      return jsonError(c, 429, 'too many events from this host; retry later')
+    }
+    const body = await jsonBody(c, AgentEventEnvelopeSchema)
     if (body.hostname !== host)
       return jsonError(c, 403, 'certificate does not belong to the body hostname')
     const rec = deps.state.host(body.rolloutId, host)
     // Idempotent duplicate: answered without touching the mutator.
     if (rec !== undefined && body.event.seq <= rec.lastEventSeq) return c.body(null, 204)
+    const capped = capEvent(body.event, limits.fieldBytes, limits.eventBytes)
+    if (!capped.ok) {
+      deps.metrics.eventsTooLarge.inc({ kind: body.event.kind })
+      return jsonError(c, 413, `event too large to store (limit ${limits.eventBytes} bytes)`)
+    }
+    if (capped.truncated) deps.metrics.eventsTruncated.inc({ kind: body.event.kind })
     const reply = deps.mutator.request({
       type: 'HostEvent',
       host,
       rolloutId: body.rolloutId,
-      event: wireToOutbound(body.event),
+      event: wireToOutbound(capped.event),
     })
     return respondToReply(c, reply, (r) =>
       r.status === 204 ? c.body(null, 204) : jsonError(c, 409, r.error)
