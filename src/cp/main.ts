@@ -15,6 +15,7 @@ import type { MtlsServer } from '../pki/tls-server.ts'
 import type { Clock } from '../runtime/clock.ts'
 import { systemClock } from '../runtime/clock.ts'
 import { createLogger, type Logger } from '../runtime/log.ts'
+import { repeatLog } from '../runtime/repeat-log.ts'
 import { systemTimers } from '../runtime/timers.ts'
 import { cpLimits, webhookTokenReader, type CpConfig } from './config.ts'
 import { DispatchHub } from './dispatch-hub.ts'
@@ -179,7 +180,21 @@ export async function createControlPlane(
       webhookToken: webhookTokenReader(config.webhookTokenFile),
     },
   })
-  const server = createCpServer(app.fetch, config.tls, opts.lightweightResponses === true)
+  // Out of descriptors, every accept fails: one line per interval, counted.
+  const listenerErrors = repeatLog({
+    log: log.child('http'),
+    intervalMs: limits.refusalLogIntervalMs,
+    now: () => performance.now(),
+    onSuppressed: () => metrics.logSuppressed.inc(),
+  })
+  const server = createCpServer(app.fetch, config.tls, opts.lightweightResponses === true, {
+    limits,
+    onRefused: (reason) => metrics.connectionsRefused.inc({ reason }),
+    onListenerError: (err) =>
+      listenerErrors('warn', err.message, 'accepting a connection failed; still listening', {
+        error: err.message,
+      }),
+  })
   server.closing.addEventListener('abort', () => {
     closing.abort()
     hub.close()

@@ -4,10 +4,13 @@
  * real mTLS on 127.0.0.1; every load loop is bounded in count and time.
  */
 import { describe, expect, test } from 'bun:test'
+import { connect, type Socket } from 'node:net'
+import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 import { createLogger } from '../../src/runtime/log.ts'
 import {
   activationEvents,
   closureOf,
+  eventually,
   iso,
   labPerTest,
   startCp,
@@ -156,6 +159,148 @@ describe('log flooding', () => {
     expect(refusals()[1]).toMatchObject({ host: 'h2', repeated: 49 })
     expect((await t.operator.send('GET', '/metrics')).text).toContain(
       'nixfleet_cp_log_lines_suppressed_total 49'
+    )
+  })
+})
+
+/** A TCP connection to the CP that sends nothing; resolves `closed` when the CP drops it. */
+function rawTcp(port: number): { socket: Socket; closed: Promise<number> } {
+  const started = performance.now()
+  const socket = connect(port, '127.0.0.1')
+  socket.on('error', () => {})
+  const closed = new Promise<number>((r) =>
+    socket.once('close', () => r(performance.now() - started))
+  )
+  return { socket, closed }
+}
+
+/** A TLS connection without a client certificate, once its handshake is done. */
+async function anonymousTls(port: number): Promise<{ socket: TLSSocket; closed: Promise<number> }> {
+  const socket = tlsConnect({
+    port,
+    host: '127.0.0.1',
+    servername: 'localhost',
+    ca: env.lab.ca.certPem,
+  })
+  socket.on('error', () => {})
+  const closedAt = new Promise<number>((r) => socket.once('close', () => r(performance.now())))
+  await new Promise<void>((resolve, reject) => {
+    socket.once('secureConnect', () => resolve())
+    socket.once('close', () => reject(new Error('closed during the handshake')))
+  })
+  const started = performance.now()
+  return { socket, closed: closedAt.then((t) => t - started) }
+}
+
+/** Whether `p` settles within `ms` (a bounded wait, not a sleep standing in for a condition). */
+async function within<T>(p: Promise<T>, ms: number): Promise<T | 'pending'> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const late = new Promise<'pending'>((r) => (timer = setTimeout(() => r('pending'), ms)))
+  try {
+    return await Promise.race([p, late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+describe('connection exhaustion without a certificate', () => {
+  const limits = {
+    handshakeTimeoutMs: 300,
+    headersTimeoutMs: 300,
+    bodyTimeoutMs: 300,
+    maxPendingHandshakes: 4,
+    maxAnonymousPerAddress: 6,
+  }
+
+  test('a peer that never finishes its handshake is dropped; beyond the pending cap at once', async () => {
+    env.lab.publish(twoWaves)
+    const t = (env.t = await startCp(env.lab, { config: { limits } }))
+    const held = Array.from({ length: 4 }, () => rawTcp(t.port))
+    // Wait until the CP has seen the four before the fifth comes.
+    await eventually(() => t.cp.server.connectionCount() === 4)
+    const fifth = rawTcp(t.port)
+    expect(await within(fifth.closed, 2000)).toBeLessThan(250)
+    for (const h of held) {
+      const ms = await within(h.closed, 3000)
+      expect(ms).not.toBe('pending')
+      expect(ms).toBeGreaterThanOrEqual(250)
+    }
+    // Slots are free again: an agent is served.
+    const a1 = await t.agent('h1')
+    const hb = { hostname: 'h1', current_closure: null, at: iso(T0) }
+    expect((await a1.send('POST', '/v1/agent/heartbeat', hb)).status).toBe(200)
+    const metrics = (await t.operator.send('GET', '/metrics')).text
+    expect(metrics).toContain(
+      'nixfleet_cp_connections_refused_total{reason="pending-handshakes"} 1'
+    )
+    expect(metrics).toContain('nixfleet_cp_connections_refused_total{reason="handshake-timeout"} 4')
+  })
+
+  test('connections without a certificate are capped per address and must send a request; agents are not', async () => {
+    env.lab.publish(twoWaves)
+    const t = (env.t = await startCp(env.lab, {
+      config: {
+        limits: {
+          ...limits,
+          handshakeTimeoutMs: 5000,
+          headersTimeoutMs: 600,
+          maxPendingHandshakes: 100,
+        },
+      },
+    }))
+    // An agent holds a kept-alive connection from the same address, longer than the limits.
+    const a1 = await t.agent('h1')
+    const hb = { hostname: 'h1', current_closure: null, at: iso(T0) }
+    expect((await a1.send('POST', '/v1/agent/heartbeat', hb)).status).toBe(200)
+    const idle = await Promise.all(Array.from({ length: 6 }, () => anonymousTls(t.port)))
+    const seventh = rawTcp(t.port)
+    expect(await within(seventh.closed, 2000)).toBeLessThan(400)
+    // The idle anonymous ones go after the headers timeout, not the 120 s keep-alive.
+    for (const c of idle) expect(await within(c.closed, 3000)).toBeGreaterThanOrEqual(500)
+    // A partial request head is no request either.
+    const partial = await anonymousTls(t.port)
+    partial.socket.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n')
+    expect(await within(partial.closed, 3000)).toBeGreaterThanOrEqual(500)
+    // The agent's connection idled through all of it and is still the one in use.
+    expect((await a1.send('POST', '/v1/agent/heartbeat', hb)).status).toBe(200)
+    const metrics = (await t.operator.send('GET', '/metrics')).text
+    expect(metrics).toContain('nixfleet_cp_connections_refused_total{reason="per-address"} 1')
+    expect(metrics).toContain('nixfleet_cp_connections_refused_total{reason="headers-timeout"} 7')
+  })
+
+  test('a request body that never finishes is reaped; a long-poll is not', async () => {
+    env.lab.publish(twoWaves)
+    const t = (env.t = await startCp(env.lab, { config: { limits } }))
+    const id = await env.lab.agentCert('h2')
+    const socket = tlsConnect({
+      port: t.port,
+      host: '127.0.0.1',
+      servername: 'localhost',
+      ca: env.lab.ca.certPem,
+      cert: id.cert,
+      key: id.key,
+    })
+    socket.on('error', () => {})
+    const closed = new Promise<number>((r) => socket.once('close', () => r(performance.now())))
+    await new Promise<void>((r) => socket.once('secureConnect', () => r()))
+    const sent = performance.now()
+    socket.write(
+      'POST /v1/agent/heartbeat HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n' +
+        'Content-Length: 1000\r\n\r\n{"hostname":'
+    )
+    const ms = await within(
+      closed.then((at) => at - sent),
+      3000
+    )
+    expect(ms).not.toBe('pending')
+    expect(ms).toBeGreaterThanOrEqual(250)
+    // A long-poll of twice the body timeout answers 204 at its deadline.
+    const a2 = await t.agent('h2')
+    const started = performance.now()
+    expect((await a2.send('GET', '/v1/agent/dispatch?wait=1')).status).toBe(204)
+    expect(performance.now() - started).toBeGreaterThanOrEqual(900)
+    expect((await t.operator.send('GET', '/metrics')).text).toContain(
+      'nixfleet_cp_connections_refused_total{reason="body-timeout"} 1'
     )
   })
 })
