@@ -304,3 +304,66 @@ describe('connection exhaustion without a certificate', () => {
     )
   })
 })
+
+describe('bad input', () => {
+  test('a token with a deeply nested unknown claim is 400, not 500', async () => {
+    const tok = env.lab.token('h1', { now: Date.now() - 60_000 })
+    env.lab.publish(twoWaves, { nonces: { bootstrapNonces: [tok.entry] } })
+    const t = (env.t = await startCp(env.lab))
+    t.clock.set(Date.now())
+    const depth = 20_000
+    const claims = JSON.stringify(tok.token['claims']).replace(
+      /}$/,
+      `,"extra":${'['.repeat(depth)}${']'.repeat(depth)}}`
+    )
+    const body = `{"token":{"version":1,"claims":${claims},"signature":"${tok.token['signature']}"},"csrPem":${JSON.stringify(await env.lab.csr('h1'))}}`
+    const r = await t.anonymous().send('POST', '/v1/enroll', body)
+    expect(r.status).toBe(400)
+    expect(r.json()).toEqual({ error: 'JSON body nested too deeply' })
+  })
+
+  test('an unknown key of a strict operator body and a closure hash are not echoed', async () => {
+    const { rolloutIds } = env.lab.publish(twoWaves)
+    const t = (env.t = await startCp(env.lab))
+    const r = await t.operator.send('POST', `/v1/operator/rollouts/${rolloutIds[0]}/resume`, {
+      reason: 'x',
+      'SECRET-KEY': 1,
+    })
+    expect(r.status).toBe(400)
+    expect(r.text).not.toContain('SECRET-KEY')
+    expect(r.json()).toEqual({
+      error: 'invalid request body: unknown key',
+      fields: { '(body)': 'unknown key' },
+    })
+    const c = await (await t.agent('h1')).send('GET', '/v1/agent/closure/SECRET-CLOSURE')
+    expect(c.status).toBe(501)
+    expect(c.text).not.toContain('SECRET-CLOSURE')
+  })
+
+  test('an encoded ? or / in a closure hash never reaches the upstream URL', async () => {
+    const seen: string[] = []
+    const upstream = Bun.serve({
+      port: 0,
+      hostname: '127.0.0.1',
+      fetch: (req) => {
+        seen.push(new URL(req.url).pathname + new URL(req.url).search)
+        return new Response('StorePath: x\n')
+      },
+    })
+    try {
+      env.lab.publish(twoWaves)
+      const t = (env.t = await startCp(env.lab, {
+        config: { closureUpstream: `http://127.0.0.1:${upstream.port}` },
+      }))
+      const a1 = await t.agent('h1')
+      for (const bad of ['abc%3Fx%3D1', 'abc%2F..%2Fsecret', 'abc%23frag', 'abc%3D'])
+        expect((await a1.send('GET', `/v1/agent/closure/${bad}`)).status).toBe(400)
+      expect(seen).toEqual([])
+      const ok = await a1.send('GET', `/v1/agent/closure/${closureOf('h1')}`)
+      expect(ok.status).toBe(200)
+      expect(seen).toEqual([`/${closureOf('h1').slice(0, 32)}.narinfo`])
+    } finally {
+      upstream.stop(true)
+    }
+  })
+})

@@ -151,13 +151,13 @@ export function agentRoutes(deps: AppDeps): Hono<CpEnv> {
 
   app.get('/closure/:hash', async (c) => {
     const hash = c.req.param('hash')
-    if (!/^[A-Za-z0-9+._?=-]{1,255}$/.test(hash)) return jsonError(c, 400, 'not a closure hash')
+    // The decoded parameter: an encoded '?', '#' or '/' must not reach the upstream URL.
+    if (!/^[A-Za-z0-9+._-]{1,255}$/.test(hash)) return jsonError(c, 400, 'not a closure hash')
     const upstream = deps.config.closureUpstream
     if (upstream === undefined) {
       return c.json(
         {
           error: 'closure proxy not configured',
-          closure: hash,
           tracking: 'set --closure-upstream to a binary cache URL',
         },
         501
