@@ -367,3 +367,39 @@ describe('bad input', () => {
     }
   })
 })
+
+describe("the host's clock and claims", () => {
+  test('a seq jump toward 2^53 and event times far from the CP clock are refused', async () => {
+    const { rolloutIds } = env.lab.publish(twoWaves)
+    const rid = rolloutIds[0]!
+    const t = (env.t = await startCp(env.lab))
+    const a1 = await t.agent('h1')
+    const ack = (seq: number, at: number) =>
+      a1.send('POST', '/v1/agent/events', {
+        hostname: 'h1',
+        rolloutId: rid,
+        event: {
+          kind: 'DispatchAck',
+          seq,
+          currentClosureAtDispatch: 'old-h1',
+          receivedAt: iso(at),
+        },
+      })
+    const now = t.clock.now()
+    for (const seq of [Number.MAX_SAFE_INTEGER, 1_000_001]) {
+      const r = await ack(seq, now)
+      expect(r.status).toBe(400)
+      expect(r.json().error).toContain('seq jumps')
+    }
+    for (const at of [now + 86_400_000, now - 40 * 86_400_000]) {
+      const r = await ack(1, at)
+      expect(r.status).toBe(400)
+      expect(r.json()).toEqual({
+        error: 'event time is outside the window the control plane accepts',
+      })
+    }
+    expect(t.cp.store.events.ofKind('agent_event')).toHaveLength(0)
+    // A clock a few minutes off is accepted.
+    expect((await ack(1, now + 5 * 60_000)).status).toBe(204)
+  })
+})
