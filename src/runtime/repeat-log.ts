@@ -24,7 +24,7 @@ export function repeatLog(opts: {
   log: Logger
   intervalMs: number
   now: () => number
-  onSuppressed?: () => void
+  onSuppressed?: (() => void) | undefined
   maxKeys?: number
 }): RepeatLog {
   const seen = new Map<string, Seen>()

@@ -203,6 +203,28 @@ async function within<T>(p: Promise<T>, ms: number): Promise<T | 'pending'> {
   }
 }
 
+describe('log flooding by a peer without a certificate', () => {
+  test('bodies aborted mid-stream in a loop are logged once, then counted', async () => {
+    env.lab.publish(twoWaves)
+    const lines: Record<string, unknown>[] = []
+    const t = (env.t = await startCp(env.lab, { cp: { log: capturingLog(lines) } }))
+    for (let i = 0; i < 10; i++) {
+      const { socket } = await anonymousTls(t.port)
+      socket.write(
+        'POST /v1/enroll HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n' +
+          'Content-Length: 1000\r\n\r\n{"token":'
+      )
+      // Once the CP's handler reads the body, the client goes away.
+      await eventually(() => t.cp.server.connectionCount() === 1)
+      socket.destroy()
+      await eventually(() => t.cp.server.connectionCount() === 0)
+    }
+    const failed = () => lines.filter((l) => l['msg'] === 'request failed')
+    await eventually(() => failed().length + t.cp.metrics.logSuppressed.get() === 10)
+    expect(failed()).toHaveLength(1)
+  })
+})
+
 describe('connection exhaustion without a certificate', () => {
   const limits = {
     handshakeTimeoutMs: 300,

@@ -6,6 +6,10 @@ import type { Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { Logger } from '../../../runtime/log.ts'
+import { repeatLog } from '../../../runtime/repeat-log.ts'
+
+// The same failure of the same route is logged at most once a minute, with a count.
+const REQUEST_ERROR_LOG_INTERVAL_MS = 60_000
 
 /** A JSON error response. */
 export function jsonError(
@@ -22,8 +26,18 @@ export function fail(status: ContentfulStatusCode, error: string): never {
   throw new HTTPException(status, { message: error })
 }
 
-/** The app's error handler: HTTPException → its status; anything else → 500 (logged). */
-export function errorHandler(log: Logger) {
+/**
+ * The app's error handler: HTTPException → its status; anything else → 500, logged once per
+ * interval per route and message (a client aborting its body mid-stream, in a loop, must not
+ * flood the log; `onSuppressed` counts what was not written).
+ */
+export function errorHandler(log: Logger, onSuppressed?: () => void) {
+  const logged = repeatLog({
+    log,
+    intervalMs: REQUEST_ERROR_LOG_INTERVAL_MS,
+    now: () => performance.now(),
+    onSuppressed,
+  })
   return (err: Error, c: Context): Response => {
     if (err instanceof HTTPException) {
       const res = err.getResponse()
@@ -33,7 +47,10 @@ export function errorHandler(log: Logger) {
         err.message || res.statusText || 'error'
       )
     }
-    log.error('request failed', { path: c.req.path, error: err.message })
+    logged('error', `${c.req.routePath}\u0000${err.message}`, 'request failed', {
+      path: c.req.path,
+      error: err.message,
+    })
     return jsonError(c, 500, 'internal error')
   }
 }
