@@ -39,6 +39,8 @@ export type ApplyContext = { readonly now: number; readonly synthesized: boolean
 /** The applier. */
 export class Applier {
   private readonly wakeups = new Set<string>()
+  /** Probe results appended per (rollout, host) since the pair's last retention trim. */
+  private readonly probeResultsSinceTrim = new Map<string, number>()
   /** Hosts newly held by a rollout-wide gate in this transaction, by (rollout, gate, reason). */
   private readonly gateGroups = new Map<
     string,
@@ -50,7 +52,8 @@ export class Applier {
     private readonly state: CpState,
     private readonly hub: DispatchHub,
     private readonly metrics: CpMetrics,
-    private readonly log: Logger
+    private readonly log: Logger,
+    private readonly probeResultsKept: number
   ) {}
 
   /** Appends an event-log row; returns its seq. */
@@ -73,7 +76,10 @@ export class Applier {
           const wire = outboundToWire(e.payload) as unknown as Record<string, unknown>
           const payload = ctx.synthesized ? { ...wire, synthesized: true } : wire
           lastSeq = this.append('agent_event', ctx.now, payload, e.hostname, e.rolloutId)
-          if (e.payload.kind === 'ProbeResult') this.recordProbeFailures(e, lastSeq)
+          if (e.payload.kind === 'ProbeResult') {
+            this.recordProbeFailures(e, lastSeq)
+            this.retainProbeResults(e.hostname, e.rolloutId)
+          }
           break
         }
         case 'RecordTransition':
@@ -284,6 +290,23 @@ export class Applier {
   discardPending(): void {
     this.wakeups.clear()
     this.gateGroups.clear()
+  }
+
+  /**
+   * Per-host retention of probe results: a soaking host reports every probe every interval, and
+   * a hostile one as fast as its rate allows. Trimming every quarter of the retention keeps the
+   * cost of the delete amortized; the first trim after a start also covers older rows.
+   */
+  private retainProbeResults(host: string, rolloutId: string): void {
+    const key = pairKey(rolloutId, host)
+    const n = (this.probeResultsSinceTrim.get(key) ?? 0) + 1
+    if (n < Math.max(1, Math.ceil(this.probeResultsKept / 4))) {
+      this.probeResultsSinceTrim.set(key, n)
+      return
+    }
+    this.probeResultsSinceTrim.delete(key)
+    const pruned = this.store.events.trimProbeResults(host, rolloutId, this.probeResultsKept)
+    if (pruned > 0) this.metrics.probeResultsPruned.inc({}, pruned)
   }
 
   private recordProbeFailures(

@@ -34,6 +34,34 @@ export type CpConfig = {
     readonly startupDispatchHoldMs: number
     readonly redeliverAfterMs: number
   }
+  /** What one host or one peer may cost the CP; unset fields take `CP_LIMITS`. */
+  readonly limits?: Partial<CpLimits>
+}
+
+/** What one host or one unauthenticated peer may cost the control plane. */
+export type CpLimits = {
+  /** Events one host may post per minute, sustained (beyond: 429 + Retry-After). */
+  readonly eventsPerMinute: number
+  /** Events one host may post in a burst above the sustained rate. */
+  readonly eventBurst: number
+  /** The longest text field of a stored event (a failure reason, a stderr tail), in bytes. */
+  readonly eventFieldBytes: number
+  /** The largest event stored once its fields are capped, in bytes (beyond: 413). */
+  readonly eventBytes: number
+  /** Probe results kept per host and rollout in the event log (older ones are deleted). */
+  readonly probeResultsKept: number
+  /** Identical refusals are logged once per this interval, with a count. */
+  readonly refusalLogIntervalMs: number
+  /** How long a client has to complete its TLS handshake. */
+  readonly handshakeTimeoutMs: number
+  /** How long a connection without a client certificate may send no complete request head. */
+  readonly headersTimeoutMs: number
+  /** How long a request body may take to arrive in full. */
+  readonly bodyTimeoutMs: number
+  /** Connections still in their TLS handshake, over all peers (beyond: closed at once). */
+  readonly maxPendingHandshakes: number
+  /** Connections without a verified client certificate per source address. */
+  readonly maxAnonymousPerAddress: number
 }
 
 /** The default of each flag that has one (strings, as the command line takes them). */
@@ -52,7 +80,45 @@ export const CP_DEFAULTS = {
   planDebounceMs: 100,
   startupDispatchHoldSecs: 120,
   redeliverAfterSecs: 90,
+  // Agents post a handful of events per activation and one result per probe and interval;
+  // 120 a minute with a burst of 120 is far above that and caps a hostile host's writes.
+  eventsPerMinute: 120,
+  eventBurst: 120,
+  // A failure reason or a stderr tail is a few lines; 4 KiB keeps the gist.
+  eventFieldBytes: 4096,
+  // Hundreds of evidence sub-results fit in 64 KiB.
+  eventBytes: 65_536,
+  // A soak of hours with a probe a minute; older results of the same pair go.
+  probeResultsKept: 200,
+  refusalLogIntervalSecs: 60,
+  // A handshake takes milliseconds; ten seconds allow a congested link.
+  handshakeTimeoutSecs: 10,
+  headersTimeoutSecs: 15,
+  bodyTimeoutSecs: 30,
+  // A fleet reconnecting after a CP restart handshakes within seconds; 1,024 at once leaves
+  // most of the descriptors to established connections.
+  maxPendingHandshakes: 1024,
+  maxAnonymousPerAddress: 64,
 } as const
+
+/** The limits of a configuration, defaults filled in. */
+export function cpLimits(over: Partial<CpLimits> = {}): CpLimits {
+  const d = CP_DEFAULTS
+  return {
+    eventsPerMinute: d.eventsPerMinute,
+    eventBurst: d.eventBurst,
+    eventFieldBytes: d.eventFieldBytes,
+    eventBytes: d.eventBytes,
+    probeResultsKept: d.probeResultsKept,
+    refusalLogIntervalMs: d.refusalLogIntervalSecs * 1000,
+    handshakeTimeoutMs: d.handshakeTimeoutSecs * 1000,
+    headersTimeoutMs: d.headersTimeoutSecs * 1000,
+    bodyTimeoutMs: d.bodyTimeoutSecs * 1000,
+    maxPendingHandshakes: d.maxPendingHandshakes,
+    maxAnonymousPerAddress: d.maxAnonymousPerAddress,
+    ...over,
+  }
+}
 
 /**
  * The reader of the webhook bearer token: the file named by `--webhook-token-file`, read fresh

@@ -21,8 +21,9 @@ import type { MtlsServer } from '../pki/tls-server.ts'
 import type { Clock } from '../runtime/clock.ts'
 import { systemClock } from '../runtime/clock.ts'
 import { createLogger, type Logger } from '../runtime/log.ts'
+import { repeatLog } from '../runtime/repeat-log.ts'
 import { systemTimers } from '../runtime/timers.ts'
-import { webhookTokenReader, type CpConfig } from './config.ts'
+import { cpLimits, webhookTokenReader, type CpConfig } from './config.ts'
 import { DispatchHub } from './dispatch-hub.ts'
 import { EnrollService } from './enroll.ts'
 import { registerGauges } from './gauges.ts'
@@ -95,7 +96,8 @@ const messageOf = (e: unknown): string => (e instanceof Error ? e.message : Stri
 /** The mTLS listener, bound to the configured address; nothing is served until `serve`. */
 async function bindListener(
   config: CpConfig,
-  lightweightResponses: boolean
+  lightweightResponses: boolean,
+  serverOptions: Parameters<typeof createCpServer>[3]
 ): Promise<{ server: MtlsServer; port: number; serve(fetch: ServeFetch): void }> {
   let serving: ServeFetch | undefined
   const fetch: ServeFetch = (req, env) =>
@@ -107,7 +109,7 @@ async function bindListener(
         })
   let server: MtlsServer
   try {
-    server = createCpServer(fetch, config.tls, lightweightResponses)
+    server = createCpServer(fetch, config.tls, lightweightResponses, serverOptions)
   } catch (e) {
     throw new CpStartError(`TLS certificate or key unusable: ${messageOf(e)}`)
   }
@@ -137,7 +139,23 @@ export async function createControlPlane(
   const clock = opts.clock ?? systemClock
   const log =
     opts.log ?? createLogger({ component: 'cp', level: config.logLevel, now: () => clock.now() })
-  const listener = await bindListener(config, opts.lightweightResponses === true)
+  const limits = cpLimits(config.limits)
+  const metrics = new CpMetrics()
+  // Out of descriptors, every accept fails: one line per interval, counted.
+  const listenerErrors = repeatLog({
+    log: log.child('http'),
+    intervalMs: limits.refusalLogIntervalMs,
+    now: () => performance.now(),
+    onSuppressed: () => metrics.logSuppressed.inc(),
+  })
+  const listener = await bindListener(config, opts.lightweightResponses === true, {
+    limits,
+    onRefused: (reason) => metrics.connectionsRefused.inc({ reason }),
+    onListenerError: (err) =>
+      listenerErrors('warn', err.message, 'accepting a connection failed; still listening', {
+        error: err.message,
+      }),
+  })
   const { server } = listener
   let store: Store
   try {
@@ -156,7 +174,6 @@ export async function createControlPlane(
     resolveFatal(error)
   }
   const state = new CpState()
-  const metrics = new CpMetrics()
   // Real time with real timers: the pacer's clock must be the one its timers run on.
   const hub = new DispatchHub({ clock: systemClock, timers: systemTimers })
   const mutator = new CpMutator({
@@ -173,6 +190,8 @@ export async function createControlPlane(
       planDebounceMs: config.cadence.planDebounceMs,
       rolloutRetentionMs: ROLLOUT_RETENTION_MS,
       nonceRetentionMs: NONCE_RETENTION_MS,
+      refusalLogIntervalMs: limits.refusalLogIntervalMs,
+      probeResultsKept: limits.probeResultsKept,
     },
   })
   const source = new ReleaseSource(config.sources)
@@ -262,6 +281,12 @@ export async function createControlPlane(
       agentCnSuffix: config.agentCnSuffix,
       strict: config.strict,
       closureUpstream: config.closureUpstream,
+      events: {
+        perMinute: limits.eventsPerMinute,
+        burst: limits.eventBurst,
+        fieldBytes: limits.eventFieldBytes,
+        eventBytes: limits.eventBytes,
+      },
       webhookToken: webhookTokenReader(config.webhookTokenFile),
     },
   })

@@ -148,6 +148,30 @@ export class CpMetrics {
     'How late a 50 ms timer fired: time the process could not serve sockets.',
     REDUCER_BUCKETS
   )
+  readonly logSuppressed = new Counter(
+    'nixfleet_cp_log_lines_suppressed_total',
+    'Log lines not written because an identical one was logged within the interval.'
+  )
+  readonly eventsRateLimited = new Counter(
+    'nixfleet_cp_events_rate_limited_total',
+    'Agent events refused with 429 because their host exceeded its event rate.'
+  )
+  readonly eventsTruncated = new Counter(
+    'nixfleet_cp_events_truncated_total',
+    'Agent events stored with a text field cut to the size limit, by kind.'
+  )
+  readonly eventsTooLarge = new Counter(
+    'nixfleet_cp_events_too_large_total',
+    'Agent events refused with 413 because they exceeded the stored size limit, by kind.'
+  )
+  readonly probeResultsPruned = new Counter(
+    'nixfleet_cp_probe_results_pruned_total',
+    'Older probe results deleted from the event log by the per-host retention.'
+  )
+  readonly connectionsRefused = new Counter(
+    'nixfleet_cp_connections_refused_total',
+    'Connections closed by a listener limit, by reason.'
+  )
   private readonly gauges: Gauge[] = []
 
   /** Registers a gauge computed at scrape time. */
@@ -171,6 +195,12 @@ export class CpMetrics {
       ...this.dispatchesDelivered.render(),
       ...this.synthesized.render(),
       ...this.enrollments.render(),
+      ...this.logSuppressed.render(),
+      ...this.eventsRateLimited.render(),
+      ...this.eventsTruncated.render(),
+      ...this.eventsTooLarge.render(),
+      ...this.probeResultsPruned.render(),
+      ...this.connectionsRefused.render(),
     ]
     return exposition(all)
   }

@@ -9,7 +9,16 @@
  * - TLS renegotiation is disabled per socket, so a socket's identity cannot change mid-stream;
  * - this module owns connection lifetimes, because Bun's `node:http` enforces none of its
  *   timeouts (keepAliveTimeout, headersTimeout) on sockets handed in with `emit('connection')`:
- *   a connection with no request in flight is destroyed after `idleTimeoutMs`;
+ *   a handshake must finish within `handshakeTimeoutMs`; a connection with no request in
+ *   flight is destroyed after `idleTimeoutMs` with a verified client certificate and after
+ *   `headersTimeoutMs` without one; a request whose body has not fully arrived
+ *   `bodyTimeoutMs` after its head is destroyed (a long-poll, whose request is complete, is not);
+ * - what a peer without a certificate can hold is capped: at most `maxPendingHandshakes`
+ *   handshakes in progress over all peers, and at most `maxAnonymousPerAddress` connections
+ *   without a verified certificate per source address; beyond either, a new connection is
+ *   closed at once (authenticated agents behind one NAT address are not counted);
+ * - the listener keeps accepting when the process runs out of descriptors (EMFILE): the failed
+ *   accept is the kernel's backlog, not an error of the server;
  * - `close()` stops accepting at once, aborts `closing` (long-poll handlers answer early), drops
  *   idle and mid-handshake sockets immediately, lets busy sockets finish their current
  *   response, and destroys whatever is left after the grace period.
@@ -50,11 +59,41 @@ export type MtlsServer = {
 // five seconds leaves room for a slow DB write while staying far below systemd's 90 s stop timeout.
 const DEFAULT_CLOSE_GRACE_MS = 5_000
 // Agents poll and heartbeat at least once a minute over one kept-alive connection; 120 s keeps
-// that TLS session (no handshake churn at 10k agents) and still reaps dead or silent peers —
-// including clients that connect and never finish a handshake or a request — within minutes.
+// that TLS session (no handshake churn at 10k agents) and still reaps dead or silent peers
+// within minutes.
 const DEFAULT_IDLE_TIMEOUT_MS = 120_000
 
-type Conn = { busy: number; idle: ReturnType<typeof setTimeout> | undefined }
+/** What a peer may hold, and for how long (defaults: the CP's, `cp/config.ts`). */
+export type MtlsLimits = {
+  readonly handshakeTimeoutMs: number
+  readonly headersTimeoutMs: number
+  readonly bodyTimeoutMs: number
+  readonly maxPendingHandshakes: number
+  readonly maxAnonymousPerAddress: number
+}
+
+const DEFAULT_LIMITS: MtlsLimits = {
+  handshakeTimeoutMs: 10_000,
+  headersTimeoutMs: 15_000,
+  bodyTimeoutMs: 30_000,
+  maxPendingHandshakes: 1024,
+  maxAnonymousPerAddress: 64,
+}
+
+/** Why the server closed a connection early (for a metric). */
+export type RefusedReason =
+  'handshake-timeout' | 'pending-handshakes' | 'per-address' | 'headers-timeout' | 'body-timeout'
+
+type Conn = {
+  busy: number
+  idle: ReturnType<typeof setTimeout> | undefined
+  /** Handshake done (the secure callback ran). */
+  secured: boolean
+  /** A verified client certificate was presented. */
+  authenticated: boolean
+  /** The source address, while the connection counts as anonymous for it. */
+  anonymousFrom: string | undefined
+}
 
 /** Creates the mTLS server; nothing listens until `listen()`. */
 export function createMtlsServer(opts: {
@@ -64,25 +103,56 @@ export function createMtlsServer(opts: {
   handler: MtlsHandler
   closeGraceMs?: number
   idleTimeoutMs?: number
+  limits?: Partial<MtlsLimits>
+  /** Told each time a limit closes a connection. */
+  onRefused?: (reason: RefusedReason) => void
+  /** Told of an error of the listening socket (EMFILE on accept): the server keeps listening. */
+  onListenerError?: (err: Error) => void
 }): MtlsServer {
   const graceMs = opts.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS
   const idleMs = opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
+  const limits = { ...DEFAULT_LIMITS, ...opts.limits }
+  const refuse = (socket: Socket, reason: RefusedReason): void => {
+    opts.onRefused?.(reason)
+    socket.destroy()
+  }
   const closingController = new AbortController()
   const closing = closingController.signal
   const conns = new Map<Socket, Conn>()
   let closePromise: Promise<void> | undefined
   let allGone: (() => void) | undefined
+  let pendingHandshakes = 0
+  const anonymousByAddress = new Map<string, number>()
+  const leaveAnonymous = (conn: Conn): void => {
+    const from = conn.anonymousFrom
+    if (from === undefined) return
+    conn.anonymousFrom = undefined
+    const n = (anonymousByAddress.get(from) ?? 1) - 1
+    if (n === 0) anonymousByAddress.delete(from)
+    else anonymousByAddress.set(from, n)
+  }
 
-  const armIdle = (socket: Socket, conn: Conn): void => {
+  const arm = (socket: Socket, conn: Conn, ms: number, reason?: RefusedReason): void => {
     clearTimeout(conn.idle)
-    conn.idle = setTimeout(() => socket.destroy(), idleMs)
+    conn.idle = setTimeout(() => (reason ? refuse(socket, reason) : socket.destroy()), ms)
     conn.idle.unref?.()
   }
+  // Without a certificate a connection must keep sending requests; with one it may idle.
+  const armIdle = (socket: Socket, conn: Conn): void =>
+    conn.authenticated
+      ? arm(socket, conn, idleMs)
+      : arm(socket, conn, limits.headersTimeoutMs, 'headers-timeout')
 
   const httpServer = createHttpServer()
   httpServer.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const socket = req.socket
     const conn = conns.get(socket)
+    // A head without its whole body within the limit holds a handler and a socket: destroyed.
+    // Checked, not awaited: a long-poll's request is complete at once, its answer may take 60 s.
+    const bodyTimer = setTimeout(() => {
+      if (!req.complete && !res.writableEnded) refuse(socket, 'body-timeout')
+    }, limits.bodyTimeoutMs)
+    bodyTimer.unref?.()
     if (conn) {
       conn.busy++
       clearTimeout(conn.idle)
@@ -90,6 +160,7 @@ export function createMtlsServer(opts: {
     }
     if (closing.aborted) res.setHeader('Connection', 'close')
     res.once('close', () => {
+      clearTimeout(bodyTimer)
       if (!conn) return
       conn.busy--
       if (conn.busy > 0) return
@@ -121,6 +192,14 @@ export function createMtlsServer(opts: {
       minVersion: 'TLSv1.2',
     },
     (socket: TLSSocket) => {
+      const conn = conns.get(socket)
+      if (conn !== undefined && !conn.secured) {
+        conn.secured = true
+        pendingHandshakes--
+        conn.authenticated = socket.authorized === true
+        if (conn.authenticated) leaveAnonymous(conn)
+        armIdle(socket, conn)
+      }
       if (closing.aborted) {
         socket.destroy()
         return
@@ -131,12 +210,28 @@ export function createMtlsServer(opts: {
     }
   )
   tlsServer.on('connection', (socket: Socket) => {
-    const conn: Conn = { busy: 0, idle: undefined }
+    const from = socket.remoteAddress ?? ''
+    if (pendingHandshakes >= limits.maxPendingHandshakes)
+      return refuse(socket, 'pending-handshakes')
+    const anonymous = anonymousByAddress.get(from) ?? 0
+    if (anonymous >= limits.maxAnonymousPerAddress) return refuse(socket, 'per-address')
+    anonymousByAddress.set(from, anonymous + 1)
+    pendingHandshakes++
+    const conn: Conn = {
+      busy: 0,
+      idle: undefined,
+      secured: false,
+      authenticated: false,
+      anonymousFrom: from,
+    }
     conns.set(socket, conn)
-    // Armed before the handshake: a peer that never completes one is reaped like an idle one.
-    armIdle(socket, conn)
+    // A peer that never completes its handshake holds a descriptor and a handshake slot.
+    arm(socket, conn, limits.handshakeTimeoutMs, 'handshake-timeout')
     socket.once('close', () => {
       clearTimeout(conn.idle)
+      if (!conn.secured) pendingHandshakes--
+      conn.secured = true
+      leaveAnonymous(conn)
       conns.delete(socket)
       if (closing.aborted && conns.size === 0) allGone?.()
     })
@@ -154,6 +249,9 @@ export function createMtlsServer(opts: {
         tlsServer.once('error', onError)
         tlsServer.listen(port, host, () => {
           tlsServer.off('error', onError)
+          // An accept that failed (EMFILE, ENFILE) is reported, never fatal: the kernel keeps the
+          // connection in its backlog and the next accept takes it once descriptors are free.
+          tlsServer.on('error', (err: Error) => opts.onListenerError?.(err))
           const addr = tlsServer.address()
           resolve({ port: typeof addr === 'object' && addr ? addr.port : port })
         })

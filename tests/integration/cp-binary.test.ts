@@ -6,7 +6,8 @@
  */
 import { afterEach, beforeAll, beforeEach, describe, expect, test } from 'bun:test'
 import { Database } from 'bun:sqlite'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { connect } from 'node:net'
 import { join } from 'node:path'
 import { canonicalizeValue } from '../../src/crypto/canonical-json.ts'
 import { ed25519SeedToPkcs8Pem, formatOpenSshPublicKey } from '../../src/crypto/keys.ts'
@@ -145,6 +146,57 @@ describe('nixfleet control-plane (compiled)', () => {
     expect(tables).toContain('__drizzle_migrations')
     db.close()
   })
+})
+
+describe('descriptor exhaustion (compiled)', () => {
+  test('out of file descriptors, the listener keeps accepting once some are free', async () => {
+    lab.publish(
+      { hosts: { h1: { channel: 'stable' } }, channels: { stable: {} } },
+      { signedAt: Date.now() - 60_000 }
+    )
+    // The CP gets 128 descriptors; 200 idle TCP peers (limits raised so only EMFILE stops them).
+    const args = cpArgs([
+      '--log-level',
+      'info',
+      '--max-pending-handshakes',
+      '1000',
+      '--max-anonymous-per-address',
+      '1000',
+    ])
+    const proc = Bun.spawn(['bash', '-c', 'ulimit -n 128 && exec "$0" "$@"', bin, ...args], {
+      stdout: 'pipe',
+      stderr: 'pipe',
+      stdin: 'ignore',
+      env: env(),
+    })
+    let log = ''
+    const reader = (proc.stderr as ReadableStream<Uint8Array>).getReader()
+    const readUntil = async (re: RegExp): Promise<RegExpExecArray> => {
+      for (;;) {
+        const m = re.exec(log)
+        if (m) return m
+        const { value, done } = await reader.read()
+        if (done) throw new Error(`control plane exited:\n${log}`)
+        log += new TextDecoder().decode(value)
+      }
+    }
+    const port = Number((await readUntil(/"msg":"listening"[^\n]*"port":(\d+)/))[1])
+    const peers = Array.from({ length: 200 }, () => {
+      const s = connect(port, '127.0.0.1')
+      s.on('error', () => {})
+      return s
+    })
+    // Every descriptor of the CP is in use (the rest of the peers wait in the backlog).
+    const open = () => readdirSync(`/proc/${proc.pid}/fd`).length
+    while (open() < 126) await Bun.sleep(20)
+    for (const s of peers) s.destroy()
+    const tls = { ca: lab.ca.certPem, checkServerIdentity: () => undefined }
+    const health = await fetch(`https://127.0.0.1:${port}/healthz`, { tls } as RequestInit)
+    expect(health.status).toBe(200)
+    proc.kill('SIGTERM')
+    expect(await proc.exited).toBe(0)
+    reader.releaseLock()
+  }, 30_000)
 })
 
 describe('identity ceremonies (compiled)', () => {

@@ -243,9 +243,10 @@ describe('agent routes', () => {
   test('closure proxy: 501 when not configured, 400 for a bad hash', async () => {
     const r = await req(cp, 'GET', `/v1/agent/closure/${closureOf('h1')}`, { cn: AGENT('h1') })
     expect(r.status).toBe(501)
-    expect(await r.json()).toMatchObject({
+    // The hash is not echoed back (error texts never carry input).
+    expect(await r.json()).toEqual({
       error: 'closure proxy not configured',
-      closure: closureOf('h1'),
+      tracking: 'set --closure-upstream to a binary cache URL',
     })
     expect((await req(cp, 'GET', '/v1/agent/closure/a%20b', { cn: AGENT('h1') })).status).toBe(400)
   })

@@ -5,6 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import {
+  activationEvents,
   closureOf,
   Lab,
   startCp,
@@ -374,22 +375,7 @@ describe('runtime scenarios (spec runtime.md §8.5)', () => {
     expect(queued(t, 'h1')).toEqual([rid])
     expect(queued(t, 'h2')).toEqual([])
     const a = await t.agent('h1')
-    for (const ev of [
-      {
-        kind: 'DispatchAck',
-        seq: 1,
-        currentClosureAtDispatch: 'old-h1',
-        receivedAt: iso(T0 + 61_000),
-      },
-      {
-        kind: 'ActivationCompleted',
-        seq: 2,
-        observedCurrentClosure: closureOf('h1'),
-        exitCode: 0,
-        completedAt: iso(T0 + 62_000),
-      },
-      { kind: 'Converged', seq: 3, convergedAt: iso(T0 + 63_000), currentClosure: closureOf('h1') },
-    ]) {
+    for (const ev of activationEvents('h1')) {
       expect((await event(a, 'h1', rid, ev)).status).toBe(204)
     }
     await plan(t)

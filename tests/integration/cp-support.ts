@@ -5,6 +5,7 @@
  * speak the wire protocol through `node:https` with their own certificates. No mocks: the CP
  * under test is the real one; time is a `FakeClock` the tests advance.
  */
+import { afterEach, beforeEach } from 'bun:test'
 import { generateKeyPairSync } from 'node:crypto'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { request as httpsRequest, Agent } from 'node:https'
@@ -488,4 +489,50 @@ export async function eventually<T>(
     if (Date.now() > deadline) throw new Error('condition not met in time')
     await new Promise((r) => setTimeout(r, 10))
   }
+}
+
+/** RFC 3339 of epoch milliseconds. */
+export const iso = (ms: number): string => new Date(ms).toISOString()
+
+/** Two hosts of one channel, a wave each. */
+export const twoWaves: FleetSpec = {
+  hosts: { h1: { channel: 'stable' }, h2: { channel: 'stable' } },
+  channels: { stable: { waves: [['h1'], ['h2']] } },
+}
+
+/** The lab of the running test and the CP it started, if any (see `labPerTest`). */
+export type PerTest = { lab: Lab; t: TestCp | undefined }
+
+/** A fresh lab before each test of the file; after it, its CP is stopped and the lab removed. */
+export function labPerTest(): PerTest {
+  const env = {} as PerTest
+  beforeEach(async () => {
+    env.lab = await Lab.create()
+  })
+  afterEach(async () => {
+    await env.t?.stop()
+    env.t = undefined
+    env.lab.cleanup()
+  })
+  return env
+}
+
+/** A successful activation of `host` to its generation-1 closure: ack, completion, convergence. */
+export function activationEvents(host: string): Record<string, unknown>[] {
+  return [
+    {
+      kind: 'DispatchAck',
+      seq: 1,
+      currentClosureAtDispatch: `old-${host}`,
+      receivedAt: iso(T0 + 61_000),
+    },
+    {
+      kind: 'ActivationCompleted',
+      seq: 2,
+      observedCurrentClosure: closureOf(host),
+      exitCode: 0,
+      completedAt: iso(T0 + 62_000),
+    },
+    { kind: 'Converged', seq: 3, convergedAt: iso(T0 + 63_000), currentClosure: closureOf(host) },
+  ]
 }

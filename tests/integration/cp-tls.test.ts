@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { parseCertificate } from '../../src/pki/cert.ts'
 import { createCa } from '../../src/pki/ca.ts'
 import {
+  activationEvents,
   Client,
   closureOf,
   eventually,
@@ -192,22 +193,7 @@ describe('dispatch long-poll', () => {
     await eventually(
       async () => (await t!.operator.send('GET', '/v1/operator/status')).json().openLongPolls === 1
     )
-    for (const ev of [
-      {
-        kind: 'DispatchAck',
-        seq: 1,
-        currentClosureAtDispatch: 'old-h1',
-        receivedAt: iso(T0 + 61_000),
-      },
-      {
-        kind: 'ActivationCompleted',
-        seq: 2,
-        observedCurrentClosure: closureOf('h1'),
-        exitCode: 0,
-        completedAt: iso(T0 + 62_000),
-      },
-      { kind: 'Converged', seq: 3, convergedAt: iso(T0 + 63_000), currentClosure: closureOf('h1') },
-    ]) {
+    for (const ev of activationEvents('h1')) {
       expect(
         (await a1.send('POST', '/v1/agent/events', { hostname: 'h1', rolloutId: rid, event: ev }))
           .status

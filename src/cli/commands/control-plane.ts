@@ -169,6 +169,72 @@ export const cpSpec: CommandSpec = {
         default: String(CP_DEFAULTS.redeliverAfterSecs),
       })
     ),
+    opt(
+      'events-per-minute',
+      s('N', 'events one host may post per minute (beyond: 429)', {
+        default: String(CP_DEFAULTS.eventsPerMinute),
+      })
+    ),
+    opt(
+      'event-burst',
+      s('N', 'events one host may post at once above that rate', {
+        default: String(CP_DEFAULTS.eventBurst),
+      })
+    ),
+    opt(
+      'event-field-bytes',
+      s('N', 'longest stored text field of an event (cut with a marker)', {
+        default: String(CP_DEFAULTS.eventFieldBytes),
+      })
+    ),
+    opt(
+      'event-bytes',
+      s('N', 'largest stored event once its fields are cut (beyond: 413)', {
+        default: String(CP_DEFAULTS.eventBytes),
+      })
+    ),
+    opt(
+      'probe-results-kept',
+      s('N', 'probe results kept per host and rollout', {
+        default: String(CP_DEFAULTS.probeResultsKept),
+      })
+    ),
+    opt(
+      'refusal-log-interval-secs',
+      s('N', 'log identical refusals once per interval, with a count', {
+        default: String(CP_DEFAULTS.refusalLogIntervalSecs),
+      })
+    ),
+    opt(
+      'handshake-timeout-secs',
+      s('N', 'time a client has to finish its TLS handshake', {
+        default: String(CP_DEFAULTS.handshakeTimeoutSecs),
+      })
+    ),
+    opt(
+      'headers-timeout-secs',
+      s('N', 'time a connection without a certificate may send no request', {
+        default: String(CP_DEFAULTS.headersTimeoutSecs),
+      })
+    ),
+    opt(
+      'body-timeout-secs',
+      s('N', 'time a request body may take to arrive', {
+        default: String(CP_DEFAULTS.bodyTimeoutSecs),
+      })
+    ),
+    opt(
+      'max-pending-handshakes',
+      s('N', 'connections in their TLS handshake at once', {
+        default: String(CP_DEFAULTS.maxPendingHandshakes),
+      })
+    ),
+    opt(
+      'max-anonymous-per-address',
+      s('N', 'connections without a certificate per source address', {
+        default: String(CP_DEFAULTS.maxAnonymousPerAddress),
+      })
+    ),
   ]),
 }
 
@@ -452,6 +518,19 @@ async function loadCpConfig(args: ParsedArgs): Promise<CpConfig> {
       planDebounceMs: secs(args, 'plan-debounce-ms'),
       startupDispatchHoldMs: secs(args, 'startup-dispatch-hold-secs') * 1000,
       redeliverAfterMs: secs(args, 'redeliver-after-secs', 1) * 1000,
+    },
+    limits: {
+      eventsPerMinute: secs(args, 'events-per-minute', 1),
+      eventBurst: secs(args, 'event-burst', 1),
+      eventFieldBytes: secs(args, 'event-field-bytes', 64),
+      eventBytes: secs(args, 'event-bytes', 1024),
+      probeResultsKept: secs(args, 'probe-results-kept', 1),
+      refusalLogIntervalMs: secs(args, 'refusal-log-interval-secs', 1) * 1000,
+      handshakeTimeoutMs: secs(args, 'handshake-timeout-secs', 1) * 1000,
+      headersTimeoutMs: secs(args, 'headers-timeout-secs', 1) * 1000,
+      bodyTimeoutMs: secs(args, 'body-timeout-secs', 1) * 1000,
+      maxPendingHandshakes: secs(args, 'max-pending-handshakes', 1),
+      maxAnonymousPerAddress: secs(args, 'max-anonymous-per-address', 1),
     },
   }
 }

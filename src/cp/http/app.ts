@@ -32,7 +32,7 @@ import { operatorRoutes, viewRoutes } from './routes/operator.ts'
 /** Builds the CP app. */
 export function createApp(deps: AppDeps): Hono<CpEnv> {
   const app = new Hono<CpEnv>()
-  const onError = errorHandler(deps.log)
+  const onError = errorHandler(deps.log, () => deps.metrics.logSuppressed.inc())
 
   app.use('*', async (c, next) => {
     const started = performance.now()

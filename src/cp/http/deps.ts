@@ -57,5 +57,12 @@ export type AppDeps = {
     /** The bearer token of `POST /v1/webhook/refresh`, read fresh per request; undefined = off. */
     readonly webhookToken: () => Promise<string | undefined>
     readonly closureUpstream: string | undefined
+    /** What one host may store through its events (`event-limits.ts`). */
+    readonly events: {
+      readonly perMinute: number
+      readonly burst: number
+      readonly fieldBytes: number
+      readonly eventBytes: number
+    }
   }
 }

@@ -12,8 +12,10 @@ import type { Socket } from 'node:net'
 import {
   createMtlsServer,
   peerIdentity,
+  type MtlsLimits,
   type MtlsServer,
   type PeerIdentity,
+  type RefusedReason,
 } from '../../pki/tls-server.ts'
 import type { CpConfig } from '../config.ts'
 
@@ -43,7 +45,12 @@ export function peerOf(c: Context): PeerIdentity | undefined {
 export function createCpServer(
   fetch: Parameters<typeof getRequestListener>[0],
   tls: CpConfig['tls'],
-  lightweightResponses: boolean
+  lightweightResponses: boolean,
+  guard: {
+    readonly limits: MtlsLimits
+    readonly onRefused: (reason: RefusedReason) => void
+    readonly onListenerError: (err: Error) => void
+  }
 ): MtlsServer {
   const server = createMtlsServer({
     certPem: tls.certPem,
@@ -51,6 +58,7 @@ export function createCpServer(
     caPem: tls.clientCaPem,
     handler: getRequestListener(fetch, { overrideGlobalObjects: lightweightResponses }),
     closeGraceMs: CLOSE_GRACE_MS,
+    ...guard,
   })
   // Responses are written in more than one segment (headers, then the body); with Nagle on, the
   // second waits for the client's delayed ACK (~40 ms). Agents' requests are latency-bound.

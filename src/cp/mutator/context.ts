@@ -8,6 +8,7 @@
 import type { AdmissionPolicy } from '../../core/index.ts'
 import type { Store } from '../../db/store.ts'
 import type { Logger } from '../../runtime/log.ts'
+import type { RepeatLog } from '../../runtime/repeat-log.ts'
 import type { Applier } from '../applier.ts'
 import type { CpMetrics } from '../metrics.ts'
 import type { CpState } from '../state.ts'
@@ -24,6 +25,10 @@ export type MutatorOptions = {
   readonly rolloutRetentionMs: number
   /** How long used bootstrap nonces are remembered (the signed allow-list is the durable guard). */
   readonly nonceRetentionMs: number
+  /** Identical refusals of a host's input are logged once per this interval, with a count. */
+  readonly refusalLogIntervalMs: number
+  /** Probe results kept per host and rollout in the event log. */
+  readonly probeResultsKept: number
 }
 
 /** What a handler sees. */
@@ -31,6 +36,8 @@ export type MutatorContext = {
   readonly store: Store
   readonly state: CpState
   readonly log: Logger
+  /** For lines a host can provoke at will (refusals): identical ones once per interval. */
+  readonly refusals: RepeatLog
   readonly metrics: CpMetrics
   readonly applier: Applier
   readonly options: MutatorOptions
@@ -55,6 +62,7 @@ export class BatchContext implements MutatorContext {
     readonly store: Store,
     readonly state: CpState,
     readonly log: Logger,
+    readonly refusals: RepeatLog,
     readonly metrics: CpMetrics,
     readonly applier: Applier,
     readonly options: MutatorOptions,

@@ -41,7 +41,16 @@ export function heartbeat(ctx: MutatorContext, input: InputOf<'Heartbeat'>): Rep
       if (todo.type === 'complete') {
         const err = ctx.tx(() => stepHost(ctx, rec, waveOf(ctx, rolloutId, host), todo.event, true))
         if (err !== undefined)
-          ctx.log.warn('completion synthesis refused', { host, rolloutId, reason: err })
+          ctx.refusals(
+            'warn',
+            `${host}\u0000${rolloutId}\u0000${err}`,
+            'completion synthesis refused',
+            {
+              host,
+              rolloutId,
+              reason: err,
+            }
+          )
       } else if (todo.type === 'converge') {
         ctx.tx(() => synthesizeConverged(ctx, rec, at))
       } else if (todo.type === 'replan') {

@@ -23,13 +23,19 @@ export function hostEvent(ctx: MutatorContext, input: InputOf<'HostEvent'>): Rep
   if (event.seq <= found.state.lastEventSeq) return { status: 204 }
   const error = stepHost(ctx, found.state, found.waveIndex, remoteEventOf(event), false)
   if (error !== undefined) {
-    ctx.log.info('agent event refused', {
-      host,
-      rolloutId,
-      kind: event.kind,
-      seq: event.seq,
-      reason: error,
-    })
+    // A host can repeat a refused event at will: one line per interval and reason, counted.
+    ctx.refusals(
+      'info',
+      `${host}\u0000${rolloutId}\u0000${event.kind}\u0000${error}`,
+      'agent event refused',
+      {
+        host,
+        rolloutId,
+        kind: event.kind,
+        seq: event.seq,
+        reason: error,
+      }
+    )
     return { status: 409, error }
   }
   return { status: 204 }

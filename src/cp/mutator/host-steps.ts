@@ -119,11 +119,16 @@ export function synthesizeConverged(
   if (soaking === undefined) return false
   const err = stepHost(ctx, soaking, waveIndex, synthesizedConverged(soaking, at), true)
   if (err !== undefined) {
-    ctx.log.warn('convergence synthesis refused', {
-      host: rec.hostname,
-      rolloutId: rec.rolloutId,
-      reason: err,
-    })
+    ctx.refusals(
+      'warn',
+      `${rec.hostname}\u0000${rec.rolloutId}\u0000${err}`,
+      'convergence synthesis refused',
+      {
+        host: rec.hostname,
+        rolloutId: rec.rolloutId,
+        reason: err,
+      }
+    )
     return false
   }
   ctx.log.info('host already at its target; convergence synthesized', {

@@ -23,6 +23,7 @@ import type { Store } from '../../db/store.ts'
 import type { Clock } from '../../runtime/clock.ts'
 import type { Logger } from '../../runtime/log.ts'
 import { BoundedQueue } from '../../runtime/queue.ts'
+import { repeatLog } from '../../runtime/repeat-log.ts'
 import { Applier } from '../applier.ts'
 import type { DispatchHub } from '../dispatch-hub.ts'
 import type { CpMetrics } from '../metrics.ts'
@@ -104,11 +105,24 @@ export class CpMutator {
   private planQueued = false
 
   constructor(private readonly deps: MutatorDeps) {
-    this.applier = new Applier(deps.store, deps.state, deps.hub, deps.metrics, deps.log)
+    this.applier = new Applier(
+      deps.store,
+      deps.state,
+      deps.hub,
+      deps.metrics,
+      deps.log,
+      deps.options.probeResultsKept
+    )
     this.ctx = new BatchContext(
       deps.store,
       deps.state,
       deps.log,
+      repeatLog({
+        log: deps.log,
+        intervalMs: deps.options.refusalLogIntervalMs,
+        now: () => deps.clock.monotonicMs(),
+        onSuppressed: () => deps.metrics.logSuppressed.inc(),
+      }),
       deps.metrics,
       this.applier,
       deps.options,

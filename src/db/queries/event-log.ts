@@ -1,12 +1,14 @@
 /**
  * The canonical event log: append and read. Append-only by construction: this module has no
- * update or delete. Payloads are JSON objects; callers pass plain values.
+ * update, and its one delete is the per-host retention of repeated probe results
+ * (`trimProbeResults`), which keeps every row that explains a transition or a probe failure
+ * first seen. Payloads are JSON objects; callers pass plain values.
  */
-import { and, asc, desc, eq, gt, sql } from 'drizzle-orm'
+import { and, asc, desc, eq, gt, inArray, isNotNull, notInArray, sql } from 'drizzle-orm'
 import type { Db } from '../client.ts'
-import { EVENT_KINDS, eventLog } from '../schema.ts'
+import { EVENT_KINDS, eventLog, probeFailures } from '../schema.ts'
 import { toRfc3339 } from '../../proto/common.ts'
-import { msOf } from './time.ts'
+import { changesOf, msOf } from './time.ts'
 
 /** The kind of an event-log row. */
 export type EventKind = (typeof EVENT_KINDS)[number]
@@ -62,6 +64,41 @@ export function eventLogQueries(db: Db) {
         payload: JSON.stringify(e.payload),
       })
       return row!.seq
+    },
+    /**
+     * Deletes the probe results of one host in one rollout beyond the newest `keep`, except the
+     * first failure of each probe or control (what the compliance gate and the audit need).
+     * Returns the number of rows deleted.
+     */
+    trimProbeResults(host: string, rolloutId: string, keep: number): number {
+      const firstFailures = db
+        .select({ seq: sql<number>`min(${probeFailures.eventLogSeq})` })
+        .from(probeFailures)
+        .where(
+          and(
+            eq(probeFailures.hostId, host),
+            eq(probeFailures.rolloutId, rolloutId),
+            isNotNull(probeFailures.eventLogSeq)
+          )
+        )
+        .groupBy(sql`coalesce(${probeFailures.controlId}, ${probeFailures.probeName})`)
+      const beyond = db
+        .select({ seq: eventLog.seq })
+        .from(eventLog)
+        .where(
+          and(
+            eq(eventLog.hostId, host),
+            eq(eventLog.rolloutId, rolloutId),
+            eq(eventLog.kind, 'agent_event'),
+            sql`json_extract(${eventLog.payload}, '$.kind') = 'ProbeResult'`,
+            notInArray(eventLog.seq, firstFailures)
+          )
+        )
+        .orderBy(desc(eventLog.seq))
+        // SQLite needs a LIMIT before OFFSET; drizzle drops a negative one.
+        .limit(Number.MAX_SAFE_INTEGER)
+        .offset(keep)
+      return changesOf(db.delete(eventLog).where(inArray(eventLog.seq, beyond)).run())
     },
     /** The events of a rollout, seq ascending, at most `limit`. */
     forRollout(rolloutId: string, limit: number): EventLogEntry[] {

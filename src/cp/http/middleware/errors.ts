@@ -7,6 +7,10 @@ import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { Logger } from '../../../runtime/log.ts'
 import { MutatorStopped } from '../../mutator/loop.ts'
+import { repeatLog } from '../../../runtime/repeat-log.ts'
+
+// The same failure of the same route is logged at most once a minute, with a count.
+const REQUEST_ERROR_LOG_INTERVAL_MS = 60_000
 
 /** A JSON error response. */
 export function jsonError(
@@ -25,9 +29,16 @@ export function fail(status: ContentfulStatusCode, error: string): never {
 
 /**
  * The app's error handler: HTTPException → its status; a stopped mutator → 503; anything else →
- * 500 (logged).
+ * 500, logged once per interval per route and message (a client aborting its body mid-stream, in
+ * a loop, must not flood the log; `onSuppressed` counts what was not written).
  */
-export function errorHandler(log: Logger) {
+export function errorHandler(log: Logger, onSuppressed?: () => void) {
+  const logged = repeatLog({
+    log,
+    intervalMs: REQUEST_ERROR_LOG_INTERVAL_MS,
+    now: () => performance.now(),
+    onSuppressed,
+  })
   return (err: Error, c: Context): Response => {
     if (err instanceof HTTPException) {
       const res = err.getResponse()
@@ -39,7 +50,10 @@ export function errorHandler(log: Logger) {
     }
     // The mutator stopped under this request (a fatal database error): the CP is going down.
     if (err instanceof MutatorStopped) return busy(c, 'control plane stopping; retry')
-    log.error('request failed', { path: c.req.path, error: err.message })
+    logged('error', `${c.req.routePath}\u0000${err.message}`, 'request failed', {
+      path: c.req.path,
+      error: err.message,
+    })
     return jsonError(c, 500, 'internal error')
   }
 }

@@ -11,11 +11,13 @@ import {
   HeartbeatRequestSchema,
   REPLAY_FROM_HEADER,
   type Dispatch,
+  type WireAgentEvent,
   type HeartbeatResponse,
 } from '../../../proto/agent.ts'
 import { wireToOutbound } from '../../../runtime/wire.ts'
-import { toRfc3339 } from '../../../proto/common.ts'
+import { parseRfc3339Ms, toRfc3339 } from '../../../proto/common.ts'
 import type { AppDeps, CpEnv } from '../deps.ts'
+import { capEvent, HostRateLimiter } from '../event-limits.ts'
 import { checkBody, jsonBody, limitBody, rawJson } from '../middleware/body.ts'
 import { busy, jsonError } from '../middleware/errors.ts'
 import { identityGate } from '../middleware/gates.ts'
@@ -27,6 +29,14 @@ export const MAX_WAIT_SECS = 60
 const EVENT_BODY_LIMIT = 1024 * 1024
 // Heartbeats, enrolment (token + CSR) and renewal bodies are a few KiB.
 const SMALL_BODY_LIMIT = 64 * 1024
+// An agent numbers its events of a rollout 1, 2, 3…; dropped probe chatter leaves gaps of a few
+// hundred at most. A jump of a million is a forged seq, and one near 2^53 would leave the record
+// no room to count further (every later seq a duplicate or unsafe).
+const MAX_SEQ_JUMP = 1_000_000
+// Event times are recorded as the agent reports them; a clock minutes fast or an outbox replayed
+// after weeks offline is real, a time days in the future or months back is not.
+const MAX_EVENT_AHEAD_MS = 10 * 60_000
+const MAX_EVENT_BEHIND_MS = 30 * 86_400_000
 
 /** `POST /v1/enroll`. */
 export function enrollRoutes(deps: AppDeps): Hono<CpEnv> {
@@ -38,10 +48,19 @@ export function enrollRoutes(deps: AppDeps): Hono<CpEnv> {
   return app
 }
 
+/** The time an agent event reports (each kind has one `…At` field). */
+function eventTime(event: WireAgentEvent): number {
+  for (const [k, v] of Object.entries(event))
+    if (k.endsWith('At') && typeof v === 'string') return parseRfc3339Ms(v)
+  return Number.NaN
+}
+
 /** The `/v1/agent/*` routes. */
 export function agentRoutes(deps: AppDeps): Hono<CpEnv> {
   const app = new Hono<CpEnv>()
   app.use('*', identityGate(deps, ['agent']))
+  const limits = deps.config.events
+  const eventRate = new HostRateLimiter(limits.perMinute, limits.burst)
 
   app.post('/renew', limitBody(SMALL_BODY_LIMIT), async (c) => {
     const caller = c.get('caller')
@@ -56,18 +75,37 @@ export function agentRoutes(deps: AppDeps): Hono<CpEnv> {
   })
 
   app.post('/events', limitBody(EVENT_BODY_LIMIT), async (c) => {
-    const body = await jsonBody(c, AgentEventEnvelopeSchema)
     const host = c.get('caller').name
+    // Before the body is even read: a host over its rate costs a token-bucket update.
+    const wait = eventRate.take(host, deps.clock.monotonicMs())
+    if (wait > 0) {
+      deps.metrics.eventsRateLimited.inc()
+      c.header('Retry-After', String(wait))
+      return jsonError(c, 429, 'too many events from this host; retry later')
+    }
+    const body = await jsonBody(c, AgentEventEnvelopeSchema)
     if (body.hostname !== host)
       return jsonError(c, 403, 'certificate does not belong to the body hostname')
     const rec = deps.state.host(body.rolloutId, host)
     // Idempotent duplicate: answered without touching the mutator.
     if (rec !== undefined && body.event.seq <= rec.lastEventSeq) return c.body(null, 204)
+    if (body.event.seq > (rec?.lastEventSeq ?? 0) + MAX_SEQ_JUMP)
+      return jsonError(c, 400, `event seq jumps more than ${MAX_SEQ_JUMP} ahead of the record`)
+    const at = eventTime(body.event)
+    const now = deps.clock.now()
+    if (at > now + MAX_EVENT_AHEAD_MS || at < now - MAX_EVENT_BEHIND_MS)
+      return jsonError(c, 400, 'event time is outside the window the control plane accepts')
+    const capped = capEvent(body.event, limits.fieldBytes, limits.eventBytes)
+    if (!capped.ok) {
+      deps.metrics.eventsTooLarge.inc({ kind: body.event.kind })
+      return jsonError(c, 413, `event too large to store (limit ${limits.eventBytes} bytes)`)
+    }
+    if (capped.truncated) deps.metrics.eventsTruncated.inc({ kind: body.event.kind })
     const reply = deps.mutator.request({
       type: 'HostEvent',
       host,
       rolloutId: body.rolloutId,
-      event: wireToOutbound(body.event),
+      event: wireToOutbound(capped.event),
     })
     return respondToReply(c, reply, (r) =>
       r.status === 204 ? c.body(null, 204) : jsonError(c, 409, r.error)
@@ -135,13 +173,13 @@ export function agentRoutes(deps: AppDeps): Hono<CpEnv> {
 
   app.get('/closure/:hash', async (c) => {
     const hash = c.req.param('hash')
-    if (!/^[A-Za-z0-9+._?=-]{1,255}$/.test(hash)) return jsonError(c, 400, 'not a closure hash')
+    // The decoded parameter: an encoded '?', '#' or '/' must not reach the upstream URL.
+    if (!/^[A-Za-z0-9+._-]{1,255}$/.test(hash)) return jsonError(c, 400, 'not a closure hash')
     const upstream = deps.config.closureUpstream
     if (upstream === undefined) {
       return c.json(
         {
           error: 'closure proxy not configured',
-          closure: hash,
           tracking: 'set --closure-upstream to a binary cache URL',
         },
         501
