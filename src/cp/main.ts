@@ -33,6 +33,7 @@ import { createCpServer, peerOf } from './http/server.ts'
 import { CpMetrics } from './metrics.ts'
 import { CpMutator } from './mutator/loop.ts'
 import { ReleaseSource } from './sources/index.ts'
+import { marksFilePath, mirrorMarks } from './marks-file.ts'
 import { CpState } from './state.ts'
 import { watchDatabaseFile } from './workers/db-watch.ts'
 import type { Worker } from './workers/every.ts'
@@ -163,6 +164,14 @@ export async function createControlPlane(
   } catch (e) {
     await server.close()
     throw new CpStartError(`database ${config.dbPath}: ${messageOf(e)}`)
+  }
+  try {
+    // The anti-rollback marks are kept beside the database as well: they survive its loss.
+    store.release = mirrorMarks(store.release, marksFilePath(config.dbPath))
+  } catch (e) {
+    store.close()
+    await server.close()
+    throw new CpStartError(messageOf(e))
   }
   if (store.wasEmpty) log.info('new state database', { path: config.dbPath })
   const { promise: fatal, resolve: resolveFatal } = Promise.withResolvers<unknown>()

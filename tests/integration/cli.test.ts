@@ -816,6 +816,91 @@ describe('--reuse-unchanged-signature', () => {
     }
   })
 
+  test('a changed revocations or bootstrap-nonces list is stamped afresh; only unchanged artifacts keep theirs', async () => {
+    const rel = join(dir, 'releases')
+    expect((await release()).code).toBe(0)
+    const first = snapshot(rel)
+    const metaOf = (file: string) => JSON.parse(read(join(rel, file)).toString()).meta.signedAt
+    const revocations = join(dir, 'revocations-2.json')
+    writeFileSync(
+      revocations,
+      JSON.stringify({
+        revocations: [
+          ...JSON.parse(readFileSync(REVOCATIONS, 'utf8')).revocations,
+          {
+            hostname: 'db-01',
+            notBefore: '2026-05-01T12:30:00Z',
+            reason: 'stolen',
+            revokedBy: 'ops',
+          },
+        ],
+      })
+    )
+    const r = await release({
+      now: '2026-05-01T13:00:00Z',
+      extra: ['--reuse-unchanged-signature', '--revocations', revocations],
+    })
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' })
+    // The CP orders revocation lists by signedAt: the changed one must be newer than the last.
+    expect(metaOf('revocations.json')).toBe('2026-05-01T13:00:00Z')
+    expect(read(join(rel, 'revocations.json')).toString()).toContain('"db-01"')
+    const second = snapshot(rel)
+    for (const f of RELEASE_FILES.filter((f) => !f.startsWith('revocations.json'))) {
+      expect({ f, sha: second[f] }).toEqual({ f, sha: first[f] })
+    }
+    expect(r.stdout).toContain(`${rel}/revocations.json\n`)
+    expect(r.stdout).toContain(`${rel}/bootstrap-nonces.json (unchanged)\n`)
+
+    const nonces = join(dir, 'nonces-2.json')
+    writeFileSync(
+      nonces,
+      JSON.stringify({
+        bootstrapNonces: [
+          {
+            nonce: '0123456789abcdef0123456789abcdef',
+            hostname: 'db-01',
+            expiresAt: '2026-05-09T00:00:00Z',
+            mintedAt: '2026-05-01T13:30:00Z',
+            mintedBy: 'alice',
+          },
+        ],
+      })
+    )
+    const r3 = await release({
+      now: '2026-05-01T14:00:00Z',
+      extra: [
+        '--reuse-unchanged-signature',
+        '--revocations',
+        revocations,
+        '--bootstrap-nonces',
+        nonces,
+      ],
+    })
+    expect({ code: r3.code, stderr: r3.stderr }).toEqual({ code: 0, stderr: '' })
+    expect(metaOf('bootstrap-nonces.json')).toBe('2026-05-01T14:00:00Z')
+    expect(metaOf('revocations.json')).toBe('2026-05-01T13:00:00Z')
+    expect(signedAtOf(rel)).toBe(NOW)
+    const trust = writeTrust()
+    for (const { file, args } of verifyCommands(rel, trust, '2026-05-01T14:00:00Z')) {
+      const out = await nf(args)
+      expect({ file, code: out.code }).toEqual({ file, code: 0 })
+    }
+  })
+
+  test('a changed list that cannot be stamped newer than the released one is refused, nothing written', async () => {
+    const rel = join(dir, 'releases')
+    expect((await release({ now: '2026-05-01T13:00:00Z' })).code).toBe(0)
+    const first = snapshot(rel)
+    const revocations = join(dir, 'revocations-2.json')
+    writeFileSync(revocations, JSON.stringify({ revocations: [] }))
+    const r = await release({
+      now: NOW,
+      extra: ['--reuse-unchanged-signature', '--revocations', revocations],
+    })
+    expectOneLineError(r, 2, 'revocations.json', '2026-05-01T13:00:00Z', 'rollback')
+    expect(snapshot(rel)).toEqual(first)
+  })
+
   test('without the flag a later run stamps the new time', async () => {
     const rel = join(dir, 'releases')
     expect((await release()).code).toBe(0)

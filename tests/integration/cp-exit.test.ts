@@ -2,6 +2,7 @@
  * The compiled control plane exits when it cannot serve (systemd restarts what exits): a start-up
  * failure is one line naming the flag, file or address and exit 2, checked before the database is
  * opened; a database failure while running is a JSON log line naming the database and exit 1.
+ * A CP that lost its database still refuses an older release: its marks are kept beside it.
  * Real processes, real files, a real port held by another listener.
  */
 import { afterEach, beforeAll, beforeEach, describe, expect, test } from 'bun:test'
@@ -10,11 +11,13 @@ import {
   mkdirSync,
   openSync,
   closeSync,
+  readFileSync,
   rmSync,
   writeFileSync,
   writeSync,
 } from 'node:fs'
 import { join } from 'node:path'
+import { toRfc3339 } from '../../src/proto/common.ts'
 import { nixfleetBin } from '../support/binary.ts'
 import { freePort, spawnLogged, type LoggedProcess } from '../support/fixtures.ts'
 import { Lab } from './cp-support.ts'
@@ -294,5 +297,80 @@ describe('--check-config catches what start-up would fail on, and writes nothing
     const db = join(lab.dir, 'fresh', 'cp', 'state.db')
     expect(await check(['--db-path', db])).toEqual({ code: 0, stderr: '' })
     expect(existsSync(join(lab.dir, 'fresh'))).toBe(false)
+  })
+})
+
+// Real clock: the releases must be fresh. Whole seconds, as releases are stamped.
+const T0 = Math.floor(Date.now() / 1000) * 1000 - 7200_000
+const SPEC = { hosts: { h1: { channel: 'stable' } }, channels: { stable: {} } }
+
+/** The first adoption or refusal of the fleet the CP logs. */
+async function fleetOutcome(cp: LoggedProcess): Promise<Record<string, unknown>> {
+  return cp.waitForLog(
+    'the fleet adopted or refused',
+    (l) =>
+      l['msg'] === 'release adopted' ||
+      (l['msg'] === 'signed artifact refused' && l['artifact'] === 'fleet')
+  )
+}
+
+async function stopped(cp: LoggedProcess): Promise<void> {
+  cp.proc.kill('SIGTERM')
+  expect(await cp.exited).toBe(0)
+}
+
+/** A CP adopts a release of generation `gen` signed at `signedAt`, stops, and loses its database. */
+async function adoptThenLoseDatabase(gen: number, signedAt: number): Promise<string> {
+  const { ciCommit } = lab.publish(SPEC, { gen, signedAt })
+  const first = await startServing(dbPath())
+  expect(await fleetOutcome(first)).toMatchObject({ msg: 'release adopted', ciCommit })
+  await stopped(first)
+  for (const suffix of ['', '-wal', '-shm']) rmSync(`${dbPath()}${suffix}`, { force: true })
+  expect(existsSync(dbPath())).toBe(false)
+  return ciCommit
+}
+
+describe('anti-rollback marks survive the loss of the database', () => {
+  test('after the database is deleted, an older signed release is refused as Rollback', async () => {
+    const newer = { ciCommit: await adoptThenLoseDatabase(2, T0 + 3600_000) }
+    // A validly signed release an hour older than the one adopted (a replayed old directory).
+    const older = lab.publish(SPEC, { gen: 1, signedAt: T0 })
+
+    const second = await startServing(dbPath())
+    const outcome = await fleetOutcome(second)
+    expect(outcome).toMatchObject({ msg: 'signed artifact refused', kind: 'Rollback' })
+    expect(String(outcome['message'])).toContain(
+      `signed ${toRfc3339(T0, 'seconds')} (ciCommit ${older.ciCommit}), older than the adopted ${toRfc3339(T0 + 3600_000)}`
+    )
+    await stopped(second)
+    // The marks file beside the database still holds the newer release's mark.
+    const marks = JSON.parse(readFileSync(join(lab.dir, 'cp', 'state.marks.json'), 'utf8'))
+    expect(marks.marks).toContainEqual(
+      expect.objectContaining({ key: 'fleet', ciCommit: newer.ciCommit })
+    )
+  })
+
+  test('a newer release after the database is deleted is adopted, and raises the marks', async () => {
+    await adoptThenLoseDatabase(1, T0)
+    const newer = lab.publish(SPEC, { gen: 2, signedAt: T0 + 3600_000 })
+    const second = await startServing(dbPath())
+    expect(await fleetOutcome(second)).toMatchObject({
+      msg: 'release adopted',
+      ciCommit: newer.ciCommit,
+    })
+    await stopped(second)
+    const marks = JSON.parse(readFileSync(join(lab.dir, 'cp', 'state.marks.json'), 'utf8'))
+    expect(marks.marks).toContainEqual(
+      expect.objectContaining({ key: 'fleet', ciCommit: newer.ciCommit })
+    )
+  })
+
+  test('an unreadable marks file stops the start with one line naming it (exit 2)', async () => {
+    const file = join(lab.dir, 'cp', 'state.marks.json')
+    writeFileSync(file, '{"schemaVersion":1,"marks":[')
+    expect(await runToExit(cpArgs())).toEqual({
+      code: 2,
+      stderr: `nixfleet: control-plane: anti-rollback marks ${file}: not valid JSON\n`,
+    })
   })
 })

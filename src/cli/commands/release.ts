@@ -25,6 +25,7 @@ import type { ReleaseFile } from '../../release/assemble.ts'
 import { type CommandSpec, type ParsedArgs, flag, str, timeOpt } from '../args.ts'
 import { CliError, EXIT_OK, EXIT_VERIFY_FAILED } from '../errors.ts'
 import { readInput, writeAtomic } from '../io.ts'
+import { chooseRestamp } from '../../core/release/restamp.ts'
 import { makeSigner, type Signer } from './release-signer.ts'
 import {
   FLAKE_OPTIONS,
@@ -110,7 +111,7 @@ export const releaseSpec: CommandSpec = {
     },
     'reuse-unchanged-signature': {
       type: 'boolean',
-      description: 'keep signedAt and signatures when nothing changed',
+      description: 'keep signedAt and signature of each artifact that did not change',
     },
     'trust-file': {
       type: 'string',
@@ -188,16 +189,39 @@ export async function release(args: ParsedArgs): Promise<number> {
     }
   }
 
-  let built = assemble(toRfc3339(now, 'seconds'))
-  if (flag(args, 'reuse-unchanged-signature')) {
-    // Re-stamp with the previous signedAt: if the fleet bytes come out identical, nothing changed.
-    const prev = readIfExists(join(dir, 'fleet.resolved.json'))
-    const prevSignedAt = prev && previousSignedAt(prev)
-    if (prevSignedAt) {
-      const again = assemble(prevSignedAt)
-      if (bytesEqual(again.files[0]!.canonical, prev)) built = again
+  const signedAt = toRfc3339(now, 'seconds')
+  const fresh = assemble(signedAt)
+  const reuse = flag(args, 'reuse-unchanged-signature')
+  let built = fresh
+  let files = fresh.files
+  // Each artifact is judged on its own: the fleet with the manifests projected from it, the
+  // revocations and the bootstrap nonces. Only one whose bytes did not change keeps its stamp.
+  for (const head of [...new Set(fresh.files.map((f) => artifactOf(f.path)))]) {
+    const part = (fs: readonly ReleaseFile[]) => fs.filter((f) => artifactOf(f.path) === head)
+    const headBytes = (fs: readonly ReleaseFile[]) => fs.find((f) => f.path === head)!.canonical
+    const prev = readIfExists(join(dir, head))
+    const prevMark = prev && previousMark(prev)
+    const again =
+      reuse && prevMark && prevMark.signedAt !== signedAt ? assemble(prevMark.signedAt) : undefined
+    const verdict = chooseRestamp({
+      reuse,
+      previous: prevMark?.mark,
+      restampedUnchanged: again !== undefined && bytesEqual(headBytes(again.files), prev!),
+      freshUnchanged: prev !== undefined && bytesEqual(headBytes(fresh.files), prev),
+      fresh: { signedAtMs: parseRfc3339Ms(signedAt), ciCommit },
+    })
+    if (verdict === 'not-newer') {
+      throw new CliError(
+        `release: ${join(dir, head)} changed, but signedAt ${signedAt} (ciCommit ${ciCommit}) is not newer than the released ${prevMark!.signedAt} (ciCommit ${prevMark!.mark.ciCommit}); consumers would refuse it as a rollback; nothing written`
+      )
+    }
+    if (verdict === 'reuse' && again) {
+      files = [...files.filter((f) => artifactOf(f.path) !== head), ...part(again.files)]
+      if (head === 'fleet.resolved.json') built = again
     }
   }
+  // Fleet first, as assembled: the caller below relies on it.
+  files = fresh.files.map((f) => files.find((g) => g.path === f.path)!)
 
   const signed: { file: ReleaseFile; sig: Uint8Array; reused: boolean }[] = []
   const signerKey = signer.publicKey === undefined ? undefined : fromBase64(signer.publicKey)
@@ -207,7 +231,7 @@ export async function release(args: ParsedArgs): Promise<number> {
     (signer.algorithm === 'ed25519'
       ? ed25519Verify(sig, bytes, signerKey)
       : await p256Verify(sig, bytes, signerKey))
-  for (const file of built.files) {
+  for (const file of files) {
     const target = join(dir, file.path)
     const old = readIfExists(target)
     const oldSig = readIfExists(`${target}.sig`)
@@ -256,13 +280,26 @@ export async function release(args: ParsedArgs): Promise<number> {
   return EXIT_OK
 }
 
-function previousSignedAt(bytes: Uint8Array): string | undefined {
+/** Which artifact a release file belongs to: manifests are projected from the fleet. */
+function artifactOf(path: string): string {
+  return path.startsWith('rollouts/') ? 'fleet.resolved.json' : path
+}
+
+/** The stamp of a released artifact, if it has a readable one. */
+function previousMark(
+  bytes: Uint8Array
+): { signedAt: string; mark: { signedAtMs: number; ciCommit: string | null } } | undefined {
   try {
-    const raw = parseJsonBytes(bytes, 'previous fleet.resolved') as {
-      meta?: { signedAt?: unknown }
+    const raw = parseJsonBytes(bytes, 'previous artifact') as {
+      meta?: { signedAt?: unknown; ciCommit?: unknown }
     }
     const s = raw.meta?.signedAt
-    return typeof s === 'string' && !Number.isNaN(parseRfc3339Ms(s)) ? s : undefined
+    const c = raw.meta?.ciCommit
+    if (typeof s !== 'string' || Number.isNaN(parseRfc3339Ms(s))) return undefined
+    return {
+      signedAt: s,
+      mark: { signedAtMs: parseRfc3339Ms(s), ciCommit: typeof c === 'string' ? c : null },
+    }
   } catch {
     return undefined
   }

@@ -3,7 +3,7 @@
  * a rollback, equal signedAt is ordered by ciCommit, and the same artifact is 'same'.
  */
 import { describe, expect, test } from 'bun:test'
-import { compareHighWater, highWaterKey } from './anti-rollback.ts'
+import { compareHighWater, highWaterKey, mergeHighWater } from './anti-rollback.ts'
 
 const T = Date.UTC(2026, 4, 1, 12)
 const A = 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'
@@ -65,6 +65,35 @@ describe('highWaterKey', () => {
       'rollout-manifest:stable',
       'rollout-manifest:edge',
       'fleet',
+    ])
+  })
+})
+
+describe('mergeHighWater', () => {
+  const m = (key: string, signedAtMs: number, ciCommit: string | null = 'a', sha256 = 'x') => ({
+    key,
+    signedAtMs,
+    ciCommit,
+    sha256,
+  })
+
+  test('keeps the higher mark of each key, whichever record holds it', () => {
+    const db = [m('fleet', 2000), m('revocations', 1000)]
+    const file = [m('fleet', 1000), m('revocations', 3000), m('rollout-manifest:stable', 500)]
+    expect(mergeHighWater(db, file)).toEqual([
+      m('fleet', 2000),
+      m('revocations', 3000),
+      m('rollout-manifest:stable', 500),
+    ])
+  })
+
+  test('a lost record (empty) leaves the other as it is; a tie keeps the first', () => {
+    const file = [m('fleet', 1000, 'b', 'y')]
+    expect(mergeHighWater([], file)).toEqual(file)
+    expect(mergeHighWater([m('fleet', 1000, 'b', 'z')], file)).toEqual([m('fleet', 1000, 'b', 'z')])
+    // Same second: the commit tie-break decides, as compareHighWater does.
+    expect(mergeHighWater([m('fleet', 1000, 'a')], [m('fleet', 1000, 'c')])).toEqual([
+      m('fleet', 1000, 'c'),
     ])
   })
 })

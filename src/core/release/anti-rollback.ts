@@ -33,3 +33,19 @@ export function compareHighWater(
   // Two releases stamped in the same millisecond: order by commit so every consumer agrees.
   return a > b ? 'advance' : 'rollback'
 }
+
+/**
+ * Two records of the marks merged key by key, keeping the higher of each: the database's and
+ * the durable file beside it, so losing either cannot lower a mark. On a tie the first wins.
+ */
+export function mergeHighWater<M extends HighWaterMark & { readonly key: string }>(
+  first: readonly M[],
+  second: readonly M[]
+): M[] {
+  const out = new Map<string, M>()
+  for (const m of [...first, ...second]) {
+    const had = out.get(m.key)
+    if (had === undefined || compareHighWater(m, had) === 'advance') out.set(m.key, m)
+  }
+  return [...out.values()]
+}
