@@ -152,6 +152,7 @@ export class EnrollService {
       type: 'UseNonce',
       nonce: claims.nonce,
       hostname: host,
+      expiresAt: parseRfc3339Ms(claims.expiresAt),
     })
     if (fresh === undefined) return deny(503, 'control plane busy')
     if (!(await fresh)) return deny(409, 'bootstrap token already used')

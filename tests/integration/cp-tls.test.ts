@@ -177,6 +177,29 @@ describe('enrolment and renewal', () => {
   })
 })
 
+describe('single-use bootstrap tokens', () => {
+  test('a used nonce is remembered until its token expires, past the 24 h retention', async () => {
+    const start = Date.now()
+    // A 72 h token, used once.
+    const tok = lab.token('h1', { now: start - 60_000, hours: 72 })
+    lab.publish(twoWaves, { signedAt: start - 60_000, nonces: { bootstrapNonces: [tok.entry] } })
+    const clock = new FakeClock(start - 10_000)
+    t = await startCp(lab, { clock })
+    const csrPem = await lab.csr('h1')
+    const anon = t.anonymous()
+    expect((await anon.send('POST', '/v1/enroll', { token: tok.token, csrPem })).status).toBe(200)
+    // Two days later (the signed artifacts stay fresh: 30 days) a retention pass runs.
+    clock.set(start + 48 * 3600_000)
+    await t.cp.mutator.request({ type: 'Prune' })
+    const replay = await anon.send('POST', '/v1/enroll', { token: tok.token, csrPem })
+    expect(replay.status).toBe(409)
+    expect(replay.json()).toEqual({ error: 'bootstrap token already used' })
+    // Once the token has expired it is refused as expired anyway, and may be forgotten.
+    clock.set(start + 73 * 3600_000)
+    expect((await t.cp.mutator.request({ type: 'Prune' }))?.nonces).toBe(1)
+  })
+})
+
 describe('revocation cuts a host off', () => {
   test('renewal is rate-limited; a certificate renewed before the CP adopted the revocation is revoked until the host re-enrols', async () => {
     const start = Date.now()
