@@ -151,4 +151,4 @@ export {
   revocationAdoptedAt,
   revocationCutoff,
 } from './identity/revocation.ts'
-export { usedNonceKeptUntil } from './identity/nonce.ts'
+export { mintedBeforeFloor, usedNonceKeptUntil } from './identity/nonce.ts'

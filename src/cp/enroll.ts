@@ -5,7 +5,8 @@
  * to the audit log.
  *
  * Enrolment checks, in the reference's order (§7.2): token version; nonce not used (409); nonce
- * in the signed allow-list, for this hostname, not expired (401); token time window (401);
+ * in the signed allow-list, for this hostname, not expired (401); token time window (401); token
+ * not minted before the allow-list's `mintedAfter` floor (401);
  * org-root signature over JCS(received claims) against trust.json re-read now (401; 500 when
  * the trust file or its orgRootKey is unusable); CSR well-formed (400); CSR CN == hostname and
  * key fingerprint == the token's (401); a verified fleet (503) declaring the host with exactly
@@ -20,7 +21,13 @@
 import { appendFile, mkdir } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import * as v from 'valibot'
-import { certRevoked, issuanceHoldMs, renewalVerdict, type RenewalVerdict } from '../core/index.ts'
+import {
+  certRevoked,
+  issuanceHoldMs,
+  mintedBeforeFloor,
+  renewalVerdict,
+  type RenewalVerdict,
+} from '../core/index.ts'
 import { canonicalizeValue, type JsonValue } from '../crypto/canonical-json.ts'
 import { ed25519Verify } from '../crypto/ed25519.ts'
 import { parseOpenSshPublicKey } from '../crypto/keys.ts'
@@ -31,7 +38,7 @@ import { readCaFiles } from '../pki/cert.ts'
 import { parseCsr } from '../pki/csr.ts'
 import { agentCommonName } from '../pki/identity.ts'
 import { EnrollRequestSchema, RenewRequestSchema, type CertResponse } from '../proto/agent.ts'
-import { BOOTSTRAP_TOKEN_VERSION } from '../proto/bootstrap.ts'
+import { BOOTSTRAP_TOKEN_VERSION, type BootstrapNonces } from '../proto/bootstrap.ts'
 import { parseRfc3339Ms, toRfc3339 } from '../proto/common.ts'
 import { summarizeIssues } from '../proto/issues.ts'
 import { activeKeysAt } from '../proto/trust.ts'
@@ -112,6 +119,14 @@ export class EnrollService {
       return deny(401, 'allow-list entry for this nonce has expired')
     if (now < parseRfc3339Ms(claims.issuedAt)) return deny(401, 'bootstrap token is not valid yet')
     if (now >= parseRfc3339Ms(claims.expiresAt)) return deny(401, 'bootstrap token has expired')
+    const floor = (state.noncesAdopted?.value as BootstrapNonces | undefined)?.mintedAfter ?? null
+    if (
+      mintedBeforeFloor(
+        parseRfc3339Ms(claims.issuedAt),
+        floor === null ? null : parseRfc3339Ms(floor)
+      )
+    )
+      return deny(401, "bootstrap token was minted before the allow-list's mintedAfter floor")
     // A certificate issued in the second the host's revocation was adopted would be revoked.
     const hold = issuanceHoldMs(state.revocations.get(host), now)
     if (hold > 0) return retryLater(503, 'host revocation adopted just now; retry', hold)

@@ -200,6 +200,36 @@ describe('single-use bootstrap tokens', () => {
   })
 })
 
+describe('single-use bootstrap tokens after a lost database', () => {
+  test("the allow-list's mintedAfter floor refuses every token minted before it", async () => {
+    const start = Date.now()
+    const used = lab.token('h1', { now: start - 2 * 3600_000 })
+    lab.publish(twoWaves, { signedAt: start - 60_000, nonces: { bootstrapNonces: [used.entry] } })
+    t = await startCp(lab, { clock: new FakeClock(start - 10_000) })
+    const csrPem = await lab.csr('h1')
+    const enrol = (token: Record<string, unknown>) =>
+      t!.anonymous().send('POST', '/v1/enroll', { token, csrPem })
+    expect((await enrol(used.token)).status).toBe(200)
+    // The database is lost: the CP no longer knows the nonce was used.
+    await t.stop()
+    for (const f of ['state.db', 'state.db-wal', 'state.db-shm'])
+      rmSync(join(lab.dir, f), { force: true })
+    t = await startCp(lab, { clock: new FakeClock(start - 5000) })
+    // The operator re-signs the allow-list with a floor after every token that may have been
+    // used, and mints a new token for the host.
+    const fresh = lab.token('h1', { now: start - 30_000 })
+    lab.publish(twoWaves, {
+      signedAt: start - 20_000,
+      nonces: { bootstrapNonces: [used.entry, fresh.entry], mintedAfter: iso(start - 60_000) },
+    })
+    expect((await t.operator.send('POST', '/v1/operator/refresh')).status).toBe(200)
+    const replay = await enrol(used.token)
+    expect(replay.status).toBe(401)
+    expect(replay.json().error).toContain('mintedAfter')
+    expect((await enrol(fresh.token)).status).toBe(200)
+  })
+})
+
 describe('revocation cuts a host off', () => {
   test('renewal is rate-limited; a certificate renewed before the CP adopted the revocation is revoked until the host re-enrols', async () => {
     const start = Date.now()

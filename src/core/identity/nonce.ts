@@ -13,3 +13,11 @@ export function usedNonceKeptUntil(
 ): number {
   return Math.max(tokenExpiresAt, now + retentionMs)
 }
+
+/**
+ * Whether a token issued at `tokenIssuedAt` falls below the signed allow-list's `mintedAfter`
+ * floor (`null`: no floor). A token issued exactly at the floor is accepted.
+ */
+export function mintedBeforeFloor(tokenIssuedAt: number, mintedAfter: number | null): boolean {
+  return mintedAfter !== null && tokenIssuedAt < mintedAfter
+}
