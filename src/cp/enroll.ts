@@ -174,7 +174,7 @@ export class EnrollService {
     return this.issue(host, csr.spki, '<enroll>', `enroll/nonce:${claims.nonce}`, () => true)
   }
 
-  /** `POST /v1/agent/renew` for the authenticated agent `host` (certificate issued at `peer.notBeforeMs`). */
+  /** `POST /v1/agent/renew` for the authenticated agent `host`, by its certificate `peer`. */
   async renew(
     host: string,
     peer: { readonly cn: string; readonly serial: string; readonly notBeforeMs: number },
