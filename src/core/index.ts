@@ -141,3 +141,14 @@ export {
 export type { AdoptedMark, AdoptionCandidate, AdoptionVerdict } from './release/adoption.ts'
 export { adoptionVerdict } from './release/adoption.ts'
 export { formatRfc3339 } from './lib/rfc3339.ts'
+
+export type { RenewalVerdict, RevocationTimes } from './identity/revocation.ts'
+export {
+  certRevoked,
+  issuanceHoldMs,
+  renewalIntervalMs,
+  renewalVerdict,
+  revocationAdoptedAt,
+  revocationCutoff,
+} from './identity/revocation.ts'
+export { mintedBeforeFloor, usedNonceKeptUntil } from './identity/nonce.ts'

@@ -5,19 +5,29 @@
  * to the audit log.
  *
  * Enrolment checks, in the reference's order (§7.2): token version; nonce not used (409); nonce
- * in the signed allow-list, for this hostname, not expired (401); token time window (401);
+ * in the signed allow-list, for this hostname, not expired (401); token time window (401); token
+ * not minted before the allow-list's `mintedAfter` floor (401);
  * org-root signature over JCS(received claims) against trust.json re-read now (401; 500 when
  * the trust file or its orgRootKey is unusable); CSR well-formed (400); CSR CN == hostname and
  * key fingerprint == the token's (401); a verified fleet (503) declaring the host with exactly
  * this ed25519 key (401); the nonce recorded through the mutator, which closes the race between
  * two uses of one token (409); then issuance (500 without a CA).
+ * Renewal (core's `renewalVerdict`): a revoked certificate is 401 until the host enrols again;
+ * one certificate per host per quarter of the lifetime, else 429 with Retry-After.
  * Invariants: the issued CN is always `agent-<host>.<suffix>` built from the checked hostname
  * (enrolment) or the mTLS identity (renewal) — never taken from the CSR; error texts never
- * echo the request.
+ * echo the request; a renewal whose certificate is revoked while it is issued is withheld.
  */
 import { appendFile, mkdir } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import * as v from 'valibot'
+import {
+  certRevoked,
+  issuanceHoldMs,
+  mintedBeforeFloor,
+  renewalVerdict,
+  type RenewalVerdict,
+} from '../core/index.ts'
 import { canonicalizeValue, type JsonValue } from '../crypto/canonical-json.ts'
 import { ed25519Verify } from '../crypto/ed25519.ts'
 import { parseOpenSshPublicKey } from '../crypto/keys.ts'
@@ -28,7 +38,7 @@ import { readCaFiles } from '../pki/cert.ts'
 import { parseCsr } from '../pki/csr.ts'
 import { agentCommonName } from '../pki/identity.ts'
 import { EnrollRequestSchema, RenewRequestSchema, type CertResponse } from '../proto/agent.ts'
-import { BOOTSTRAP_TOKEN_VERSION } from '../proto/bootstrap.ts'
+import { BOOTSTRAP_TOKEN_VERSION, type BootstrapNonces } from '../proto/bootstrap.ts'
 import { parseRfc3339Ms, toRfc3339 } from '../proto/common.ts'
 import { summarizeIssues } from '../proto/issues.ts'
 import { activeKeysAt } from '../proto/trust.ts'
@@ -40,10 +50,14 @@ import type { CpMutator } from './mutator/loop.ts'
 import type { CpState } from './state.ts'
 import { readTrustFile } from './workers/release-poll.ts'
 
-/** The outcome of an enrolment or renewal. */
+/** The outcome of an enrolment or renewal; `retryAfterSecs` goes with 429 and 503. */
 export type IssueResult =
   | { readonly status: 200; readonly body: CertResponse }
-  | { readonly status: 400 | 401 | 409 | 500 | 503; readonly error: string }
+  | {
+      readonly status: 400 | 401 | 409 | 429 | 500 | 503
+      readonly error: string
+      readonly retryAfterSecs?: number
+    }
 
 /** What the service needs. */
 export type EnrollDeps = {
@@ -65,8 +79,20 @@ const deny = (status: 400 | 401 | 409 | 500 | 503, error: string): IssueResult =
   error,
 })
 
+const retryLater = (status: 429 | 503, error: string, waitMs: number): IssueResult => ({
+  status,
+  error,
+  retryAfterSecs: Math.max(1, Math.ceil(waitMs / 1000)),
+})
+
 /** Enrolment and renewal. */
 export class EnrollService {
+  /**
+   * When each host was last issued a certificate (or one is being issued), in this process: the
+   * renewal rate limit counts from it, so parallel renewals with one certificate get one.
+   */
+  private readonly lastIssuedAt = new Map<string, number>()
+
   constructor(private readonly deps: EnrollDeps) {}
 
   /** `POST /v1/enroll` with the parsed JSON body. */
@@ -93,6 +119,17 @@ export class EnrollService {
       return deny(401, 'allow-list entry for this nonce has expired')
     if (now < parseRfc3339Ms(claims.issuedAt)) return deny(401, 'bootstrap token is not valid yet')
     if (now >= parseRfc3339Ms(claims.expiresAt)) return deny(401, 'bootstrap token has expired')
+    const floor = (state.noncesAdopted?.value as BootstrapNonces | undefined)?.mintedAfter ?? null
+    if (
+      mintedBeforeFloor(
+        parseRfc3339Ms(claims.issuedAt),
+        floor === null ? null : parseRfc3339Ms(floor)
+      )
+    )
+      return deny(401, "bootstrap token was minted before the allow-list's mintedAfter floor")
+    // A certificate issued in the second the host's revocation was adopted would be revoked.
+    const hold = issuanceHoldMs(state.revocations.get(host), now)
+    if (hold > 0) return retryLater(503, 'host revocation adopted just now; retry', hold)
 
     const trust = await readTrustFile(this.deps.trustFile)
     if (!trust.ok) {
@@ -130,17 +167,17 @@ export class EnrollService {
       type: 'UseNonce',
       nonce: claims.nonce,
       hostname: host,
+      expiresAt: parseRfc3339Ms(claims.expiresAt),
     })
     if (fresh === undefined) return deny(503, 'control plane busy')
     if (!(await fresh)) return deny(409, 'bootstrap token already used')
-    return this.issue(host, csr.spki, '<enroll>', `enroll/nonce:${claims.nonce}`)
+    return this.issue(host, csr.spki, '<enroll>', `enroll/nonce:${claims.nonce}`, () => true)
   }
 
-  /** `POST /v1/agent/renew` for the authenticated agent `host`. */
+  /** `POST /v1/agent/renew` for the authenticated agent `host`, by its certificate `peer`. */
   async renew(
     host: string,
-    peerCn: string,
-    peerSerial: string,
+    peer: { readonly cn: string; readonly serial: string; readonly notBeforeMs: number },
     raw: unknown
   ): Promise<IssueResult> {
     const parsed = v.safeParse(RenewRequestSchema, raw)
@@ -151,8 +188,30 @@ export class EnrollService {
     if (csr.algorithm !== 'ed25519') return deny(400, 'CSR key must be ed25519 (the host SSH key)')
     const keyCheck = this.declaredKeyMatches(host, csr.publicKeyRaw)
     if (keyCheck !== undefined) return keyCheck
+    const verdict = this.renewalVerdict(host, peer.notBeforeMs)
+    if (!verdict.ok)
+      return verdict.kind === 'Revoked'
+        ? deny(401, 'certificate revoked; the host must enrol again with a new bootstrap token')
+        : retryLater(429, 'certificate renewed too recently', verdict.retryAfterMs)
     // Policy: the renewed certificate names the mTLS identity, whatever CN the CSR carries.
-    return this.issue(host, csr.spki, peerCn, `renew/prev:${peerSerial}`)
+    // A revocation adopted while the certificate is issued withholds it.
+    return this.issue(
+      host,
+      csr.spki,
+      peer.cn,
+      `renew/prev:${peer.serial}`,
+      () => !certRevoked(peer.notBeforeMs, this.deps.state.revocations.get(host))
+    )
+  }
+
+  private renewalVerdict(host: string, certNotBeforeMs: number): RenewalVerdict {
+    return renewalVerdict({
+      certNotBeforeMs,
+      lastIssuedAt: this.lastIssuedAt.get(host),
+      revocation: this.deps.state.revocations.get(host),
+      validityMs: this.deps.validitySecs * 1000,
+      now: this.deps.clock.now(),
+    })
   }
 
   private declaredKeyMatches(host: string, key: Uint8Array): IssueResult | undefined {
@@ -174,7 +233,28 @@ export class EnrollService {
     host: string,
     spki: Uint8Array,
     requester: string,
-    context: string
+    context: string,
+    stillAllowed: () => boolean
+  ): Promise<IssueResult> {
+    const { clock } = this.deps
+    // Claimed before the first await, so a parallel renewal is counted against it; given back
+    // when nothing was issued.
+    const prev = this.lastIssuedAt.get(host)
+    this.lastIssuedAt.set(host, clock.now())
+    const r = await this.issueNow(host, spki, requester, context, stillAllowed)
+    if (r.status !== 200) {
+      if (prev === undefined) this.lastIssuedAt.delete(host)
+      else this.lastIssuedAt.set(host, prev)
+    }
+    return r
+  }
+
+  private async issueNow(
+    host: string,
+    spki: Uint8Array,
+    requester: string,
+    context: string,
+    stillAllowed: () => boolean
   ): Promise<IssueResult> {
     const { ca, clock, log } = this.deps
     if (ca === undefined)
@@ -205,6 +285,7 @@ export class EnrollService {
       return deny(400, 'certificate could not be issued for this request')
     }
     const notAfter = toRfc3339(Math.floor(now / 1000) * 1000 + this.deps.validitySecs * 1000)
+    if (!stillAllowed()) return deny(401, 'certificate revoked')
     if (this.deps.auditLog !== undefined) {
       const line = JSON.stringify({
         at: toRfc3339(now),
@@ -224,6 +305,7 @@ export class EnrollService {
         return deny(500, 'audit log unwritable')
       }
     }
+    if (!stillAllowed()) return deny(401, 'certificate revoked')
     this.deps.metrics.enrollments.inc({ context: context.split('/')[0]! })
     log.info('certificate issued', { cn, notAfter, context })
     return { status: 200, body: { certPem, notAfter } }

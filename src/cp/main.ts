@@ -75,8 +75,8 @@ export type CpOptions = {
   readonly lightweightResponses?: boolean
 }
 
-// Used nonces only need to outlive a token's validity (24 h by default); the signed allow-list
-// is the durable guard (spec protocol.md §7.2).
+// A used nonce is kept until its token expires, and at least this long (the default token
+// validity); the signed allow-list is the durable guard (spec protocol.md §7.2).
 const NONCE_RETENTION_MS = 24 * 3600_000
 // Finished rollouts are kept 90 days, the reference's retention.
 const ROLLOUT_RETENTION_MS = 90 * 86_400_000

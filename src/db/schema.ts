@@ -174,11 +174,15 @@ export const probeFailures = sqliteTable(
   ]
 )
 
-/** The bootstrap-token nonces already used (single-use tokens; pruned after 24 h). */
+/**
+ * The bootstrap-token nonces already used (single-use tokens), kept until `keep_until` (at least
+ * the token's expiry); rows from before that column are pruned 24 h after `first_seen`.
+ */
 export const tokenReplay = sqliteTable('token_replay', {
   nonce: text('nonce').primaryKey(),
   hostname: text('hostname').notNull(),
   firstSeen: text('first_seen').notNull(),
+  keepUntil: text('keep_until'),
 })
 
 /** The signed certificate revocations, by short hostname (never deleted). */

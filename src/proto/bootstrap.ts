@@ -29,10 +29,16 @@ export const BootstrapNonceEntrySchema = v.object({
 /** The allowlisted bootstrap nonce. */
 export type BootstrapNonceEntry = v.InferOutput<typeof BootstrapNonceEntrySchema>
 
-/** The schema of `bootstrap-nonces.json`; the verifier checks `schemaVersion` (must be 1). */
+/**
+ * The schema of `bootstrap-nonces.json`; the verifier checks `schemaVersion` (must be 1).
+ * `mintedAfter` (NixFleet, optional so older lists parse): tokens whose signed `issuedAt` is
+ * earlier are refused — the operator's floor after a lost database, when the CP can no longer
+ * prove which older tokens were used.
+ */
 export const BootstrapNoncesSchema = v.object({
   schemaVersion: U32Schema,
   bootstrapNonces: v.array(BootstrapNonceEntrySchema),
+  mintedAfter: v.nullish(Rfc3339Schema, null),
   meta: MetaSchema,
 })
 /** The signed nonce allowlist. */

@@ -413,7 +413,7 @@ describe('agent ↔ control plane over mTLS', () => {
       // The agent starts first: the CP is down, so enrollment retries until it is up.
       const agent = startAgent(h3, port, [
         '--renewal-threshold-fraction',
-        '0.97',
+        '0.74',
         '--renewal-check-interval-secs',
         '0.5',
       ])
@@ -434,16 +434,18 @@ describe('agent ↔ control plane over mTLS', () => {
       await agent.waitForLog('enrollment', (l) => l.msg === 'enrolled')
       const enrolled = readFileSync(join(h3.dir, 'agent.crt'), 'utf8')
 
-      // A 60 s certificate is renewed at 97 % of its life, twice: the second renewal authenticates
-      // with the first renewed certificate, so the new identity is live without a restart.
+      // A 60 s certificate is renewed with 74 % of its life left — just past the CP's limit of one
+      // renewal per quarter of the lifetime — twice: the second renewal authenticates with the
+      // first renewed certificate, so the new identity is live without a restart.
       await waitFor(
         'two renewals',
         () =>
           agent.lines.filter((l) => l.includes('"msg":"certificate renewed"')).length >= 2
             ? true
             : undefined,
-        30_000
+        50_000
       )
+      expect(agent.lines.some((l) => l.includes('"msg":"certificate renewal failed"'))).toBe(false)
       expect(readFileSync(join(h3.dir, 'agent.crt'), 'utf8')).not.toBe(enrolled)
       expect(await stop(agent)).toBe(0)
       await stop(cp, 'SIGKILL')

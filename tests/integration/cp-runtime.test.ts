@@ -83,7 +83,7 @@ describe('the mutator loop', () => {
         (nonce) =>
           new Promise<void>((resolve) => {
             const queued = t!.cp.mutator.submit(
-              { type: 'UseNonce', nonce, hostname: 'h1' },
+              { type: 'UseNonce', nonce, hostname: 'h1', expiresAt: T0 },
               // Called synchronously by the mutator: at that moment every nonce of the batch is visible.
               (fresh) => {
                 seen.push(fresh && ['n1', 'n2', 'n3', 'n4', 'n5'].every(committed))
@@ -109,7 +109,7 @@ describe('the mutator loop', () => {
     )
     other.close()
     const waits = ['n1', 'n2', 'n3'].map((nonce) =>
-      t!.cp.mutator.request({ type: 'UseNonce', nonce, hostname: 'h1' })
+      t!.cp.mutator.request({ type: 'UseNonce', nonce, hostname: 'h1', expiresAt: T0 })
     )
     const outcomes = await Promise.allSettled(waits)
     expect(outcomes.map((o) => (o.status === 'rejected' ? String(o.reason) : o.status))).toEqual([
@@ -118,7 +118,9 @@ describe('the mutator loop', () => {
       'MutatorStopped: the control plane is stopping',
     ])
     expect(String(await t.cp.fatal)).toContain('disk I/O error')
-    expect(t.cp.mutator.request({ type: 'UseNonce', nonce: 'n4', hostname: 'h1' })).toBeUndefined()
+    expect(
+      t.cp.mutator.request({ type: 'UseNonce', nonce: 'n4', hostname: 'h1', expiresAt: T0 })
+    ).toBeUndefined()
     await t.stop()
     t = undefined
   })

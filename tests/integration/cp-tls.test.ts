@@ -9,6 +9,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseCertificate } from '../../src/pki/cert.ts'
 import { createCa } from '../../src/pki/ca.ts'
+import { FakeClock } from '../../src/runtime/clock.ts'
 import {
   activationEvents,
   Client,
@@ -139,6 +140,8 @@ describe('enrolment and renewal', () => {
     expect(
       (await enrolled.send('POST', '/v1/agent/heartbeat', { hostname: 'h1', at: iso(T0) })).status
     ).toBe(200)
+    // Renewal is allowed once a quarter of the lifetime has passed.
+    t.clock.advance(6 * 3600_000)
     const renewed = await enrolled.send('POST', '/v1/agent/renew', { csrPem: await lab.csr('h1') })
     expect(renewed.status).toBe(200)
     const rc = parseCertificate(renewed.json().certPem)
@@ -172,6 +175,138 @@ describe('enrolment and renewal', () => {
     expect((await anon.send('POST', '/v1/enroll', { token: good.token, csrPem: csr })).status).toBe(
       200
     )
+  })
+})
+
+describe('single-use bootstrap tokens', () => {
+  test('a used nonce is remembered until its token expires, past the 24 h retention', async () => {
+    const start = Date.now()
+    // A 72 h token, used once.
+    const tok = lab.token('h1', { now: start - 60_000, hours: 72 })
+    lab.publish(twoWaves, { signedAt: start - 60_000, nonces: { bootstrapNonces: [tok.entry] } })
+    const clock = new FakeClock(start - 10_000)
+    t = await startCp(lab, { clock })
+    const csrPem = await lab.csr('h1')
+    const anon = t.anonymous()
+    expect((await anon.send('POST', '/v1/enroll', { token: tok.token, csrPem })).status).toBe(200)
+    // Two days later (the signed artifacts stay fresh: 30 days) a retention pass runs.
+    clock.set(start + 48 * 3600_000)
+    await t.cp.mutator.request({ type: 'Prune' })
+    const replay = await anon.send('POST', '/v1/enroll', { token: tok.token, csrPem })
+    expect(replay.status).toBe(409)
+    expect(replay.json()).toEqual({ error: 'bootstrap token already used' })
+    // Once the token has expired it is refused as expired anyway, and may be forgotten.
+    clock.set(start + 73 * 3600_000)
+    expect((await t.cp.mutator.request({ type: 'Prune' }))?.nonces).toBe(1)
+  })
+})
+
+describe('single-use bootstrap tokens after a lost database', () => {
+  test("the allow-list's mintedAfter floor refuses every token minted before it", async () => {
+    const start = Date.now()
+    const used = lab.token('h1', { now: start - 2 * 3600_000 })
+    lab.publish(twoWaves, { signedAt: start - 60_000, nonces: { bootstrapNonces: [used.entry] } })
+    t = await startCp(lab, { clock: new FakeClock(start - 10_000) })
+    const csrPem = await lab.csr('h1')
+    const enrol = (token: Record<string, unknown>) =>
+      t!.anonymous().send('POST', '/v1/enroll', { token, csrPem })
+    expect((await enrol(used.token)).status).toBe(200)
+    // The database is lost: the CP no longer knows the nonce was used.
+    await t.stop()
+    for (const f of ['state.db', 'state.db-wal', 'state.db-shm'])
+      rmSync(join(lab.dir, f), { force: true })
+    t = await startCp(lab, { clock: new FakeClock(start - 5000) })
+    // The operator re-signs the allow-list with a floor after every token that may have been
+    // used, and mints a new token for the host.
+    const fresh = lab.token('h1', { now: start - 30_000 })
+    lab.publish(twoWaves, {
+      signedAt: start - 20_000,
+      nonces: { bootstrapNonces: [used.entry, fresh.entry], mintedAfter: iso(start - 60_000) },
+    })
+    expect((await t.operator.send('POST', '/v1/operator/refresh')).status).toBe(200)
+    const replay = await enrol(used.token)
+    expect(replay.status).toBe(401)
+    expect(replay.json().error).toContain('mintedAfter')
+    expect((await enrol(fresh.token)).status).toBe(200)
+  })
+})
+
+describe('revocation cuts a host off', () => {
+  test('renewal is rate-limited; a certificate renewed before the CP adopted the revocation is revoked until the host re-enrols', async () => {
+    const start = Date.now()
+    const tok = lab.token('h1', { now: start - 60_000 })
+    const nonces = { bootstrapNonces: [tok.entry] }
+    lab.publish(twoWaves, { signedAt: start - 60_000, nonces, revocations: { revocations: [] } })
+    // The CP's clock runs a few seconds behind the real one, so what it issues is usable at once.
+    const clock = new FakeClock(start - 10_000)
+    t = await startCp(lab, { clock })
+    const { ed25519KeyPemFromSeed } = await import('../../src/pki/cert.ts')
+    const key = ed25519KeyPemFromSeed(lab.hostKey('h1').seed)
+    const csrPem = await lab.csr('h1')
+    const hb = { hostname: 'h1', at: iso(start) }
+
+    // A certificate a quarter of its 24 h lifetime old renews once; then not again for a quarter.
+    const old = new Client(t.port, lab, await lab.agentCert('h1', { now: start - 7 * 3600_000 }))
+    const renewed = await old.send('POST', '/v1/agent/renew', { csrPem })
+    expect(renewed.status).toBe(200)
+    const b = new Client(t.port, lab, { cert: renewed.json().certPem, key })
+    const burst = await Promise.all(
+      [old, b, b, b].map((c) => c.send('POST', '/v1/agent/renew', { csrPem }))
+    )
+    expect(burst.map((r) => r.status)).toEqual([429, 429, 429, 429])
+    const wait = Number(burst[1]!.headers['retry-after'])
+    expect(wait).toBeGreaterThan(6 * 3600 - 60)
+    expect(wait).toBeLessThanOrEqual(6 * 3600)
+    expect((await b.send('POST', '/v1/agent/heartbeat', hb)).status).toBe(200)
+
+    // The revocation was signed for a minute before that renewal; the CP adopts it only now.
+    clock.set(start - 5000)
+    const revoked = {
+      hostname: 'h1',
+      notBefore: iso(start - 60_000).replace(/\.\d+Z$/, 'Z'),
+      reason: 'stolen',
+      revokedBy: 'alice',
+    }
+    lab.publish(twoWaves, {
+      signedAt: start - 30_000,
+      nonces,
+      revocations: { revocations: [revoked] },
+    })
+    expect((await t.operator.send('POST', '/v1/operator/refresh')).status).toBe(200)
+    expect(t.cp.state.revocations.get('h1')?.reason).toBe('stolen')
+    const cut = await b.send('POST', '/v1/agent/heartbeat', hb)
+    expect(cut.status).toBe(401)
+    expect(cut.json()).toEqual({ error: 'certificate revoked' })
+    // Nor can it renew, however long it waits.
+    clock.set(start + 7 * 3600_000)
+    expect((await b.send('POST', '/v1/agent/renew', { csrPem })).status).toBe(401)
+
+    // Re-enrolment with a fresh token gives a certificate that works (and is rate-limited too).
+    clock.set(start)
+    const enrolled = await t.anonymous().send('POST', '/v1/enroll', { token: tok.token, csrPem })
+    expect(enrolled.status).toBe(200)
+    const c = new Client(t.port, lab, { cert: enrolled.json().certPem, key })
+    expect((await c.send('POST', '/v1/agent/heartbeat', hb)).status).toBe(200)
+    expect((await c.send('POST', '/v1/agent/renew', { csrPem })).status).toBe(429)
+
+    // A later list that keeps the entry, and a restart, do not move the adoption time forward.
+    clock.set(Date.now())
+    lab.publish(twoWaves, {
+      signedAt: start - 20_000,
+      nonces,
+      revocations: { revocations: [revoked, { ...revoked, hostname: 'h2' }] },
+    })
+    expect((await t.operator.send('POST', '/v1/operator/refresh')).status).toBe(200)
+    expect(t.cp.state.revocations.get('h2')).toBeDefined()
+    expect((await c.send('POST', '/v1/agent/heartbeat', hb)).status).toBe(200)
+    c.close()
+    b.close()
+    old.close()
+    await t.stop()
+    t = await startCp(lab, { clock: new FakeClock(Date.now()) })
+    const after = new Client(t.port, lab, { cert: enrolled.json().certPem, key })
+    expect((await after.send('POST', '/v1/agent/heartbeat', hb)).status).toBe(200)
+    after.close()
   })
 })
 

@@ -107,7 +107,8 @@ export const releaseSpec: CommandSpec = {
     'bootstrap-nonces': {
       type: 'string',
       value: 'FILE',
-      description: 'enrollment allow-list to sign ({"bootstrapNonces":[…]})',
+      description:
+        'enrollment allow-list to sign ({"bootstrapNonces":[…]}, optionally "mintedAfter": a floor for token issuedAt)',
     },
     'reuse-unchanged-signature': {
       type: 'boolean',

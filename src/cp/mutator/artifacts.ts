@@ -8,7 +8,7 @@
  * release is adopted only when the fleet is, with exactly the manifests that passed; a mark
  * moves only forward.
  */
-import { adoptionVerdict } from '../../core/index.ts'
+import { adoptionVerdict, revocationAdoptedAt } from '../../core/index.ts'
 import { highWaterKey } from '../../core/release/anti-rollback.ts'
 import type { BootstrapNonces } from '../../proto/bootstrap.ts'
 import { parseRfc3339Ms } from '../../proto/common.ts'
@@ -200,12 +200,15 @@ export function listVerified(ctx: MutatorContext, input: InputOf<'ListVerified'>
   if (kind === 'revocations') {
     state.revocationsAdopted = a
     for (const r of (a.value as Revocations).revocations) {
+      const hostname = r.hostname as string
+      const notBefore = parseRfc3339Ms(r.notBefore)
       const entry = {
-        hostname: r.hostname as string,
-        notBefore: parseRfc3339Ms(r.notBefore),
+        hostname,
+        notBefore,
         reason: r.reason,
         revokedBy: r.revokedBy,
-        revokedAt: now,
+        // The adoption time revokes too; it stays that of the first adoption (core).
+        revokedAt: revocationAdoptedAt(state.revocations.get(hostname), notBefore, now),
       }
       store.security.upsertRevocation(entry)
       state.revocations.set(entry.hostname, entry)

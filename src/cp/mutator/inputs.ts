@@ -86,7 +86,8 @@ type Payloads = {
   /** Take a host's oldest queued dispatch for delivery. */
   TakeDispatch: { readonly host: string }
   /** Record a bootstrap nonce as used; the reply says whether it was fresh. */
-  UseNonce: { readonly nonce: string; readonly hostname: string }
+  /** `expiresAt`: the token's expiry, until which the nonce is remembered. */
+  UseNonce: { readonly nonce: string; readonly hostname: string; readonly expiresAt: number }
   /** An operator action, recorded with the operator's CN. */
   Operator: { readonly op: OperatorOp; readonly operator: string }
   /** Retention: forget old nonces, prune finished rollouts. */

@@ -11,7 +11,7 @@ import { stepRolloutEvent } from './rollout-steps.ts'
 /** One retention pass. */
 export function prune(ctx: MutatorContext, _input: InputOf<'Prune'>): ReplyOf<'Prune'> {
   const { state, store, options, now } = ctx
-  const nonces = store.security.pruneNonces(now - options.nonceRetentionMs)
+  const nonces = store.security.pruneNonces(now, now - options.nonceRetentionMs)
   const cutoff = now - options.rolloutRetentionMs
   let rollouts = 0
   for (const live of [...state.rollouts.values()]) {

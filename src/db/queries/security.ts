@@ -2,7 +2,7 @@
  * Security lookups: single-use bootstrap-token nonces (`token_replay`) and signed certificate
  * revocations (`cert_revocations`, kept across restarts, never deleted).
  */
-import { eq, lt, sql } from 'drizzle-orm'
+import { and, eq, isNull, lt, or, sql } from 'drizzle-orm'
 import type { Db } from '../client.ts'
 import { certRevocations, tokenReplay } from '../schema.ts'
 import { toRfc3339 } from '../../proto/common.ts'
@@ -20,11 +20,14 @@ export type StoredRevocation = {
 /** The token-replay and revocation queries. */
 export function securityQueries(db: Db) {
   return {
-    /** Records a used nonce; false when it was already used (the PK closes the race). */
-    insertNonce(nonce: string, hostname: string, at: number): boolean {
+    /**
+     * Records a used nonce, remembered until `keepUntil`; false when it was already used (the PK
+     * closes the race).
+     */
+    insertNonce(nonce: string, hostname: string, at: number, keepUntil: number): boolean {
       const r = db
         .insert(tokenReplay)
-        .values({ nonce, hostname, firstSeen: toRfc3339(at) })
+        .values({ nonce, hostname, firstSeen: toRfc3339(at), keepUntil: toRfc3339(keepUntil) })
         .onConflictDoNothing()
         .run()
       return changesOf(r) === 1
@@ -39,12 +42,20 @@ export function securityQueries(db: Db) {
           .get() !== undefined
       )
     },
-    /** Deletes nonces first seen before `before`; returns how many. */
-    pruneNonces(before: number): number {
+    /**
+     * Deletes nonces kept until before `now`, and those without `keep_until` (older rows) first
+     * seen before `legacyBefore`; returns how many.
+     */
+    pruneNonces(now: number, legacyBefore: number): number {
       return changesOf(
         db
           .delete(tokenReplay)
-          .where(lt(tokenReplay.firstSeen, toRfc3339(before)))
+          .where(
+            or(
+              lt(tokenReplay.keepUntil, toRfc3339(now)),
+              and(isNull(tokenReplay.keepUntil), lt(tokenReplay.firstSeen, toRfc3339(legacyBefore)))
+            )
+          )
           .run()
       )
     },

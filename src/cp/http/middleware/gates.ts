@@ -5,9 +5,11 @@
  * (DECISIONS §3.12) and the per-request revocation check.
  * Policy: agent certificates (`agent-<host>.<suffix>`) reach agent routes only, operator
  * certificates (`operator-*`) operator routes only; an unverified or absent certificate is no
- * identity (401); a certificate issued before its host's signed revocation is refused (401).
+ * identity (401); a certificate issued before its host's revocation (signed notBefore, or the
+ * CP's adoption of the entry) is refused (401).
  */
 import type { MiddlewareHandler } from 'hono'
+import { certRevoked } from '../../../core/index.ts'
 import { PROTOCOL_HEADER, PROTOCOL_VERSION } from '../../../proto/agent.ts'
 import { machineIdFromCn, roleOfCn } from '../../../pki/identity.ts'
 import type { AppDeps, Caller, CpEnv } from '../deps.ts'
@@ -68,10 +70,9 @@ export function identityGate(
     }
     const name = role === 'agent' ? machineIdFromCn(peer.cn, suffix) : peer.cn
     if (role === 'agent') {
-      const revoked = deps.state.revocations.get(name)
-      // Policy: strictly earlier notBefore is revoked; a certificate issued at or after the
-      // revocation's notBefore (a re-enrolment) is accepted.
-      if (revoked !== undefined && peer.notBeforeMs < revoked.notBefore) {
+      // Policy (core): issued before the signed notBefore or before the CP adopted the entry is
+      // revoked; a certificate issued after both (a re-enrolment) is accepted.
+      if (certRevoked(peer.notBeforeMs, deps.state.revocations.get(name))) {
         return jsonError(c, 401, 'certificate revoked')
       }
     }

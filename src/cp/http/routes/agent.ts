@@ -5,7 +5,7 @@
  * hostname (403). State changes go through the mutator; a full queue or a reply slower than
  * `REPLY_TIMEOUT_MS` is 503 + Retry-After, which agents retry (`reply.ts`).
  */
-import { Hono } from 'hono'
+import { Hono, type Context } from 'hono'
 import {
   AgentEventEnvelopeSchema,
   HeartbeatRequestSchema,
@@ -16,6 +16,7 @@ import {
 } from '../../../proto/agent.ts'
 import { wireToOutbound } from '../../../runtime/wire.ts'
 import { parseRfc3339Ms, toRfc3339 } from '../../../proto/common.ts'
+import type { IssueResult } from '../../enroll.ts'
 import type { AppDeps, CpEnv } from '../deps.ts'
 import { capEvent, HostRateLimiter } from '../event-limits.ts'
 import { checkBody, jsonBody, limitBody, rawJson } from '../middleware/body.ts'
@@ -38,12 +39,18 @@ const MAX_SEQ_JUMP = 1_000_000
 const MAX_EVENT_AHEAD_MS = 10 * 60_000
 const MAX_EVENT_BEHIND_MS = 30 * 86_400_000
 
+/** The answer of an enrolment or renewal (429 and 503 with `Retry-After`). */
+function issued(c: Context<CpEnv>, r: IssueResult): Response {
+  if (r.status === 200) return c.json(r.body, 200)
+  if (r.retryAfterSecs !== undefined) c.header('Retry-After', String(r.retryAfterSecs))
+  return jsonError(c, r.status, r.error)
+}
+
 /** `POST /v1/enroll`. */
 export function enrollRoutes(deps: AppDeps): Hono<CpEnv> {
   const app = new Hono<CpEnv>()
   app.post('/', limitBody(SMALL_BODY_LIMIT), async (c) => {
-    const r = await deps.enroll.enroll(await rawJson(c))
-    return r.status === 200 ? c.json(r.body, 200) : jsonError(c, r.status, r.error)
+    return issued(c, await deps.enroll.enroll(await rawJson(c)))
   })
   return app
 }
@@ -67,11 +74,10 @@ export function agentRoutes(deps: AppDeps): Hono<CpEnv> {
     const peer = deps.identify(c)
     const r = await deps.enroll.renew(
       caller.name,
-      caller.cn,
-      peer?.serialHex ?? 'unknown',
+      { cn: caller.cn, serial: peer?.serialHex ?? 'unknown', notBeforeMs: caller.notBeforeMs },
       await rawJson(c)
     )
-    return r.status === 200 ? c.json(r.body, 200) : jsonError(c, r.status, r.error)
+    return issued(c, r)
   })
 
   app.post('/events', limitBody(EVENT_BODY_LIMIT), async (c) => {

@@ -1,0 +1,1 @@
+ALTER TABLE `token_replay` ADD `keep_until` text;
