@@ -151,4 +151,9 @@ export {
   revocationAdoptedAt,
   revocationCutoff,
 } from './identity/revocation.ts'
-export { mintedBeforeFloor, usedNonceKeptUntil } from './identity/nonce.ts'
+export {
+  mintedBeforeFloor,
+  tokenFloorVerdict,
+  type TokenFloorVerdict,
+  usedNonceKeptUntil,
+} from './identity/nonce.ts'
