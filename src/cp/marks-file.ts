@@ -33,9 +33,14 @@ const MarksFileSchema = v.object({
 
 /** Where the marks of the database at `dbPath` are kept; none for an in-memory database. */
 export function marksFilePath(dbPath: string): string | undefined {
+  return fileBesideDatabase(dbPath, 'marks.json')
+}
+
+/** `state.db` → `state.<suffix>` in the same directory; none for an in-memory database. */
+export function fileBesideDatabase(dbPath: string, suffix: string): string | undefined {
   if (dbPath === ':memory:' || dbPath === '') return undefined
   const name = basename(dbPath).replace(/\.[^.]*$/, '')
-  return join(dirname(dbPath), `${name || basename(dbPath)}.marks.json`)
+  return join(dirname(dbPath), `${name || basename(dbPath)}.${suffix}`)
 }
 
 /** The marks in the file at `path` (none when it does not exist); throws naming the file. */
