@@ -6,7 +6,8 @@
  *
  * Enrolment checks, in the reference's order (§7.2): token version; nonce not used (409); nonce
  * in the signed allow-list, for this hostname, not expired (401); token time window (401); token
- * not minted before the allow-list's `mintedAfter` floor (401);
+ * not minted before the allow-list's `mintedAfter` floor, nor — after the CP lost its database —
+ * before the loss unless a list signed since carries `mintedAfter` (401, core's `tokenFloorVerdict`);
  * org-root signature over JCS(received claims) against trust.json re-read now (401; 500 when
  * the trust file or its orgRootKey is unusable); CSR well-formed (400); CSR CN == hostname and
  * key fingerprint == the token's (401); a verified fleet (503) declaring the host with exactly
@@ -24,9 +25,9 @@ import * as v from 'valibot'
 import {
   certRevoked,
   issuanceHoldMs,
-  mintedBeforeFloor,
   renewalVerdict,
   type RenewalVerdict,
+  tokenFloorVerdict,
 } from '../core/index.ts'
 import { canonicalizeValue, type JsonValue } from '../crypto/canonical-json.ts'
 import { ed25519Verify } from '../crypto/ed25519.ts'
@@ -72,6 +73,8 @@ export type EnrollDeps = {
   readonly agentCnSuffix: string
   readonly validitySecs: number
   readonly auditLog: string | undefined
+  /** When the CP found its database lost (`db-lost.ts`); `null`: never. */
+  readonly dbLostAt: number | null
 }
 
 const deny = (status: 400 | 401 | 409 | 500 | 503, error: string): IssueResult => ({
@@ -119,14 +122,22 @@ export class EnrollService {
       return deny(401, 'allow-list entry for this nonce has expired')
     if (now < parseRfc3339Ms(claims.issuedAt)) return deny(401, 'bootstrap token is not valid yet')
     if (now >= parseRfc3339Ms(claims.expiresAt)) return deny(401, 'bootstrap token has expired')
-    const floor = (state.noncesAdopted?.value as BootstrapNonces | undefined)?.mintedAfter ?? null
-    if (
-      mintedBeforeFloor(
-        parseRfc3339Ms(claims.issuedAt),
-        floor === null ? null : parseRfc3339Ms(floor)
-      )
+    const list = state.noncesAdopted
+    const floor = (list?.value as BootstrapNonces | undefined)?.mintedAfter ?? null
+    const verdict = tokenFloorVerdict(
+      parseRfc3339Ms(claims.issuedAt),
+      list === undefined
+        ? null
+        : { signedAt: list.signedAtMs, mintedAfter: floor === null ? null : parseRfc3339Ms(floor) },
+      this.deps.dbLostAt
     )
+    if (verdict === 'minted-before-floor')
       return deny(401, "bootstrap token was minted before the allow-list's mintedAfter floor")
+    if (verdict === 'database-lost')
+      return deny(
+        401,
+        'bootstrap token was minted before the control plane lost its database; re-sign the bootstrap-nonces list with mintedAfter'
+      )
     // A certificate issued in the second the host's revocation was adopted would be revoked.
     const hold = issuanceHoldMs(state.revocations.get(host), now)
     if (hold > 0) return retryLater(503, 'host revocation adopted just now; retry', hold)

@@ -17,6 +17,7 @@
  * naming the database; the caller stops the CP and exits non-zero.
  */
 import { openStore, type Store } from '../db/store.ts'
+import { toRfc3339 } from '../proto/common.ts'
 import type { MtlsServer } from '../pki/tls-server.ts'
 import type { Clock } from '../runtime/clock.ts'
 import { systemClock } from '../runtime/clock.ts'
@@ -34,6 +35,7 @@ import { CpMetrics } from './metrics.ts'
 import { CpMutator } from './mutator/loop.ts'
 import { ReleaseSource } from './sources/index.ts'
 import { marksFilePath, mirrorMarks } from './marks-file.ts'
+import { noteDatabaseLoss } from './db-lost.ts'
 import { CpState } from './state.ts'
 import { watchDatabaseFile } from './workers/db-watch.ts'
 import type { Worker } from './workers/every.ts'
@@ -165,7 +167,10 @@ export async function createControlPlane(
     await server.close()
     throw new CpStartError(`database ${config.dbPath}: ${messageOf(e)}`)
   }
+  let dbLostAt: number | null
   try {
+    // Before the marks are mirrored: their file beside a new database is the trace of a lost one.
+    dbLostAt = noteDatabaseLoss(config.dbPath, store.wasEmpty, clock.now())
     // The anti-rollback marks are kept beside the database as well: they survive its loss.
     store.release = mirrorMarks(store.release, marksFilePath(config.dbPath))
   } catch (e) {
@@ -174,6 +179,11 @@ export async function createControlPlane(
     throw new CpStartError(messageOf(e))
   }
   if (store.wasEmpty) log.info('new state database', { path: config.dbPath })
+  if (dbLostAt !== null)
+    log.warn(
+      'the state database was lost: bootstrap tokens issued before then are refused until the bootstrap-nonces list is re-signed with mintedAfter',
+      { db: config.dbPath, lostAt: toRfc3339(dbLostAt) }
+    )
   const { promise: fatal, resolve: resolveFatal } = Promise.withResolvers<unknown>()
   const onFatal = (error: unknown): void => {
     log.error('state database failed; the control plane stops (restart rebuilds from it)', {
@@ -269,6 +279,7 @@ export async function createControlPlane(
     agentCnSuffix: config.agentCnSuffix,
     validitySecs: config.agentCertValiditySecs,
     auditLog: config.auditLog,
+    dbLostAt,
   })
 
   const closing = new AbortController()

@@ -202,7 +202,7 @@ describe('single-use bootstrap tokens', () => {
 })
 
 describe('single-use bootstrap tokens after a lost database', () => {
-  test("the allow-list's mintedAfter floor refuses every token minted before it", async () => {
+  test('after the CP lost its database a used token is refused until the allow-list is re-signed with mintedAfter', async () => {
     const start = Date.now()
     const used = lab.token('h1', { now: start - 2 * 3600_000 })
     lab.publish(twoWaves, { signedAt: start - 60_000, nonces: { bootstrapNonces: [used.entry] } })
@@ -211,22 +211,34 @@ describe('single-use bootstrap tokens after a lost database', () => {
     const enrol = (token: Record<string, unknown>) =>
       t!.anonymous().send('POST', '/v1/enroll', { token, csrPem })
     expect((await enrol(used.token)).status).toBe(200)
-    // The database is lost: the CP no longer knows the nonce was used.
+    // The database is lost: the CP no longer knows the nonce was used. The marks file beside it
+    // survives, and tells the new database from a fresh install.
     await t.stop()
     for (const f of ['state.db', 'state.db-wal', 'state.db-shm'])
       rmSync(join(lab.dir, f), { force: true })
-    t = await startCp(lab, { clock: new FakeClock(start - 5000) })
-    // The operator re-signs the allow-list with a floor after every token that may have been
-    // used, and mints a new token for the host.
+    const lostAt = start - 5000
+    const clock = new FakeClock(lostAt)
+    t = await startCp(lab, { clock })
+    expect(existsSync(join(lab.dir, 'state.db-lost.json'))).toBe(true)
+    const replay = await enrol(used.token)
+    expect(replay.status).toBe(401)
+    expect(replay.json().error).toContain('re-sign the bootstrap-nonces list with mintedAfter')
+    // A restart with the new database is no new loss.
+    await t.stop()
+    t = await startCp(lab, { clock })
+    expect((await enrol(used.token)).status).toBe(401)
+    // The operator re-signs the allow-list after the loss with a floor after every token that
+    // may have been used, and mints a new token for the host.
+    clock.set(start)
     const fresh = lab.token('h1', { now: start - 30_000 })
     lab.publish(twoWaves, {
-      signedAt: start - 20_000,
+      signedAt: start - 2000,
       nonces: { bootstrapNonces: [used.entry, fresh.entry], mintedAfter: iso(start - 60_000) },
     })
     expect((await t.operator.send('POST', '/v1/operator/refresh')).status).toBe(200)
-    const replay = await enrol(used.token)
-    expect(replay.status).toBe(401)
-    expect(replay.json().error).toContain('mintedAfter')
+    const again = await enrol(used.token)
+    expect(again.status).toBe(401)
+    expect(again.json().error).toContain("allow-list's mintedAfter floor")
     expect((await enrol(fresh.token)).status).toBe(200)
   })
 })
