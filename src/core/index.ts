@@ -105,6 +105,7 @@ export {
   heartbeatSynthesis,
   replayFrom,
   synthesizedActivation,
+  synthesisPolicy,
   synthesizedConverged,
   verdictAllowsConvergence,
 } from './host/heartbeat.ts'

@@ -120,6 +120,13 @@ export class CpState {
   /** Distinct failing enforce controls per rollout and host (compliance-wave gate). */
   readonly probeFailures: Record<string, Record<string, number>> = {}
   readonly probeFailureKeys = new Set<string>()
+  /**
+   * When each live host's soak ends on the CP's clock, by rollout then host: set when the CP
+   * first sees the record Soaking or Converged (the wave's soak from then), never from an agent's
+   * times. Memory only: after a restart a Soaking host soaks again from its next step, and a
+   * Converged one counts as soaked.
+   */
+  readonly soakEndsAt: Record<string, Record<string, number>> = {}
   readonly status = new Map<string, ArtifactStatus>()
   readonly marks = new Map<
     string,
@@ -187,6 +194,17 @@ export class CpState {
     if (set?.size === 0) this.byHost.delete(host)
     this.decisions.delete(pairKey(rolloutId, host))
     this.gateBlocks.delete(pairKey(rolloutId, host))
+    const ends = this.soakEndsAt[rolloutId]
+    if (ends !== undefined) {
+      delete ends[host]
+      if (isEmpty(ends)) delete this.soakEndsAt[rolloutId]
+    }
+  }
+
+  /** Starts a host's soak on the CP's clock, once: later steps do not move it. */
+  startSoak(rolloutId: string, host: string, endsAt: number): void {
+    const ends = (this.soakEndsAt[rolloutId] ??= {})
+    ends[host] ??= endsAt
   }
 
   /** Drops the records of a closed rollout that are no longer in flight. */
@@ -273,6 +291,7 @@ export class CpState {
       hosts: this.hosts,
       budgets,
       outstandingEnforceFailures: this.probeFailures,
+      soakEndsAt: this.soakEndsAt,
     }
   }
 }

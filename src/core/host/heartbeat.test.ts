@@ -12,6 +12,7 @@ import {
   heartbeatSynthesis,
   replayFrom,
   synthesizedActivation,
+  synthesisPolicy,
   synthesizedConverged,
   verdictAllowsConvergence,
 } from './heartbeat.ts'
@@ -106,10 +107,12 @@ describe('convergence synthesis', () => {
     expect(convergenceAllowed(inPhase('Activating'), active)).toBe(false)
   })
 
-  test('the synthesized events step a Pending host to Converged, not before its soak is due', () => {
+  test('the synthesized events step a Pending host to Converged at the heartbeat, never later', () => {
+    const policy = synthesisPolicy(ROLLBACK_POLICY)
+    expect(policy.soakMs).toBe(0)
     let rec: HostRolloutState = pending()
     for (const ev of synthesizedActivation(rec, AT)) {
-      const r = step(rec, ev, AT, ROLLBACK_POLICY)
+      const r = step(rec, ev, AT, policy)
       if (!r.ok) throw new Error(r.error.type)
       rec = r.state
     }
@@ -119,10 +122,10 @@ describe('convergence synthesis', () => {
     expect(converged).toEqual({
       type: 'RemoteConverged',
       seq: 3,
-      convergedAt: AT + ROLLBACK_POLICY.soakMs,
+      convergedAt: AT,
       currentClosure: TARGET,
     })
-    const r = step(rec, converged, AT, ROLLBACK_POLICY)
+    const r = step(rec, converged, AT, policy)
     expect(r.ok && r.state.phase).toBe('Converged')
   })
 })

@@ -15,7 +15,7 @@
  */
 import { isClosed, type RolloutRecord } from '../rollout/state.ts'
 import type { HostEvent } from './events.ts'
-import type { HostRolloutState } from './state.ts'
+import type { HostPolicy, HostRolloutState } from './state.ts'
 
 /** A host's latest heartbeat, as synthesis reads it. */
 export type HeartbeatView = {
@@ -113,12 +113,21 @@ export function synthesizedActivation(rec: HostRolloutState, at: number): readon
   ]
 }
 
-/** The last event of that synthesis, on the soaking record: converged at `at`, not before the soak is due. */
+/**
+ * The policy those synthesized events are stepped under: no on-host soak. The host activated
+ * nothing, and a soak due after `at` would need a future `convergedAt`; its soak runs on the
+ * control plane's clock instead, from the heartbeat, before anything it gates is promoted.
+ */
+export function synthesisPolicy(policy: HostPolicy): HostPolicy {
+  return { ...policy, soakMs: 0 }
+}
+
+/** The last event of that synthesis, on the soaking record: converged at `at`, never later. */
 export function synthesizedConverged(soaking: HostRolloutState, at: number): HostEvent {
   return {
     type: 'RemoteConverged',
     seq: soaking.lastEventSeq + 1,
-    convergedAt: Math.max(at, soaking.soakDueAt ?? at),
+    convergedAt: at,
     currentClosure: soaking.targetClosure,
   }
 }

@@ -69,6 +69,8 @@ export type PlanContext = {
   readonly none: readonly never[]
   /** The hosts in flight per budget selector key, including those queued earlier this pass. */
   readonly inFlight: ReadonlyMap<string, ReadonlySet<string>>
+  /** The control plane's clock for this pass (CP-side soak ends are compared with it). */
+  readonly now: number
 }
 
 /** A gate: one pure rule, `undefined` when it lets the candidate through. */
@@ -100,6 +102,38 @@ function isWaveDone(phase: HostRecordView['phase'] | undefined): boolean {
   return phase === 'Converged' || phase === 'Deferred'
 }
 
+/**
+ * When a Converged host's soak ends on the CP's clock, if that is still ahead of `now`; `null`
+ * once it has passed, when none is known, or for any other phase.
+ */
+export function cpSoakingUntil(
+  fleetState: FleetState,
+  rolloutId: string,
+  rec: HostRecordView | undefined,
+  now: number
+): number | null {
+  if (rec?.phase !== 'Converged') return null
+  const end = fleetState.soakEndsAt?.[rolloutId]?.[rec.hostname]
+  return end !== undefined && end > now ? end : null
+}
+
+/** Whether a host's record lets what it gates go on: Converged (and soaked on the CP's clock) or Deferred. */
+export function isHostDone(
+  fleetState: FleetState,
+  rolloutId: string,
+  rec: HostRecordView | undefined,
+  now: number
+): boolean {
+  return isWaveDone(rec?.phase) && cpSoakingUntil(fleetState, rolloutId, rec, now) === null
+}
+
+/** `soaking until 12:10:00 (control plane clock)`, in UTC (epoch ms carry no leap seconds). */
+export function describeCpSoak(until: number): string {
+  const secs = Math.floor(until / 1000) % 86_400
+  const hms = [Math.floor(secs / 3600), Math.floor(secs / 60) % 60, secs % 60]
+  return `soaking until ${hms.map((n) => String(n).padStart(2, '0')).join(':')} (control plane clock)`
+}
+
 /** The budgets in force for a rollout: its manifest's if current, else the frozen snapshot. */
 function budgetsOfRollout(
   manifests: ManifestSet,
@@ -120,6 +154,9 @@ function describeProgress(
   wave: number,
   pending: readonly { host: string; phase: string }[]
 ): string {
+  if (pending.every((p) => p.phase.startsWith('soaking until '))) {
+    return nameList(pending.map((p) => `${p.host} ${p.phase}`))
+  }
   const phases = new Set(pending.map((p) => p.phase))
   const only = phases.size === 1 ? [...phases][0] : undefined
   if (only === 'Soaking' || only === 'Activating' || only === 'Pending') {
@@ -135,7 +172,8 @@ export function buildRolloutPlan(
   fleetState: FleetState,
   manifest: RolloutManifest,
   rollout: RolloutView,
-  budgets: BudgetIndex
+  budgets: BudgetIndex,
+  now: number
 ): RolloutPlan {
   const channel = rollout.channel
   const rolloutId = rollout.rolloutId
@@ -154,8 +192,12 @@ export function buildRolloutPlan(
   for (const m of members) m.sort()
   const notDone = (w: number): { host: string; phase: string }[] =>
     (members[w] ?? [])
-      .filter((h) => !isWaveDone(records[h]?.phase))
-      .map((h) => ({ host: h, phase: records[h]?.phase ?? 'no record' }))
+      .filter((h) => !isHostDone(fleetState, rolloutId, records[h], now))
+      .map((h) => {
+        const until = cpSoakingUntil(fleetState, rolloutId, records[h], now)
+        const phase = until !== null ? describeCpSoak(until) : records[h]?.phase
+        return { host: h, phase: phase ?? 'no record' }
+      })
 
   // Halt means halt: a halted rollout's cursor does not move either.
   let currentWave = rollout.currentWave
@@ -213,7 +255,8 @@ export function buildPlanContext(
   manifests: ManifestSet,
   fleetState: FleetState,
   quarantines: QuarantineSet,
-  budgets: BudgetIndex
+  budgets: BudgetIndex,
+  now: number
 ): PlanContext {
   const quarantined = new Map<string, ReadonlySet<string>>()
   for (const channel of Object.keys(quarantines)) {
@@ -227,6 +270,7 @@ export function buildPlanContext(
     channelEdgesByGated: groupBy(manifests.fleet.channelEdges, (e) => e.gated),
     inFlight: budgets.inFlight,
     none: [],
+    now,
   }
 }
 

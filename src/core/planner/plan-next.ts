@@ -13,7 +13,8 @@
  *
  * Invariants: linear in hosts (plus a sort); never more hosts in flight per budget than its cap;
  * a halted rollout gets no `QueueDispatch`; a host above the (advanced) wave cursor is never
- * queued. `now` is unused by design: the plan depends only on state.
+ * queued. `now` is the control plane's clock: it is compared only with CP-side soak ends
+ * (`FleetState.soakEndsAt`), never with times an agent reported.
  */
 import { isClosed } from '../rollout/state.ts'
 import type { ManifestSet, QuarantineSet } from '../types.ts'
@@ -72,7 +73,6 @@ export function planNext(
   quarantines: QuarantineSet,
   now: number
 ): PlanAction[] {
-  void now
   const actions: PlanAction[] = []
   const plans: RolloutPlan[] = []
   const budgets = buildBudgetIndex(budgetsByRollout(manifests, fleetState), fleetState.hosts)
@@ -86,7 +86,7 @@ export function planNext(
       continue
     }
     if (isClosed(rollout.phase)) continue
-    plans.push(buildRolloutPlan(manifests, fleetState, manifest, rollout, budgets))
+    plans.push(buildRolloutPlan(manifests, fleetState, manifest, rollout, budgets, now))
   }
 
   for (const plan of plans) {
@@ -100,7 +100,7 @@ export function planNext(
     }
   }
 
-  const ctx = buildPlanContext(manifests, fleetState, quarantines, budgets)
+  const ctx = buildPlanContext(manifests, fleetState, quarantines, budgets, now)
   const planOf = new Map(plans.map((p) => [p.rolloutId, p]))
   const candidates = plans.flatMap((p) => p.candidates).sort(compareCandidates)
   for (const c of candidates) {

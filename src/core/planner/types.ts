@@ -44,6 +44,13 @@ export type FleetState = {
    */
   readonly outstandingEnforceFailures?:
     Readonly<Record<string, Readonly<Record<string, number>>>> | undefined
+  /**
+   * When each host's soak ends on the control plane's clock (when the CP saw its activation
+   * complete, plus the wave's soak), per rollout and host. A Converged host counts as done only
+   * once that time has passed: agent-reported times are recorded, never trusted for gating.
+   * Absent means no CP-side soak is known and the phase alone counts.
+   */
+  readonly soakEndsAt?: Readonly<Record<string, Readonly<Record<string, number>>>> | undefined
 }
 
 /** The gate names, in evaluation order (first block wins). */

@@ -37,7 +37,14 @@ export function heartbeat(ctx: MutatorContext, input: InputOf<'Heartbeat'>): Rep
     for (const rolloutId of [...(state.byHost.get(host) ?? [])]) {
       const rec = state.host(rolloutId, host)
       if (rec === undefined) continue
-      const todo = heartbeatSynthesis(rec, hb, at, state.decisions.get(pairKey(rolloutId, host)))
+      // Synthesized events are timed no later than the CP's clock (never a future convergedAt).
+      const timedAt = Math.min(at, now)
+      const todo = heartbeatSynthesis(
+        rec,
+        hb,
+        timedAt,
+        state.decisions.get(pairKey(rolloutId, host))
+      )
       if (todo.type === 'complete') {
         const err = ctx.tx(() => stepHost(ctx, rec, waveOf(ctx, rolloutId, host), todo.event, true))
         if (err !== undefined)
@@ -52,7 +59,7 @@ export function heartbeat(ctx: MutatorContext, input: InputOf<'Heartbeat'>): Rep
             }
           )
       } else if (todo.type === 'converge') {
-        ctx.tx(() => synthesizeConverged(ctx, rec, at))
+        ctx.tx(() => synthesizeConverged(ctx, rec, timedAt))
       } else if (todo.type === 'replan') {
         ctx.markDirty()
       }

@@ -13,6 +13,7 @@ import {
   isUnderway,
   resolveHostPolicy,
   step,
+  synthesisPolicy,
   synthesizedActivation,
   synthesizedConverged,
   type FleetView as CoreFleet,
@@ -61,25 +62,33 @@ export function waveOf(ctx: MutatorContext, rolloutId: string, host: string): nu
   return ctx.state.waveIndex.get(pairKey(rolloutId, host)) ?? 0
 }
 
-/** Steps one host record and applies everything that follows; the error if `step` refused. */
+/**
+ * Steps one host record and applies everything that follows; the error if `step` refused.
+ * `onHostSoak` false steps under `synthesisPolicy` (convergence of a host already at its target).
+ */
 export function stepHost(
   ctx: MutatorContext,
   prev: HostRolloutState,
   waveIndex: number,
   event: HostEvent,
-  synthesized: boolean
+  synthesized: boolean,
+  onHostSoak = true
 ): string | undefined {
   const { state, store, applier, now } = ctx
   const policy = policyFor(ctx, prev.rolloutId, prev.channel, waveIndex)
   if (policy === undefined) return `no rollout policy is known for ${prev.rolloutId}`
-  const r = step(prev, event, now, policy)
+  const r = step(prev, event, now, onHostSoak ? policy : synthesisPolicy(policy))
   if (!r.ok) return describeHostStepError(r.error)
   const next = r.state
   store.hosts.upsert(next, waveIndex)
   const rollout = state.rollouts.get(next.rolloutId)
   const live = rollout !== undefined && !isClosed(rollout.record.phase)
-  if (live || isUnderway(next.phase)) state.putHost(next, waveIndex)
-  else state.dropHost(next.rolloutId, next.hostname)
+  if (live || isUnderway(next.phase)) {
+    state.putHost(next, waveIndex)
+    // The soak that gates promotion runs on the CP's clock from when the CP saw the activation.
+    if (next.phase === 'Soaking' || next.phase === 'Converged')
+      state.startSoak(next.rolloutId, next.hostname, now + policy.soakMs)
+  } else state.dropHost(next.rolloutId, next.hostname)
   applier.applyHostEffects(r.effects, { now, synthesized })
   if (synthesized) ctx.metrics.synthesized.inc({ kind: event.type.replace(/^Remote/, '') })
   if (next.phase !== prev.phase) {
@@ -102,22 +111,29 @@ export function stepHost(
   return undefined
 }
 
-/** Pending → Converged for a host already running its target (DispatchAck, Completed, Converged). */
+/**
+ * Pending → Converged for a host already running its target (DispatchAck, Completed, Converged),
+ * timed at the agent's `reportedAt` but never after the CP's clock; its soak then runs on the
+ * CP's clock (`startSoak`) before it promotes anything.
+ */
 export function synthesizeConverged(
   ctx: MutatorContext,
   rec: HostRolloutState,
-  at: number
+  reportedAt: number
 ): boolean {
   const { state } = ctx
+  const at = Math.min(reportedAt, ctx.now)
   if (!convergenceAllowed(rec, state.rollouts.get(rec.rolloutId)?.record)) return false
   const waveIndex = waveOf(ctx, rec.rolloutId, rec.hostname)
   for (const ev of synthesizedActivation(rec, at)) {
     const cur = state.host(rec.rolloutId, rec.hostname)
-    if (cur === undefined || stepHost(ctx, cur, waveIndex, ev, true) !== undefined) return false
+    if (cur === undefined || stepHost(ctx, cur, waveIndex, ev, true, false) !== undefined)
+      return false
   }
   const soaking = state.host(rec.rolloutId, rec.hostname)
   if (soaking === undefined) return false
-  const err = stepHost(ctx, soaking, waveIndex, synthesizedConverged(soaking, at), true)
+  const converged = synthesizedConverged(soaking, at)
+  const err = stepHost(ctx, soaking, waveIndex, converged, true, false)
   if (err !== undefined) {
     ctx.refusals(
       'warn',

@@ -19,15 +19,16 @@ function judge(
   state: FleetState,
   channel: string,
   host: string,
-  quarantines: QuarantineSet = {}
+  quarantines: QuarantineSet = {},
+  now = 0
 ): GateBlock | undefined {
   const m = ms.rollouts[channel]!
   const rollout = state.rollouts[`${channel}@${m.channelRef}`]!
   const budgets = buildBudgetIndex(budgetsByRollout(ms, state), state.hosts)
-  const plan = buildRolloutPlan(ms, state, m, rollout, budgets)
+  const plan = buildRolloutPlan(ms, state, m, rollout, budgets, now)
   const candidate = plan.candidates.find((c) => c.hostname === host)
   if (candidate === undefined) throw new Error(`${host} is not a candidate`)
-  return gate(buildPlanContext(ms, state, quarantines, budgets), plan, candidate)
+  return gate(buildPlanContext(ms, state, quarantines, budgets, now), plan, candidate)
 }
 
 describe('halted gate (DECISIONS §3.4)', () => {
@@ -140,6 +141,20 @@ describe('wave-promotion gate', () => {
     const w1 = opened(ms, { rollouts: { stable: { currentWave: 1 } } })
     expect(judge(wavePromotionGate, ms, w1, 'stable', 'h3')).toBeUndefined()
   })
+  test('a Converged host holds its wave until its soak ends on the control plane clock', () => {
+    // 12:00:00 UTC on the CP; h1 and h2 converged (the agents say so) but soak until 12:10:00.
+    const now = Date.UTC(2026, 0, 1, 12, 0, 0)
+    const end = now + 10 * 60_000
+    const state: FleetState = {
+      ...opened(ms, { phases: { h1: 'Converged', h2: 'Converged' } }),
+      soakEndsAt: { 'stable@r1': { h1: end, h2: now } },
+    }
+    expect(judge(wavePromotionGate, ms, state, 'stable', 'h3', {}, now)).toEqual({
+      gate: 'wave-promotion',
+      reason: 'wave 1 waits: h1 soaking until 12:10:00 (control plane clock)',
+    })
+    expect(judge(wavePromotionGate, ms, state, 'stable', 'h3', {}, end)).toBeUndefined()
+  })
   test('a host in no wave is denied (default-deny, D-027)', () => {
     expect(judge(wavePromotionGate, ms, opened(ms), 'stable', 'h9')).toEqual({
       gate: 'wave-promotion-host-unstaged',
@@ -172,6 +187,20 @@ describe('host-edges gate', () => {
   test('passes once the gating host is Converged or Deferred', () => {
     expect(judge(hostEdgesGate, ms, opts({ db: 'Converged' }), 'stable', 'web')).toBeUndefined()
     expect(judge(hostEdgesGate, ms, opts({ db: 'Deferred' }), 'stable', 'web')).toBeUndefined()
+  })
+  test('blocks while a Converged gating host soaks on the control plane clock', () => {
+    const now = Date.UTC(2026, 0, 1, 12, 0, 0)
+    const end = now + 10 * 60_000
+    const state: FleetState = {
+      ...opts({ db: 'Converged' }),
+      soakEndsAt: { 'stable@r1': { db: end } },
+    }
+    expect(judge(hostEdgesGate, ms, state, 'stable', 'web', {}, now)).toEqual({
+      gate: 'host-edge',
+      reason:
+        'host-edge: web waits for db (soaking until 12:10:00 (control plane clock)) (schema first)',
+    })
+    expect(judge(hostEdgesGate, ms, state, 'stable', 'web', {}, end)).toBeUndefined()
   })
   test('blocks when the gating host has no record in this rollout', () => {
     const state = opts({ db: 'Converged' })
