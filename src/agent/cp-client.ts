@@ -11,11 +11,12 @@
  *   connections after 120 s, and the first request on such a socket fails with ECONNRESET.
  *   Enrollment is never retried (its token is single-use).
  * - A signed artifact is fetched as a pair pinned by digest (`getSigned`).
+ * - Failures are tagged `ClientError`s (`cp-errors.ts`), retryable or not.
  * - The TLS identity is read per request (`identity()`), so a renewed certificate takes effect
  *   on the next request without a restart.
  */
-import { connect as tlsConnect } from 'node:tls'
 import * as v from 'valibot'
+import { classifyThrown, MAX_REASON_CHARS, nameMismatch, type ClientError } from './cp-errors.ts'
 import {
   CertResponseSchema,
   DispatchSchema,
@@ -37,20 +38,7 @@ export type TlsMaterial = {
   readonly key?: string | undefined
 }
 
-/** Why a request failed. `status` carries the HTTP status and a short, sanitized reason. */
-export type ClientError =
-  | { readonly kind: 'network'; readonly message: string; readonly code: string | undefined }
-  | { readonly kind: 'timeout'; readonly message: string }
-  | { readonly kind: 'aborted'; readonly message: string }
-  | {
-      readonly kind: 'status'
-      readonly status: number
-      readonly message: string
-      readonly retryAfterSecs: number | undefined
-    }
-  | { readonly kind: 'invalid'; readonly message: string }
-  /** A configuration error retrying cannot fix (the CP's certificate names another host). */
-  | { readonly kind: 'config'; readonly message: string }
+export { describeClientError, isRetryable, type ClientError } from './cp-errors.ts'
 
 /** The outcome of a request. */
 export type ClientResult<T> =
@@ -113,85 +101,12 @@ export type AgentClientOptions = {
 // The largest body the agent reads: a 10,000-host fleet.resolved is ~3 MB; 64 MiB leaves room
 // for growth while keeping a hostile CP from exhausting the agent's memory.
 const MAX_BODY_BYTES = 64 * 1024 * 1024
-// Error reasons are logged and may reach heartbeats; the CP's JSON errors are one short line.
-const MAX_REASON_CHARS = 300
 // Network error codes that mean "the kept-alive socket was closed under us": safe to retry once.
 const RESET_CODES = new Set(['ECONNRESET', 'ConnectionClosed', 'EPIPE', 'ECONNABORTED'])
 
 type Method = 'GET' | 'POST'
 
 type RawResponse = { status: number; headers: Headers; bytes: Uint8Array }
-
-function classifyThrown(e: unknown, signal: AbortSignal | undefined): ClientError {
-  const err = e as { name?: unknown; code?: unknown; message?: unknown } | null
-  const name = typeof err?.name === 'string' ? err.name : ''
-  const message = typeof err?.message === 'string' ? err.message.split('\n')[0]! : String(e)
-  if (name === 'TimeoutError') return { kind: 'timeout', message: 'request deadline exceeded' }
-  if (name === 'AbortError') {
-    // AbortSignal.any reports the timeout branch as AbortError too; the caller's signal tells.
-    return signal?.aborted
-      ? { kind: 'aborted', message: 'request cancelled' }
-      : { kind: 'timeout', message: 'request deadline exceeded' }
-  }
-  const code = typeof err?.code === 'string' ? err.code : undefined
-  return { kind: 'network', message: message.slice(0, MAX_REASON_CHARS), code }
-}
-
-/** The one-line description of a client error, for logs and exit messages. */
-export function describeClientError(error: ClientError): string {
-  switch (error.kind) {
-    case 'status':
-      return `HTTP ${error.status}${error.message ? `: ${error.message}` : ''}`
-    case 'network':
-      return `network error: ${error.message}`
-    default:
-      return error.message
-  }
-}
-
-/** Whether a failed request may succeed later unchanged (network, 5xx, 408, 429, timeout). */
-export function isRetryable(error: ClientError): boolean {
-  if (error.kind === 'status') {
-    return error.status >= 500 || error.status === 408 || error.status === 429
-  }
-  return error.kind !== 'invalid' && error.kind !== 'config'
-}
-
-// A name mismatch is looked into with one extra handshake (5 s at most) to name what to fix.
-const PEER_NAMES_TIMEOUT_MS = 5_000
-
-/** The names (subjectAltName) of the certificate `host:port` presents, or undefined. */
-function peerCertificateNames(url: URL, ca: string): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const port = Number(url.port || 443)
-    const host = url.hostname.replace(/^\[|\]$/g, '')
-    // Only the names are read; nothing is sent over this connection.
-    const socket = tlsConnect({ host, port, ca, rejectUnauthorized: false }, () => {
-      const names = socket.getPeerCertificate().subjectaltname
-      socket.destroy()
-      resolve(typeof names === 'string' && names !== '' ? names : undefined)
-    })
-    socket.setTimeout(PEER_NAMES_TIMEOUT_MS, () => {
-      socket.destroy()
-      resolve(undefined)
-    })
-    socket.on('error', () => resolve(undefined))
-  })
-}
-
-/**
- * The configuration error for a CP certificate that does not name the host the agent dials
- * (Bun reports only `ERR_TLS_CERT_ALTNAME_INVALID` and a developer hint).
- */
-async function nameMismatch(baseUrl: string, ca: string): Promise<ClientError> {
-  const url = new URL(baseUrl)
-  const host = url.hostname.replace(/^\[|\]$/g, '')
-  const names = await peerCertificateNames(url, ca)
-  return {
-    kind: 'config',
-    message: `TLS: the control plane's certificate does not name ${host}${names ? ` (it names ${names})` : ''}: point --control-plane-url at ${names ? 'one of those names' : 'a name it carries'}, or reissue the control plane's certificate for ${host}`,
-  }
-}
 
 function reasonOf(bytes: Uint8Array): string {
   const text = new TextDecoder().decode(bytes.subarray(0, 4096))

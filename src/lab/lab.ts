@@ -6,84 +6,24 @@
  * has its own SSH host key, state directory and fake NixOS system (closures are directories
  * whose `switch-to-configuration` flips a symlink, fails, hangs or asks for a reboot).
  * Invariants: every file lives under `dir`; `close()` stops every process it started.
- * Over 400 lines: one class owns every file and process of the lab, so `close()` can reach them.
  */
 import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
-import { ed25519PublicKey, ed25519RandomSeed } from '../crypto/ed25519.ts'
-import { encodeOpenSshPrivateKey, formatOpenSshPublicKey } from '../crypto/keys.ts'
 import { sha256Hex } from '../crypto/sha256.ts'
+import { caDirFlags, systemFlags } from './fake-system.ts'
+import { labFleetJson } from './fleet.ts'
 import {
-  type FakeSystem,
-  type SwitchBehavior,
-  caDirFlags,
-  fakeSystem,
-  systemFlags,
-} from './fake-system.ts'
-import { type LabChannel, labFleetJson } from './fleet.ts'
+  type ClosureBehavior,
+  createLabHost,
+  LAB_KERNEL,
+  type LabHostState,
+  type LabOptions,
+  run,
+} from './hosts.ts'
 import { type Child, Supervisor } from './processes.ts'
 
-// The kernel every ordinary lab closure runs; a closure with another one needs a reboot.
-const LAB_KERNEL = '6.6.58'
+export type { ClosureBehavior, LabHostPlan, LabHostState, LabOptions, LabPlan } from './hosts.ts'
 
-/** A host of the lab before keys exist. */
-export type LabHostPlan = {
-  readonly name: string
-  readonly channel: string
-  readonly wave: number
-  readonly tags?: readonly string[]
-}
-
-/** The shape of a lab fleet. */
-export type LabPlan = {
-  readonly channels: readonly LabChannel[]
-  readonly hosts: readonly LabHostPlan[]
-  readonly channelEdges?: readonly (readonly [string, string])[]
-  readonly hostEdges?: readonly (readonly [string, string])[]
-  readonly budgets?: readonly { readonly tags: readonly string[]; readonly maxInFlight: number }[]
-}
-
-/** How a host's closure in a release behaves. */
-export type ClosureBehavior =
-  | SwitchBehavior
-  | { readonly kind: 'reboot' }
-  | { readonly kind: 'probe-fails' }
-  | { readonly kind: 'slow'; readonly delaySecs: number }
-
-/** One host's files and fake system. */
-export type LabHostState = {
-  readonly plan: LabHostPlan
-  readonly dir: string
-  readonly system: FakeSystem
-  readonly keyPath: string
-  readonly seed: Uint8Array
-  readonly pubkey: string
-  agent: Child | undefined
-}
-
-/** Options of a lab. */
-export type LabOptions = {
-  readonly dir: string
-  /** The `nixfleet` executable (the compiled binary). */
-  readonly bin: string
-  readonly plan: LabPlan
-  /** Probe interval of the lab's exec health check (≥ 5 s, the agent's floor). */
-  readonly probeIntervalSecs?: number
-}
-
-const run = async (argv: string[], what: string): Promise<string> => {
-  const proc = Bun.spawn(argv, { stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' })
-  const [out, err, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ])
-  if (code !== 0)
-    throw new Error(`${what} failed (exit ${code}): ${err.trim().split('\n').slice(-1)[0] ?? ''}`)
-  return out + err
-}
-
-/** A running (or ready to run) lab fleet. */
 export class Lab {
   readonly hosts = new Map<string, LabHostState>()
   private readonly sup = new Supervisor()
@@ -142,48 +82,8 @@ export class Lab {
     // Hosts are independent: make their keys, systems and tokens concurrently.
     const nonces = await Promise.all(
       opts.plan.hosts.map(async (plan) => {
-        const dir = join(opts.dir, 'hosts', plan.name)
-        mkdirSync(join(dir, 'state'), { recursive: true })
-        const seed = ed25519RandomSeed()
-        const keyPath = join(dir, 'ssh_host_ed25519_key')
-        writeFileSync(keyPath, encodeOpenSshPrivateKey(seed, `root@${plan.name}`), { mode: 0o600 })
-        const pubkey = formatOpenSshPublicKey(ed25519PublicKey(seed), `root@${plan.name}`)
-        const system = fakeSystem(join(dir, 'system'), `installed-${plan.name}`)
-        writeFileSync(
-          join(system.paths.currentSystem, 'switch-inhibitors'),
-          JSON.stringify({ kernel: LAB_KERNEL })
-        )
-        const probe = {
-          'system-healthy': {
-            kind: 'exec',
-            mode: 'enforce',
-            intervalSeconds: opts.probeIntervalSecs ?? 5,
-            // A closure carrying a `probe-fails` marker is the broken release of the scenarios.
-            command: [
-              'sh',
-              '-c',
-              `test ! -e "$(readlink ${system.paths.currentSystem})/probe-fails"`,
-            ],
-          },
-        }
-        writeFileSync(join(dir, 'health-checks.json'), JSON.stringify(probe, null, 2))
-        const entry = await nf(
-          [
-            'mint-token',
-            '--hostname',
-            plan.name,
-            '--pubkey',
-            pubkey,
-            '--org-root-key',
-            join(p.keys, 'org-root.key'),
-            '--validity-hours',
-            '24',
-            '--out',
-            join(dir, 'bootstrap-token.json'),
-          ],
-          `mint-token ${plan.name}`
-        )
-        lab.hosts.set(plan.name, { plan, dir, system, keyPath, seed, pubkey, agent: undefined })
+        const { host, entry } = await createLabHost(opts, plan, p.keys, nf)
+        lab.hosts.set(plan.name, host)
         return JSON.parse(
           entry
             .trim()

@@ -4,15 +4,7 @@
  * merely claims the target do not skip a canary soak. Real CP, real SQLite, real mTLS.
  */
 import { describe, expect, test } from 'bun:test'
-import {
-  closureOf,
-  iso,
-  labPerTest,
-  startCp,
-  T0,
-  type FleetSpec,
-  type TestCp,
-} from './cp-support.ts'
+import { closureOf, iso, labPerTest, startCp, type FleetSpec, type TestCp } from './cp-support.ts'
 
 const env = labPerTest()
 

@@ -1,3 +1,7 @@
+/**
+ * Tests of `planNext`: opening rollouts, wave promotion, gates in order and their sentences.
+ * Over 400 lines: the cases share one fleet built from a real release, kept in one file.
+ */
 import { describe, expect, test } from 'bun:test'
 import * as v from 'valibot'
 import { FleetResolvedSchema } from '../../proto/fleet.ts'

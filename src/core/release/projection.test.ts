@@ -1,6 +1,7 @@
 /**
  * Tests of the rollout-manifest projection (protocol §3.2), the all-at-once normalisation
  * (§3.1) and the consumer cross-checks (discriminator and fleetResolvedHash anchor).
+ * Over 400 lines: one fleet fixture serves every case, so the cases stay beside it.
  */
 import { describe, expect, test } from 'bun:test'
 import * as v from 'valibot'
