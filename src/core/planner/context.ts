@@ -19,6 +19,7 @@ import type {
   RolloutManifest,
 } from '../types.ts'
 import { rolloutIdOf } from '../types.ts'
+import { deferredCountsAsDoneOf } from '../host/policy.ts'
 import type { BudgetIndex, BudgetSlot } from './budget-index.ts'
 import type { FleetState, GateBlock, HostRecordView, RolloutView } from './types.ts'
 
@@ -56,6 +57,8 @@ export type RolloutPlan = {
   /** The capped budgets of this rollout that contain `host` (looked up on demand). */
   readonly budgetsOf: (host: string) => readonly BudgetSlot[]
   readonly failuresByWave: readonly WaveFailures[]
+  /** The manifest's `healthGate.deferredCountsAsDone`: a Deferred host counts as done. */
+  readonly deferredCountsAsDone: boolean
 }
 
 /** The indexes shared by all rollouts of the pass. */
@@ -98,8 +101,9 @@ function gatingWaves(manifests: ManifestSet, channel: string): Map<string, numbe
   return out
 }
 
-function isWaveDone(phase: HostRecordView['phase'] | undefined): boolean {
-  return phase === 'Converged' || phase === 'Deferred'
+// A Deferred host is not running its target yet: done only where the policy opts in.
+function isWaveDone(phase: HostRecordView['phase'] | undefined, deferredDone: boolean): boolean {
+  return phase === 'Converged' || (deferredDone && phase === 'Deferred')
 }
 
 /**
@@ -117,14 +121,25 @@ export function cpSoakingUntil(
   return end !== undefined && end > now ? end : null
 }
 
-/** Whether a host's record lets what it gates go on: Converged (and soaked on the CP's clock) or Deferred. */
+/**
+ * Whether a host's record lets what it gates go on: Converged (and soaked on the CP's clock), or
+ * Deferred when the policy says a deferred host counts as done (`deferredDone`).
+ */
 export function isHostDone(
   fleetState: FleetState,
   rolloutId: string,
   rec: HostRecordView | undefined,
-  now: number
+  now: number,
+  deferredDone: boolean
 ): boolean {
-  return isWaveDone(rec?.phase) && cpSoakingUntil(fleetState, rolloutId, rec, now) === null
+  return (
+    isWaveDone(rec?.phase, deferredDone) && cpSoakingUntil(fleetState, rolloutId, rec, now) === null
+  )
+}
+
+/** A host's phase in a gate sentence: a Deferred host is `waiting for reboot`. */
+export function describeWaiting(phase: string): string {
+  return phase === 'Deferred' ? 'waiting for reboot' : phase
 }
 
 /** `soaking until 12:10:00 (control plane clock)`, in UTC (epoch ms carry no leap seconds). */
@@ -154,6 +169,9 @@ function describeProgress(
   wave: number,
   pending: readonly { host: string; phase: string }[]
 ): string {
+  if (pending.every((p) => p.phase === 'Deferred')) {
+    return `${nameList(pending.map((p) => p.host))} ${describeWaiting('Deferred')}`
+  }
   if (pending.every((p) => p.phase.startsWith('soaking until '))) {
     return nameList(pending.map((p) => `${p.host} ${p.phase}`))
   }
@@ -163,7 +181,7 @@ function describeProgress(
     const names = nameList(pending.map((p) => p.host))
     return `wave ${wave} still ${only.toLowerCase()} (${names})`
   }
-  return `wave ${wave} not done (${nameList(pending.map((p) => `${p.host} ${p.phase}`))})`
+  return `wave ${wave} not done (${nameList(pending.map((p) => `${p.host} ${describeWaiting(p.phase)}`))})`
 }
 
 /** The plan of one open rollout: wave advancement, candidates, budgets and failures. */
@@ -181,6 +199,7 @@ export function buildRolloutPlan(
   const waves = manifests.fleet.waves[channel] ?? []
   const staged = waves.length > 0
   const waveOf = gatingWaves(manifests, channel)
+  const deferredCountsAsDone = deferredCountsAsDoneOf(manifest.healthGate)
 
   // Members of each wave among this rollout's hosts; a wave without members is vacuously done.
   const members: string[][] = waves.map(() => [])
@@ -192,7 +211,7 @@ export function buildRolloutPlan(
   for (const m of members) m.sort()
   const notDone = (w: number): { host: string; phase: string }[] =>
     (members[w] ?? [])
-      .filter((h) => !isHostDone(fleetState, rolloutId, records[h], now))
+      .filter((h) => !isHostDone(fleetState, rolloutId, records[h], now, deferredCountsAsDone))
       .map((h) => {
         const until = cpSoakingUntil(fleetState, rolloutId, records[h], now)
         const phase = until !== null ? describeCpSoak(until) : records[h]?.phase
@@ -247,6 +266,7 @@ export function buildRolloutPlan(
     candidates,
     budgetsOf: (host) => budgets.slotsFor(rolloutId, host),
     failuresByWave,
+    deferredCountsAsDone,
   }
 }
 
