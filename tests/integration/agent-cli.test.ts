@@ -53,7 +53,6 @@ function base(over: Record<string, string> = {}): string[] {
     '--machine-id': 'h1',
     '--trust-file': join(dir, 'trust.json'),
     '--client-cert': join(dir, 'agent.crt'),
-    '--client-key': join(dir, 'host.key'),
     '--ssh-host-key-file': join(dir, 'host.key'),
     '--state-dir': join(dir, 'state'),
     '--health-checks-config': join(dir, 'checks.json'),
@@ -76,8 +75,13 @@ describe('start-up checks', () => {
     ],
     [
       'an unreadable host key',
-      { '--client-key': join('/nonexistent', 'key') },
+      { '--ssh-host-key-file': join('/nonexistent', 'key') },
       'nixfleet: agent: cannot read host key /nonexistent/key: no such file or directory',
+    ],
+    [
+      'a --client-key that is not the SSH host key',
+      { '--client-key': join(dir, 'other.key') },
+      'nixfleet: agent: --client-key and --ssh-host-key-file name different files',
     ],
     [
       'a state dir that cannot be created',
@@ -132,6 +136,20 @@ describe('start-up checks', () => {
     ])
     expect(bad.code).toBe(2)
     expect(bad.stderr).toContain('bad-checks.json: x.kind')
+  })
+
+  test('--client-key alone names the host key, as does --client-key beside the same file', () => {
+    const [exe, cmd, ...flags] = base()
+    const at = flags.indexOf('--ssh-host-key-file')
+    const alone = [...flags.slice(0, at), '--client-key', ...flags.slice(at + 1)]
+    const same = [...flags, '--client-key', join(dir, '.', 'host.key')]
+    for (const argv of [alone, same]) {
+      expect(run([exe!, cmd!, ...argv, '--check-config'])).toEqual({
+        code: 0,
+        stdout: 'configuration ok: machine h1, enrolled, 1 probe(s)\n',
+        stderr: '',
+      })
+    }
   })
 })
 
