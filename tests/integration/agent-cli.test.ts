@@ -8,12 +8,15 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import {
   fakeSystem,
+  httpsServer,
+  jsonReply,
   removeDir,
   seedOf,
   spawnLogged,
   tempDir,
   testPki,
   trustFileFor,
+  waitFor,
   type TestPki,
 } from '../support/fixtures.ts'
 import { ed25519PublicKey } from '../../src/crypto/ed25519.ts'
@@ -235,6 +238,57 @@ test(
     expect(performance.now() - t0).toBeLessThan(5_000)
     expect(agent.lines.some((l) => l.includes('"msg":"stopped"'))).toBe(true)
     for (const l of agent.lines) expect(() => JSON.parse(l)).not.toThrow() // JSON lines only
+  },
+  TIMEOUT_MS
+)
+
+test(
+  'the boot heartbeat (no rollout) comes first and is answered before any worker runs; the first manifest poll is immediate',
+  async () => {
+    let bootAnswered = false
+    const seen: { what: string; afterBoot: boolean }[] = []
+    const cp = await httpsServer(pki, async (req) => {
+      if (req.path === '/v1/agent/heartbeat') {
+        const body = JSON.parse(req.body) as { rollout_id: string | null }
+        seen.push({ what: `heartbeat ${body.rollout_id}`, afterBoot: bootAnswered })
+        // A slow CP: a worker started before the handshake ended would show up meanwhile.
+        if (!bootAnswered) await Bun.sleep(1_000)
+        bootAnswered = true
+        return jsonReply({ received_at: '2026-01-01T00:00:00Z' })
+      }
+      seen.push({ what: `${req.method} ${req.path.split('?')[0]}`, afterBoot: bootAnswered })
+      // Long polls are held (as the CP does) so the dispatch worker does not spin.
+      if (req.path.startsWith('/v1/agent/dispatch')) return new Promise(() => {})
+      return jsonReply({ error: 'no verified fleet yet' }, 503)
+    })
+    const sys = fakeSystem(join(dir, 'sys-boot'))
+    mkdirSync(join(dir, 'state-boot'))
+    const agent = spawnLogged([
+      ...base({
+        '--control-plane-url': cp.url,
+        '--state-dir': join(dir, 'state-boot'),
+        '--current-system': sys.paths.currentSystem,
+      }),
+      // Cadences far beyond the test: what happens comes from start-up alone.
+      '--manifest-poll-interval-secs',
+      '3600',
+      '--heartbeat-interval-secs',
+      '3600',
+      '--drain-interval-secs',
+      '3600',
+    ])
+    try {
+      await agent.waitForLog('start', (l) => l.msg === 'agent started')
+      await waitFor('the first manifest poll', () =>
+        seen.some((s) => s.what === 'GET /v1/fleet.resolved') ? true : undefined
+      )
+      expect(seen[0]).toEqual({ what: 'heartbeat null', afterBoot: false })
+      expect(seen.slice(1).filter((s) => !s.afterBoot)).toEqual([])
+    } finally {
+      agent.proc.kill('SIGTERM')
+      await agent.exited
+      cp.stop()
+    }
   },
   TIMEOUT_MS
 )
