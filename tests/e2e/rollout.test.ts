@@ -46,6 +46,26 @@ const startAll = async (l: Lab, except: readonly string[] = []) => {
   for (const h of l.hosts.keys()) if (!except.includes(h)) l.startAgent(h)
 }
 
+/** Releases `r1` with kernel-1's switch needing a reboot, starts the fleet, waits for Deferred. */
+const releaseNeedingReboot = async (l: Lab) => {
+  const closures = closuresFor(l, 'r1', { 'kernel-1': { kind: 'reboot' } })
+  const c1 = await l.release(closures)
+  await startAll(l)
+  await until(
+    'kernel-1 Deferred',
+    async () => (await hostsOf(l))['kernel-1']?.rolloutState === 'Deferred',
+    30_000
+  )
+  return { closures, c1 }
+}
+
+/** The reboot: the agent goes down, the machine comes back running `closure`. */
+const rebootInto = async (l: Lab, host: string, closure: string) => {
+  await l.stopAgent(host)
+  l.reboot(host, closure)
+  l.startAgent(host)
+}
+
 describe('rollouts', () => {
   test('happy path: channel edge, canary wave, two waves under a budget of 1; all Terminal, full story per host', async () => {
     lab = await makeLab({
@@ -228,21 +248,11 @@ describe('rollouts', () => {
       hosts: [{ name: 'kernel-1', channel: 'stable', wave: 0 }],
     })
     const l = lab
-    const closures = closuresFor(l, 'r1', { 'kernel-1': { kind: 'reboot' } })
-    const c1 = await l.release(closures)
-    await startAll(l)
-    await until(
-      'kernel-1 Deferred',
-      async () => (await hostsOf(l))['kernel-1']?.rolloutState === 'Deferred',
-      30_000
-    )
+    const { closures, c1 } = await releaseNeedingReboot(l)
     expect((await hostsOf(l))['kernel-1']?.pendingReboot).toBe(true)
     expect(l.currentClosure('kernel-1')).not.toBe(closures['kernel-1']!)
 
-    // The reboot: the agent goes down, the machine comes back running the new closure.
-    await l.stopAgent('kernel-1')
-    l.reboot('kernel-1', closures['kernel-1']!)
-    l.startAgent('kernel-1')
+    await rebootInto(l, 'kernel-1', closures['kernel-1']!)
     await until(
       'the rollout Terminal after the reboot',
       async () => (await lifecycleOf(l, rid('stable', c1))) === 'Terminal',
@@ -263,14 +273,7 @@ describe('rollouts', () => {
       ],
     })
     const l = lab
-    const closures = closuresFor(l, 'r1', { 'kernel-1': { kind: 'reboot' } })
-    const c1 = await l.release(closures)
-    await startAll(l)
-    await until(
-      'kernel-1 Deferred',
-      async () => (await hostsOf(l))['kernel-1']?.rolloutState === 'Deferred',
-      30_000
-    )
+    const { closures, c1 } = await releaseNeedingReboot(l)
     // However often the planner runs, web-1 is not dispatched while kernel-1 waits for its reboot,
     // and the operator is told why.
     await planPassAfterNow(l)
@@ -284,9 +287,7 @@ describe('rollouts', () => {
     })
 
     // The reboot: kernel-1 comes back running its target, soaks, converges; only then web-1 goes.
-    await l.stopAgent('kernel-1')
-    l.reboot('kernel-1', closures['kernel-1']!)
-    l.startAgent('kernel-1')
+    await rebootInto(l, 'kernel-1', closures['kernel-1']!)
     await until('both hosts converged', () => converged(l, c1, ['kernel-1', 'web-1']), 45_000)
     const rows = await eventsOf(l, rid('stable', c1))
     const at = (pred: (r: (typeof rows)[number]) => boolean): number => rows.findIndex(pred)
