@@ -117,13 +117,22 @@ export function cpSoakingUntil(
   return end !== undefined && end > now ? end : null
 }
 
-/** Whether a host's record lets what it gates go on: Converged (and soaked on the CP's clock) or Deferred. */
+/** Whether an operator skipped a host in a rollout. */
+export function isSkipped(fleetState: FleetState, rolloutId: string, host: string): boolean {
+  return fleetState.skipped?.[rolloutId]?.[host] !== undefined
+}
+
+/**
+ * Whether a host's record lets what it gates go on: Converged (and soaked on the CP's clock),
+ * Deferred, or skipped by an operator.
+ */
 export function isHostDone(
   fleetState: FleetState,
   rolloutId: string,
   rec: HostRecordView | undefined,
   now: number
 ): boolean {
+  if (rec !== undefined && isSkipped(fleetState, rolloutId, rec.hostname)) return true
   return isWaveDone(rec?.phase) && cpSoakingUntil(fleetState, rolloutId, rec, now) === null
 }
 
@@ -211,6 +220,7 @@ export function buildRolloutPlan(
   for (const entry of manifest.hostSet) {
     const rec = records[entry.hostname]
     if (rec === undefined || rec.phase !== 'Pending' || rec.dispatchAckedAt !== null) continue
+    if (isSkipped(fleetState, rolloutId, entry.hostname)) continue
     candidates.push({
       rolloutId,
       channel,

@@ -1,7 +1,8 @@
 /**
  * The rollout events (spec §2.2): facts the CP derives from host transitions, the planner and
  * operators. `SuccessorOpened` is addressed to the predecessor; `OperatorClearance` is the
- * operator's resume of a halted rollout (DECISIONS §3.13).
+ * operator's resume of a halted rollout (DECISIONS §3.13), `OperatorCancelled` an operator's
+ * cancellation of an open one.
  */
 import type { HostPhase } from '../host/state.ts'
 
@@ -51,6 +52,13 @@ export type RolloutEvent =
       readonly reason: string
       readonly at: number
     }
+  | {
+      readonly type: 'OperatorCancelled'
+      readonly rolloutId: string
+      readonly operator: string
+      readonly reason: string
+      readonly at: number
+    }
 
 /** The rollout event type tags. */
 export type RolloutEventType = RolloutEvent['type']
@@ -65,6 +73,7 @@ export const ROLLOUT_EVENT_TYPES: readonly RolloutEventType[] = [
   'SuccessorOpened',
   'RetentionExpired',
   'OperatorClearance',
+  'OperatorCancelled',
 ]
 
 /** The rollout an event is addressed to. */

@@ -1,7 +1,8 @@
 /**
  * Stepping host records: the one place the mutator calls core's `step`, and convergence
  * synthesis built on it. A step persists the record, keeps memory to the `CpState` rule, applies
- * the effects and tells the rollout (HostStateChanged, RolloutTerminal when all converged).
+ * the effects and tells the rollout (HostStateChanged, RolloutTerminal when all converged or
+ * skipped).
  * Invariants: host records change only through `step`; synthesized events are marked as such in
  * the event log and counted; a host leaving Pending loses its queued dispatch.
  */
@@ -102,13 +103,19 @@ export function stepHost(
       to: next.phase,
       at: now,
     })
-    if (next.phase === 'Converged' && live) {
-      const phases = Object.values(state.hosts[next.rolloutId] ?? {}).map((h) => h.phase)
-      if (allHostsConverged(phases))
-        stepRolloutEvent(ctx, { type: 'RolloutTerminal', rolloutId: next.rolloutId, at: now })
-    }
+    if (next.phase === 'Converged' && live) completeIfDone(ctx, next.rolloutId)
   }
   return undefined
+}
+
+/** Steps `RolloutTerminal` once every host of the rollout is Converged or skipped. */
+export function completeIfDone(ctx: MutatorContext, rolloutId: string): void {
+  const hosts = Object.values(ctx.state.hosts[rolloutId] ?? {}).map((h) => ({
+    phase: h.phase,
+    skipped: ctx.state.skipOf(rolloutId, h.hostname) !== undefined,
+  }))
+  if (allHostsConverged(hosts))
+    stepRolloutEvent(ctx, { type: 'RolloutTerminal', rolloutId, at: ctx.now })
 }
 
 /**
