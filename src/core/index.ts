@@ -111,6 +111,7 @@ export {
 } from './host/heartbeat.ts'
 
 export type {
+  HostFailure,
   RolloutCancel,
   RolloutHalt,
   RolloutPhase,

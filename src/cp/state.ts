@@ -266,6 +266,17 @@ export class CpState {
     byHost[host] = (byHost[host] ?? 0) + 1
   }
 
+  /** Forgets a host's failing controls in a rollout (the host is retried from scratch). */
+  clearProbeFailures(rolloutId: string, host: string): void {
+    const byHost = this.probeFailures[rolloutId]
+    if (byHost === undefined) return
+    delete byHost[host]
+    if (isEmpty(byHost)) delete this.probeFailures[rolloutId]
+    const prefix = `${rolloutId}\u0000${host}\u0000`
+    for (const key of [...this.probeFailureKeys])
+      if (key.startsWith(prefix)) this.probeFailureKeys.delete(key)
+  }
+
   /** Records a quarantine in memory. */
   addQuarantine(channel: string, closure: string, at: number): void {
     let m = this.quarantines.get(channel)

@@ -5,6 +5,7 @@
  * cancellation of an open one.
  */
 import type { HostPhase } from '../host/state.ts'
+import type { HostFailure } from './state.ts'
 
 /** The rollout events. */
 export type RolloutEvent =
@@ -29,6 +30,8 @@ export type RolloutEvent =
       readonly from: HostPhase
       readonly to: HostPhase
       readonly at: number
+      /** What failed, when `to` is Failed or Reverted (recorded in the halt). */
+      readonly failure?: HostFailure
     }
   | {
       readonly type: 'WaveAdvanced'

@@ -43,7 +43,12 @@ export type RolloutHalt = {
   /** The host whose failure halted the rollout. */
   readonly hostname: string
   readonly hostPhase: Extract<HostPhase, 'Failed' | 'Reverted'>
+  /** What failed, as the CP saw it when the host failed (absent in records from before). */
+  readonly failure?: HostFailure
 }
+
+/** Why a host failed: the enforce probe that failed (null for an activation) and the reason. */
+export type HostFailure = { readonly probe: string | null; readonly reason: string }
 
 /** The operator's resume of a halt, kept for the audit trail shown in the UI. */
 export type RolloutResume = {

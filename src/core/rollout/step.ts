@@ -21,7 +21,7 @@ import type { HostPhase } from '../host/state.ts'
 import { assertNever } from '../lib/assert-never.ts'
 import type { RolloutEffect } from './effects.ts'
 import { targetRolloutId, type RolloutEvent, type RolloutEventType } from './events.ts'
-import type { RolloutPhase, RolloutRecord } from './state.ts'
+import type { RolloutHalt, RolloutPhase, RolloutRecord } from './state.ts'
 
 /** The reasons `stepRollout` refuses an event. */
 export type RolloutStepError =
@@ -122,7 +122,7 @@ function fromInFlight(record: RolloutRecord, event: RolloutEvent): RolloutStepRe
       return noop(record)
     case 'HostStateChanged':
       if (event.to === 'Failed' || event.to === 'Reverted') {
-        const halt = { at: event.at, hostname: event.hostname, hostPhase: event.to }
+        const halt = haltOf(event, event.to)
         return moveTo(record, event.to, event.at, { halt, lastHalt: halt }, [
           halted(record, event.hostname, event.at),
         ])
@@ -181,7 +181,7 @@ function fromFailedOrReverted(record: RolloutRecord, event: RolloutEvent): Rollo
     case 'HostStateChanged':
       // A fresh failure after an operator resume halts again; a rollback finishing does not.
       if (event.to === 'Failed' && record.halt === null) {
-        const halt = { at: event.at, hostname: event.hostname, hostPhase: event.to }
+        const halt = haltOf(event, event.to)
         return ok({ ...record, halt, lastHalt: halt }, [halted(record, event.hostname, event.at)])
       }
       return noop(record)
@@ -298,6 +298,14 @@ function cancelled(
 function pruned(record: RolloutRecord, at: number): RolloutStepResult {
   // Retention ends everything, including a halt nobody resolved in 90 days.
   return moveTo(record, 'Pruned', at, { halt: null })
+}
+
+function haltOf(
+  event: Extract<RolloutEvent, { type: 'HostStateChanged' }>,
+  hostPhase: 'Failed' | 'Reverted'
+): RolloutHalt {
+  const base = { at: event.at, hostname: event.hostname, hostPhase }
+  return event.failure === undefined ? base : { ...base, failure: event.failure }
 }
 
 function halted(record: RolloutRecord, hostname: string, at: number): RolloutEffect {

@@ -4,7 +4,7 @@
  */
 import { and, asc, eq, gt } from 'drizzle-orm'
 import type { Db } from '../client.ts'
-import { denials, hostSkips, operatorActions } from '../schema.ts'
+import { denials, hostSkips, operatorActions, probeFailures } from '../schema.ts'
 import { toRfc3339 } from '../../proto/common.ts'
 import { msOf } from './time.ts'
 
@@ -90,6 +90,12 @@ export function operatorQueries(db: Db) {
     /** Deletes the skips of a rollout (retention). */
     deleteSkipsOf(rolloutId: string): void {
       db.delete(hostSkips).where(eq(hostSkips.rolloutId, rolloutId)).run()
+    },
+    /** Deletes a host's failing-probe results in a rollout (the host is retried). */
+    deleteProbeFailuresOf(rolloutId: string, host: string): void {
+      db.delete(probeFailures)
+        .where(and(eq(probeFailures.rolloutId, rolloutId), eq(probeFailures.hostId, host)))
+        .run()
     },
     /** Inserts or replaces a denial. */
     upsertDenial(d: StoredDenial): void {
