@@ -240,7 +240,8 @@ export function buildRolloutPlan(
     const n = outstanding[host] ?? 0
     const w = waveOf.get(host)
     const bucket = w === undefined ? undefined : failuresByWave[w]
-    if (n <= 0 || bucket === undefined) continue
+    // A host an operator skipped no longer holds later waves back, its failures included.
+    if (n <= 0 || bucket === undefined || isSkipped(fleetState, rolloutId, host)) continue
     bucket.count += n
     bucket.hosts.push(host)
   }

@@ -16,7 +16,7 @@ import {
   type HostRolloutState,
 } from '../../core/index.ts'
 import { toRfc3339 } from '../../proto/common.ts'
-import { denialKey } from '../state.ts'
+import { denialKey, pairKey } from '../state.ts'
 import type { MutatorContext } from './context.ts'
 import { completeIfDone, waveOf } from './host-steps.ts'
 import type { InputOf, OperatorOp, OperatorReply, ReplyOf } from './inputs.ts'
@@ -177,6 +177,13 @@ function retryHost(ctx: MutatorContext, prev: HostRolloutState, operator: string
   }
   store.hosts.upsert(next, waveIndex)
   state.putHost(next, waveIndex)
+  // The first attempt's delivery would read as "delivered, awaiting the ack" and hold this one.
+  state.delivered.delete(pairKey(prev.rolloutId, prev.hostname))
+  // A heartbeat from before the rollback still names the target: left as is, it would read as
+  // "already at its target" and converge the retried host by synthesis without dispatching it.
+  const hb = state.heartbeats.get(prev.hostname)
+  if (hb !== undefined && prev.currentClosure !== null && hb.closure === prev.targetClosure)
+    state.heartbeats.set(prev.hostname, { ...hb, closure: prev.currentClosure })
   store.operator.deleteProbeFailuresOf(prev.rolloutId, prev.hostname)
   state.clearProbeFailures(prev.rolloutId, prev.hostname)
   applier.append(

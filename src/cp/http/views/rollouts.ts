@@ -50,9 +50,10 @@ export function outcomeOf(r: RolloutRecord): Record<string, unknown> | null {
       reason: r.cancelled.reason,
     }
   }
+  // A rollout that converged stays converged when a later release supersedes it.
+  if (r.terminalAt !== null) return { kind: 'converged', at: toRfc3339(r.terminalAt) }
   if (r.supersededAt !== null)
     return { kind: 'superseded', at: toRfc3339(r.supersededAt), by: r.supersededBy }
-  if (r.terminalAt !== null) return { kind: 'converged', at: toRfc3339(r.terminalAt) }
   if (r.halt !== null) {
     const h = haltView(r)!
     return { kind: 'halted', at: h.at, host: h.host, probe: h.probe, reason: h.reason }
@@ -62,7 +63,7 @@ export function outcomeOf(r: RolloutRecord): Record<string, unknown> | null {
 
 function closedAt(r: RolloutRecord): number | null {
   if (!isClosed(r.phase)) return null
-  return r.cancelled?.at ?? r.supersededAt ?? r.terminalAt ?? null
+  return r.cancelled?.at ?? r.terminalAt ?? r.supersededAt ?? null
 }
 
 /** One rollout row; `hostStates` by hostname. */
