@@ -7,9 +7,10 @@
  */
 import { describe, expect, test } from 'bun:test'
 import {
+  activationEvents,
   closureOf,
-  iso,
   labPerTest,
+  revertEvents,
   startCp,
   T0,
   type Client,
@@ -46,50 +47,14 @@ async function send(agent: Client, host: string, rolloutId: string, ev: Record<s
 /** A successful activation of `host` whose event seqs start at `seq`. */
 async function converge(t: TestCp, host: string, rolloutId: string, seq = 1): Promise<void> {
   const a = await t.agent(host)
-  await send(a, host, rolloutId, {
-    kind: 'DispatchAck',
-    seq,
-    currentClosureAtDispatch: `old-${host}`,
-    receivedAt: iso(T0 + 61_000),
-  })
-  await send(a, host, rolloutId, {
-    kind: 'ActivationCompleted',
-    seq: seq + 1,
-    observedCurrentClosure: closureOf(host),
-    exitCode: 0,
-    completedAt: iso(T0 + 62_000),
-  })
-  await send(a, host, rolloutId, {
-    kind: 'Converged',
-    seq: seq + 2,
-    convergedAt: iso(T0 + 63_000),
-    currentClosure: closureOf(host),
-  })
+  for (const ev of activationEvents(host))
+    await send(a, host, rolloutId, { ...ev, seq: (ev['seq'] as number) + seq - 1 })
 }
 
 /** h1 fails its activation and rolls back (seqs 1–3): the rollout is halted, h1 Reverted. */
 async function revertH1(t: TestCp, rolloutId: string): Promise<void> {
   const a = await t.agent('h1')
-  await send(a, 'h1', rolloutId, {
-    kind: 'DispatchAck',
-    seq: 1,
-    currentClosureAtDispatch: 'old-h1',
-    receivedAt: iso(T0 + 61_000),
-  })
-  await send(a, 'h1', rolloutId, {
-    kind: 'ActivationFailed',
-    seq: 2,
-    exitCode: 1,
-    stderrTail: 'unit nginx.service failed',
-    failedAt: iso(T0 + 62_000),
-  })
-  await send(a, 'h1', rolloutId, {
-    kind: 'RollbackComplete',
-    seq: 3,
-    revertedToClosure: 'old-h1',
-    exitCode: 0,
-    completedAt: iso(T0 + 63_000),
-  })
+  for (const ev of revertEvents('h1')) await send(a, 'h1', rolloutId, ev)
 }
 
 /** The halted rollout resumed: h2 converges and wave 0 then waits on Reverted h1. */

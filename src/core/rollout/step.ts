@@ -94,7 +94,7 @@ export function stepRollout(
     case 'Superseded':
       return fromSuperseded(record, event)
     case 'Cancelled':
-      return fromCancelled(record, event)
+      return fromSuperseded(record, event)
     case 'Pruned':
       return illegal(record, event)
     default:
@@ -209,21 +209,7 @@ function fromFailedOrReverted(record: RolloutRecord, event: RolloutEvent): Rollo
   }
 }
 
-function fromCancelled(record: RolloutRecord, event: RolloutEvent): RolloutStepResult {
-  switch (event.type) {
-    case 'HostJoined':
-    case 'HostStateChanged':
-    case 'WaveAdvanced':
-    case 'RolloutTerminal':
-    case 'SuccessorOpened':
-      return noop(record)
-    case 'RetentionExpired':
-      return pruned(record, event.at)
-    default:
-      return illegal(record, event)
-  }
-}
-
+/** Superseded or Cancelled: late facts are ignored; only retention moves it on. */
 function fromSuperseded(record: RolloutRecord, event: RolloutEvent): RolloutStepResult {
   switch (event.type) {
     case 'HostJoined':
