@@ -9,6 +9,7 @@ import { describe, expect, test } from 'bun:test'
 import {
   activationEvents,
   closureOf,
+  iso,
   labPerTest,
   revertEvents,
   startCp,
@@ -319,5 +320,31 @@ describe('emergency denial', () => {
       (await post(t, '/v1/operator/operators/operator-bob/allow', { reason: 'back' })).status
     ).toBe(200)
     expect((await t.operator.send('GET', '/v1/operator/denials')).json().denials).toEqual([])
+  })
+})
+
+describe('denials and the signed revocation list', () => {
+  test('a signed revocation of a denied host supersedes the denial', async () => {
+    env.lab.publish(wide)
+    const t = (env.t = await startCp(env.lab))
+    expect((await post(t, '/v1/operator/hosts/h2/deny', { reason: 'stolen' })).status).toBe(200)
+    expect((await post(t, '/v1/operator/hosts/h3/deny', { reason: 'odd traffic' })).status).toBe(
+      200
+    )
+    env.lab.publish(wide, {
+      gen: 2,
+      signedAt: T0 + 1000,
+      revocations: {
+        revocations: [
+          { hostname: 'h2', notBefore: iso(T0 + 500), reason: 'stolen', revokedBy: 'ci' },
+        ],
+      },
+    })
+    t.clock.advance(1000)
+    await post(t, '/v1/operator/refresh', undefined)
+    const denials = (await t.operator.send('GET', '/v1/operator/denials')).json().denials
+    expect(denials.map((d: { name: string }) => d.name)).toEqual(['h3'])
+    const rows = t.cp.store.events.ofKind('effect').map((e) => e.payload)
+    expect(rows).toContainEqual({ effect: 'DenialSuperseded', host: 'h2' })
   })
 })
