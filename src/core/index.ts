@@ -110,7 +110,14 @@ export {
   verdictAllowsConvergence,
 } from './host/heartbeat.ts'
 
-export type { RolloutHalt, RolloutPhase, RolloutRecord, RolloutResume } from './rollout/state.ts'
+export type {
+  HostFailure,
+  RolloutCancel,
+  RolloutHalt,
+  RolloutPhase,
+  RolloutRecord,
+  RolloutResume,
+} from './rollout/state.ts'
 export { ROLLOUT_PHASES, isClosed } from './rollout/state.ts'
 export type { RolloutEvent, RolloutEventType } from './rollout/events.ts'
 export { ROLLOUT_EVENT_TYPES, targetRolloutId } from './rollout/events.ts'
@@ -118,6 +125,8 @@ export type { RolloutEffect } from './rollout/effects.ts'
 export type { RolloutStepError, RolloutStepResult } from './rollout/step.ts'
 export { allHostsConverged, openRolloutRecord, stepRollout } from './rollout/step.ts'
 export { rederiveRollouts } from './rollout/rederive.ts'
+export type { ActionDecision, ActionFacts, ActionHost, RolloutAction } from './rollout/actions.ts'
+export { blockedHosts, decideRolloutAction, isBlocked } from './rollout/actions.ts'
 export { finishedAt, retentionDue } from './rollout/retention.ts'
 
 export type {

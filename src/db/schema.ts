@@ -46,6 +46,10 @@ export const eventLog = sqliteTable(
       .on(t.rolloutId, t.seq)
       .where(sql`rollout_id IS NOT NULL`),
     index('event_log_kind_ts').on(t.kind, t.ts),
+    // NixFleet: one host's events of a rollout, paged by seq (`/v1/rollouts/:id/events?host=`).
+    index('event_log_rollout_host_seq')
+      .on(t.rolloutId, t.hostId, t.seq)
+      .where(sql`rollout_id IS NOT NULL`),
   ]
 )
 
@@ -112,13 +116,49 @@ export const rollouts = sqliteTable(
     // NixFleet: the channel's policy and budgets frozen at open, for the rollout's whole life.
     policyJson: text('policy_json').notNull(),
     budgetsJson: text('budgets_json').notNull().default('[]'),
+    // NixFleet: the history (`/v1/rollouts?all=1`): the latest halt, kept after a resume or a
+    // supersede; the operator's cancellation; the successor that superseded it.
+    lastHaltJson: text('last_halt_json'),
+    cancelJson: text('cancel_json'),
+    supersededBy: text('superseded_by'),
   },
   (t) => [
     index('rollouts_channel_state').on(t.channel, t.state),
     index('rollouts_active')
       .on(t.state)
       .where(sql`state IN ('Opening','Active','Converging','Reverted','Failed')`),
+    index('rollouts_opened').on(t.openedAt, t.rolloutId),
   ]
+)
+
+/** NixFleet: the hosts an operator skipped in a rollout (done for promotion, never re-dispatched). */
+export const hostSkips = sqliteTable(
+  'host_skips',
+  {
+    rolloutId: text('rollout_id').notNull(),
+    hostname: text('hostname').notNull(),
+    at: text('at').notNull(),
+    operatorCn: text('operator_cn').notNull(),
+    reason: text('reason').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.rolloutId, t.hostname] })]
+)
+
+/**
+ * NixFleet: the operator's emergency denials of a host or an operator certificate (by CN): the
+ * next request is refused until an operator allows it again or the signed revocation list
+ * supersedes a host's denial.
+ */
+export const denials = sqliteTable(
+  'denials',
+  {
+    kind: text('kind', { enum: ['host', 'operator'] }).notNull(),
+    name: text('name').notNull(),
+    reason: text('reason').notNull(),
+    deniedBy: text('denied_by').notNull(),
+    at: text('at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.kind, t.name] })]
 )
 
 /** The closures quarantined per channel (a host rolled back from them). */

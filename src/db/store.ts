@@ -10,6 +10,7 @@ import { dispatchQueries } from './queries/dispatch.ts'
 import { eventLogQueries } from './queries/event-log.ts'
 import { fleetSafetyQueries } from './queries/fleet-safety.ts'
 import { hostRecordQueries } from './queries/host-records.ts'
+import { operatorQueries } from './queries/operator.ts'
 import { releaseQueries } from './queries/release.ts'
 import { rolloutQueries } from './queries/rollouts.ts'
 import { securityQueries } from './queries/security.ts'
@@ -18,8 +19,9 @@ export type { QueuedDispatch } from './queries/dispatch.ts'
 export type { EventKind, EventLogEntry, NewEvent } from './queries/event-log.ts'
 export type { NewProbeFailure, StoredQuarantine } from './queries/fleet-safety.ts'
 export type { StoredHost } from './queries/host-records.ts'
+export type { DenialKind, StoredAction, StoredDenial, StoredSkip } from './queries/operator.ts'
 export type { StoredArtifact, StoredMark } from './queries/release.ts'
-export type { FrozenPolicy, StoredRollout } from './queries/rollouts.ts'
+export type { FrozenPolicy, RolloutCursor, RolloutPage, StoredRollout } from './queries/rollouts.ts'
 export type { StoredRevocation } from './queries/security.ts'
 
 function bind(db: Db) {
@@ -31,6 +33,7 @@ function bind(db: Db) {
     security: securityQueries(db),
     release: releaseQueries(db),
     safety: fleetSafetyQueries(db),
+    operator: operatorQueries(db),
   }
 }
 

@@ -150,6 +150,11 @@ export class Lab {
     return id
   }
 
+  /** Makes a `probe-fails` closure of `host` healthy (its cause fixed outside the release). */
+  heal(host: string, closure: string): void {
+    rmSync(join(this.host(host).system.storeDir, closure, 'probe-fails'), { force: true })
+  }
+
   /** How many times `switch-to-configuration switch` ran for `closure` on `host`. */
   switchCount(host: string, closure: string): number {
     const log = join(this.host(host).system.storeDir, closure, 'switch-log')

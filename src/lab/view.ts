@@ -18,7 +18,7 @@ export type HostEntry = {
 
 /** The fields of a `/v1/rollouts` entry the view uses. */
 export type RolloutEntry = {
-  readonly rolloutId: string
+  readonly id: string
   readonly channel: string
   readonly currentWave: number
   readonly state?: string
@@ -66,7 +66,7 @@ export function renderFleet(
   for (const { channel, waves } of layout) {
     const rollout = rollouts.find((r) => r.channel === channel)
     const head = rollout
-      ? `${rollout.rolloutId.slice(0, channel.length + 9)} ${rollout.state ?? ''}${rollout.halt ? ' HALTED' : ''}`
+      ? `${rollout.id.slice(0, channel.length + 9)} ${rollout.state ?? ''}${rollout.halt ? ' HALTED' : ''}`
       : 'no rollout in flight'
     lines.push(`  ${paint(channel.padEnd(8), 1)} ${head}`)
     waves.forEach((members, i) => {

@@ -174,8 +174,8 @@ describe('rollouts', () => {
       expect.objectContaining({ channel: 'stable', closure: bad.canary! })
     )
     const rollout = (
-      await l.api<{ rollouts: { rolloutId: string; halt: unknown }[] }>('/v1/rollouts')
-    ).body.rollouts.find((r) => r.rolloutId === rid('stable', c1))
+      await l.api<{ rollouts: { id: string; halt: unknown }[] }>('/v1/rollouts')
+    ).body.rollouts.find((r) => r.id === rid('stable', c1))
     expect(rollout?.halt).toBeTruthy()
     // Once the planner has planned on the halt, nobody else was dispatched or moved.
     await planPassAfterNow(l)

@@ -64,7 +64,7 @@ export async function lifecycleOf(lab: Lab, rolloutId: string): Promise<string |
 /** One row of a rollout's event log. */
 export type LogRow = {
   seq: number
-  ts: string
+  at: string
   kind: string
   host: string | null
   payload: Record<string, unknown>

@@ -293,9 +293,9 @@ describe('artifacts and views', () => {
 
   test('rollout views: list, lifecycle, hosts, events (200/400/404)', async () => {
     const list = (await (await req(cp, 'GET', '/v1/rollouts', { cn: OP })).json()) as {
-      rollouts: { rolloutId: string }[]
+      rollouts: { id: string }[]
     }
-    expect(list.rollouts.map((r) => r.rolloutId)).toEqual([rid])
+    expect(list.rollouts.map((r) => r.id)).toEqual([rid])
     const life = await req(cp, 'GET', `/v1/rollouts/${rid}/lifecycle`, { cn: OP })
     expect(await life.json()).toMatchObject({
       rolloutId: rid,
@@ -309,7 +309,7 @@ describe('artifacts and views', () => {
     )
     const hosts = (await (
       await req(cp, 'GET', `/v1/rollouts/${rid}/hosts`, { cn: OP })
-    ).json()) as { rollout_id: string; hosts: { host: string; wave: number }[] }
+    ).json()) as { rolloutId: string; hosts: { host: string; wave: number }[] }
     expect(hosts.hosts.map((h) => [h.host, h.wave])).toEqual([
       ['h1', 0],
       ['h2', 1],
@@ -404,6 +404,34 @@ describe('artifacts and views', () => {
     const refresh = await req(cp, 'POST', '/v1/operator/refresh', { cn: OP })
     expect(refresh.status).toBe(200)
     expect((await req(cp, 'POST', '/v1/webhook/refresh')).status).toBe(404)
+  })
+
+  test('a denied operator certificate is refused at its next request, until allowed', async () => {
+    const BOB = 'operator-bob'
+    expect((await req(cp, 'GET', '/v1/operator/denials', { cn: BOB })).status).toBe(200)
+    const deny = await req(cp, 'POST', `/v1/operator/operators/${BOB}/deny`, {
+      cn: OP,
+      body: { reason: 'key leaked' },
+    })
+    expect(deny.status).toBe(200)
+    const refused = await req(cp, 'GET', '/v1/hosts', { cn: BOB })
+    expect(refused.status).toBe(401)
+    expect(await refused.json()).toEqual({ error: `certificate denied by ${OP}: key leaked` })
+    // Bob cannot lift it himself.
+    const self = await req(cp, 'POST', `/v1/operator/operators/${BOB}/allow`, {
+      cn: BOB,
+      body: { reason: 'x' },
+    })
+    expect(self.status).toBe(401)
+    expect(
+      (
+        await req(cp, 'POST', `/v1/operator/operators/${BOB}/allow`, {
+          cn: OP,
+          body: { reason: 'rotated' },
+        })
+      ).status
+    ).toBe(200)
+    expect((await req(cp, 'GET', '/v1/hosts', { cn: BOB })).status).toBe(200)
   })
 
   test('a stopped mutator answers 503 with Retry-After', async () => {

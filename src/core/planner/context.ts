@@ -121,9 +121,15 @@ export function cpSoakingUntil(
   return end !== undefined && end > now ? end : null
 }
 
+/** Whether an operator skipped a host in a rollout. */
+export function isSkipped(fleetState: FleetState, rolloutId: string, host: string): boolean {
+  return fleetState.skipped?.[rolloutId]?.[host] !== undefined
+}
+
 /**
- * Whether a host's record lets what it gates go on: Converged (and soaked on the CP's clock), or
- * Deferred when the policy says a deferred host counts as done (`deferredDone`).
+ * Whether a host's record lets what it gates go on: Converged (and soaked on the CP's clock),
+ * skipped by an operator, or Deferred when the policy says a deferred host counts as done
+ * (`deferredDone`).
  */
 export function isHostDone(
   fleetState: FleetState,
@@ -132,6 +138,7 @@ export function isHostDone(
   now: number,
   deferredDone: boolean
 ): boolean {
+  if (rec !== undefined && isSkipped(fleetState, rolloutId, rec.hostname)) return true
   return (
     isWaveDone(rec?.phase, deferredDone) && cpSoakingUntil(fleetState, rolloutId, rec, now) === null
   )
@@ -230,6 +237,7 @@ export function buildRolloutPlan(
   for (const entry of manifest.hostSet) {
     const rec = records[entry.hostname]
     if (rec === undefined || rec.phase !== 'Pending' || rec.dispatchAckedAt !== null) continue
+    if (isSkipped(fleetState, rolloutId, entry.hostname)) continue
     candidates.push({
       rolloutId,
       channel,
@@ -249,7 +257,8 @@ export function buildRolloutPlan(
     const n = outstanding[host] ?? 0
     const w = waveOf.get(host)
     const bucket = w === undefined ? undefined : failuresByWave[w]
-    if (n <= 0 || bucket === undefined) continue
+    // A host an operator skipped no longer holds later waves back, its failures included.
+    if (n <= 0 || bucket === undefined || isSkipped(fleetState, rolloutId, host)) continue
     bucket.count += n
     bucket.hosts.push(host)
   }

@@ -51,6 +51,11 @@ export type FleetState = {
    * Absent means no CP-side soak is known and the phase alone counts.
    */
   readonly soakEndsAt?: Readonly<Record<string, Readonly<Record<string, number>>>> | undefined
+  /**
+   * The hosts an operator skipped, per rollout and host: done for wave promotion whatever their
+   * phase, and never dispatched again in that rollout. Absent means none.
+   */
+  readonly skipped?: Readonly<Record<string, Readonly<Record<string, unknown>>>> | undefined
 }
 
 /** The gate names, in evaluation order (first block wins). */

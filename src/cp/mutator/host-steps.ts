@@ -1,7 +1,8 @@
 /**
  * Stepping host records: the one place the mutator calls core's `step`, and convergence
  * synthesis built on it. A step persists the record, keeps memory to the `CpState` rule, applies
- * the effects and tells the rollout (HostStateChanged, RolloutTerminal when all converged).
+ * the effects and tells the rollout (HostStateChanged, RolloutTerminal when all converged or
+ * skipped).
  * Invariants: host records change only through `step`; synthesized events are marked as such in
  * the event log and counted; a host leaving Pending loses its queued dispatch.
  */
@@ -18,6 +19,7 @@ import {
   synthesizedConverged,
   type FleetView as CoreFleet,
   type HostEvent,
+  type HostFailure,
   type HostPolicy,
   type HostRolloutState,
 } from '../../core/index.ts'
@@ -94,6 +96,7 @@ export function stepHost(
   if (next.phase !== prev.phase) {
     ctx.markDirty()
     if (prev.phase === 'Pending') applier.withdrawDispatch(next.hostname, next.rolloutId)
+    const failed = next.phase === 'Failed' || next.phase === 'Reverted'
     stepRolloutEvent(ctx, {
       type: 'HostStateChanged',
       rolloutId: next.rolloutId,
@@ -101,14 +104,41 @@ export function stepHost(
       from: prev.phase,
       to: next.phase,
       at: now,
+      ...(failed ? { failure: failureOf(next, event) } : {}),
     })
-    if (next.phase === 'Converged' && live) {
-      const phases = Object.values(state.hosts[next.rolloutId] ?? {}).map((h) => h.phase)
-      if (allHostsConverged(phases))
-        stepRolloutEvent(ctx, { type: 'RolloutTerminal', rolloutId: next.rolloutId, at: now })
-    }
+    if (next.phase === 'Converged' && live) completeIfDone(ctx, next.rolloutId)
   }
   return undefined
+}
+
+/** What made a host fail, for the halt it causes (the history shows it after a supersede). */
+export function failureOf(next: HostRolloutState, event: HostEvent): HostFailure {
+  if (event.type === 'RemoteActivationFailed') {
+    const tail = event.stderrTail.trim().split('\n').at(-1) ?? ''
+    return {
+      probe: null,
+      reason: `activation failed (exit ${event.exitCode})${tail === '' ? '' : `: ${tail}`}`,
+    }
+  }
+  if (event.type === 'RemoteFailed') {
+    const probe = event.failingProbes[0] ?? null
+    const why = probe === null ? null : next.probes[probe]?.failureReason
+    return {
+      probe,
+      reason: why ?? `enforce probes failing for ${event.sustainedDurationSecs}s`,
+    }
+  }
+  return { probe: null, reason: `host ${next.phase}` }
+}
+
+/** Steps `RolloutTerminal` once every host of the rollout is Converged or skipped. */
+export function completeIfDone(ctx: MutatorContext, rolloutId: string): void {
+  const hosts = Object.values(ctx.state.hosts[rolloutId] ?? {}).map((h) => ({
+    phase: h.phase,
+    skipped: ctx.state.skipOf(rolloutId, h.hostname) !== undefined,
+  }))
+  if (allHostsConverged(hosts))
+    stepRolloutEvent(ctx, { type: 'RolloutTerminal', rolloutId, at: ctx.now })
 }
 
 /**

@@ -7,7 +7,7 @@
  * an answer replies `void`, which still tells the caller it was applied and committed).
  */
 import type { OutboundAgentEvent } from '../../core/index.ts'
-import type { QueuedDispatch } from '../../db/store.ts'
+import type { DenialKind, QueuedDispatch } from '../../db/store.ts'
 import type { HeartbeatRequest, HostRolloutSnapshot } from '../../proto/agent.ts'
 import type { BootstrapNonces } from '../../proto/bootstrap.ts'
 import type { FleetResolved } from '../../proto/fleet.ts'
@@ -48,6 +48,19 @@ export type HeartbeatReply = {
 export type OperatorOp =
   | { readonly kind: 'resume'; readonly rolloutId: string; readonly reason: string }
   | { readonly kind: 'cancel'; readonly rolloutId: string; readonly reason: string }
+  | {
+      readonly kind: 'retry' | 'skip'
+      readonly hostname: string
+      /** The rollout; the host's channel's current rollout when absent. */
+      readonly rolloutId: string | undefined
+      readonly reason: string
+    }
+  | {
+      readonly kind: 'deny' | 'allow'
+      readonly target: DenialKind
+      readonly name: string
+      readonly reason: string
+    }
   | {
       readonly kind: 'clear-quarantine'
       readonly channel: string

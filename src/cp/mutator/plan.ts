@@ -89,7 +89,12 @@ function openRollout(
   }
   const predecessors = [...state.rollouts.values()]
     .filter((r) => r.record.channel === channel && r.record.rolloutId !== rolloutId)
-    .filter((r) => r.record.phase !== 'Superseded' && r.record.phase !== 'Pruned')
+    .filter(
+      (r) =>
+        r.record.phase !== 'Superseded' &&
+        r.record.phase !== 'Pruned' &&
+        r.record.phase !== 'Cancelled'
+    )
     .map((r) => r.record.rolloutId)
   const opened = { type: 'RolloutOpened', rolloutId, channel, targetRef, at: now } as const
   const record = openRolloutRecord(opened)

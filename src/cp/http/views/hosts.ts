@@ -17,6 +17,7 @@ export function hostsView(state: CpState): { hosts: Record<string, unknown>[] } 
       const rid = release.manifests[h.channel]?.rolloutId
       const rec = rid === undefined ? undefined : state.host(rid, hostname)
       const hb = state.heartbeats.get(hostname)
+      const denied = state.denial('host', hostname)
       const current = hb?.closure ?? rec?.currentClosure ?? null
       const gate = rid === undefined ? undefined : state.gateBlocks.get(pairKey(rid, hostname))
       const quarantined =
@@ -44,6 +45,9 @@ export function hostsView(state: CpState): { hosts: Record<string, unknown>[] } 
         pendingReboot: rec?.phase === 'Deferred',
         ...(quarantined !== null ? { quarantinedClosure: quarantined } : {}),
         ...(h.pin != null ? { pin: h.pin } : {}),
+        ...(denied !== undefined
+          ? { denied: { reason: denied.reason, by: denied.by, at: toRfc3339(denied.at) } }
+          : {}),
         outstandingHealthFailures: rec === undefined ? 0 : failingEnforceProbes(rec).length,
         ...(gate !== undefined
           ? { gate: { gate: gate.gate, reason: gate.reason, since: toRfc3339(gate.since) } }
