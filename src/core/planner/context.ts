@@ -19,6 +19,7 @@ import type {
   RolloutManifest,
 } from '../types.ts'
 import { rolloutIdOf } from '../types.ts'
+import { formatSpan } from '../host/problem.ts'
 import type { BudgetIndex, BudgetSlot } from './budget-index.ts'
 import type { FleetState, GateBlock, HostRecordView, RolloutView } from './types.ts'
 
@@ -127,11 +128,23 @@ export function isHostDone(
   return isWaveDone(rec?.phase) && cpSoakingUntil(fleetState, rolloutId, rec, now) === null
 }
 
-/** `soaking until 12:10:00 (control plane clock)`, in UTC (epoch ms carry no leap seconds). */
-export function describeCpSoak(until: number): string {
+/**
+ * `soak ends 12:10:00, in 1m42s (control plane clock)`, in UTC (epoch ms carry no leap
+ * seconds): when, and how long from `now`, so an operator need not do the sum.
+ */
+export function describeCpSoak(until: number, now: number): string {
   const secs = Math.floor(until / 1000) % 86_400
   const hms = [Math.floor(secs / 3600), Math.floor(secs / 60) % 60, secs % 60]
-  return `soaking until ${hms.map((n) => String(n).padStart(2, '0')).join(':')} (control plane clock)`
+  const at = hms.map((n) => String(n).padStart(2, '0')).join(':')
+  return `${SOAK_PREFIX}${at}, in ${formatSpan(until - now)} (control plane clock)`
+}
+
+const SOAK_PREFIX = 'soak ends '
+
+/** `web-01 Pending (refused: Stale)`: a host, its phase, and its problem if it has one. */
+export function describeHost(fleetState: FleetState, host: string, phase: string): string {
+  const problem = fleetState.hostProblems?.[host]
+  return problem === undefined ? `${host} ${phase}` : `${host} ${phase} (${problem})`
 }
 
 /** The budgets in force for a rollout: its manifest's if current, else the frozen snapshot. */
@@ -151,10 +164,17 @@ function budgetsOfRollout(
 }
 
 function describeProgress(
+  fleetState: FleetState,
   wave: number,
   pending: readonly { host: string; phase: string }[]
 ): string {
-  if (pending.every((p) => p.phase.startsWith('soaking until '))) {
+  // A host with a problem is why the wave does not move: those are named first, with it.
+  const troubled = pending.filter((p) => fleetState.hostProblems?.[p.host] !== undefined)
+  if (troubled.length > 0) {
+    const rest = pending.filter((p) => fleetState.hostProblems?.[p.host] === undefined)
+    return nameList([...troubled, ...rest].map((p) => describeHost(fleetState, p.host, p.phase)))
+  }
+  if (pending.every((p) => p.phase.startsWith(SOAK_PREFIX))) {
     return nameList(pending.map((p) => `${p.host} ${p.phase}`))
   }
   const phases = new Set(pending.map((p) => p.phase))
@@ -195,7 +215,7 @@ export function buildRolloutPlan(
       .filter((h) => !isHostDone(fleetState, rolloutId, records[h], now))
       .map((h) => {
         const until = cpSoakingUntil(fleetState, rolloutId, records[h], now)
-        const phase = until !== null ? describeCpSoak(until) : records[h]?.phase
+        const phase = until !== null ? describeCpSoak(until, now) : records[h]?.phase
         return { host: h, phase: phase ?? 'no record' }
       })
 
@@ -205,7 +225,8 @@ export function buildRolloutPlan(
     while (currentWave + 1 < waves.length && notDone(currentWave).length === 0) currentWave++
   }
   const remaining = staged ? notDone(currentWave) : []
-  const waveProgress = remaining.length > 0 ? describeProgress(currentWave, remaining) : ''
+  const waveProgress =
+    remaining.length > 0 ? describeProgress(fleetState, currentWave, remaining) : ''
 
   const candidates: Candidate[] = []
   for (const entry of manifest.hostSet) {
