@@ -19,7 +19,7 @@ import { identityGate } from '../middleware/gates.ts'
 import { respondToReply, withTimeout } from '../reply.ts'
 import { channelView, deferralsView } from '../views/channels.ts'
 import type { ViewResult } from '../views/common.ts'
-import { hostsView } from '../views/hosts.ts'
+import { hostRoutes } from './hosts.ts'
 import { quarantinesView, refreshView, statusView } from '../views/operator.ts'
 import {
   lifecycleView,
@@ -56,7 +56,8 @@ export function viewRoutes(deps: AppDeps): Hono<CpEnv> {
     })
   })
 
-  app.get('/hosts', operator, (c) => c.json(hostsView(state)))
+  // Hosts: rows with their problem, one host's detail (routes/hosts.ts).
+  app.route('/hosts', hostRoutes(deps, operator))
 
   app.get('/rollouts', operator, (c) => c.json(rolloutsView(state)))
 
