@@ -99,8 +99,8 @@ export async function converged(
   const all = await hostsOf(lab)
   return hosts.every((h) => {
     const e = all[h]
-    if (e === undefined || e.lastRolloutId !== rid(e.channel, commit)) return false
-    return e.rolloutState === undefined ? e.converged === true : e.rolloutState === 'Converged'
+    if (e === undefined || e.lastRollout?.id !== rid(e.channel, commit)) return false
+    return e.rolloutState == null ? e.converged === true : e.rolloutState === 'Converged'
   })
 }
 

@@ -136,7 +136,7 @@ describe('trust', () => {
     expect(await cpMetric(l, DISPATCHES_QUEUED)).toBe(queued)
     const hosts = await hostsOf(l)
     for (const h of l.hosts.keys()) {
-      expect(hosts[h]?.lastRolloutId).toBe(rid('stable', c2))
+      expect(hosts[h]?.lastRollout?.id).toBe(rid('stable', c2))
       expect(l.currentClosure(h)).toBe(r2[h]!)
     }
     expect(c1).not.toBe(c2)
