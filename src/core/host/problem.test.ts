@@ -88,6 +88,9 @@ describe('hostProblem', () => {
       message: 'anti-rollback marks re-anchored 2h ago',
     })
     expect(problem({ reanchoredAt: NOW - REANCHOR_NOTICE_MS })).toBeNull()
+    // A new host anchors its marks for the first time right after it enrolled.
+    const enrolled = { state: 'enrolled' as const, at: NOW - 2 * MIN, reason: null }
+    expect(problem({ enrolment: enrolled, reanchoredAt: NOW - MIN })).toBeNull()
   })
 })
 

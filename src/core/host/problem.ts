@@ -10,7 +10,9 @@
  * - A host is offline when nothing was heard from it for more than `OFFLINE_INTERVALS`
  *   heartbeat intervals (one late heartbeat is not an outage).
  * - A re-anchor is shown for `REANCHOR_NOTICE_MS` after it happened: the agent reports its
- *   time in every heartbeat for ever, but it is news only for a while.
+ *   time in every heartbeat for ever, but it is news only for a while. One within
+ *   `FIRST_ANCHOR_MS` of the enrolment the CP saw is the host's first anchoring (every new
+ *   host has no marks yet), not a problem.
  */
 
 /** The kinds of host problem, in the operator API's words. */
@@ -64,6 +66,8 @@ export type HostFacts = {
 export const OFFLINE_INTERVALS = 3
 /** How long a re-anchor stays a problem. */
 export const REANCHOR_NOTICE_MS = 24 * 3_600_000
+/** A re-anchor this soon after enrolment is the first anchoring of a new host. */
+export const FIRST_ANCHOR_MS = 10 * 60_000
 
 /**
  * A host's enrolment: enrolled once it enrolled or was heard from; refused when the CP's latest
@@ -121,7 +125,11 @@ export function hostProblem(
       message: `refused: ${facts.lastRefusal.kind}: ${facts.lastRefusal.message}`,
       since: facts.lastRefusal.at,
     }
-  if (facts.reanchoredAt !== null && now - facts.reanchoredAt < REANCHOR_NOTICE_MS)
+  const sinceEnrolled =
+    enrolment.at === null || facts.reanchoredAt === null ? null : facts.reanchoredAt - enrolment.at
+  const firstAnchor =
+    sinceEnrolled !== null && sinceEnrolled >= 0 && sinceEnrolled < FIRST_ANCHOR_MS
+  if (facts.reanchoredAt !== null && !firstAnchor && now - facts.reanchoredAt < REANCHOR_NOTICE_MS)
     return {
       kind: 'reanchored',
       message: `anti-rollback marks re-anchored ${formatSpan(now - facts.reanchoredAt)} ago`,
