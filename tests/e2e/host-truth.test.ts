@@ -7,7 +7,7 @@
  */
 import { afterEach, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import type { Lab } from '../../src/lab/lab.ts'
-import { converged, hostsOf, logOf, makeLab, rid, until } from './support.ts'
+import { converged, hostsOf, logOf, makeLab, revokeInNewRelease, rid, until } from './support.ts'
 
 // Each scenario runs a whole fleet of processes on a loaded 2-core machine.
 setDefaultTimeout(180_000)
@@ -30,6 +30,17 @@ type Row = {
 }
 const rowOf = async (l: Lab, host: string): Promise<Row> =>
   (await hostsOf(l))[host] as unknown as Row
+
+/** Waits until `host` shows a problem of `kind`; that problem. */
+const problemShows = (l: Lab, host: string, kind: string, timeoutMs: number) =>
+  until(
+    `${host} to show a ${kind} problem`,
+    async () => {
+      const p = (await rowOf(l, host)).problem
+      return p?.kind === kind ? p : undefined
+    },
+    timeoutMs
+  )
 
 const plan = (hosts: readonly [string, number][]) => ({
   channels: [
@@ -112,14 +123,7 @@ describe('host truth', () => {
       60_000
     )
     const refusedAt = performance.now()
-    const p = await until(
-      'the refusal is web-1 problem',
-      async () => {
-        const pr = (await rowOf(l, 'web-1')).problem
-        return pr?.kind === 'refused-dispatch' ? pr : undefined
-      },
-      10_000
-    )
+    const p = await problemShows(l, 'web-1', 'refused-dispatch', 10_000)
     // The next heartbeat carries it: within one interval (plus a loaded machine's slack).
     expect(performance.now() - refusedAt).toBeLessThan(HEARTBEAT_SECS * 1000 + 5_000)
     expect(p.message).toStartWith('refused: Stale: ')
@@ -165,12 +169,7 @@ describe('host truth', () => {
     expect((await rowOf(l, 'web-1')).certificate?.serial).toMatch(/^[0-9a-f]+$/)
 
     // Revoke web-1's certificate in a new signed list.
-    const notBefore = new Date(Math.ceil((Date.now() + 1000) / 1000) * 1000)
-      .toISOString()
-      .replace(/\.\d+Z$/, 'Z')
-    l.setRevocations([{ hostname: 'web-1', notBefore, reason: 'disk sent for repair' }])
-    await l.release(closuresFor(l, 'r2'))
-    await l.refresh()
+    await revokeInNewRelease(l, 'web-1', closuresFor(l, 'r2'))
     await until(
       'web-1 shows its certificate revoked',
       async () => {
@@ -183,14 +182,7 @@ describe('host truth', () => {
     // Stop web-2's agent: offline once three intervals pass without a heartbeat.
     await l.stopAgent('web-2')
     const stoppedAt = performance.now()
-    const p = await until(
-      'web-2 shows offline',
-      async () => {
-        const pr = (await rowOf(l, 'web-2')).problem
-        return pr?.kind === 'offline' ? pr : undefined
-      },
-      20_000
-    )
+    const p = await problemShows(l, 'web-2', 'offline', 20_000)
     // Three intervals after its last heartbeat, and within one more (plus a loaded machine's slack).
     expect(performance.now() - stoppedAt).toBeLessThan(4 * HEARTBEAT_SECS * 1000 + 5_000)
     expect(p.message).toMatch(/^not seen for \d+s$/)

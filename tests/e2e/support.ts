@@ -156,3 +156,20 @@ export function logOf(lab: Lab, process: string): string {
 export function entriesOf(dir: string): string[] {
   return existsSync(dir) ? readdirSync(dir) : []
 }
+
+/**
+ * Revokes every certificate of `host` issued before the next whole second, in a new signed
+ * revocation list published with a release of `closures`, and has the CP poll it now.
+ */
+export async function revokeInNewRelease(
+  lab: Lab,
+  host: string,
+  closures: Readonly<Record<string, string>>
+): Promise<void> {
+  const notBefore = new Date(Math.ceil((Date.now() + 1000) / 1000) * 1000)
+    .toISOString()
+    .replace(/\.\d+Z$/, 'Z')
+  lab.setRevocations([{ hostname: host, notBefore, reason: 'disk sent for repair' }])
+  await lab.release(closures)
+  await lab.refresh()
+}
