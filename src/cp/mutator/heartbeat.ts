@@ -55,7 +55,10 @@ export function heartbeat(ctx: MutatorContext, input: InputOf<'Heartbeat'>): Rep
   if (!problem && before)
     ctx.log.info('host local problem cleared', { host, worker: before.worker })
   if (firstSinceStart && inStartupHold(now, ctx.admission)) ctx.markDirty()
-  noteHeartbeat(ctx, host, closure, (req.rollout_id as string | null) ?? null, input.cert)
+  // A heartbeat sent before a switch the CP already knows of (both times on the agent's clock)
+  // does not put the old closure back.
+  const seenClosure = at < lastSwitchAt(state, host) ? null : closure
+  noteHeartbeat(ctx, host, seenClosure, (req.rollout_id as string | null) ?? null, input.cert)
   if (closure !== null) {
     for (const rolloutId of [...(state.byHost.get(host) ?? [])]) {
       const rec = state.host(rolloutId, host)
@@ -102,6 +105,16 @@ export function heartbeat(ctx: MutatorContext, input: InputOf<'Heartbeat'>): Rep
     replayFromByRollout,
     bootstrap: rid === null ? snapshots(state, host) : null,
   }
+}
+
+/** When the host last switched (activation completed or rolled back), per its live records. */
+function lastSwitchAt(state: CpState, host: string): number {
+  let last = -Infinity
+  for (const rolloutId of state.byHost.get(host) ?? []) {
+    const r = state.host(rolloutId, host)
+    last = Math.max(last, r?.activationCompletedAt ?? -Infinity, r?.revertedAt ?? -Infinity)
+  }
+  return last
 }
 
 /** The wire snapshots of a host's unfinished records, by rollout id. */
