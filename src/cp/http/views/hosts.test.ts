@@ -156,8 +156,17 @@ describe('hosts view', () => {
 
   test('a host the fleet no longer declares is still listed from its record', () => {
     const s = fleet()
-    s.knownHosts.set('old-1', known('old-1', { lastSeenAt: NOW - 1000 }))
-    expect(rows(s)['old-1']).toMatchObject({ channel: 'stable', currentClosure: 'c-old-1-0' })
+    const last = `stable@${'b'.repeat(40)}`
+    s.knownHosts.set(
+      'old-1',
+      known('old-1', { lastSeenAt: NOW - 1000, lastRolloutId: last, lastRolloutOutcome: 'failed' })
+    )
+    expect(rows(s)['old-1']).toMatchObject({
+      channel: 'stable',
+      currentClosure: 'c-old-1-0',
+      rolloutState: null,
+      lastRollout: { id: last, outcome: 'failed' },
+    })
   })
 })
 

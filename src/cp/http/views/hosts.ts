@@ -40,6 +40,13 @@ function hostnames(state: CpState): string[] {
   return [...names].sort()
 }
 
+/** The rollout of a declared host's channel's current manifest (none for undeclared hosts). */
+function currentRolloutOf(state: CpState, hostname: string): string | undefined {
+  const release = state.release
+  const declared = release?.fleet.value.hosts[hostname as never]
+  return declared === undefined ? undefined : release?.manifests[declared.channel]?.rolloutId
+}
+
 /** One host row, or undefined for a host neither declared nor known. */
 export function hostRow(
   state: CpState,
@@ -51,7 +58,7 @@ export function hostRow(
   const known = state.knownHosts.get(hostname)
   if (declared === undefined && known === undefined) return undefined
   const channel = declared?.channel ?? known?.channel ?? null
-  const rid = channel === null ? undefined : release?.manifests[channel]?.rolloutId
+  const rid = currentRolloutOf(state, hostname)
   const rec = rid === undefined ? undefined : state.host(rid, hostname)
   const hb = state.heartbeats.get(hostname)
   const current = known?.currentClosure ?? hb?.closure ?? rec?.currentClosure ?? null
@@ -146,8 +153,7 @@ export function hostDetailView(
   const row = hostRow(state, hostname, ctx)
   if (row === undefined) return missing(404, `unknown host ${hostname}`)
   const known = state.knownHosts.get(hostname)
-  const channel = row['channel'] as string | null
-  const rid = channel === null ? undefined : state.release?.manifests[channel]?.rolloutId
+  const rid = currentRolloutOf(state, hostname)
   const rec = rid === undefined ? undefined : state.host(rid, hostname)
   return found({
     ...row,
