@@ -6,10 +6,10 @@
  * enrolment and certificate, the gate holding it, and the one `problem` that keeps it from
  * moving (core's `hostProblem`). Pure: a function of the state snapshot and `now`.
  */
-import { failingEnforceProbes, type HostProblem } from '../../../core/index.ts'
+import { failingEnforceProbes, hostProblem, type HostProblem } from '../../../core/index.ts'
 import type { EventLogEntry, RolloutOutcome } from '../../../db/store.ts'
 import { toRfc3339 } from '../../../proto/common.ts'
-import { hostFactsOf, problemOf } from '../../host-facts.ts'
+import { hostFactsOf } from '../../host-facts.ts'
 import { outcomeOf } from '../../mutator/known-hosts.ts'
 import { pairKey, type CpState } from '../../state.ts'
 import { found, iso, missing, type ViewResult } from './common.ts'
@@ -109,7 +109,7 @@ export function hostRow(
             revoked: facts.revokedAt !== null,
             denied: false,
           },
-    problem: problemView(problemOf(state, hostname, ctx.now, ctx.heartbeatIntervalMs)),
+    problem: problemView(hostProblem(facts, ctx.now, ctx.heartbeatIntervalMs)),
     gate:
       gate === undefined
         ? null
