@@ -5,7 +5,15 @@
  * record survives a restart of the CP on the same database.
  */
 import { describe, expect, test } from 'bun:test'
-import { closureOf, iso, labPerTest, startCp, T0, type FleetSpec } from './cp-support.ts'
+import {
+  activationEvents,
+  closureOf,
+  iso,
+  labPerTest,
+  startCp,
+  T0,
+  type FleetSpec,
+} from './cp-support.ts'
 
 const env = labPerTest()
 
@@ -41,27 +49,9 @@ describe('host record', () => {
     expect((await row()).currentClosure).toBe('old-h1')
     const post = (event: Record<string, unknown>) =>
       a1.send('POST', '/v1/agent/events', { hostname: 'h1', rolloutId: rid, event })
-    expect(
-      (
-        await post({
-          kind: 'DispatchAck',
-          seq: 1,
-          currentClosureAtDispatch: 'old-h1',
-          receivedAt: iso(T0 + 61_000),
-        })
-      ).status
-    ).toBe(204)
-    expect(
-      (
-        await post({
-          kind: 'ActivationCompleted',
-          seq: 2,
-          observedCurrentClosure: closureOf('h1'),
-          exitCode: 0,
-          completedAt: iso(T0 + 62_000),
-        })
-      ).status
-    ).toBe(204)
+    // Ack and ActivationCompleted (completed at T0 + 62 s on the agent's clock).
+    for (const event of activationEvents('h1').slice(0, 2))
+      expect((await post(event)).status).toBe(204)
     // No heartbeat since: the event alone moved the closure.
     expect((await row()).currentClosure).toBe(closureOf('h1'))
     // A heartbeat the agent sent before the switch, arriving late.
