@@ -148,7 +148,7 @@ export async function createControlPlane(
   const listenerErrors = repeatLog({
     log: log.child('http'),
     intervalMs: limits.refusalLogIntervalMs,
-    now: () => performance.now(),
+    now: () => clock.monotonicMs(),
     onSuppressed: () => metrics.logSuppressed.inc(),
   })
   const listener = await bindListener(config, opts.lightweightResponses === true, {

@@ -10,6 +10,7 @@
 import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { sha256Hex } from '../crypto/sha256.ts'
+import { systemClock } from '../runtime/clock.ts'
 import { caDirFlags, systemFlags } from './fake-system.ts'
 import { labFleetJson } from './fleet.ts'
 import {
@@ -248,7 +249,7 @@ export class Lab {
     ]
     const before = existsSync(log) ? readFileSync(log, 'utf8').length : 0
     this.cpChild = this.sup.spawn('control-plane', argv, log)
-    const deadline = performance.now() + 20_000
+    const deadline = systemClock.monotonicMs() + 20_000
     for (;;) {
       const text = existsSync(log) ? readFileSync(log, 'utf8').slice(before) : ''
       const line = text.split('\n').find((l) => l.includes('"msg":"listening"'))
@@ -258,7 +259,7 @@ export class Lab {
       }
       if (!this.cpChild.isRunning())
         throw new Error(`control plane exited at start:\n${text.slice(-2000)}`)
-      if (performance.now() > deadline)
+      if (systemClock.monotonicMs() > deadline)
         throw new Error('control plane did not start listening within 20 s')
       await Bun.sleep(25)
     }

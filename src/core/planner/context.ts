@@ -19,6 +19,7 @@ import type {
   RolloutManifest,
 } from '../types.ts'
 import { rolloutIdOf } from '../types.ts'
+import { deferredCountsAsDoneOf } from '../host/policy.ts'
 import { formatSpan } from '../host/problem.ts'
 import type { BudgetIndex, BudgetSlot } from './budget-index.ts'
 import type { FleetState, GateBlock, HostRecordView, RolloutView } from './types.ts'
@@ -57,6 +58,8 @@ export type RolloutPlan = {
   /** The capped budgets of this rollout that contain `host` (looked up on demand). */
   readonly budgetsOf: (host: string) => readonly BudgetSlot[]
   readonly failuresByWave: readonly WaveFailures[]
+  /** The manifest's `healthGate.deferredCountsAsDone`: a Deferred host counts as done. */
+  readonly deferredCountsAsDone: boolean
 }
 
 /** The indexes shared by all rollouts of the pass. */
@@ -99,8 +102,9 @@ function gatingWaves(manifests: ManifestSet, channel: string): Map<string, numbe
   return out
 }
 
-function isWaveDone(phase: HostRecordView['phase'] | undefined): boolean {
-  return phase === 'Converged' || phase === 'Deferred'
+// A Deferred host is not running its target yet: done only where the policy opts in.
+function isWaveDone(phase: HostRecordView['phase'] | undefined, deferredDone: boolean): boolean {
+  return phase === 'Converged' || (deferredDone && phase === 'Deferred')
 }
 
 /**
@@ -118,14 +122,25 @@ export function cpSoakingUntil(
   return end !== undefined && end > now ? end : null
 }
 
-/** Whether a host's record lets what it gates go on: Converged (and soaked on the CP's clock) or Deferred. */
+/**
+ * Whether a host's record lets what it gates go on: Converged (and soaked on the CP's clock), or
+ * Deferred when the policy says a deferred host counts as done (`deferredDone`).
+ */
 export function isHostDone(
   fleetState: FleetState,
   rolloutId: string,
   rec: HostRecordView | undefined,
-  now: number
+  now: number,
+  deferredDone: boolean
 ): boolean {
-  return isWaveDone(rec?.phase) && cpSoakingUntil(fleetState, rolloutId, rec, now) === null
+  return (
+    isWaveDone(rec?.phase, deferredDone) && cpSoakingUntil(fleetState, rolloutId, rec, now) === null
+  )
+}
+
+/** A host's phase in a gate sentence: a Deferred host is `waiting for reboot`. */
+export function describeWaiting(phase: string): string {
+  return phase === 'Deferred' ? 'waiting for reboot' : phase
 }
 
 /**
@@ -172,7 +187,12 @@ function describeProgress(
   const troubled = pending.filter((p) => fleetState.hostProblems?.[p.host] !== undefined)
   if (troubled.length > 0) {
     const rest = pending.filter((p) => fleetState.hostProblems?.[p.host] === undefined)
-    return nameList([...troubled, ...rest].map((p) => describeHost(fleetState, p.host, p.phase)))
+    return nameList(
+      [...troubled, ...rest].map((p) => describeHost(fleetState, p.host, describeWaiting(p.phase)))
+    )
+  }
+  if (pending.every((p) => p.phase === 'Deferred')) {
+    return `${nameList(pending.map((p) => p.host))} ${describeWaiting('Deferred')}`
   }
   if (pending.every((p) => p.phase.startsWith(SOAK_PREFIX))) {
     return nameList(pending.map((p) => `${p.host} ${p.phase}`))
@@ -183,7 +203,7 @@ function describeProgress(
     const names = nameList(pending.map((p) => p.host))
     return `wave ${wave} still ${only.toLowerCase()} (${names})`
   }
-  return `wave ${wave} not done (${nameList(pending.map((p) => `${p.host} ${p.phase}`))})`
+  return `wave ${wave} not done (${nameList(pending.map((p) => `${p.host} ${describeWaiting(p.phase)}`))})`
 }
 
 /** The plan of one open rollout: wave advancement, candidates, budgets and failures. */
@@ -201,6 +221,7 @@ export function buildRolloutPlan(
   const waves = manifests.fleet.waves[channel] ?? []
   const staged = waves.length > 0
   const waveOf = gatingWaves(manifests, channel)
+  const deferredCountsAsDone = deferredCountsAsDoneOf(manifest.healthGate)
 
   // Members of each wave among this rollout's hosts; a wave without members is vacuously done.
   const members: string[][] = waves.map(() => [])
@@ -212,7 +233,7 @@ export function buildRolloutPlan(
   for (const m of members) m.sort()
   const notDone = (w: number): { host: string; phase: string }[] =>
     (members[w] ?? [])
-      .filter((h) => !isHostDone(fleetState, rolloutId, records[h], now))
+      .filter((h) => !isHostDone(fleetState, rolloutId, records[h], now, deferredCountsAsDone))
       .map((h) => {
         const until = cpSoakingUntil(fleetState, rolloutId, records[h], now)
         const phase = until !== null ? describeCpSoak(until, now) : records[h]?.phase
@@ -268,6 +289,7 @@ export function buildRolloutPlan(
     candidates,
     budgetsOf: (host) => budgets.slotsFor(rolloutId, host),
     failuresByWave,
+    deferredCountsAsDone,
   }
 }
 

@@ -2,7 +2,14 @@ import { describe, expect, test } from 'bun:test'
 import type { ManifestSet, QuarantineSet } from '../../types.ts'
 import { buildBudgetIndex } from '../budget-index.ts'
 import { budgetsByRollout, buildPlanContext, buildRolloutPlan, type Gate } from '../context.ts'
-import { budget, closureOf, opened, world, type OpenedOptions } from '../fixtures.ts'
+import {
+  budget,
+  closureOf,
+  deferredCountsAsDone,
+  opened,
+  world,
+  type OpenedOptions,
+} from '../fixtures.ts'
 import type { FleetState, GateBlock } from '../types.ts'
 import { channelEdgesGate } from './channel-edges.ts'
 import { complianceWaveGate } from './compliance-wave.ts'
@@ -117,6 +124,25 @@ describe('channel-edges gate', () => {
       blockedBy('not opened yet')
     )
   })
+  test('a predecessor with a Deferred host blocks; with the opt-in it passes once every host is Converged or Deferred', () => {
+    const state = opened(ms, { phases: { s1: 'Deferred' } })
+    expect(judge(channelEdgesGate, ms, state, 'edge', 'e1')).toEqual(
+      blockedBy('Active, not yet converged')
+    )
+    const optIn = deferredCountsAsDone(ms, 'stable')
+    expect(
+      judge(channelEdgesGate, optIn, opened(optIn, { phases: { s1: 'Deferred' } }), 'edge', 'e1')
+    ).toBeUndefined()
+    // Not while a host is still on its way, nor while the predecessor is halted.
+    for (const phases of [{ s1: 'Soaking' as const }, { s1: 'Pending' as const }]) {
+      expect(judge(channelEdgesGate, optIn, opened(optIn, { phases }), 'edge', 'e1')?.gate).toBe(
+        'channel-edges'
+      )
+    }
+    const halt = { at: 1, hostname: 's1', hostPhase: 'Failed' as const }
+    const halted = opened(optIn, { phases: { s1: 'Deferred' }, rollouts: { stable: { halt } } })
+    expect(judge(channelEdgesGate, optIn, halted, 'edge', 'e1')?.gate).toBe('channel-edges')
+  })
   test('passes when the predecessor has no manifest', () => {
     const alone: ManifestSet = { ...ms, rollouts: { edge: ms.rollouts['edge']! } }
     expect(judge(channelEdgesGate, alone, opened(alone), 'edge', 'e1')).toBeUndefined()
@@ -184,9 +210,17 @@ describe('host-edges gate', () => {
       reason: 'host-edge: web waits for db (Soaking) (schema first)',
     })
   })
-  test('passes once the gating host is Converged or Deferred', () => {
+  test('passes once the gating host is Converged', () => {
     expect(judge(hostEdgesGate, ms, opts({ db: 'Converged' }), 'stable', 'web')).toBeUndefined()
-    expect(judge(hostEdgesGate, ms, opts({ db: 'Deferred' }), 'stable', 'web')).toBeUndefined()
+  })
+  test('a Deferred gating host blocks (it waits for a reboot) unless the policy opts in', () => {
+    expect(judge(hostEdgesGate, ms, opts({ db: 'Deferred' }), 'stable', 'web')).toEqual({
+      gate: 'host-edge',
+      reason: 'host-edge: web waits for db (waiting for reboot) (schema first)',
+    })
+    const optIn = deferredCountsAsDone(ms, 'stable')
+    const state = opened(optIn, { phases: { db: 'Deferred' } })
+    expect(judge(hostEdgesGate, optIn, state, 'stable', 'web')).toBeUndefined()
   })
   test('blocks while a Converged gating host soaks on the control plane clock', () => {
     const now = Date.UTC(2026, 0, 1, 12, 0, 0)
