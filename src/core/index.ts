@@ -98,6 +98,15 @@ export type {
   SnapshotRefusal,
 } from './host/adopt.ts'
 export { adoptSnapshot } from './host/adopt.ts'
+export type { EnrolmentState, HostFacts, HostProblem, HostProblemKind } from './host/problem.ts'
+export {
+  enrolmentOf,
+  formatSpan,
+  hostProblem,
+  OFFLINE_INTERVALS,
+  problemLabel,
+  REANCHOR_NOTICE_MS,
+} from './host/problem.ts'
 export type { HeartbeatSynthesis, HeartbeatView } from './host/heartbeat.ts'
 export {
   atTarget,

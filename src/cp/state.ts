@@ -7,8 +7,8 @@
  * - Only the mutator's handlers (`mutator/`) and `applier.ts` (called by them) mutate this; handlers read it
  *   synchronously, so they always see a state that some committed transaction produced.
  * - Everything here is rebuilt from the database at start (`CpState.load`), except what is
- *   inherently per-process: heartbeats since start, gate-decision debounce, delivery times and
- *   verification status (recomputed at the first poll).
+ *   inherently per-process: heartbeats since start, enrolment refusals, gate-decision debounce,
+ *   delivery times and verification status (recomputed at the first poll).
  * - `hosts` holds every record of a rollout that is not closed, plus records still in flight
  *   (Activating, Deferred, Soaking) in closed rollouts; anything else lives only in the DB.
  */
@@ -24,6 +24,7 @@ import { isClosed, isUnderway } from '../core/index.ts'
 import type {
   DenialKind,
   FrozenPolicy,
+  KnownHost,
   QueuedDispatch,
   Store,
   StoredDenial,
@@ -89,6 +90,15 @@ export type HeartbeatSeen = {
   readonly seqs: Readonly<Record<string, number>>
   /** The host's own problem it reported (`local_problem`: a full state directory), if any. */
   readonly problem?: HeartbeatRequest['local_problem']
+  /** The last dispatch or manifest the agent refused (`last_refusal`), if it reported one. */
+  readonly refusal?: {
+    readonly rolloutId: string | null
+    readonly kind: string
+    readonly message: string
+    readonly at: number
+  }
+  /** When the agent re-anchored its anti-rollback marks (`reanchored_at`), if it did. */
+  readonly reanchoredAt?: number
 }
 
 /** The current gate block of a host, for status and debouncing `gate_decision` rows. */
@@ -125,6 +135,13 @@ export class CpState {
   /** The planner's latest verdict per pair: 'queue' or the blocking gate. */
   readonly decisions = new Map<string, string>()
   readonly heartbeats = new Map<string, HeartbeatSeen>()
+  /** The durable record of every host the CP has heard from (`host_records`), by hostname. */
+  readonly knownHosts = new Map<string, KnownHost>()
+  /**
+   * The latest enrolment refusal per hostname, with the CP's reason, oldest first; bounded
+   * (`mutator/known-hosts.ts`) and per process, like heartbeats.
+   */
+  readonly enrolmentRefusals = new Map<string, { readonly at: number; readonly reason: string }>()
   /** Distinct failing enforce controls per rollout and host (compliance-wave gate). */
   readonly probeFailures: Record<string, Record<string, number>> = {}
   readonly probeFailureKeys = new Set<string>()
@@ -163,6 +180,7 @@ export class CpState {
     for (const q of store.safety.quarantines())
       this.addQuarantine(q.channel, q.closure, q.quarantinedAt)
     for (const r of store.security.revocations()) this.revocations.set(r.hostname, r)
+    for (const h of store.knownHosts.all()) this.knownHosts.set(h.hostname, h)
     for (const d of store.dispatch.all()) this.putDispatch(d)
     for (const f of store.safety.probeFailureKeys())
       this.addProbeFailure(f.rolloutId, f.host, f.item)

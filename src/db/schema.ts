@@ -1,6 +1,6 @@
 /**
  * The control plane's SQLite schema (spec runtime.md §7, RFC-0008 §6.2) as drizzle tables: the
- * only file that defines tables. `migrations/0000_init.sql` creates exactly these; a test
+ * only file that defines tables. The migrations (`migrations/*.sql`) create exactly these; a test
  * compares the two column by column.
  *
  * Invariants (do not change without a migration):
@@ -261,4 +261,25 @@ export const operatorActions = sqliteTable('operator_actions', {
   target: text('target').notNull(),
   reason: text('reason'),
   eventLogSeq: integer('event_log_seq').references(() => eventLog.seq, { onDelete: 'set null' }),
+})
+
+/**
+ * NixFleet: what the CP knows of each host beyond its rollouts (kept after they close): the
+ * closure it runs and its recent history (JSON, newest first, bounded), when it was last heard
+ * from, its last rollout and how that ended, its enrolment and its certificate.
+ */
+export const hostRecords = sqliteTable('host_records', {
+  hostname: text('hostname').primaryKey(),
+  channel: text('channel'),
+  currentClosure: text('current_closure'),
+  currentClosureAt: text('current_closure_at'),
+  targetClosure: text('target_closure'),
+  lastSeenAt: text('last_seen_at'),
+  lastRolloutId: text('last_rollout_id'),
+  lastRolloutOutcome: text('last_rollout_outcome'),
+  enrolledAt: text('enrolled_at'),
+  certSerial: text('cert_serial'),
+  certNotBefore: text('cert_not_before'),
+  certNotAfter: text('cert_not_after'),
+  closureHistory: text('closure_history').notNull().default('[]'),
 })

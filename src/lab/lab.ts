@@ -277,10 +277,10 @@ export class Lab {
     return c ? c.stop(signal) : 0
   }
 
-  /** The agent command line of `host`. */
-  agentArgv(host: string): string[] {
+  /** The agent command line of `host`; `extra` flags replace the lab's of the same name. */
+  agentArgv(host: string, extra: readonly string[] = []): string[] {
     const h = this.host(host)
-    return [
+    const argv = [
       this.opts.bin,
       'agent',
       '--control-plane-url',
@@ -323,15 +323,16 @@ export class Lab {
       '--backoff-max-secs',
       '2',
     ]
+    return [...withoutFlags(argv, extra), ...extra]
   }
 
-  /** Starts the agent of `host`. */
-  startAgent(host: string): Child {
+  /** Starts the agent of `host`, with `extra` flags if given. */
+  startAgent(host: string, extra: readonly string[] = []): Child {
     const h = this.host(host)
     if (h.agent?.isRunning()) return h.agent
     h.agent = this.sup.spawn(
       `agent ${host}`,
-      this.agentArgv(host),
+      this.agentArgv(host, extra),
       join(this.paths.logs, `agent-${host}.log`)
     )
     return h.agent
@@ -393,4 +394,15 @@ export class Lab {
     await this.sup.stopAll()
     if (!keep) rmSync(this.opts.dir, { recursive: true, force: true })
   }
+}
+
+/** `argv` without the flags (and their values) that `extra` sets. */
+function withoutFlags(argv: readonly string[], extra: readonly string[]): string[] {
+  const set = new Set(extra.filter((a) => a.startsWith('--')))
+  const out: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    if (set.has(argv[i]!)) i++
+    else out.push(argv[i]!)
+  }
+  return out
 }

@@ -251,6 +251,33 @@ describe('agent routes', () => {
     expect((await req(cp, 'GET', '/v1/agent/closure/a%20b', { cn: AGENT('h1') })).status).toBe(400)
   })
 
+  test('an enrolment refusal is remembered: the host shows enrolment-refused with the reason', async () => {
+    const other = await make()
+    type Row = { enrolment: { state: string; reason: string | null }; problem: { kind: string } }
+    const row = async (host: string) =>
+      (await (await req(other, 'GET', `/v1/hosts/${host}`, { cn: OP })).json()) as Row
+    expect((await row('h1')).enrolment.state).toBe('never')
+    const token = { version: 1, claims: { hostname: 'h1' }, signature: 'x' }
+    expect((await req(other, 'POST', '/v1/enroll', { body: { token, csrPem: 'x' } })).status).toBe(
+      400
+    )
+    // A request behind it in the mutator's queue: the refusal was applied before it.
+    await other.mutator.request({ type: 'PlanTick' })
+    const h1 = await row('h1')
+    expect(h1.enrolment.state).toBe('refused')
+    expect(h1.enrolment.reason).toStartWith('invalid enrolment request: ')
+    expect(h1.problem.kind).toBe('enrolment-refused')
+    expect((await row('h2')).enrolment.state).toBe('never')
+    // Its first heartbeat since: enrolled after all.
+    const hb = await req(other, 'POST', '/v1/agent/heartbeat', {
+      cn: AGENT('h1'),
+      body: { hostname: 'h1', at: iso(T0) },
+    })
+    expect(hb.status).toBe(200)
+    expect((await row('h1')).enrolment.state).toBe('enrolled')
+    await other.stop()
+  })
+
   test('enrol and renew: 400 for malformed requests', async () => {
     expect((await req(cp, 'POST', '/v1/enroll', { body: { token: 1 } })).status).toBe(400)
     expect(

@@ -222,7 +222,7 @@ export async function demo(args: ParsedArgs): Promise<number> {
     const allConverged = (s: Snapshot, ids: readonly string[]) =>
       hosts.every((h) => {
         const e = s.hosts.find((x) => x.hostname === h.name)
-        return e?.converged === true && ids.includes(e.lastRolloutId ?? '')
+        return e?.converged === true && ids.includes(e.lastRollout?.id ?? '')
       })
 
     const ids1 = ['edge', 'staging', 'stable'].map((c) => `${c}@${commit1}`)
@@ -255,7 +255,7 @@ export async function demo(args: ParsedArgs): Promise<number> {
       .filter((h) => h !== canary)
     const touched = others.filter((h) => {
       const e = failed.hosts.find((x) => x.hostname === h)
-      return e?.lastRolloutId === `stable@${commit2}` && e.rolloutState !== 'Pending'
+      return e?.lastRollout?.id === `stable@${commit2}` && e.rolloutState !== 'Pending'
     })
     if (touched.length > 0)
       throw new CliError(`demo: halt did not hold: ${touched.join(', ')} were dispatched`)

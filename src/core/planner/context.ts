@@ -20,6 +20,7 @@ import type {
 } from '../types.ts'
 import { rolloutIdOf } from '../types.ts'
 import { deferredCountsAsDoneOf } from '../host/policy.ts'
+import { formatSpan } from '../host/problem.ts'
 import type { BudgetIndex, BudgetSlot } from './budget-index.ts'
 import type { FleetState, GateBlock, HostRecordView, RolloutView } from './types.ts'
 
@@ -149,11 +150,23 @@ export function describeWaiting(phase: string): string {
   return phase === 'Deferred' ? 'waiting for reboot' : phase
 }
 
-/** `soaking until 12:10:00 (control plane clock)`, in UTC (epoch ms carry no leap seconds). */
-export function describeCpSoak(until: number): string {
+/**
+ * `soak ends 12:10:00, in 1m42s (control plane clock)`, in UTC (epoch ms carry no leap
+ * seconds): when, and how long from `now`, so an operator need not do the sum.
+ */
+export function describeCpSoak(until: number, now: number): string {
   const secs = Math.floor(until / 1000) % 86_400
   const hms = [Math.floor(secs / 3600), Math.floor(secs / 60) % 60, secs % 60]
-  return `soaking until ${hms.map((n) => String(n).padStart(2, '0')).join(':')} (control plane clock)`
+  const at = hms.map((n) => String(n).padStart(2, '0')).join(':')
+  return `${SOAK_PREFIX}${at}, in ${formatSpan(until - now)} (control plane clock)`
+}
+
+const SOAK_PREFIX = 'soak ends '
+
+/** `web-01 Pending (refused: Stale)`: a host, its phase, and its problem if it has one. */
+export function describeHost(fleetState: FleetState, host: string, phase: string): string {
+  const problem = fleetState.hostProblems?.[host]
+  return problem === undefined ? `${host} ${phase}` : `${host} ${phase} (${problem})`
 }
 
 /** The budgets in force for a rollout: its manifest's if current, else the frozen snapshot. */
@@ -173,13 +186,22 @@ function budgetsOfRollout(
 }
 
 function describeProgress(
+  fleetState: FleetState,
   wave: number,
   pending: readonly { host: string; phase: string }[]
 ): string {
+  // A host with a problem is why the wave does not move: those are named first, with it.
+  const troubled = pending.filter((p) => fleetState.hostProblems?.[p.host] !== undefined)
+  if (troubled.length > 0) {
+    const rest = pending.filter((p) => fleetState.hostProblems?.[p.host] === undefined)
+    return nameList(
+      [...troubled, ...rest].map((p) => describeHost(fleetState, p.host, describeWaiting(p.phase)))
+    )
+  }
   if (pending.every((p) => p.phase === 'Deferred')) {
     return `${nameList(pending.map((p) => p.host))} ${describeWaiting('Deferred')}`
   }
-  if (pending.every((p) => p.phase.startsWith('soaking until '))) {
+  if (pending.every((p) => p.phase.startsWith(SOAK_PREFIX))) {
     return nameList(pending.map((p) => `${p.host} ${p.phase}`))
   }
   const phases = new Set(pending.map((p) => p.phase))
@@ -221,7 +243,7 @@ export function buildRolloutPlan(
       .filter((h) => !isHostDone(fleetState, rolloutId, records[h], now, deferredCountsAsDone))
       .map((h) => {
         const until = cpSoakingUntil(fleetState, rolloutId, records[h], now)
-        const phase = until !== null ? describeCpSoak(until) : records[h]?.phase
+        const phase = until !== null ? describeCpSoak(until, now) : records[h]?.phase
         return { host: h, phase: phase ?? 'no record' }
       })
 
@@ -231,7 +253,8 @@ export function buildRolloutPlan(
     while (currentWave + 1 < waves.length && notDone(currentWave).length === 0) currentWave++
   }
   const remaining = staged ? notDone(currentWave) : []
-  const waveProgress = remaining.length > 0 ? describeProgress(currentWave, remaining) : ''
+  const waveProgress =
+    remaining.length > 0 ? describeProgress(fleetState, currentWave, remaining) : ''
 
   const candidates: Candidate[] = []
   for (const entry of manifest.hostSet) {

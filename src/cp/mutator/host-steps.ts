@@ -2,7 +2,8 @@
  * Stepping host records: the one place the mutator calls core's `step`, and convergence
  * synthesis built on it. A step persists the record, keeps memory to the `CpState` rule, applies
  * the effects and tells the rollout (HostStateChanged, RolloutTerminal when all converged or
- * skipped).
+ * skipped). A step that moves the host or its closure updates its durable record
+ * (`known-hosts.ts`), so the hosts view shows a switch as soon as the agent reports it.
  * Invariants: host records change only through `step`; synthesized events are marked as such in
  * the event log and counted; a host leaving Pending loses its queued dispatch.
  */
@@ -25,6 +26,7 @@ import {
 } from '../../core/index.ts'
 import { pairKey } from '../state.ts'
 import type { MutatorContext } from './context.ts'
+import { noteHostStep } from './known-hosts.ts'
 import { stepRolloutEvent } from './rollout-steps.ts'
 
 /** The host policy of a wave of a rollout, from the policy frozen when it opened. */
@@ -91,6 +93,8 @@ export function stepHost(
     if (next.phase === 'Soaking' || next.phase === 'Converged')
       state.startSoak(next.rolloutId, next.hostname, now + policy.soakMs)
   } else state.dropHost(next.rolloutId, next.hostname)
+  if (next.phase !== prev.phase || next.currentClosure !== prev.currentClosure)
+    noteHostStep(ctx, next)
   applier.applyHostEffects(r.effects, { now, synthesized })
   if (synthesized) ctx.metrics.synthesized.inc({ kind: event.type.replace(/^Remote/, '') })
   if (next.phase !== prev.phase) {

@@ -177,7 +177,7 @@ describe('wave-promotion gate', () => {
     }
     expect(judge(wavePromotionGate, ms, state, 'stable', 'h3', {}, now)).toEqual({
       gate: 'wave-promotion',
-      reason: 'wave 1 waits: h1 soaking until 12:10:00 (control plane clock)',
+      reason: 'wave 1 waits: h1 soak ends 12:10:00, in 10m (control plane clock)',
     })
     expect(judge(wavePromotionGate, ms, state, 'stable', 'h3', {}, end)).toBeUndefined()
   })
@@ -232,7 +232,7 @@ describe('host-edges gate', () => {
     expect(judge(hostEdgesGate, ms, state, 'stable', 'web', {}, now)).toEqual({
       gate: 'host-edge',
       reason:
-        'host-edge: web waits for db (soaking until 12:10:00 (control plane clock)) (schema first)',
+        'host-edge: web waits for db (soak ends 12:10:00, in 10m (control plane clock)) (schema first)',
     })
     expect(judge(hostEdgesGate, ms, state, 'stable', 'web', {}, end)).toBeUndefined()
   })
@@ -337,5 +337,34 @@ describe('compliance-wave gate', () => {
     expect(judge(complianceWaveGate, ms, state, 'stable', 'h4')).toBeUndefined()
     const failing = { ...state, outstandingEnforceFailures: { [rid]: { h2: 5 } } }
     expect(judge(complianceWaveGate, ms, failing, 'stable', 'h1')).toBeUndefined()
+  })
+})
+
+describe('gate sentences name the holding host and its problem', () => {
+  const ms = world(
+    { stable: { waves: [['h1', 'h2'], ['h3']] } },
+    { edges: [{ gated: 'h3', gates: 'h1', reason: null }] }
+  )
+  const now = Date.UTC(2026, 0, 1, 11, 43, 28)
+  test('wave promotion: the host with a problem first, with its problem', () => {
+    const state: FleetState = {
+      ...opened(ms, { phases: { h1: 'Converged', h2: 'Pending' } }),
+      soakEndsAt: { 'stable@r1': { h1: now + 102_000 } },
+      hostProblems: { h2: 'refused: Stale' },
+    }
+    expect(judge(wavePromotionGate, ms, state, 'stable', 'h3', {}, now)).toEqual({
+      gate: 'wave-promotion',
+      reason:
+        'wave 1 waits: h2 Pending (refused: Stale), h1 soak ends 11:45:10, in 1m42s (control plane clock)',
+    })
+  })
+  test('host edge: the gating host with its problem', () => {
+    const state: FleetState = {
+      ...opened(ms, { phases: { h1: 'Pending' }, rollouts: { stable: { currentWave: 1 } } }),
+      hostProblems: { h1: 'offline 3m10s' },
+    }
+    expect(judge(hostEdgesGate, ms, state, 'stable', 'h3', {}, now)?.reason).toBe(
+      'host-edge: h3 waits for h1 (Pending; offline 3m10s)'
+    )
   })
 })

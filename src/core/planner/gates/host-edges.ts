@@ -22,12 +22,11 @@ export const hostEdgesGate: Gate = (ctx, plan, c) => {
       continue
     const until = cpSoakingUntil(ctx.fleetState, plan.rolloutId, rec, ctx.now)
     const state =
-      until !== null ? describeCpSoak(until) : describeWaiting(rec?.phase ?? 'no record')
+      until !== null ? describeCpSoak(until, ctx.now) : describeWaiting(rec?.phase ?? 'no record')
     const why = edge.reason ? ` (${edge.reason})` : ''
-    return {
-      gate: 'host-edge',
-      reason: `host-edge: ${c.hostname} waits for ${edge.gates} (${state})${why}`,
-    }
+    const problem = ctx.fleetState.hostProblems?.[edge.gates]
+    const holder = `${edge.gates} (${state}${problem === undefined ? '' : `; ${problem}`})`
+    return { gate: 'host-edge', reason: `host-edge: ${c.hostname} waits for ${holder}${why}` }
   }
   return undefined
 }

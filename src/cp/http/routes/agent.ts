@@ -123,7 +123,13 @@ export function agentRoutes(deps: AppDeps): Hono<CpEnv> {
     if (body.hostname !== c.get('caller').name) {
       return jsonError(c, 403, 'certificate does not belong to the body hostname')
     }
-    return respondToReply(c, deps.mutator.request({ type: 'Heartbeat', request: body }), (r) => {
+    const peer = deps.identify(c)
+    const cert =
+      peer === undefined
+        ? undefined
+        : { serial: peer.serialHex, notBefore: peer.notBeforeMs, notAfter: peer.notAfterMs }
+    const input = { type: 'Heartbeat', request: body, cert } as const
+    return respondToReply(c, deps.mutator.request(input), (r) => {
       if (r.replayFrom !== null) c.header(REPLAY_FROM_HEADER, String(r.replayFrom))
       const res: HeartbeatResponse = {
         received_at: toRfc3339(deps.clock.now()),

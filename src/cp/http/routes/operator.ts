@@ -29,7 +29,6 @@ import { identityGate } from '../middleware/gates.ts'
 import { respondToReply, withTimeout } from '../reply.ts'
 import { channelView, deferralsView } from '../views/channels.ts'
 import type { ViewResult } from '../views/common.ts'
-import { hostsView } from '../views/hosts.ts'
 import {
   auditView,
   denialsView,
@@ -37,6 +36,7 @@ import {
   refreshView,
   statusView,
 } from '../views/operator.ts'
+import { hostRoutes } from './hosts.ts'
 import {
   lifecycleView,
   parseRolloutCursor,
@@ -95,7 +95,8 @@ export function viewRoutes(deps: AppDeps): Hono<CpEnv> {
     })
   })
 
-  app.get('/hosts', operator, (c) => c.json(hostsView(state)))
+  // Hosts: rows with their problem, one host's detail (routes/hosts.ts).
+  app.route('/hosts', hostRoutes(deps, operator))
 
   app.get('/rollouts', operator, (c) => {
     const all = c.req.query('all')
