@@ -56,6 +56,7 @@ export type FleetState = {
 /** The gate names, in evaluation order (first block wins). */
 export type GateName =
   | 'halted'
+  | 'freshness'
   | 'quarantine'
   | 'channel-edges'
   | 'wave-promotion'
