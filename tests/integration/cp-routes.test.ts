@@ -336,10 +336,15 @@ describe('artifacts and views', () => {
     const ch = await req(cp, 'GET', '/v1/channels/stable', { cn: OP })
     expect(await ch.json()).toMatchObject({
       name: 'stable',
-      declared_ci_commit: 'a'.repeat(39) + '1',
-      freshness_window_minutes: 0,
-      rollout_id: rid,
+      declaredCiCommit: 'a'.repeat(39) + '1',
+      freshnessWindowMinutes: 0,
+      rolloutId: rid,
+      stale: false,
     })
+    const list = (await (await req(cp, 'GET', '/v1/channels', { cn: OP })).json()) as {
+      channels: { name: string }[]
+    }
+    expect(list.channels.map((x) => x.name)).toEqual(['stable'])
     expect((await req(cp, 'GET', '/v1/channels/nope', { cn: OP })).status).toBe(404)
     const d = (await (await req(cp, 'GET', '/v1/deferrals', { cn: OP })).json()) as {
       deferrals: unknown[]
