@@ -1,12 +1,16 @@
 /**
  * The API document: `GET /v1/openapi.json` (any fleet certificate) lists exactly the routes the
- * app registers, each with its method, role, request body schema and query parameters.
+ * app registers, each with its method, role, request body schema and query parameters; the
+ * route table of docs/control-plane.md lists each with its role.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { createControlPlane, type ControlPlane } from '../../src/cp/main.ts'
 import { ROUTES, openApiPath } from '../../src/cp/http/openapi.ts'
 import { FakeClock } from '../../src/runtime/clock.ts'
 import { createLogger } from '../../src/runtime/log.ts'
+import { REPO_ROOT } from '../support/binary.ts'
 import { Lab, T0, type FleetSpec } from './cp-support.ts'
 
 const OP = 'operator-alice'
@@ -113,4 +117,10 @@ describe('GET /v1/openapi.json', () => {
     expect((await get(AGENT)).status).toBe(200)
     expect((await get()).status).toBe(401)
   })
+})
+
+test('docs/control-plane.md lists every route with its role', () => {
+  const doc = readFileSync(join(REPO_ROOT, 'docs', 'control-plane.md'), 'utf8')
+  const missing = ROUTES.filter((r) => !doc.includes(`| ${r.method} | \`${r.path}\` | ${r.role} |`))
+  expect(missing.map((r) => `${r.method} ${r.path}`)).toEqual([])
 })
