@@ -7,28 +7,17 @@
  * The channel's window is one minute (the unit is minutes), so the release is signed 30 s in the
  * past: it expires 30 s later, well inside the canary's one-minute soak.
  */
-import { afterEach, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { join } from 'node:path'
 import type { Lab } from '../../src/lab/lab.ts'
-import {
-  converged,
-  dispatchesOf,
-  eventsOf,
-  hostsOf,
-  lifecycleOf,
-  makeLab,
-  planPassAfterNow,
-  rid,
-  until,
-} from './support.ts'
+import * as e2e from './support.ts'
 
+const { converged, dispatchesOf, eventsOf, hostsOf, lifecycleOf, planPassAfterNow, rid, until } =
+  e2e
+
+// One fleet of processes through a one-minute soak on a loaded 2-core machine.
 setDefaultTimeout(240_000)
-
-let lab: Lab | undefined
-afterEach(async () => {
-  await lab?.close()
-  lab = undefined
-})
+const env = e2e.labPerTest()
 
 type Channel = { rolloutId: string; signedAt: string; stale: boolean; gates: string[] }
 const channelOf = async (l: Lab): Promise<Channel> =>
@@ -58,7 +47,7 @@ async function resign(l: Lab): Promise<void> {
 
 describe('freshness', () => {
   test('an expired manifest holds the rollout with "CI must re-sign"; a re-sign continues the same rollout', async () => {
-    lab = await makeLab({
+    const l = (env.lab = await e2e.makeLab({
       channels: [
         { name: 'stable', soakMinutes: [1, 0], onHealthFailure: 'halt', freshnessWindow: 1 },
       ],
@@ -66,8 +55,7 @@ describe('freshness', () => {
         { name: 'canary', channel: 'stable', wave: 0 },
         { name: 'web-1', channel: 'stable', wave: 1 },
       ],
-    })
-    const l = lab
+    }))
     const closures = Object.fromEntries(
       [...l.hosts.keys()].map((h) => [h, l.closure(h, `r1-${h}`, { kind: 'ok' })])
     )
