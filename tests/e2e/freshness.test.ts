@@ -2,7 +2,7 @@
  * The freshness contract end to end (compiled binary: control plane, one agent per host, mTLS on
  * loopback): a canary soak longer than what is left of the manifest's freshness window. While
  * the manifest is expired the control plane dispatches nothing and says why ("CI must re-sign"),
- * even after the soak is over; once CI re-signs (`nixfleet release --resign`, same content, new
+ * even after the soak is over and once its poller refuses the manifest too; once CI re-signs (`nixfleet release --resign`, same content, new
  * signedAt) the same rollout continues: no new rollout, no second dispatch to the canary.
  * The channel's window is one minute (the unit is minutes), so the release is signed 30 s in the
  * past: it expires 30 s later, well inside the canary's one-minute soak.
@@ -92,6 +92,18 @@ describe('freshness', () => {
     await planPassAfterNow(l)
     expect((await gateOf(l, 'web-1'))?.gate).toBe('freshness')
     expect(dispatchesOf(await eventsOf(l, id), 'web-1')).toEqual([])
+
+    // Nor once the poller, too, refuses the expired manifest: the rollout stays held and named.
+    await until(
+      'the poller refusing the manifest as Stale',
+      async () =>
+        (await l.api<{ manifest: { lastError: { kind: string } | null } }>('/v1/channels/stable'))
+          .body.manifest.lastError?.kind === 'Stale',
+      90_000
+    )
+    await planPassAfterNow(l)
+    expect(await gateOf(l, 'web-1')).toMatchObject({ gate: 'freshness' })
+    expect(await channelOf(l)).toMatchObject({ rolloutId: id, stale: true })
 
     // CI re-signs: the same rollout continues where it stood.
     await resign(l)
