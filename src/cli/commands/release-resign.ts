@@ -13,6 +13,7 @@ import type { JsonValue } from '../../crypto/canonical-json.ts'
 import { parseRfc3339Ms, toRfc3339 } from '../../proto/common.ts'
 import { ReleaseInputError, assembleRelease } from '../../release/assemble.ts'
 import { resignChange } from '../../release/resign.ts'
+import { systemClock } from '../../runtime/clock.ts'
 import { type ParsedArgs, str, timeOpt } from '../args.ts'
 import { CliError, EXIT_OK } from '../errors.ts'
 import { loadTrustFile, parseJsonBytes } from '../load.ts'
@@ -31,7 +32,7 @@ export async function resign(args: ParsedArgs): Promise<number> {
     )
   }
   const dir = str(args, 'release-dir')!
-  const now = timeOpt(args, 'release', 'now') ?? Date.now()
+  const now = timeOpt(args, 'release', 'now') ?? systemClock.now()
   const signer = await makeSigner(args)
   const trust = str(args, 'trust-file') ? await loadTrustFile(str(args, 'trust-file')!) : undefined
 
