@@ -284,8 +284,8 @@ in
     manifestFreshnessWindowSecs = mkOption {
       type = types.nullOr types.ints.positive;
       default = null;
-      example = 86400;
-      description = "Refuse to act on rollout manifests signed longer ago than this many seconds. Null keeps the agent's default (3600).";
+      example = 3600;
+      description = "Tighten the freshness window: refuse rollout manifests signed longer ago than this many seconds even when their channel's signed freshnessWindow is longer. Null (the default) follows each channel's freshnessWindow; this can only tighten it.";
     };
 
     metricsListen = mkOption {

@@ -16,7 +16,7 @@ import { createLogger } from '../runtime/log.ts'
 import type { Logger } from '../runtime/log.ts'
 import { readCurrentClosure } from './activation.ts'
 import { AnchorStore } from './anchors.ts'
-import type { AgentConfig } from './config.ts'
+import { type AgentConfig, agentFreshnessWindowSecs } from './config.ts'
 import { AgentClient, describeClientError } from './cp-client.ts'
 import { enroll, EnrollmentError } from './enroll.ts'
 import { HostStore } from './host-store.ts'
@@ -150,7 +150,7 @@ export async function runAgent(config: AgentConfig, opts: RunOptions): Promise<n
     anchors,
     stateDir: config.stateDir,
     machineId: config.machineId,
-    freshnessWindowSecs: config.manifestFreshnessWindowSecs,
+    freshnessWindowSecs: agentFreshnessWindowSecs(config),
     clock,
     log: log.child('manifest'),
     metrics,

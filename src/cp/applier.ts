@@ -30,6 +30,7 @@ import { pairKey, type CpState } from './state.ts'
 const ROLLOUT_WIDE_GATES: ReadonlySet<string> = new Set([
   'wave-promotion',
   'halted',
+  'freshness',
   'channel-edges',
 ])
 

@@ -193,6 +193,7 @@ export async function createControlPlane(
     resolveFatal(error)
   }
   const state = new CpState()
+  state.freshnessWindowSecs = config.freshnessWindowSecs
   // Real time with real timers: the pacer's clock must be the one its timers run on.
   const hub = new DispatchHub({ clock: systemClock, timers: systemTimers })
   const mutator = new CpMutator({

@@ -106,7 +106,7 @@ describe('gates', () => {
     }
   })
 
-  test('protocol header: 426 for another version, 400 for garbage, 400 when missing under --strict', async () => {
+  test('protocol header: 426 for another version, 400 for garbage, 400 when missing on an agent route under --strict', async () => {
     expect(
       (await req(cp, 'GET', '/v1/hosts', { cn: OP, headers: { 'x-nixfleet-protocol': '2' } }))
         .status
@@ -118,11 +118,19 @@ describe('gates', () => {
     expect((await req(cp, 'GET', '/v1/hosts', { cn: OP })).status).toBe(200)
     const strict = await make({ strict: true })
     try {
-      expect((await req(strict, 'GET', '/v1/hosts', { cn: OP })).status).toBe(400)
+      // An operator's curl works without the header; agents must send it.
+      expect((await req(strict, 'GET', '/v1/hosts', { cn: OP })).status).toBe(200)
       expect(
-        (await req(strict, 'GET', '/v1/hosts', { cn: OP, headers: { 'x-nixfleet-protocol': '1' } }))
-          .status
-      ).toBe(200)
+        (await req(strict, 'GET', '/v1/agent/dispatch?wait=0', { cn: AGENT('h1') })).status
+      ).toBe(400)
+      expect(
+        (
+          await req(strict, 'GET', '/v1/agent/dispatch?wait=0', {
+            cn: AGENT('h1'),
+            headers: { 'x-nixfleet-protocol': '1' },
+          })
+        ).status
+      ).not.toBe(400)
     } finally {
       await strict.stop()
     }
@@ -363,10 +371,15 @@ describe('artifacts and views', () => {
     const ch = await req(cp, 'GET', '/v1/channels/stable', { cn: OP })
     expect(await ch.json()).toMatchObject({
       name: 'stable',
-      declared_ci_commit: 'a'.repeat(39) + '1',
-      freshness_window_minutes: 0,
-      rollout_id: rid,
+      declaredCiCommit: 'a'.repeat(39) + '1',
+      freshnessWindowMinutes: 0,
+      rolloutId: rid,
+      stale: false,
     })
+    const list = (await (await req(cp, 'GET', '/v1/channels', { cn: OP })).json()) as {
+      channels: { name: string }[]
+    }
+    expect(list.channels.map((x) => x.name)).toEqual(['stable'])
     expect((await req(cp, 'GET', '/v1/channels/nope', { cn: OP })).status).toBe(404)
     const d = (await (await req(cp, 'GET', '/v1/deferrals', { cn: OP })).json()) as {
       deferrals: unknown[]

@@ -422,7 +422,7 @@ describe('signed releases', () => {
     const ch = await t.operator.send('GET', '/v1/channels/stable')
     expect(ch.json().manifest).toMatchObject({
       adopted: false,
-      last_error: { kind: 'BadSignature' },
+      lastError: { kind: 'BadSignature' },
     })
     expect((await (await t.agent('h1')).send('GET', `/v1/rollouts/${rolloutIds[0]}`)).status).toBe(
       404

@@ -9,8 +9,9 @@
  *     /v1/enroll                    bootstrap token in the body
  *     /v1/agent/*                   agent certificates; CN must match the body hostname
  *     /v1/fleet.resolved, /v1/rollouts/:id(/sig)   agent or operator certificates
- *     /v1/whoami                    agent or operator certificates
- *     /v1/hosts, /v1/rollouts…, /v1/channels/:name, /v1/deferrals, /v1/operator/*   operators
+ *     /v1/whoami, /v1/openapi.json  agent or operator certificates
+ *     /v1/hosts, /v1/rollouts…, /v1/channels(/:name), /v1/deferrals, /v1/operator/*   operators
+ *   (every route, with its role, is listed in openapi.ts)
  *   /metrics                      readiness, operator certificates
  *
  * Every error is `{ "error": … }` JSON; bodies are size-limited (413), typed (415), parsed (400)
@@ -25,6 +26,7 @@ import type { AppDeps, CpEnv } from './deps.ts'
 import { BodyError } from './middleware/body.ts'
 import { errorHandler, jsonError } from './middleware/errors.ts'
 import { identityGate, protocolGate, readyGate } from './middleware/gates.ts'
+import { openApiDocument } from './openapi.ts'
 import { agentRoutes, enrollRoutes } from './routes/agent.ts'
 import { artifactRoutes } from './routes/artifacts.ts'
 import { operatorRoutes, viewRoutes } from './routes/operator.ts'
@@ -76,6 +78,9 @@ export function createApp(deps: AppDeps): Hono<CpEnv> {
   })
 
   app.use('/v1/*', readyGate(deps), protocolGate(deps))
+  app.get('/v1/openapi.json', identityGate(deps, ['agent', 'operator']), (c) =>
+    c.json(openApiDocument(deps.version))
+  )
   app.route('/v1/enroll', enrollRoutes(deps))
   app.route('/v1/agent', agentRoutes(deps))
   app.route('/v1/operator', operatorRoutes(deps))

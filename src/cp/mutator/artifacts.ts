@@ -3,10 +3,11 @@
  * `adoptionVerdict` decides each one against its high-water mark; this records the outcome
  * (status, metric, log, `verify_outcome` row), persists what is adopted (mark, bytes) and swaps
  * it into memory. A newly adopted release is planned at once.
- * Invariants: a refusal never discards what was adopted; refusals are logged and written only
- * when they differ from the key's last one (a source failing every poll writes one row); the
- * release is adopted only when the fleet is, with exactly the manifests that passed; a mark
- * moves only forward.
+ * Invariants: a refusal never discards what was adopted (a manifest refused as Stale stays the
+ * channel's while its rollout is the same); refusals are logged and written only when they
+ * differ from the key's last one (a source failing every poll writes one row); the release is
+ * adopted only when the fleet is, with exactly the manifests that passed (or are kept as
+ * above); a mark moves only forward.
  */
 import { adoptionVerdict, revocationAdoptedAt } from '../../core/index.ts'
 import { highWaterKey } from '../../core/release/anti-rollback.ts'
@@ -133,15 +134,25 @@ export function releaseVerified(ctx: MutatorContext, input: InputOf<'ReleaseVeri
   const fleet = fleetOk.artifact
   const current = state.release
   const manifests: Record<string, AdoptedManifest> = {}
+  const expired = new Set<string>()
   for (const [channel, m] of Object.entries(outcome.manifests)) {
     const origin: Origin = { artifact: 'rollout-manifest', source: outcome.source, channel }
     const ok = admissible(ctx, highWaterKey('rollout-manifest', channel), origin, m)
     if (ok !== undefined) manifests[channel] = { ...ok.artifact, rolloutId: m.rolloutId }
+    // An adopted manifest past its window stays adopted for the rollout it drives: the planner's
+    // freshness gate holds the channel, saying CI must re-sign, instead of the rollout silently
+    // dropping out of planning until a re-sign arrives.
+    const kept = current?.manifests[channel]
+    if (ok === undefined && !m.ok && m.kind === 'Stale' && kept?.rolloutId === m.rolloutId) {
+      manifests[channel] = kept
+      expired.add(channel)
+    }
   }
   const fleetChanged = current === undefined || current.fleet.sha256 !== fleet.sha256
   accepted(ctx, fleetKey, fleet, fleetChanged, fleetOrigin)
   let changed = fleetChanged
   for (const [channel, m] of Object.entries(manifests)) {
+    if (expired.has(channel)) continue
     const mChanged = current?.manifests[channel]?.sha256 !== m.sha256
     accepted(ctx, highWaterKey('rollout-manifest', channel), m, mChanged, {
       artifact: 'rollout-manifest',

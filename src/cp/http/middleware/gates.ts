@@ -1,8 +1,8 @@
 /**
  * The request gates of `/v1/*`, outermost first (spec protocol.md §6.1): readiness (503 +
  * Retry-After until the first signed release is adopted), the protocol header (426 for another
- * version, 400 for garbage, 400 when missing under `--strict`), and mTLS identity with roles
- * (DECISIONS §3.12) and the per-request revocation check.
+ * version, 400 for garbage, 400 when missing on an agent route under `--strict`), and mTLS
+ * identity with roles (DECISIONS §3.12) and the per-request revocation check.
  * Policy: agent certificates (`agent-<host>.<suffix>`) reach agent routes only, operator
  * certificates (`operator-*`) operator routes only; an unverified or absent certificate is no
  * identity (401); a certificate issued before its host's revocation (signed notBefore, or the
@@ -36,7 +36,8 @@ export function protocolGate(deps: AppDeps): MiddlewareHandler {
   return async (c, next) => {
     const raw = c.req.header(PROTOCOL_HEADER)
     if (raw === undefined) {
-      if (deps.config.strict)
+      // Strict mode holds agents to the protocol; an operator's curl needs no header.
+      if (deps.config.strict && c.req.path.startsWith('/v1/agent/'))
         return jsonError(c, 400, `missing ${PROTOCOL_HEADER} header (strict mode)`)
       return next()
     }

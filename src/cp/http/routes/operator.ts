@@ -27,7 +27,7 @@ import { jsonBody, limitBody } from '../middleware/body.ts'
 import { jsonError } from '../middleware/errors.ts'
 import { identityGate } from '../middleware/gates.ts'
 import { respondToReply, withTimeout } from '../reply.ts'
-import { channelView, deferralsView } from '../views/channels.ts'
+import { channelView, channelsView, deferralsView } from '../views/channels.ts'
 import type { ViewResult } from '../views/common.ts'
 import {
   auditView,
@@ -176,7 +176,11 @@ export function viewRoutes(deps: AppDeps): Hono<CpEnv> {
     return c.json(rolloutEventsView(id, events, limit))
   })
 
-  app.get('/channels/:name', operator, (c) => respond(c, channelView(state, c.req.param('name'))))
+  app.get('/channels', operator, (c) => respond(c, channelsView(state, deps.clock.now())))
+
+  app.get('/channels/:name', operator, (c) =>
+    respond(c, channelView(state, c.req.param('name'), deps.clock.now()))
+  )
 
   app.get('/deferrals', operator, (c) => c.json(deferralsView(state)))
 
