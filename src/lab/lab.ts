@@ -10,6 +10,7 @@
 import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { sha256Hex } from '../crypto/sha256.ts'
+import { parseLogLine } from '../runtime/log.ts'
 import { caDirFlags, systemFlags } from './fake-system.ts'
 import { labFleetJson } from './fleet.ts'
 import {
@@ -253,7 +254,7 @@ export class Lab {
       const text = existsSync(log) ? readFileSync(log, 'utf8').slice(before) : ''
       const line = text.split('\n').find((l) => l.includes('"msg":"listening"'))
       if (line) {
-        this.cpPort = (JSON.parse(line) as { port: number }).port
+        this.cpPort = Number(parseLogLine(line)?.record['port'])
         return this.cpPort
       }
       if (!this.cpChild.isRunning())

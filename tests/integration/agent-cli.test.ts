@@ -18,6 +18,7 @@ import {
 } from '../support/fixtures.ts'
 import { ed25519PublicKey } from '../../src/crypto/ed25519.ts'
 import { encodeOpenSshPrivateKey } from '../../src/crypto/keys.ts'
+import { parseLogLine } from '../../src/runtime/log.ts'
 import { sha256Bytes } from '../../src/crypto/sha256.ts'
 import { toBase64 } from '../../src/lib/bytes.ts'
 import { nixfleetBin } from '../support/binary.ts'
@@ -216,7 +217,7 @@ test(
     expect(await agent.exited).toBe(0)
     expect(performance.now() - t0).toBeLessThan(5_000)
     expect(agent.lines.some((l) => l.includes('"msg":"stopped"'))).toBe(true)
-    for (const l of agent.lines) expect(() => JSON.parse(l)).not.toThrow() // JSON lines only
+    for (const l of agent.lines) expect(parseLogLine(l)).toBeDefined() // JSON lines only
   },
   TIMEOUT_MS
 )

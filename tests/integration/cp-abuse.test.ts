@@ -6,7 +6,7 @@
 import { describe, expect, test } from 'bun:test'
 import { connect, type Socket } from 'node:net'
 import { connect as tlsConnect, type TLSSocket } from 'node:tls'
-import { createLogger } from '../../src/runtime/log.ts'
+import { createLogger, parseLogLine } from '../../src/runtime/log.ts'
 import {
   activationEvents,
   closureOf,
@@ -26,7 +26,7 @@ function capturingLog(lines: Record<string, unknown>[]) {
   return createLogger({
     component: 'cp-test',
     level: 'info',
-    sink: (line) => lines.push(JSON.parse(line) as Record<string, unknown>),
+    sink: (line) => lines.push(parseLogLine(line)!.record),
   })
 }
 
