@@ -8,10 +8,12 @@
  *   /v1/*                         readiness (503), protocol header (426/400), then per surface:
  *     /v1/enroll                    bootstrap token in the body
  *     /v1/agent/*                   agent certificates; CN must match the body hostname
- *     /v1/fleet.resolved, /v1/rollouts/:id(/sig)   agent or operator certificates
- *     /v1/whoami                    agent or operator certificates
- *     /v1/hosts, /v1/rollouts…, /v1/channels/:name, /v1/deferrals, /v1/operator/*   operators
- *   /metrics                      readiness, operator certificates
+ *     /v1/fleet.resolved, /v1/rollouts/:id(/sig)   agent, operator or viewer certificates
+ *     /v1/whoami                    agent, operator or viewer certificates
+ *     /v1/hosts, /v1/rollouts…, /v1/channels/:name, /v1/deferrals, /v1/operator/*   operators;
+ *                                   viewers for GET (and /v1/operator/status before readiness)
+ *   /metrics                      operator or viewer certificates, never gated on readiness
+ *                                 (`nixfleet_cp_ready 0` must be scrapeable)
  *
  * Every error is `{ "error": … }` JSON; bodies are size-limited (413), typed (415), parsed (400)
  * and validated (400 with per-field reasons that never echo input).
@@ -24,7 +26,7 @@ import { EXPOSITION_CONTENT_TYPE } from '../../runtime/prometheus.ts'
 import type { AppDeps, CpEnv } from './deps.ts'
 import { BodyError } from './middleware/body.ts'
 import { errorHandler, jsonError } from './middleware/errors.ts'
-import { identityGate, protocolGate, readyGate } from './middleware/gates.ts'
+import { identityGate, protocolGate, READERS, readyGate } from './middleware/gates.ts'
 import { agentRoutes, enrollRoutes } from './routes/agent.ts'
 import { artifactRoutes } from './routes/artifacts.ts'
 import { operatorRoutes, viewRoutes } from './routes/operator.ts'
@@ -78,7 +80,7 @@ export function createApp(deps: AppDeps): Hono<CpEnv> {
   app.route('/v1', artifactRoutes(deps))
   app.route('/v1', viewRoutes(deps))
 
-  app.get('/metrics', readyGate(deps), identityGate(deps, ['operator']), (c) =>
+  app.get('/metrics', identityGate(deps, READERS), (c) =>
     c.body(deps.metrics.render(), 200, { 'content-type': EXPOSITION_CONTENT_TYPE })
   )
   return app

@@ -19,8 +19,8 @@ import type { FetchedPair } from '../sources/index.ts'
 /** The authenticated caller of a request, as routes see it. */
 export type Caller = {
   readonly cn: string
-  readonly role: 'agent' | 'operator'
-  /** The machine id of an agent (`agent-<id>.<suffix>`); the CN for operators. */
+  readonly role: 'agent' | 'operator' | 'viewer'
+  /** The machine id of an agent (`agent-<id>.<suffix>`); the CN for operators and viewers. */
   readonly name: string
   readonly notBeforeMs: number
 }
