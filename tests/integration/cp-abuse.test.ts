@@ -104,8 +104,8 @@ describe('disk fill by events', () => {
     expect(huge.json()).toEqual({ error: 'event too large to store (limit 65536 bytes)' })
     expect(stored()).toHaveLength(1)
     const metrics = (await t.operator.send('GET', '/metrics')).text
-    expect(metrics).toContain('nixfleet_cp_events_truncated_total{kind="ProbeResult"} 1')
-    expect(metrics).toContain('nixfleet_cp_events_too_large_total{kind="ProbeResult"} 1')
+    expect(metrics).toContain('nixfleet_cp_events_truncated_total{kind="probe-result"} 1')
+    expect(metrics).toContain('nixfleet_cp_events_too_large_total{kind="probe-result"} 1')
   })
 
   test('repeated probe results are kept per host up to the retention; the first failure stays', async () => {

@@ -40,8 +40,18 @@ export function createApp(deps: AppDeps): Hono<CpEnv> {
     const started = performance.now()
     await next()
     const route = c.res.status === 404 && c.req.routePath === '*' ? 'unmatched' : routePath(c, -1)
+    const seconds = (performance.now() - started) / 1000
     deps.metrics.httpRequests.inc({ route, method: c.req.method, status: String(c.res.status) })
-    deps.metrics.httpLatency.observe((performance.now() - started) / 1000, { route })
+    deps.metrics.httpLatency.observe(seconds, { route })
+    if (deps.config.accessLog === true)
+      deps.log.info('request', {
+        method: c.req.method,
+        path: c.req.path.slice(0, 200),
+        route,
+        status: c.res.status,
+        ms: Math.round(seconds * 1000),
+        caller: c.get('caller')?.cn ?? null,
+      })
   })
   app.onError((err, c) => {
     if (err instanceof BodyError) return c.json({ error: err.message, fields: err.fields }, 400)

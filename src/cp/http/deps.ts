@@ -54,6 +54,8 @@ export type AppDeps = {
   readonly config: {
     readonly agentCnSuffix: string
     readonly strict: boolean
+    /** Log every request at info (`--access-log`). */
+    readonly accessLog?: boolean
     /** The bearer token of `POST /v1/webhook/refresh`, read fresh per request; undefined = off. */
     readonly webhookToken: () => Promise<string | undefined>
     readonly closureUpstream: string | undefined

@@ -24,6 +24,7 @@ import {
 import { pairKey } from '../state.ts'
 import type { MutatorContext } from './context.ts'
 import { stepRolloutEvent } from './rollout-steps.ts'
+import { labelWord } from '../../runtime/prometheus.ts'
 
 /** The host policy of a wave of a rollout, from the policy frozen when it opened. */
 export function policyFor(
@@ -90,7 +91,8 @@ export function stepHost(
       state.startSoak(next.rolloutId, next.hostname, now + policy.soakMs)
   } else state.dropHost(next.rolloutId, next.hostname)
   applier.applyHostEffects(r.effects, { now, synthesized })
-  if (synthesized) ctx.metrics.synthesized.inc({ kind: event.type.replace(/^Remote/, '') })
+  if (synthesized)
+    ctx.metrics.synthesized.inc({ kind: labelWord(event.type.replace(/^Remote/, '')) })
   if (next.phase !== prev.phase) {
     ctx.markDirty()
     if (prev.phase === 'Pending') applier.withdrawDispatch(next.hostname, next.rolloutId)
