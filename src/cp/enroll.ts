@@ -50,6 +50,7 @@ import type { CpMetrics } from './metrics.ts'
 import type { CpMutator } from './mutator/loop.ts'
 import type { CpState } from './state.ts'
 import { readTrustFile } from './workers/release-poll.ts'
+import { type RepeatLog, repeatLog } from '../runtime/repeat-log.ts'
 
 /** The outcome of an enrolment or renewal; `retryAfterSecs` goes with 429 and 503. */
 export type IssueResult =
@@ -89,6 +90,9 @@ const retryLater = (status: 429 | 503, error: string, waitMs: number): IssueResu
 })
 
 /** Enrolment and renewal. */
+// The same refusal of the same host is logged at most once a minute, with a count.
+const REFUSAL_LOG_INTERVAL_MS = 60_000
+
 export class EnrollService {
   /**
    * When each host was last issued a certificate (or one is being issued), in this process: the
@@ -96,10 +100,35 @@ export class EnrollService {
    */
   private readonly lastIssuedAt = new Map<string, number>()
 
-  constructor(private readonly deps: EnrollDeps) {}
+  /** Refusals are logged once a minute per host and reason: the enrol route is unauthenticated. */
+  private readonly refusals: RepeatLog
 
-  /** `POST /v1/enroll` with the parsed JSON body. */
+  constructor(private readonly deps: EnrollDeps) {
+    this.refusals = repeatLog({
+      log: deps.log,
+      intervalMs: REFUSAL_LOG_INTERVAL_MS,
+      now: () => performance.now(),
+      onSuppressed: () => deps.metrics.logSuppressed.inc(),
+    })
+  }
+
+  /** `POST /v1/enroll` with the parsed JSON body; every refusal is logged with its reason. */
   async enroll(raw: unknown): Promise<IssueResult> {
+    const r = await this.decideEnrolment(raw)
+    if (r.status !== 200) {
+      const claimed = (raw as { token?: { claims?: { hostname?: unknown } } } | null)?.token?.claims
+        ?.hostname
+      const host = typeof claimed === 'string' ? claimed.slice(0, 64) : null
+      this.refusals('warn', `${host}\u0000${r.error}`, 'enrolment refused', {
+        host,
+        status: r.status,
+        reason: r.error,
+      })
+    }
+    return r
+  }
+
+  private async decideEnrolment(raw: unknown): Promise<IssueResult> {
     const { state, clock } = this.deps
     const parsed = v.safeParse(EnrollRequestSchema, raw)
     if (!parsed.success)
@@ -187,6 +216,21 @@ export class EnrollService {
 
   /** `POST /v1/agent/renew` for the authenticated agent `host`, by its certificate `peer`. */
   async renew(
+    host: string,
+    peer: { readonly cn: string; readonly serial: string; readonly notBeforeMs: number },
+    raw: unknown
+  ): Promise<IssueResult> {
+    const r = await this.decideRenewal(host, peer, raw)
+    if (r.status !== 200)
+      this.refusals('warn', `${host}\u0000${r.error}`, 'certificate renewal refused', {
+        host,
+        status: r.status,
+        reason: r.error,
+      })
+    return r
+  }
+
+  private async decideRenewal(
     host: string,
     peer: { readonly cn: string; readonly serial: string; readonly notBeforeMs: number },
     raw: unknown

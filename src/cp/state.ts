@@ -81,6 +81,9 @@ export type HeartbeatSeen = {
   readonly seqs: Readonly<Record<string, number>>
   /** The host's own problem it reported (`local_problem`: a full state directory), if any. */
   readonly problem?: HeartbeatRequest['local_problem']
+  /** When the host last refused a dispatch or manifest, and re-anchored its marks (logged once). */
+  readonly refusalAt?: string | undefined
+  readonly reanchoredAt?: string | undefined
 }
 
 /** The current gate block of a host, for status and debouncing `gate_decision` rows. */

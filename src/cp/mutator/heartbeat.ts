@@ -24,9 +24,32 @@ export function heartbeat(ctx: MutatorContext, input: InputOf<'Heartbeat'>): Rep
   const firstSinceStart = !state.heartbeats.has(host)
   const agentSeqs = req.last_event_seq_by_rollout ?? {}
   const problem = req.local_problem ?? undefined
-  const hb: HeartbeatSeen = { at, receivedAt: now, closure, seqs: agentSeqs, problem }
-  const before = state.heartbeats.get(host)?.problem
+  const refusal = req.last_refusal ?? undefined
+  const reanchoredAt = req.reanchored_at ?? undefined
+  const hb: HeartbeatSeen = {
+    at,
+    receivedAt: now,
+    closure,
+    seqs: agentSeqs,
+    problem,
+    refusalAt: refusal?.at,
+    reanchoredAt,
+  }
+  const seen = state.heartbeats.get(host)
+  const before = seen?.problem
   state.heartbeats.set(host, hb)
+  // Each refusal and re-anchoring is logged once, when a heartbeat first reports it.
+  if (refusal !== undefined && refusal.at !== seen?.refusalAt)
+    ctx.log.warn('agent refused a dispatch or manifest', {
+      host,
+      rolloutId: refusal.rollout_id,
+      kind: refusal.kind,
+      reason: refusal.message,
+      at: refusal.at,
+    })
+  // First boot or a wiped state directory: expected, not a fault.
+  if (reanchoredAt !== undefined && reanchoredAt !== seen?.reanchoredAt)
+    ctx.log.info('host re-anchored its anti-rollback marks', { host, at: reanchoredAt })
   // Logged when it appears or changes, not on every heartbeat that repeats it.
   if (problem && (problem.worker !== before?.worker || problem.code !== before?.code))
     ctx.log.warn('host reports a local problem', { host, ...problem })

@@ -65,6 +65,8 @@ export function operatorAction(
       const err = stepRolloutEvent(ctx, event)
       if (err !== undefined) return { ok: false, status: 409, error: err }
       ctx.markDirty()
+      if (op.kind === 'cancel')
+        ctx.log.info('rollout cancelled', { rolloutId: op.rolloutId, operator, reason: op.reason })
       const r = state.rollouts.get(op.rolloutId)!.record
       return {
         ok: true,
