@@ -77,6 +77,10 @@ export function labelWord(name: string): string {
   return name.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase()
 }
 
+// The runtime's own Response, taken when this module loads: the control plane command lets
+// `@hono/node-server` replace the global one with a lightweight class Bun.serve cannot send.
+const NativeResponse = globalThis.Response
+
 /** A running plain-HTTP `/metrics` listener. */
 export type ExpositionServer = { readonly port: number; stop(): void }
 
@@ -94,9 +98,11 @@ export function serveExposition(
     fetch(req) {
       const url = new URL(req.url)
       if (req.method !== 'GET' || url.pathname !== '/metrics') {
-        return new Response('not found\n', { status: 404 })
+        return new NativeResponse('not found\n', { status: 404 })
       }
-      return new Response(render(), { headers: { 'content-type': EXPOSITION_CONTENT_TYPE } })
+      return new NativeResponse(render(), {
+        headers: { 'content-type': EXPOSITION_CONTENT_TYPE },
+      })
     },
   })
   return { port: server.port ?? listen.port, stop: () => void server.stop(true) }

@@ -7,13 +7,16 @@
  */
 import { afterEach, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import type { Lab } from '../../src/lab/lab.ts'
+import { parseLogLine } from '../../src/runtime/log.ts'
 import {
   agentEventsOf,
   converged,
+  cpMetric,
   dispatchesOf,
   eventsOf,
   hostsOf,
   lifecycleOf,
+  logOf,
   makeLab,
   planPassAfterNow,
   rid,
@@ -157,6 +160,30 @@ describe('rollouts', () => {
       await l.api<{ rollouts: { rolloutId: string; halt: unknown }[] }>('/v1/rollouts')
     ).body.rollouts.find((r) => r.rolloutId === rid('stable', c1))
     expect(rollout?.halt).toBeTruthy()
+    // What on-call sees: the halt gauge, and one warning line naming the host, probe and reason.
+    expect(
+      await cpMetric(
+        l,
+        `nixfleet_cp_rollout_halted{channel="stable",rollout="${rid('stable', c1)}"}`
+      )
+    ).toBe(1)
+    expect(await cpMetric(l, 'nixfleet_cp_quarantined_closures{channel="stable"}')).toBe(1)
+    const halts = logOf(l, 'control-plane')
+      .split('\n')
+      .map((line) => parseLogLine(line))
+      .filter((e) => e?.record['msg'] === 'rollout halted')
+    expect(halts).toHaveLength(1)
+    expect(halts[0]).toEqual({
+      priority: 4,
+      record: expect.objectContaining({
+        level: 'warn',
+        rolloutId: rid('stable', c1),
+        channel: 'stable',
+        host: 'canary',
+        probe: 'system-healthy',
+        reason: expect.any(String),
+      }),
+    })
     // Once the planner has planned on the halt, nobody else was dispatched or moved.
     await planPassAfterNow(l)
     const rows = await eventsOf(l, rid('stable', c1))
@@ -178,6 +205,13 @@ describe('rollouts', () => {
       45_000
     )
     expect(await lifecycleOf(l, rid('stable', c1))).toBe('Superseded')
+    // The new rollout is the channel's now; it is not halted.
+    expect(
+      await cpMetric(
+        l,
+        `nixfleet_cp_rollout_halted{channel="stable",rollout="${rid('stable', c2)}"}`
+      )
+    ).toBe(0)
     await until(
       'fixed rollout Terminal',
       async () => (await lifecycleOf(l, rid('stable', c2))) === 'Terminal'

@@ -19,6 +19,7 @@ import {
 import { ed25519PublicKey } from '../../src/crypto/ed25519.ts'
 import { encodeOpenSshPrivateKey } from '../../src/crypto/keys.ts'
 import { parseLogLine } from '../../src/runtime/log.ts'
+import { checkMetrics } from '../support/promtool.ts'
 import { sha256Bytes } from '../../src/crypto/sha256.ts'
 import { toBase64 } from '../../src/lib/bytes.ts'
 import { nixfleetBin } from '../support/binary.ts'
@@ -229,6 +230,10 @@ test(
       expect(text).toContain(name)
     }
     expect(text).toMatch(/nixfleet_agent_heartbeat_failures_total [1-9]/)
+    for (const name of ['process_resident_memory_bytes', 'process_cpu_seconds_total'])
+      expect(text).toContain(`\n${name} `)
+    // The names and types follow Prometheus' conventions.
+    expect(checkMetrics(text)).toEqual({ code: 0, output: '' })
     const t0 = performance.now()
     agent.proc.kill('SIGTERM')
     expect(await agent.exited).toBe(0)
