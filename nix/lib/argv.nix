@@ -154,6 +154,8 @@ rec {
       closureUpstream ? null,
       strict ? false,
       logLevel ? null,
+      metricsListen ? null,
+      accessLog ? false,
       extraArgs ? [ ],
     }:
     let
@@ -202,5 +204,7 @@ rec {
     ++ opt "--closure-upstream" closureUpstream
     ++ flagIf strict "--strict"
     ++ opt "--log-level" logLevel
+    ++ opt "--metrics-listen" metricsListen
+    ++ flagIf accessLog "--access-log"
     ++ extraArgs;
 }

@@ -3,17 +3,20 @@
  * rules` and their unit tests (`promtool test rules`), the control plane's real `/metrics` (from
  * the compiled binary) passes `promtool check metrics` before and after its first verified
  * release and answers 200 while not ready, on the plain-HTTP `--metrics-listen` and over mTLS
- * with a viewer certificate, which is refused every action.
+ * with a viewer certificate, which is refused every action; the shipped rules and Grafana
+ * dashboard name only series the daemons export.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { M } from '../../src/agent/metrics.ts'
 import { nixfleetBin } from '../support/binary.ts'
 import { spawnLogged, waitFor, type LoggedProcess } from '../support/fixtures.ts'
 import { checkMetrics, promtool } from '../support/promtool.ts'
 import { Lab } from './cp-support.ts'
 
 const RULES = join(import.meta.dir, '../../contrib/prometheus/nixfleet.rules.yml')
+const DASHBOARD = join(import.meta.dir, '../../contrib/grafana/nixfleet.json')
 const RULE_TESTS = join(import.meta.dir, '../../contrib/prometheus/tests/nixfleet.rules.test.yml')
 const TIMEOUT_MS = 30_000
 
@@ -144,6 +147,20 @@ describe('the control plane /metrics', () => {
       ])
         expect(m.text).toContain(`\n${series}`)
       expect(checkMetrics(m.text)).toEqual({ code: 0, output: '' })
+      // The shipped rules and dashboard read only series the daemons export.
+      const families = new Set([
+        ...[...m.text.matchAll(/^# TYPE (\S+)/gm)].map((x) => x[1]!),
+        ...Object.values(M),
+      ])
+      for (const file of [RULES, DASHBOARD]) {
+        const used = new Set(
+          [...readFileSync(file, 'utf8').matchAll(/\b(nixfleet_[a-z_]+|process_[a-z_]+)/g)].map(
+            (x) => x[1]!.replace(/_bucket$/, '')
+          )
+        )
+        for (const name of used)
+          expect([file, name, families.has(name)]).toEqual([file, name, true])
+      }
 
       expect((await asViewer('GET', '/v1/hosts')).status).toBe(200)
       const who = await asViewer('GET', '/v1/whoami')
