@@ -344,6 +344,28 @@ describe('bad input', () => {
     expect(r.json()).toEqual({ error: 'JSON body nested too deeply' })
   })
 
+  test('every enrolment refusal is logged with its reason, once a minute per host and reason', async () => {
+    const used = env.lab.token('h1', { now: Date.now() - 60_000 })
+    env.lab.publish(twoWaves, { nonces: { bootstrapNonces: [] } })
+    const lines: Record<string, unknown>[] = []
+    const t = (env.t = await startCp(env.lab, { cp: { log: capturingLog(lines) } }))
+    t.clock.set(Date.now())
+    const body = { token: used.token, csrPem: await env.lab.csr('h1') }
+    for (let i = 0; i < 5; i++)
+      expect((await t.anonymous().send('POST', '/v1/enroll', body)).status).toBe(401)
+    expect((await t.anonymous().send('POST', '/v1/enroll', { token: 1 })).status).toBe(400)
+    const refused = lines.filter((l) => l['msg'] === 'enrolment refused')
+    expect(refused).toEqual([
+      expect.objectContaining({
+        level: 'warn',
+        host: 'h1',
+        status: 401,
+        reason: 'token nonce is not in the signed bootstrap-nonces allow-list',
+      }),
+      expect.objectContaining({ level: 'warn', host: null, status: 400 }),
+    ])
+  })
+
   test('an unknown key of a strict operator body and a closure hash are not echoed', async () => {
     const { rolloutIds } = env.lab.publish(twoWaves)
     const t = (env.t = await startCp(env.lab))
