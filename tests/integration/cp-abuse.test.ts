@@ -364,6 +364,28 @@ describe('bad input', () => {
       }),
       expect.objectContaining({ level: 'warn', host: null, status: 400 }),
     ])
+    // No access log unless asked for.
+    expect(lines.some((l) => l['msg'] === 'request')).toBe(false)
+  })
+
+  test('--access-log logs each request with its route, status and caller; off by default', async () => {
+    env.lab.publish(twoWaves)
+    const lines: Record<string, unknown>[] = []
+    const t = (env.t = await startCp(env.lab, {
+      config: { accessLog: true },
+      cp: { log: capturingLog(lines) },
+    }))
+    expect((await t.operator.send('GET', '/v1/hosts')).status).toBe(200)
+    expect(lines.filter((l) => l['msg'] === 'request')).toEqual([
+      expect.objectContaining({
+        level: 'info',
+        method: 'GET',
+        path: '/v1/hosts',
+        route: '/v1/hosts',
+        status: 200,
+        caller: 'operator-alice',
+      }),
+    ])
   })
 
   test('an unknown key of a strict operator body and a closure hash are not echoed', async () => {
