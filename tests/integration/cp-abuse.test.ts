@@ -368,6 +368,38 @@ describe('bad input', () => {
     expect(lines.some((l) => l['msg'] === 'request')).toBe(false)
   })
 
+  test("an agent's refusal and re-anchoring, reported in its heartbeats, are logged once each", async () => {
+    env.lab.publish(twoWaves)
+    const lines: Record<string, unknown>[] = []
+    const t = (env.t = await startCp(env.lab, { cp: { log: capturingLog(lines) } }))
+    const a1 = await t.agent('h1')
+    const beat = {
+      hostname: 'h1',
+      current_closure: 'old',
+      at: iso(T0 + 60_000),
+      reanchored_at: iso(T0),
+      last_refusal: {
+        rollout_id: null,
+        kind: 'Stale',
+        message: 'manifest signed 2h ago',
+        at: iso(T0 + 30_000),
+      },
+    }
+    for (let i = 0; i < 3; i++)
+      expect((await a1.send('POST', '/v1/agent/heartbeat', beat)).status).toBe(200)
+    expect(lines.filter((l) => l['msg'] === 'agent refused a dispatch or manifest')).toEqual([
+      expect.objectContaining({
+        level: 'warn',
+        host: 'h1',
+        kind: 'Stale',
+        reason: 'manifest signed 2h ago',
+      }),
+    ])
+    expect(lines.filter((l) => l['msg'] === 'host re-anchored its anti-rollback marks')).toEqual([
+      expect.objectContaining({ level: 'info', host: 'h1' }),
+    ])
+  })
+
   test('--access-log logs each request with its route, status and caller; off by default', async () => {
     env.lab.publish(twoWaves)
     const lines: Record<string, unknown>[] = []
