@@ -84,6 +84,23 @@ describe('rollouts', () => {
       )
     }
     for (const h of hosts) expect(l.currentClosure(h)).toBe(closures[h]!)
+    // The CP log tells the same story at info: stable's two wave advances, each convergence.
+    const said = (msg: string, rolloutId: string) =>
+      logOf(l, 'control-plane')
+        .split('\n')
+        .map((line) => parseLogLine(line))
+        .filter((e) => e?.record['msg'] === msg && e.record['rolloutId'] === rolloutId)
+    // Written to the log file by the CP's stderr: read once the last line is there.
+    await until('the CP log line of the last convergence', () =>
+      ['edge', 'staging', 'stable'].every(
+        (channel) => said('rollout converged', rid(channel, commit)).length > 0
+      )
+    )
+    expect(said('wave advanced', rid('stable', commit)).map((e) => e?.record['wave'])).toEqual([
+      1, 2,
+    ])
+    for (const channel of ['edge', 'staging', 'stable'])
+      expect(said('rollout converged', rid(channel, commit)).map((e) => e?.priority)).toEqual([6])
 
     // The full story of each host, with consecutive sequence numbers.
     for (const h of hosts) {
@@ -168,10 +185,13 @@ describe('rollouts', () => {
       )
     ).toBe(1)
     expect(await cpMetric(l, 'nixfleet_cp_quarantined_closures{channel="stable"}')).toBe(1)
-    const halts = logOf(l, 'control-plane')
-      .split('\n')
-      .map((line) => parseLogLine(line))
-      .filter((e) => e?.record['msg'] === 'rollout halted')
+    const halts = await until('the halt line in the CP log', () => {
+      const found = logOf(l, 'control-plane')
+        .split('\n')
+        .map((line) => parseLogLine(line))
+        .filter((e) => e?.record['msg'] === 'rollout halted')
+      return found.length > 0 ? found : undefined
+    })
     expect(halts).toHaveLength(1)
     expect(halts[0]).toEqual({
       priority: 4,
