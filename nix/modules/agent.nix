@@ -352,6 +352,9 @@ in
         StateDirectoryMode = "0700";
         # Root, no sandbox (see the top of this file); this only stops privilege gains by exec.
         NoNewPrivileges = true;
+        # Each log line starts with its syslog priority (<3>..<7>); journald strips it and
+        # records the priority, so `journalctl -p warning` filters (systemd's default, stated).
+        SyslogLevelPrefix = true;
       };
     };
   };

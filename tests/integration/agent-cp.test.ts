@@ -338,7 +338,7 @@ describe('agent ↔ control plane over mTLS', () => {
       expect(stale.rolloutId).toBe(ridStale)
       expect(readlinkSync(h1.sys.paths.currentSystem)).toBe(prior)
       expect(
-        await agentMetric(agent, 'nixfleet_agent_dispatch_refusals_total{kind="Stale"} 1')
+        await agentMetric(agent, 'nixfleet_agent_dispatch_refusals_total{kind="stale"} 1')
       ).toBe(true)
 
       // B: a fresh release converges (its event log is checked end to end in tests/e2e).

@@ -68,7 +68,7 @@ describe('GET /v1/openapi.json', () => {
       expect.objectContaining({ name: 'kind', in: 'query' }),
       expect.objectContaining({ name: 'order', in: 'query' }),
     ])
-    expect(doc.paths['/v1/openapi.json']!.get!['x-nixfleet-role']).toBe('agent or operator')
+    expect(doc.paths['/v1/openapi.json']!.get!['x-nixfleet-role']).toBe('agent, operator or viewer')
   })
 })
 

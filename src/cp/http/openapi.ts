@@ -23,7 +23,13 @@ import {
 
 /** Who may call a route (DECISIONS §3.12). */
 export type RouteRole =
-  'anyone' | 'bootstrap token' | 'webhook token' | 'agent' | 'operator' | 'agent or operator'
+  | 'anyone'
+  | 'bootstrap token'
+  | 'webhook token'
+  | 'agent'
+  | 'operator'
+  | 'operator or viewer'
+  | 'agent, operator or viewer'
 
 /** One route of the API. */
 export type RouteEntry = {
@@ -60,7 +66,7 @@ export const ROUTES: readonly RouteEntry[] = [
   {
     method: 'GET',
     path: '/v1/openapi.json',
-    role: 'agent or operator',
+    role: 'agent, operator or viewer',
     summary: 'this document',
     response: 'the OpenAPI 3.1 document',
   },
@@ -115,14 +121,14 @@ export const ROUTES: readonly RouteEntry[] = [
   {
     method: 'GET',
     path: '/v1/fleet.resolved',
-    role: 'agent or operator',
+    role: 'agent, operator or viewer',
     summary: 'the adopted signed fleet.resolved (exact bytes)',
     response: 'the artifact bytes',
   },
   {
     method: 'GET',
     path: '/v1/fleet.resolved/sig',
-    role: 'agent or operator',
+    role: 'agent, operator or viewer',
     summary: 'its detached signature',
     query: { sha256: 'the artifact digest the signature must belong to (409 when it changed)' },
     response: '64 raw bytes',
@@ -130,14 +136,14 @@ export const ROUTES: readonly RouteEntry[] = [
   {
     method: 'GET',
     path: '/v1/rollouts/:id',
-    role: 'agent or operator',
+    role: 'agent, operator or viewer',
     summary: `a signed rollout manifest by ${ID} (exact bytes)`,
     response: 'the artifact bytes',
   },
   {
     method: 'GET',
     path: '/v1/rollouts/:id/sig',
-    role: 'agent or operator',
+    role: 'agent, operator or viewer',
     summary: 'its detached signature',
     query: { sha256: 'the artifact digest the signature must belong to (409 when it changed)' },
     response: '64 raw bytes',
@@ -145,14 +151,14 @@ export const ROUTES: readonly RouteEntry[] = [
   {
     method: 'GET',
     path: '/v1/whoami',
-    role: 'agent or operator',
+    role: 'agent, operator or viewer',
     summary: "the caller's identity",
     response: '`{cn, issuedAt, role, name}`',
   },
   {
     method: 'GET',
     path: '/v1/hosts',
-    role: 'operator',
+    role: 'operator or viewer',
     summary:
       'every host: closures, rollout state, last seen, enrolment, certificate, problem, gate',
     query: { channel: 'only hosts of this channel', problem: '`1`: only hosts with a problem' },
@@ -162,14 +168,14 @@ export const ROUTES: readonly RouteEntry[] = [
   {
     method: 'GET',
     path: '/v1/hosts/:hostname',
-    role: 'operator',
+    role: 'operator or viewer',
     summary: 'one host, with its closure history, probes and latest events',
     response: 'a host row plus `{closureHistory, probes, events}`; 404 for an unknown host',
   },
   {
     method: 'GET',
     path: '/v1/rollouts',
-    role: 'operator',
+    role: 'operator or viewer',
     summary:
       'the open rollouts; with `all=1` or `state=` every rollout, newest first, with its outcome',
     query: {
@@ -184,21 +190,21 @@ export const ROUTES: readonly RouteEntry[] = [
   {
     method: 'GET',
     path: '/v1/rollouts/:id/lifecycle',
-    role: 'operator',
+    role: 'operator or viewer',
     summary: "a rollout's lifecycle state",
     response: '`{rolloutId, state, ...}`',
   },
   {
     method: 'GET',
     path: '/v1/rollouts/:id/hosts',
-    role: 'operator',
+    role: 'operator or viewer',
     summary: "a rollout's host records",
     response: '`{rolloutId, hosts: [...]}`',
   },
   {
     method: 'GET',
     path: '/v1/rollouts/:id/events',
-    role: 'operator',
+    role: 'operator or viewer',
     summary: "a rollout's event log",
     query: {
       limit: 'at most this many events (default 1000, at most 10000)',
@@ -212,14 +218,14 @@ export const ROUTES: readonly RouteEntry[] = [
   {
     method: 'GET',
     path: '/v1/channels',
-    role: 'operator',
+    role: 'operator or viewer',
     summary: 'every channel: rollout, gates, freshness (freshUntil, resignBefore, stale)',
     response: '`{channels: [ChannelRow]}`',
   },
   {
     method: 'GET',
     path: '/v1/channels/:name',
-    role: 'operator',
+    role: 'operator or viewer',
     summary: 'one channel',
     response:
       'ChannelRow `{name, declaredCiCommit, rolloutId, rolloutState, signedAt, freshnessWindowMinutes, signingIntervalMinutes, freshUntil, resignBefore, stale, gates, edges, manifest}`',
@@ -227,21 +233,21 @@ export const ROUTES: readonly RouteEntry[] = [
   {
     method: 'GET',
     path: '/v1/deferrals',
-    role: 'operator',
+    role: 'operator or viewer',
     summary: 'channels held by a channel edge, hosts held by a gate',
     response: '`{deferrals: [...], hostDeferrals: [...]}`',
   },
   {
     method: 'GET',
     path: '/v1/operator/status',
-    role: 'operator',
+    role: 'operator or viewer',
     summary: 'readiness, the adopted release, every artifact’s adoption status, queue depths',
     response: '`{ready, release, artifacts, highWaterMarks, ...}`',
   },
   {
     method: 'GET',
     path: '/v1/operator/quarantines',
-    role: 'operator',
+    role: 'operator or viewer',
     summary: 'quarantined closures per channel',
     response: '`{quarantines: [...]}`',
   },
@@ -297,14 +303,14 @@ export const ROUTES: readonly RouteEntry[] = [
   {
     method: 'GET',
     path: '/v1/operator/denials',
-    role: 'operator',
+    role: 'operator or viewer',
     summary: 'every denial in force',
     response: '`{denials: [{kind, name, reason, by, at}]}`',
   },
   {
     method: 'GET',
     path: '/v1/operator/audit',
-    role: 'operator',
+    role: 'operator or viewer',
     summary: 'every operator action: who, what, target, why, when',
     query: { limit: 'page size', after: 'the `next` of the previous page' },
     response: '`{actions: [{id, at, operator, action, target, reason}], next}`',
@@ -319,7 +325,7 @@ export const ROUTES: readonly RouteEntry[] = [
   {
     method: 'GET',
     path: '/metrics',
-    role: 'operator',
+    role: 'operator or viewer',
     summary: 'Prometheus metrics',
     response: 'Prometheus text exposition 0.0.4',
   },

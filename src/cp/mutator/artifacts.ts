@@ -18,6 +18,7 @@ import { denialKey, type AdoptedArtifact, type AdoptedManifest } from '../state.
 import type { MutatorContext } from './context.ts'
 import type { ArtifactOutcome, InputOf } from './inputs.ts'
 import { runPlan } from './plan.ts'
+import { labelWord } from '../../runtime/prometheus.ts'
 
 /** Which artifact an outcome is about, for logs and `verify_outcome` rows. */
 type Origin = { readonly artifact: string; readonly source: string; readonly channel?: string }
@@ -54,7 +55,7 @@ function appendOutcome(ctx: MutatorContext, o: Origin, fields: Record<string, un
 /** Records a refused artifact: log, metric, status, and a (debounced) `verify_outcome` row. */
 function refuse(ctx: MutatorContext, key: string, o: Origin, kind: string, message: string): void {
   const { state, now } = ctx
-  ctx.metrics.verifyFailures.inc({ artifact: o.artifact, kind })
+  ctx.metrics.verifyFailures.inc({ artifact: o.artifact, kind: labelWord(kind) })
   const prev = state.status.get(key)
   state.status.set(key, {
     key,
