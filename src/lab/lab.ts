@@ -10,6 +10,7 @@
 import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { sha256Hex } from '../crypto/sha256.ts'
+import { parseRfc3339Ms, toRfc3339 } from '../proto/common.ts'
 import { systemClock } from '../runtime/clock.ts'
 import { parseLogLine } from '../runtime/log.ts'
 import { caDirFlags, systemFlags } from './fake-system.ts'
@@ -32,6 +33,8 @@ export class Lab {
   private cpChild: Child | undefined
   private cpPort = 0
   private releases = 0
+  /** The last signedAt the lab's releases used (epoch ms, whole seconds). */
+  private lastSignedAtMs = 0
   private closed = false
   private readonly paths
 
@@ -204,7 +207,15 @@ export class Lab {
       '--revocations',
       this.paths.revocations,
     ]
-    if (opts.signedAt) args.push('--now', opts.signedAt)
+    // signedAt has whole seconds and a changed release must advance it (anti-rollback), so two
+    // releases within one second would be refused: the lab's next release is a second later.
+    const signedAt =
+      opts.signedAt ?? toRfc3339(Math.max(systemClock.now(), this.lastSignedAtMs + 1000), 'seconds')
+    this.lastSignedAtMs = Math.max(
+      this.lastSignedAtMs,
+      Math.floor(parseRfc3339Ms(signedAt) / 1000) * 1000
+    )
+    args.push('--now', signedAt)
     await run([this.opts.bin, ...args], 'release')
     return commit
   }
