@@ -11,6 +11,8 @@
  *     /v1/fleet.resolved, /v1/rollouts/:id(/sig)   agent or operator certificates
  *     /v1/whoami                    agent or operator certificates
  *     /v1/hosts, /v1/rollouts…, /v1/channels/:name, /v1/deferrals, /v1/operator/*   operators
+ *   /v1/stream                    operators (server-sent status events)
+ *   /v1/operator/* POSTs          also the CSRF guard for browsers (`middleware/csrf.ts`)
  *   /metrics                      readiness, operator certificates
  *
  * Every error is `{ "error": … }` JSON; bodies are size-limited (413), typed (415), parsed (400)
@@ -23,11 +25,13 @@ import { toRfc3339 } from '../../proto/common.ts'
 import { EXPOSITION_CONTENT_TYPE } from '../../runtime/prometheus.ts'
 import type { AppDeps, CpEnv } from './deps.ts'
 import { BodyError } from './middleware/body.ts'
+import { csrfGate } from './middleware/csrf.ts'
 import { errorHandler, jsonError } from './middleware/errors.ts'
 import { identityGate, protocolGate, readyGate } from './middleware/gates.ts'
 import { agentRoutes, enrollRoutes } from './routes/agent.ts'
 import { artifactRoutes } from './routes/artifacts.ts'
 import { operatorRoutes, viewRoutes } from './routes/operator.ts'
+import { streamRoutes } from './routes/stream.ts'
 
 /** Builds the CP app. */
 export function createApp(deps: AppDeps): Hono<CpEnv> {
@@ -74,9 +78,11 @@ export function createApp(deps: AppDeps): Hono<CpEnv> {
   app.use('/v1/*', readyGate(deps), protocolGate(deps))
   app.route('/v1/enroll', enrollRoutes(deps))
   app.route('/v1/agent', agentRoutes(deps))
+  app.use('/v1/operator/*', csrfGate())
   app.route('/v1/operator', operatorRoutes(deps))
   app.route('/v1', artifactRoutes(deps))
   app.route('/v1', viewRoutes(deps))
+  app.route('/v1', streamRoutes(deps))
 
   app.get('/metrics', readyGate(deps), identityGate(deps, ['operator']), (c) =>
     c.body(deps.metrics.render(), 200, { 'content-type': EXPOSITION_CONTENT_TYPE })
