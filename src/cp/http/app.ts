@@ -14,6 +14,7 @@
  *   /v1/stream                    operators (server-sent status events)
  *   /v1/operator/* POSTs          also the CSRF guard for browsers (`middleware/csrf.ts`)
  *   /metrics                      readiness, operator certificates
+ *   /ui/                          operator certificates (the dashboard's files)
  *
  * Every error is `{ "error": … }` JSON; bodies are size-limited (413), typed (415), parsed (400)
  * and validated (400 with per-field reasons that never echo input).
@@ -32,6 +33,7 @@ import { agentRoutes, enrollRoutes } from './routes/agent.ts'
 import { artifactRoutes } from './routes/artifacts.ts'
 import { operatorRoutes, viewRoutes } from './routes/operator.ts'
 import { streamRoutes } from './routes/stream.ts'
+import { uiRoutes } from './routes/ui.ts'
 
 /** Builds the CP app. */
 export function createApp(deps: AppDeps): Hono<CpEnv> {
@@ -87,5 +89,6 @@ export function createApp(deps: AppDeps): Hono<CpEnv> {
   app.get('/metrics', readyGate(deps), identityGate(deps, ['operator']), (c) =>
     c.body(deps.metrics.render(), 200, { 'content-type': EXPOSITION_CONTENT_TYPE })
   )
+  app.route('/', uiRoutes(deps))
   return app
 }
