@@ -4,7 +4,7 @@
  * Layers, lowest first; a module may import its own top-level folder and any lower layer, never
  * a higher one or another folder of its own layer (so the two daemons, `cp` and `agent`, never
  * import each other), and nothing under src/ imports tests/:
- *   proto, lib → core, crypto → runtime, db, pki, release → cp | agent → lab → cli → main.ts
+ *   proto, lib → core, crypto → runtime, db, pki, release, ui → cp | agent → lab → cli → main.ts
  * (`package.json` may be read by anyone for the version.)
  *
  * The purity boundary of `src/core` (STYLE §7 rule 2, DECISIONS §4): core does no I/O, reads no
@@ -39,6 +39,7 @@ const LAYERS: Readonly<Record<string, number>> = {
   db: 2,
   pki: 2,
   release: 2,
+  ui: 2,
   cp: 3,
   agent: 3,
   lab: 4,

@@ -4,7 +4,7 @@
  * no inline script), and every answer carries a strict Content-Security-Policy so the page can
  * only load its own script and style and talk to its own origin.
  */
-import { Hono } from 'hono'
+import { type Env, Hono } from 'hono'
 import { clientScript, clientStyle } from './bundle-macro.ts' with { type: 'macro' }
 
 const SCRIPT: string = clientScript()
@@ -20,6 +20,7 @@ const INDEX = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>NixFleet</title>
+<link rel="icon" href="icon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="app.css">
 <script type="module" src="app.js"></script>
 </head>
@@ -29,6 +30,10 @@ const INDEX = `<!doctype html>
 </body>
 </html>
 `
+
+// Without an icon of its own, the browser asks for /favicon.ico and logs the 404.
+const ICON =
+  '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#0b4f9c"/><path d="M4 12V4l8 8V4" stroke="#fff" stroke-width="2" fill="none"/></svg>'
 
 /** The sizes of the served files (the page stays small: checked by the tests). */
 export const UI_SIZES = { script: SCRIPT.length, style: STYLE.length, index: INDEX.length }
@@ -43,11 +48,13 @@ function headers(type: string): Record<string, string> {
   }
 }
 
-/** The dashboard's files under whatever path the caller mounts it (`/ui`). */
-export function uiFiles(): Hono {
-  const app = new Hono()
-  app.get('/', (c) => c.body(INDEX, 200, headers('text/html; charset=utf-8')))
-  app.get('/app.js', (c) => c.body(SCRIPT, 200, headers('text/javascript; charset=utf-8')))
-  app.get('/app.css', (c) => c.body(STYLE, 200, headers('text/css; charset=utf-8')))
+/** The dashboard's files at `/ui/` (mount at the root); `/ui` redirects there. */
+export function uiFiles<E extends Env>(): Hono<E> {
+  const app = new Hono<E>()
+  app.get('/ui', (c) => c.redirect('/ui/', 301))
+  app.get('/ui/', (c) => c.body(INDEX, 200, headers('text/html; charset=utf-8')))
+  app.get('/ui/app.js', (c) => c.body(SCRIPT, 200, headers('text/javascript; charset=utf-8')))
+  app.get('/ui/icon.svg', (c) => c.body(ICON, 200, headers('image/svg+xml')))
+  app.get('/ui/app.css', (c) => c.body(STYLE, 200, headers('text/css; charset=utf-8')))
   return app
 }

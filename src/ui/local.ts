@@ -9,7 +9,7 @@
  * Sec-Fetch-*) removed; responses stream, so `/v1/stream` stays live.
  */
 import { Hono } from 'hono'
-import { csrfRefusal, CSRF_HEADER } from '../cp/http/middleware/csrf.ts'
+import { CSRF_HEADER, requestRefusal } from './csrf.ts'
 import { uiFiles } from './assets.ts'
 
 /** How `nixfleet ui` reaches the control plane (the CLI's connection settings). */
@@ -41,16 +41,9 @@ export function localApp(cp: CpConnection, allowedHosts: () => ReadonlySet<strin
     return next()
   })
   app.get('/', (c) => c.redirect('/ui/', 302))
-  app.get('/ui', (c) => c.redirect('/ui/', 301))
-  app.route('/ui', uiFiles())
+  app.route('/', uiFiles())
   app.on(['GET', 'POST'], '/v1/*', async (c) => {
-    const refusal = csrfRefusal({
-      method: c.req.method,
-      host: c.req.header('host'),
-      origin: c.req.header('origin'),
-      fetchSite: c.req.header('sec-fetch-site'),
-      token: c.req.header(CSRF_HEADER),
-    })
+    const refusal = requestRefusal(c.req.method, (n) => c.req.header(n))
     if (refusal !== undefined) return c.json({ error: refusal }, 403)
     const headers: Record<string, string> = {}
     for (const name of FORWARD_REQUEST) {

@@ -5,18 +5,15 @@
  * resolve.
  */
 import { Hono } from 'hono'
-import { uiFiles, UI_CSP } from '../../../ui/assets.ts'
+import { uiFiles } from '../../../ui/assets.ts'
 import type { AppDeps, CpEnv } from '../deps.ts'
 import { identityGate } from '../middleware/gates.ts'
 
 /** The `/ui` routes (mounted at the root). */
 export function uiRoutes(deps: AppDeps): Hono<CpEnv> {
   const app = new Hono<CpEnv>()
+  app.use('/ui', identityGate(deps, ['operator']))
   app.use('/ui/*', identityGate(deps, ['operator']))
-  app.get('/ui', identityGate(deps, ['operator']), (c) => {
-    c.header('content-security-policy', UI_CSP)
-    return c.redirect('/ui/', 301)
-  })
-  app.route('/ui', uiFiles())
+  app.route('/', uiFiles<CpEnv>())
   return app
 }
