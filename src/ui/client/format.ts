@@ -16,7 +16,7 @@ const LOOKS: Record<string, Look> = {
 
 /** The look of a host phase (unknown phases are shown by name). */
 export function look(phase: string | null): Look {
-  if (phase === null) return { cls: 'idle', glyph: '–', word: 'no rollout' }
+  if (phase === null) return { cls: 'idle', glyph: '–', word: 'idle' }
   return LOOKS[phase] ?? { cls: 'idle', glyph: '?', word: phase.toLowerCase() }
 }
 
@@ -54,10 +54,10 @@ export function short(closure: string | null): string {
   return base.length > 24 ? `${base.slice(0, 12)}…${base.slice(-8)}` : base
 }
 
-/** Key: value pairs of an event's details, one line. */
-export function details(d: Record<string, unknown>): string {
+/** Key: value pairs of an event's details, one line, without the values the page already shows. */
+export function details(d: Record<string, unknown>, shown: string | null = null): string {
   return Object.entries(d)
-    .filter(([k, v]) => k !== 'kind' && v !== null && v !== undefined)
+    .filter(([k, v]) => k !== 'kind' && v !== null && v !== undefined && v !== shown)
     .map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`)
     .join(' · ')
 }

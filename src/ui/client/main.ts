@@ -63,7 +63,7 @@ function confirmAction(title: string, path: string, body: Json, then?: () => voi
   const submit = h('button', { type: 'submit', class: 'act' }, 'Confirm')
   const form = h(
     'form',
-    { method: 'dialog' },
+    { method: 'dialog', novalidate: true },
     h('h2', { id: 'dlg-title' }, title),
     h('label', { for: 'dlg-reason' }, 'Reason (recorded in the audit trail)'),
     reason,
@@ -98,6 +98,13 @@ function confirmAction(title: string, path: string, body: Json, then?: () => voi
     render()
   })
   replace(dialog, form)
+  // The page re-renders while the dialog is open: focus returns to the opener's successor.
+  dialog.addEventListener(
+    'close',
+    () =>
+      document.querySelector<HTMLElement>(`[data-key="${CSS.escape(`act:${title}`)}"]`)?.focus(),
+    { once: true }
+  )
   dialog.showModal()
   reason.focus()
 }

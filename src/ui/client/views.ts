@@ -41,6 +41,7 @@ const button = (ctx: Ctx, label: string, path: string, body: Json, aria: string)
           type: 'button',
           class: 'act',
           'aria-label': aria,
+          'data-key': `act:${aria}`,
           onclick: () => ctx.confirm(aria, path, body),
         },
         label
@@ -184,7 +185,7 @@ function haltBox(r: Rollout, probeLine: string | null): Child {
   return h(
     'div',
     { class: 'halt', role: 'alert', 'data-halt': r.id },
-    h('strong', {}, h('span', { 'aria-hidden': 'true' }, '⛔ '), 'Halted'),
+    h('strong', {}, h('span', { 'aria-hidden': 'true' }, '■ '), 'Halted'),
     halt.at === null ? null : ` at ${clock(halt.at)}`,
     halt.host === null
       ? null
@@ -405,7 +406,7 @@ async function probeFailure(id: string, host: string): Promise<string | null> {
   return null
 }
 
-function eventTable(evs: LogEvent[], caption: string): HTMLElement {
+function eventTable(evs: LogEvent[], caption: string, shown: string | null = null): HTMLElement {
   return h(
     'table',
     { class: 'log' },
@@ -434,7 +435,7 @@ function eventTable(evs: LogEvent[], caption: string): HTMLElement {
           h('td', {}, clock(e.at)),
           h('td', {}, e.host ?? ''),
           h('td', {}, e.kind),
-          h('td', { class: 'detail' }, details(e.detail))
+          h('td', { class: 'detail' }, details(e.detail, shown))
         )
       )
     )
@@ -591,7 +592,7 @@ export function rolloutPage(ctx: Ctx, id: string): Child {
         : log.error !== null
           ? h('p', { role: 'alert' }, `Could not read the event log: ${log.error}`)
           : [
-              eventTable(log.events, `events after #${f.after}`),
+              eventTable(log.events, `events after #${f.after}`, r.id),
               h(
                 'div',
                 { class: 'pager' },
@@ -607,7 +608,7 @@ export function rolloutPage(ctx: Ctx, id: string): Child {
                       ctx.refresh()
                     },
                   },
-                  '⏮ First'
+                  '« First'
                 ),
                 h(
                   'button',
