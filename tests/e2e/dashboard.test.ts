@@ -7,6 +7,7 @@
  * restart. Screenshots go to $NIXFLEET_SCREENSHOTS when set (how docs/dashboard-*.png are made).
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
 import type { Browser, Page } from 'puppeteer-core'
@@ -157,6 +158,45 @@ describe('dashboard in Chromium', () => {
     // Only this listener's own name is answered (a DNS-rebinding page cannot borrow it).
     const rebound = await fetch(url, { headers: { host: `evil.example:${new URL(url).port}` } })
     expect(rebound.status).toBe(421)
+  })
+
+  test('the control plane serves the page over mTLS, streams the status, refuses cross-site POSTs', async () => {
+    const d = lab.layout
+    const tls = {
+      cert: readFileSync(`${d.operator}.pem`, 'utf8'),
+      key: readFileSync(`${d.operator}.key`, 'utf8'),
+      ca: readFileSync(join(d.ca, 'ca.pem'), 'utf8'),
+    }
+    const cp = `https://127.0.0.1:${lab.port}`
+    const page = await fetch(`${cp}/ui/`, { tls })
+    expect(page.status).toBe(200)
+    expect(page.headers.get('content-security-policy')).toContain("script-src 'self'")
+    expect(await page.text()).toContain('src="app.js"')
+    // Without a client certificate there is no page.
+    expect((await fetch(`${cp}/ui/`, { tls: { ca: tls.ca } })).status).toBe(401)
+
+    const abort = new AbortController()
+    const stream = await fetch(`${cp}/v1/stream`, { tls, signal: abort.signal })
+    expect(stream.headers.get('content-type')).toContain('text/event-stream')
+    const reader = stream.body!.getReader()
+    let text = ''
+    while (!/\n\n/.test(text)) text += new TextDecoder().decode((await reader.read()).value)
+    abort.abort()
+    expect(text).toMatch(/^event: snapshot\ndata: \{.*"hosts":\[/m)
+    expect(text).toMatch(/^id: \d+$/m)
+
+    const post = (headers: Record<string, string>) =>
+      fetch(`${cp}/v1/operator/rollouts/${rid('stable', good)}/resume`, {
+        method: 'POST',
+        tls,
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ reason: 'x' }),
+      })
+    const cross = await post({ origin: 'https://evil.example', 'x-nixfleet-csrf': '1' })
+    expect(cross.status).toBe(403)
+    // Same origin without the header is refused too; curl (no browser labels) reaches the action.
+    expect((await post({ origin: cp, 'sec-fetch-site': 'same-origin' })).status).toBe(403)
+    expect([404, 409]).toContain((await post({})).status)
   })
 
   test('the overview shows every host in its wave with its state, live', async () => {

@@ -407,38 +407,16 @@ async function probeFailure(id: string, host: string): Promise<string | null> {
 }
 
 function eventTable(evs: LogEvent[], caption: string, shown: string | null = null): HTMLElement {
-  return h(
-    'table',
-    { class: 'log' },
-    h('caption', {}, caption),
-    h(
-      'thead',
-      {},
-      h(
-        'tr',
-        {},
-        h('th', { scope: 'col' }, 'seq'),
-        h('th', { scope: 'col' }, 'time'),
-        h('th', { scope: 'col' }, 'host'),
-        h('th', { scope: 'col' }, 'kind'),
-        h('th', { scope: 'col' }, 'details')
-      )
-    ),
-    h(
-      'tbody',
-      {},
-      evs.map((e) =>
-        h(
-          'tr',
-          { 'data-kind': e.kind },
-          h('td', {}, e.seq),
-          h('td', {}, clock(e.at)),
-          h('td', {}, e.host ?? ''),
-          h('td', {}, e.kind),
-          h('td', { class: 'detail' }, details(e.detail, shown))
-        )
-      )
-    )
+  return tablePage(
+    caption,
+    ['seq', 'time', 'host', 'kind', 'details'],
+    evs.map((e) => [
+      e.seq,
+      clock(e.at),
+      e.host ?? '',
+      e.kind,
+      h('td', { class: 'detail' }, details(e.detail, shown)),
+    ])
   )
 }
 
@@ -645,6 +623,29 @@ export function rolloutPage(ctx: Ctx, id: string): Child {
   ]
 }
 
+/** A titled list of `items` (nothing when there are none). */
+function listSection(
+  title: string,
+  tag: 'ul' | 'ol',
+  items: Json[],
+  item: (x: Json) => Child
+): Child {
+  if (items.length === 0) return null
+  return h(
+    'section',
+    {},
+    h('h2', {}, title),
+    h(
+      tag,
+      { class: 'plain' },
+      items.map((x) => h('li', {}, item(x)))
+    )
+  )
+}
+
+/** A closure, shortened, with the whole of it in the title. */
+const closureCode = (c: string | null): HTMLElement => h('code', { title: c ?? '' }, short(c))
+
 const row = (k: string, v: Child): HTMLElement =>
   h('div', { class: 'kv' }, h('dt', {}, k), h('dd', {}, v))
 
@@ -698,18 +699,9 @@ export function hostPage(ctx: Ctx, name: string): Child {
     h(
       'dl',
       { class: 'facts' },
-      row(
-        'current closure',
-        h('code', { title: host.currentClosure ?? '' }, short(host.currentClosure))
-      ),
-      row(
-        'target closure',
-        h('code', { title: host.targetClosure ?? '' }, short(host.targetClosure))
-      ),
-      row(
-        'declared closure',
-        h('code', { title: host.declaredClosure ?? '' }, short(host.declaredClosure))
-      ),
+      row('current closure', closureCode(host.currentClosure)),
+      row('target closure', closureCode(host.targetClosure)),
+      row('declared closure', closureCode(host.declaredClosure)),
       row(
         'rollout',
         host.lastRolloutId === null
@@ -737,50 +729,16 @@ export function hostPage(ctx: Ctx, name: string): Child {
             `serial ${String(cert['serial'])}, valid until ${clock(String(cert['notAfter']))}${cert['revoked'] ? ', revoked' : ''}${cert['denied'] ? ', denied' : ''}`
           )
     ),
-    list('probes').length === 0
-      ? null
-      : h(
-          'section',
-          {},
-          h('h2', {}, 'Probes'),
-          h(
-            'ul',
-            { class: 'plain' },
-            list('probes').map((p) =>
-              h(
-                'li',
-                {},
-                h(
-                  'span',
-                  { class: `badge ${p['ok'] ? 'ok' : 'bad'}` },
-                  p['ok'] ? '✓ ok' : '✗ failing'
-                ),
-                ` ${String(p['name'])} (${clock(String(p['at'] ?? ''))})`,
-                p['message'] ? ` — ${String(p['message'])}` : null
-              )
-            )
-          )
-        ),
-    list('closureHistory').length === 0
-      ? null
-      : h(
-          'section',
-          {},
-          h('h2', {}, 'Closure history'),
-          h(
-            'ol',
-            { class: 'plain' },
-            list('closureHistory').map((c) =>
-              h(
-                'li',
-                {},
-                `${clock(String(c['at'] ?? ''))} `,
-                h('code', { title: String(c['closure']) }, short(String(c['closure']))),
-                c['rolloutId'] ? ` (rollout ${short(String(c['rolloutId']))})` : null
-              )
-            )
-          )
-        ),
+    listSection('Probes', 'ul', list('probes'), (p) => [
+      h('span', { class: `badge ${p['ok'] ? 'ok' : 'bad'}` }, p['ok'] ? '✓ ok' : '✗ failing'),
+      ` ${String(p['name'])} (${clock(String(p['at'] ?? ''))})`,
+      p['message'] ? ` — ${String(p['message'])}` : null,
+    ]),
+    listSection('Closure history', 'ol', list('closureHistory'), (c) => [
+      `${clock(String(c['at'] ?? ''))} `,
+      closureCode(String(c['closure'])),
+      c['rolloutId'] ? ` (rollout ${short(String(c['rolloutId']))})` : null,
+    ]),
     list('events').length === 0 ? null : eventTable(list('events').map(eventOf), 'latest events'),
   ]
 }
@@ -806,7 +764,7 @@ function tablePage(caption: string, cols: string[], rows: Child[][]): HTMLElemen
         h(
           'tr',
           {},
-          r.map((c) => h('td', {}, c))
+          r.map((c) => (c instanceof HTMLTableCellElement ? c : h('td', {}, c)))
         )
       )
     )
@@ -828,7 +786,7 @@ export function quarantinesPage(ctx: Ctx): Child {
           ['channel', 'closure', 'since', 'host', 'reason', ''],
           qs.map((q) => [
             String(q['channel']),
-            h('code', { title: String(q['closure']) }, short(String(q['closure']))),
+            closureCode(String(q['closure'])),
             clock(String(q['at'] ?? q['quarantinedAt'] ?? '')),
             q['host'] ? String(q['host']) : '',
             q['reason'] ? String(q['reason']) : '',
