@@ -38,6 +38,8 @@ describe('dashboard files', () => {
     expect((await req('/ui/', { headers: { host: 'localhost:8088' } })).status).toBe(200)
     expect([...hostsFor('::1', 1)]).toContain('[::1]:1')
     expect([...hostsFor('10.0.0.5', 80)]).toEqual(['10.0.0.5:80'])
+    expect(hostsFor('0.0.0.0', 80)).toContain('127.0.0.1:80')
+    expect(hostsFor('0.0.0.0', 80)).not.toContain('evil.example:80')
   })
 
   test('browser POSTs need the same origin and the CSRF header before they reach the CP', async () => {

@@ -8,6 +8,7 @@
  * only GET and POST under `/v1/` reach the CP, with the browser's own labels (Origin, cookies,
  * Sec-Fetch-*) removed; responses stream, so `/v1/stream` stays live.
  */
+import { hostname as osHostname, networkInterfaces } from 'node:os'
 import { Hono } from 'hono'
 import { CSRF_HEADER, requestRefusal } from './csrf.ts'
 import { uiFiles } from './assets.ts'
@@ -75,12 +76,21 @@ export function localApp(cp: CpConnection, allowedHosts: () => ReadonlySet<strin
   return app
 }
 
-/** The `Host` values a listener on `hostname:port` answers to. */
+/**
+ * The `Host` values a listener on `hostname:port` answers to: its own address, the loopback
+ * names for a loopback listener, and every address and the name of this machine for a wildcard
+ * one (`0.0.0.0`, `::`).
+ */
 export function hostsFor(hostname: string, port: number): Set<string> {
-  const names = new Set([hostname.includes(':') ? `[${hostname}]` : hostname])
+  const names = new Set([hostname])
   if (hostname === '127.0.0.1' || hostname === '::1' || hostname === 'localhost')
-    for (const n of ['127.0.0.1', 'localhost', '[::1]']) names.add(n)
-  return new Set([...names].map((n) => `${n}:${port}`.toLowerCase()))
+    for (const n of ['127.0.0.1', 'localhost', '::1']) names.add(n)
+  if (hostname === '0.0.0.0' || hostname === '::') {
+    names.add('localhost').add(osHostname())
+    for (const addrs of Object.values(networkInterfaces()))
+      for (const a of addrs ?? []) names.add(a.address)
+  }
+  return new Set([...names].map((n) => `${n.includes(':') ? `[${n}]` : n}:${port}`.toLowerCase()))
 }
 
 /** A running local dashboard. */
