@@ -19,6 +19,18 @@
  * - the text may not contain `Date.now`, `new Date(`, `Math.random`, `crypto.` or `performance.`.
  * Test files (`*.test.ts`) may import test tooling but are held to the same banned tokens, so
  * core tests stay deterministic too.
+ *
+ * The shells read time only through the injected clock (DECISIONS §4), in every non-test file of
+ * src/. A clock read is anything that observes the current time: `Date.now`, `Date()` or
+ * `new Date()` without an argument, `performance.now`, `process.hrtime`, `Bun.nanoseconds`. Only
+ * src/runtime/clock.ts (the `Clock` every shell is handed, `systemClock` in production) makes
+ * them. Timers (`setTimeout`, `setInterval`) are not clock reads: they observe no time, and the
+ * ones a test must drive are injected (`runtime/timers.ts`, `agent/timing.ts`); the rest bound
+ * real I/O (a socket's idle time, a child's kill grace), where a fake clock would mean nothing.
+ *
+ * The reducers run in one place per process: outside src/core, only the two mutators
+ * (src/cp/mutator, src/agent/mutator) may import or call `step`, `stepRollout` or `planNext`, so
+ * no worker or handler can change state behind the mutator's back.
  */
 import { describe, expect, test } from 'bun:test'
 import { readdirSync, readFileSync } from 'node:fs'
@@ -173,6 +185,136 @@ describe('src/core purity', () => {
     expect(files.length).toBeGreaterThan(10)
     const violations = files.flatMap((f) => violationsOf(f, readFileSync(f, 'utf8')))
     expect(violations).toEqual([])
+  })
+})
+
+/** The only module that reads a clock; every other reads time through a `Clock` it is given. */
+const CLOCK_MODULE = join(SRC, 'runtime', 'clock.ts')
+
+const CLOCK_READS: readonly (readonly [RegExp, string])[] = [
+  [/\bDate\.now\b/, 'Date.now'],
+  [/\bDate\(\s*\)/, 'Date() without an argument'],
+  [/\bperformance\.now\b/, 'performance.now'],
+  [/\bprocess\.hrtime\b/, 'process.hrtime'],
+  [/\bBun\.nanoseconds\b/, 'Bun.nanoseconds'],
+]
+
+/** The clock reads of one non-test source file at `path` (absolute, under src/). */
+function clockReadsOf(path: string, source: string): string[] {
+  if (path === CLOCK_MODULE) return []
+  const where = relative(ROOT, path)
+  const out: string[] = []
+  source.split('\n').forEach((text, i) => {
+    for (const [re, what] of CLOCK_READS) {
+      if (re.test(text))
+        out.push(`${where}:${i + 1} reads the clock (${what}); use the injected Clock`)
+    }
+  })
+  return out
+}
+
+const REDUCERS = ['step', 'stepRollout', 'planNext']
+const MUTATORS = [join(SRC, 'cp', 'mutator'), join(SRC, 'agent', 'mutator')]
+const NAMED_IMPORT_RE = /^[ \t]*import\s+(type\s+)?\{([^}]*)\}\s*from\s*['"]([^'"]+)['"]/gm
+const NAMESPACE_IMPORT_RE = /^[ \t]*import\s+\*\s+as\s+(\w+)\s+from\s*['"]([^'"]+)['"]/gm
+const CALL_RE = /(?<![\w$.])(step|stepRollout|planNext)\s*\(/g
+
+/** Where a non-test file outside core and the mutators imports or calls a reducer. */
+function reducerUsesOf(path: string, source: string): string[] {
+  if (inside(CORE, path) || MUTATORS.some((m) => inside(m, path))) return []
+  const where = relative(ROOT, path)
+  const lineAt = (index: number) => source.slice(0, index).split('\n').length
+  const intoCore = (specifier: string) =>
+    specifier.startsWith('.') && inside(CORE, resolve(dirname(path), specifier))
+  const out: string[] = []
+  for (const m of source.matchAll(NAMED_IMPORT_RE)) {
+    if (m[1] !== undefined || !intoCore(m[3]!)) continue
+    for (const item of m[2]!.split(',')) {
+      const name = item
+        .trim()
+        .replace(/^type\s+/, '')
+        .split(/\s+as\s+/)[0]
+      if (item.trim().startsWith('type ') || !REDUCERS.includes(name ?? '')) continue
+      out.push(`${where}:${lineAt(m.index)} imports ${name}: only the mutators run the reducers`)
+    }
+  }
+  const namespaces = [...source.matchAll(NAMESPACE_IMPORT_RE)]
+    .filter((m) => intoCore(m[2]!))
+    .map((m) => m[1]!)
+  for (const ns of namespaces) {
+    for (const m of source.matchAll(new RegExp(`\\b${ns}\\.(${REDUCERS.join('|')})\\s*\\(`, 'g'))) {
+      out.push(`${where}:${lineAt(m.index)} calls ${m[1]}: only the mutators run the reducers`)
+    }
+  }
+  for (const m of source.matchAll(CALL_RE)) {
+    if (/\bfunction\s+$/.test(source.slice(Math.max(0, m.index - 12), m.index))) continue
+    out.push(`${where}:${lineAt(m.index)} calls ${m[1]}: only the mutators run the reducers`)
+  }
+  return out
+}
+
+describe('the shells', () => {
+  const files = sourceFiles(SRC).filter((f) => !f.endsWith('.test.ts'))
+
+  test('read time only through the injected clock', () => {
+    expect(files.length).toBeGreaterThan(100)
+    expect(files.flatMap((f) => clockReadsOf(f, readFileSync(f, 'utf8')))).toEqual([])
+  })
+
+  test('leave step, stepRollout and planNext to the two mutators', () => {
+    const uses = files.flatMap((f) => reducerUsesOf(f, readFileSync(f, 'utf8')))
+    expect(uses).toEqual([])
+    // The rule is not vacuous: the mutators do call them.
+    const mutatorCalls = files
+      .filter((f) => MUTATORS.some((m) => inside(m, f)))
+      .flatMap((f) => [...readFileSync(f, 'utf8').matchAll(CALL_RE)].map((m) => m[1]))
+    expect(new Set(mutatorCalls)).toEqual(new Set(REDUCERS))
+  })
+
+  test('the clock check flags every clock read outside the clock module, and only there', () => {
+    const at = join(SRC, 'agent', 'workers', 'x.ts')
+    for (const read of [
+      'Date.now()',
+      'new Date()',
+      'Date()',
+      'performance.now()',
+      'process.hrtime.bigint()',
+      'Bun.nanoseconds()',
+    ]) {
+      expect(clockReadsOf(at, `const t = ${read}`)).toHaveLength(1)
+      expect(clockReadsOf(CLOCK_MODULE, `const t = ${read}`)).toEqual([])
+    }
+    expect(clockReadsOf(at, 'const t = clock.now()')).toEqual([])
+    expect(clockReadsOf(at, 'const d = new Date(ms)')).toEqual([])
+    expect(clockReadsOf(at, 'const t = setTimeout(f, 10)')).toEqual([])
+    expect(clockReadsOf(at, 'const t = Date.now()')).toEqual([
+      'src/agent/workers/x.ts:1 reads the clock (Date.now); use the injected Clock',
+    ])
+  })
+
+  test('the reducer check flags imports and calls outside the mutators, not inside', () => {
+    const worker = join(SRC, 'cp', 'workers', 'x.ts')
+    expect(reducerUsesOf(worker, "import { planNext } from '../../core/index.ts'")).toEqual([
+      'src/cp/workers/x.ts:1 imports planNext: only the mutators run the reducers',
+    ])
+    expect(
+      reducerUsesOf(worker, "import { isClosed, step as s } from '../../core/index.ts'")
+    ).toHaveLength(1)
+    expect(reducerUsesOf(worker, 'const r = stepRollout(rec, ev, now)')).toHaveLength(1)
+    expect(
+      reducerUsesOf(worker, "import * as core from '../../core/index.ts'\ncore.step(s, e, 0, p)")
+    ).toEqual(['src/cp/workers/x.ts:2 calls step: only the mutators run the reducers'])
+    // Types, other names, methods and declarations are not reducer runs.
+    expect(reducerUsesOf(worker, "import type { step } from '../../core/index.ts'")).toEqual([])
+    expect(
+      reducerUsesOf(worker, "import { isClosed, type HostStepResult } from '../../core/index.ts'")
+    ).toEqual([])
+    expect(reducerUsesOf(worker, 'this.step(1); function step(x) {}; stepHost(ctx)')).toEqual([])
+    const agentMutator = join(SRC, 'agent', 'mutator', 'x.ts')
+    expect(
+      reducerUsesOf(agentMutator, "import { step } from '../../core/index.ts'\nstep(s, e, 0, p)")
+    ).toEqual([])
+    expect(reducerUsesOf(join(CORE, 'rollout', 'x.ts'), 'stepRollout(r, e, 0)')).toEqual([])
   })
 })
 

@@ -40,9 +40,9 @@ rec {
     # persistent and writable. Kept outside stateDir on purpose: wiping the state directory
     # (anti-rollback marks, outbox) must not also throw away the host's identity.
     clientCert = "/var/lib/nixfleet/agent-cert.pem";
-    # The TLS client key is the host's SSH key (no new secret to manage); the public half of
-    # the same key checks compliance evidence.
-    clientKey = "/etc/ssh/ssh_host_ed25519_key";
+    # The agent's one key is the host's SSH key (no new secret to manage): the TLS client key,
+    # the key that signs the certificate request, and the key compliance evidence is checked
+    # against.
     sshHostKeyFile = "/etc/ssh/ssh_host_ed25519_key";
     stateDir = "/var/lib/nixfleet-agent";
     healthChecksConfig = "/etc/nixfleet/agent/health-checks.json";
@@ -67,7 +67,6 @@ rec {
       trustFile,
       caCert ? null,
       clientCert,
-      clientKey,
       sshHostKeyFile,
       bootstrapTokenFile ? null,
       stateDir,
@@ -97,8 +96,6 @@ rec {
     ++ [
       "--client-cert"
       clientCert
-      "--client-key"
-      clientKey
     ]
     ++ opt "--bootstrap-token-file" bootstrapTokenFile
     ++ [

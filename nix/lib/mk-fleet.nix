@@ -192,8 +192,27 @@ let
     str = scalar "a string" isString;
     int = scalar "an integer" builtins.isInt;
     bool = scalar "a boolean" builtins.isBool;
-    # Free-form attribute set, kept verbatim (a policy's healthGate).
+    # Free-form attribute set, kept verbatim.
     attrs = scalar "an attribute set" isAttrs;
+    # An attribute set kept verbatim (members not named here pass through untouched), whose
+    # members named in `fields` are type-checked when present; absent ones stay absent.
+    openAttrs =
+      fields:
+      mkType "an attribute set" isAttrs (
+        path: v:
+        if !isAttrs v then
+          {
+            errors = [ "${path}: expected an attribute set, got ${describe v}" ];
+            value = v;
+          }
+        else
+          {
+            errors = concatMap (n: (fields.${n}.check (at path n) v.${n}).errors) (
+              filter (n: v ? ${n}) (attrNames fields)
+            );
+            value = v;
+          }
+      );
     # Anything at all (a host's nixosConfiguration, checked by an invariant instead).
     anything = {
       description = "anything";
@@ -373,7 +392,13 @@ let
           "staged"
         ]);
         waves = optional' (listOf wave) [ ];
-        healthGate = optional' attrs { };
+        # Kept verbatim as the reference does; NixFleet's own members are type-checked.
+        # `deferredCountsAsDone = true`: a host whose switch waits for a reboot (Deferred) counts
+        # as done for wave promotion and edges (default: only hosts running the new system do).
+        healthGate = optional' (openAttrs {
+          deferredCountsAsDone = bool;
+          sustainedFailureSecs = int;
+        }) { };
         onHealthFailure = optional' (enum [
           "halt"
           "rollback-and-halt"

@@ -46,7 +46,6 @@ let
       trustFile
       caCert
       clientCert
-      clientKey
       sshHostKeyFile
       bootstrapTokenFile
       stateDir
@@ -106,6 +105,10 @@ let
     {
       assertion = cfg.caCert != null || !renderTrust || trust.rootCaPem != null || trust.issuanceCaPems != [ ];
       message = "services.nixfleet.agent cannot authenticate the control plane: set services.nixfleet.trust.rootCaPem (the fleet CA certificate, e.g. builtins.readFile ./fleet-ca.pem) or services.nixfleet.agent.caCert.";
+    }
+    {
+      assertion = cfg.clientKey == null || cfg.clientKey == cfg.sshHostKeyFile;
+      message = "services.nixfleet.agent.clientKey ('${toString cfg.clientKey}') and sshHostKeyFile ('${cfg.sshHostKeyFile}') name different keys: the agent has one key, the SSH host key, which signs its certificate request. Set only sshHostKeyFile.";
     }
     {
       assertion =
@@ -178,15 +181,20 @@ in
     };
 
     clientKey = mkOption {
-      type = absPath;
-      default = defaults.clientKey;
-      description = "Private key of the client certificate (its CSR is signed with it). The SSH host key by default.";
+      type = types.nullOr absPath;
+      default = null;
+      description = "Older name of `sshHostKeyFile`: when set, `sshHostKeyFile` defaults to it, and the two must be equal.";
     };
 
     sshHostKeyFile = mkOption {
       type = absPath;
-      default = defaults.sshHostKeyFile;
-      description = "The host's SSH ed25519 key; its public half checks the signature of compliance evidence files.";
+      default = if cfg.clientKey != null then cfg.clientKey else defaults.sshHostKeyFile;
+      defaultText = lib.literalExpression ''if clientKey != null then clientKey else "${defaults.sshHostKeyFile}"'';
+      description = ''
+        The host's SSH ed25519 key, the agent's only key: the TLS client key, the key that signs the
+        certificate request at enrolment (the bootstrap token names its fingerprint), and the key
+        whose public half checks the signature of compliance evidence files.
+      '';
     };
 
     bootstrapTokenFile = mkOption {

@@ -87,6 +87,9 @@ bad "agent: successor without retireAt" agent \
 bad "agent: duplicate probe names" agent \
   'services.nixfleet.agent.healthChecks.tcp.site.port = 80;' \
   "probe names must be unique"
+bad "agent: a client key other than the SSH host key" agent \
+  'services.nixfleet.agent.clientKey = "/etc/ssh/other_key"; services.nixfleet.agent.sshHostKeyFile = "/etc/ssh/ssh_host_ed25519_key";' \
+  "name different keys"
 bad "agent: secret as a store path" agent \
   'services.nixfleet.agent.bootstrapTokenFile = lib.mkForce ./agent-config.nix;' \
   "absolute path, as a string"

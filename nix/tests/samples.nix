@@ -86,7 +86,6 @@ let
     machineId = "web-01";
     trustFile = f "agent/trust.json";
     clientCert = f "agent/persist/agent-cert.pem";
-    clientKey = f "agent/ssh_host_ed25519_key.key";
     sshHostKeyFile = f "agent/ssh_host_ed25519_key.key";
     bootstrapTokenFile = f "agent/bootstrap-token";
     stateDir = f "agent/state";

@@ -15,11 +15,12 @@ export type AgentConfig = {
   /** PEM bundle of the fleet CA; `undefined` ⇒ the trust file's rootCaPem + issuanceCaPems. */
   readonly caCert: string | undefined
   readonly clientCert: string
-  /** The SSH host key (OpenSSH format) that is also the TLS key. */
-  readonly clientKey: string
   readonly bootstrapTokenFile: string | undefined
   readonly stateDir: string
-  /** The SSH host key whose public half verifies compliance evidence. */
+  /**
+   * The host's SSH ed25519 key, the agent's only key: the TLS key, the key that signs the
+   * certificate request, and (its public half) the key compliance evidence is checked against.
+   */
   readonly sshHostKeyFile: string
   readonly healthChecksConfig: string
   /** Renew when less than this fraction of the certificate's lifetime remains (0 < f < 1). */
@@ -66,7 +67,7 @@ export type Cadence = {
 export const DEFAULT_PATHS = {
   trustFile: '/etc/nixfleet/agent/trust.json',
   clientCert: '/var/lib/nixfleet-agent/agent.crt',
-  clientKey: '/etc/ssh/ssh_host_ed25519_key',
+  sshHostKeyFile: '/etc/ssh/ssh_host_ed25519_key',
   stateDir: '/var/lib/nixfleet-agent',
   healthChecksConfig: '/etc/nixfleet/agent/health-checks.json',
   currentSystem: '/run/current-system',

@@ -43,6 +43,11 @@ export { AgentStartError, checkAgentConfig, prepareAgent } from './startup.ts'
 // final outbox flush gets 2 s of it and the workers 1.5 s to notice cancellation.
 const SHUTDOWN_FLUSH_MS = 2_000
 const SHUTDOWN_JOIN_MS = 1_500
+// The local events after which /run/current-system names another closure.
+const SWITCHES: ReadonlySet<string> = new Set([
+  'LocalActivationCompleted',
+  'LocalRollbackCompleted',
+])
 
 /** Options of a daemon run. */
 export type RunOptions = {
@@ -180,6 +185,9 @@ export async function runAgent(config: AgentConfig, opts: RunOptions): Promise<n
     },
     emit: async (rolloutId, event) => {
       await mutator.submitReliably({ type: 'Local', rolloutId, event })
+      // After the event is in the record (the heartbeat's seqs count it, so the CP does not
+      // synthesize it): tell the CP the new closure now rather than within the interval.
+      if (SWITCHES.has(event.type)) heartbeat.kick()
     },
     onRollbackFailed: (rolloutId, reason) =>
       void mutator.submitReliably({ type: 'RollbackFailed', rolloutId, reason }),

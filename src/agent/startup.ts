@@ -43,7 +43,7 @@ export function prepareAgent(
     throw new AgentStartError(e instanceof Error ? e.message : String(e))
   }
   try {
-    const key = loadHostKey(config.clientKey)
+    const key = loadHostKey(config.sshHostKeyFile)
     const ca = loadCaBundle(config.caCert, trust.get())
     const identity = new AgentIdentity(key, ca)
     const problem = opts.create

@@ -4,6 +4,8 @@
  * lockstep. Invariant: every wait ends early when the worker's signal aborts (shutdown).
  */
 
+import { systemClock } from '../runtime/clock.ts'
+
 /** Sleeps `ms`, or less if `signal` aborts; never rejects. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -29,7 +31,7 @@ export type Timers = {
 }
 
 /** Real time. */
-export const systemTimers: Timers = { monotonicMs: () => performance.now(), sleep }
+export const systemTimers: Timers = { monotonicMs: () => systemClock.monotonicMs(), sleep }
 
 /** Timers whose sleep moves a fake monotonic clock at once (tests): deadlines pass at once. */
 export function steppingTimers(): Timers & { readonly elapsed: () => number } {

@@ -98,6 +98,15 @@ export type {
   SnapshotRefusal,
 } from './host/adopt.ts'
 export { adoptSnapshot } from './host/adopt.ts'
+export type { EnrolmentState, HostFacts, HostProblem, HostProblemKind } from './host/problem.ts'
+export {
+  enrolmentOf,
+  formatSpan,
+  hostProblem,
+  OFFLINE_INTERVALS,
+  problemLabel,
+  REANCHOR_NOTICE_MS,
+} from './host/problem.ts'
 export type { HeartbeatSynthesis, HeartbeatView } from './host/heartbeat.ts'
 export {
   atTarget,
@@ -110,7 +119,14 @@ export {
   verdictAllowsConvergence,
 } from './host/heartbeat.ts'
 
-export type { RolloutHalt, RolloutPhase, RolloutRecord, RolloutResume } from './rollout/state.ts'
+export type {
+  HostFailure,
+  RolloutCancel,
+  RolloutHalt,
+  RolloutPhase,
+  RolloutRecord,
+  RolloutResume,
+} from './rollout/state.ts'
 export { ROLLOUT_PHASES, isClosed } from './rollout/state.ts'
 export type { RolloutEvent, RolloutEventType } from './rollout/events.ts'
 export { ROLLOUT_EVENT_TYPES, targetRolloutId } from './rollout/events.ts'
@@ -118,6 +134,8 @@ export type { RolloutEffect } from './rollout/effects.ts'
 export type { RolloutStepError, RolloutStepResult } from './rollout/step.ts'
 export { allHostsConverged, openRolloutRecord, stepRollout } from './rollout/step.ts'
 export { rederiveRollouts } from './rollout/rederive.ts'
+export type { ActionDecision, ActionFacts, ActionHost, RolloutAction } from './rollout/actions.ts'
+export { blockedHosts, decideRolloutAction, isBlocked } from './rollout/actions.ts'
 export { finishedAt, retentionDue } from './rollout/retention.ts'
 
 export type {

@@ -33,6 +33,8 @@ export type CpConfig = {
     readonly planDebounceMs: number
     readonly startupDispatchHoldMs: number
     readonly redeliverAfterMs: number
+    /** The agents' heartbeat interval: a host silent for three of them is shown offline. */
+    readonly heartbeatIntervalMs?: number | undefined
   }
   /** What one host or one peer may cost the CP; unset fields take `CP_LIMITS`. */
   readonly limits?: Partial<CpLimits>
@@ -80,6 +82,8 @@ export const CP_DEFAULTS = {
   planDebounceMs: 100,
   startupDispatchHoldSecs: 120,
   redeliverAfterSecs: 90,
+  // The agents' default (`--heartbeat-interval-secs` of the agent): the CP cannot ask them.
+  heartbeatIntervalSecs: 60,
   // Agents post a handful of events per activation and one result per probe and interval;
   // 120 a minute with a burst of 120 is far above that and caps a hostile host's writes.
   eventsPerMinute: 120,
@@ -135,4 +139,9 @@ export function webhookTokenReader(file: string | undefined): () => Promise<stri
       return undefined
     }
   }
+}
+
+/** The agents' heartbeat interval the CP assumes: the configured one, else the default. */
+export function heartbeatIntervalMsOf(configured: number | undefined): number {
+  return configured ?? CP_DEFAULTS.heartbeatIntervalSecs * 1000
 }

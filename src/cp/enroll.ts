@@ -40,6 +40,7 @@ import { parseCsr } from '../pki/csr.ts'
 import { agentCommonName } from '../pki/identity.ts'
 import { EnrollRequestSchema, RenewRequestSchema, type CertResponse } from '../proto/agent.ts'
 import { BOOTSTRAP_TOKEN_VERSION, type BootstrapNonces } from '../proto/bootstrap.ts'
+import { HostnameSchema } from '../proto/ids.ts'
 import { parseRfc3339Ms, toRfc3339 } from '../proto/common.ts'
 import { summarizeIssues } from '../proto/issues.ts'
 import { activeKeysAt } from '../proto/trust.ts'
@@ -77,6 +78,11 @@ export type EnrollDeps = {
   readonly dbLostAt: number | null
 }
 
+// The hostname a request's token names, however wrong the rest of it is.
+const NamedTokenSchema = v.object({
+  token: v.object({ claims: v.object({ hostname: HostnameSchema }) }),
+})
+
 const deny = (status: 400 | 401 | 409 | 500 | 503, error: string): IssueResult => ({
   status,
   error,
@@ -98,8 +104,23 @@ export class EnrollService {
 
   constructor(private readonly deps: EnrollDeps) {}
 
-  /** `POST /v1/enroll` with the parsed JSON body. */
+  /**
+   * `POST /v1/enroll` with the parsed JSON body. Its outcome is told to the mutator for the
+   * hostname the token names (when it names one): the host view shows a refusal's reason.
+   */
   async enroll(raw: unknown): Promise<IssueResult> {
+    const r = await this.enrollOnce(raw)
+    const named = v.safeParse(NamedTokenSchema, raw)
+    if (named.success && r.status !== 503)
+      this.deps.mutator.submit({
+        type: 'Enrolment',
+        hostname: named.output.token.claims.hostname,
+        refusal: r.status === 200 ? null : r.error,
+      })
+    return r
+  }
+
+  private async enrollOnce(raw: unknown): Promise<IssueResult> {
     const { state, clock } = this.deps
     const parsed = v.safeParse(EnrollRequestSchema, raw)
     if (!parsed.success)

@@ -148,7 +148,7 @@ export async function createControlPlane(
   const listenerErrors = repeatLog({
     log: log.child('http'),
     intervalMs: limits.refusalLogIntervalMs,
-    now: () => performance.now(),
+    now: () => clock.monotonicMs(),
     onSuppressed: () => metrics.logSuppressed.inc(),
   })
   const listener = await bindListener(config, opts.lightweightResponses === true, {
@@ -211,6 +211,7 @@ export async function createControlPlane(
       nonceRetentionMs: NONCE_RETENTION_MS,
       refusalLogIntervalMs: limits.refusalLogIntervalMs,
       probeResultsKept: limits.probeResultsKept,
+      heartbeatIntervalMs: config.cadence.heartbeatIntervalMs,
     },
   })
   const source = new ReleaseSource(config.sources)
@@ -299,6 +300,7 @@ export async function createControlPlane(
     closing: closing.signal,
     config: {
       agentCnSuffix: config.agentCnSuffix,
+      heartbeatIntervalMs: config.cadence.heartbeatIntervalMs,
       strict: config.strict,
       closureUpstream: config.closureUpstream,
       events: {

@@ -7,8 +7,8 @@
  * - Only the mutator's handlers (`mutator/`) and `applier.ts` (called by them) mutate this; handlers read it
  *   synchronously, so they always see a state that some committed transaction produced.
  * - Everything here is rebuilt from the database at start (`CpState.load`), except what is
- *   inherently per-process: heartbeats since start, gate-decision debounce, delivery times and
- *   verification status (recomputed at the first poll).
+ *   inherently per-process: heartbeats since start, enrolment refusals, gate-decision debounce,
+ *   delivery times and verification status (recomputed at the first poll).
  * - `hosts` holds every record of a rollout that is not closed, plus records still in flight
  *   (Activating, Deferred, Soaking) in closed rollouts; anything else lives only in the DB.
  */
@@ -21,7 +21,16 @@ import type {
   RolloutRecord,
 } from '../core/index.ts'
 import { isClosed, isUnderway } from '../core/index.ts'
-import type { FrozenPolicy, QueuedDispatch, Store, StoredRevocation } from '../db/store.ts'
+import type {
+  DenialKind,
+  FrozenPolicy,
+  KnownHost,
+  QueuedDispatch,
+  Store,
+  StoredDenial,
+  StoredRevocation,
+  StoredSkip,
+} from '../db/store.ts'
 import type { HeartbeatRequest } from '../proto/agent.ts'
 import type { BootstrapNonceEntry } from '../proto/bootstrap.ts'
 import type { FleetResolved } from '../proto/fleet.ts'
@@ -81,6 +90,15 @@ export type HeartbeatSeen = {
   readonly seqs: Readonly<Record<string, number>>
   /** The host's own problem it reported (`local_problem`: a full state directory), if any. */
   readonly problem?: HeartbeatRequest['local_problem']
+  /** The last dispatch or manifest the agent refused (`last_refusal`), if it reported one. */
+  readonly refusal?: {
+    readonly rolloutId: string | null
+    readonly kind: string
+    readonly message: string
+    readonly at: number
+  }
+  /** When the agent re-anchored its anti-rollback marks (`reanchored_at`), if it did. */
+  readonly reanchoredAt?: number
 }
 
 /** The current gate block of a host, for status and debouncing `gate_decision` rows. */
@@ -117,6 +135,13 @@ export class CpState {
   /** The planner's latest verdict per pair: 'queue' or the blocking gate. */
   readonly decisions = new Map<string, string>()
   readonly heartbeats = new Map<string, HeartbeatSeen>()
+  /** The durable record of every host the CP has heard from (`host_records`), by hostname. */
+  readonly knownHosts = new Map<string, KnownHost>()
+  /**
+   * The latest enrolment refusal per hostname, with the CP's reason, oldest first; bounded
+   * (`mutator/known-hosts.ts`) and per process, like heartbeats.
+   */
+  readonly enrolmentRefusals = new Map<string, { readonly at: number; readonly reason: string }>()
   /** Distinct failing enforce controls per rollout and host (compliance-wave gate). */
   readonly probeFailures: Record<string, Record<string, number>> = {}
   readonly probeFailureKeys = new Set<string>()
@@ -127,6 +152,14 @@ export class CpState {
    * Converged one counts as soaked.
    */
   readonly soakEndsAt: Record<string, Record<string, number>> = {}
+  /** The hosts operators skipped, by rollout then host (done for promotion, never dispatched). */
+  readonly skipped: Record<string, Record<string, StoredSkip>> = {}
+  /**
+   * The operator's emergency denials by `kind:name` (a host, or an operator CN): requests from
+   * those certificates are refused until allowed again. Read by the identity gate and the host
+   * view.
+   */
+  readonly denials = new Map<string, StoredDenial>()
   readonly status = new Map<string, ArtifactStatus>()
   readonly marks = new Map<
     string,
@@ -147,9 +180,12 @@ export class CpState {
     for (const q of store.safety.quarantines())
       this.addQuarantine(q.channel, q.closure, q.quarantinedAt)
     for (const r of store.security.revocations()) this.revocations.set(r.hostname, r)
+    for (const h of store.knownHosts.all()) this.knownHosts.set(h.hostname, h)
     for (const d of store.dispatch.all()) this.putDispatch(d)
     for (const f of store.safety.probeFailureKeys())
       this.addProbeFailure(f.rolloutId, f.host, f.item)
+    for (const s of store.operator.skips()) this.putSkip(s)
+    for (const d of store.operator.denials()) this.denials.set(denialKey(d.kind, d.name), d)
     for (const m of store.release.marks()) {
       this.marks.set(m.key, { signedAtMs: m.signedAtMs, ciCommit: m.ciCommit, sha256: m.sha256 })
     }
@@ -216,6 +252,29 @@ export class CpState {
     }
   }
 
+  /** Records a skip in memory. */
+  putSkip(s: StoredSkip): void {
+    ;(this.skipped[s.rolloutId] ??= {})[s.hostname] = s
+  }
+
+  /** The skip of a host in a rollout, if an operator skipped it. */
+  skipOf(rolloutId: string, host: string): StoredSkip | undefined {
+    return this.skipped[rolloutId]?.[host]
+  }
+
+  /** Forgets a skip (the host is retried). */
+  dropSkip(rolloutId: string, host: string): void {
+    const m = this.skipped[rolloutId]
+    if (m === undefined) return
+    delete m[host]
+    if (isEmpty(m)) delete this.skipped[rolloutId]
+  }
+
+  /** The denial of a host or an operator CN, if any. */
+  denial(kind: DenialKind, name: string): StoredDenial | undefined {
+    return this.denials.get(denialKey(kind, name))
+  }
+
   /** Counts a distinct failing control (or probe) of a host in a rollout, once. */
   addProbeFailure(rolloutId: string, host: string, item: string): void {
     const key = `${rolloutId}\u0000${host}\u0000${item}`
@@ -223,6 +282,17 @@ export class CpState {
     this.probeFailureKeys.add(key)
     const byHost = (this.probeFailures[rolloutId] ??= {})
     byHost[host] = (byHost[host] ?? 0) + 1
+  }
+
+  /** Forgets a host's failing controls in a rollout (the host is retried from scratch). */
+  clearProbeFailures(rolloutId: string, host: string): void {
+    const byHost = this.probeFailures[rolloutId]
+    if (byHost === undefined) return
+    delete byHost[host]
+    if (isEmpty(byHost)) delete this.probeFailures[rolloutId]
+    const prefix = `${rolloutId}\u0000${host}\u0000`
+    for (const key of [...this.probeFailureKeys])
+      if (key.startsWith(prefix)) this.probeFailureKeys.delete(key)
   }
 
   /** Records a quarantine in memory. */
@@ -292,8 +362,14 @@ export class CpState {
       budgets,
       outstandingEnforceFailures: this.probeFailures,
       soakEndsAt: this.soakEndsAt,
+      skipped: this.skipped,
     }
   }
+}
+
+/** The key of a denial in `CpState.denials`. */
+export function denialKey(kind: DenialKind, name: string): string {
+  return `${kind}:${name}`
 }
 
 // O(1), unlike Object.keys(o).length: evicting a 10k-host rollout calls this per host.

@@ -14,11 +14,15 @@ import type { Db } from './client.ts'
 import journal from './migrations/meta/_journal.json' with { type: 'json' }
 import init from './migrations/0000_init.sql' with { type: 'text' }
 import tokenReplayKeepUntil from './migrations/0001_token_replay_keep_until.sql' with { type: 'text' }
+import hostRecords from './migrations/0002_host_records.sql' with { type: 'text' }
+import rolloutHistory from './migrations/0003_rollout_history.sql' with { type: 'text' }
 
 /** The SQL of every migration, by journal tag. */
 export const EMBEDDED_MIGRATIONS: Readonly<Record<string, string>> = {
   '0000_init': init,
   '0001_token_replay_keep_until': tokenReplayKeepUntil,
+  '0002_host_records': hostRecords,
+  '0003_rollout_history': rolloutHistory,
 }
 
 /** The journal of the embedded migrations. */

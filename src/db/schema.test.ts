@@ -20,7 +20,7 @@ describe('embedded migrations', () => {
   test('the migrated database has exactly the columns schema.ts declares', () => {
     const sqlite = new Database(':memory:')
     applyMigrations(drizzle({ client: sqlite }), sqlite)
-    expect(tables.length).toBe(11)
+    expect(tables.length).toBe(14)
     for (const table of tables) {
       const cfg = getTableConfig(table)
       const rows = sqlite.query(`PRAGMA table_info(${cfg.name})`).all() as {

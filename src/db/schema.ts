@@ -1,6 +1,6 @@
 /**
  * The control plane's SQLite schema (spec runtime.md §7, RFC-0008 §6.2) as drizzle tables: the
- * only file that defines tables. `migrations/0000_init.sql` creates exactly these; a test
+ * only file that defines tables. The migrations (`migrations/*.sql`) create exactly these; a test
  * compares the two column by column.
  *
  * Invariants (do not change without a migration):
@@ -46,6 +46,10 @@ export const eventLog = sqliteTable(
       .on(t.rolloutId, t.seq)
       .where(sql`rollout_id IS NOT NULL`),
     index('event_log_kind_ts').on(t.kind, t.ts),
+    // NixFleet: one host's events of a rollout, paged by seq (`/v1/rollouts/:id/events?host=`).
+    index('event_log_rollout_host_seq')
+      .on(t.rolloutId, t.hostId, t.seq)
+      .where(sql`rollout_id IS NOT NULL`),
   ]
 )
 
@@ -112,13 +116,49 @@ export const rollouts = sqliteTable(
     // NixFleet: the channel's policy and budgets frozen at open, for the rollout's whole life.
     policyJson: text('policy_json').notNull(),
     budgetsJson: text('budgets_json').notNull().default('[]'),
+    // NixFleet: the history (`/v1/rollouts?all=1`): the latest halt, kept after a resume or a
+    // supersede; the operator's cancellation; the successor that superseded it.
+    lastHaltJson: text('last_halt_json'),
+    cancelJson: text('cancel_json'),
+    supersededBy: text('superseded_by'),
   },
   (t) => [
     index('rollouts_channel_state').on(t.channel, t.state),
     index('rollouts_active')
       .on(t.state)
       .where(sql`state IN ('Opening','Active','Converging','Reverted','Failed')`),
+    index('rollouts_opened').on(t.openedAt, t.rolloutId),
   ]
+)
+
+/** NixFleet: the hosts an operator skipped in a rollout (done for promotion, never re-dispatched). */
+export const hostSkips = sqliteTable(
+  'host_skips',
+  {
+    rolloutId: text('rollout_id').notNull(),
+    hostname: text('hostname').notNull(),
+    at: text('at').notNull(),
+    operatorCn: text('operator_cn').notNull(),
+    reason: text('reason').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.rolloutId, t.hostname] })]
+)
+
+/**
+ * NixFleet: the operator's emergency denials of a host or an operator certificate (by CN): the
+ * next request is refused until an operator allows it again or the signed revocation list
+ * supersedes a host's denial.
+ */
+export const denials = sqliteTable(
+  'denials',
+  {
+    kind: text('kind', { enum: ['host', 'operator'] }).notNull(),
+    name: text('name').notNull(),
+    reason: text('reason').notNull(),
+    deniedBy: text('denied_by').notNull(),
+    at: text('at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.kind, t.name] })]
 )
 
 /** The closures quarantined per channel (a host rolled back from them). */
@@ -221,4 +261,25 @@ export const operatorActions = sqliteTable('operator_actions', {
   target: text('target').notNull(),
   reason: text('reason'),
   eventLogSeq: integer('event_log_seq').references(() => eventLog.seq, { onDelete: 'set null' }),
+})
+
+/**
+ * NixFleet: what the CP knows of each host beyond its rollouts (kept after they close): the
+ * closure it runs and its recent history (JSON, newest first, bounded), when it was last heard
+ * from, its last rollout and how that ended, its enrolment and its certificate.
+ */
+export const hostRecords = sqliteTable('host_records', {
+  hostname: text('hostname').primaryKey(),
+  channel: text('channel'),
+  currentClosure: text('current_closure'),
+  currentClosureAt: text('current_closure_at'),
+  targetClosure: text('target_closure'),
+  lastSeenAt: text('last_seen_at'),
+  lastRolloutId: text('last_rollout_id'),
+  lastRolloutOutcome: text('last_rollout_outcome'),
+  enrolledAt: text('enrolled_at'),
+  certSerial: text('cert_serial'),
+  certNotBefore: text('cert_not_before'),
+  certNotAfter: text('cert_not_after'),
+  closureHistory: text('closure_history').notNull().default('[]'),
 })

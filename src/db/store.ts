@@ -10,6 +10,8 @@ import { dispatchQueries } from './queries/dispatch.ts'
 import { eventLogQueries } from './queries/event-log.ts'
 import { fleetSafetyQueries } from './queries/fleet-safety.ts'
 import { hostRecordQueries } from './queries/host-records.ts'
+import { knownHostQueries } from './queries/known-hosts.ts'
+import { operatorQueries } from './queries/operator.ts'
 import { releaseQueries } from './queries/release.ts'
 import { rolloutQueries } from './queries/rollouts.ts'
 import { securityQueries } from './queries/security.ts'
@@ -18,19 +20,23 @@ export type { QueuedDispatch } from './queries/dispatch.ts'
 export type { EventKind, EventLogEntry, NewEvent } from './queries/event-log.ts'
 export type { NewProbeFailure, StoredQuarantine } from './queries/fleet-safety.ts'
 export type { StoredHost } from './queries/host-records.ts'
+export type { ClosureSeen, KnownHost, RolloutOutcome } from './queries/known-hosts.ts'
+export type { DenialKind, StoredAction, StoredDenial, StoredSkip } from './queries/operator.ts'
 export type { StoredArtifact, StoredMark } from './queries/release.ts'
-export type { FrozenPolicy, StoredRollout } from './queries/rollouts.ts'
+export type { FrozenPolicy, RolloutCursor, RolloutPage, StoredRollout } from './queries/rollouts.ts'
 export type { StoredRevocation } from './queries/security.ts'
 
 function bind(db: Db) {
   return {
     events: eventLogQueries(db),
     hosts: hostRecordQueries(db),
+    knownHosts: knownHostQueries(db),
     rollouts: rolloutQueries(db),
     dispatch: dispatchQueries(db),
     security: securityQueries(db),
     release: releaseQueries(db),
     safety: fleetSafetyQueries(db),
+    operator: operatorQueries(db),
   }
 }
 

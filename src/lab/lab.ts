@@ -10,6 +10,7 @@
 import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { sha256Hex } from '../crypto/sha256.ts'
+import { systemClock } from '../runtime/clock.ts'
 import { caDirFlags, systemFlags } from './fake-system.ts'
 import { labFleetJson } from './fleet.ts'
 import {
@@ -149,6 +150,11 @@ export class Lab {
     return id
   }
 
+  /** Makes a `probe-fails` closure of `host` healthy (its cause fixed outside the release). */
+  heal(host: string, closure: string): void {
+    rmSync(join(this.host(host).system.storeDir, closure, 'probe-fails'), { force: true })
+  }
+
   /** How many times `switch-to-configuration switch` ran for `closure` on `host`. */
   switchCount(host: string, closure: string): number {
     const log = join(this.host(host).system.storeDir, closure, 'switch-log')
@@ -248,7 +254,7 @@ export class Lab {
     ]
     const before = existsSync(log) ? readFileSync(log, 'utf8').length : 0
     this.cpChild = this.sup.spawn('control-plane', argv, log)
-    const deadline = performance.now() + 20_000
+    const deadline = systemClock.monotonicMs() + 20_000
     for (;;) {
       const text = existsSync(log) ? readFileSync(log, 'utf8').slice(before) : ''
       const line = text.split('\n').find((l) => l.includes('"msg":"listening"'))
@@ -258,7 +264,7 @@ export class Lab {
       }
       if (!this.cpChild.isRunning())
         throw new Error(`control plane exited at start:\n${text.slice(-2000)}`)
-      if (performance.now() > deadline)
+      if (systemClock.monotonicMs() > deadline)
         throw new Error('control plane did not start listening within 20 s')
       await Bun.sleep(25)
     }
@@ -271,10 +277,10 @@ export class Lab {
     return c ? c.stop(signal) : 0
   }
 
-  /** The agent command line of `host`. */
-  agentArgv(host: string): string[] {
+  /** The agent command line of `host`; `extra` flags replace the lab's of the same name. */
+  agentArgv(host: string, extra: readonly string[] = []): string[] {
     const h = this.host(host)
-    return [
+    const argv = [
       this.opts.bin,
       'agent',
       '--control-plane-url',
@@ -317,15 +323,16 @@ export class Lab {
       '--backoff-max-secs',
       '2',
     ]
+    return [...withoutFlags(argv, extra), ...extra]
   }
 
-  /** Starts the agent of `host`. */
-  startAgent(host: string): Child {
+  /** Starts the agent of `host`, with `extra` flags if given. */
+  startAgent(host: string, extra: readonly string[] = []): Child {
     const h = this.host(host)
     if (h.agent?.isRunning()) return h.agent
     h.agent = this.sup.spawn(
       `agent ${host}`,
-      this.agentArgv(host),
+      this.agentArgv(host, extra),
       join(this.paths.logs, `agent-${host}.log`)
     )
     return h.agent
@@ -387,4 +394,15 @@ export class Lab {
     await this.sup.stopAll()
     if (!keep) rmSync(this.opts.dir, { recursive: true, force: true })
   }
+}
+
+/** `argv` without the flags (and their values) that `extra` sets. */
+function withoutFlags(argv: readonly string[], extra: readonly string[]): string[] {
+  const set = new Set(extra.filter((a) => a.startsWith('--')))
+  const out: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    if (set.has(argv[i]!)) i++
+    else out.push(argv[i]!)
+  }
+  return out
 }

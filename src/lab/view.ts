@@ -8,17 +8,18 @@
 export type HostEntry = {
   readonly hostname: string
   readonly channel: string
-  readonly rolloutState?: string
+  readonly rolloutState?: string | null
   readonly converged?: boolean
-  readonly currentClosureHash?: string
-  readonly lastRolloutId?: string
-  readonly quarantinedClosure?: string
-  readonly gate?: { readonly gate: string; readonly reason: string }
+  readonly currentClosure?: string | null
+  readonly lastRollout?: { readonly id: string; readonly outcome: string | null } | null
+  readonly quarantinedClosure?: string | null
+  readonly gate?: { readonly gate: string; readonly reason: string } | null
+  readonly problem?: { readonly kind: string; readonly message: string } | null
 }
 
 /** The fields of a `/v1/rollouts` entry the view uses. */
 export type RolloutEntry = {
-  readonly rolloutId: string
+  readonly id: string
   readonly channel: string
   readonly currentWave: number
   readonly state?: string
@@ -66,7 +67,7 @@ export function renderFleet(
   for (const { channel, waves } of layout) {
     const rollout = rollouts.find((r) => r.channel === channel)
     const head = rollout
-      ? `${rollout.rolloutId.slice(0, channel.length + 9)} ${rollout.state ?? ''}${rollout.halt ? ' HALTED' : ''}`
+      ? `${rollout.id.slice(0, channel.length + 9)} ${rollout.state ?? ''}${rollout.halt ? ' HALTED' : ''}`
       : 'no rollout in flight'
     lines.push(`  ${paint(channel.padEnd(8), 1)} ${head}`)
     waves.forEach((members, i) => {
@@ -82,6 +83,7 @@ export function renderFleet(
     for (const name of waves.flat()) {
       const h = byName.get(name)
       if (h?.gate && h.rolloutState === 'Pending') reasons.add(h.gate.reason)
+      if (h?.problem) reasons.add(`${name}: ${h.problem.message}`)
       if (h?.quarantinedClosure)
         reasons.add(`closure ${h.quarantinedClosure.slice(0, 12)}… is quarantined on ${channel}`)
     }

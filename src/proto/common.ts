@@ -157,6 +157,10 @@ export const HealthGateSchema = v.object({
   // NixFleet addition (DECISIONS §3.8): seconds an enforce probe may fail before the host is
   // Failed; absent means 60 s. Additive, so reference consumers ignore it.
   sustainedFailureSecs: v.nullish(U32Schema),
+  // NixFleet addition: whether a Deferred host (switch staged for the next boot, the new system
+  // not running yet) counts as done for wave promotion, host edges and channel edges. Absent
+  // means false: a wave is done when its hosts run the new system (docs/decisions.md).
+  deferredCountsAsDone: v.nullish(v.boolean()),
 })
 /** The health gate of a rollout policy. */
 export type HealthGate = v.InferOutput<typeof HealthGateSchema>

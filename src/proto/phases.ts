@@ -1,5 +1,5 @@
 /**
- * The seven host states of a rollout record (spec §1.1) and the eight rollout states: the one
+ * The seven host states of a rollout record (spec §1.1) and the nine rollout states: the one
  * list of each that the wire picklists, the database's `state` enums and core's types derive
  * from, so they can never disagree. Strings are identical on the wire and in the database.
  */
@@ -18,7 +18,10 @@ export const HOST_PHASES = [
 /** One host state. */
 export type HostPhase = (typeof HOST_PHASES)[number]
 
-/** The rollout states in table order (spec §2.1), for the database enum and the operator API. */
+/**
+ * The rollout states in table order (spec §2.1), for the database enum and the operator API;
+ * `Cancelled` (an operator closed the rollout) is NixFleet's.
+ */
 export const ROLLOUT_PHASES = [
   'Opening',
   'Active',
@@ -28,6 +31,7 @@ export const ROLLOUT_PHASES = [
   'Failed',
   'Superseded',
   'Pruned',
+  'Cancelled',
 ] as const
 
 /** One rollout state. */

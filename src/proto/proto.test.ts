@@ -101,6 +101,7 @@ export type TypeTests = [
         systemdFailedUnits?: { max: number } | null | undefined
         complianceProbes?: { required: boolean } | null | undefined
         sustainedFailureSecs?: number | null | undefined
+        deferredCountsAsDone?: boolean | null | undefined
       }
     >
   >,

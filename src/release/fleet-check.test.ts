@@ -235,6 +235,22 @@ describe('keys and types', () => {
     ])
   })
 
+  test('healthGate.deferredCountsAsDone is known and must be a boolean; a misspelling is named', () => {
+    const fleet = base()
+    fleet.rolloutPolicies.canary.healthGate.deferredCountsAsDone = true
+    expect(problemsOf(fleet)).toEqual([])
+    fleet.rolloutPolicies.canary.healthGate.deferredCountsAsDone = 'yes'
+    expect(problemsOf(fleet)).toHaveLength(1)
+    expect(problemsOf(fleet)[0]).toStartWith(
+      'rolloutPolicies.canary.healthGate.deferredCountsAsDone'
+    )
+    delete fleet.rolloutPolicies.canary.healthGate.deferredCountsAsDone
+    fleet.rolloutPolicies.canary.healthGate.deferedCountsAsDone = true
+    expect(problemsOf(fleet)).toEqual([
+      'rolloutPolicies.canary.healthGate.deferedCountsAsDone: no such key (did you mean deferredCountsAsDone?)',
+    ])
+  })
+
   test('wrong types, missing fields and bad names are reported at their paths, all at once', () => {
     const fleet = base()
     fleet.hosts['web-01'].tags = 'web'

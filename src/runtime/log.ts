@@ -3,6 +3,7 @@
  * operators can grep and machines can parse. Invariant: log calls never throw.
  */
 import { toRfc3339 } from '../proto/common.ts'
+import { systemClock } from './clock.ts'
 
 /** Log levels, in increasing severity. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
@@ -26,7 +27,7 @@ export function createLogger(opts: {
   sink?: (line: string) => void
 }): Logger {
   const min = ORDER[opts.level ?? 'info']
-  const now = opts.now ?? Date.now
+  const now = opts.now ?? systemClock.now
   const sink = opts.sink ?? ((line: string) => process.stderr.write(line))
   const emit = (level: LogLevel, msg: string, fields?: Record<string, unknown>): void => {
     if (ORDER[level] < min) return

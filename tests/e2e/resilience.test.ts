@@ -159,7 +159,8 @@ describe('resilience', () => {
       const c2 = await l.release({ 'web-1': l.closure('web-1', 'r2-web-1') })
       await until('the CP shows the host problem', async () => {
         const h = (await hostsOf(l))['web-1']
-        return (h?.localProblem as { code?: string } | undefined)?.code === 'ENOSPC'
+        const p = h?.problem as { kind: string; message: string } | null | undefined
+        return p?.kind === 'agent-io-error' && p.message.includes('ENOSPC')
       })
       const log = logOf(l, 'agent-web-1')
       expect(log).toContain('"msg":"worker error; retrying after a backoff"')
@@ -167,10 +168,7 @@ describe('resilience', () => {
       // Space freed: the agent goes on by itself (no restart) and the problem clears.
       rmSync(filler)
       await until('web-1 converged on r2', () => converged(l, c2, ['web-1']), 30_000)
-      await until(
-        'the problem cleared',
-        async () => !('localProblem' in (await hostsOf(l))['web-1']!)
-      )
+      await until('the problem cleared', async () => (await hostsOf(l))['web-1']?.problem === null)
       expect(logOf(l, 'agent-web-1')).toContain('"msg":"worker recovered"')
     } finally {
       await l.stopAgent('web-1', 'SIGKILL')
@@ -247,8 +245,8 @@ describe('resilience', () => {
           (n) =>
             h[n]?.rolloutState === 'Converged' ||
             (h[n]?.converged === true &&
-              h[n]?.lastRolloutId === rid('stable', c1) &&
-              h[n]?.rolloutState === undefined)
+              h[n]?.lastRollout?.id === rid('stable', c1) &&
+              h[n]?.rolloutState == null)
         )
       },
       30_000

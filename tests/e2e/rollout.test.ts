@@ -46,6 +46,26 @@ const startAll = async (l: Lab, except: readonly string[] = []) => {
   for (const h of l.hosts.keys()) if (!except.includes(h)) l.startAgent(h)
 }
 
+/** Releases `r1` with kernel-1's switch needing a reboot, starts the fleet, waits for Deferred. */
+const releaseNeedingReboot = async (l: Lab) => {
+  const closures = closuresFor(l, 'r1', { 'kernel-1': { kind: 'reboot' } })
+  const c1 = await l.release(closures)
+  await startAll(l)
+  await until(
+    'kernel-1 Deferred',
+    async () => (await hostsOf(l))['kernel-1']?.rolloutState === 'Deferred',
+    30_000
+  )
+  return { closures, c1 }
+}
+
+/** The reboot: the agent goes down, the machine comes back running `closure`. */
+const rebootInto = async (l: Lab, host: string, closure: string) => {
+  await l.stopAgent(host)
+  l.reboot(host, closure)
+  l.startAgent(host)
+}
+
 describe('rollouts', () => {
   test('happy path: channel edge, canary wave, two waves under a budget of 1; all Terminal, full story per host', async () => {
     lab = await makeLab({
@@ -154,8 +174,8 @@ describe('rollouts', () => {
       expect.objectContaining({ channel: 'stable', closure: bad.canary! })
     )
     const rollout = (
-      await l.api<{ rollouts: { rolloutId: string; halt: unknown }[] }>('/v1/rollouts')
-    ).body.rollouts.find((r) => r.rolloutId === rid('stable', c1))
+      await l.api<{ rollouts: { id: string; halt: unknown }[] }>('/v1/rollouts')
+    ).body.rollouts.find((r) => r.id === rid('stable', c1))
     expect(rollout?.halt).toBeTruthy()
     // Once the planner has planned on the halt, nobody else was dispatched or moved.
     await planPassAfterNow(l)
@@ -228,21 +248,11 @@ describe('rollouts', () => {
       hosts: [{ name: 'kernel-1', channel: 'stable', wave: 0 }],
     })
     const l = lab
-    const closures = closuresFor(l, 'r1', { 'kernel-1': { kind: 'reboot' } })
-    const c1 = await l.release(closures)
-    await startAll(l)
-    await until(
-      'kernel-1 Deferred',
-      async () => (await hostsOf(l))['kernel-1']?.rolloutState === 'Deferred',
-      30_000
-    )
+    const { closures, c1 } = await releaseNeedingReboot(l)
     expect((await hostsOf(l))['kernel-1']?.pendingReboot).toBe(true)
     expect(l.currentClosure('kernel-1')).not.toBe(closures['kernel-1']!)
 
-    // The reboot: the agent goes down, the machine comes back running the new closure.
-    await l.stopAgent('kernel-1')
-    l.reboot('kernel-1', closures['kernel-1']!)
-    l.startAgent('kernel-1')
+    await rebootInto(l, 'kernel-1', closures['kernel-1']!)
     await until(
       'the rollout Terminal after the reboot',
       async () => (await lifecycleOf(l, rid('stable', c1))) === 'Terminal',
@@ -252,6 +262,51 @@ describe('rollouts', () => {
     const kinds = agentEventsOf(await eventsOf(l, rid('stable', c1)), 'kernel-1').map(([, k]) => k)
     expect(kinds.indexOf('ActivationDeferred')).toBeGreaterThan(-1)
     expect(kinds.indexOf('ActivationDeferred')).toBeLessThan(kinds.lastIndexOf('Converged'))
+  })
+
+  test('a wave-0 host that needs a reboot holds wave 1 until it has rebooted into the new system and soaked', async () => {
+    lab = await makeLab({
+      channels: [{ name: 'stable', soakMinutes: [0, 0], onHealthFailure: 'halt' }],
+      hosts: [
+        { name: 'kernel-1', channel: 'stable', wave: 0 },
+        { name: 'web-1', channel: 'stable', wave: 1 },
+      ],
+    })
+    const l = lab
+    const { closures, c1 } = await releaseNeedingReboot(l)
+    // However often the planner runs, web-1 is not dispatched while kernel-1 waits for its reboot,
+    // and the operator is told why.
+    await planPassAfterNow(l)
+    expect(dispatchesOf(await eventsOf(l, rid('stable', c1)), 'web-1')).toEqual([])
+    expect(l.switchCount('web-1', closures['web-1']!)).toBe(0)
+    const held = (await hostsOf(l))['web-1']
+    expect(held?.rolloutState).toBe('Pending')
+    expect(held?.gate).toMatchObject({
+      gate: 'wave-promotion',
+      reason: 'wave 1 waits: kernel-1 waiting for reboot',
+    })
+
+    // The reboot: kernel-1 comes back running its target, soaks, converges; only then web-1 goes.
+    await rebootInto(l, 'kernel-1', closures['kernel-1']!)
+    await until('both hosts converged', () => converged(l, c1, ['kernel-1', 'web-1']), 45_000)
+    const rows = await eventsOf(l, rid('stable', c1))
+    const at = (pred: (r: (typeof rows)[number]) => boolean): number => rows.findIndex(pred)
+    const kernelEvent = (kind: string) =>
+      at((r) => r.kind === 'agent_event' && r.host === 'kernel-1' && r.payload.kind === kind)
+    const webDispatch = at(
+      (r) => r.kind === 'plan_action' && r.host === 'web-1' && r.payload.action === 'QueueDispatch'
+    )
+    expect(kernelEvent('ActivationDeferred')).toBeGreaterThan(-1)
+    expect(webDispatch).toBeGreaterThan(kernelEvent('ActivationDeferred'))
+    // Converged follows the soak after the reboot; the dispatch of wave 1 follows Converged.
+    const kernelConverged = rows.findIndex(
+      (r) =>
+        r.host === 'kernel-1' && (r.payload.kind === 'Converged' || r.payload.to === 'Converged')
+    )
+    expect(kernelConverged).toBeGreaterThan(kernelEvent('ActivationDeferred'))
+    expect(webDispatch).toBeGreaterThan(kernelConverged)
+    expect(l.currentClosure('kernel-1')).toBe(closures['kernel-1']!)
+    expect(l.currentClosure('web-1')).toBe(closures['web-1']!)
   })
 
   test('an agent that is down during its wave holds only what the policy says; it catches up when back', async () => {

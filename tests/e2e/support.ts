@@ -64,7 +64,7 @@ export async function lifecycleOf(lab: Lab, rolloutId: string): Promise<string |
 /** One row of a rollout's event log. */
 export type LogRow = {
   seq: number
-  ts: string
+  at: string
   kind: string
   host: string | null
   payload: Record<string, unknown>
@@ -99,8 +99,8 @@ export async function converged(
   const all = await hostsOf(lab)
   return hosts.every((h) => {
     const e = all[h]
-    if (e === undefined || e.lastRolloutId !== rid(e.channel, commit)) return false
-    return e.rolloutState === undefined ? e.converged === true : e.rolloutState === 'Converged'
+    if (e === undefined || e.lastRollout?.id !== rid(e.channel, commit)) return false
+    return e.rolloutState == null ? e.converged === true : e.rolloutState === 'Converged'
   })
 }
 
@@ -155,4 +155,21 @@ export function logOf(lab: Lab, process: string): string {
 /** The entries of a directory, none when it does not exist. */
 export function entriesOf(dir: string): string[] {
   return existsSync(dir) ? readdirSync(dir) : []
+}
+
+/**
+ * Revokes every certificate of `host` issued before the next whole second, in a new signed
+ * revocation list published with a release of `closures`, and has the CP poll it now.
+ */
+export async function revokeInNewRelease(
+  lab: Lab,
+  host: string,
+  closures: Readonly<Record<string, string>>
+): Promise<void> {
+  const notBefore = new Date(Math.ceil((Date.now() + 1000) / 1000) * 1000)
+    .toISOString()
+    .replace(/\.\d+Z$/, 'Z')
+  lab.setRevocations([{ hostname: host, notBefore, reason: 'disk sent for repair' }])
+  await lab.release(closures)
+  await lab.refresh()
 }

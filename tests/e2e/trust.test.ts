@@ -16,6 +16,7 @@ import {
   hostsOf,
   makeLab,
   planPassAfterNow,
+  revokeInNewRelease,
   rid,
   until,
 } from './support.ts'
@@ -136,7 +137,7 @@ describe('trust', () => {
     expect(await cpMetric(l, DISPATCHES_QUEUED)).toBe(queued)
     const hosts = await hostsOf(l)
     for (const h of l.hosts.keys()) {
-      expect(hosts[h]?.lastRolloutId).toBe(rid('stable', c2))
+      expect(hosts[h]?.lastRollout?.id).toBe(rid('stable', c2))
       expect(l.currentClosure(h)).toBe(r2[h]!)
     }
     expect(c1).not.toBe(c2)
@@ -160,13 +161,8 @@ describe('trust', () => {
       return res.status
     }
     expect(await asHost('web-1')).toBe(200)
-    // Certificates issued before this instant are revoked (the key is presumed compromised).
-    const notBefore = new Date(Math.ceil((Date.now() + 1000) / 1000) * 1000)
-      .toISOString()
-      .replace(/\.\d+Z$/, 'Z')
-    l.setRevocations([{ hostname: 'web-1', notBefore, reason: 'disk sent for repair' }])
-    await l.release(closuresFor(l, 'r2'))
-    await l.refresh()
+    // Certificates issued before now are revoked (the key is presumed compromised).
+    await revokeInNewRelease(l, 'web-1', closuresFor(l, 'r2'))
     await until('web-1 refused', async () => (await asHost('web-1')) === 401, 20_000)
     expect(await asHost('web-2')).toBe(200)
   })

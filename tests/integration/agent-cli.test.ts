@@ -8,12 +8,15 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import {
   fakeSystem,
+  httpsServer,
+  jsonReply,
   removeDir,
   seedOf,
   spawnLogged,
   tempDir,
   testPki,
   trustFileFor,
+  waitFor,
   type TestPki,
 } from '../support/fixtures.ts'
 import { ed25519PublicKey } from '../../src/crypto/ed25519.ts'
@@ -53,7 +56,6 @@ function base(over: Record<string, string> = {}): string[] {
     '--machine-id': 'h1',
     '--trust-file': join(dir, 'trust.json'),
     '--client-cert': join(dir, 'agent.crt'),
-    '--client-key': join(dir, 'host.key'),
     '--ssh-host-key-file': join(dir, 'host.key'),
     '--state-dir': join(dir, 'state'),
     '--health-checks-config': join(dir, 'checks.json'),
@@ -76,8 +78,13 @@ describe('start-up checks', () => {
     ],
     [
       'an unreadable host key',
-      { '--client-key': join('/nonexistent', 'key') },
+      { '--ssh-host-key-file': join('/nonexistent', 'key') },
       'nixfleet: agent: cannot read host key /nonexistent/key: no such file or directory',
+    ],
+    [
+      'a --client-key that is not the SSH host key',
+      { '--client-key': join(dir, 'other.key') },
+      'nixfleet: agent: --client-key and --ssh-host-key-file name different files',
     ],
     [
       'a state dir that cannot be created',
@@ -132,6 +139,20 @@ describe('start-up checks', () => {
     ])
     expect(bad.code).toBe(2)
     expect(bad.stderr).toContain('bad-checks.json: x.kind')
+  })
+
+  test('--client-key alone names the host key, as does --client-key beside the same file', () => {
+    const [exe, cmd, ...flags] = base()
+    const at = flags.indexOf('--ssh-host-key-file')
+    const alone = [...flags.slice(0, at), '--client-key', ...flags.slice(at + 1)]
+    const same = [...flags, '--client-key', join(dir, '.', 'host.key')]
+    for (const argv of [alone, same]) {
+      expect(run([exe!, cmd!, ...argv, '--check-config'])).toEqual({
+        code: 0,
+        stdout: 'configuration ok: machine h1, enrolled, 1 probe(s)\n',
+        stderr: '',
+      })
+    }
   })
 })
 
@@ -217,6 +238,57 @@ test(
     expect(performance.now() - t0).toBeLessThan(5_000)
     expect(agent.lines.some((l) => l.includes('"msg":"stopped"'))).toBe(true)
     for (const l of agent.lines) expect(() => JSON.parse(l)).not.toThrow() // JSON lines only
+  },
+  TIMEOUT_MS
+)
+
+test(
+  'the boot heartbeat (no rollout) comes first and is answered before any worker runs; the first manifest poll is immediate',
+  async () => {
+    let bootAnswered = false
+    const seen: { what: string; afterBoot: boolean }[] = []
+    const cp = await httpsServer(pki, async (req) => {
+      if (req.path === '/v1/agent/heartbeat') {
+        const body = JSON.parse(req.body) as { rollout_id: string | null }
+        seen.push({ what: `heartbeat ${body.rollout_id}`, afterBoot: bootAnswered })
+        // A slow CP: a worker started before the handshake ended would show up meanwhile.
+        if (!bootAnswered) await Bun.sleep(1_000)
+        bootAnswered = true
+        return jsonReply({ received_at: '2026-01-01T00:00:00Z' })
+      }
+      seen.push({ what: `${req.method} ${req.path.split('?')[0]}`, afterBoot: bootAnswered })
+      // Long polls are held (as the CP does) so the dispatch worker does not spin.
+      if (req.path.startsWith('/v1/agent/dispatch')) return new Promise(() => {})
+      return jsonReply({ error: 'no verified fleet yet' }, 503)
+    })
+    const sys = fakeSystem(join(dir, 'sys-boot'))
+    mkdirSync(join(dir, 'state-boot'))
+    const agent = spawnLogged([
+      ...base({
+        '--control-plane-url': cp.url,
+        '--state-dir': join(dir, 'state-boot'),
+        '--current-system': sys.paths.currentSystem,
+      }),
+      // Cadences far beyond the test: what happens comes from start-up alone.
+      '--manifest-poll-interval-secs',
+      '3600',
+      '--heartbeat-interval-secs',
+      '3600',
+      '--drain-interval-secs',
+      '3600',
+    ])
+    try {
+      await agent.waitForLog('start', (l) => l.msg === 'agent started')
+      await waitFor('the first manifest poll', () =>
+        seen.some((s) => s.what === 'GET /v1/fleet.resolved') ? true : undefined
+      )
+      expect(seen[0]).toEqual({ what: 'heartbeat null', afterBoot: false })
+      expect(seen.slice(1).filter((s) => !s.afterBoot)).toEqual([])
+    } finally {
+      agent.proc.kill('SIGTERM')
+      await agent.exited
+      cp.stop()
+    }
   },
   TIMEOUT_MS
 )

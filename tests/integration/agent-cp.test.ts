@@ -184,8 +184,7 @@ function startAgent(host: Host, port: number, extra: string[] = []): LoggedProce
       join(root, 'trust.json'),
       '--client-cert',
       join(host.dir, 'agent.crt'),
-      '--client-key',
-      join(host.dir, 'ssh_host_ed25519_key'),
+      // The host key alone: it is the TLS key and signs the certificate request.
       '--ssh-host-key-file',
       join(host.dir, 'ssh_host_ed25519_key'),
       '--bootstrap-token-file',

@@ -251,6 +251,33 @@ describe('agent routes', () => {
     expect((await req(cp, 'GET', '/v1/agent/closure/a%20b', { cn: AGENT('h1') })).status).toBe(400)
   })
 
+  test('an enrolment refusal is remembered: the host shows enrolment-refused with the reason', async () => {
+    const other = await make()
+    type Row = { enrolment: { state: string; reason: string | null }; problem: { kind: string } }
+    const row = async (host: string) =>
+      (await (await req(other, 'GET', `/v1/hosts/${host}`, { cn: OP })).json()) as Row
+    expect((await row('h1')).enrolment.state).toBe('never')
+    const token = { version: 1, claims: { hostname: 'h1' }, signature: 'x' }
+    expect((await req(other, 'POST', '/v1/enroll', { body: { token, csrPem: 'x' } })).status).toBe(
+      400
+    )
+    // A request behind it in the mutator's queue: the refusal was applied before it.
+    await other.mutator.request({ type: 'PlanTick' })
+    const h1 = await row('h1')
+    expect(h1.enrolment.state).toBe('refused')
+    expect(h1.enrolment.reason).toStartWith('invalid enrolment request: ')
+    expect(h1.problem.kind).toBe('enrolment-refused')
+    expect((await row('h2')).enrolment.state).toBe('never')
+    // Its first heartbeat since: enrolled after all.
+    const hb = await req(other, 'POST', '/v1/agent/heartbeat', {
+      cn: AGENT('h1'),
+      body: { hostname: 'h1', at: iso(T0) },
+    })
+    expect(hb.status).toBe(200)
+    expect((await row('h1')).enrolment.state).toBe('enrolled')
+    await other.stop()
+  })
+
   test('enrol and renew: 400 for malformed requests', async () => {
     expect((await req(cp, 'POST', '/v1/enroll', { body: { token: 1 } })).status).toBe(400)
     expect(
@@ -293,9 +320,9 @@ describe('artifacts and views', () => {
 
   test('rollout views: list, lifecycle, hosts, events (200/400/404)', async () => {
     const list = (await (await req(cp, 'GET', '/v1/rollouts', { cn: OP })).json()) as {
-      rollouts: { rolloutId: string }[]
+      rollouts: { id: string }[]
     }
-    expect(list.rollouts.map((r) => r.rolloutId)).toEqual([rid])
+    expect(list.rollouts.map((r) => r.id)).toEqual([rid])
     const life = await req(cp, 'GET', `/v1/rollouts/${rid}/lifecycle`, { cn: OP })
     expect(await life.json()).toMatchObject({
       rolloutId: rid,
@@ -309,7 +336,7 @@ describe('artifacts and views', () => {
     )
     const hosts = (await (
       await req(cp, 'GET', `/v1/rollouts/${rid}/hosts`, { cn: OP })
-    ).json()) as { rollout_id: string; hosts: { host: string; wave: number }[] }
+    ).json()) as { rolloutId: string; hosts: { host: string; wave: number }[] }
     expect(hosts.hosts.map((h) => [h.host, h.wave])).toEqual([
       ['h1', 0],
       ['h2', 1],
@@ -404,6 +431,34 @@ describe('artifacts and views', () => {
     const refresh = await req(cp, 'POST', '/v1/operator/refresh', { cn: OP })
     expect(refresh.status).toBe(200)
     expect((await req(cp, 'POST', '/v1/webhook/refresh')).status).toBe(404)
+  })
+
+  test('a denied operator certificate is refused at its next request, until allowed', async () => {
+    const BOB = 'operator-bob'
+    expect((await req(cp, 'GET', '/v1/operator/denials', { cn: BOB })).status).toBe(200)
+    const deny = await req(cp, 'POST', `/v1/operator/operators/${BOB}/deny`, {
+      cn: OP,
+      body: { reason: 'key leaked' },
+    })
+    expect(deny.status).toBe(200)
+    const refused = await req(cp, 'GET', '/v1/hosts', { cn: BOB })
+    expect(refused.status).toBe(401)
+    expect(await refused.json()).toEqual({ error: `certificate denied by ${OP}: key leaked` })
+    // Bob cannot lift it himself.
+    const self = await req(cp, 'POST', `/v1/operator/operators/${BOB}/allow`, {
+      cn: BOB,
+      body: { reason: 'x' },
+    })
+    expect(self.status).toBe(401)
+    expect(
+      (
+        await req(cp, 'POST', `/v1/operator/operators/${BOB}/allow`, {
+          cn: OP,
+          body: { reason: 'rotated' },
+        })
+      ).status
+    ).toBe(200)
+    expect((await req(cp, 'GET', '/v1/hosts', { cn: BOB })).status).toBe(200)
   })
 
   test('a stopped mutator answers 503 with Retry-After', async () => {

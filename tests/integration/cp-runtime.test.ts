@@ -489,7 +489,14 @@ describe('halt, quarantine and operator actions', () => {
     })
     const q = await t.operator.send('GET', '/v1/operator/quarantines')
     expect(q.json().quarantines).toEqual([
-      { channel: 'stable', closure: closureOf('h1'), quarantinedAt: iso(T0 + 60_000) },
+      {
+        channel: 'stable',
+        closure: closureOf('h1'),
+        reason: 'h1 rolled back from it: activation failed (exit 1): boom',
+        rolloutId: rid,
+        host: 'h1',
+        at: iso(T0 + 60_000),
+      },
     ])
 
     // Agents cannot reach operator routes; a rollout that is not halted cannot be resumed twice.
@@ -500,7 +507,12 @@ describe('halt, quarantine and operator actions', () => {
       reason: 'fixed the probe',
     })
     expect(resumed.status).toBe(200)
-    expect(resumed.json()).toEqual({ rolloutId: rid, state: 'Failed', halted: false })
+    expect(resumed.json()).toEqual({
+      rolloutId: rid,
+      state: 'Failed',
+      halted: false,
+      hostState: null,
+    })
     expect(
       (await t.operator.send('POST', `/v1/operator/rollouts/${rid}/resume`, { reason: 'again' }))
         .status
@@ -556,7 +568,7 @@ describe('halt, quarantine and operator actions', () => {
       reason: 'abandon this release',
     })
     expect(r.status).toBe(200)
-    expect(r.json().state).toBe('Pruned')
+    expect(r.json().state).toBe('Cancelled')
     await plan(t)
     expect(queued(t, 'h2')).toEqual([])
     const bad = await t.operator.send('POST', `/v1/operator/rollouts/${rid}/cancel`, {

@@ -5,6 +5,7 @@
  */
 import { describe, expect, test } from 'bun:test'
 import { closureOf, iso, labPerTest, startCp, type FleetSpec, type TestCp } from './cp-support.ts'
+import { formatSpan } from '../../src/core/index.ts'
 
 const env = labPerTest()
 
@@ -64,7 +65,7 @@ describe('soak on the control plane clock', () => {
     await plan(t)
     expect(queued(t, 'h2')).toEqual([])
     expect(heldBecause(t, 'h2')).toBe(
-      `wave 1 waits: h1 soaking until ${iso(seenAt + SOAK_MS).slice(11, 19)} (control plane clock)`
+      `wave 1 waits: h1 soak ends ${iso(seenAt + SOAK_MS).slice(11, 19)}, in ${formatSpan(SOAK_MS)} (control plane clock)`
     )
     t.clock.advance(SOAK_MS - 1)
     await plan(t)

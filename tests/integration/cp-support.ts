@@ -536,3 +536,29 @@ export function activationEvents(host: string): Record<string, unknown>[] {
     { kind: 'Converged', seq: 3, convergedAt: iso(T0 + 63_000), currentClosure: closureOf(host) },
   ]
 }
+
+/** A failed activation of `host` and its rollback to `old-<host>` (seqs 1–3). */
+export function revertEvents(host: string): Record<string, unknown>[] {
+  return [
+    {
+      kind: 'DispatchAck',
+      seq: 1,
+      currentClosureAtDispatch: `old-${host}`,
+      receivedAt: iso(T0 + 61_000),
+    },
+    {
+      kind: 'ActivationFailed',
+      seq: 2,
+      exitCode: 1,
+      stderrTail: 'unit nginx.service failed',
+      failedAt: iso(T0 + 62_000),
+    },
+    {
+      kind: 'RollbackComplete',
+      seq: 3,
+      revertedToClosure: `old-${host}`,
+      exitCode: 0,
+      completedAt: iso(T0 + 63_000),
+    },
+  ]
+}

@@ -61,7 +61,12 @@ beforeEach(() => {
   logs = []
   posted = []
   statusFor = () => 204
-  drainer = new Drainer({
+  drainer = makeDrainer(60_000)
+})
+
+/** A drainer over this test's outbox, passing every `intervalMs` when not kicked. */
+function makeDrainer(intervalMs: number): Drainer {
+  return new Drainer({
     outbox,
     client: new AgentClient({
       baseUrl: server.url,
@@ -72,10 +77,10 @@ beforeEach(() => {
     clock: new FakeClock(5),
     log: createLogger({ component: 't', sink: (l) => void logs.push(l) }),
     metrics,
-    intervalMs: 60_000,
+    intervalMs,
     backoffMaxMs: 1_000,
   })
-})
+}
 afterEach(() => removeDir(dir))
 
 function enqueue(rolloutId: string, seq: number): void {
@@ -143,6 +148,26 @@ test('run() drains on kick and stops on abort', async () => {
   drainer.kick()
   for (let i = 0; i < 200 && posted.length === 0; i++) await Bun.sleep(10)
   expect(posted.map((p) => p.seq)).toEqual([1])
+  ac.abort()
+  await running
+})
+
+test('run() drains on its interval without a kick', async () => {
+  const periodic = makeDrainer(50)
+  const ac = new AbortController()
+  const running = periodic.run(ac.signal)
+  // A first event, kicked, so the loop has finished a pass and waits on its interval...
+  enqueue(R1, 1)
+  periodic.kick()
+  for (let i = 0; i < 200 && posted.length === 0; i++) await Bun.sleep(10)
+  expect(posted.map((p) => p.seq)).toEqual([1])
+  // ...then one nobody kicks: only the periodic pass can post it.
+  enqueue(R2, 1)
+  for (let i = 0; i < 200 && posted.length < 2; i++) await Bun.sleep(10)
+  expect(posted.map((p) => [p.rolloutId, p.seq])).toEqual([
+    [R1, 1],
+    [R2, 1],
+  ])
   ac.abort()
   await running
 })

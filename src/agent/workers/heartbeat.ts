@@ -4,6 +4,7 @@
  * current closure, active rollout, agent version, uptime, the last seq of each rollout, and
  * the additive anti-rollback and refusal facts. The reply's bootstrap snapshots (sent while
  * the agent names no rollout) and `X-Nixfleet-Replay-From` become mutator inputs.
+ * A switch (activation completed or rolled back) beats at once (`kick`), not at the interval.
  * Invariant: a heartbeat failure never stops the agent; it is retried with backoff and shows
  * as a stale `last heartbeat` metric.
  */
@@ -57,6 +58,8 @@ export class HeartbeatWorker {
   private readonly startedMono: number
   private readonly backoff: Backoff
   private failingLogged = false
+  // Aborted by `kick`: the wait for the next beat ends at once (then a fresh one is armed).
+  private wake = new AbortController()
 
   constructor(private readonly deps: HeartbeatDeps) {
     this.startedMono = deps.clock.monotonicMs()
@@ -133,6 +136,21 @@ export class HeartbeatWorker {
     return r
   }
 
+  /**
+   * Beats now rather than at the end of the interval: called after a switch (activation
+   * completed or rolled back), so the CP sees the new closure at once. A kick during a beat
+   * makes the next one follow it at once.
+   */
+  kick(): void {
+    this.wake.abort()
+  }
+
+  /** Waits for the next beat: `ms`, or less if kicked. */
+  private async pause(ms: number, signal: AbortSignal): Promise<void> {
+    await sleep(ms, AbortSignal.any([signal, this.wake.signal]))
+    if (this.wake.signal.aborted) this.wake = new AbortController()
+  }
+
   /** Beats every interval until `signal` aborts; backs off while the CP is unreachable. */
   async run(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
@@ -144,7 +162,7 @@ export class HeartbeatWorker {
           this.failingLogged = false
           this.deps.log.info('heartbeat recovered')
         }
-        await sleep(this.deps.intervalMs, signal)
+        await this.pause(this.deps.intervalMs, signal)
         continue
       }
       // A configuration error (TLS names) is an error to fix, retried once per interval.
@@ -155,7 +173,7 @@ export class HeartbeatWorker {
           reason: describeClientError(r.error),
         })
       }
-      await sleep(
+      await this.pause(
         config ? this.deps.intervalMs : Math.min(this.deps.intervalMs, this.backoff.next()),
         signal
       )

@@ -5,6 +5,7 @@
  * Exit codes: 0 clean stop or valid config, 2 bad configuration or a start-up failure (one line).
  */
 import { hostname } from 'node:os'
+import { resolve } from 'node:path'
 import * as v from 'valibot'
 import pkg from '../../../package.json' with { type: 'json' }
 import {
@@ -60,10 +61,9 @@ export const agentSpec: CommandSpec = {
       env: env('CLIENT_CERT'),
       default: DEFAULT_PATHS.clientCert,
     }),
-    'client-key': opt('TLS key: the SSH host ed25519 key (OpenSSH or PKCS#8)', {
+    'client-key': opt('the same as --ssh-host-key-file (older name); both must name one file', {
       value: 'FILE',
       env: env('CLIENT_KEY'),
-      default: DEFAULT_PATHS.clientKey,
     }),
     'bootstrap-token-file': opt('bootstrap token for first-boot enrollment', {
       value: 'FILE',
@@ -74,11 +74,10 @@ export const agentSpec: CommandSpec = {
       env: env('STATE_DIR'),
       default: DEFAULT_PATHS.stateDir,
     }),
-    'ssh-host-key-file': opt('SSH host key whose public half verifies compliance evidence', {
-      value: 'FILE',
-      env: env('SSH_HOST_KEY_FILE'),
-      default: DEFAULT_PATHS.clientKey,
-    }),
+    'ssh-host-key-file': opt(
+      `the SSH host ed25519 key (OpenSSH or PKCS#8): the TLS key, it signs the certificate request and its public half verifies compliance evidence (default: --client-key, else ${DEFAULT_PATHS.sshHostKeyFile})`,
+      { value: 'FILE', env: env('SSH_HOST_KEY_FILE') }
+    ),
     'health-checks-config': opt('probe declarations (missing file = no probes)', {
       value: 'FILE',
       env: env('HEALTH_CHECKS_CONFIG'),
@@ -258,6 +257,7 @@ function agentConfigFromArgs(args: ParsedArgs): AgentConfig {
   if (listen !== undefined && metricsListen === undefined) {
     throw new CliError('agent: --metrics-listen must be HOST:PORT, e.g. 127.0.0.1:9101')
   }
+  const sshHostKeyFile = hostKeyFile(args)
   const ms = (name: string, min = 1): number => positiveNumber(args, name, { integer: true, min })
   const s2ms = (name: string): number =>
     positiveNumber(args, name, { integer: false, min: 0.001 }) * 1000
@@ -267,10 +267,9 @@ function agentConfigFromArgs(args: ParsedArgs): AgentConfig {
     trustFile: str(args, 'trust-file')!,
     caCert: str(args, 'ca-cert'),
     clientCert: str(args, 'client-cert')!,
-    clientKey: str(args, 'client-key')!,
     bootstrapTokenFile: str(args, 'bootstrap-token-file'),
     stateDir: str(args, 'state-dir')!,
-    sshHostKeyFile: str(args, 'ssh-host-key-file')!,
+    sshHostKeyFile,
     healthChecksConfig: str(args, 'health-checks-config')!,
     renewalThresholdFraction: fraction,
     manifestFreshnessWindowSecs: ms('manifest-freshness-window-secs'),
@@ -304,6 +303,23 @@ function agentConfigFromArgs(args: ParsedArgs): AgentConfig {
       backoffMaxMs: s2ms('backoff-max-secs'),
     },
   }
+}
+
+/**
+ * The one host key: `--ssh-host-key-file`, else `--client-key` (its older name), else the
+ * default. Both given and different is refused: the certificate request is signed by the SSH
+ * host key, so a second key could only break enrolment later, and silently.
+ */
+function hostKeyFile(args: ParsedArgs): string {
+  const ssh = str(args, 'ssh-host-key-file')
+  const client = str(args, 'client-key')
+  if (ssh !== undefined && client !== undefined && resolve(ssh) !== resolve(client)) {
+    throw new CliError(
+      'agent: --client-key and --ssh-host-key-file name different files; the host key is one ' +
+        'key (it signs the certificate request): give only --ssh-host-key-file'
+    )
+  }
+  return ssh ?? client ?? DEFAULT_PATHS.sshHostKeyFile
 }
 
 /** Runs `nixfleet agent`. */

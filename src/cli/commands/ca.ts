@@ -11,6 +11,7 @@ import { createCa, issueServerCert } from '../../pki/ca.ts'
 import { type CommandSpec, type ParsedArgs, flag, intOpt, list, str } from '../args.ts'
 import { CliError, EXIT_OK } from '../errors.ts'
 import { writeAtomic } from '../io.ts'
+import { systemClock } from '../../runtime/clock.ts'
 
 /** The declaration of `nixfleet ca init`. */
 export const caInitSpec: CommandSpec = {
@@ -57,7 +58,7 @@ export async function caInit(args: ParsedArgs): Promise<number> {
   const serverDays = intOpt(args, 'ca init', 'server-validity-days')!
   if (validityDays < 1 || serverDays < 1)
     throw new CliError('ca init: validity must be at least 1 day')
-  const now = Date.now()
+  const now = systemClock.now()
   const ca = await createCa({ commonName: str(args, 'common-name')!, validityDays, now })
   let server
   try {

@@ -312,6 +312,7 @@ export async function loadCpConfig(args: ParsedArgs): Promise<CpConfig> {
       planDebounceMs: secs(args, 'plan-debounce-ms'),
       startupDispatchHoldMs: secs(args, 'startup-dispatch-hold-secs') * 1000,
       redeliverAfterMs: secs(args, 'redeliver-after-secs', 1) * 1000,
+      heartbeatIntervalMs: secs(args, 'heartbeat-interval-secs', 1) * 1000,
     },
     limits: {
       eventsPerMinute: secs(args, 'events-per-minute', 1),

@@ -135,6 +135,12 @@ export const cpSpec: CommandSpec = {
       })
     ),
     opt(
+      'heartbeat-interval-secs',
+      s('N', "the agents' heartbeat interval; a host silent for 3 of them is offline", {
+        default: String(CP_DEFAULTS.heartbeatIntervalSecs),
+      })
+    ),
+    opt(
       'events-per-minute',
       s('N', 'events one host may post per minute (beyond: 429)', {
         default: String(CP_DEFAULTS.eventsPerMinute),

@@ -20,6 +20,7 @@ import {
 import { type LocalUi, startLocalUi } from '../../ui/local.ts'
 import { type CommandSpec, type ParsedArgs, flag, intOpt, str } from '../args.ts'
 import { CliError, EXIT_OK } from '../errors.ts'
+import { systemClock } from '../../runtime/clock.ts'
 
 /** The declaration of `nixfleet demo`. */
 export const demoSpec: CommandSpec = {
@@ -91,8 +92,8 @@ export async function demo(args: ParsedArgs): Promise<number> {
   const bold = (s: string) => (color ? `\x1b[1m${s}\x1b[0m` : s)
   const dim = (s: string) => (color ? `\x1b[2m${s}\x1b[0m` : s)
   const say = (s: string) => process.stdout.write(`${s}\n`)
-  const t0 = performance.now()
-  const clock = () => dim(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(4)}s]`)
+  const t0 = systemClock.monotonicMs()
+  const clock = () => dim(`[${((systemClock.monotonicMs() - t0) / 1000).toFixed(1).padStart(4)}s]`)
   const { hosts, layout } = demoPlan(n)
 
   say(
@@ -203,7 +204,7 @@ export async function demo(args: ParsedArgs): Promise<number> {
       done: (s: Snapshot) => boolean,
       timeoutMs: number
     ): Promise<Snapshot> => {
-      const deadline = performance.now() + timeoutMs
+      const deadline = systemClock.monotonicMs() + timeoutMs
       for (;;) {
         if (stopping) throw new CliError('demo: interrupted')
         const s = await snapshot()
@@ -212,7 +213,7 @@ export async function demo(args: ParsedArgs): Promise<number> {
           settle()
           return s
         }
-        if (performance.now() > deadline) {
+        if (systemClock.monotonicMs() > deadline) {
           settle()
           throw new CliError(
             `demo: ${what} did not happen within ${timeoutMs / 1000} s; logs in ${lab.layout.logs}${keep ? '' : ' (rerun with --keep DIR to keep them)'}`
@@ -227,7 +228,7 @@ export async function demo(args: ParsedArgs): Promise<number> {
     const allConverged = (s: Snapshot, ids: readonly string[]) =>
       hosts.every((h) => {
         const e = s.hosts.find((x) => x.hostname === h.name)
-        return e?.converged === true && ids.includes(e.lastRolloutId ?? '')
+        return e?.converged === true && ids.includes(e.lastRollout?.id ?? '')
       })
 
     const ids1 = ['edge', 'staging', 'stable'].map((c) => `${c}@${commit1}`)
@@ -260,7 +261,7 @@ export async function demo(args: ParsedArgs): Promise<number> {
       .filter((h) => h !== canary)
     const touched = others.filter((h) => {
       const e = failed.hosts.find((x) => x.hostname === h)
-      return e?.lastRolloutId === `stable@${commit2}` && e.rolloutState !== 'Pending'
+      return e?.lastRollout?.id === `stable@${commit2}` && e.rolloutState !== 'Pending'
     })
     if (touched.length > 0)
       throw new CliError(`demo: halt did not hold: ${touched.join(', ')} were dispatched`)
@@ -284,7 +285,7 @@ export async function demo(args: ParsedArgs): Promise<number> {
     say('')
     say(bold('summary'))
     say(
-      `  3 releases signed and verified; ${end.hosts.length} hosts converged on release 3 in ${((performance.now() - t0) / 1000).toFixed(1)} s`
+      `  3 releases signed and verified; ${end.hosts.length} hosts converged on release 3 in ${((systemClock.monotonicMs() - t0) / 1000).toFixed(1)} s`
     )
     say(
       `  the failing canary was rolled back and quarantined; the halted rollout left ${others.length} stable hosts untouched`

@@ -10,6 +10,7 @@ import { readCaFiles } from '../../pki/cert.ts'
 import { type CommandSpec, type ParsedArgs, flag, intOpt, str } from '../args.ts'
 import { CliError, EXIT_OK } from '../errors.ts'
 import { writeAtomic } from '../io.ts'
+import { systemClock } from '../../runtime/clock.ts'
 
 /** The declaration of `nixfleet mint-operator-cert`. */
 export const mintOperatorCertSpec: CommandSpec = {
@@ -63,7 +64,12 @@ export async function mintOperatorCert(args: ParsedArgs): Promise<number> {
   if (!ca.ok) throw new CliError(`mint-operator-cert: ${ca.error}`)
   const validityDays = intOpt(args, 'mint-operator-cert', 'validity-days')!
   if (validityDays < 1) throw new CliError('mint-operator-cert: --validity-days must be at least 1')
-  const cert = await createOperatorCert({ ca: ca.value, name, now: Date.now(), validityDays })
+  const cert = await createOperatorCert({
+    ca: ca.value,
+    name,
+    now: systemClock.now(),
+    validityDays,
+  })
   writeAtomic(`${prefix}.pem`, cert.certPem)
   writeAtomic(`${prefix}.key`, cert.keyPem, 0o600)
   process.stderr.write(`wrote ${prefix}.pem and ${prefix}.key (CN operator-${name})\n`)

@@ -19,6 +19,7 @@ import { type CommandSpec, type ParsedArgs, intOpt, str } from '../args.ts'
 import { CliError, EXIT_OK } from '../errors.ts'
 import { readInput, writeAtomic } from '../io.ts'
 import { loadJsonFile } from '../load.ts'
+import { systemClock } from '../../runtime/clock.ts'
 
 /** The declaration of `nixfleet mint-token`. */
 export const mintTokenSpec: CommandSpec = {
@@ -112,7 +113,7 @@ export async function mintToken(args: ParsedArgs): Promise<number> {
   if (key.value.algorithm !== 'ed25519')
     throw new CliError('mint-token: the org root key must be ed25519')
 
-  const now = Math.floor(Date.now() / 1000) * 1000
+  const now = Math.floor(systemClock.now() / 1000) * 1000
   const claims = {
     hostname,
     expectedPubkeyFingerprint: fingerprint,

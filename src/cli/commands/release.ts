@@ -38,6 +38,7 @@ import {
 } from './release-sources.ts'
 import { loadTrustFile, parseJsonBytes } from '../load.ts'
 import * as v from 'valibot'
+import { systemClock } from '../../runtime/clock.ts'
 
 /** The declaration of `nixfleet release`. */
 export const releaseSpec: CommandSpec = {
@@ -136,7 +137,7 @@ export async function release(args: ParsedArgs): Promise<number> {
   if ((str(args, 'fleet') === undefined) === (str(args, 'flake') === undefined)) {
     throw new CliError('release: give exactly one of --fleet FILE or --flake REF')
   }
-  const now = timeOpt(args, 'release', 'now') ?? Date.now()
+  const now = timeOpt(args, 'release', 'now') ?? systemClock.now()
   const signer = await makeSigner(args)
   const ciCommit = await resolveCiCommit(args)
   const trust = str(args, 'trust-file') ? await loadTrustFile(str(args, 'trust-file')!) : undefined

@@ -24,6 +24,7 @@ import { CliError, EXIT_OK, EXIT_VERIFY_FAILED } from '../errors.ts'
 import { readInput } from '../io.ts'
 import { checkSchema, loadSignature, loadTrustFile, parseJsonBytes } from '../load.ts'
 import type { Command } from '../command.ts'
+import { systemClock } from '../../runtime/clock.ts'
 
 /** The default freshness window of offline verification: the CP's 30 days. */
 const DEFAULT_FRESHNESS_WINDOW_SECS = 2_592_000
@@ -85,7 +86,7 @@ async function runVerify(kind: Kind, args: ParsedArgs): Promise<number> {
   const trust = await loadTrustFile(str(args, 'trust-file')!)
   const bytes = await readInput(str(args, 'artifact')!, 'artifact')
   const signature = await loadSignature(str(args, 'signature')!)
-  const now = timeOpt(args, cmd, 'now') ?? Date.now()
+  const now = timeOpt(args, cmd, 'now') ?? systemClock.now()
   let windowSecs = intOpt(args, cmd, 'freshness-window-secs')!
 
   const ctx = { slot: trust.ciReleaseKey, now, freshnessWindowSecs: windowSecs }

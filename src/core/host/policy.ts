@@ -9,6 +9,7 @@
  *   `waveIndex` is the manifest's `hostSet[].waveIndex`.
  * - Sustained-failure threshold: `healthGate.sustainedFailureSecs` when it is a positive number,
  *   else 60 s (DECISIONS §3.8, the RFC value; the reference hard-codes 120 s).
+ * - Deferred counts as done only with `healthGate.deferredCountsAsDone: true` (planner gates).
  * - No channel or no policy ⇒ `undefined`: the caller drops the event, as the reference does.
  */
 import type { FleetView } from '../types.ts'
@@ -33,6 +34,19 @@ export function sustainedFailureMsOf(healthGate: unknown): number {
     if (typeof secs === 'number' && Number.isFinite(secs) && secs > 0) return secs * 1000
   }
   return DEFAULT_SUSTAINED_FAILURE_MS
+}
+
+/**
+ * Whether a health gate lets a Deferred host (staged for the next boot, not running its target)
+ * count as done for promotion and edges: only an explicit `deferredCountsAsDone: true` does.
+ */
+export function deferredCountsAsDoneOf(healthGate: unknown): boolean {
+  return (
+    typeof healthGate === 'object' &&
+    healthGate !== null &&
+    'deferredCountsAsDone' in healthGate &&
+    healthGate.deferredCountsAsDone === true
+  )
 }
 
 /** The policy for a host of `channel` in wave `waveIndex`, or `undefined` if none is declared. */

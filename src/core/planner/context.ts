@@ -19,6 +19,8 @@ import type {
   RolloutManifest,
 } from '../types.ts'
 import { rolloutIdOf } from '../types.ts'
+import { deferredCountsAsDoneOf } from '../host/policy.ts'
+import { formatSpan } from '../host/problem.ts'
 import type { BudgetIndex, BudgetSlot } from './budget-index.ts'
 import type { FleetState, GateBlock, HostRecordView, RolloutView } from './types.ts'
 
@@ -56,6 +58,8 @@ export type RolloutPlan = {
   /** The capped budgets of this rollout that contain `host` (looked up on demand). */
   readonly budgetsOf: (host: string) => readonly BudgetSlot[]
   readonly failuresByWave: readonly WaveFailures[]
+  /** The manifest's `healthGate.deferredCountsAsDone`: a Deferred host counts as done. */
+  readonly deferredCountsAsDone: boolean
 }
 
 /** The indexes shared by all rollouts of the pass. */
@@ -98,8 +102,9 @@ function gatingWaves(manifests: ManifestSet, channel: string): Map<string, numbe
   return out
 }
 
-function isWaveDone(phase: HostRecordView['phase'] | undefined): boolean {
-  return phase === 'Converged' || phase === 'Deferred'
+// A Deferred host is not running its target yet: done only where the policy opts in.
+function isWaveDone(phase: HostRecordView['phase'] | undefined, deferredDone: boolean): boolean {
+  return phase === 'Converged' || (deferredDone && phase === 'Deferred')
 }
 
 /**
@@ -117,21 +122,51 @@ export function cpSoakingUntil(
   return end !== undefined && end > now ? end : null
 }
 
-/** Whether a host's record lets what it gates go on: Converged (and soaked on the CP's clock) or Deferred. */
+/** Whether an operator skipped a host in a rollout. */
+export function isSkipped(fleetState: FleetState, rolloutId: string, host: string): boolean {
+  return fleetState.skipped?.[rolloutId]?.[host] !== undefined
+}
+
+/**
+ * Whether a host's record lets what it gates go on: Converged (and soaked on the CP's clock),
+ * skipped by an operator, or Deferred when the policy says a deferred host counts as done
+ * (`deferredDone`).
+ */
 export function isHostDone(
   fleetState: FleetState,
   rolloutId: string,
   rec: HostRecordView | undefined,
-  now: number
+  now: number,
+  deferredDone: boolean
 ): boolean {
-  return isWaveDone(rec?.phase) && cpSoakingUntil(fleetState, rolloutId, rec, now) === null
+  if (rec !== undefined && isSkipped(fleetState, rolloutId, rec.hostname)) return true
+  return (
+    isWaveDone(rec?.phase, deferredDone) && cpSoakingUntil(fleetState, rolloutId, rec, now) === null
+  )
 }
 
-/** `soaking until 12:10:00 (control plane clock)`, in UTC (epoch ms carry no leap seconds). */
-export function describeCpSoak(until: number): string {
+/** A host's phase in a gate sentence: a Deferred host is `waiting for reboot`. */
+export function describeWaiting(phase: string): string {
+  return phase === 'Deferred' ? 'waiting for reboot' : phase
+}
+
+/**
+ * `soak ends 12:10:00, in 1m42s (control plane clock)`, in UTC (epoch ms carry no leap
+ * seconds): when, and how long from `now`, so an operator need not do the sum.
+ */
+export function describeCpSoak(until: number, now: number): string {
   const secs = Math.floor(until / 1000) % 86_400
   const hms = [Math.floor(secs / 3600), Math.floor(secs / 60) % 60, secs % 60]
-  return `soaking until ${hms.map((n) => String(n).padStart(2, '0')).join(':')} (control plane clock)`
+  const at = hms.map((n) => String(n).padStart(2, '0')).join(':')
+  return `${SOAK_PREFIX}${at}, in ${formatSpan(until - now)} (control plane clock)`
+}
+
+const SOAK_PREFIX = 'soak ends '
+
+/** `web-01 Pending (refused: Stale)`: a host, its phase, and its problem if it has one. */
+export function describeHost(fleetState: FleetState, host: string, phase: string): string {
+  const problem = fleetState.hostProblems?.[host]
+  return problem === undefined ? `${host} ${phase}` : `${host} ${phase} (${problem})`
 }
 
 /** The budgets in force for a rollout: its manifest's if current, else the frozen snapshot. */
@@ -151,10 +186,22 @@ function budgetsOfRollout(
 }
 
 function describeProgress(
+  fleetState: FleetState,
   wave: number,
   pending: readonly { host: string; phase: string }[]
 ): string {
-  if (pending.every((p) => p.phase.startsWith('soaking until '))) {
+  // A host with a problem is why the wave does not move: those are named first, with it.
+  const troubled = pending.filter((p) => fleetState.hostProblems?.[p.host] !== undefined)
+  if (troubled.length > 0) {
+    const rest = pending.filter((p) => fleetState.hostProblems?.[p.host] === undefined)
+    return nameList(
+      [...troubled, ...rest].map((p) => describeHost(fleetState, p.host, describeWaiting(p.phase)))
+    )
+  }
+  if (pending.every((p) => p.phase === 'Deferred')) {
+    return `${nameList(pending.map((p) => p.host))} ${describeWaiting('Deferred')}`
+  }
+  if (pending.every((p) => p.phase.startsWith(SOAK_PREFIX))) {
     return nameList(pending.map((p) => `${p.host} ${p.phase}`))
   }
   const phases = new Set(pending.map((p) => p.phase))
@@ -163,7 +210,7 @@ function describeProgress(
     const names = nameList(pending.map((p) => p.host))
     return `wave ${wave} still ${only.toLowerCase()} (${names})`
   }
-  return `wave ${wave} not done (${nameList(pending.map((p) => `${p.host} ${p.phase}`))})`
+  return `wave ${wave} not done (${nameList(pending.map((p) => `${p.host} ${describeWaiting(p.phase)}`))})`
 }
 
 /** The plan of one open rollout: wave advancement, candidates, budgets and failures. */
@@ -181,6 +228,7 @@ export function buildRolloutPlan(
   const waves = manifests.fleet.waves[channel] ?? []
   const staged = waves.length > 0
   const waveOf = gatingWaves(manifests, channel)
+  const deferredCountsAsDone = deferredCountsAsDoneOf(manifest.healthGate)
 
   // Members of each wave among this rollout's hosts; a wave without members is vacuously done.
   const members: string[][] = waves.map(() => [])
@@ -192,10 +240,10 @@ export function buildRolloutPlan(
   for (const m of members) m.sort()
   const notDone = (w: number): { host: string; phase: string }[] =>
     (members[w] ?? [])
-      .filter((h) => !isHostDone(fleetState, rolloutId, records[h], now))
+      .filter((h) => !isHostDone(fleetState, rolloutId, records[h], now, deferredCountsAsDone))
       .map((h) => {
         const until = cpSoakingUntil(fleetState, rolloutId, records[h], now)
-        const phase = until !== null ? describeCpSoak(until) : records[h]?.phase
+        const phase = until !== null ? describeCpSoak(until, now) : records[h]?.phase
         return { host: h, phase: phase ?? 'no record' }
       })
 
@@ -205,12 +253,14 @@ export function buildRolloutPlan(
     while (currentWave + 1 < waves.length && notDone(currentWave).length === 0) currentWave++
   }
   const remaining = staged ? notDone(currentWave) : []
-  const waveProgress = remaining.length > 0 ? describeProgress(currentWave, remaining) : ''
+  const waveProgress =
+    remaining.length > 0 ? describeProgress(fleetState, currentWave, remaining) : ''
 
   const candidates: Candidate[] = []
   for (const entry of manifest.hostSet) {
     const rec = records[entry.hostname]
     if (rec === undefined || rec.phase !== 'Pending' || rec.dispatchAckedAt !== null) continue
+    if (isSkipped(fleetState, rolloutId, entry.hostname)) continue
     candidates.push({
       rolloutId,
       channel,
@@ -230,7 +280,8 @@ export function buildRolloutPlan(
     const n = outstanding[host] ?? 0
     const w = waveOf.get(host)
     const bucket = w === undefined ? undefined : failuresByWave[w]
-    if (n <= 0 || bucket === undefined) continue
+    // A host an operator skipped no longer holds later waves back, its failures included.
+    if (n <= 0 || bucket === undefined || isSkipped(fleetState, rolloutId, host)) continue
     bucket.count += n
     bucket.hosts.push(host)
   }
@@ -247,6 +298,7 @@ export function buildRolloutPlan(
     candidates,
     budgetsOf: (host) => budgets.slotsFor(rolloutId, host),
     failuresByWave,
+    deferredCountsAsDone,
   }
 }
 

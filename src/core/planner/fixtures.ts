@@ -131,3 +131,13 @@ export function opened(ms: ManifestSet, opts: OpenedOptions = {}): FleetState {
   }
   return { rollouts, hosts }
 }
+
+/** `ms` with `channel`'s manifest opting in to `healthGate.deferredCountsAsDone`. */
+export function deferredCountsAsDone(ms: ManifestSet, channel: string): ManifestSet {
+  const m = ms.rollouts[channel]
+  if (m === undefined) throw new Error(`no manifest for ${channel}`)
+  return {
+    ...ms,
+    rollouts: { ...ms.rollouts, [channel]: { ...m, healthGate: { deferredCountsAsDone: true } } },
+  }
+}

@@ -8,7 +8,7 @@ import { FleetResolvedSchema } from '../../proto/fleet.ts'
 import type { ChannelName } from '../../proto/ids.ts'
 import { normalizeRolloutPolicies, projectRolloutManifest } from '../release/projection.ts'
 import type { ManifestSet, Selector } from '../types.ts'
-import { budget, closureOf, opened, world } from './fixtures.ts'
+import { budget, closureOf, deferredCountsAsDone, opened, world } from './fixtures.ts'
 import { planNext } from './plan-next.ts'
 import type { PlanAction } from './types.ts'
 
@@ -134,8 +134,18 @@ describe('waves', () => {
     expect(actions[1]).toEqual(queue('h2', 'stable', 'r1', 1))
   })
 
-  test('Deferred hosts count as done for wave advancement', () => {
+  test('a Deferred host holds its wave: wave 1 waits for it to reboot into its target', () => {
     const actions = planNext(ms, opened(ms, { phases: { h1: 'Deferred' } }), {}, NOW)
+    expect(actions.some((a) => a.type === 'AdvanceWave')).toBe(false)
+    expect(actions.find((a) => a.type === 'DeferDispatch' && a.hostname === 'h2')).toMatchObject({
+      gate: 'wave-promotion',
+      reason: 'wave 1 waits: h1 waiting for reboot',
+    })
+  })
+
+  test('with healthGate.deferredCountsAsDone, Deferred hosts count as done for wave advancement', () => {
+    const optIn = deferredCountsAsDone(ms, 'stable')
+    const actions = planNext(optIn, opened(optIn, { phases: { h1: 'Deferred' } }), {}, NOW)
     expect(actions[0]).toMatchObject({ type: 'AdvanceWave', toWave: 1 })
   })
 

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test'
 import fc from 'fast-check'
 import { HOST_PHASES, type HostPhase } from '../host/state.ts'
-import { ROLLOUT_PHASES } from '../rollout/state.ts'
+import { isClosed, ROLLOUT_PHASES } from '../rollout/state.ts'
 import type { DisruptionBudget, ManifestSet, QuarantineSet, Selector } from '../types.ts'
 import { budgetLimit } from './budgets.ts'
 import { closureOf, opened, world, type ChannelSpec } from './fixtures.ts'
@@ -191,10 +191,8 @@ describe('planNext properties', () => {
           for (const e of m.hostSet) {
             const w = gatingWave(manifests, rollout.channel, e.hostname)
             if (w === undefined || w < a.fromWave || w >= a.toWave) continue
-            expect(state.hosts[a.rolloutId]?.[e.hostname]?.phase).toBeOneOf([
-              'Converged',
-              'Deferred',
-            ])
+            // The random manifests do not opt in to healthGate.deferredCountsAsDone.
+            expect(state.hosts[a.rolloutId]?.[e.hostname]?.phase).toBe('Converged')
           }
         }
       }),
@@ -210,11 +208,11 @@ describe('planNext properties', () => {
           for (const e of manifests.fleet.channelEdges.filter((x) => x.gated === a.channel)) {
             if (manifests.rollouts[e.gates] === undefined) continue
             const pred = state.rollouts[ridOf(manifests, e.gates)]
-            expect(pred?.phase).toBeOneOf(['Terminal', 'Superseded', 'Pruned'])
+            expect(pred?.phase).toBeOneOf(['Terminal', 'Superseded', 'Pruned', 'Cancelled'])
           }
           for (const e of manifests.fleet.edges.filter((x) => x.gated === a.hostname)) {
             if (manifests.fleet.hosts[e.gates]?.channel !== a.channel) continue
-            expect(state.hosts[a.rolloutId]?.[e.gates]?.phase).toBeOneOf(['Converged', 'Deferred'])
+            expect(state.hosts[a.rolloutId]?.[e.gates]?.phase).toBe('Converged')
           }
         }
       }),
@@ -237,7 +235,7 @@ describe('planNext properties', () => {
           const id = ridOf(manifests, channel)
           const r = state.rollouts[id]
           if (r === undefined) opens.push(id)
-          if (r === undefined || ['Terminal', 'Superseded', 'Pruned'].includes(r.phase)) continue
+          if (r === undefined || isClosed(r.phase)) continue
           for (const [h, rec] of Object.entries(state.hosts[id] ?? {})) {
             if (rec.phase === 'Pending' && rec.dispatchAckedAt === null) expected.push(`${id}/${h}`)
           }
@@ -290,7 +288,7 @@ describe('planNext properties', () => {
           seen.add(a.type === 'DeferDispatch' ? a.gate : a.type)
         }
       }),
-      { numRuns: 400, seed: 11 }
+      { numRuns: 400, seed: 12 }
     )
     expect([...seen].sort()).toEqual(
       [

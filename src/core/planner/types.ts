@@ -51,6 +51,17 @@ export type FleetState = {
    * Absent means no CP-side soak is known and the phase alone counts.
    */
   readonly soakEndsAt?: Readonly<Record<string, Readonly<Record<string, number>>>> | undefined
+  /**
+   * The hosts an operator skipped, per rollout and host: done for wave promotion whatever their
+   * phase, and never dispatched again in that rollout. Absent means none.
+   */
+  readonly skipped?: Readonly<Record<string, Readonly<Record<string, unknown>>>> | undefined
+  /**
+   * The few words naming what holds each host back (`refused: Stale`, `offline 3m10s`), by
+   * hostname, from core's `hostProblem`; gate sentences name them beside the host. Absent
+   * means no host has a problem.
+   */
+  readonly hostProblems?: Readonly<Record<string, string>> | undefined
 }
 
 /** The gate names, in evaluation order (first block wins). */

@@ -1,9 +1,11 @@
 /**
  * The rollout events (spec §2.2): facts the CP derives from host transitions, the planner and
  * operators. `SuccessorOpened` is addressed to the predecessor; `OperatorClearance` is the
- * operator's resume of a halted rollout (DECISIONS §3.13).
+ * operator's resume of a halted rollout (DECISIONS §3.13), `OperatorCancelled` an operator's
+ * cancellation of an open one.
  */
 import type { HostPhase } from '../host/state.ts'
+import type { HostFailure } from './state.ts'
 
 /** The rollout events. */
 export type RolloutEvent =
@@ -28,6 +30,8 @@ export type RolloutEvent =
       readonly from: HostPhase
       readonly to: HostPhase
       readonly at: number
+      /** What failed, when `to` is Failed or Reverted (recorded in the halt). */
+      readonly failure?: HostFailure
     }
   | {
       readonly type: 'WaveAdvanced'
@@ -51,6 +55,13 @@ export type RolloutEvent =
       readonly reason: string
       readonly at: number
     }
+  | {
+      readonly type: 'OperatorCancelled'
+      readonly rolloutId: string
+      readonly operator: string
+      readonly reason: string
+      readonly at: number
+    }
 
 /** The rollout event type tags. */
 export type RolloutEventType = RolloutEvent['type']
@@ -65,6 +76,7 @@ export const ROLLOUT_EVENT_TYPES: readonly RolloutEventType[] = [
   'SuccessorOpened',
   'RetentionExpired',
   'OperatorClearance',
+  'OperatorCancelled',
 ]
 
 /** The rollout an event is addressed to. */

@@ -46,6 +46,13 @@ const eventArb: fc.Arbitrary<RolloutEvent> = fc.oneof(
     at,
   }),
   fc.record({
+    type: fc.constant('OperatorCancelled' as const),
+    rolloutId: fc.constant(ID),
+    operator: fc.constant('op'),
+    reason: fc.constant('r'),
+    at,
+  }),
+  fc.record({
     type: fc.constant('RolloutOpened' as const),
     rolloutId: fc.constant(ID),
     channel: fc.constant('stable'),
@@ -84,12 +91,13 @@ const runs = { numRuns: 500 }
 const seqArb = fc.array(eventArb, { maxLength: 40 })
 
 describe('rollout step properties (spec §8.3)', () => {
-  test('Terminal implies terminal_at; Superseded implies superseded_at', () => {
+  test('Terminal implies terminal_at; Superseded implies superseded_at; Cancelled, who and why', () => {
     fc.assert(
       fc.property(seqArb, (events) => {
         for (const s of play(events)) {
           if (s.after.phase === 'Terminal') expect(s.after.terminalAt).not.toBeNull()
           if (s.after.phase === 'Superseded') expect(s.after.supersededAt).not.toBeNull()
+          if (s.after.phase === 'Cancelled') expect(s.after.cancelled).not.toBeNull()
         }
       }),
       runs
@@ -133,15 +141,18 @@ describe('rollout step properties (spec §8.3)', () => {
     )
   })
 
-  test('a halt exists only in Failed or Reverted, and only a resume, supersession or pruning clears it', () => {
+  test('a halt exists only in Failed or Reverted, and only a resume, cancel, supersession or pruning clears it', () => {
     fc.assert(
       fc.property(seqArb, (events) => {
         for (const s of play(events)) {
           if (s.after.halt !== null) expect(['Failed', 'Reverted']).toContain(s.after.phase)
           if (s.before.halt !== null && s.after.halt === null) {
-            expect(['OperatorClearance', 'SuccessorOpened', 'RetentionExpired']).toContain(
-              s.event.type
-            )
+            expect([
+              'OperatorClearance',
+              'OperatorCancelled',
+              'SuccessorOpened',
+              'RetentionExpired',
+            ]).toContain(s.event.type)
           }
         }
       }),

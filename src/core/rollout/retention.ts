@@ -1,12 +1,14 @@
 /**
- * Retention: when a finished rollout may be pruned. Finished means Terminal, Superseded, Failed
- * or Reverted; the clock starts when it became so (superseded, terminal, or halted). A resumed
+ * Retention: when a finished rollout may be pruned. Finished means Terminal, Superseded, Cancelled,
+ * Failed or Reverted; the clock starts when it became so (superseded, terminal, cancelled, or
+ * halted). A resumed
  * Failed/Reverted rollout has no such time and is kept until a newer release supersedes it.
  */
 import type { RolloutRecord } from './state.ts'
 
 /** The time a rollout finished, or null while it is not finished (or was resumed). */
 export function finishedAt(r: RolloutRecord): number | null {
+  if (r.phase === 'Cancelled') return r.cancelled?.at ?? null
   const finished =
     r.phase === 'Terminal' ||
     r.phase === 'Superseded' ||

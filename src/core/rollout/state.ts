@@ -5,6 +5,9 @@
  * - `terminalAt` is set exactly when the phase became Terminal; `supersededAt` when it became
  *   Superseded. Failed and Reverted set neither.
  * - `currentWave` never decreases.
+ * - `lastHalt` is the latest halt, kept after a resume, a supersede or a cancel (history);
+ *   `cancelled` is set exactly when the phase became Cancelled (and kept if it is pruned later);
+ *   `supersededBy` names the successor once Superseded.
  * - `halt !== null` only in Failed or Reverted: a host failure under `halt` or
  *   `rollback-and-halt` (the only policies there are) halts the rollout; an operator resume
  *   (`OperatorClearance`) or a superseding release clears it (and so does pruning). While
@@ -28,6 +31,7 @@ const PHASES: Readonly<Record<RolloutPhase, true>> = {
   Failed: true,
   Superseded: true,
   Pruned: true,
+  Cancelled: true,
 }
 
 /** The rollout states in table order. */
@@ -39,10 +43,22 @@ export type RolloutHalt = {
   /** The host whose failure halted the rollout. */
   readonly hostname: string
   readonly hostPhase: Extract<HostPhase, 'Failed' | 'Reverted'>
+  /** What failed, as the CP saw it when the host failed (absent in records from before). */
+  readonly failure?: HostFailure
 }
+
+/** Why a host failed: the enforce probe that failed (null for an activation) and the reason. */
+export type HostFailure = { readonly probe: string | null; readonly reason: string }
 
 /** The operator's resume of a halt, kept for the audit trail shown in the UI. */
 export type RolloutResume = {
+  readonly at: number
+  readonly operator: string
+  readonly reason: string
+}
+
+/** The operator's cancellation of an open rollout. */
+export type RolloutCancel = {
   readonly at: number
   readonly operator: string
   readonly reason: string
@@ -61,13 +77,19 @@ export type RolloutRecord = {
   readonly supersededAt: number | null
   readonly halt: RolloutHalt | null
   readonly lastResume: RolloutResume | null
+  readonly lastHalt: RolloutHalt | null
+  readonly cancelled: RolloutCancel | null
+  readonly supersededBy: string | null
 }
 
 /**
  * Whether a rollout is closed: nothing of it is dispatched again and it no longer holds back
- * channel-edge successors (Terminal, Superseded, or pruned from either). Failed and Reverted
- * rollouts stay open — halted or resumed — until a newer release supersedes them.
+ * channel-edge successors (Terminal, Superseded, Cancelled, or pruned from any). Failed and
+ * Reverted rollouts stay open — halted or resumed — until they converge, a newer release
+ * supersedes them or an operator cancels them.
  */
 export function isClosed(phase: RolloutPhase): boolean {
-  return phase === 'Terminal' || phase === 'Superseded' || phase === 'Pruned'
+  return (
+    phase === 'Terminal' || phase === 'Superseded' || phase === 'Pruned' || phase === 'Cancelled'
+  )
 }

@@ -98,7 +98,9 @@ describe('Opening', () => {
   })
   test('SuccessorOpened → Superseded with superseded_at', () => {
     const r = okOf(stepRollout(rec(), ev.successor(), T))
-    expect(r.record).toEqual(rec({ phase: 'Superseded', supersededAt: T + 5 }))
+    expect(r.record).toEqual(
+      rec({ phase: 'Superseded', supersededAt: T + 5, supersededBy: 'stable@def' })
+    )
   })
   test('RolloutTerminal and HostStateChanged are illegal', () => {
     for (const e of [ev.terminal(), ev.changed('Soaking', 'Converged')]) {
@@ -118,6 +120,7 @@ describe('Active', () => {
       ...active,
       phase: 'Failed',
       halt: { at: T + 2, hostname: 'h1', hostPhase: 'Failed' },
+      lastHalt: { at: T + 2, hostname: 'h1', hostPhase: 'Failed' },
     })
     expect(r.effects).toEqual([
       transition('Active', 'Failed', T + 2),
@@ -162,6 +165,7 @@ describe('Active', () => {
       ...active,
       phase: 'Superseded',
       supersededAt: T + 5,
+      supersededBy: 'stable@def',
     })
   })
   test('RolloutOpened, RetentionExpired and OperatorClearance are illegal', () => {
@@ -208,10 +212,18 @@ describe('Terminal', () => {
 })
 
 describe('Failed / Reverted, halt and resume (DECISIONS §3.4)', () => {
-  const halted = rec({ phase: 'Failed', halt: { at: T + 2, hostname: 'h1', hostPhase: 'Failed' } })
-  test('→ Superseded (ending the halt) and → Pruned', () => {
+  const halt = { at: T + 2, hostname: 'h1', hostPhase: 'Failed' } as const
+  const halted = rec({ phase: 'Failed', halt, lastHalt: halt })
+  test('→ Superseded (ending the halt, keeping it in lastHalt) and → Pruned', () => {
     const s = okOf(stepRollout(halted, ev.successor(), T)).record
-    expect(s).toEqual({ ...halted, phase: 'Superseded', supersededAt: T + 5, halt: null })
+    expect(s).toEqual({
+      ...halted,
+      phase: 'Superseded',
+      supersededAt: T + 5,
+      supersededBy: 'stable@def',
+      halt: null,
+    })
+    expect(s.lastHalt).toEqual(halt)
     expect(okOf(stepRollout(rec({ phase: 'Reverted' }), ev.retention(), T)).record.phase).toBe(
       'Pruned'
     )
@@ -252,15 +264,62 @@ describe('Failed / Reverted, halt and resume (DECISIONS §3.4)', () => {
     expect(r.record).toEqual({
       ...resumed,
       halt: { at: T + 2, hostname: 'h2', hostPhase: 'Failed' },
+      lastHalt: { at: T + 2, hostname: 'h2', hostPhase: 'Failed' },
     })
     expect(r.effects).toEqual([
       { type: 'RecordRolloutHalted', rolloutId: ID, hostname: 'h2', at: T + 2 },
     ])
   })
-  test('HostJoined, WaveAdvanced and RolloutTerminal are no-ops', () => {
+  test('while halted, HostJoined, WaveAdvanced and RolloutTerminal are no-ops', () => {
     for (const e of [ev.joined(), ev.wave(0, 1), ev.terminal()]) {
       expect(stepRollout(halted, e, T)).toEqual({ ok: true, record: halted, effects: [] })
     }
+  })
+  test('once resumed, the wave cursor moves and the rollout can become Terminal', () => {
+    const resumed = { ...halted, halt: null }
+    const w = okOf(stepRollout(resumed, ev.wave(0, 1), T))
+    expect(w.record).toEqual({ ...resumed, currentWave: 1 })
+    expect(w.effects).toEqual([{ type: 'UpdateCurrentWave', rolloutId: ID, wave: 1 }])
+    const t = okOf(stepRollout(resumed, ev.terminal(), T))
+    expect(t.record).toMatchObject({ phase: 'Terminal', terminalAt: T + 4, lastHalt: halt })
+  })
+})
+
+describe('OperatorCancelled', () => {
+  const cancel: RolloutEvent = {
+    type: 'OperatorCancelled',
+    rolloutId: ID,
+    operator: 'operator-alice',
+    reason: 'bad release',
+    at: T + 8,
+  }
+  test('closes any open rollout, halted or not, recording who and why', () => {
+    const halt = { at: T + 2, hostname: 'h1', hostPhase: 'Reverted' } as const
+    for (const open of [
+      rec(),
+      rec({ phase: 'Active' }),
+      rec({ phase: 'Converging' }),
+      rec({ phase: 'Reverted', halt, lastHalt: halt }),
+      rec({ phase: 'Failed' }),
+    ]) {
+      const r = okOf(stepRollout(open, cancel, T))
+      expect(r.record).toMatchObject({
+        phase: 'Cancelled',
+        halt: null,
+        lastHalt: open.lastHalt,
+        cancelled: { at: T + 8, operator: 'operator-alice', reason: 'bad release' },
+      })
+      expect(r.effects).toEqual([transition(open.phase, 'Cancelled', T + 8)])
+    }
+  })
+  test('is illegal once closed; a cancelled rollout ignores late facts and can be pruned', () => {
+    for (const phase of ['Terminal', 'Superseded', 'Pruned', 'Cancelled'] as const)
+      expect(stepRollout(rec({ phase }), cancel, T).ok).toBe(false)
+    const cancelled = okOf(stepRollout(rec({ phase: 'Active' }), cancel, T)).record
+    for (const e of [ev.changed('Soaking', 'Failed'), ev.wave(0, 1), ev.terminal(), ev.successor()])
+      expect(stepRollout(cancelled, e, T)).toEqual({ ok: true, record: cancelled, effects: [] })
+    const pruned = okOf(stepRollout(cancelled, ev.retention(), T)).record
+    expect(pruned).toMatchObject({ phase: 'Pruned', cancelled: cancelled.cancelled })
   })
 })
 
@@ -290,8 +349,13 @@ describe('Superseded and Pruned', () => {
 
 describe('rollout completion', () => {
   test('all hosts Converged (Deferred does not count; an empty rollout is not complete)', () => {
-    expect(allHostsConverged(['Converged', 'Converged'])).toBe(true)
-    expect(allHostsConverged(['Converged', 'Deferred'])).toBe(false)
+    const of = (...phases: HostPhase[]) => phases.map((phase) => ({ phase }))
+    expect(allHostsConverged(of('Converged', 'Converged'))).toBe(true)
+    expect(allHostsConverged(of('Converged', 'Deferred'))).toBe(false)
     expect(allHostsConverged([])).toBe(false)
+    // A host an operator skipped counts as done, whatever its phase.
+    expect(allHostsConverged([{ phase: 'Converged' }, { phase: 'Reverted', skipped: true }])).toBe(
+      true
+    )
   })
 })

@@ -8,7 +8,11 @@
  *   a host finishing its rollback (Failed → Reverted) does not.
  * - Failed/Reverted + OperatorClearance resumes (clears `halt`; a no-op when not halted);
  *   the reference left it unimplemented.
- * - SuccessorOpened clears `halt`: a superseding release ends the halt.
+ * - SuccessorOpened clears `halt`: a superseding release ends the halt (`lastHalt` keeps it).
+ * - A resumed (not halted) Failed/Reverted rollout still advances its wave cursor and becomes
+ *   Terminal once every host is done: a resume is not a dead end.
+ * - OperatorCancelled closes any open rollout (→ Cancelled, halt cleared); the reference has no
+ *   cancel, and retention (`RetentionExpired`) is not one.
  *
  * Invariants: pure and total; `currentWave` is monotonic; `RecordRolloutTransition` is emitted
  * exactly when the phase changes; an event addressed to another rollout is an `Invariant` error.
@@ -17,7 +21,7 @@ import type { HostPhase } from '../host/state.ts'
 import { assertNever } from '../lib/assert-never.ts'
 import type { RolloutEffect } from './effects.ts'
 import { targetRolloutId, type RolloutEvent, type RolloutEventType } from './events.ts'
-import type { RolloutPhase, RolloutRecord } from './state.ts'
+import type { RolloutHalt, RolloutPhase, RolloutRecord } from './state.ts'
 
 /** The reasons `stepRollout` refuses an event. */
 export type RolloutStepError =
@@ -53,6 +57,9 @@ export function openRolloutRecord(
     supersededAt: null,
     halt: null,
     lastResume: null,
+    lastHalt: null,
+    cancelled: null,
+    supersededBy: null,
   }
 }
 
@@ -86,6 +93,8 @@ export function stepRollout(
       return fromFailedOrReverted(record, event)
     case 'Superseded':
       return fromSuperseded(record, event)
+    case 'Cancelled':
+      return fromSuperseded(record, event)
     case 'Pruned':
       return illegal(record, event)
     default:
@@ -99,7 +108,9 @@ function fromOpening(record: RolloutRecord, event: RolloutEvent): RolloutStepRes
       // The wave cursor is untouched even when the first host joins in a later wave (D-027).
       return moveTo(record, 'Active', event.at)
     case 'SuccessorOpened':
-      return superseded(record, event.at)
+      return superseded(record, event)
+    case 'OperatorCancelled':
+      return cancelled(record, event)
     default:
       return illegal(record, event)
   }
@@ -111,8 +122,8 @@ function fromInFlight(record: RolloutRecord, event: RolloutEvent): RolloutStepRe
       return noop(record)
     case 'HostStateChanged':
       if (event.to === 'Failed' || event.to === 'Reverted') {
-        const halt = { at: event.at, hostname: event.hostname, hostPhase: event.to }
-        return moveTo(record, event.to, event.at, { halt }, [
+        const halt = haltOf(event, event.to)
+        return moveTo(record, event.to, event.at, { halt, lastHalt: halt }, [
           halted(record, event.hostname, event.at),
         ])
       }
@@ -128,7 +139,9 @@ function fromInFlight(record: RolloutRecord, event: RolloutEvent): RolloutStepRe
     case 'RolloutTerminal':
       return moveTo(record, 'Terminal', event.at, { terminalAt: event.at })
     case 'SuccessorOpened':
-      return superseded(record, event.at)
+      return superseded(record, event)
+    case 'OperatorCancelled':
+      return cancelled(record, event)
     default:
       return illegal(record, event)
   }
@@ -141,7 +154,7 @@ function fromTerminal(record: RolloutRecord, event: RolloutEvent): RolloutStepRe
     case 'RolloutTerminal':
       return noop(record)
     case 'SuccessorOpened':
-      return superseded(record, event.at)
+      return superseded(record, event)
     case 'RetentionExpired':
       return pruned(record, event.at)
     default:
@@ -152,14 +165,24 @@ function fromTerminal(record: RolloutRecord, event: RolloutEvent): RolloutStepRe
 function fromFailedOrReverted(record: RolloutRecord, event: RolloutEvent): RolloutStepResult {
   switch (event.type) {
     case 'HostJoined':
-    case 'WaveAdvanced':
-    case 'RolloutTerminal':
       return noop(record)
+    case 'WaveAdvanced': {
+      // Halt means halt; once resumed the cursor moves again (the phase keeps the failure).
+      if (record.halt !== null) return noop(record)
+      const wave = raiseWave(record, event.toWave)
+      return wave.effects.length === 0
+        ? noop(record)
+        : ok({ ...record, ...wave.patch }, wave.effects)
+    }
+    case 'RolloutTerminal':
+      return record.halt === null
+        ? moveTo(record, 'Terminal', event.at, { terminalAt: event.at })
+        : noop(record)
     case 'HostStateChanged':
       // A fresh failure after an operator resume halts again; a rollback finishing does not.
       if (event.to === 'Failed' && record.halt === null) {
-        const halt = { at: event.at, hostname: event.hostname, hostPhase: event.to }
-        return ok({ ...record, halt }, [halted(record, event.hostname, event.at)])
+        const halt = haltOf(event, event.to)
+        return ok({ ...record, halt, lastHalt: halt }, [halted(record, event.hostname, event.at)])
       }
       return noop(record)
     case 'OperatorClearance': {
@@ -176,7 +199,9 @@ function fromFailedOrReverted(record: RolloutRecord, event: RolloutEvent): Rollo
       ])
     }
     case 'SuccessorOpened':
-      return superseded(record, event.at)
+      return superseded(record, event)
+    case 'OperatorCancelled':
+      return cancelled(record, event)
     case 'RetentionExpired':
       return pruned(record, event.at)
     default:
@@ -184,6 +209,7 @@ function fromFailedOrReverted(record: RolloutRecord, event: RolloutEvent): Rollo
   }
 }
 
+/** Superseded or Cancelled: late facts are ignored; only retention moves it on. */
 function fromSuperseded(record: RolloutRecord, event: RolloutEvent): RolloutStepResult {
   switch (event.type) {
     case 'HostJoined':
@@ -236,13 +262,36 @@ function moveTo(
   return ok({ ...record, ...patch, phase: to }, [transition, ...extra])
 }
 
-function superseded(record: RolloutRecord, at: number): RolloutStepResult {
-  return moveTo(record, 'Superseded', at, { supersededAt: at, halt: null })
+function superseded(
+  record: RolloutRecord,
+  event: Extract<RolloutEvent, { type: 'SuccessorOpened' }>
+): RolloutStepResult {
+  return moveTo(record, 'Superseded', event.at, {
+    supersededAt: event.at,
+    supersededBy: event.successorRolloutId,
+    halt: null,
+  })
+}
+
+function cancelled(
+  record: RolloutRecord,
+  event: Extract<RolloutEvent, { type: 'OperatorCancelled' }>
+): RolloutStepResult {
+  const cancel = { at: event.at, operator: event.operator, reason: event.reason }
+  return moveTo(record, 'Cancelled', event.at, { cancelled: cancel, halt: null })
 }
 
 function pruned(record: RolloutRecord, at: number): RolloutStepResult {
   // Retention ends everything, including a halt nobody resolved in 90 days.
   return moveTo(record, 'Pruned', at, { halt: null })
+}
+
+function haltOf(
+  event: Extract<RolloutEvent, { type: 'HostStateChanged' }>,
+  hostPhase: 'Failed' | 'Reverted'
+): RolloutHalt {
+  const base = { at: event.at, hostname: event.hostname, hostPhase }
+  return event.failure === undefined ? base : { ...base, failure: event.failure }
 }
 
 function halted(record: RolloutRecord, hostname: string, at: number): RolloutEffect {
@@ -260,7 +309,12 @@ function raiseWave(
   }
 }
 
-/** Whether every host record of a rollout is Converged (the CP then emits RolloutTerminal). */
-export function allHostsConverged(phases: readonly HostPhase[]): boolean {
-  return phases.length > 0 && phases.every((p) => p === 'Converged')
+/**
+ * Whether every host record of a rollout is Converged or skipped by an operator (the CP then
+ * emits RolloutTerminal): nothing is left to do.
+ */
+export function allHostsConverged(
+  hosts: readonly { readonly phase: HostPhase; readonly skipped?: boolean }[]
+): boolean {
+  return hosts.length > 0 && hosts.every((h) => h.phase === 'Converged' || h.skipped === true)
 }

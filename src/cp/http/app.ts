@@ -38,14 +38,18 @@ import { uiRoutes } from './routes/ui.ts'
 /** Builds the CP app. */
 export function createApp(deps: AppDeps): Hono<CpEnv> {
   const app = new Hono<CpEnv>()
-  const onError = errorHandler(deps.log, () => deps.metrics.logSuppressed.inc())
+  const onError = errorHandler(
+    deps.log,
+    () => deps.clock.monotonicMs(),
+    () => deps.metrics.logSuppressed.inc()
+  )
 
   app.use('*', async (c, next) => {
-    const started = performance.now()
+    const started = deps.clock.monotonicMs()
     await next()
     const route = c.res.status === 404 && c.req.routePath === '*' ? 'unmatched' : routePath(c, -1)
     deps.metrics.httpRequests.inc({ route, method: c.req.method, status: String(c.res.status) })
-    deps.metrics.httpLatency.observe((performance.now() - started) / 1000, { route })
+    deps.metrics.httpLatency.observe((deps.clock.monotonicMs() - started) / 1000, { route })
   })
   app.onError((err, c) => {
     if (err instanceof BodyError) return c.json({ error: err.message, fields: err.fields }, 400)

@@ -53,6 +53,8 @@ export type AppDeps = {
   readonly closing: AbortSignal
   readonly config: {
     readonly agentCnSuffix: string
+    /** The agents' heartbeat interval (offline hosts in the host views); default 60 s. */
+    readonly heartbeatIntervalMs?: number | undefined
     readonly strict: boolean
     /** The bearer token of `POST /v1/webhook/refresh`, read fresh per request; undefined = off. */
     readonly webhookToken: () => Promise<string | undefined>

@@ -13,7 +13,7 @@ import { highWaterKey } from '../../core/release/anti-rollback.ts'
 import type { BootstrapNonces } from '../../proto/bootstrap.ts'
 import { parseRfc3339Ms } from '../../proto/common.ts'
 import type { Revocations } from '../../proto/revocations.ts'
-import type { AdoptedArtifact, AdoptedManifest } from '../state.ts'
+import { denialKey, type AdoptedArtifact, type AdoptedManifest } from '../state.ts'
 import type { MutatorContext } from './context.ts'
 import type { ArtifactOutcome, InputOf } from './inputs.ts'
 import { runPlan } from './plan.ts'
@@ -212,6 +212,13 @@ export function listVerified(ctx: MutatorContext, input: InputOf<'ListVerified'>
       }
       store.security.upsertRevocation(entry)
       state.revocations.set(entry.hostname, entry)
+      // The signed list now speaks for this host: an operator's emergency denial gives way to it.
+      if (state.denial('host', hostname) !== undefined) {
+        store.operator.deleteDenial('host', hostname)
+        state.denials.delete(denialKey('host', hostname))
+        ctx.applier.append('effect', now, { effect: 'DenialSuperseded', host: hostname }, hostname)
+        ctx.log.info('host denial superseded by the signed revocation list', { host: hostname })
+      }
     }
   } else {
     state.noncesAdopted = a

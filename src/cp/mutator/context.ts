@@ -29,6 +29,8 @@ export type MutatorOptions = {
   readonly refusalLogIntervalMs: number
   /** Probe results kept per host and rollout in the event log. */
   readonly probeResultsKept: number
+  /** The agents' heartbeat interval (host problems in gate sentences); default 60 s. */
+  readonly heartbeatIntervalMs?: number | undefined
 }
 
 /** What a handler sees. */

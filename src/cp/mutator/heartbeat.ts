@@ -2,7 +2,10 @@
  * `Heartbeat`: remembers the host's latest heartbeat, applies what core's `heartbeatSynthesis`
  * calls for on each of its records, and answers with the replay points and, for an agent that
  * names no current rollout, the snapshots of its unfinished records (bootstrap).
- * Invariants: a heartbeat that synthesizes nothing writes nothing (no savepoint is opened);
+ * It keeps what the agent reports of itself (`local_problem`, `last_refusal`, `reanchored_at`)
+ * for the host views, and the host's durable record (`known-hosts.ts`) up to date.
+ * Invariants: a heartbeat that synthesizes nothing and changes nothing of the host's record
+ * writes nothing (no savepoint is opened);
  * each synthesis runs in its own savepoint; a host's first heartbeat within the startup hold
  * triggers a plan pass (it releases the hold).
  */
@@ -12,6 +15,7 @@ import { parseRfc3339Ms, toRfc3339 } from '../../proto/common.ts'
 import { pairKey, type CpState, type HeartbeatSeen } from '../state.ts'
 import type { MutatorContext } from './context.ts'
 import { findRecord, stepHost, synthesizeConverged, waveOf } from './host-steps.ts'
+import { noteHeartbeat } from './known-hosts.ts'
 import type { InputOf, ReplyOf } from './inputs.ts'
 
 /** Applies a heartbeat. */
@@ -24,7 +28,25 @@ export function heartbeat(ctx: MutatorContext, input: InputOf<'Heartbeat'>): Rep
   const firstSinceStart = !state.heartbeats.has(host)
   const agentSeqs = req.last_event_seq_by_rollout ?? {}
   const problem = req.local_problem ?? undefined
-  const hb: HeartbeatSeen = { at, receivedAt: now, closure, seqs: agentSeqs, problem }
+  const refusal = req.last_refusal
+  const hb: HeartbeatSeen = {
+    at,
+    receivedAt: now,
+    closure,
+    seqs: agentSeqs,
+    problem,
+    ...(refusal
+      ? {
+          refusal: {
+            rolloutId: refusal.rollout_id ?? null,
+            kind: refusal.kind,
+            message: refusal.message,
+            at: parseRfc3339Ms(refusal.at),
+          },
+        }
+      : {}),
+    ...(req.reanchored_at ? { reanchoredAt: parseRfc3339Ms(req.reanchored_at) } : {}),
+  }
   const before = state.heartbeats.get(host)?.problem
   state.heartbeats.set(host, hb)
   // Logged when it appears or changes, not on every heartbeat that repeats it.
@@ -33,6 +55,10 @@ export function heartbeat(ctx: MutatorContext, input: InputOf<'Heartbeat'>): Rep
   if (!problem && before)
     ctx.log.info('host local problem cleared', { host, worker: before.worker })
   if (firstSinceStart && inStartupHold(now, ctx.admission)) ctx.markDirty()
+  // A heartbeat sent before a switch the CP already knows of (both times on the agent's clock)
+  // does not put the old closure back.
+  const seenClosure = at < lastSwitchAt(state, host) ? null : closure
+  noteHeartbeat(ctx, host, seenClosure, (req.rollout_id as string | null) ?? null, input.cert)
   if (closure !== null) {
     for (const rolloutId of [...(state.byHost.get(host) ?? [])]) {
       const rec = state.host(rolloutId, host)
@@ -79,6 +105,16 @@ export function heartbeat(ctx: MutatorContext, input: InputOf<'Heartbeat'>): Rep
     replayFromByRollout,
     bootstrap: rid === null ? snapshots(state, host) : null,
   }
+}
+
+/** When the host last switched (activation completed or rolled back), per its live records. */
+function lastSwitchAt(state: CpState, host: string): number {
+  let last = -Infinity
+  for (const rolloutId of state.byHost.get(host) ?? []) {
+    const r = state.host(rolloutId, host)
+    last = Math.max(last, r?.activationCompletedAt ?? -Infinity, r?.revertedAt ?? -Infinity)
+  }
+  return last
 }
 
 /** The wire snapshots of a host's unfinished records, by rollout id. */

@@ -1,7 +1,9 @@
 /**
  * Stepping host records: the one place the mutator calls core's `step`, and convergence
  * synthesis built on it. A step persists the record, keeps memory to the `CpState` rule, applies
- * the effects and tells the rollout (HostStateChanged, RolloutTerminal when all converged).
+ * the effects and tells the rollout (HostStateChanged, RolloutTerminal when all converged or
+ * skipped). A step that moves the host or its closure updates its durable record
+ * (`known-hosts.ts`), so the hosts view shows a switch as soon as the agent reports it.
  * Invariants: host records change only through `step`; synthesized events are marked as such in
  * the event log and counted; a host leaving Pending loses its queued dispatch.
  */
@@ -18,11 +20,13 @@ import {
   synthesizedConverged,
   type FleetView as CoreFleet,
   type HostEvent,
+  type HostFailure,
   type HostPolicy,
   type HostRolloutState,
 } from '../../core/index.ts'
 import { pairKey } from '../state.ts'
 import type { MutatorContext } from './context.ts'
+import { noteHostStep } from './known-hosts.ts'
 import { stepRolloutEvent } from './rollout-steps.ts'
 
 /** The host policy of a wave of a rollout, from the policy frozen when it opened. */
@@ -89,11 +93,14 @@ export function stepHost(
     if (next.phase === 'Soaking' || next.phase === 'Converged')
       state.startSoak(next.rolloutId, next.hostname, now + policy.soakMs)
   } else state.dropHost(next.rolloutId, next.hostname)
+  if (next.phase !== prev.phase || next.currentClosure !== prev.currentClosure)
+    noteHostStep(ctx, next)
   applier.applyHostEffects(r.effects, { now, synthesized })
   if (synthesized) ctx.metrics.synthesized.inc({ kind: event.type.replace(/^Remote/, '') })
   if (next.phase !== prev.phase) {
     ctx.markDirty()
     if (prev.phase === 'Pending') applier.withdrawDispatch(next.hostname, next.rolloutId)
+    const failed = next.phase === 'Failed' || next.phase === 'Reverted'
     stepRolloutEvent(ctx, {
       type: 'HostStateChanged',
       rolloutId: next.rolloutId,
@@ -101,14 +108,41 @@ export function stepHost(
       from: prev.phase,
       to: next.phase,
       at: now,
+      ...(failed ? { failure: failureOf(next, event) } : {}),
     })
-    if (next.phase === 'Converged' && live) {
-      const phases = Object.values(state.hosts[next.rolloutId] ?? {}).map((h) => h.phase)
-      if (allHostsConverged(phases))
-        stepRolloutEvent(ctx, { type: 'RolloutTerminal', rolloutId: next.rolloutId, at: now })
-    }
+    if (next.phase === 'Converged' && live) completeIfDone(ctx, next.rolloutId)
   }
   return undefined
+}
+
+/** What made a host fail, for the halt it causes (the history shows it after a supersede). */
+export function failureOf(next: HostRolloutState, event: HostEvent): HostFailure {
+  if (event.type === 'RemoteActivationFailed') {
+    const tail = event.stderrTail.trim().split('\n').at(-1) ?? ''
+    return {
+      probe: null,
+      reason: `activation failed (exit ${event.exitCode})${tail === '' ? '' : `: ${tail}`}`,
+    }
+  }
+  if (event.type === 'RemoteFailed') {
+    const probe = event.failingProbes[0] ?? null
+    const why = probe === null ? null : next.probes[probe]?.failureReason
+    return {
+      probe,
+      reason: why ?? `enforce probes failing for ${event.sustainedDurationSecs}s`,
+    }
+  }
+  return { probe: null, reason: `host ${next.phase}` }
+}
+
+/** Steps `RolloutTerminal` once every host of the rollout is Converged or skipped. */
+export function completeIfDone(ctx: MutatorContext, rolloutId: string): void {
+  const hosts = Object.values(ctx.state.hosts[rolloutId] ?? {}).map((h) => ({
+    phase: h.phase,
+    skipped: ctx.state.skipOf(rolloutId, h.hostname) !== undefined,
+  }))
+  if (allHostsConverged(hosts))
+    stepRolloutEvent(ctx, { type: 'RolloutTerminal', rolloutId, at: ctx.now })
 }
 
 /**

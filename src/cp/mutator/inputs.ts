@@ -7,7 +7,7 @@
  * an answer replies `void`, which still tells the caller it was applied and committed).
  */
 import type { OutboundAgentEvent } from '../../core/index.ts'
-import type { QueuedDispatch } from '../../db/store.ts'
+import type { DenialKind, KnownHost, QueuedDispatch } from '../../db/store.ts'
 import type { HeartbeatRequest, HostRolloutSnapshot } from '../../proto/agent.ts'
 import type { BootstrapNonces } from '../../proto/bootstrap.ts'
 import type { FleetResolved } from '../../proto/fleet.ts'
@@ -49,6 +49,19 @@ export type OperatorOp =
   | { readonly kind: 'resume'; readonly rolloutId: string; readonly reason: string }
   | { readonly kind: 'cancel'; readonly rolloutId: string; readonly reason: string }
   | {
+      readonly kind: 'retry' | 'skip'
+      readonly hostname: string
+      /** The rollout; the host's channel's current rollout when absent. */
+      readonly rolloutId: string | undefined
+      readonly reason: string
+    }
+  | {
+      readonly kind: 'deny' | 'allow'
+      readonly target: DenialKind
+      readonly name: string
+      readonly reason: string
+    }
+  | {
       readonly kind: 'clear-quarantine'
       readonly channel: string
       readonly closure: string
@@ -71,8 +84,14 @@ type Payloads = {
     readonly rolloutId: string
     readonly event: OutboundAgentEvent
   }
-  /** An agent heartbeat (the CP may synthesize events from it). */
-  Heartbeat: { readonly request: HeartbeatRequest }
+  /**
+   * An agent heartbeat (the CP may synthesize events from it), with the client certificate it
+   * came with when the transport knows it.
+   */
+  Heartbeat: {
+    readonly request: HeartbeatRequest
+    readonly cert?: KnownHost['cert'] | undefined
+  }
   /** A poll of the release source: the fleet and its manifests, verified or refused. */
   ReleaseVerified: { readonly outcome: ReleaseOutcome }
   /** A poll of one signed list, verified or refused. */
@@ -92,6 +111,8 @@ type Payloads = {
   Operator: { readonly op: OperatorOp; readonly operator: string }
   /** Retention: forget old nonces, prune finished rollouts. */
   Prune: {}
+  /** The enrolment route's outcome for a hostname: issued (`refusal` null) or refused, why. */
+  Enrolment: { readonly hostname: string; readonly refusal: string | null }
 }
 
 /** The reply of each input kind. */
@@ -105,6 +126,7 @@ type Replies = {
   UseNonce: boolean
   Operator: OperatorReply
   Prune: PruneReply
+  Enrolment: void
 }
 
 /** The input kinds. */

@@ -33,6 +33,7 @@ import { BatchContext, type MutatorContext, type MutatorOptions } from './contex
 import { takeDispatch } from './dispatch.ts'
 import { heartbeat } from './heartbeat.ts'
 import { hostEvent } from './host-event.ts'
+import { enrolment } from './known-hosts.ts'
 import type { Envelope, InputKind, InputOf, ReplyOf } from './inputs.ts'
 import { useNonce } from './nonce.ts'
 import { operatorAction } from './operator.ts'
@@ -85,6 +86,7 @@ const HANDLERS: { readonly [K in InputKind]: Handler<K> } = {
   UseNonce: inSavepoint(useNonce),
   Operator: inSavepoint(operatorAction),
   Prune: inSavepoint(prune),
+  Enrolment: inSavepoint(enrolment),
 }
 
 /** Why a `request` was never answered: the mutator stopped (a fatal database error). */

@@ -5,7 +5,8 @@
  * Invariants: the only caller of `planNext`; a round re-plans at once while its actions changed
  * what the next pass would decide (a rollout opened, a convergence synthesized), at most
  * `MAX_PLAN_PASSES` times, then leaves the rest to a debounced pass; the planner's latest
- * verdict per pair is kept (`state.decisions`) for heartbeat synthesis.
+ * verdict per pair is kept (`state.decisions`) for heartbeat synthesis. Gate sentences name the
+ * problem of the host that holds a wave or edge (`host-facts.ts`), at the pass's `now`.
  */
 import {
   admitDispatch,
@@ -13,10 +14,13 @@ import {
   newPendingHost,
   openRolloutRecord,
   planNext,
+  problemLabel,
   type FleetView as CoreFleet,
   type PlanAction,
 } from '../../core/index.ts'
 import type { FrozenPolicy } from '../../db/store.ts'
+import { heartbeatIntervalMsOf } from '../config.ts'
+import { problemOf } from '../host-facts.ts'
 import { pairKey } from '../state.ts'
 import type { MutatorContext } from './context.ts'
 import { policyFor, synthesizeConverged } from './host-steps.ts'
@@ -33,13 +37,25 @@ export function runPlan(ctx: MutatorContext): void {
   for (let pass = 0; pass < MAX_PLAN_PASSES; pass++) {
     const manifests = state.manifestSet()
     if (manifests === undefined) return
-    const actions = planNext(manifests, state.fleetState(), state.quarantineSet(), ctx.now)
+    const fleet = { ...state.fleetState(), hostProblems: problemLabels(ctx) }
+    const actions = planNext(manifests, fleet, state.quarantineSet(), ctx.now)
     state.lastPlanAt = ctx.now
     let again = false
     for (const action of actions) if (applyPlanAction(ctx, action)) again = true
     if (!again) return
   }
   ctx.markDirty()
+}
+
+/** The problem of every declared host that has one, in the words gate sentences use. */
+function problemLabels(ctx: MutatorContext): Record<string, string> {
+  const out: Record<string, string> = {}
+  const interval = heartbeatIntervalMsOf(ctx.options.heartbeatIntervalMs)
+  for (const host of Object.keys(ctx.state.release?.fleet.value.hosts ?? {})) {
+    const p = problemOf(ctx.state, host, ctx.now, interval)
+    if (p !== null) out[host] = problemLabel(p, ctx.now)
+  }
+  return out
 }
 
 /** Applies one plan action; true when it changed what the next pass would decide. */
@@ -89,7 +105,12 @@ function openRollout(
   }
   const predecessors = [...state.rollouts.values()]
     .filter((r) => r.record.channel === channel && r.record.rolloutId !== rolloutId)
-    .filter((r) => r.record.phase !== 'Superseded' && r.record.phase !== 'Pruned')
+    .filter(
+      (r) =>
+        r.record.phase !== 'Superseded' &&
+        r.record.phase !== 'Pruned' &&
+        r.record.phase !== 'Cancelled'
+    )
     .map((r) => r.record.rolloutId)
   const opened = { type: 'RolloutOpened', rolloutId, channel, targetRef, at: now } as const
   const record = openRolloutRecord(opened)

@@ -22,6 +22,8 @@ export function prune(ctx: MutatorContext, _input: InputOf<'Prune'>): ReplyOf<'P
       undefined
     ) {
       store.hosts.deleteOfRollout(r.rolloutId)
+      store.operator.deleteSkipsOf(r.rolloutId)
+      delete state.skipped[r.rolloutId]
       for (const host of Object.keys(state.hosts[r.rolloutId] ?? {}))
         state.dropHost(r.rolloutId, host)
       rollouts++

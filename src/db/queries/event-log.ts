@@ -4,7 +4,19 @@
  * (`trimProbeResults`), which keeps every row that explains a transition or a probe failure
  * first seen. Payloads are JSON objects; callers pass plain values.
  */
-import { and, asc, desc, eq, gt, inArray, isNotNull, notInArray, sql } from 'drizzle-orm'
+import {
+  and,
+  asc,
+  desc,
+  eq,
+  gt,
+  inArray,
+  isNotNull,
+  lt,
+  notInArray,
+  sql,
+  type SQL,
+} from 'drizzle-orm'
 import type { Db } from '../client.ts'
 import { EVENT_KINDS, eventLog, probeFailures } from '../schema.ts'
 import { toRfc3339 } from '../../proto/common.ts'
@@ -110,6 +122,40 @@ export function eventLogQueries(db: Db) {
         .limit(limit)
         .all()
         .map(toEntry)
+    },
+    /**
+     * A page of a rollout's events: after (ascending) or before (descending) `cursor`, of one
+     * host and one kind when given. Served by `event_log_rollout_seq` and, per host,
+     * `event_log_rollout_host_seq`, so the end of a large rollout is one index seek away.
+     */
+    pageOfRollout(
+      rolloutId: string,
+      q: {
+        readonly cursor: number | undefined
+        readonly host: string | undefined
+        readonly kind: EventKind | undefined
+        readonly order: 'asc' | 'desc'
+        readonly limit: number
+      }
+    ): EventLogEntry[] {
+      const where: SQL[] = [eq(eventLog.rolloutId, rolloutId)]
+      if (q.host !== undefined) where.push(eq(eventLog.hostId, q.host))
+      if (q.kind !== undefined) where.push(eq(eventLog.kind, q.kind))
+      if (q.cursor !== undefined)
+        where.push(q.order === 'asc' ? gt(eventLog.seq, q.cursor) : lt(eventLog.seq, q.cursor))
+      return db
+        .select()
+        .from(eventLog)
+        .where(and(...where))
+        .orderBy(q.order === 'asc' ? asc(eventLog.seq) : desc(eventLog.seq))
+        .limit(q.limit)
+        .all()
+        .map(toEntry)
+    },
+    /** One row by seq. */
+    bySeq(seq: number): EventLogEntry | undefined {
+      const r = db.select().from(eventLog).where(eq(eventLog.seq, seq)).get()
+      return r === undefined ? undefined : toEntry(r)
     },
     /** Every event of a kind after `afterSeq`, seq ascending (tests, re-derivation). */
     ofKind(kind: EventKind, afterSeq = 0): EventLogEntry[] {

@@ -126,7 +126,7 @@ export function hostRecordQueries(db: Db) {
       const open = db
         .select({ id: rollouts.rolloutId })
         .from(rollouts)
-        .where(notInArray(rollouts.state, ['Terminal', 'Superseded', 'Pruned']))
+        .where(notInArray(rollouts.state, ['Terminal', 'Superseded', 'Pruned', 'Cancelled']))
       return db
         .select()
         .from(hostRolloutRecords)

@@ -3,11 +3,13 @@
  * when the rollout opened (a rollout is governed by the release that defined it, even after a
  * newer release changed the channel).
  */
-import { eq } from 'drizzle-orm'
+import { and, desc, eq, inArray, lt, or, type SQL } from 'drizzle-orm'
 import type {
   DisruptionBudget,
   ResolvedWave,
   RolloutHalt,
+  RolloutCancel,
+  RolloutPhase,
   RolloutPolicy,
   RolloutRecord,
   RolloutResume,
@@ -49,6 +51,9 @@ function toStored(r: Row): StoredRollout {
       halt: r.haltJson === null ? null : (JSON.parse(r.haltJson) as RolloutHalt),
       lastResume:
         r.lastResumeJson === null ? null : (JSON.parse(r.lastResumeJson) as RolloutResume),
+      lastHalt: r.lastHaltJson === null ? null : (JSON.parse(r.lastHaltJson) as RolloutHalt),
+      cancelled: r.cancelJson === null ? null : (JSON.parse(r.cancelJson) as RolloutCancel),
+      supersededBy: r.supersededBy,
     },
     policy: JSON.parse(r.policyJson) as FrozenPolicy,
     budgets: JSON.parse(r.budgetsJson) as DisruptionBudget[],
@@ -64,7 +69,21 @@ function recordColumns(record: RolloutRecord) {
     supersededAt: isoOrNull(record.supersededAt),
     haltJson: record.halt === null ? null : JSON.stringify(record.halt),
     lastResumeJson: record.lastResume === null ? null : JSON.stringify(record.lastResume),
+    lastHaltJson: record.lastHalt === null ? null : JSON.stringify(record.lastHalt),
+    cancelJson: record.cancelled === null ? null : JSON.stringify(record.cancelled),
+    supersededBy: record.supersededBy,
   }
+}
+
+/** Where a page of the rollout history starts: after this (openedAt, rolloutId), newest first. */
+export type RolloutCursor = { readonly openedAt: number; readonly rolloutId: string }
+
+/** A filter and page of the rollout history. */
+export type RolloutPage = {
+  readonly channel?: string | undefined
+  readonly states?: readonly RolloutPhase[] | undefined
+  readonly after?: RolloutCursor | undefined
+  readonly limit: number
 }
 
 /** The rollout queries. */
@@ -104,6 +123,32 @@ export function rolloutQueries(db: Db) {
     /** Every rollout, pruned ones included (their ids stay known so they never reopen). */
     loadAll(): StoredRollout[] {
       return db.select().from(rollouts).all().map(toStored)
+    },
+    /**
+     * A page of every rollout (closed ones included), newest first by (opened at, id), after
+     * the cursor; filtered by channel and states.
+     */
+    page(p: RolloutPage): StoredRollout[] {
+      const where: SQL[] = []
+      if (p.channel !== undefined) where.push(eq(rollouts.channel, p.channel))
+      if (p.states !== undefined) where.push(inArray(rollouts.state, [...p.states]))
+      if (p.after !== undefined) {
+        const at = toRfc3339(p.after.openedAt)
+        where.push(
+          or(
+            lt(rollouts.openedAt, at),
+            and(eq(rollouts.openedAt, at), lt(rollouts.rolloutId, p.after.rolloutId))
+          )!
+        )
+      }
+      return db
+        .select()
+        .from(rollouts)
+        .where(and(...where))
+        .orderBy(desc(rollouts.openedAt), desc(rollouts.rolloutId))
+        .limit(p.limit)
+        .all()
+        .map(toStored)
     },
     /** One rollout, pruned included. */
     get(rolloutId: string): StoredRollout | undefined {

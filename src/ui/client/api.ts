@@ -45,6 +45,8 @@ export type Rollout = {
 export type Wave = {
   index: number
   hosts: string[]
+  /** The phase of each host in this wave, when the API says (rollout detail). */
+  states: Record<string, string>
   state: string | null
   soakEndsAt: string | null
   soakMinutes: number | null
@@ -165,9 +167,21 @@ export function rolloutOf(v: unknown): Rollout {
 export function wavesOf(v: unknown): Wave[] {
   return arr(v).map((w, i) => {
     const o = obj(w)
+    const states: Record<string, string> = {}
+    // A wave's hosts are names, or (rollout detail) `{hostname, state, skipped}`.
+    const hosts = arr(o['hosts']).flatMap((h) => {
+      if (typeof h === 'string') return [h]
+      const x = obj(h)
+      const name = str(x['hostname'])
+      if (name === null) return []
+      const phase = x['skipped'] === true ? 'Skipped' : str(x['state'])
+      if (phase !== null) states[name] = phase
+      return [name]
+    })
     return {
       index: num(o['index']) ?? i,
-      hosts: arr(o['hosts']).filter((h): h is string => typeof h === 'string'),
+      hosts,
+      states,
       state: str(o['state']),
       soakEndsAt: str(o['soakEndsAt']),
       soakMinutes: num(o['soakMinutes']),

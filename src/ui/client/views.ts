@@ -159,6 +159,7 @@ function wavesFor(channel: Channel | undefined, hosts: Host[], detailWaves: Wave
     {
       index: 0,
       hosts: hosts.map((x) => x.hostname),
+      states: {},
       state: null,
       soakEndsAt: null,
       soakMinutes: null,
@@ -182,6 +183,13 @@ function freshness(c: Channel): Child {
 function haltBox(r: Rollout, probeLine: string | null): Child {
   const halt = r.halt
   if (halt === null) return null
+  // The CP's own reason when it gives one, else what the halted host's events say.
+  const why =
+    halt.reason === null
+      ? probeLine
+      : halt.probe === null
+        ? halt.reason
+        : `probe ${halt.probe} failed: ${halt.reason}`
   return h(
     'div',
     { class: 'halt', role: 'alert', 'data-halt': r.id },
@@ -191,9 +199,7 @@ function haltBox(r: Rollout, probeLine: string | null): Child {
       ? null
       : [': host ', h('a', { href: `#/host/${encodeURIComponent(halt.host)}` }, halt.host)],
     halt.phase === null ? null : ` ${look(halt.phase).word}`,
-    halt.probe === null ? null : [' — probe ', h('code', {}, halt.probe)],
-    halt.reason === null ? null : h('p', { class: 'reason' }, halt.reason),
-    probeLine === null ? null : h('p', { class: 'reason probe-reason' }, probeLine)
+    why === null ? null : h('p', { class: 'reason probe-reason' }, why)
   )
 }
 
@@ -301,7 +307,12 @@ export function overview(ctx: Ctx, only?: string): Child {
             rollout !== undefined && rollout.currentWave === w.index
               ? h('span', { class: 'current' }, ' ◀ current')
               : null
-          return waveRow(`wave ${w.index}`, members, (x) => phaseOf(x, rollout), current)
+          return waveRow(
+            `wave ${w.index}`,
+            members,
+            (x) => w.states[x.hostname] ?? phaseOf(x, rollout),
+            current
+          )
         })
       )
     }),
@@ -451,11 +462,12 @@ export function rolloutPage(ctx: Ctx, id: string): Child {
     detail !== undefined && Array.isArray(detail['gates'])
       ? (detail['gates'] as unknown[]).map(String)
       : (channel?.gates ?? [])
-  const probeLine = r.halt?.host
-    ? (load(ctx, `probe:${id}:${r.halt.host}:${r.halt.at}`, 60_000, () =>
-        probeFailure(id, r.halt!.host!)
-      ) ?? null)
-    : null
+  const probeLine =
+    r.halt?.host && r.halt.reason === null
+      ? (load(ctx, `probe:${id}:${r.halt.host}:${r.halt.at}`, 60_000, () =>
+          probeFailure(id, r.halt!.host!)
+        ) ?? null)
+      : null
   const f = logFilter
   const log = load(ctx, `events:${id}:${f.host}:${f.kind}:${f.after}`, 3_000, () =>
     eventsPage(id, f)
@@ -526,10 +538,9 @@ export function rolloutPage(ctx: Ctx, id: string): Child {
           return h(
             'li',
             { class: cur ? 'current' : '', 'aria-current': cur ? 'step' : false },
-            waveRow(`wave ${w.index}`, members, (x) => phaseOf(x, r), [
-              w.state === null ? null : ` · ${w.state}`,
+            waveRow(`wave ${w.index}`, members, (x) => w.states[x.hostname] ?? phaseOf(x, r), [
+              w.state === null ? (cur ? ' · current' : null) : ` · ${w.state}`,
               soak === null ? null : ` · ${soak}`,
-              cur ? ' · current' : null,
             ])
           )
         })

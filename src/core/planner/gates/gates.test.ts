@@ -2,7 +2,14 @@ import { describe, expect, test } from 'bun:test'
 import type { ManifestSet, QuarantineSet } from '../../types.ts'
 import { buildBudgetIndex } from '../budget-index.ts'
 import { budgetsByRollout, buildPlanContext, buildRolloutPlan, type Gate } from '../context.ts'
-import { budget, closureOf, opened, world, type OpenedOptions } from '../fixtures.ts'
+import {
+  budget,
+  closureOf,
+  deferredCountsAsDone,
+  opened,
+  world,
+  type OpenedOptions,
+} from '../fixtures.ts'
 import type { FleetState, GateBlock } from '../types.ts'
 import { channelEdgesGate } from './channel-edges.ts'
 import { complianceWaveGate } from './compliance-wave.ts'
@@ -117,6 +124,25 @@ describe('channel-edges gate', () => {
       blockedBy('not opened yet')
     )
   })
+  test('a predecessor with a Deferred host blocks; with the opt-in it passes once every host is Converged or Deferred', () => {
+    const state = opened(ms, { phases: { s1: 'Deferred' } })
+    expect(judge(channelEdgesGate, ms, state, 'edge', 'e1')).toEqual(
+      blockedBy('Active, not yet converged')
+    )
+    const optIn = deferredCountsAsDone(ms, 'stable')
+    expect(
+      judge(channelEdgesGate, optIn, opened(optIn, { phases: { s1: 'Deferred' } }), 'edge', 'e1')
+    ).toBeUndefined()
+    // Not while a host is still on its way, nor while the predecessor is halted.
+    for (const phases of [{ s1: 'Soaking' as const }, { s1: 'Pending' as const }]) {
+      expect(judge(channelEdgesGate, optIn, opened(optIn, { phases }), 'edge', 'e1')?.gate).toBe(
+        'channel-edges'
+      )
+    }
+    const halt = { at: 1, hostname: 's1', hostPhase: 'Failed' as const }
+    const halted = opened(optIn, { phases: { s1: 'Deferred' }, rollouts: { stable: { halt } } })
+    expect(judge(channelEdgesGate, optIn, halted, 'edge', 'e1')?.gate).toBe('channel-edges')
+  })
   test('passes when the predecessor has no manifest', () => {
     const alone: ManifestSet = { ...ms, rollouts: { edge: ms.rollouts['edge']! } }
     expect(judge(channelEdgesGate, alone, opened(alone), 'edge', 'e1')).toBeUndefined()
@@ -151,7 +177,7 @@ describe('wave-promotion gate', () => {
     }
     expect(judge(wavePromotionGate, ms, state, 'stable', 'h3', {}, now)).toEqual({
       gate: 'wave-promotion',
-      reason: 'wave 1 waits: h1 soaking until 12:10:00 (control plane clock)',
+      reason: 'wave 1 waits: h1 soak ends 12:10:00, in 10m (control plane clock)',
     })
     expect(judge(wavePromotionGate, ms, state, 'stable', 'h3', {}, end)).toBeUndefined()
   })
@@ -184,9 +210,17 @@ describe('host-edges gate', () => {
       reason: 'host-edge: web waits for db (Soaking) (schema first)',
     })
   })
-  test('passes once the gating host is Converged or Deferred', () => {
+  test('passes once the gating host is Converged', () => {
     expect(judge(hostEdgesGate, ms, opts({ db: 'Converged' }), 'stable', 'web')).toBeUndefined()
-    expect(judge(hostEdgesGate, ms, opts({ db: 'Deferred' }), 'stable', 'web')).toBeUndefined()
+  })
+  test('a Deferred gating host blocks (it waits for a reboot) unless the policy opts in', () => {
+    expect(judge(hostEdgesGate, ms, opts({ db: 'Deferred' }), 'stable', 'web')).toEqual({
+      gate: 'host-edge',
+      reason: 'host-edge: web waits for db (waiting for reboot) (schema first)',
+    })
+    const optIn = deferredCountsAsDone(ms, 'stable')
+    const state = opened(optIn, { phases: { db: 'Deferred' } })
+    expect(judge(hostEdgesGate, optIn, state, 'stable', 'web')).toBeUndefined()
   })
   test('blocks while a Converged gating host soaks on the control plane clock', () => {
     const now = Date.UTC(2026, 0, 1, 12, 0, 0)
@@ -198,7 +232,7 @@ describe('host-edges gate', () => {
     expect(judge(hostEdgesGate, ms, state, 'stable', 'web', {}, now)).toEqual({
       gate: 'host-edge',
       reason:
-        'host-edge: web waits for db (soaking until 12:10:00 (control plane clock)) (schema first)',
+        'host-edge: web waits for db (soak ends 12:10:00, in 10m (control plane clock)) (schema first)',
     })
     expect(judge(hostEdgesGate, ms, state, 'stable', 'web', {}, end)).toBeUndefined()
   })
@@ -303,5 +337,34 @@ describe('compliance-wave gate', () => {
     expect(judge(complianceWaveGate, ms, state, 'stable', 'h4')).toBeUndefined()
     const failing = { ...state, outstandingEnforceFailures: { [rid]: { h2: 5 } } }
     expect(judge(complianceWaveGate, ms, failing, 'stable', 'h1')).toBeUndefined()
+  })
+})
+
+describe('gate sentences name the holding host and its problem', () => {
+  const ms = world(
+    { stable: { waves: [['h1', 'h2'], ['h3']] } },
+    { edges: [{ gated: 'h3', gates: 'h1', reason: null }] }
+  )
+  const now = Date.UTC(2026, 0, 1, 11, 43, 28)
+  test('wave promotion: the host with a problem first, with its problem', () => {
+    const state: FleetState = {
+      ...opened(ms, { phases: { h1: 'Converged', h2: 'Pending' } }),
+      soakEndsAt: { 'stable@r1': { h1: now + 102_000 } },
+      hostProblems: { h2: 'refused: Stale' },
+    }
+    expect(judge(wavePromotionGate, ms, state, 'stable', 'h3', {}, now)).toEqual({
+      gate: 'wave-promotion',
+      reason:
+        'wave 1 waits: h2 Pending (refused: Stale), h1 soak ends 11:45:10, in 1m42s (control plane clock)',
+    })
+  })
+  test('host edge: the gating host with its problem', () => {
+    const state: FleetState = {
+      ...opened(ms, { phases: { h1: 'Pending' }, rollouts: { stable: { currentWave: 1 } } }),
+      hostProblems: { h1: 'offline 3m10s' },
+    }
+    expect(judge(hostEdgesGate, ms, state, 'stable', 'h3', {}, now)?.reason).toBe(
+      'host-edge: h3 waits for h1 (Pending; offline 3m10s)'
+    )
   })
 })

@@ -1,9 +1,11 @@
 /**
  * Gate 4, `wave-promotion`: only hosts of the current wave (or earlier) are dispatched; a wave
- * is done when every host in it is Converged or Deferred, a Converged host only once its soak
- * has ended on the control plane's clock (`FleetState.soakEndsAt`). A host of a staged channel that no
- * wave lists is denied (`wave-promotion-host-unstaged`, D-027 default-deny); a channel without
- * waves is not staged and passes.
+ * is done when every host in it is Converged or skipped by an operator, a Converged host only
+ * once its soak has ended on the control plane's clock (`FleetState.soakEndsAt`); a Deferred host
+ * (waiting for a reboot into its target) counts only when the policy sets
+ * `healthGate.deferredCountsAsDone`. A host of a staged channel that no wave lists is denied
+ * (`wave-promotion-host-unstaged`, D-027 default-deny); a channel without waves is not staged and
+ * passes.
  */
 import type { Gate } from '../context.ts'
 

@@ -32,11 +32,11 @@ export function fail(status: ContentfulStatusCode, error: string): never {
  * 500, logged once per interval per route and message (a client aborting its body mid-stream, in
  * a loop, must not flood the log; `onSuppressed` counts what was not written).
  */
-export function errorHandler(log: Logger, onSuppressed?: () => void) {
+export function errorHandler(log: Logger, now: () => number, onSuppressed?: () => void) {
   const logged = repeatLog({
     log,
     intervalMs: REQUEST_ERROR_LOG_INTERVAL_MS,
-    now: () => performance.now(),
+    now,
     onSuppressed,
   })
   return (err: Error, c: Context): Response => {

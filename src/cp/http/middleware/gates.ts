@@ -6,7 +6,8 @@
  * Policy: agent certificates (`agent-<host>.<suffix>`) reach agent routes only, operator
  * certificates (`operator-*`) operator routes only; an unverified or absent certificate is no
  * identity (401); a certificate issued before its host's revocation (signed notBefore, or the
- * CP's adoption of the entry) is refused (401).
+ * CP's adoption of the entry) is refused (401), and so is a host or operator CN an operator
+ * denied (401, until allowed).
  */
 import type { MiddlewareHandler } from 'hono'
 import { certRevoked } from '../../../core/index.ts'
@@ -75,6 +76,12 @@ export function identityGate(
       if (certRevoked(peer.notBeforeMs, deps.state.revocations.get(name))) {
         return jsonError(c, 401, 'certificate revoked')
       }
+    }
+    // An operator's emergency denial: every certificate of the host (or this operator CN) is
+    // refused until allowed again; read per request, so it applies to the very next one.
+    const denied = deps.state.denial(role === 'agent' ? 'host' : 'operator', name)
+    if (denied !== undefined) {
+      return jsonError(c, 401, `certificate denied by ${denied.by}: ${denied.reason}`)
     }
     c.set('caller', { cn: peer.cn, role, name, notBeforeMs: peer.notBeforeMs })
     return next()

@@ -123,7 +123,13 @@ export function agentRoutes(deps: AppDeps): Hono<CpEnv> {
     if (body.hostname !== c.get('caller').name) {
       return jsonError(c, 403, 'certificate does not belong to the body hostname')
     }
-    return respondToReply(c, deps.mutator.request({ type: 'Heartbeat', request: body }), (r) => {
+    const peer = deps.identify(c)
+    const cert =
+      peer === undefined
+        ? undefined
+        : { serial: peer.serialHex, notBefore: peer.notBeforeMs, notAfter: peer.notAfterMs }
+    const input = { type: 'Heartbeat', request: body, cert } as const
+    return respondToReply(c, deps.mutator.request(input), (r) => {
       if (r.replayFrom !== null) c.header(REPLAY_FROM_HEADER, String(r.replayFrom))
       const res: HeartbeatResponse = {
         received_at: toRfc3339(deps.clock.now()),
@@ -168,6 +174,12 @@ export function agentRoutes(deps: AppDeps): Hono<CpEnv> {
       // No abort signal per long-poll: shutdown closes the hub, which ends every wait, and a
       // signal per request (AbortSignal.any) would be ~1,000 new listeners a second at 10k agents.
       const why = await deps.hub.wait(host, remaining)
+      // An operator denied this host while it waited: the poll ends now, refused.
+      const denied = deps.state.denial('host', host)
+      if (denied !== undefined) {
+        c.header('Connection', 'close')
+        return jsonError(c, 401, `certificate denied by ${denied.by}: ${denied.reason}`)
+      }
       if (why === 'closed') {
         // Shutting down (or the client left): say so, so the client does not reuse the socket.
         if (deps.closing.aborted) c.header('Connection', 'close')

@@ -78,7 +78,12 @@ export function artifactRoutes(deps: AppDeps): Hono<CpEnv> {
       ? octets(c, fetched.pair.bytes, 'application/json')
       : signatureOf(c, fetched.pair)
   }
-  app.get('/rollouts/:id', anyone, (c) => manifest(c, 'bytes'))
+  // An operator asks for the rollout's detail here (the view routes), unless `?artifact=1`.
+  app.get('/rollouts/:id', anyone, (c, next) =>
+    c.get('caller').role === 'operator' && c.req.query('artifact') === undefined
+      ? next()
+      : manifest(c, 'bytes')
+  )
   app.get('/rollouts/:id/sig', anyone, (c) => manifest(c, 'signature'))
   return app
 }

@@ -10,11 +10,12 @@
 import { Hono } from 'hono'
 import { streamSSE } from 'hono/streaming'
 import { budgetLimit, isClosed, isInFlight } from '../../../core/index.ts'
+import { heartbeatIntervalMsOf } from '../../config.ts'
 import type { CpState } from '../../state.ts'
 import type { AppDeps, CpEnv } from '../deps.ts'
 import { identityGate } from '../middleware/gates.ts'
 import { channelView } from '../views/channels.ts'
-import { hostsView } from '../views/hosts.ts'
+import { type HostViewContext, hostsView } from '../views/hosts.ts'
 import { rolloutsView } from '../views/rollouts.ts'
 
 // How often the status is compared with the last one sent: changes reach pages within a second.
@@ -22,7 +23,7 @@ const CHECK_MS = 1_000
 const KEEPALIVE_MS = 15_000
 
 /** The streamed status: what the list views show. Pure. */
-export function streamStatus(state: CpState): Record<string, unknown> {
+export function streamStatus(state: CpState, hostCtx: HostViewContext): Record<string, unknown> {
   const release = state.release
   const names = release === undefined ? [] : Object.keys(release.fleet.value.channels).sort()
   const edges = release?.fleet.value.channelEdges ?? []
@@ -57,7 +58,7 @@ export function streamStatus(state: CpState): Record<string, unknown> {
   }
   return {
     channels,
-    hosts: hostsView(state).hosts,
+    hosts: hostsView(state, hostCtx).hosts,
     rollouts: rolloutsView(state).rollouts,
     budgets: [...budgets.values()],
   }
@@ -72,11 +73,14 @@ class StatusFeed {
   private last = ''
   private id = 0
 
-  constructor(private readonly state: CpState) {}
+  constructor(
+    private readonly state: CpState,
+    private readonly hostCtx: () => HostViewContext
+  ) {}
 
   /** The current status and its id (a new id when it changed since the last look). */
   current(): { id: number; json: string } {
-    const json = JSON.stringify(streamStatus(this.state))
+    const json = JSON.stringify(streamStatus(this.state, this.hostCtx()))
     if (json !== this.last) {
       this.last = json
       this.id++
@@ -106,7 +110,10 @@ class StatusFeed {
 /** The `/v1/stream` route (mounted under `/v1`). */
 export function streamRoutes(deps: AppDeps): Hono<CpEnv> {
   const app = new Hono<CpEnv>()
-  const feed = new StatusFeed(deps.state)
+  const feed = new StatusFeed(deps.state, () => ({
+    now: deps.clock.now(),
+    heartbeatIntervalMs: heartbeatIntervalMsOf(deps.config.heartbeatIntervalMs),
+  }))
   app.get('/stream', identityGate(deps, ['operator']), (c) =>
     streamSSE(c, async (stream) => {
       const first = feed.current()

@@ -7,7 +7,14 @@ import { newPendingHost, openRolloutRecord } from '../../../core/index.ts'
 import { CpState, pairKey } from '../../state.ts'
 import { channelView, deferralsView } from './channels.ts'
 import { quarantinesView, refreshView, statusView } from './operator.ts'
-import { lifecycleView, rolloutHostsView, rolloutsView } from './rollouts.ts'
+import {
+  lifecycleView,
+  outcomeOf,
+  rolloutEventsView,
+  rolloutHostsView,
+  rolloutRow,
+  rolloutsView,
+} from './rollouts.ts'
 
 const T = Date.UTC(2026, 4, 1, 12)
 const A = `stable@${'a'.repeat(40)}`
@@ -27,6 +34,13 @@ function stateWithRollouts(): CpState {
       }),
       phase: 'Superseded',
       supersededAt: T + 10,
+      supersededBy: B,
+      lastHalt: {
+        at: T + 5,
+        hostname: 'h1',
+        hostPhase: 'Reverted',
+        failure: { probe: 'http', reason: 'HTTP 500' },
+      },
     },
     policy: frozen,
     budgets: [],
@@ -64,18 +78,25 @@ describe('rollout views', () => {
     const s = stateWithRollouts()
     expect(rolloutsView(s).rollouts).toEqual([
       {
-        rolloutId: B,
+        id: B,
         channel: 'stable',
-        currentWave: 0,
-        createdAt: '2026-05-01T12:00:00.010Z',
-        hostStates: { h1: 'Pending', h2: 'Pending' },
         state: 'Active',
+        currentWave: 0,
+        openedAt: '2026-05-01T12:00:00.010Z',
+        closedAt: null,
+        hostStates: { h1: 'Pending', h2: 'Pending' },
+        outcome: null,
         halt: null,
       },
     ])
     expect(lifecycleView(s, A)).toMatchObject({
       ok: true,
-      body: { state: 'Superseded', supersededBy: B, supersededAt: '2026-05-01T12:00:00.010Z' },
+      body: {
+        state: 'Superseded',
+        supersededBy: B,
+        supersededAt: '2026-05-01T12:00:00.010Z',
+        outcome: { kind: 'superseded', at: '2026-05-01T12:00:00.010Z', by: B },
+      },
     })
     expect(lifecycleView(s, `stable@${'c'.repeat(40)}`)).toEqual({
       ok: false,
@@ -112,6 +133,55 @@ describe('rollout views', () => {
   })
 })
 
+describe('rollout history rows', () => {
+  test('a superseded rollout keeps its halt; cancelled and converged outcomes say who, why, when', () => {
+    const s = stateWithRollouts()
+    const a = s.rollouts.get(A)!.record
+    expect(rolloutRow(a, {})).toMatchObject({
+      id: A,
+      closedAt: '2026-05-01T12:00:00.010Z',
+      outcome: { kind: 'superseded', by: B },
+      halt: { host: 'h1', probe: 'http', reason: 'HTTP 500', active: false },
+    })
+    const cancelled = { at: T + 20, operator: 'operator-alice', reason: 'bad build' }
+    expect(outcomeOf({ ...a, supersededAt: null, phase: 'Cancelled', cancelled })).toEqual({
+      kind: 'cancelled',
+      at: '2026-05-01T12:00:00.020Z',
+      by: 'operator-alice',
+      reason: 'bad build',
+    })
+    expect(outcomeOf({ ...a, supersededAt: null, phase: 'Terminal', terminalAt: T + 30 })).toEqual({
+      kind: 'converged',
+      at: '2026-05-01T12:00:00.030Z',
+    })
+    const halt = a.lastHalt!
+    expect(outcomeOf({ ...a, supersededAt: null, phase: 'Reverted', halt })).toEqual({
+      kind: 'halted',
+      at: '2026-05-01T12:00:00.005Z',
+      host: 'h1',
+      probe: 'http',
+      reason: 'HTTP 500',
+    })
+  })
+
+  test('an events page names the next cursor only when more rows exist', () => {
+    const row = (seq: number) => ({
+      seq,
+      ts: T,
+      kind: 'operator_action' as const,
+      host: null,
+      rolloutId: B,
+      payload: {},
+    })
+    expect(rolloutEventsView(B, [row(1), row(2), row(3)], 2)).toMatchObject({
+      rolloutId: B,
+      events: [{ seq: 1, at: '2026-05-01T12:00:00.000Z' }, { seq: 2 }],
+      next: 2,
+    })
+    expect(rolloutEventsView(B, [row(1)], 2)['next']).toBeNull()
+  })
+})
+
 describe('channel and operator views', () => {
   test('no adopted fleet: the channel view is 503, the rest is empty', () => {
     const s = new CpState()
@@ -139,9 +209,29 @@ describe('channel and operator views', () => {
     ])
     s.addQuarantine('stable', 'z', T)
     s.addQuarantine('edge', 'y', T + 1)
-    expect(quarantinesView(s).quarantines).toEqual([
-      { channel: 'edge', closure: 'y', quarantinedAt: '2026-05-01T12:00:00.001Z' },
-      { channel: 'stable', closure: 'z', quarantinedAt: '2026-05-01T12:00:00.000Z' },
+    const withSource = stateWithRollouts()
+    withSource.addQuarantine('stable', 'z', T)
+    withSource.addQuarantine('edge', 'y', T + 1)
+    const sources = (channel: string) =>
+      channel === 'stable' ? { host: 'h1', rolloutId: A } : { host: null, rolloutId: null }
+    expect(quarantinesView(withSource, sources).quarantines).toEqual([
+      {
+        channel: 'edge',
+        closure: 'y',
+        reason: 'a host rolled back from it',
+        rolloutId: null,
+        host: null,
+        at: '2026-05-01T12:00:00.001Z',
+      },
+      {
+        channel: 'stable',
+        closure: 'z',
+        // The halt that quarantined it is kept after the rollout was superseded.
+        reason: 'h1 rolled back from it: HTTP 500',
+        rolloutId: A,
+        host: 'h1',
+        at: '2026-05-01T12:00:00.000Z',
+      },
     ])
     s.status.set('fleet', {
       key: 'fleet',
