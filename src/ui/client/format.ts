@@ -1,4 +1,5 @@
 /** Renderings shared by the views: host states with a glyph and a word, times, durations. */
+import { now } from './clock.ts'
 
 /** A host's state as the page shows it: a CSS class, a glyph and a word (never color alone). */
 export type Look = { cls: string; glyph: string; word: string }
@@ -33,7 +34,7 @@ export function duration(ms: number): string {
 export function ago(iso: string | null): string {
   if (iso === null) return 'never'
   const t = Date.parse(iso)
-  return Number.isNaN(t) ? iso : `${duration(Date.now() - t)} ago`
+  return Number.isNaN(t) ? iso : `${duration(now() - t)} ago`
 }
 
 /** HH:MM in the browser's time zone, with the date when it is not today. */
@@ -42,7 +43,7 @@ export function clock(iso: string | null): string {
   const d = new Date(iso)
   if (Number.isNaN(d.getTime())) return iso
   const hm = d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', hour12: false })
-  return d.toDateString() === new Date().toDateString()
+  return d.toDateString() === new Date(now()).toDateString()
     ? hm
     : `${d.toISOString().slice(0, 10)} ${hm}`
 }

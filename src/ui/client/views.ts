@@ -16,6 +16,7 @@ import {
   rolloutOf,
   wavesOf,
 } from './api.ts'
+import { now } from './clock.ts'
 import { type Child, h } from './dom.ts'
 import { ago, clock, details, duration, look, short } from './format.ts'
 
@@ -145,7 +146,7 @@ function waveRow(
 
 function soakText(w: Wave): string | null {
   if (w.soakEndsAt !== null) {
-    const left = Date.parse(w.soakEndsAt) - Date.now()
+    const left = Date.parse(w.soakEndsAt) - now()
     return left > 0 ? `soak ends in ${duration(left)}` : 'soak done'
   }
   return w.soakMinutes === null ? null : `soak ${w.soakMinutes} min`
@@ -169,7 +170,7 @@ function wavesFor(channel: Channel | undefined, hosts: Host[], detailWaves: Wave
 
 function freshness(c: Channel): Child {
   if (c.resignBefore === null) return null
-  const stale = c.stale ?? Date.parse(c.resignBefore) < Date.now()
+  const stale = c.stale ?? Date.parse(c.resignBefore) < now()
   return h(
     'span',
     { class: stale ? 'fresh stale' : 'fresh' },
@@ -349,11 +350,11 @@ function load<T>(
   fetcher: () => Promise<T>
 ): T | undefined {
   const hit = cache.get(key)
-  if (hit === undefined || Date.now() - hit.at > maxAgeMs) {
+  if (hit === undefined || now() - hit.at > maxAgeMs) {
     // Mark it fresh now so concurrent renders do not fetch it again.
-    cache.set(key, { at: Date.now(), value: hit?.value })
+    cache.set(key, { at: now(), value: hit?.value })
     fetcher().then((value) => {
-      cache.set(key, { at: Date.now(), value })
+      cache.set(key, { at: now(), value })
       ctx.refresh()
     })
   }
