@@ -166,6 +166,14 @@
     dev = true;
   }
   {
+    path = "node_modules/@valibot/to-json-schema";
+    name = "@valibot/to-json-schema";
+    version = "1.8.0";
+    url = "https://registry.npmjs.org/@valibot/to-json-schema/-/to-json-schema-1.8.0.tgz";
+    hash = "sha512-a0M+uwCuQZEPAo65NYkFSJ14O5c213KoSZmPdoCfuFvUhfULi4T2Z6Tpjv6lTVMW9RoLm74RpRAjNEa43KcN+g==";
+    dev = false;
+  }
+  {
     path = "node_modules/ansi-regex";
     name = "ansi-regex";
     version = "6.6.0";

@@ -1,7 +1,8 @@
 /**
  * The `nixfleet` executable: one entry point for every mode. It reads argv, picks the
  * subcommand, and turns failures into one line on stderr plus the documented exit code
- * (0 ok, 1 verification failed, 2 usage or I/O error). No stack traces reach operators.
+ * (0 ok, 1 verification failed, 2 usage or I/O error); the daemons' line is a JSON log line
+ * like their others. No stack traces reach operators.
  */
 import pkg from '../package.json' with { type: 'json' }
 import { helpText, parseCommandArgs } from './cli/args.ts'
@@ -94,16 +95,36 @@ async function run(argv: string[]): Promise<number> {
   return found.command.run(args)
 }
 
+/**
+ * Whether `argv` runs a daemon (not `--check-config` or `--help`, which a person reads): its
+ * failure is then one JSON log line at priority 3, as its other lines, so journald records it
+ * as an error.
+ */
+function runsDaemon(argv: readonly string[]): boolean {
+  if (argv[0] !== 'agent' && argv[0] !== 'control-plane') return false
+  return !argv.some((a) => a === '--check-config' || a === '--help' || a === '-h')
+}
+
+/** Reports the failure that ends the process: one line, plain or (daemons) a JSON log line. */
+async function reportFailure(argv: readonly string[], message: string, exitCode: number) {
+  if (runsDaemon(argv)) {
+    const { createLogger } = await import('./runtime/log.ts')
+    const component = argv[0] === 'agent' ? 'agent' : 'cp'
+    createLogger({ component }).error('fatal error', { error: message, exitCode })
+  } else process.stderr.write(`nixfleet: ${message}\n`)
+}
+
+const argv = process.argv.slice(2)
 try {
-  reexecAgentWithoutJit(process.argv.slice(2))
-  process.exitCode = await run(process.argv.slice(2))
+  reexecAgentWithoutJit(argv)
+  process.exitCode = await run(argv)
 } catch (e) {
   if (e instanceof CliError) {
-    process.stderr.write(`nixfleet: ${e.message}\n`)
     process.exitCode = e.exitCode
+    await reportFailure(argv, e.message, e.exitCode)
   } else {
     const msg = e instanceof Error ? e.message : String(e)
-    process.stderr.write(`nixfleet: internal error: ${msg.split('\n')[0]}\n`)
     process.exitCode = EXIT_USAGE
+    await reportFailure(argv, `internal error: ${msg.split('\n')[0]}`, EXIT_USAGE)
   }
 }

@@ -151,6 +151,8 @@ rec {
       closureUpstream ? null,
       strict ? false,
       logLevel ? null,
+      metricsListen ? null,
+      accessLog ? false,
       extraArgs ? [ ],
     }:
     let
@@ -199,5 +201,7 @@ rec {
     ++ opt "--closure-upstream" closureUpstream
     ++ flagIf strict "--strict"
     ++ opt "--log-level" logLevel
+    ++ opt "--metrics-listen" metricsListen
+    ++ flagIf accessLog "--access-log"
     ++ extraArgs;
 }

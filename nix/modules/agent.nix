@@ -284,8 +284,8 @@ in
     manifestFreshnessWindowSecs = mkOption {
       type = types.nullOr types.ints.positive;
       default = null;
-      example = 86400;
-      description = "Refuse to act on rollout manifests signed longer ago than this many seconds. Null keeps the agent's default (3600).";
+      example = 3600;
+      description = "Tighten the freshness window: refuse rollout manifests signed longer ago than this many seconds even when their channel's signed freshnessWindow is longer. Null (the default) follows each channel's freshnessWindow; this can only tighten it.";
     };
 
     metricsListen = mkOption {
@@ -352,6 +352,9 @@ in
         StateDirectoryMode = "0700";
         # Root, no sandbox (see the top of this file); this only stops privilege gains by exec.
         NoNewPrivileges = true;
+        # Each log line starts with its syslog priority (<3>..<7>); journald strips it and
+        # records the priority, so `journalctl -p warning` filters (systemd's default, stated).
+        SyslogLevelPrefix = true;
       };
     };
   };

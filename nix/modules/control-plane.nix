@@ -58,6 +58,8 @@ let
       closureUpstream
       strict
       logLevel
+      metricsListen
+      accessLog
       extraArgs
       ;
     tlsCert = cfg.tls.cert;
@@ -363,6 +365,23 @@ in
 
     logLevel = logLevelOption "the control plane";
 
+    metricsListen = mkOption {
+      type = types.nullOr (types.strMatching "([0-9]{1,5}|(\\[[0-9A-Fa-f:]+]|[A-Za-z0-9.-]+):[0-9]{1,5})");
+      default = null;
+      example = "127.0.0.1:9102";
+      description = ''
+        Also serve `/metrics` over plain HTTP (no client certificate) on PORT or HOST:PORT, for a
+        local Prometheus; a bare port listens on 127.0.0.1. Off when null: `/metrics` is then
+        only on the mTLS listener, for operator and viewer certificates.
+      '';
+    };
+
+    accessLog = mkOption {
+      type = types.bool;
+      default = false;
+      description = "Log every request (method, route, status, duration, caller) at info.";
+    };
+
     extraArgs = extraArgsOption "control-plane";
   };
 
@@ -407,6 +426,9 @@ in
         UMask = "0077";
         # 10,000 agents hold a long-poll TLS connection each (DECISIONS §6).
         LimitNOFILE = 65536;
+        # Each log line starts with its syslog priority (<3>..<7>); journald strips it and
+        # records the priority, so `journalctl -p warning` filters (systemd's default, stated).
+        SyslogLevelPrefix = true;
 
         # The sandbox. Writable: the state directory (StateDirectory=), the private /tmp (the CP
         # unpacks its embedded migrations there) and the directories of a database or audit log

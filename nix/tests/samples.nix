@@ -217,6 +217,8 @@ let
           webhookTokenFile = f "cp/webhook-token";
           closureUpstream = "https://cache.example.org";
           logLevel = "warn";
+          metricsListen = "127.0.0.1:9102";
+          accessLog = true;
           extraArgs = [
             "--plan-interval-secs"
             "10"
@@ -246,6 +248,16 @@ let
         }
       );
       expect = "--strict requires --revocations";
+    }
+    {
+      name = "control-plane: a bare metrics port listens on loopback";
+      argv = argv.controlPlane (cpBase // { metricsListen = "9102"; });
+      expect = null;
+    }
+    {
+      name = "control-plane: a malformed metrics address is refused";
+      argv = argv.controlPlane (cpBase // { metricsListen = "localhost"; });
+      expect = "--metrics-listen must be PORT or HOST:PORT";
     }
     {
       name = "control-plane: a malformed listen address is refused";

@@ -44,6 +44,7 @@ export type ApplierDeps = {
   readonly probes: {
     reset(rolloutId: string): readonly Unsequenced[]
     stopFor(rolloutId: string): void
+    keepWatching(rolloutId: string): void
   }
   readonly kickDrainer: () => void
 }
@@ -146,10 +147,14 @@ export class AgentApplier {
     return follow
   }
 
-  /** After a step: wakes the drainer for new events; stops probing a record no longer Soaking. */
+  /**
+   * After a step: wakes the drainer for new events; a converged record's probes keep running for
+   * the metrics only, any other record no longer Soaking stops being probed.
+   */
   stepped(host: StoredHost, queued: number): void {
     if (queued > 0) this.deps.kickDrainer()
-    if (host.state.phase !== 'Soaking') this.deps.probes.stopFor(host.state.rolloutId)
+    if (host.state.phase === 'Converged') this.deps.probes.keepWatching(host.state.rolloutId)
+    else if (host.state.phase !== 'Soaking') this.deps.probes.stopFor(host.state.rolloutId)
   }
 
   /** Hands an intent to the activation worker (logged when its queue is full). */

@@ -25,7 +25,11 @@ export type AgentConfig = {
   readonly healthChecksConfig: string
   /** Renew when less than this fraction of the certificate's lifetime remains (0 < f < 1). */
   readonly renewalThresholdFraction: number
-  readonly manifestFreshnessWindowSecs: number
+  /**
+   * The operator's cap on a signed manifest's age; undefined: the channel's signed
+   * `freshnessWindow` alone decides (`agentFreshnessWindowSecs`).
+   */
+  readonly manifestFreshnessWindowSecs: number | undefined
   readonly metricsListen: { readonly hostname: string; readonly port: number } | undefined
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error'
   readonly system: SystemPaths
@@ -103,8 +107,17 @@ export const DEFAULT_CADENCE: Cadence = {
 
 /** The default cert renewal threshold: renew at half of the lifetime (RFC-0003). */
 export const DEFAULT_RENEWAL_THRESHOLD_FRACTION = 0.5
-/** The default manifest freshness window of the agent (reference agent: 1 h). */
-export const DEFAULT_MANIFEST_FRESHNESS_WINDOW_SECS = 3600
+/**
+ * The window the agent applies when `--manifest-freshness-window-secs` is not given: the
+ * control plane's default global window, so the channel's signed `freshnessWindow` decides for
+ * manifests (the fleet itself is bound to them by their anchor). The flag can only tighten.
+ */
+export const UNCAPPED_FRESHNESS_WINDOW_SECS = 2_592_000
+
+/** The agent's global freshness window: the flag when given, else uncapped. */
+export const agentFreshnessWindowSecs = (
+  config: Pick<AgentConfig, 'manifestFreshnessWindowSecs'>
+) => config.manifestFreshnessWindowSecs ?? UNCAPPED_FRESHNESS_WINDOW_SECS
 
 /** Parses `host:port` for the metrics listener; `undefined` when malformed. */
 export function parseListen(

@@ -12,11 +12,11 @@
  * switch already fired keeps running under systemd; the next start completes it.
  */
 import { systemClock, type Clock } from '../runtime/clock.ts'
-import { createLogger } from '../runtime/log.ts'
+import { createLogger, redactConfig } from '../runtime/log.ts'
 import type { Logger } from '../runtime/log.ts'
 import { readCurrentClosure } from './activation.ts'
 import { AnchorStore } from './anchors.ts'
-import type { AgentConfig } from './config.ts'
+import { type AgentConfig, agentFreshnessWindowSecs } from './config.ts'
 import { AgentClient, describeClientError } from './cp-client.ts'
 import { enroll, EnrollmentError } from './enroll.ts'
 import { HostStore } from './host-store.ts'
@@ -83,6 +83,11 @@ function startMetrics(
 export async function runAgent(config: AgentConfig, opts: RunOptions): Promise<number> {
   const clock = opts.clock ?? systemClock
   const log = opts.log ?? createLogger({ component: 'agent', level: config.logLevel })
+  log.info('agent starting', {
+    version: opts.version,
+    pid: process.pid,
+    config: redactConfig(config),
+  })
   const { identity, trust } = prepareAgent(config, log)
   const metrics = new Metrics()
   declareAgentMetrics(metrics, opts.version)
@@ -150,7 +155,7 @@ export async function runAgent(config: AgentConfig, opts: RunOptions): Promise<n
     anchors,
     stateDir: config.stateDir,
     machineId: config.machineId,
-    freshnessWindowSecs: config.manifestFreshnessWindowSecs,
+    freshnessWindowSecs: agentFreshnessWindowSecs(config),
     clock,
     log: log.child('manifest'),
     metrics,

@@ -7,13 +7,15 @@
  * escaped; rendering never throws.
  */
 import {
-  EXPOSITION_CONTENT_TYPE,
+  type ExpositionServer,
   exposition,
   familyHeader,
   labelText,
   type Labels,
   sampleLine,
+  serveExposition,
 } from '../runtime/prometheus.ts'
+import { processMetricLines } from '../runtime/process-metrics.ts'
 
 type Family = {
   readonly type: 'counter' | 'gauge'
@@ -122,7 +124,7 @@ export function declareAgentMetrics(m: Metrics, version: string): void {
 }
 
 /** A running metrics listener. */
-export type MetricsServer = { readonly port: number; stop(): void }
+export type MetricsServer = ExpositionServer
 
 /** Serves `GET /metrics` on `hostname:port` (loopback by convention). */
 export function serveMetrics(
@@ -130,23 +132,12 @@ export function serveMetrics(
   listen: { readonly hostname: string; readonly port: number },
   refresh: () => void
 ): MetricsServer {
-  const server = Bun.serve({
-    hostname: listen.hostname,
-    port: listen.port,
-    fetch(req) {
-      const url = new URL(req.url)
-      if (req.method !== 'GET' || url.pathname !== '/metrics') {
-        return new Response('not found\n', { status: 404 })
-      }
-      try {
-        refresh()
-      } catch {
-        // A failed refresh still serves the last known values.
-      }
-      return new Response(metrics.render(), {
-        headers: { 'content-type': EXPOSITION_CONTENT_TYPE },
-      })
-    },
+  return serveExposition(listen, () => {
+    try {
+      refresh()
+    } catch {
+      // A failed refresh still serves the last known values.
+    }
+    return metrics.render() + exposition(processMetricLines())
   })
-  return { port: server.port ?? listen.port, stop: () => void server.stop(true) }
 }

@@ -3,7 +3,7 @@
  * worker's event sequence (topology, first observation, first failure, results).
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { writeFileSync } from 'node:fs'
+import { rmSync, writeFileSync } from 'node:fs'
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http'
 import { createServer, type Server } from 'node:net'
 import { join } from 'node:path'
@@ -296,6 +296,43 @@ describe('ProbeWorker', () => {
     expect(metrics.value(M.probeStatus, { probe: 'up', mode: 'enforce' })).toBe(1)
     expect(metrics.value(M.probeStatus, { probe: 'down', mode: 'observe' })).toBe(0)
   })
+
+  test('after convergence the probes keep running for the metrics, emitting no more events', async () => {
+    const config = join(dir, 'watch.json')
+    const flag = join(dir, 'watch.flag')
+    writeFileSync(flag, '')
+    writeFileSync(
+      config,
+      JSON.stringify({
+        web: { kind: 'exec', command: ['test', '-e', flag], intervalSeconds: 5 },
+      })
+    )
+    const events: Unsequenced[] = []
+    const metrics = new Metrics()
+    const logs: string[] = []
+    const worker = new ProbeWorker({
+      configPath: config,
+      context: ctx,
+      emit: (_r, e) => void events.push(e),
+      clock: new FakeClock(1_000),
+      log: createLogger({ component: 't', sink: (l) => void logs.push(l) }),
+      metrics,
+    })
+    worker.reset('stable@aa')
+    const status = () => metrics.value(M.probeStatus, { probe: 'web', mode: 'enforce' })
+    await waitFor('first result', () => (status() === 1 ? true : undefined))
+    const reported = events.length
+    worker.keepWatching('stable@aa')
+    rmSync(flag)
+    try {
+      await waitFor('the next run', () => (status() === 0 ? true : undefined), 10_000)
+    } finally {
+      worker.stop()
+    }
+    expect(events.length).toBe(reported)
+    // An enforce probe failing is a warning.
+    expect(logs.some((l) => l.startsWith('<4>') && l.includes('"msg":"probe failed"'))).toBe(true)
+  }, 15_000)
 
   test('an invalid declarations file is a failing enforce probe; a missing one is no probes', () => {
     const bad = join(dir, 'bad.json')

@@ -4,7 +4,7 @@
  */
 import { afterEach, beforeEach, expect, test } from 'bun:test'
 import { FakeClock } from '../runtime/clock.ts'
-import { createLogger } from '../runtime/log.ts'
+import { createLogger, parseLogLine } from '../runtime/log.ts'
 import { removeDir, tempDir } from '../../tests/support/fixtures.ts'
 import { M, Metrics } from './metrics.ts'
 import { HostProblems, type HostProblem } from './problems.ts'
@@ -46,7 +46,7 @@ test('a worker that throws is counted, reported, and run again until it works', 
   expect(seen[1]).toBeUndefined() // cleared before each new run: the state dir is writable
   expect(problems.current()).toBeUndefined()
   expect(metrics.value(M.workerErrors, { worker: 'dispatch-poll', code: 'ENOSPC' })).toBe(2)
-  const line = JSON.parse(logs.find((l) => l.includes('worker error'))!) as Record<string, unknown>
+  const line = parseLogLine(logs.find((l) => l.includes('worker error'))!)!.record
   expect(line).toMatchObject({ level: 'error', worker: 'dispatch-poll', code: 'ENOSPC' })
   expect(line.error).toStartWith('no space left on device: ENOSPC')
 })

@@ -48,6 +48,7 @@ export type {
   RolloutManifest,
   RolloutPolicy,
   Selector,
+  SignedStamp,
 } from './types.ts'
 export { rolloutIdOf } from './types.ts'
 export { assertNever } from './lib/assert-never.ts'
@@ -160,6 +161,8 @@ export {
 export type { AdoptedMark, AdoptionCandidate, AdoptionVerdict } from './release/adoption.ts'
 export { adoptionVerdict } from './release/adoption.ts'
 export { formatRfc3339 } from './lib/rfc3339.ts'
+export type { ManifestFreshness } from './release/freshness.ts'
+export { manifestFreshness, staleManifestSentence } from './release/freshness.ts'
 
 export type { RenewalVerdict, RevocationTimes } from './identity/revocation.ts'
 export {

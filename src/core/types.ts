@@ -109,6 +109,18 @@ export type ManifestSet = {
   readonly fleet: FleetView
   /** The rollout manifests keyed by channel name. */
   readonly rollouts: Readonly<Record<string, RolloutManifest>>
+  /**
+   * When each channel's manifest was signed and its effective window (freshness gate); a
+   * channel absent here is not gated on freshness.
+   */
+  readonly signed?: Readonly<Record<string, SignedStamp>> | undefined
+}
+
+/** When a manifest was signed, and how long agents act on it (its channel's window). */
+export type SignedStamp = {
+  readonly signedAtMs: number
+  readonly windowSecs: number
+  readonly signingIntervalMinutes?: number | undefined
 }
 
 /** The quarantined closures per channel (append-only on the CP; see DECISIONS §3.3). */

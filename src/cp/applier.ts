@@ -25,11 +25,13 @@ import { outboundToWire } from '../runtime/wire.ts'
 import type { DispatchHub } from './dispatch-hub.ts'
 import type { CpMetrics } from './metrics.ts'
 import { pairKey, type CpState } from './state.ts'
+import { failureSummary } from './failure-summary.ts'
 
 /** Gates whose hold is the same for every host of a rollout or wave (one reason for all). */
 const ROLLOUT_WIDE_GATES: ReadonlySet<string> = new Set([
   'wave-promotion',
   'halted',
+  'freshness',
   'channel-edges',
 ])
 
@@ -83,6 +85,13 @@ export class Applier {
           break
         }
         case 'RecordTransition':
+          if (e.to === 'Failed' || e.to === 'Reverted')
+            this.log.warn(e.to === 'Failed' ? 'host failed' : 'host rolled back', {
+              rolloutId: e.rolloutId,
+              host: e.hostname,
+              from: e.from,
+              ...failureSummary(this.state.host(e.rolloutId, e.hostname)),
+            })
           this.append(
             'effect',
             ctx.now,
@@ -123,6 +132,8 @@ export class Applier {
     for (const e of effects) {
       switch (e.type) {
         case 'RecordRolloutTransition':
+          if (e.to === 'Terminal')
+            this.log.info('rollout converged', { rolloutId: e.rolloutId, from: e.from })
           this.append(
             'effect',
             now,
@@ -138,6 +149,7 @@ export class Applier {
           )
           break
         case 'UpdateCurrentWave':
+          this.log.info('wave advanced', { rolloutId: e.rolloutId, wave: e.wave })
           this.append(
             'effect',
             now,
@@ -147,7 +159,12 @@ export class Applier {
           )
           break
         case 'RecordRolloutHalted':
-          this.log.warn('rollout halted', { rolloutId: e.rolloutId, host: e.hostname })
+          this.log.warn('rollout halted', {
+            rolloutId: e.rolloutId,
+            channel: this.state.rollouts.get(e.rolloutId)?.record.channel ?? null,
+            host: e.hostname,
+            ...failureSummary(this.state.host(e.rolloutId, e.hostname)),
+          })
           this.append(
             'effect',
             now,

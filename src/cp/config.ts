@@ -11,6 +11,10 @@ import type { SourceConfig } from './sources/index.ts'
 /** The checked configuration. */
 export type CpConfig = {
   readonly listen: { readonly host: string; readonly port: number }
+  /** Plain-HTTP `/metrics` (`--metrics-listen`), beside the mTLS one; unset = none. */
+  readonly metricsListen?: { readonly host: string; readonly port: number } | undefined
+  /** Log every request at info (`--access-log`). */
+  readonly accessLog?: boolean
   readonly tls: { readonly certPem: string; readonly keyPem: string; readonly clientCaPem: string }
   readonly trustFile: string
   readonly dbPath: string

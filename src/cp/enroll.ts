@@ -51,6 +51,7 @@ import type { CpMetrics } from './metrics.ts'
 import type { CpMutator } from './mutator/loop.ts'
 import type { CpState } from './state.ts'
 import { readTrustFile } from './workers/release-poll.ts'
+import { type RepeatLog, repeatLog } from '../runtime/repeat-log.ts'
 
 /** The outcome of an enrolment or renewal; `retryAfterSecs` goes with 429 and 503. */
 export type IssueResult =
@@ -95,6 +96,9 @@ const retryLater = (status: 429 | 503, error: string, waitMs: number): IssueResu
 })
 
 /** Enrolment and renewal. */
+// The same refusal of the same host is logged at most once a minute, with a count.
+const REFUSAL_LOG_INTERVAL_MS = 60_000
+
 export class EnrollService {
   /**
    * When each host was last issued a certificate (or one is being issued), in this process: the
@@ -102,15 +106,34 @@ export class EnrollService {
    */
   private readonly lastIssuedAt = new Map<string, number>()
 
-  constructor(private readonly deps: EnrollDeps) {}
+  /** Refusals are logged once a minute per host and reason: the enrol route is unauthenticated. */
+  private readonly refusals: RepeatLog
+
+  constructor(private readonly deps: EnrollDeps) {
+    this.refusals = repeatLog({
+      log: deps.log,
+      intervalMs: REFUSAL_LOG_INTERVAL_MS,
+      now: () => deps.clock.monotonicMs(),
+      onSuppressed: () => deps.metrics.logSuppressed.inc(),
+    })
+  }
 
   /**
-   * `POST /v1/enroll` with the parsed JSON body. Its outcome is told to the mutator for the
-   * hostname the token names (when it names one): the host view shows a refusal's reason.
+   * `POST /v1/enroll` with the parsed JSON body. Every refusal is logged with its reason, and the
+   * outcome is told to the mutator for the hostname the token names (when it names one): the
+   * host view shows a refusal's reason.
    */
   async enroll(raw: unknown): Promise<IssueResult> {
-    const r = await this.enrollOnce(raw)
+    const r = await this.decideEnrolment(raw)
     const named = v.safeParse(NamedTokenSchema, raw)
+    if (r.status !== 200) {
+      const host = named.success ? named.output.token.claims.hostname.slice(0, 64) : null
+      this.refusals('warn', `${host}\u0000${r.error}`, 'enrolment refused', {
+        host,
+        status: r.status,
+        reason: r.error,
+      })
+    }
     if (named.success && r.status !== 503)
       this.deps.mutator.submit({
         type: 'Enrolment',
@@ -120,7 +143,7 @@ export class EnrollService {
     return r
   }
 
-  private async enrollOnce(raw: unknown): Promise<IssueResult> {
+  private async decideEnrolment(raw: unknown): Promise<IssueResult> {
     const { state, clock } = this.deps
     const parsed = v.safeParse(EnrollRequestSchema, raw)
     if (!parsed.success)
@@ -208,6 +231,21 @@ export class EnrollService {
 
   /** `POST /v1/agent/renew` for the authenticated agent `host`, by its certificate `peer`. */
   async renew(
+    host: string,
+    peer: { readonly cn: string; readonly serial: string; readonly notBeforeMs: number },
+    raw: unknown
+  ): Promise<IssueResult> {
+    const r = await this.decideRenewal(host, peer, raw)
+    if (r.status !== 200)
+      this.refusals('warn', `${host}\u0000${r.error}`, 'certificate renewal refused', {
+        host,
+        status: r.status,
+        reason: r.error,
+      })
+    return r
+  }
+
+  private async decideRenewal(
     host: string,
     peer: { readonly cn: string; readonly serial: string; readonly notBeforeMs: number },
     raw: unknown

@@ -1,9 +1,17 @@
 /**
  * The control plane's state gauges, computed at scrape time from what is in memory: live host
- * records and rollouts by state, queue depths, long-polls, connections, gate blocks, readiness.
- * Invariant: reading a gauge changes nothing (scrapes run beside the mutator, not through it).
+ * records and rollouts by state, queue depths, long-polls, connections, gate blocks, readiness,
+ * and the series to alert on (docs/control-plane.md, "Monitoring"): per host its last heartbeat
+ * and its problem, per channel its rollout's halt, its quarantines and its artifacts' signing
+ * and freshness, the expiry of the server certificate and the fleet CA, the build.
+ * Invariants: reading a gauge changes nothing (scrapes run beside the mutator, not through it);
+ * per-host gauges have one series per host of the adopted fleet (the problem is a label whose
+ * value is `none` when nothing is wrong, value 0), per-channel ones one per channel, so the
+ * series count is bounded by the fleet, never by history; label values are lowercase.
  */
+import { labelWord, type Labels } from '../runtime/prometheus.ts'
 import type { DispatchHub } from './dispatch-hub.ts'
+import { lastSeenOf, problemOf } from './host-facts.ts'
 import type { CpMetrics } from './metrics.ts'
 import type { CpState } from './state.ts'
 
@@ -16,6 +24,12 @@ export type GaugeSources = {
   /** Open client connections. */
   readonly connections: () => number
   readonly isReady: () => boolean
+  readonly version: string
+  readonly now: () => number
+  /** The agents' heartbeat interval: a host is offline after three without a word. */
+  readonly heartbeatIntervalMs: number
+  /** Expiry (ms) of each certificate the CP serves with or trusts, by name (`server`, `fleet-ca`). */
+  readonly certNotAfter: Readonly<Record<string, number>>
 }
 
 /** How many of `items` fall under each label value. */
@@ -35,10 +49,12 @@ export function registerGauges(metrics: CpMetrics, from: GaugeSources): void {
     for (const records of Object.values(state.hosts)) yield* Object.values(records)
   }
   metrics.gauge('nixfleet_cp_hosts', 'Live host records by state.', () =>
-    [...countBy(hostRecords(), (r) => r.phase)].map(([state, n]) => [{ state }, n] as const)
+    [...countBy(hostRecords(), (r) => labelWord(r.phase))].map(
+      ([state, n]) => [{ state }, n] as const
+    )
   )
   metrics.gauge('nixfleet_cp_rollouts', 'Rollouts by state.', () =>
-    [...countBy(state.rollouts.values(), (r) => r.record.phase)].map(
+    [...countBy(state.rollouts.values(), (r) => labelWord(r.record.phase))].map(
       ([s, n]) => [{ state: s }, n] as const
     )
   )
@@ -66,5 +82,111 @@ export function registerGauges(metrics: CpMetrics, from: GaugeSources): void {
     'nixfleet_cp_ready',
     'Whether the control plane answers /v1 (1) or 503 (0).',
     () => [[{}, from.isReady() ? 1 : 0]]
+  )
+  registerAlertGauges(metrics, from)
+}
+
+const secs = (ms: number): number => ms / 1000
+
+/** The gauges the shipped alerting rules read (contrib/prometheus/nixfleet.rules.yml). */
+function registerAlertGauges(metrics: CpMetrics, from: GaugeSources): void {
+  const { state } = from
+  const fleetHosts = () => Object.entries(state.release?.fleet.value.hosts ?? {})
+  const channels = () => Object.keys(state.release?.fleet.value.channels ?? {}).sort()
+  metrics.gauge('nixfleet_cp_build_info', 'Control plane build information (value 1).', () => [
+    [{ version: from.version }, 1],
+  ])
+  metrics.gauge(
+    'nixfleet_cp_host_last_seen_timestamp_seconds',
+    'Unix time the CP last heard from each host (kept across CP restarts; hosts never heard from have none).',
+    function* () {
+      for (const [host, h] of fleetHosts()) {
+        const seen = lastSeenOf(state, host)
+        if (seen !== null) yield [{ host, channel: h.channel }, secs(seen)] as const
+      }
+    }
+  )
+  metrics.gauge(
+    'nixfleet_cp_host_problem',
+    'Whether a host has a problem (1, named by the problem label) or none (0, problem="none").',
+    function* () {
+      const now = from.now()
+      for (const [host, h] of fleetHosts()) {
+        const problem = problemOf(state, host, now, from.heartbeatIntervalMs)?.kind
+        yield [{ host, channel: h.channel, problem: problem ?? 'none' }, problem ? 1 : 0] as const
+      }
+    }
+  )
+  metrics.gauge(
+    'nixfleet_cp_rollout_halted',
+    "Whether each channel's current rollout is halted by a host failure (1) or not (0).",
+    function* () {
+      for (const channel of channels()) {
+        const id = state.release?.manifests[channel]?.rolloutId
+        const r = id === undefined ? undefined : state.rollouts.get(id)
+        if (id !== undefined) yield [{ channel, rollout: id }, r?.record.halt ? 1 : 0] as const
+      }
+    }
+  )
+  metrics.gauge(
+    'nixfleet_cp_quarantined_closures',
+    'Closures quarantined on each channel (an operator clears them).',
+    () => channels().map((channel) => [{ channel }, state.quarantines.get(channel)?.size ?? 0])
+  )
+  const artifacts = function* (): Generator<{
+    labels: Labels
+    signedAtMs: number
+    freshMinutes: number | undefined
+  }> {
+    const release = state.release
+    if (release === undefined) return
+    const fleet = release.fleet.value
+    for (const channel of channels()) {
+      const freshMinutes = fleet.channels[channel as never]?.freshnessWindow
+      yield {
+        labels: { artifact: 'fleet', channel },
+        signedAtMs: release.fleet.signedAtMs,
+        freshMinutes,
+      }
+      const m = release.manifests[channel]
+      if (m !== undefined)
+        yield {
+          labels: { artifact: 'rollout-manifest', channel },
+          signedAtMs: m.signedAtMs,
+          freshMinutes,
+        }
+    }
+    for (const [artifact, a] of [
+      ['revocations', state.revocationsAdopted],
+      ['bootstrap-nonces', state.noncesAdopted],
+    ] as const) {
+      if (a !== undefined)
+        yield {
+          labels: { artifact, channel: '' },
+          signedAtMs: a.signedAtMs,
+          freshMinutes: undefined,
+        }
+    }
+  }
+  metrics.gauge(
+    'nixfleet_cp_artifact_signed_timestamp_seconds',
+    'Unix time the adopted signed artifact was signed, by artifact and channel.',
+    function* () {
+      for (const a of artifacts()) yield [a.labels, secs(a.signedAtMs)] as const
+    }
+  )
+  metrics.gauge(
+    'nixfleet_cp_artifact_fresh_until_timestamp_seconds',
+    "Unix time after which agents refuse the adopted artifact as stale (the channel's freshness window): re-sign before.",
+    function* () {
+      for (const a of artifacts())
+        if (a.freshMinutes !== undefined)
+          yield [a.labels, secs(a.signedAtMs + a.freshMinutes * 60_000)] as const
+    }
+  )
+  metrics.gauge(
+    'nixfleet_cp_cert_not_after_timestamp_seconds',
+    'Expiry (Unix time) of the server certificate and the fleet CA.',
+    () => Object.entries(from.certNotAfter).map(([cert, ms]) => [{ cert }, secs(ms)] as const)
   )
 }

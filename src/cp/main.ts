@@ -18,13 +18,15 @@
  */
 import { openStore, type Store } from '../db/store.ts'
 import { toRfc3339 } from '../proto/common.ts'
+import { parseCertificate } from '../pki/cert.ts'
 import type { MtlsServer } from '../pki/tls-server.ts'
 import type { Clock } from '../runtime/clock.ts'
 import { systemClock } from '../runtime/clock.ts'
-import { createLogger, type Logger } from '../runtime/log.ts'
+import { createLogger, type Logger, redactConfig } from '../runtime/log.ts'
+import { type ExpositionServer, serveExposition } from '../runtime/prometheus.ts'
 import { repeatLog } from '../runtime/repeat-log.ts'
 import { systemTimers } from '../runtime/timers.ts'
-import { cpLimits, webhookTokenReader, type CpConfig } from './config.ts'
+import { cpLimits, heartbeatIntervalMsOf, webhookTokenReader, type CpConfig } from './config.ts'
 import { DispatchHub } from './dispatch-hub.ts'
 import { EnrollService } from './enroll.ts'
 import { registerGauges } from './gauges.ts'
@@ -131,6 +133,19 @@ async function bindListener(
 
 type ServeFetch = Parameters<typeof createCpServer>[0]
 
+/** The expiry of the server certificate and of the fleet CA (the first certificate of each PEM). */
+function certExpiries(config: CpConfig): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const [name, pem] of [
+    ['server', config.tls.certPem],
+    ['fleet-ca', config.tls.clientCaPem],
+  ] as const) {
+    const cert = parseCertificate(pem)
+    if (cert.ok) out[name] = cert.notAfterMs
+  }
+  return out
+}
+
 /**
  * Builds and primes a control plane from a checked configuration, its listener bound (call
  * `listen` to serve). Throws `CpStartError` when the listener or the database cannot be opened.
@@ -144,6 +159,11 @@ export async function createControlPlane(
     opts.log ?? createLogger({ component: 'cp', level: config.logLevel, now: () => clock.now() })
   const limits = cpLimits(config.limits)
   const metrics = new CpMetrics()
+  log.info('control plane starting', {
+    version: opts.version ?? 'dev',
+    pid: process.pid,
+    config: redactConfig(config),
+  })
   // Out of descriptors, every accept fails: one line per interval, counted.
   const listenerErrors = repeatLog({
     log: log.child('http'),
@@ -193,6 +213,7 @@ export async function createControlPlane(
     resolveFatal(error)
   }
   const state = new CpState()
+  state.freshnessWindowSecs = config.freshnessWindowSecs
   // Real time with real timers: the pacer's clock must be the one its timers run on.
   const hub = new DispatchHub({ clock: systemClock, timers: systemTimers })
   const mutator = new CpMutator({
@@ -226,10 +247,12 @@ export async function createControlPlane(
     listIntervalMs: config.cadence.listPollMs,
   })
   const workers: Worker[] = []
+  let metricsServer: ExpositionServer | undefined
 
   let stopping: Promise<void> | undefined
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
+      metricsServer?.stop()
       for (const w of workers) w.stop()
       await server.close()
       await poller.stop()
@@ -302,6 +325,7 @@ export async function createControlPlane(
       agentCnSuffix: config.agentCnSuffix,
       heartbeatIntervalMs: config.cadence.heartbeatIntervalMs,
       strict: config.strict,
+      accessLog: config.accessLog === true,
       closureUpstream: config.closureUpstream,
       events: {
         perMinute: limits.eventsPerMinute,
@@ -322,11 +346,25 @@ export async function createControlPlane(
     mutatorDepth: () => mutator.depth,
     connections: () => server.connectionCount(),
     isReady,
+    version: opts.version ?? 'dev',
+    now: () => clock.now(),
+    heartbeatIntervalMs: heartbeatIntervalMsOf(config.cadence.heartbeatIntervalMs),
+    certNotAfter: certExpiries(config),
   })
 
   const listen = (): Promise<number> => {
     listener.serve(app.fetch)
     log.info('listening', { host: config.listen.host, port: listener.port, ready: isReady() })
+    if (config.metricsListen !== undefined) {
+      const { host, port } = config.metricsListen
+      try {
+        metricsServer = serveExposition({ hostname: host, port }, () => metrics.render())
+        log.info('metrics listening', { host, port: metricsServer.port })
+      } catch (e) {
+        // The fleet is served either way; a scrape target that cannot bind is only logged.
+        log.error('metrics listener failed', { host, port, error: messageOf(e) })
+      }
+    }
     return Promise.resolve(listener.port)
   }
   return { app, state, store, mutator, metrics, poller, server, fatal, listen, stop }

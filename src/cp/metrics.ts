@@ -4,15 +4,18 @@
  * Invariants: label values come from our own vocabulary (routes, states, gates, error kinds),
  * never from request input, so the series count stays bounded.
  */
+import type { VerifyErrorKind } from '../crypto/verify-artifact.ts'
 import {
   exposition,
   familyHeader,
   formatValue,
   labelText,
+  labelWord,
   type Labels,
   sampleLine,
   withLabel,
 } from '../runtime/prometheus.ts'
+import { processMetricLines } from '../runtime/process-metrics.ts'
 
 /** A monotonically increasing counter with labels. */
 export class Counter {
@@ -88,6 +91,23 @@ export class Histogram {
     return out
   }
 }
+
+// The signed artifacts the CP verifies, and why one can be refused (verification, or an older
+// artifact than the adopted one).
+const VERIFIED_ARTIFACTS = ['fleet', 'rollout-manifest', 'revocations', 'bootstrap-nonces']
+const VERIFY_FAILURE_KINDS: readonly (VerifyErrorKind | 'Rollback')[] = [
+  'Parse',
+  'BadSignature',
+  'NotSigned',
+  'Stale',
+  'FutureDated',
+  'RejectedBeforeTimestamp',
+  'SchemaVersionUnsupported',
+  'UnsupportedAlgorithm',
+  'BadPubkeyEncoding',
+  'NoTrustRoots',
+  'Rollback',
+]
 
 // Request latencies span sub-millisecond heartbeats to 60 s long-polls.
 const HTTP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 30, 65]
@@ -174,6 +194,13 @@ export class CpMetrics {
   )
   private readonly gauges: Gauge[] = []
 
+  constructor() {
+    // Counters alerts read exist at 0 from the start, so `increase()` sees the first refusal.
+    for (const artifact of VERIFIED_ARTIFACTS)
+      for (const kind of VERIFY_FAILURE_KINDS)
+        this.verifyFailures.inc({ artifact, kind: labelWord(kind) }, 0)
+  }
+
   /** Registers a gauge computed at scrape time. */
   gauge(name: string, help: string, collect: () => Iterable<readonly [Labels, number]>): void {
     this.gauges.push(new Gauge(name, help, collect))
@@ -201,6 +228,7 @@ export class CpMetrics {
       ...this.eventsTooLarge.render(),
       ...this.probeResultsPruned.render(),
       ...this.connectionsRefused.render(),
+      ...processMetricLines(),
     ]
     return exposition(all)
   }

@@ -19,8 +19,10 @@ import type {
   ManifestSet,
   QuarantineSet,
   RolloutRecord,
+  SignedStamp,
 } from '../core/index.ts'
 import { isClosed, isUnderway } from '../core/index.ts'
+import { channelFreshnessWindowSecs } from '../core/release/freshness.ts'
 import type {
   DenialKind,
   FrozenPolicy,
@@ -116,6 +118,8 @@ export function pairKey(rolloutId: string, host: string): string {
 /** The CP state. */
 export class CpState {
   release: AdoptedRelease | undefined
+  /** The global freshness window (seconds) capping every channel's; main sets the flag's. */
+  freshnessWindowSecs = 2_592_000
   revocationsAdopted: AdoptedArtifact<unknown> | undefined
   noncesAdopted: AdoptedArtifact<unknown> | undefined
   /** The signed enrollment allow-list, by nonce. */
@@ -345,7 +349,24 @@ export class CpState {
     if (release === undefined) return undefined
     const rollouts: Record<string, RolloutManifest> = {}
     for (const [channel, m] of Object.entries(release.manifests)) rollouts[channel] = m.value
-    return { fleet: release.fleet.value, rollouts }
+    return { fleet: release.fleet.value, rollouts, signed: this.signedStamps() }
+  }
+
+  /** Each adopted manifest's signing time and its channel's effective freshness window. */
+  signedStamps(): Record<string, SignedStamp> {
+    const release = this.release
+    const out: Record<string, SignedStamp> = {}
+    if (release === undefined) return out
+    const channels = release.fleet.value.channels
+    for (const [channel, m] of Object.entries(release.manifests)) {
+      const c = Object.hasOwn(channels, channel) ? channels[channel as never] : undefined
+      out[channel] = {
+        signedAtMs: m.signedAtMs,
+        windowSecs: channelFreshnessWindowSecs(c, this.freshnessWindowSecs),
+        signingIntervalMinutes: c?.signingIntervalMinutes,
+      }
+    }
+    return out
   }
 
   /** The planner's fleet state, built from the live maps (no copies of host records). */

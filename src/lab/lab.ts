@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSyn
 import { basename, join } from 'node:path'
 import { sha256Hex } from '../crypto/sha256.ts'
 import { systemClock } from '../runtime/clock.ts'
+import { parseLogLine } from '../runtime/log.ts'
 import { caDirFlags, systemFlags } from './fake-system.ts'
 import { labFleetJson } from './fleet.ts'
 import {
@@ -259,7 +260,7 @@ export class Lab {
       const text = existsSync(log) ? readFileSync(log, 'utf8').slice(before) : ''
       const line = text.split('\n').find((l) => l.includes('"msg":"listening"'))
       if (line) {
-        this.cpPort = (JSON.parse(line) as { port: number }).port
+        this.cpPort = Number(parseLogLine(line)?.record['port'])
         return this.cpPort
       }
       if (!this.cpChild.isRunning())

@@ -18,7 +18,7 @@ import { isIP } from 'node:net'
 import { toHex } from '../lib/bytes.ts'
 import { toPem } from '../crypto/keys.ts'
 import { checkCaPems, pemBody, type CaPems } from './cert.ts'
-import { operatorCommonName } from './identity.ts'
+import { type OperatorRole, operatorRoleCommonName } from './identity.ts'
 import { x509 } from './x509.ts'
 
 /** A certificate with its freshly generated PKCS#8 private key. */
@@ -241,6 +241,8 @@ export async function createOperatorCert(params: {
   name: string
   now: number
   validityDays?: number
+  /** `viewer` issues a read-only `viewer-NAME` certificate; `operator` (default) `operator-NAME`. */
+  role?: OperatorRole
 }): Promise<CertAndKey> {
   assertNameValue('operator name', params.name)
   const validityDays = params.validityDays ?? OPERATOR_VALIDITY_DAYS
@@ -252,7 +254,7 @@ export async function createOperatorCert(params: {
   const certPem = await issue({
     ca,
     subjectPublicKey: keys.publicKey,
-    commonName: operatorCommonName(params.name),
+    commonName: operatorRoleCommonName(params.role ?? 'operator', params.name),
     notBeforeMs: truncateToSeconds(params.now - CLOCK_SKEW_BACKDATE_MS),
     notAfterMs: truncateToSeconds(params.now) + validityDays * DAY_MS,
     keyUsage: KU.digitalSignature,

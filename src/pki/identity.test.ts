@@ -1,6 +1,12 @@
 /** CN conventions: agent/operator naming, machine-id extraction and roles. */
 import { describe, expect, test } from 'bun:test'
-import { agentCommonName, machineIdFromCn, operatorCommonName, roleOfCn } from './identity.ts'
+import {
+  agentCommonName,
+  machineIdFromCn,
+  operatorCommonName,
+  operatorRoleCommonName,
+  roleOfCn,
+} from './identity.ts'
 
 const SUFFIX = 'fleet.lab.internal'
 
@@ -38,6 +44,10 @@ describe('roleOfCn', () => {
     expect(roleOfCn('agent-web-1.fleet.lab.internal', SUFFIX)).toBe('agent')
     expect(roleOfCn('operator-alice', SUFFIX)).toBe('operator')
     expect(roleOfCn('operator-', SUFFIX)).toBe('unknown')
+    expect(roleOfCn('viewer-grafana', SUFFIX)).toBe('viewer')
+    expect(roleOfCn(operatorRoleCommonName('viewer', 'oncall'), SUFFIX)).toBe('viewer')
+    expect(roleOfCn(operatorRoleCommonName('operator', 'alice'), SUFFIX)).toBe('operator')
+    expect(roleOfCn('viewer-', SUFFIX)).toBe('unknown')
     expect(roleOfCn('web-1', SUFFIX)).toBe('unknown')
     expect(roleOfCn('agent-web-1.elsewhere', SUFFIX)).toBe('unknown')
     expect(roleOfCn('agent-.fleet.lab.internal', SUFFIX)).toBe('unknown')

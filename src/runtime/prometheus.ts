@@ -67,3 +67,43 @@ export function sampleLine(name: string, labels: string, value: number): string 
 export function exposition(lines: readonly string[]): string {
   return `${lines.join('\n')}\n`
 }
+
+/**
+ * A label value from our own vocabulary, lowercased: `BadSignature` → `bad-signature`,
+ * `ProbeResult` → `probe-result`, `pending-handshakes` unchanged; PromQL matchers and alert
+ * rules then never depend on a type name's capitals.
+ */
+export function labelWord(name: string): string {
+  return name.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase()
+}
+
+// The runtime's own Response, taken when this module loads: the control plane command lets
+// `@hono/node-server` replace the global one with a lightweight class Bun.serve cannot send.
+const NativeResponse = globalThis.Response
+
+/** A running plain-HTTP `/metrics` listener. */
+export type ExpositionServer = { readonly port: number; stop(): void }
+
+/**
+ * Serves `GET /metrics` (the text of `render`, called per scrape) on `hostname:port` over plain
+ * HTTP, everything else 404: the `--metrics-listen` of both daemons, loopback by convention.
+ */
+export function serveExposition(
+  listen: { readonly hostname: string; readonly port: number },
+  render: () => string
+): ExpositionServer {
+  const server = Bun.serve({
+    hostname: listen.hostname,
+    port: listen.port,
+    fetch(req) {
+      const url = new URL(req.url)
+      if (req.method !== 'GET' || url.pathname !== '/metrics') {
+        return new NativeResponse('not found\n', { status: 404 })
+      }
+      return new NativeResponse(render(), {
+        headers: { 'content-type': EXPOSITION_CONTENT_TYPE },
+      })
+    },
+  })
+  return { port: server.port ?? listen.port, stop: () => void server.stop(true) }
+}

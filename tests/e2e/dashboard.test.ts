@@ -24,16 +24,20 @@ const WAVES: Record<string, string[][]> = {
 }
 
 let lab: Lab
-let ui: ReturnType<typeof Bun.spawn> | undefined
+const uis: ReturnType<typeof Bun.spawn>[] = []
 let url = ''
 let chromium: Awaited<ReturnType<typeof launchChromium>>
 let browser: Browser
 let page: Page
 let good = ''
+let halted = ''
 const shots = process.env['NIXFLEET_SCREENSHOTS'] ?? tmpdir()
 
-/** Starts `nixfleet ui` against the lab's control plane; resolves to the URL it prints. */
-async function startUi(l: Lab): Promise<string> {
+/**
+ * Starts `nixfleet ui` against the lab's control plane with the certificate at `cert` (.pem and
+ * .key); resolves to the URL it prints.
+ */
+async function startUi(l: Lab, cert: string): Promise<string> {
   const d = l.layout
   const proc = Bun.spawn(
     [
@@ -46,13 +50,13 @@ async function startUi(l: Lab): Promise<string> {
       '--ca-cert',
       join(d.ca, 'ca.pem'),
       '--client-cert',
-      `${d.operator}.pem`,
+      `${cert}.pem`,
       '--client-key',
-      `${d.operator}.key`,
+      `${cert}.key`,
     ],
     { stdout: 'pipe', stderr: 'inherit' }
   )
-  ui = proc
+  uis.push(proc)
   const reader = proc.stdout.getReader()
   let text = ''
   while (!text.includes('\n')) {
@@ -122,7 +126,7 @@ beforeAll(async () => {
   good = await lab.release(closures)
   await lab.startControlPlane()
   for (const h of lab.hosts.keys()) lab.startAgent(h)
-  url = await startUi(lab)
+  url = await startUi(lab, lab.layout.operator)
   chromium = await launchChromium()
   browser = chromium.browser
   page = await browser.newPage()
@@ -131,8 +135,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await chromium?.close()
-  ui?.kill()
-  await ui?.exited
+  for (const p of uis) p.kill()
+  await Promise.all(uis.map((p) => p.exited))
   await lab?.close()
 })
 
@@ -248,6 +252,7 @@ describe('dashboard in Chromium', () => {
       ])
     )
     const bad = await lab.release(closures)
+    halted = bad
     await lab.refresh()
     const id = rid('stable', bad)
     // The overview announces the halt by itself (the stream), then the rollout page explains it.
@@ -307,7 +312,7 @@ describe('dashboard in Chromium', () => {
     expect(audited.payload['reason']).toBe('canary probe fixed upstream; resuming')
     expect(audited.payload['operator']).toBe('operator-lab')
     // The page's event log shows it, filtered by kind.
-    await page.type('input[data-key="f-kind"]', 'operator')
+    await page.type('input[data-key="f-kind"]', 'operator_action')
     await page.keyboard.press('Tab')
     await waitText(page, 'table.log td', 'canary probe fixed upstream; resuming')
     // The CP's audit trail has it, and the audit trail page shows it.
@@ -321,35 +326,56 @@ describe('dashboard in Chromium', () => {
     await waitText(page, 'main table.log td', 'canary probe fixed upstream; resuming')
   })
 
-  test('a viewer sees no action buttons', async () => {
-    const viewer = await browser.newPage()
-    // Until the viewer role exists, the page is told so by /v1/whoami.
-    await viewer.setRequestInterception(true)
-    viewer.on('request', (r) => {
-      if (new URL(r.url()).pathname === '/v1/whoami')
-        void r.respond({
-          status: 200,
-          contentType: 'application/json',
-          body: JSON.stringify({ cn: 'viewer-x', role: 'viewer', name: 'viewer-x' }),
-        })
-      else void r.continue()
-    })
-    const rollout = (
-      await lab.api<{ rollouts: { rolloutId?: string; id?: string; channel: string }[] }>(
-        '/v1/rollouts'
-      )
-    ).body.rollouts
-    const stable = rollout.find((r) => r.channel === 'stable')
-    await viewer.goto(
-      `${url}#/rollout/${encodeURIComponent(stable?.id ?? stable?.rolloutId ?? '')}`
+  test('a viewer sees the fleet but no action buttons, and the API refuses a viewer action', async () => {
+    const cert = join(lab.opts.dir, 'viewer')
+    const mint = Bun.spawn(
+      [
+        lab.opts.bin,
+        'mint-operator-cert',
+        '--ca',
+        lab.layout.ca,
+        '--name',
+        'watcher',
+        '--out',
+        cert,
+        '--role',
+        'viewer',
+      ],
+      { stdout: 'ignore', stderr: 'ignore' }
     )
+    expect(await mint.exited).toBe(0)
+    const viewerUrl = await startUi(lab, cert)
+    const viewer = await browser.newPage()
+    await viewer.goto(`${viewerUrl}#/rollout/${encodeURIComponent(rid('stable', halted))}`)
     await viewer.waitForSelector('.conn[data-conn="live"]', { timeout: 30_000 })
+    await waitText(viewer, '.who', 'viewer-watcher (viewer)')
     await viewer.waitForSelector('h1 code')
-    for (const hash of ['#/', '#/host/canary', '#/quarantines']) {
+    // Each page once loaded (what an operator would act on is on screen), without a button.
+    const pages: [string, string][] = [
+      [`#/rollout/${encodeURIComponent(rid('stable', halted))}`, 'section h2#waves-h'],
+      ['#/', '.tile[data-host="canary"]'],
+      ['#/host/canary', 'dl.facts'],
+      ['#/quarantines', 'main table.log, main p'],
+    ]
+    for (const [hash, loaded] of pages) {
       await go(viewer, hash)
-      await viewer.waitForSelector('main h1')
+      await viewer.waitForSelector(loaded)
       expect(await viewer.$$('button.act')).toHaveLength(0)
     }
+    // Every tile is there for the viewer too.
+    await go(viewer, '#/')
+    await viewer.waitForSelector('.tile[data-host="db-1"]')
+    expect((await tiles(viewer))['canary']?.wave).toBe('stable/wave 0')
+    // A forged action from the viewer's page (CSRF header and all) is refused by the CP.
+    const status = await viewer.evaluate(async () => {
+      const r = await fetch('/v1/operator/hosts/canary/deny', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-nixfleet-csrf': '1' },
+        body: JSON.stringify({ reason: 'not mine to do' }),
+      })
+      return r.status
+    })
+    expect(status).toBe(403)
     // The operator's page, same routes, does show them.
     await go(page, '#/host/canary')
     await page.waitForSelector('button.act')

@@ -7,13 +7,16 @@
  */
 import { afterEach, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import type { Lab } from '../../src/lab/lab.ts'
+import { parseLogLine } from '../../src/runtime/log.ts'
 import {
   agentEventsOf,
   converged,
+  cpMetric,
   dispatchesOf,
   eventsOf,
   hostsOf,
   lifecycleOf,
+  logOf,
   makeLab,
   planPassAfterNow,
   rid,
@@ -101,6 +104,23 @@ describe('rollouts', () => {
       )
     }
     for (const h of hosts) expect(l.currentClosure(h)).toBe(closures[h]!)
+    // The CP log tells the same story at info: stable's two wave advances, each convergence.
+    const said = (msg: string, rolloutId: string) =>
+      logOf(l, 'control-plane')
+        .split('\n')
+        .map((line) => parseLogLine(line))
+        .filter((e) => e?.record['msg'] === msg && e.record['rolloutId'] === rolloutId)
+    // Written to the log file by the CP's stderr: read once the last line is there.
+    await until('the CP log line of the last convergence', () =>
+      ['edge', 'staging', 'stable'].every(
+        (channel) => said('rollout converged', rid(channel, commit)).length > 0
+      )
+    )
+    expect(said('wave advanced', rid('stable', commit)).map((e) => e?.record['wave'])).toEqual([
+      1, 2,
+    ])
+    for (const channel of ['edge', 'staging', 'stable'])
+      expect(said('rollout converged', rid(channel, commit)).map((e) => e?.priority)).toEqual([6])
 
     // The full story of each host, with consecutive sequence numbers.
     for (const h of hosts) {
@@ -177,6 +197,33 @@ describe('rollouts', () => {
       await l.api<{ rollouts: { id: string; halt: unknown }[] }>('/v1/rollouts')
     ).body.rollouts.find((r) => r.id === rid('stable', c1))
     expect(rollout?.halt).toBeTruthy()
+    // What on-call sees: the halt gauge, and one warning line naming the host, probe and reason.
+    expect(
+      await cpMetric(
+        l,
+        `nixfleet_cp_rollout_halted{channel="stable",rollout="${rid('stable', c1)}"}`
+      )
+    ).toBe(1)
+    expect(await cpMetric(l, 'nixfleet_cp_quarantined_closures{channel="stable"}')).toBe(1)
+    const halts = await until('the halt line in the CP log', () => {
+      const found = logOf(l, 'control-plane')
+        .split('\n')
+        .map((line) => parseLogLine(line))
+        .filter((e) => e?.record['msg'] === 'rollout halted')
+      return found.length > 0 ? found : undefined
+    })
+    expect(halts).toHaveLength(1)
+    expect(halts[0]).toEqual({
+      priority: 4,
+      record: expect.objectContaining({
+        level: 'warn',
+        rolloutId: rid('stable', c1),
+        channel: 'stable',
+        host: 'canary',
+        probe: 'system-healthy',
+        reason: expect.any(String),
+      }),
+    })
     // Once the planner has planned on the halt, nobody else was dispatched or moved.
     await planPassAfterNow(l)
     const rows = await eventsOf(l, rid('stable', c1))
@@ -198,6 +245,13 @@ describe('rollouts', () => {
       45_000
     )
     expect(await lifecycleOf(l, rid('stable', c1))).toBe('Superseded')
+    // The new rollout is the channel's now; it is not halted.
+    expect(
+      await cpMetric(
+        l,
+        `nixfleet_cp_rollout_halted{channel="stable",rollout="${rid('stable', c2)}"}`
+      )
+    ).toBe(0)
     await until(
       'fixed rollout Terminal',
       async () => (await lifecycleOf(l, rid('stable', c2))) === 'Terminal'

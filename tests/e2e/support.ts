@@ -4,6 +4,7 @@
  * the lab processes' logs. No fixed sleeps: a check that something did NOT happen first waits
  * for the planner to have had its chance (`planPassAfterNow`).
  */
+import { afterEach } from 'bun:test'
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -15,6 +16,16 @@ import { nixfleetBin } from '../support/binary.ts'
 export async function makeLab(plan: LabPlan): Promise<Lab> {
   const dir = mkdtempSync(join(tmpdir(), 'nixfleet-e2e-'))
   return Lab.create({ dir, bin: await nixfleetBin(), plan })
+}
+
+/** A lab per test of the calling file, closed after each: `const env = labPerTest()`. */
+export function labPerTest(): { lab: Lab | undefined } {
+  const env: { lab: Lab | undefined } = { lab: undefined }
+  afterEach(async () => {
+    await env.lab?.close()
+    env.lab = undefined
+  })
+  return env
 }
 
 /** Polls `check` every 100 ms until it returns a value; fails naming `what` after `timeoutMs`. */

@@ -21,6 +21,8 @@ import {
 } from '../support/fixtures.ts'
 import { ed25519PublicKey } from '../../src/crypto/ed25519.ts'
 import { encodeOpenSshPrivateKey } from '../../src/crypto/keys.ts'
+import { parseLogLine } from '../../src/runtime/log.ts'
+import { checkMetrics } from '../support/promtool.ts'
 import { sha256Bytes } from '../../src/crypto/sha256.ts'
 import { toBase64 } from '../../src/lib/bytes.ts'
 import { nixfleetBin } from '../support/binary.ts'
@@ -69,6 +71,20 @@ function run(argv: string[]): { code: number; stdout: string; stderr: string } {
   return { code: r.exitCode ?? -1, stdout: r.stdout.toString(), stderr: r.stderr.toString() }
 }
 
+/**
+ * The failure a run reported, as `nixfleet: <error>\n`: the running agent's is its one JSON log
+ * line at priority 3 (after its start line, if it got that far); `--check-config` writes a plain
+ * line, returned as it is.
+ */
+function failureOf(stderr: string): string {
+  const errors = stderr.split('\n').filter((l) => l.startsWith('<3>'))
+  if (errors.length === 0) return stderr
+  expect(errors).toHaveLength(1)
+  const line = parseLogLine(errors[0]!)?.record
+  expect(line).toMatchObject({ msg: 'fatal error', exitCode: 2 })
+  return `nixfleet: ${String(line?.['error'])}\n`
+}
+
 describe('start-up checks', () => {
   test.each([
     [
@@ -112,15 +128,17 @@ describe('start-up checks', () => {
     )
     const r = run(base(o))
     expect(r.code).toBe(2)
-    expect(r.stderr.trim().split('\n')).toHaveLength(1)
-    expect(r.stderr).toContain(message)
+    expect(r.stderr).toStartWith('<') // a log line (journald reads its priority), not plain text
+    const failure = failureOf(r.stderr)
+    expect(failure.trim().split('\n')).toHaveLength(1)
+    expect(failure).toContain(message)
   })
 
   test('an invalid trust file names the problem', () => {
     writeFileSync(join(dir, 'bad-trust.json'), '{"schemaVersion": 2, "ciReleaseKey": {}}')
     const r = run(base({ '--trust-file': join(dir, 'bad-trust.json') }))
     expect(r.code).toBe(2)
-    expect(r.stderr).toStartWith(
+    expect(failureOf(r.stderr)).toStartWith(
       `nixfleet: agent: trust file ${join(dir, 'bad-trust.json')}: schemaVersion`
     )
   })
@@ -196,8 +214,9 @@ describe('--check-config checks the bootstrap token offline and writes nothing',
     for (const argv of [[...enrolling(path), '--check-config'], enrolling(path)]) {
       const r = run(argv)
       expect(r.code).toBe(2)
-      expect(r.stderr).toStartWith(`nixfleet: agent: bootstrap token ${path} ${message}`)
-      expect(r.stderr.trim().split('\n')).toHaveLength(1)
+      const failure = failureOf(r.stderr)
+      expect(failure).toStartWith(`nixfleet: agent: bootstrap token ${path} ${message}`)
+      expect(failure.trim().split('\n')).toHaveLength(1)
     }
   })
 })
@@ -232,12 +251,16 @@ test(
       expect(text).toContain(name)
     }
     expect(text).toMatch(/nixfleet_agent_heartbeat_failures_total [1-9]/)
+    for (const name of ['process_resident_memory_bytes', 'process_cpu_seconds_total'])
+      expect(text).toContain(`\n${name} `)
+    // The names and types follow Prometheus' conventions.
+    expect(checkMetrics(text)).toEqual({ code: 0, output: '' })
     const t0 = performance.now()
     agent.proc.kill('SIGTERM')
     expect(await agent.exited).toBe(0)
     expect(performance.now() - t0).toBeLessThan(5_000)
     expect(agent.lines.some((l) => l.includes('"msg":"stopped"'))).toBe(true)
-    for (const l of agent.lines) expect(() => JSON.parse(l)).not.toThrow() // JSON lines only
+    for (const l of agent.lines) expect(parseLogLine(l)).toBeDefined() // JSON lines only
   },
   TIMEOUT_MS
 )

@@ -325,7 +325,9 @@ describe('agent ↔ control plane over mTLS', () => {
         { commit: 'a0'.repeat(20), signedAtMs: now - 2 * 3600_000 }
       )
       let cp = await startCp(port, rel, join(root, 'cp-trust.json'))
-      const agent = startAgent(h1, port)
+      // The channel's window (one day) lets the CP dispatch it; the agent's flag tightens it to
+      // one hour, so the agent refuses the two-hour-old manifest.
+      const agent = startAgent(h1, port, ['--manifest-freshness-window-secs', '3600'])
       await agent.waitForLog('enrollment', (l) => l.msg === 'enrolled')
       expect(readFileSync(join(h1.dir, 'agent.crt'), 'utf8')).toContain('BEGIN CERTIFICATE')
       // The daemon re-executed itself, in the same pid, with the JIT off (see src/main.ts).
@@ -336,7 +338,7 @@ describe('agent ↔ control plane over mTLS', () => {
       expect(stale.rolloutId).toBe(ridStale)
       expect(readlinkSync(h1.sys.paths.currentSystem)).toBe(prior)
       expect(
-        await agentMetric(agent, 'nixfleet_agent_dispatch_refusals_total{kind="Stale"} 1')
+        await agentMetric(agent, 'nixfleet_agent_dispatch_refusals_total{kind="stale"} 1')
       ).toBe(true)
 
       // B: a fresh release converges (its event log is checked end to end in tests/e2e).

@@ -6,7 +6,7 @@
 import { describe, expect, test } from 'bun:test'
 import { connect, type Socket } from 'node:net'
 import { connect as tlsConnect, type TLSSocket } from 'node:tls'
-import { createLogger } from '../../src/runtime/log.ts'
+import { createLogger, parseLogLine } from '../../src/runtime/log.ts'
 import {
   activationEvents,
   closureOf,
@@ -26,7 +26,7 @@ function capturingLog(lines: Record<string, unknown>[]) {
   return createLogger({
     component: 'cp-test',
     level: 'info',
-    sink: (line) => lines.push(JSON.parse(line) as Record<string, unknown>),
+    sink: (line) => lines.push(parseLogLine(line)!.record),
   })
 }
 
@@ -104,8 +104,8 @@ describe('disk fill by events', () => {
     expect(huge.json()).toEqual({ error: 'event too large to store (limit 65536 bytes)' })
     expect(stored()).toHaveLength(1)
     const metrics = (await t.operator.send('GET', '/metrics')).text
-    expect(metrics).toContain('nixfleet_cp_events_truncated_total{kind="ProbeResult"} 1')
-    expect(metrics).toContain('nixfleet_cp_events_too_large_total{kind="ProbeResult"} 1')
+    expect(metrics).toContain('nixfleet_cp_events_truncated_total{kind="probe-result"} 1')
+    expect(metrics).toContain('nixfleet_cp_events_too_large_total{kind="probe-result"} 1')
   })
 
   test('repeated probe results are kept per host up to the retention; the first failure stays', async () => {
@@ -342,6 +342,82 @@ describe('bad input', () => {
     const r = await t.anonymous().send('POST', '/v1/enroll', body)
     expect(r.status).toBe(400)
     expect(r.json()).toEqual({ error: 'JSON body nested too deeply' })
+  })
+
+  test('every enrolment refusal is logged with its reason, once a minute per host and reason', async () => {
+    const used = env.lab.token('h1', { now: Date.now() - 60_000 })
+    env.lab.publish(twoWaves, { nonces: { bootstrapNonces: [] } })
+    const lines: Record<string, unknown>[] = []
+    const t = (env.t = await startCp(env.lab, { cp: { log: capturingLog(lines) } }))
+    t.clock.set(Date.now())
+    const body = { token: used.token, csrPem: await env.lab.csr('h1') }
+    for (let i = 0; i < 5; i++)
+      expect((await t.anonymous().send('POST', '/v1/enroll', body)).status).toBe(401)
+    expect((await t.anonymous().send('POST', '/v1/enroll', { token: 1 })).status).toBe(400)
+    const refused = lines.filter((l) => l['msg'] === 'enrolment refused')
+    expect(refused).toEqual([
+      expect.objectContaining({
+        level: 'warn',
+        host: 'h1',
+        status: 401,
+        reason: 'token nonce is not in the signed bootstrap-nonces allow-list',
+      }),
+      expect.objectContaining({ level: 'warn', host: null, status: 400 }),
+    ])
+    // No access log unless asked for.
+    expect(lines.some((l) => l['msg'] === 'request')).toBe(false)
+  })
+
+  test("an agent's refusal and re-anchoring, reported in its heartbeats, are logged once each", async () => {
+    env.lab.publish(twoWaves)
+    const lines: Record<string, unknown>[] = []
+    const t = (env.t = await startCp(env.lab, { cp: { log: capturingLog(lines) } }))
+    const a1 = await t.agent('h1')
+    const beat = {
+      hostname: 'h1',
+      current_closure: 'old',
+      at: iso(T0 + 60_000),
+      reanchored_at: iso(T0),
+      last_refusal: {
+        rollout_id: null,
+        kind: 'Stale',
+        message: 'manifest signed 2h ago',
+        at: iso(T0 + 30_000),
+      },
+    }
+    for (let i = 0; i < 3; i++)
+      expect((await a1.send('POST', '/v1/agent/heartbeat', beat)).status).toBe(200)
+    expect(lines.filter((l) => l['msg'] === 'agent refused a dispatch or manifest')).toEqual([
+      expect.objectContaining({
+        level: 'warn',
+        host: 'h1',
+        kind: 'Stale',
+        reason: 'manifest signed 2h ago',
+      }),
+    ])
+    expect(lines.filter((l) => l['msg'] === 'host re-anchored its anti-rollback marks')).toEqual([
+      expect.objectContaining({ level: 'info', host: 'h1' }),
+    ])
+  })
+
+  test('--access-log logs each request with its route, status and caller; off by default', async () => {
+    env.lab.publish(twoWaves)
+    const lines: Record<string, unknown>[] = []
+    const t = (env.t = await startCp(env.lab, {
+      config: { accessLog: true },
+      cp: { log: capturingLog(lines) },
+    }))
+    expect((await t.operator.send('GET', '/v1/hosts')).status).toBe(200)
+    expect(lines.filter((l) => l['msg'] === 'request')).toEqual([
+      expect.objectContaining({
+        level: 'info',
+        method: 'GET',
+        path: '/v1/hosts',
+        route: '/v1/hosts',
+        status: 200,
+        caller: 'operator-alice',
+      }),
+    ])
   })
 
   test('an unknown key of a strict operator body and a closure hash are not echoed', async () => {

@@ -18,6 +18,7 @@ import {
 } from 'node:fs'
 import { join } from 'node:path'
 import { toRfc3339 } from '../../src/proto/common.ts'
+import { parseLogLine } from '../../src/runtime/log.ts'
 import { nixfleetBin } from '../support/binary.ts'
 import { freePort, spawnLogged, type LoggedProcess } from '../support/fixtures.ts'
 import { Lab } from './cp-support.ts'
@@ -61,7 +62,22 @@ async function runToExit(
   const code = await Promise.race([proc.exited, hung])
   clearTimeout(timer)
   if (code === 'hung') proc.kill('SIGKILL')
-  return { code, stderr: await stderr }
+  return { code, stderr: fatalText(await stderr) }
+}
+
+/**
+ * The failure a run reported, as `nixfleet: <error>\n`: a running CP's is a JSON log line at
+ * priority 3 (after its start line), `--check-config`'s a plain line, kept as it is.
+ */
+function fatalText(stderr: string): string {
+  const fatal = stderr
+    .split('\n')
+    .map((l) => parseLogLine(l))
+    .filter((l) => l?.record['msg'] === 'fatal error')
+  if (fatal.length === 0) return stderr
+  expect(fatal).toHaveLength(1)
+  expect(fatal[0]!.priority).toBe(3)
+  return `nixfleet: ${String(fatal[0]!.record['error'])}\n`
 }
 
 describe('start-up failures exit 2 with one line', () => {

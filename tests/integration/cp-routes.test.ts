@@ -13,6 +13,7 @@ import { closureOf, Lab, T0, type FleetSpec } from './cp-support.ts'
 
 const AGENT = (h: string) => `agent-${h}.fleet.test`
 const OP = 'operator-alice'
+const VIEWER = 'viewer-grafana'
 const iso = (ms: number): string => new Date(ms).toISOString()
 
 let lab: Lab
@@ -100,13 +101,19 @@ describe('gates', () => {
       const r = await req(empty, 'GET', '/v1/hosts', { cn: OP })
       expect(r.status).toBe(503)
       expect(r.headers.get('retry-after')).toBe('30')
-      expect((await req(empty, 'GET', '/metrics', { cn: OP })).status).toBe(503)
+      // What says why the CP is not ready answers anyway: the metrics and the status.
+      const m = await req(empty, 'GET', '/metrics', { cn: VIEWER })
+      expect(m.status).toBe(200)
+      expect(await m.text()).toContain('\nnixfleet_cp_ready 0\n')
+      const st = await req(empty, 'GET', '/v1/operator/status', { cn: OP })
+      expect(st.status).toBe(200)
+      expect(await st.json()).toMatchObject({ ready: false })
     } finally {
       await empty.stop()
     }
   })
 
-  test('protocol header: 426 for another version, 400 for garbage, 400 when missing under --strict', async () => {
+  test('protocol header: 426 for another version, 400 for garbage, 400 when missing on an agent route under --strict', async () => {
     expect(
       (await req(cp, 'GET', '/v1/hosts', { cn: OP, headers: { 'x-nixfleet-protocol': '2' } }))
         .status
@@ -118,11 +125,19 @@ describe('gates', () => {
     expect((await req(cp, 'GET', '/v1/hosts', { cn: OP })).status).toBe(200)
     const strict = await make({ strict: true })
     try {
-      expect((await req(strict, 'GET', '/v1/hosts', { cn: OP })).status).toBe(400)
+      // An operator's curl works without the header; agents must send it.
+      expect((await req(strict, 'GET', '/v1/hosts', { cn: OP })).status).toBe(200)
       expect(
-        (await req(strict, 'GET', '/v1/hosts', { cn: OP, headers: { 'x-nixfleet-protocol': '1' } }))
-          .status
-      ).toBe(200)
+        (await req(strict, 'GET', '/v1/agent/dispatch?wait=0', { cn: AGENT('h1') })).status
+      ).toBe(400)
+      expect(
+        (
+          await req(strict, 'GET', '/v1/agent/dispatch?wait=0', {
+            cn: AGENT('h1'),
+            headers: { 'x-nixfleet-protocol': '1' },
+          })
+        ).status
+      ).not.toBe(400)
     } finally {
       await strict.stop()
     }
@@ -143,6 +158,39 @@ describe('gates', () => {
     expect(fresh.status).toBe(204)
     expect((await req(cp, 'GET', '/metrics', { cn: AGENT('h1') })).status).toBe(403)
     expect((await req(cp, 'GET', '/metrics', { cn: OP })).status).toBe(200)
+  })
+
+  test('a viewer certificate reads every operator view and /metrics, and is refused every action', async () => {
+    const m = await req(cp, 'GET', '/metrics', { cn: VIEWER })
+    expect(m.status).toBe(200)
+    expect(await m.text()).toContain('nixfleet_cp_ready 1')
+    for (const path of [
+      '/v1/hosts',
+      '/v1/rollouts',
+      `/v1/rollouts/${rid}/hosts`,
+      '/v1/channels/stable',
+      '/v1/deferrals',
+      '/v1/operator/status',
+      '/v1/operator/quarantines',
+      '/v1/fleet.resolved',
+    ])
+      expect([path, (await req(cp, 'GET', path, { cn: VIEWER })).status]).toEqual([path, 200])
+    const who = await req(cp, 'GET', '/v1/whoami', { cn: VIEWER })
+    expect(await who.json()).toMatchObject({ role: 'viewer', cn: VIEWER })
+    for (const [path, body] of [
+      [`/v1/operator/rollouts/${rid}/cancel`, { reason: 'x' }],
+      [`/v1/operator/rollouts/${rid}/resume`, { reason: 'x' }],
+      ['/v1/operator/quarantines/clear', { channel: 'stable', closure: 'c', reason: 'x' }],
+      ['/v1/operator/refresh', {}],
+    ] as const) {
+      const r = await req(cp, 'POST', path, { cn: VIEWER, body })
+      expect([path, r.status]).toEqual([path, 403])
+      expect(((await r.json()) as { error: string }).error).toBe(
+        'viewer certificates are read-only; this action needs an operator certificate'
+      )
+    }
+    // Agent routes are not the operator surface.
+    expect((await req(cp, 'GET', '/v1/agent/dispatch?wait=0', { cn: VIEWER })).status).toBe(403)
   })
 })
 
@@ -363,10 +411,15 @@ describe('artifacts and views', () => {
     const ch = await req(cp, 'GET', '/v1/channels/stable', { cn: OP })
     expect(await ch.json()).toMatchObject({
       name: 'stable',
-      declared_ci_commit: 'a'.repeat(39) + '1',
-      freshness_window_minutes: 0,
-      rollout_id: rid,
+      declaredCiCommit: 'a'.repeat(39) + '1',
+      freshnessWindowMinutes: 0,
+      rolloutId: rid,
+      stale: false,
     })
+    const list = (await (await req(cp, 'GET', '/v1/channels', { cn: OP })).json()) as {
+      channels: { name: string }[]
+    }
+    expect(list.channels.map((x) => x.name)).toEqual(['stable'])
     expect((await req(cp, 'GET', '/v1/channels/nope', { cn: OP })).status).toBe(404)
     const d = (await (await req(cp, 'GET', '/v1/deferrals', { cn: OP })).json()) as {
       deferrals: unknown[]

@@ -399,7 +399,7 @@ describe('signed releases', () => {
     expect(rows.map((e) => e.payload['kind'])).toContain('Rollback')
     const metrics = (await t.operator.send('GET', '/metrics')).text
     expect(metrics).toContain(
-      'nixfleet_cp_verify_failures_total{artifact="fleet",kind="Rollback"} 1'
+      'nixfleet_cp_verify_failures_total{artifact="fleet",kind="rollback"} 1'
     )
     expect(metrics).toContain('nixfleet_cp_long_polls_paced 0')
     // The high-water mark survives a restart: the older release is still refused.
@@ -422,7 +422,7 @@ describe('signed releases', () => {
     const ch = await t.operator.send('GET', '/v1/channels/stable')
     expect(ch.json().manifest).toMatchObject({
       adopted: false,
-      last_error: { kind: 'BadSignature' },
+      lastError: { kind: 'BadSignature' },
     })
     expect((await (await t.agent('h1')).send('GET', `/v1/rollouts/${rolloutIds[0]}`)).status).toBe(
       404

@@ -17,6 +17,7 @@ import { createCa, issueServerCert, issueClientCert } from '../../src/pki/ca.ts'
 import { ed25519KeyPemFromSeed, type CaPems } from '../../src/pki/cert.ts'
 import { createCsr, parseCsr } from '../../src/pki/csr.ts'
 import { toRfc3339 } from '../../src/proto/common.ts'
+import { parseLogLine } from '../../src/runtime/log.ts'
 import { assembleRelease } from '../../src/release/assemble.ts'
 
 export {
@@ -335,14 +336,7 @@ export function spawnLogged(
     if (partial) lines.push(partial)
   })()
   void Bun.readableStreamToText(proc.stdout as ReadableStream<Uint8Array>)
-  const parse = (l: string): Record<string, unknown> | undefined => {
-    try {
-      const j = JSON.parse(l) as unknown
-      return typeof j === 'object' && j !== null ? (j as Record<string, unknown>) : undefined
-    } catch {
-      return undefined
-    }
-  }
+  const parse = (l: string): Record<string, unknown> | undefined => parseLogLine(l)?.record
   return {
     proc,
     lines,

@@ -33,6 +33,7 @@ import { type AgentClient, type ClientResult, type SignedBytes } from '../cp-cli
 import { M, type Metrics } from '../metrics.ts'
 import type { TrustSource } from '../trust.ts'
 import type { ViewManifest } from './view.ts'
+import { labelWord } from '../../runtime/prometheus.ts'
 
 // Artifact fetches: the CP answers from memory; 15 s (the reference's fetch timeout) covers a
 // multi-MB fleet over a slow link and a busy CP.
@@ -115,7 +116,7 @@ export class SignedArtifacts {
     this.rejection = r
     this.deps.metrics.inc(M.manifestRejections, 'Signed artifacts refused, by reason.', {
       artifact: r.artifact,
-      kind: r.kind,
+      kind: labelWord(r.kind),
     })
     if (!this.firstTime(`${r.artifact}|${r.kind}|${detail}`)) return
     this.deps.log.warn('signed artifact refused', {

@@ -197,7 +197,7 @@ describe('ManifestCache', () => {
       refusal: { kind: 'BadSignature' },
     })
     expect(
-      metrics.value(M.manifestRejections, { artifact: 'rollout-manifest', kind: 'BadSignature' })
+      metrics.value(M.manifestRejections, { artifact: 'rollout-manifest', kind: 'bad-signature' })
     ).toBeGreaterThanOrEqual(1)
     expect(
       logs.some((l) => l.includes('"msg":"signed artifact refused"') && l.includes('BadSignature'))
@@ -217,7 +217,7 @@ describe('ManifestCache', () => {
       expect(c.view()?.rolloutId).toBe(`stable@${C2}`)
       const rejected = metrics.value(M.manifestRejections, {
         artifact: 'fleet',
-        kind: 'BadSignature',
+        kind: 'bad-signature',
       })
       expect(rejected ?? 0).toBe(0)
     })
@@ -269,7 +269,7 @@ describe('ManifestCache', () => {
     served.rollouts.set(`stable@${C2}`, fresh.files.get(`rollouts/stable@${C2}.json`)!)
     const r = await c.acceptDispatch(dispatch(`stable@${C1}`, V1))
     expect(r).toMatchObject({ ok: false, refusal: { kind: 'Rollback' } })
-    expect(metrics.value(M.manifestRejections, { artifact: 'fleet', kind: 'Rollback' })).toBe(2)
+    expect(metrics.value(M.manifestRejections, { artifact: 'fleet', kind: 'rollback' })).toBe(2)
   })
 
   test('anti-rollback marks survive a restart; a wiped state dir re-anchors and says so', async () => {

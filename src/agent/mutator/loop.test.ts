@@ -80,6 +80,7 @@ function makeWorld(opts: { signedRecordFacts?: (id: string) => Facts | undefined
         return w.topology ? [w.topology] : []
       },
       stopFor: (id) => void w.stops.push(id),
+      keepWatching: () => {},
     },
     kickDrainer: () => void w.kicks++,
     signedRecordFacts: opts.signedRecordFacts ?? (() => facts),

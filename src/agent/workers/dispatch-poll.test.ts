@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { issueServerCert } from '../../pki/ca.ts'
 import { FakeClock } from '../../runtime/clock.ts'
-import { createLogger } from '../../runtime/log.ts'
+import { createLogger, parseLogLine } from '../../runtime/log.ts'
 import { httpsServer, testPki, type TestServer } from '../../../tests/support/fixtures.ts'
 import { AgentClient } from '../cp-client.ts'
 import { Metrics } from '../metrics.ts'
@@ -53,7 +53,7 @@ test('a TLS name mismatch is one error line naming the host, the certificate nam
   })
   await poller.run(stop.signal)
   expect(logs).toHaveLength(1)
-  const line = JSON.parse(logs[0]!) as Record<string, unknown>
+  const line = parseLogLine(logs[0]!)!.record
   expect(line).toMatchObject({ level: 'error', msg: 'dispatch poll failed' })
   expect(line.reason).toContain('does not name 127.0.0.1 (it names DNS:cp.example.org)')
   expect(polls).toBe(0) // no request got through the handshake

@@ -17,6 +17,7 @@ import type { ManifestCache } from '../manifests/cache.ts'
 import { M, type Metrics } from '../metrics.ts'
 import type { AgentInput } from '../mutator/inputs.ts'
 import { Backoff, sleep } from '../timing.ts'
+import { labelWord } from '../../runtime/prometheus.ts'
 
 // The long-poll request deadline is the hold time plus this slack (reference: wait 60, 65 s).
 const LONG_POLL_SLACK_MS = 5_000
@@ -54,7 +55,7 @@ export class DispatchPoller {
   private refuse(refusal: Refusal): void {
     this.refusal = { ...refusal, at: this.deps.clock.now() }
     this.deps.metrics.inc(M.dispatchRefusals, 'Dispatches refused, by reason.', {
-      kind: refusal.kind,
+      kind: labelWord(refusal.kind),
     })
     this.deps.log.warn('dispatch refused', {
       rolloutId: refusal.rolloutId,

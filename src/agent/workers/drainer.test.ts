@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, expect, test } from 'bun:te
 import type { OutboundAgentEvent } from '../../core/index.ts'
 import { AgentClient } from '../cp-client.ts'
 import { FakeClock } from '../../runtime/clock.ts'
-import { createLogger } from '../../runtime/log.ts'
+import { createLogger, parseLogLine } from '../../runtime/log.ts'
 import { Drainer } from './drainer.ts'
 import {
   httpsServer,
@@ -130,7 +130,7 @@ test('a 409 is dead-lettered with a log line and metric; later events still go',
   expect(metrics.value(M.deadLetters)).toBe(1)
   expect(metrics.value(M.deadLettered, { kind: 'DispatchAck', status: '409' })).toBe(1)
   const line = logs.find((l) => l.includes('"msg":"event dead-lettered"'))!
-  expect(JSON.parse(line)).toMatchObject({
+  expect(parseLogLine(line)!.record).toMatchObject({
     rolloutId: R1,
     seq: 2,
     status: 409,

@@ -73,7 +73,7 @@ beforeEach(() => {
     metrics,
     currentClosure: () => V1,
     activation: { submit: () => true, current: undefined, switchRunning: () => false },
-    probes: { reset: () => [], stopFor: () => {} },
+    probes: { reset: () => [], stopFor: () => {}, keepWatching: () => {} },
     kickDrainer: () => {},
     signedRecordFacts: () => undefined,
   })

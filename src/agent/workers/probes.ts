@@ -7,6 +7,9 @@
  *
  * Invariants:
  * - Only one rollout is probed at a time: the one of the latest reset.
+ * - Once that rollout converged on this host (`keepWatching`) the probes keep running for the
+ *   metrics and the log only (`nixfleet_agent_probe_status` stays a live health signal): no
+ *   more events, since the rollout's verdict is in.
  * - A missing declarations file means no probes (soak alone decides, as the reference). An
  *   unreadable or invalid one is fail-closed: it is reported as a failing enforce probe named
  *   `health-checks.json`, so a closure that ships a broken probe config cannot converge.
@@ -58,6 +61,8 @@ export class ProbeWorker {
   private rolloutId: string | undefined
   private tickers: Ticker[] = []
   private abort = new AbortController()
+  /** False once the probed rollout converged: results go to the metrics and the log only. */
+  private reporting = true
 
   constructor(private readonly deps: ProbeWorkerDeps) {}
 
@@ -70,6 +75,7 @@ export class ProbeWorker {
   stop(): void {
     this.generation++
     this.rolloutId = undefined
+    this.reporting = true
     this.abort.abort()
     this.abort = new AbortController()
     for (const t of this.tickers) {
@@ -82,6 +88,11 @@ export class ProbeWorker {
   /** Stops probing if `rolloutId` is the rollout being probed. */
   stopFor(rolloutId: string): void {
     if (this.rolloutId === rolloutId) this.stop()
+  }
+
+  /** Keeps probing `rolloutId` (if probed) for the metrics only: it converged on this host. */
+  keepWatching(rolloutId: string): void {
+    if (this.rolloutId === rolloutId) this.reporting = false
   }
 
   /**
@@ -170,7 +181,9 @@ export class ProbeWorker {
     outcome: ProbeOutcome,
     first: boolean,
     failureFirst: 'fail' | undefined,
-    emit: (rolloutId: string, event: Unsequenced) => void = this.deps.emit
+    emit: (rolloutId: string, event: Unsequenced) => void = this.reporting
+      ? this.deps.emit
+      : () => {}
   ): void {
     const at = this.deps.clock.now()
     if (first)
@@ -207,7 +220,8 @@ export class ProbeWorker {
       }
     )
     if (outcome.status === 'fail') {
-      this.deps.log.info('probe failed', {
+      // An enforce probe failing halts a rollout (or says a converged host is unwell): warning.
+      this.deps.log[mode === 'enforce' ? 'warn' : 'info']('probe failed', {
         rolloutId,
         probe: name,
         mode,

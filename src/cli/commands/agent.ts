@@ -10,7 +10,6 @@ import * as v from 'valibot'
 import pkg from '../../../package.json' with { type: 'json' }
 import {
   DEFAULT_CADENCE,
-  DEFAULT_MANIFEST_FRESHNESS_WINDOW_SECS,
   DEFAULT_PATHS,
   DEFAULT_RENEWAL_THRESHOLD_FRACTION,
   parseListen,
@@ -91,11 +90,10 @@ export const agentSpec: CommandSpec = {
         default: String(DEFAULT_RENEWAL_THRESHOLD_FRACTION),
       }
     ),
-    'manifest-freshness-window-secs': opt('maximum age of a signed manifest the agent acts on', {
-      value: 'N',
-      env: env('MANIFEST_FRESHNESS_WINDOW_SECS'),
-      default: String(DEFAULT_MANIFEST_FRESHNESS_WINDOW_SECS),
-    }),
+    'manifest-freshness-window-secs': opt(
+      "cap on a signed manifest's age (default: the channel's signed freshnessWindow; only tightens)",
+      { value: 'N', env: env('MANIFEST_FRESHNESS_WINDOW_SECS') }
+    ),
     'metrics-listen': opt('serve Prometheus metrics on HOST:PORT (e.g. 127.0.0.1:9101)', {
       value: 'ADDR',
       env: env('METRICS_LISTEN'),
@@ -272,7 +270,10 @@ function agentConfigFromArgs(args: ParsedArgs): AgentConfig {
     sshHostKeyFile,
     healthChecksConfig: str(args, 'health-checks-config')!,
     renewalThresholdFraction: fraction,
-    manifestFreshnessWindowSecs: ms('manifest-freshness-window-secs'),
+    manifestFreshnessWindowSecs:
+      str(args, 'manifest-freshness-window-secs') === undefined
+        ? undefined
+        : ms('manifest-freshness-window-secs'),
     metricsListen,
     logLevel: level,
     system: {

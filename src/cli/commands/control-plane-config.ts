@@ -80,13 +80,36 @@ function checkUrl(u: string, flagName: string): void {
 }
 
 function parseListen(value: string): { host: string; port: number } {
+  return parseAddress(
+    value,
+    '0.0.0.0',
+    '--listen must be HOST:PORT (e.g. 0.0.0.0:8080 or [::]:8080)'
+  )
+}
+
+/** `HOST:PORT`, `[V6]:PORT` or `:PORT` (host `emptyHost`); `fail(problem)` otherwise. */
+function parseAddress(
+  value: string,
+  emptyHost: string,
+  problem: string
+): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(value)
   const host = m?.[1] ?? m?.[2] ?? ''
   const port = Number(m?.[3])
   if (!m || port > 65535 || (host !== '' && isIP(host) === 0 && !/^[A-Za-z0-9.-]+$/.test(host))) {
-    fail('--listen must be HOST:PORT (e.g. 0.0.0.0:8080 or [::]:8080)')
+    fail(problem)
   }
-  return { host: host === '' ? '0.0.0.0' : host, port }
+  return { host: host === '' ? emptyHost : host, port }
+}
+
+/** `--metrics-listen`: loopback unless a host is named (a bare port is 127.0.0.1). */
+function parseMetricsListen(value: string | undefined): { host: string; port: number } | undefined {
+  if (value === undefined) return undefined
+  return parseAddress(
+    /^\d{1,5}$/.test(value) ? `127.0.0.1:${value}` : value,
+    '127.0.0.1',
+    '--metrics-listen must be PORT or HOST:PORT (e.g. 9102 or 127.0.0.1:9102)'
+  )
 }
 
 function secs(args: ParsedArgs, name: string, min = 0): number {
@@ -290,6 +313,8 @@ export async function loadCpConfig(args: ParsedArgs): Promise<CpConfig> {
 
   return {
     listen,
+    metricsListen: parseMetricsListen(str(args, 'metrics-listen')),
+    accessLog: flag(args, 'access-log'),
     tls: { certPem, keyPem, clientCaPem },
     trustFile,
     dbPath,

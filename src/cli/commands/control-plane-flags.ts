@@ -93,6 +93,14 @@ export const cpSpec: CommandSpec = {
     opt('check-config', { type: 'boolean', description: 'validate the configuration and exit' }),
     opt('log-level', s('LEVEL', 'debug, info, warn or error', { default: CP_DEFAULTS.logLevel })),
     opt(
+      'metrics-listen',
+      s('ADDR', 'also serve /metrics over plain HTTP on [HOST:]PORT (a bare port is 127.0.0.1)')
+    ),
+    opt('access-log', {
+      type: 'boolean',
+      description: 'log every request (method, route, status, duration, caller) at info',
+    }),
+    opt(
       'poll-interval-secs',
       s('N', 'release poll cadence', { default: String(CP_DEFAULTS.pollIntervalSecs) })
     ),

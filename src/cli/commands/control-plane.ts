@@ -32,13 +32,15 @@ export async function controlPlane(args: ParsedArgs): Promise<number> {
     if (e instanceof CpStartError) fail(e.message)
     throw e
   }
-  await cp.listen()
-  const signal = await new Promise<string>((resolve) => {
+  // The handlers are in place before the listening line: whoever waits for it may stop us then.
+  const stopped = new Promise<string>((resolve) => {
     const on = (name: string) => () => resolve(name)
     process.once('SIGTERM', on('SIGTERM'))
     process.once('SIGINT', on('SIGINT'))
     cp.fatal.then(() => resolve('fatal'))
   })
+  await cp.listen()
+  const signal = await stopped
   await cp.stop()
   // An idle keep-alive socket or a stray timer must not hold the exit the service manager awaits.
   process.exit(signal === 'fatal' ? EXIT_FATAL : EXIT_OK)

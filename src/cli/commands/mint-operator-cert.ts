@@ -1,7 +1,8 @@
 /**
  * `nixfleet mint-operator-cert`: an operator client certificate (`CN=operator-NAME`, P-256,
  * clientAuth) from the fleet CA in `--ca DIR` (`ca.pem` + `ca.key`), written to `PREFIX.pem`
- * and `PREFIX.key` (0600). Operator certificates reach operator routes only (DECISIONS §3.12).
+ * and `PREFIX.key` (0600). Operator certificates reach operator routes only (DECISIONS §3.12);
+ * `--role viewer` issues a read-only `CN=viewer-NAME` (GET routes and /metrics, never an action).
  */
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
@@ -16,7 +17,7 @@ import { systemClock } from '../../runtime/clock.ts'
 export const mintOperatorCertSpec: CommandSpec = {
   name: 'mint-operator-cert',
   summary: 'issue an operator client certificate from the fleet CA',
-  usage: 'nixfleet mint-operator-cert --ca DIR --name NAME --out PREFIX',
+  usage: 'nixfleet mint-operator-cert --ca DIR --name NAME --out PREFIX [--role viewer]',
   options: {
     ca: {
       type: 'string',
@@ -35,6 +36,12 @@ export const mintOperatorCertSpec: CommandSpec = {
       value: 'PREFIX',
       description: 'writes PREFIX.pem and PREFIX.key',
       required: true,
+    },
+    role: {
+      type: 'string',
+      value: 'ROLE',
+      description: 'operator (every route) or viewer (read-only: GET routes and /metrics)',
+      default: 'operator',
     },
     'validity-days': {
       type: 'string',
@@ -55,6 +62,9 @@ export async function mintOperatorCert(args: ParsedArgs): Promise<number> {
       'mint-operator-cert: --name must be 1-64 characters of letters, digits, . _ @ -'
     )
   }
+  const role = str(args, 'role')!
+  if (role !== 'operator' && role !== 'viewer')
+    throw new CliError('mint-operator-cert: --role must be operator or viewer')
   const prefix = str(args, 'out')!
   for (const f of [`${prefix}.pem`, `${prefix}.key`]) {
     if (existsSync(f) && !flag(args, 'force'))
@@ -69,9 +79,10 @@ export async function mintOperatorCert(args: ParsedArgs): Promise<number> {
     name,
     now: systemClock.now(),
     validityDays,
+    role,
   })
   writeAtomic(`${prefix}.pem`, cert.certPem)
   writeAtomic(`${prefix}.key`, cert.keyPem, 0o600)
-  process.stderr.write(`wrote ${prefix}.pem and ${prefix}.key (CN operator-${name})\n`)
+  process.stderr.write(`wrote ${prefix}.pem and ${prefix}.key (CN ${role}-${name})\n`)
   return EXIT_OK
 }

@@ -8,25 +8,19 @@
  *   revocations.json{,.sig} and bootstrap-nonces.json{,.sig} when given.
  * Invariant: nothing is written unless every artifact was signed and verified.
  */
-import { mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { bytesEqual, fromBase64 } from '../../lib/bytes.ts'
-import { ed25519Verify } from '../../crypto/ed25519.ts'
-import { p256Verify } from '../../crypto/p256.ts'
-import { verifyArtifact } from '../../crypto/verify-artifact.ts'
-import { BootstrapNoncesSchema } from '../../proto/bootstrap.ts'
+import { bytesEqual } from '../../lib/bytes.ts'
 import { parseRfc3339Ms, toRfc3339 } from '../../proto/common.ts'
-import { FleetResolvedSchema } from '../../proto/fleet.ts'
-import { RolloutManifestSchema } from '../../proto/manifest.ts'
-import { RevocationsSchema } from '../../proto/revocations.ts'
-import type { KeySlot } from '../../proto/trust.ts'
 import { ReleaseInputError, assembleRelease } from '../../release/assemble.ts'
 import type { ReleaseFile } from '../../release/assemble.ts'
 import { type CommandSpec, type ParsedArgs, flag, str, timeOpt } from '../args.ts'
-import { CliError, EXIT_OK, EXIT_VERIFY_FAILED } from '../errors.ts'
-import { readInput, writeAtomic } from '../io.ts'
+import { CliError, EXIT_OK } from '../errors.ts'
+import { readInput } from '../io.ts'
 import { chooseRestamp } from '../../core/release/restamp.ts'
-import { makeSigner, type Signer } from './release-signer.ts'
+import { systemClock } from '../../runtime/clock.ts'
+import { makeSigner } from './release-signer.ts'
+import { resign } from './release-resign.ts'
+import { readIfExists, signAndWrite } from './release-write.ts'
 import {
   FLAKE_OPTIONS,
   buildClosures,
@@ -37,8 +31,6 @@ import {
   resolveCiCommit,
 } from './release-sources.ts'
 import { loadTrustFile, parseJsonBytes } from '../load.ts'
-import * as v from 'valibot'
-import { systemClock } from '../../runtime/clock.ts'
 
 /** The declaration of `nixfleet release`. */
 export const releaseSpec: CommandSpec = {
@@ -46,14 +38,20 @@ export const releaseSpec: CommandSpec = {
   summary: 'sign fleet.resolved and one rollout manifest per channel into a release directory',
   usage:
     'nixfleet release (--fleet FILE | --flake REF) [--closures FILE] (--key FILE | --sign-cmd CMD)\n' +
-    '                 [--ci-commit SHA] [--release-dir DIR] [--revocations FILE] [--bootstrap-nonces FILE]',
+    '                 [--ci-commit SHA] [--release-dir DIR] [--revocations FILE] [--bootstrap-nonces FILE]\n' +
+    '       nixfleet release --resign (--key FILE | --sign-cmd CMD) [--release-dir DIR] [--ci-commit SHA]',
   details:
     'Keys: PKCS#8 PEM (ed25519 or P-256), 32 raw bytes, or 64 hex characters. --sign-cmd runs under\n' +
     'sh -c with NIXFLEET_INPUT (the canonical bytes) and NIXFLEET_OUTPUT (write the raw 64-byte\n' +
     'signature there). --closures maps hostname to a store path or its basename. Every artifact is\n' +
     'verified before anything is written; with --trust-file also against that trust.json.\n' +
     'The fleet is first checked as `nixfleet fleet check` does (unknown keys, unknown channels,\n' +
-    'policies and hosts, cycles, freshness); an invalid fleet exits 2, one line per problem.',
+    'policies and hosts, cycles, freshness); an invalid fleet exits 2, one line per problem.\n' +
+    '--resign signs the release directory again with a new signedAt and nothing else changed, so\n' +
+    'artifacts stay inside their freshness window: run it from a CI timer (every\n' +
+    'signingIntervalMinutes). It refuses (exit 1, nothing written) when the content would change:\n' +
+    'everything but meta.signedAt counts, e.g. a pin or bootstrap nonce that expired since, another\n' +
+    'signing algorithm, or a --ci-commit other than the released one.',
   options: {
     fleet: {
       type: 'string',
@@ -120,20 +118,17 @@ export const releaseSpec: CommandSpec = {
       value: 'FILE',
       description: 'also verify the results against this trust.json',
     },
+    resign: {
+      type: 'boolean',
+      description: 're-sign the release directory as it is (new signedAt, same content)',
+    },
     now: { type: 'string', value: 'RFC3339', description: 'signing time (default: now)' },
   },
 }
 
-function readIfExists(path: string): Uint8Array | undefined {
-  try {
-    return new Uint8Array(readFileSync(path))
-  } catch {
-    return undefined
-  }
-}
-
 /** Runs `nixfleet release`. */
 export async function release(args: ParsedArgs): Promise<number> {
+  if (flag(args, 'resign')) return resign(args)
   if ((str(args, 'fleet') === undefined) === (str(args, 'flake') === undefined)) {
     throw new CliError('release: give exactly one of --fleet FILE or --flake REF')
   }
@@ -225,48 +220,7 @@ export async function release(args: ParsedArgs): Promise<number> {
   // Fleet first, as assembled: the caller below relies on it.
   files = fresh.files.map((f) => files.find((g) => g.path === f.path)!)
 
-  const signed: { file: ReleaseFile; sig: Uint8Array; reused: boolean }[] = []
-  const signerKey = signer.publicKey === undefined ? undefined : fromBase64(signer.publicKey)
-  // A --sign-cmd hook's key is unknown here, so its old signatures are reused as they are.
-  const bySigner = async (sig: Uint8Array, bytes: Uint8Array): Promise<boolean> =>
-    signerKey === undefined ||
-    (signer.algorithm === 'ed25519'
-      ? ed25519Verify(sig, bytes, signerKey)
-      : await p256Verify(sig, bytes, signerKey))
-  for (const file of files) {
-    const target = join(dir, file.path)
-    const old = readIfExists(target)
-    const oldSig = readIfExists(`${target}.sig`)
-    // Identical bytes keep their signature (saves HSM round trips; ed25519 would repeat it anyway),
-    // unless it is not the signing key's (after a key rotation): then it is signed afresh.
-    if (
-      old &&
-      oldSig &&
-      oldSig.length === 64 &&
-      bytesEqual(old, file.canonical) &&
-      (await bySigner(oldSig, old))
-    ) {
-      signed.push({ file, sig: oldSig, reused: true })
-    } else {
-      signed.push({ file, sig: await signer.sign(file.canonical), reused: false })
-    }
-  }
-
-  await smokeVerify(signed, signer, trust?.ciReleaseKey, now)
-
-  try {
-    mkdirSync(join(dir, 'rollouts'), { recursive: true })
-  } catch (e) {
-    // An I/O failure, not an internal error: name the directory like every other file error.
-    throw new CliError(
-      `cannot create ${join(dir, 'rollouts')}: ${(e as { code?: string }).code ?? String(e)}`
-    )
-  }
-  // The fleet goes last: consumers start from it, so every manifest it implies already exists.
-  for (const { file, sig } of [...signed.slice(1), signed[0]!]) {
-    writeAtomic(join(dir, `${file.path}.sig`), sig)
-    writeAtomic(join(dir, file.path), file.canonical)
-  }
+  const signed = await signAndWrite(dir, files, signer, trust?.ciReleaseKey, now)
   const fleetSigned = signed[0]!
   process.stdout.write(
     `released ${join(dir, 'fleet.resolved.json')} (ciCommit ${ciCommit}, signedAt ${built.fleet.meta.signedAt}, sha256 ${built.fleetHash})${fleetSigned.reused ? ' — unchanged, signature reused' : ''}\n`
@@ -304,54 +258,5 @@ function previousMark(
     }
   } catch {
     return undefined
-  }
-}
-
-const SCHEMAS: Record<string, v.GenericSchema<unknown, unknown>> = {
-  'fleet.resolved.json': FleetResolvedSchema,
-  'revocations.json': RevocationsSchema,
-  'bootstrap-nonces.json': BootstrapNoncesSchema,
-}
-
-/** Verifies every signed artifact before anything touches the release directory. */
-async function smokeVerify(
-  signed: { file: ReleaseFile; sig: Uint8Array }[],
-  signer: Signer,
-  trustSlot: KeySlot | undefined,
-  now: number
-): Promise<void> {
-  const slots: { label: string; slot: KeySlot }[] = []
-  if (signer.publicKey) {
-    slots.push({
-      label: 'the signing key',
-      slot: {
-        current: { algorithm: signer.algorithm, public: signer.publicKey },
-        previous: null,
-        successor: null,
-        retireAt: null,
-        rejectBefore: null,
-      },
-    })
-  }
-  if (trustSlot) slots.push({ label: 'the trust file', slot: trustSlot })
-  for (const { file, sig } of signed) {
-    const schema = file.path.startsWith('rollouts/') ? RolloutManifestSchema : SCHEMAS[file.path]!
-    for (const { label, slot } of slots) {
-      // A window of 10 years: this checks signatures and shape, not the freshness policy.
-      const r = await verifyArtifact({
-        bytes: file.canonical,
-        signature: sig,
-        schema,
-        slot,
-        now,
-        freshnessWindowSecs: 315_360_000,
-      })
-      if (!r.ok) {
-        throw new CliError(
-          `release: ${file.path} does not verify against ${label}: ${r.error.kind}: ${r.error.message}; nothing written`,
-          EXIT_VERIFY_FAILED
-        )
-      }
-    }
   }
 }

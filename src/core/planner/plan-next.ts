@@ -32,6 +32,7 @@ import {
 import { channelEdgesGate } from './gates/channel-edges.ts'
 import { complianceWaveGate } from './gates/compliance-wave.ts'
 import { disruptionBudgetGate } from './gates/disruption-budget.ts'
+import { freshnessGate } from './gates/freshness.ts'
 import { haltedGate } from './gates/halted.ts'
 import { hostEdgesGate } from './gates/host-edges.ts'
 import { quarantineGate } from './gates/quarantine.ts'
@@ -41,6 +42,7 @@ import type { FleetState, GateBlock, PlanAction } from './types.ts'
 /** The gates in evaluation order; the first block wins. */
 export const GATES: readonly Gate[] = [
   haltedGate,
+  freshnessGate,
   quarantineGate,
   channelEdgesGate,
   wavePromotionGate,

@@ -67,6 +67,7 @@ export type FleetState = {
 /** The gate names, in evaluation order (first block wins). */
 export type GateName =
   | 'halted'
+  | 'freshness'
   | 'quarantine'
   | 'channel-edges'
   | 'wave-promotion'

@@ -3,7 +3,11 @@
  * (minutes) capped by the global window (seconds); absent or 0 means the global window alone.
  */
 import { describe, expect, test } from 'bun:test'
-import { channelFreshnessWindowSecs } from './freshness.ts'
+import {
+  channelFreshnessWindowSecs,
+  manifestFreshness,
+  staleManifestSentence,
+} from './freshness.ts'
 
 const THIRTY_DAYS = 2_592_000
 
@@ -23,5 +27,38 @@ describe('channelFreshnessWindowSecs', () => {
     expect(channelFreshnessWindowSecs({ freshnessWindow: null }, 3600)).toBe(3600)
     expect(channelFreshnessWindowSecs({}, 3600)).toBe(3600)
     expect(channelFreshnessWindowSecs(undefined, THIRTY_DAYS)).toBe(THIRTY_DAYS)
+  })
+})
+
+describe('manifestFreshness', () => {
+  const T = Date.UTC(2026, 0, 2, 10, 0, 0)
+  test('fresh until signedAt + window; stale only after it', () => {
+    const f = manifestFreshness({ signedAtMs: T, windowSecs: 3600, now: T + 3_600_000 })
+    expect(f.freshUntil).toBe(T + 3_600_000)
+    expect(f.stale).toBe(false)
+    expect(manifestFreshness({ signedAtMs: T, windowSecs: 3600, now: T + 3_600_001 }).stale).toBe(
+      true
+    )
+  })
+
+  test('resignBefore is the next signing interval, never after freshUntil', () => {
+    const at = (interval: number | undefined) =>
+      manifestFreshness({
+        signedAtMs: T,
+        windowSecs: 3600,
+        signingIntervalMinutes: interval,
+        now: T,
+      }).resignBefore
+    expect(at(20)).toBe(T + 20 * 60_000)
+    expect(at(90)).toBe(T + 3_600_000)
+    expect(at(0)).toBe(T + 3_600_000)
+    expect(at(undefined)).toBe(T + 3_600_000)
+  })
+
+  test('the stale sentence gives times of day, the window and what CI must do', () => {
+    const f = manifestFreshness({ signedAtMs: T + 30_000, windowSecs: 90, now: T + 200_000 })
+    expect(staleManifestSentence('edge', f)).toBe(
+      'edge waits: manifest expired at 10:02:00 (signed 10:00:30, window 90s); CI must re-sign: nixfleet release --resign'
+    )
   })
 })

@@ -8,13 +8,16 @@
  *   /v1/*                         readiness (503), protocol header (426/400), then per surface:
  *     /v1/enroll                    bootstrap token in the body
  *     /v1/agent/*                   agent certificates; CN must match the body hostname
- *     /v1/fleet.resolved, /v1/rollouts/:id(/sig)   agent or operator certificates
- *     /v1/whoami                    agent or operator certificates
- *     /v1/hosts, /v1/rollouts…, /v1/channels/:name, /v1/deferrals, /v1/operator/*   operators
- *   /v1/stream                    operators (server-sent status events)
+ *     /v1/fleet.resolved, /v1/rollouts/:id(/sig)   agent, operator or viewer certificates
+ *     /v1/whoami, /v1/openapi.json  agent, operator or viewer certificates
+ *     /v1/hosts, /v1/rollouts…, /v1/channels(/:name), /v1/deferrals, /v1/operator/*   operators;
+ *                                   viewers for GET (and /v1/operator/status before readiness)
+ *   /v1/stream                    operators and viewers (server-sent status events)
  *   /v1/operator/* POSTs          also the CSRF guard for browsers (`middleware/csrf.ts`)
- *   /metrics                      readiness, operator certificates
- *   /ui/                          operator certificates (the dashboard's files)
+ *   (every route, with its role, is listed in openapi.ts)
+ *   /metrics                      operator or viewer certificates, never gated on readiness
+ *                                 (`nixfleet_cp_ready 0` must be scrapeable)
+ *   /ui/                          operator or viewer certificates (the dashboard's files)
  *
  * Every error is `{ "error": … }` JSON; bodies are size-limited (413), typed (415), parsed (400)
  * and validated (400 with per-field reasons that never echo input).
@@ -28,7 +31,8 @@ import type { AppDeps, CpEnv } from './deps.ts'
 import { BodyError } from './middleware/body.ts'
 import { csrfGate } from './middleware/csrf.ts'
 import { errorHandler, jsonError } from './middleware/errors.ts'
-import { identityGate, protocolGate, readyGate } from './middleware/gates.ts'
+import { identityGate, protocolGate, READERS, readyGate } from './middleware/gates.ts'
+import { openApiDocument } from './openapi.ts'
 import { agentRoutes, enrollRoutes } from './routes/agent.ts'
 import { artifactRoutes } from './routes/artifacts.ts'
 import { operatorRoutes, viewRoutes } from './routes/operator.ts'
@@ -48,8 +52,18 @@ export function createApp(deps: AppDeps): Hono<CpEnv> {
     const started = deps.clock.monotonicMs()
     await next()
     const route = c.res.status === 404 && c.req.routePath === '*' ? 'unmatched' : routePath(c, -1)
+    const seconds = (deps.clock.monotonicMs() - started) / 1000
     deps.metrics.httpRequests.inc({ route, method: c.req.method, status: String(c.res.status) })
-    deps.metrics.httpLatency.observe((deps.clock.monotonicMs() - started) / 1000, { route })
+    deps.metrics.httpLatency.observe(seconds, { route })
+    if (deps.config.accessLog === true)
+      deps.log.info('request', {
+        method: c.req.method,
+        path: c.req.path.slice(0, 200),
+        route,
+        status: c.res.status,
+        ms: Math.round(seconds * 1000),
+        caller: c.get('caller')?.cn ?? null,
+      })
   })
   app.onError((err, c) => {
     if (err instanceof BodyError) return c.json({ error: err.message, fields: err.fields }, 400)
@@ -82,6 +96,9 @@ export function createApp(deps: AppDeps): Hono<CpEnv> {
   })
 
   app.use('/v1/*', readyGate(deps), protocolGate(deps))
+  app.get('/v1/openapi.json', identityGate(deps, ['agent', ...READERS]), (c) =>
+    c.json(openApiDocument(deps.version))
+  )
   app.route('/v1/enroll', enrollRoutes(deps))
   app.route('/v1/agent', agentRoutes(deps))
   app.use('/v1/operator/*', csrfGate())
@@ -90,7 +107,7 @@ export function createApp(deps: AppDeps): Hono<CpEnv> {
   app.route('/v1', viewRoutes(deps))
   app.route('/v1', streamRoutes(deps))
 
-  app.get('/metrics', readyGate(deps), identityGate(deps, ['operator']), (c) =>
+  app.get('/metrics', identityGate(deps, READERS), (c) =>
     c.body(deps.metrics.render(), 200, { 'content-type': EXPOSITION_CONTENT_TYPE })
   )
   app.route('/', uiRoutes(deps))

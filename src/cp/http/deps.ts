@@ -19,8 +19,8 @@ import type { FetchedPair } from '../sources/index.ts'
 /** The authenticated caller of a request, as routes see it. */
 export type Caller = {
   readonly cn: string
-  readonly role: 'agent' | 'operator'
-  /** The machine id of an agent (`agent-<id>.<suffix>`); the CN for operators. */
+  readonly role: 'agent' | 'operator' | 'viewer'
+  /** The machine id of an agent (`agent-<id>.<suffix>`); the CN for operators and viewers. */
   readonly name: string
   readonly notBeforeMs: number
 }
@@ -56,6 +56,8 @@ export type AppDeps = {
     /** The agents' heartbeat interval (offline hosts in the host views); default 60 s. */
     readonly heartbeatIntervalMs?: number | undefined
     readonly strict: boolean
+    /** Log every request at info (`--access-log`). */
+    readonly accessLog?: boolean
     /** The bearer token of `POST /v1/webhook/refresh`, read fresh per request; undefined = off. */
     readonly webhookToken: () => Promise<string | undefined>
     readonly closureUpstream: string | undefined

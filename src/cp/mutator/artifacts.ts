@@ -3,10 +3,11 @@
  * `adoptionVerdict` decides each one against its high-water mark; this records the outcome
  * (status, metric, log, `verify_outcome` row), persists what is adopted (mark, bytes) and swaps
  * it into memory. A newly adopted release is planned at once.
- * Invariants: a refusal never discards what was adopted; refusals are logged and written only
- * when they differ from the key's last one (a source failing every poll writes one row); the
- * release is adopted only when the fleet is, with exactly the manifests that passed; a mark
- * moves only forward.
+ * Invariants: a refusal never discards what was adopted (a manifest refused as Stale stays the
+ * channel's while its rollout is the same); refusals are logged and written only when they
+ * differ from the key's last one (a source failing every poll writes one row); the release is
+ * adopted only when the fleet is, with exactly the manifests that passed (or are kept as
+ * above); a mark moves only forward.
  */
 import { adoptionVerdict, revocationAdoptedAt } from '../../core/index.ts'
 import { highWaterKey } from '../../core/release/anti-rollback.ts'
@@ -17,6 +18,7 @@ import { denialKey, type AdoptedArtifact, type AdoptedManifest } from '../state.
 import type { MutatorContext } from './context.ts'
 import type { ArtifactOutcome, InputOf } from './inputs.ts'
 import { runPlan } from './plan.ts'
+import { labelWord } from '../../runtime/prometheus.ts'
 
 /** Which artifact an outcome is about, for logs and `verify_outcome` rows. */
 type Origin = { readonly artifact: string; readonly source: string; readonly channel?: string }
@@ -53,7 +55,7 @@ function appendOutcome(ctx: MutatorContext, o: Origin, fields: Record<string, un
 /** Records a refused artifact: log, metric, status, and a (debounced) `verify_outcome` row. */
 function refuse(ctx: MutatorContext, key: string, o: Origin, kind: string, message: string): void {
   const { state, now } = ctx
-  ctx.metrics.verifyFailures.inc({ artifact: o.artifact, kind })
+  ctx.metrics.verifyFailures.inc({ artifact: o.artifact, kind: labelWord(kind) })
   const prev = state.status.get(key)
   state.status.set(key, {
     key,
@@ -133,15 +135,25 @@ export function releaseVerified(ctx: MutatorContext, input: InputOf<'ReleaseVeri
   const fleet = fleetOk.artifact
   const current = state.release
   const manifests: Record<string, AdoptedManifest> = {}
+  const expired = new Set<string>()
   for (const [channel, m] of Object.entries(outcome.manifests)) {
     const origin: Origin = { artifact: 'rollout-manifest', source: outcome.source, channel }
     const ok = admissible(ctx, highWaterKey('rollout-manifest', channel), origin, m)
     if (ok !== undefined) manifests[channel] = { ...ok.artifact, rolloutId: m.rolloutId }
+    // An adopted manifest past its window stays adopted for the rollout it drives: the planner's
+    // freshness gate holds the channel, saying CI must re-sign, instead of the rollout silently
+    // dropping out of planning until a re-sign arrives.
+    const kept = current?.manifests[channel]
+    if (ok === undefined && !m.ok && m.kind === 'Stale' && kept?.rolloutId === m.rolloutId) {
+      manifests[channel] = kept
+      expired.add(channel)
+    }
   }
   const fleetChanged = current === undefined || current.fleet.sha256 !== fleet.sha256
   accepted(ctx, fleetKey, fleet, fleetChanged, fleetOrigin)
   let changed = fleetChanged
   for (const [channel, m] of Object.entries(manifests)) {
+    if (expired.has(channel)) continue
     const mChanged = current?.manifests[channel]?.sha256 !== m.sha256
     accepted(ctx, highWaterKey('rollout-manifest', channel), m, mChanged, {
       artifact: 'rollout-manifest',

@@ -28,7 +28,7 @@ export function heartbeat(ctx: MutatorContext, input: InputOf<'Heartbeat'>): Rep
   const firstSinceStart = !state.heartbeats.has(host)
   const agentSeqs = req.last_event_seq_by_rollout ?? {}
   const problem = req.local_problem ?? undefined
-  const refusal = req.last_refusal
+  const refusal = req.last_refusal ?? undefined
   const hb: HeartbeatSeen = {
     at,
     receivedAt: now,
@@ -47,8 +47,21 @@ export function heartbeat(ctx: MutatorContext, input: InputOf<'Heartbeat'>): Rep
       : {}),
     ...(req.reanchored_at ? { reanchoredAt: parseRfc3339Ms(req.reanchored_at) } : {}),
   }
-  const before = state.heartbeats.get(host)?.problem
+  const seen = state.heartbeats.get(host)
+  const before = seen?.problem
   state.heartbeats.set(host, hb)
+  // Each refusal and re-anchoring is logged once, when a heartbeat first reports it.
+  if (hb.refusal !== undefined && hb.refusal.at !== seen?.refusal?.at)
+    ctx.log.warn('agent refused a dispatch or manifest', {
+      host,
+      rolloutId: hb.refusal.rolloutId,
+      kind: hb.refusal.kind,
+      reason: hb.refusal.message,
+      at: refusal?.at,
+    })
+  // First boot or a wiped state directory: expected, not a fault.
+  if (hb.reanchoredAt !== undefined && hb.reanchoredAt !== seen?.reanchoredAt)
+    ctx.log.info('host re-anchored its anti-rollback marks', { host, at: req.reanchored_at })
   // Logged when it appears or changes, not on every heartbeat that repeats it.
   if (problem && (problem.worker !== before?.worker || problem.code !== before?.code))
     ctx.log.warn('host reports a local problem', { host, ...problem })

@@ -28,6 +28,7 @@ import { pairKey } from '../state.ts'
 import type { MutatorContext } from './context.ts'
 import { noteHostStep } from './known-hosts.ts'
 import { stepRolloutEvent } from './rollout-steps.ts'
+import { labelWord } from '../../runtime/prometheus.ts'
 
 /** The host policy of a wave of a rollout, from the policy frozen when it opened. */
 export function policyFor(
@@ -96,7 +97,8 @@ export function stepHost(
   if (next.phase !== prev.phase || next.currentClosure !== prev.currentClosure)
     noteHostStep(ctx, next)
   applier.applyHostEffects(r.effects, { now, synthesized })
-  if (synthesized) ctx.metrics.synthesized.inc({ kind: event.type.replace(/^Remote/, '') })
+  if (synthesized)
+    ctx.metrics.synthesized.inc({ kind: labelWord(event.type.replace(/^Remote/, '')) })
   if (next.phase !== prev.phase) {
     ctx.markDirty()
     if (prev.phase === 'Pending') applier.withdrawDispatch(next.hostname, next.rolloutId)

@@ -118,6 +118,8 @@ function rolloutAction(
     audit(op.kind, rolloutId, rolloutId)
     const err = stepRolloutEvent(ctx, decision.event)
     if (err !== undefined) throw new Error(`operator ${op.kind} accepted but refused: ${err}`)
+    if (op.kind === 'cancel')
+      ctx.log.info('rollout cancelled', { rolloutId, operator, reason: op.reason })
   } else {
     const rec = state.host(rolloutId, decision.host)!
     audit(op.kind, `${rolloutId}/${decision.host}`, rolloutId, decision.host)

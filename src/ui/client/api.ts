@@ -209,10 +209,11 @@ export function channelOf(v: unknown): Channel {
     resignBefore: str(o['resignBefore']) ?? str(o['freshUntil']) ?? derived,
     stale: typeof o['stale'] === 'boolean' ? o['stale'] : null,
     gates: strings(o['gates']),
+    // An edge into this channel is `{gatedBy}`; `{from, to}` names both ends.
     edges: arr(o['edges']).flatMap((e) => {
       const x = obj(e)
-      const from = str(pick(x, 'from', 'gates'))
-      const to = str(pick(x, 'to', 'gated'))
+      const from = str(pick(x, 'from', 'gatedBy', 'gates'))
+      const to = str(pick(x, 'to', 'gated')) ?? str(o['name'])
       return from === null || to === null ? [] : [{ from, to, reason: str(x['reason']) }]
     }),
     waves: wavesOf(o['waves']),

@@ -366,6 +366,16 @@ export function invalidate(): void {
   cache.clear()
 }
 
+// The event log's row kinds (the filter matches one exactly).
+const EVENT_KINDS = [
+  'agent_event',
+  'effect',
+  'gate_decision',
+  'operator_action',
+  'plan_action',
+  'rollout_event',
+]
+
 /** The filters and page of the event log on the rollout page. */
 export const logFilter = { host: '', kind: '', after: 0, trail: [] as number[] }
 
@@ -572,9 +582,16 @@ export function rolloutPage(ctx: Ctx, id: string): Child {
           h('input', {
             type: 'search',
             value: f.kind,
+            list: 'kinds',
+            placeholder: 'e.g. operator_action',
             'data-key': 'f-kind',
             onchange: setFilter('kind'),
-          })
+          }),
+          h(
+            'datalist',
+            { id: 'kinds' },
+            EVENT_KINDS.map((k) => h('option', { value: k }))
+          )
         )
       ),
       log === undefined

@@ -18,8 +18,7 @@
     # Single-use token for the first enrolment (README.md, "Enrolling a host"); not needed
     # once the host holds its certificate.
     bootstrapTokenFile = "/var/lib/nixfleet/bootstrap-token";
-    # Act on releases up to the channels' freshnessWindow old (24 hours, in seconds): CI
-    # re-signs every 6 hours. The agent's own default is one hour.
-    manifestFreshnessWindowSecs = 24 * 60 * 60;
+    # Releases are acted on while their channel's signed freshnessWindow lasts; CI re-signs on
+    # a schedule (.github/workflows). manifestFreshnessWindowSecs could only tighten that.
   };
 }

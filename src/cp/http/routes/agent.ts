@@ -23,6 +23,7 @@ import { checkBody, jsonBody, limitBody, rawJson } from '../middleware/body.ts'
 import { busy, jsonError } from '../middleware/errors.ts'
 import { identityGate } from '../middleware/gates.ts'
 import { respondToReply } from '../reply.ts'
+import { labelWord } from '../../../runtime/prometheus.ts'
 
 /** The longest long-poll hold (seconds), the reference's clamp. */
 export const MAX_WAIT_SECS = 60
@@ -103,10 +104,10 @@ export function agentRoutes(deps: AppDeps): Hono<CpEnv> {
       return jsonError(c, 400, 'event time is outside the window the control plane accepts')
     const capped = capEvent(body.event, limits.fieldBytes, limits.eventBytes)
     if (!capped.ok) {
-      deps.metrics.eventsTooLarge.inc({ kind: body.event.kind })
+      deps.metrics.eventsTooLarge.inc({ kind: labelWord(body.event.kind) })
       return jsonError(c, 413, `event too large to store (limit ${limits.eventBytes} bytes)`)
     }
-    if (capped.truncated) deps.metrics.eventsTruncated.inc({ kind: body.event.kind })
+    if (capped.truncated) deps.metrics.eventsTruncated.inc({ kind: labelWord(body.event.kind) })
     const reply = deps.mutator.request({
       type: 'HostEvent',
       host,

@@ -14,7 +14,7 @@ import { sha256Hex } from '../../../crypto/sha256.ts'
 import { parseRolloutId } from '../../../proto/ids.ts'
 import type { AppDeps, CpEnv } from '../deps.ts'
 import { jsonError } from '../middleware/errors.ts'
-import { identityGate } from '../middleware/gates.ts'
+import { identityGate, READERS } from '../middleware/gates.ts'
 
 const octets = (c: Context, bytes: Uint8Array, type: string): Response =>
   c.body(bytes as Uint8Array<ArrayBuffer>, 200, { 'content-type': type })
@@ -43,7 +43,7 @@ function signatureOf(
 /** The artifact routes (mounted under `/v1`). */
 export function artifactRoutes(deps: AppDeps): Hono<CpEnv> {
   const app = new Hono<CpEnv>()
-  const anyone = identityGate(deps, ['agent', 'operator'])
+  const anyone = identityGate(deps, ['agent', ...READERS])
 
   app.get('/fleet.resolved', anyone, (c) => {
     const fleet = deps.state.release?.fleet

@@ -25,9 +25,9 @@ import type { OperatorOp } from '../../mutator/inputs.ts'
 import type { AppDeps, CpEnv } from '../deps.ts'
 import { jsonBody, limitBody } from '../middleware/body.ts'
 import { jsonError } from '../middleware/errors.ts'
-import { identityGate } from '../middleware/gates.ts'
+import { identityGate, READERS } from '../middleware/gates.ts'
 import { respondToReply, withTimeout } from '../reply.ts'
-import { channelView, deferralsView } from '../views/channels.ts'
+import { channelView, channelsView, deferralsView } from '../views/channels.ts'
 import type { ViewResult } from '../views/common.ts'
 import {
   auditView,
@@ -82,10 +82,10 @@ function seqOr(c: Context<CpEnv>, name: string): number | undefined | Response {
 /** The fleet views and `/v1/whoami` (mounted under `/v1`). */
 export function viewRoutes(deps: AppDeps): Hono<CpEnv> {
   const app = new Hono<CpEnv>()
-  const operator = identityGate(deps, ['operator'])
+  const operator = identityGate(deps, READERS)
   const { state } = deps
 
-  app.get('/whoami', identityGate(deps, ['agent', 'operator']), (c) => {
+  app.get('/whoami', identityGate(deps, ['agent', ...READERS]), (c) => {
     const caller = c.get('caller')
     return c.json({
       cn: caller.cn,
@@ -176,7 +176,11 @@ export function viewRoutes(deps: AppDeps): Hono<CpEnv> {
     return c.json(rolloutEventsView(id, events, limit))
   })
 
-  app.get('/channels/:name', operator, (c) => respond(c, channelView(state, c.req.param('name'))))
+  app.get('/channels', operator, (c) => respond(c, channelsView(state, deps.clock.now())))
+
+  app.get('/channels/:name', operator, (c) =>
+    respond(c, channelView(state, c.req.param('name'), deps.clock.now()))
+  )
 
   app.get('/deferrals', operator, (c) => c.json(deferralsView(state)))
 
@@ -199,7 +203,7 @@ function operatorAction(c: Context<CpEnv>, deps: AppDeps, op: OperatorOp): Promi
 export function operatorRoutes(deps: AppDeps): Hono<CpEnv> {
   const app = new Hono<CpEnv>()
   const { state } = deps
-  app.use('*', identityGate(deps, ['operator']))
+  app.use('*', identityGate(deps, READERS))
 
   app.get('/status', (c) =>
     c.json(

@@ -13,8 +13,8 @@ import { budgetLimit, isClosed, isInFlight } from '../../../core/index.ts'
 import { heartbeatIntervalMsOf } from '../../config.ts'
 import type { CpState } from '../../state.ts'
 import type { AppDeps, CpEnv } from '../deps.ts'
-import { identityGate } from '../middleware/gates.ts'
-import { channelView } from '../views/channels.ts'
+import { identityGate, READERS } from '../middleware/gates.ts'
+import { channelsView } from '../views/channels.ts'
 import { type HostViewContext, hostsView } from '../views/hosts.ts'
 import { rolloutsView } from '../views/rollouts.ts'
 
@@ -25,21 +25,16 @@ const KEEPALIVE_MS = 15_000
 /** The streamed status: what the list views show. Pure. */
 export function streamStatus(state: CpState, hostCtx: HostViewContext): Record<string, unknown> {
   const release = state.release
-  const names = release === undefined ? [] : Object.keys(release.fleet.value.channels).sort()
-  const edges = release?.fleet.value.channelEdges ?? []
-  const channels = names.flatMap((name) => {
-    const v = channelView(state, name)
-    if (!v.ok) return []
-    const out = edges
-      .filter((e) => e.gates === name || e.gated === name)
-      .map((e) => ({ from: e.gates, to: e.gated, reason: e.reason ?? null }))
-    const waves = (release?.fleet.value.waves[name as never] ?? []).map((w, index) => ({
+  const listed = channelsView(state, hostCtx.now)
+  // The channel rows, plus each channel's resolved waves (the overview's rows of tiles).
+  const channels = (listed.ok ? listed.body.channels : []).map((row) => ({
+    ...row,
+    waves: (release?.fleet.value.waves[row['name'] as never] ?? []).map((w, index) => ({
       index,
       hosts: w.hosts,
       soakMinutes: w.soakMinutes,
-    }))
-    return [{ ...v.body, edges: out, waves }]
-  })
+    })),
+  }))
   // A budget's use: its hosts in flight in any live rollout (what the planner counts).
   const inFlight = new Set<string>()
   for (const records of Object.values(state.hosts))
@@ -114,7 +109,7 @@ export function streamRoutes(deps: AppDeps): Hono<CpEnv> {
     now: deps.clock.now(),
     heartbeatIntervalMs: heartbeatIntervalMsOf(deps.config.heartbeatIntervalMs),
   }))
-  app.get('/stream', identityGate(deps, ['operator']), (c) =>
+  app.get('/stream', identityGate(deps, READERS), (c) =>
     streamSSE(c, async (stream) => {
       const first = feed.current()
       await stream.writeSSE({ event: 'snapshot', id: String(first.id), data: first.json })

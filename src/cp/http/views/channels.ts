@@ -1,38 +1,87 @@
 /**
- * The channel views (spec protocol.md §6.2): `/v1/channels/:name` (the adopted fleet's channel,
- * its manifest and rollout) and `/v1/deferrals` (channels held by a channel edge, hosts held by a
- * gate). Pure: functions of the state snapshot.
+ * The channel views (spec protocol.md §6.2): `/v1/channels` and `/v1/channels/:name` (the
+ * adopted fleet's channels, each with its manifest, rollout, gate sentences and freshness:
+ * `freshUntil`, `resignBefore`, `stale`) and `/v1/deferrals` (channels held by a channel edge,
+ * hosts held by a gate). Pure: functions of the state snapshot and the time the route passes.
+ * Invariant: `stale` is the planner's freshness gate's verdict (core `manifestFreshness`).
  */
-import { isClosed } from '../../../core/index.ts'
+import { isClosed, manifestFreshness } from '../../../core/index.ts'
 import { highWaterKey } from '../../../core/release/anti-rollback.ts'
+import { channelFreshnessWindowSecs } from '../../../core/release/freshness.ts'
 import { toRfc3339 } from '../../../proto/common.ts'
-import type { CpState } from '../../state.ts'
+import type { AdoptedRelease, CpState } from '../../state.ts'
 import { found, lastErrorView, missing, type ViewResult } from './common.ts'
 
-/** The `/v1/channels/:name` body. */
-export function channelView(state: CpState, name: string): ViewResult<Record<string, unknown>> {
-  const release = state.release
-  if (release === undefined) return missing(503, 'no verified fleet yet')
+/** One channel as `/v1/channels` lists it and `/v1/channels/:name` answers. */
+function channelRow(
+  state: CpState,
+  release: AdoptedRelease,
+  name: string,
+  now: number
+): Record<string, unknown> {
   const fleet = release.fleet.value
-  const channel = Object.hasOwn(fleet.channels, name) ? fleet.channels[name as never] : undefined
-  if (channel === undefined) return missing(404, 'unknown channel')
+  const channel = fleet.channels[name as never]!
   const manifest = release.manifests[name]
   const status = state.status.get(highWaterKey('rollout-manifest', name))
   const rollout = manifest === undefined ? undefined : state.rollouts.get(manifest.rolloutId)
-  return found({
+  // A channel without a manifest (no host built) ages with the fleet it was signed in.
+  const signedAtMs = manifest?.signedAtMs ?? release.fleet.signedAtMs
+  const f = manifestFreshness({
+    signedAtMs,
+    windowSecs: channelFreshnessWindowSecs(channel, state.freshnessWindowSecs),
+    signingIntervalMinutes: channel.signingIntervalMinutes,
+    now,
+  })
+  const gates = new Set<string>()
+  if (manifest !== undefined) {
+    for (const [key, g] of state.gateBlocks)
+      if (key.startsWith(`${manifest.rolloutId}\u0000`)) gates.add(g.reason)
+  }
+  return {
     name,
-    declared_ci_commit: fleet.meta.ciCommit,
-    signed_at: fleet.meta.signedAt,
-    freshness_window_minutes: channel.freshnessWindow,
-    rollout_id: manifest?.rolloutId ?? null,
-    rollout_state: rollout?.record.phase ?? null,
+    declaredCiCommit: fleet.meta.ciCommit,
+    rolloutId: manifest?.rolloutId ?? null,
+    rolloutState: rollout?.record.phase ?? null,
+    signedAt: toRfc3339(signedAtMs),
+    freshnessWindowMinutes: channel.freshnessWindow,
+    signingIntervalMinutes: channel.signingIntervalMinutes,
+    freshUntil: toRfc3339(f.freshUntil),
+    resignBefore: toRfc3339(f.resignBefore),
+    stale: f.stale,
+    gates: [...gates].sort(),
+    edges: fleet.channelEdges
+      .filter((e) => e.gated === name)
+      .map((e) => ({ gatedBy: e.gates, reason: e.reason ?? null })),
     manifest: {
       adopted: manifest !== undefined,
       sha256: manifest?.sha256 ?? null,
-      signed_at: manifest?.signedAt ?? null,
-      last_error: lastErrorView(status?.lastError ?? null),
+      signedAt: manifest?.signedAt ?? null,
+      lastError: lastErrorView(status?.lastError ?? null),
     },
-  })
+  }
+}
+
+/** The `/v1/channels` body: every channel of the adopted fleet, by name. */
+export function channelsView(
+  state: CpState,
+  now: number
+): ViewResult<{ channels: Record<string, unknown>[] }> {
+  const release = state.release
+  if (release === undefined) return missing(503, 'no verified fleet yet')
+  const names = Object.keys(release.fleet.value.channels).sort()
+  return found({ channels: names.map((n) => channelRow(state, release, n, now)) })
+}
+
+/** The `/v1/channels/:name` body. */
+export function channelView(
+  state: CpState,
+  name: string,
+  now: number
+): ViewResult<Record<string, unknown>> {
+  const release = state.release
+  if (release === undefined) return missing(503, 'no verified fleet yet')
+  if (!Object.hasOwn(release.fleet.value.channels, name)) return missing(404, 'unknown channel')
+  return found(channelRow(state, release, name, now))
 }
 
 /** The `/v1/deferrals` body. */

@@ -185,7 +185,7 @@ describe('rollout history rows', () => {
 describe('channel and operator views', () => {
   test('no adopted fleet: the channel view is 503, the rest is empty', () => {
     const s = new CpState()
-    expect(channelView(s, 'stable')).toEqual({
+    expect(channelView(s, 'stable', 0)).toEqual({
       ok: false,
       status: 503,
       error: 'no verified fleet yet',

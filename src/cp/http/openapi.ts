@@ -1,0 +1,407 @@
+/**
+ * The control plane's API as one table, and the OpenAPI 3.1 document generated from it
+ * (served at `GET /v1/openapi.json`). Each route is listed once: path (Hono syntax), method, who
+ * may call it, a summary, the valibot schema of its JSON body, its query parameters and what it
+ * answers. Request schemas are converted by `@valibot/to-json-schema` (JSON Schema 2020-12, the
+ * dialect OpenAPI 3.1 uses), so the document cannot drift from what the routes validate.
+ * Invariant: every route the app registers is in `ROUTES` and nothing else is (checked by
+ * openapi.test.ts against the app's own route list): a route added elsewhere adds its entry here.
+ */
+import { toJsonSchema } from '@valibot/to-json-schema'
+import type * as v from 'valibot'
+import {
+  AgentEventEnvelopeSchema,
+  EnrollRequestSchema,
+  HeartbeatRequestSchema,
+  RenewRequestSchema,
+} from '../../proto/agent.ts'
+import {
+  ClearQuarantineSchema,
+  HostActionSchema,
+  RolloutActionSchema,
+} from '../../proto/operator.ts'
+
+/** Who may call a route (DECISIONS §3.12). */
+export type RouteRole =
+  | 'anyone'
+  | 'bootstrap token'
+  | 'webhook token'
+  | 'agent'
+  | 'operator'
+  | 'operator or viewer'
+  | 'agent, operator or viewer'
+
+/** One route of the API. */
+export type RouteEntry = {
+  readonly method: 'GET' | 'POST'
+  /** Hono syntax: `/v1/rollouts/:id`. */
+  readonly path: string
+  readonly role: RouteRole
+  readonly summary: string
+  readonly body?: v.GenericSchema
+  /** Query parameter → what it means. */
+  readonly query?: Readonly<Record<string, string>>
+  /** What a success answers. */
+  readonly response: string
+}
+
+const ID = 'a rollout id, `{channel}@{ciCommit}`'
+
+/** Every route of the control plane. */
+export const ROUTES: readonly RouteEntry[] = [
+  {
+    method: 'GET',
+    path: '/healthz',
+    role: 'anyone',
+    summary: 'liveness and readiness',
+    response: '`{ok, version, last_tick_at, ready}`',
+  },
+  {
+    method: 'POST',
+    path: '/v1/webhook/refresh',
+    role: 'webhook token',
+    summary: 'poll the release source now (forges); 404 unless a webhook token is configured',
+    response: '202 `{accepted: true}`; the poll runs in the background',
+  },
+  {
+    method: 'GET',
+    path: '/v1/openapi.json',
+    role: 'agent, operator or viewer',
+    summary: 'this document',
+    response: 'the OpenAPI 3.1 document',
+  },
+  {
+    method: 'POST',
+    path: '/v1/enroll',
+    role: 'bootstrap token',
+    summary: 'enrol a host: a CSR and a signed bootstrap token',
+    body: EnrollRequestSchema,
+    response: '`{certPem, notAfter}`',
+  },
+  {
+    method: 'POST',
+    path: '/v1/agent/renew',
+    role: 'agent',
+    summary: "renew the caller's certificate",
+    body: RenewRequestSchema,
+    response: '`{certPem, notAfter}`',
+  },
+  {
+    method: 'POST',
+    path: '/v1/agent/events',
+    role: 'agent',
+    summary: 'report one sequenced agent event of a rollout',
+    body: AgentEventEnvelopeSchema,
+    response: '204; 409 `{error}` when the event does not apply',
+  },
+  {
+    method: 'POST',
+    path: '/v1/agent/heartbeat',
+    role: 'agent',
+    summary: "the host's state: current closure, rollout, sequence numbers, probes",
+    body: HeartbeatRequestSchema,
+    response: '`{received_at, bootstrap_rollouts?}`',
+  },
+  {
+    method: 'GET',
+    path: '/v1/agent/dispatch',
+    role: 'agent',
+    summary: 'long-poll for the next dispatch of the caller',
+    query: { wait: 'seconds to wait, 0–60 (default 60)' },
+    response:
+      '`{hostname, rollout_id, target_closure, soak_due_at, enqueued_at, wave_index}`; 204 when none',
+  },
+  {
+    method: 'GET',
+    path: '/v1/agent/closure/:hash',
+    role: 'agent',
+    summary: "a closure's narinfo from the configured upstream",
+    response: 'the narinfo text; 501 when no upstream is configured',
+  },
+  {
+    method: 'GET',
+    path: '/v1/fleet.resolved',
+    role: 'agent, operator or viewer',
+    summary: 'the adopted signed fleet.resolved (exact bytes)',
+    response: 'the artifact bytes',
+  },
+  {
+    method: 'GET',
+    path: '/v1/fleet.resolved/sig',
+    role: 'agent, operator or viewer',
+    summary: 'its detached signature',
+    query: { sha256: 'the artifact digest the signature must belong to (409 when it changed)' },
+    response: '64 raw bytes',
+  },
+  {
+    method: 'GET',
+    path: '/v1/rollouts/:id',
+    role: 'agent, operator or viewer',
+    summary: `a signed rollout manifest by ${ID} (exact bytes)`,
+    response: 'the artifact bytes',
+  },
+  {
+    method: 'GET',
+    path: '/v1/rollouts/:id/sig',
+    role: 'agent, operator or viewer',
+    summary: 'its detached signature',
+    query: { sha256: 'the artifact digest the signature must belong to (409 when it changed)' },
+    response: '64 raw bytes',
+  },
+  {
+    method: 'GET',
+    path: '/v1/whoami',
+    role: 'agent, operator or viewer',
+    summary: "the caller's identity",
+    response: '`{cn, issuedAt, role, name}`',
+  },
+  {
+    method: 'GET',
+    path: '/v1/hosts',
+    role: 'operator or viewer',
+    summary:
+      'every host: closures, rollout state, last seen, enrolment, certificate, problem, gate',
+    query: { channel: 'only hosts of this channel', problem: '`1`: only hosts with a problem' },
+    response:
+      '`{hosts: [{hostname, channel, currentClosure, targetClosure, rolloutState, lastSeenAt, lastRollout, enrolment, certificate, problem, gate, ...}]}`',
+  },
+  {
+    method: 'GET',
+    path: '/v1/hosts/:hostname',
+    role: 'operator or viewer',
+    summary: 'one host, with its closure history, probes and latest events',
+    response: 'a host row plus `{closureHistory, probes, events}`; 404 for an unknown host',
+  },
+  {
+    method: 'GET',
+    path: '/v1/rollouts',
+    role: 'operator or viewer',
+    summary:
+      'the open rollouts; with `all=1` or `state=` every rollout, newest first, with its outcome',
+    query: {
+      all: '`1`: rollouts of every state',
+      state: 'comma-separated rollout states',
+      channel: 'only rollouts of this channel',
+      limit: 'page size',
+      cursor: 'the `next` of the previous page',
+    },
+    response: '`{rollouts: [{id, channel, state, openedAt, closedAt, outcome, halt, ...}], next}`',
+  },
+  {
+    method: 'GET',
+    path: '/v1/rollouts/:id/lifecycle',
+    role: 'operator or viewer',
+    summary: "a rollout's lifecycle state",
+    response: '`{rolloutId, state, ...}`',
+  },
+  {
+    method: 'GET',
+    path: '/v1/rollouts/:id/hosts',
+    role: 'operator or viewer',
+    summary: "a rollout's host records",
+    response: '`{rolloutId, hosts: [...]}`',
+  },
+  {
+    method: 'GET',
+    path: '/v1/rollouts/:id/events',
+    role: 'operator or viewer',
+    summary: "a rollout's event log",
+    query: {
+      limit: 'at most this many events (default 1000, at most 10000)',
+      after: 'only events after this seq (the `next` of the previous page)',
+      host: 'only events of this host',
+      kind: 'only events of this kind',
+      order: '`desc`: newest first',
+    },
+    response: '`{rolloutId, events: [{seq, at, host, kind, payload}], next}`',
+  },
+  {
+    method: 'GET',
+    path: '/v1/channels',
+    role: 'operator or viewer',
+    summary: 'every channel: rollout, gates, freshness (freshUntil, resignBefore, stale)',
+    response: '`{channels: [ChannelRow]}`',
+  },
+  {
+    method: 'GET',
+    path: '/v1/channels/:name',
+    role: 'operator or viewer',
+    summary: 'one channel',
+    response:
+      'ChannelRow `{name, declaredCiCommit, rolloutId, rolloutState, signedAt, freshnessWindowMinutes, signingIntervalMinutes, freshUntil, resignBefore, stale, gates, edges, manifest}`',
+  },
+  {
+    method: 'GET',
+    path: '/v1/deferrals',
+    role: 'operator or viewer',
+    summary: 'channels held by a channel edge, hosts held by a gate',
+    response: '`{deferrals: [...], hostDeferrals: [...]}`',
+  },
+  {
+    method: 'GET',
+    path: '/v1/operator/status',
+    role: 'operator or viewer',
+    summary: 'readiness, the adopted release, every artifact’s adoption status, queue depths',
+    response: '`{ready, release, artifacts, highWaterMarks, ...}`',
+  },
+  {
+    method: 'GET',
+    path: '/v1/operator/quarantines',
+    role: 'operator or viewer',
+    summary: 'quarantined closures per channel',
+    response: '`{quarantines: [...]}`',
+  },
+  {
+    method: 'POST',
+    path: '/v1/operator/quarantines/clear',
+    role: 'operator',
+    summary: 'clear a quarantined closure',
+    body: ClearQuarantineSchema,
+    response: 'the action’s outcome; 404 when not quarantined',
+  },
+  {
+    method: 'POST',
+    path: '/v1/operator/rollouts/:id/resume',
+    role: 'operator',
+    summary: 'resume a halted rollout',
+    body: RolloutActionSchema,
+    response:
+      'the action’s outcome; 409 `{error}` naming what holds it when it cannot make progress',
+  },
+  {
+    method: 'POST',
+    path: '/v1/operator/rollouts/:id/cancel',
+    role: 'operator',
+    summary: 'cancel any open rollout',
+    body: RolloutActionSchema,
+    response: 'the action’s outcome; 409 `{error}` when it cannot apply',
+  },
+  ...(['retry', 'skip'] as const).map((kind): RouteEntry => ({
+    method: 'POST',
+    path: `/v1/operator/hosts/:hostname/${kind}`,
+    role: 'operator',
+    summary:
+      kind === 'retry'
+        ? 're-dispatch a Failed or Reverted host (409 while its closure is quarantined)'
+        : 'skip a host in its rollout: done for promotion, never dispatched again there',
+    body: HostActionSchema,
+    response: 'the action’s outcome; 409 `{error}` when it cannot apply',
+  })),
+  ...(['hosts', 'operators'] as const).flatMap((who) =>
+    (['deny', 'allow'] as const).map((kind): RouteEntry => ({
+      method: 'POST',
+      path: `/v1/operator/${who}/:${who === 'hosts' ? 'hostname' : 'cn'}/${kind}`,
+      role: 'operator',
+      summary:
+        kind === 'deny'
+          ? `deny ${who === 'hosts' ? 'a host' : 'an operator certificate'} at once: 401 on its next request`
+          : `lift the denial of ${who === 'hosts' ? 'a host' : 'an operator certificate'}`,
+      body: RolloutActionSchema,
+      response: 'the action’s outcome',
+    }))
+  ),
+  {
+    method: 'GET',
+    path: '/v1/operator/denials',
+    role: 'operator or viewer',
+    summary: 'every denial in force',
+    response: '`{denials: [{kind, name, reason, by, at}]}`',
+  },
+  {
+    method: 'GET',
+    path: '/v1/operator/audit',
+    role: 'operator or viewer',
+    summary: 'every operator action: who, what, target, why, when',
+    query: { limit: 'page size', after: 'the `next` of the previous page' },
+    response: '`{actions: [{id, at, operator, action, target, reason}], next}`',
+  },
+  {
+    method: 'POST',
+    path: '/v1/operator/refresh',
+    role: 'operator',
+    summary: 'poll the release source now and answer with what is adopted',
+    response: '`{refreshed, fleet, rollouts, errors}` (202 when the poll took over 30 s)',
+  },
+  {
+    method: 'GET',
+    path: '/v1/stream',
+    role: 'operator or viewer',
+    summary: 'the fleet status as server-sent events: a `snapshot`, then a `change` per change',
+    response: "`text/event-stream`; each event's data is `{channels, hosts, rollouts, budgets}`",
+  },
+  {
+    method: 'GET',
+    path: '/metrics',
+    role: 'operator or viewer',
+    summary: 'Prometheus metrics',
+    response: 'Prometheus text exposition 0.0.4',
+  },
+  ...['/ui', '/ui/', '/ui/app.js', '/ui/app.css', '/ui/icon.svg'].map((path) => ({
+    method: 'GET' as const,
+    path,
+    role: 'operator or viewer' as const,
+    summary: 'the dashboard (`/ui` redirects to `/ui/`)',
+    response: 'the page and its files, under a strict Content-Security-Policy',
+  })),
+]
+
+/** `/v1/rollouts/:id` → `/v1/rollouts/{id}`. */
+export const openApiPath = (path: string): string => path.replace(/:([A-Za-z_]+)/g, '{$1}')
+
+/** A request schema as JSON Schema 2020-12 (what OpenAPI 3.1 embeds). */
+function jsonSchemaOf(schema: v.GenericSchema): Record<string, unknown> {
+  // Checks and transforms JSON Schema cannot express are left out; the route still enforces them.
+  const { $schema: _dialect, ...rest } = toJsonSchema(schema, {
+    target: 'draft-2020-12',
+    errorMode: 'ignore',
+  }) as Record<string, unknown>
+  return rest
+}
+
+/** The OpenAPI 3.1 document of `routes`. */
+export function openApiDocument(
+  version: string,
+  routes: readonly RouteEntry[] = ROUTES
+): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {}
+  for (const r of routes) {
+    const path = openApiPath(r.path)
+    const params = [...r.path.matchAll(/:([A-Za-z_]+)/g)].map((m) => ({
+      name: m[1]!,
+      in: 'path',
+      required: true,
+      schema: { type: 'string' },
+    }))
+    const query = Object.entries(r.query ?? {}).map(([name, description]) => ({
+      name,
+      in: 'query',
+      required: false,
+      description,
+      schema: { type: 'string' },
+    }))
+    const op: Record<string, unknown> = {
+      summary: r.summary,
+      description: `Role: ${r.role}.`,
+      'x-nixfleet-role': r.role,
+      responses: { default: { description: r.response } },
+    }
+    if (params.length + query.length > 0) op.parameters = [...params, ...query]
+    if (r.body !== undefined) {
+      op.requestBody = {
+        required: true,
+        content: { 'application/json': { schema: jsonSchemaOf(r.body) } },
+      }
+    }
+    ;(paths[path] ??= {})[r.method.toLowerCase()] = op
+  }
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'NixFleet control plane',
+      version,
+      description:
+        'Every route authenticates by mTLS client certificate (roles by CN), except where the role says a token or anyone. Operator JSON is camelCase; the agent wire (/v1/agent/*) is snake_case as the protocol specifies.',
+    },
+    paths,
+  }
+}
