@@ -142,6 +142,14 @@
     dev = false;
   }
   {
+    path = "node_modules/@puppeteer/browsers";
+    name = "@puppeteer/browsers";
+    version = "3.2.6";
+    url = "https://registry.npmjs.org/@puppeteer/browsers/-/browsers-3.2.6.tgz";
+    hash = "sha512-MJP29gVoHznmqmwhH1tlZqzfeQ3aylTpSSa6WKZXtkwYUH02i9imBmWGTyZrbnAou5paX78SE4jMAUqnEPf8ug==";
+    dev = true;
+  }
+  {
     path = "node_modules/@types/bun";
     name = "@types/bun";
     version = "1.4.4";
@@ -166,6 +174,22 @@
     dev = false;
   }
   {
+    path = "node_modules/ansi-regex";
+    name = "ansi-regex";
+    version = "6.6.0";
+    url = "https://registry.npmjs.org/ansi-regex/-/ansi-regex-6.6.0.tgz";
+    hash = "sha512-XZ5apbzreCbXSKwPjJstu8R0zOi247w3XYwWxtwBXgpZrCyc1Ka7p9/xY0A9/diMewmHbEKz+FIraWaEWjlN5g==";
+    dev = true;
+  }
+  {
+    path = "node_modules/ansi-styles";
+    name = "ansi-styles";
+    version = "6.2.3";
+    url = "https://registry.npmjs.org/ansi-styles/-/ansi-styles-6.2.3.tgz";
+    hash = "sha512-4Dj6M28JB+oAH8kFkTLUo+a2jwOFkuqb3yucU0CANcRRUbxS0cP0nZYCGjcc3BNXwRIsUVmDGgzawme7zvJHvg==";
+    dev = true;
+  }
+  {
     path = "node_modules/asn1js";
     name = "asn1js";
     version = "3.1.0";
@@ -182,6 +206,30 @@
     dev = true;
   }
   {
+    path = "node_modules/chromium-bidi";
+    name = "chromium-bidi";
+    version = "157.0.8090-0";
+    url = "https://registry.npmjs.org/chromium-bidi/-/chromium-bidi-157.0.8090-0.tgz";
+    hash = "sha512-KJw7IQgqXwxpJgJlEIPg5mr2ZoqA+jkTRtc5EABI7sUJ3bu3cpI7NuEBoj4Gn1AsF78CaT9So5WQWspK3/wYag==";
+    dev = true;
+  }
+  {
+    path = "node_modules/cliui";
+    name = "cliui";
+    version = "9.0.1";
+    url = "https://registry.npmjs.org/cliui/-/cliui-9.0.1.tgz";
+    hash = "sha512-k7ndgKhwoQveBL+/1tqGJYNz097I7WOvwbmmU2AR5+magtbjPWQTS1C5vzGkBC8Ym8UWRzfKUzUUqFLypY4Q+w==";
+    dev = true;
+  }
+  {
+    path = "node_modules/devtools-protocol";
+    name = "devtools-protocol";
+    version = "0.0.1704951";
+    url = "https://registry.npmjs.org/devtools-protocol/-/devtools-protocol-0.0.1704951.tgz";
+    hash = "sha512-GQhQOs9u/Mvm1zMtJIH872JS4AskuZdUSsPNPk4ChahtWAUqgz6atEtIsMt+nO7MqF1Ic4HxII/k8Cu36JivNg==";
+    dev = true;
+  }
+  {
     path = "node_modules/drizzle-orm";
     name = "drizzle-orm";
     version = "0.45.4";
@@ -190,11 +238,43 @@
     dev = false;
   }
   {
+    path = "node_modules/emoji-regex";
+    name = "emoji-regex";
+    version = "10.6.0";
+    url = "https://registry.npmjs.org/emoji-regex/-/emoji-regex-10.6.0.tgz";
+    hash = "sha512-toUI84YS5YmxW219erniWD0CIVOo46xGKColeNQRgOzDorgBi1v4D71/OFzgD9GO2UGKIv1C3Sp8DAn0+j5w7A==";
+    dev = true;
+  }
+  {
+    path = "node_modules/escalade";
+    name = "escalade";
+    version = "3.2.0";
+    url = "https://registry.npmjs.org/escalade/-/escalade-3.2.0.tgz";
+    hash = "sha512-WUj2qlxaQtO4g6Pq5c29GTcWGDyd8itL8zTlipgECz3JesAiiOKotd8JU6otB3PACgG6xkJUyVhboMS+bje/jA==";
+    dev = true;
+  }
+  {
     path = "node_modules/fast-check";
     name = "fast-check";
     version = "4.10.2";
     url = "https://registry.npmjs.org/fast-check/-/fast-check-4.10.2.tgz";
     hash = "sha512-iK2f+YrcmoeGqk6fA0ea2bptcu/itMIm4NfEozq6N25+aG6h7s5HZbB/k1aV7b5w5sFLMCbbtRUsTVR+BgC3xw==";
+    dev = true;
+  }
+  {
+    path = "node_modules/get-caller-file";
+    name = "get-caller-file";
+    version = "2.0.5";
+    url = "https://registry.npmjs.org/get-caller-file/-/get-caller-file-2.0.5.tgz";
+    hash = "sha512-DyFP3BM/3YHTQOCUL/w0OZHR0lpKeGrxotcHWcqNEdnltqFwXVfhEBQ94eIo34AfQpo0rGki4cyIiftY06h2Fg==";
+    dev = true;
+  }
+  {
+    path = "node_modules/get-east-asian-width";
+    name = "get-east-asian-width";
+    version = "1.7.0";
+    url = "https://registry.npmjs.org/get-east-asian-width/-/get-east-asian-width-1.7.0.tgz";
+    hash = "sha512-XjH1AECxf0giL2V1aU8vKyRR2ppRUb5c0EvT7zuJTokQ74bNo52zOtghqdWIqrhUD79fo3x0WfKZdOqxF6LG1Q==";
     dev = true;
   }
   {
@@ -206,11 +286,35 @@
     dev = false;
   }
   {
+    path = "node_modules/mitt";
+    name = "mitt";
+    version = "3.0.1";
+    url = "https://registry.npmjs.org/mitt/-/mitt-3.0.1.tgz";
+    hash = "sha512-vKivATfr97l2/QBCYAkXYDbrIWPM2IIKEl7YPhjCvKlG3kE2gm+uBo6nEXK3M5/Ffh/FLpKExzOQ3JJoJGFKBw==";
+    dev = true;
+  }
+  {
+    path = "node_modules/modern-tar";
+    name = "modern-tar";
+    version = "0.8.7";
+    url = "https://registry.npmjs.org/modern-tar/-/modern-tar-0.8.7.tgz";
+    hash = "sha512-q17gyzLiCw2wf/Rcl5c3EA5ynB2hOHb5+qMpbaILOQBaTiBx9bumfXC5sMk0wQrVoLtlBhW77dJTnLArlczsGg==";
+    dev = true;
+  }
+  {
     path = "node_modules/prettier";
     name = "prettier";
     version = "3.10.1";
     url = "https://registry.npmjs.org/prettier/-/prettier-3.10.1.tgz";
     hash = "sha512-70vp3ZUYoPlFbF9uiTdXHUUCGEIp7d4+6p+8DYbkm2jP7x/3i/paXVF6dopSI3zd/CEitrZN1rc4i85xWmmXlg==";
+    dev = true;
+  }
+  {
+    path = "node_modules/puppeteer-core";
+    name = "puppeteer-core";
+    version = "25.16.0";
+    url = "https://registry.npmjs.org/puppeteer-core/-/puppeteer-core-25.16.0.tgz";
+    hash = "sha512-VA5Pf54N8shfopNkZZXCdiiwfnnY8ZJYAMqFQRhlH5mGUhfwf53Ar770GPtdpTDLUqvQeYpIBtC9/G2Jij2IJw==";
     dev = true;
   }
   {
@@ -238,6 +342,22 @@
     dev = false;
   }
   {
+    path = "node_modules/string-width";
+    name = "string-width";
+    version = "8.3.0";
+    url = "https://registry.npmjs.org/string-width/-/string-width-8.3.0.tgz";
+    hash = "sha512-ZbmZM0JCihQN91dWnxoipT2KOEyHqEyfRXUyjuRhW8b/xnqPDoq4gWEVApTVa9db2wN8mmoikgFBbjh71+cGeQ==";
+    dev = true;
+  }
+  {
+    path = "node_modules/strip-ansi";
+    name = "strip-ansi";
+    version = "7.2.0";
+    url = "https://registry.npmjs.org/strip-ansi/-/strip-ansi-7.2.0.tgz";
+    hash = "sha512-yDPMNjp4WyfYBkHnjIRLfca1i6KMyGCtsVgoKe/z1+6vukgaENdgGBZt+ZmKPc4gavvEZ5OgHfHdrazhgNyG7w==";
+    dev = true;
+  }
+  {
     path = "node_modules/tslib";
     name = "tslib";
     version = "2.9.1";
@@ -252,6 +372,14 @@
     url = "https://registry.npmjs.org/tsyringe/-/tsyringe-4.10.0.tgz";
     hash = "sha512-axr3IdNuVIxnaK5XGEUFTu3YmAQ6lllgrvqfEoR16g/HGnYY/6We4oWENtAnzK6/LpJ2ur9PAb80RBt7/U4ugw==";
     dev = false;
+  }
+  {
+    path = "node_modules/typed-query-selector";
+    name = "typed-query-selector";
+    version = "2.12.4";
+    url = "https://registry.npmjs.org/typed-query-selector/-/typed-query-selector-2.12.4.tgz";
+    hash = "sha512-lF6/OY655DSWZeuNovde8TZhju6QyC0Xtav57b07oZQ1EQvfSowA3+WfLEhvFJOc9sVfAtW5hie1lGIppOqbpQ==";
+    dev = true;
   }
   {
     path = "node_modules/typescript";
@@ -278,11 +406,83 @@
     dev = false;
   }
   {
+    path = "node_modules/webdriver-bidi-protocol";
+    name = "webdriver-bidi-protocol";
+    version = "1.0.1";
+    url = "https://registry.npmjs.org/webdriver-bidi-protocol/-/webdriver-bidi-protocol-1.0.1.tgz";
+    hash = "sha512-WXWs/aXF2a6Al1Z2/V/7Gp2oPZOAAmHjJOTmv4KCXRJ122IMj3tSSMc6a4q3K4QOmhQbse/Ahr+oTVJOU2dUiw==";
+    dev = true;
+  }
+  {
+    path = "node_modules/wrap-ansi";
+    name = "wrap-ansi";
+    version = "9.0.2";
+    url = "https://registry.npmjs.org/wrap-ansi/-/wrap-ansi-9.0.2.tgz";
+    hash = "sha512-42AtmgqjV+X1VpdOfyTGOYRi0/zsoLqtXQckTmqTeybT+BDIbM/Guxo7x3pE2vtpr1ok6xRqM9OpBe+Jyoqyww==";
+    dev = true;
+  }
+  {
+    path = "node_modules/ws";
+    name = "ws";
+    version = "8.23.1";
+    url = "https://registry.npmjs.org/ws/-/ws-8.23.1.tgz";
+    hash = "sha512-1rzWDSN0NOi3tpwgHsQExjWRoKUGtjCkJ2gZRaaRtzhYLboMytOI9pj9PU7yCgY37auqdd4OyLofZDbkeuZmPA==";
+    dev = true;
+  }
+  {
+    path = "node_modules/y18n";
+    name = "y18n";
+    version = "5.0.8";
+    url = "https://registry.npmjs.org/y18n/-/y18n-5.0.8.tgz";
+    hash = "sha512-0pfFzegeDWJHJIAmTLRP2DwHjdF5s7jo9tuztdQxAhINCdvS+3nGINqPd00AphqJR/0LhANUS6/+7SCb98YOfA==";
+    dev = true;
+  }
+  {
+    path = "node_modules/yargs";
+    name = "yargs";
+    version = "18.2.0";
+    url = "https://registry.npmjs.org/yargs/-/yargs-18.2.0.tgz";
+    hash = "sha512-9OpKOLeaoNFecEp7P6iYbzze/5CqWoH7N3SMs/6y1XF4nMvFMspEGZzJ6uFi9MmQwXhyzqYoSEKO3tvA3Z/o2w==";
+    dev = true;
+  }
+  {
+    path = "node_modules/yargs-parser";
+    name = "yargs-parser";
+    version = "22.0.0";
+    url = "https://registry.npmjs.org/yargs-parser/-/yargs-parser-22.0.0.tgz";
+    hash = "sha512-rwu/ClNdSMpkSrUb+d6BRsSkLUq1fmfsY6TOpYzTwvwkg1/NRG85KBy3kq++A8LKQwX6lsu+aWad+2khvuXrqw==";
+    dev = true;
+  }
+  {
+    path = "node_modules/zod";
+    name = "zod";
+    version = "4.6.7";
+    url = "https://registry.npmjs.org/zod/-/zod-4.6.7.tgz";
+    hash = "sha512-g8W2D2kU6a8untc053fX1uVBKzM7yqAxW/3zwk83+6RyF2+SKOuV+c0wBDhUwzV1PaGapmZH+rmcUzPf+3CGwg==";
+    dev = true;
+  }
+  {
+    path = "node_modules/cliui/node_modules/string-width";
+    name = "string-width";
+    version = "7.2.0";
+    url = "https://registry.npmjs.org/string-width/-/string-width-7.2.0.tgz";
+    hash = "sha512-tsaTIkKW9b4N+AEj+SVA+WhJzV7/zMhcSu78mLKWSk7cXMOSHsBKFWUs0fWwq8QyK3MgJBQRX6Gbi4kYbdvGkQ==";
+    dev = true;
+  }
+  {
     path = "node_modules/tsyringe/node_modules/tslib";
     name = "tslib";
     version = "1.14.1";
     url = "https://registry.npmjs.org/tslib/-/tslib-1.14.1.tgz";
     hash = "sha512-Xni35NKzjgMrwevysHTCArtLDpPvye8zV/0E4EyYn43P7/7qvQwPh9BGkHewbMulVntbigmcT7rdX3BNo9wRJg==";
     dev = false;
+  }
+  {
+    path = "node_modules/wrap-ansi/node_modules/string-width";
+    name = "string-width";
+    version = "7.2.0";
+    url = "https://registry.npmjs.org/string-width/-/string-width-7.2.0.tgz";
+    hash = "sha512-tsaTIkKW9b4N+AEj+SVA+WhJzV7/zMhcSu78mLKWSk7cXMOSHsBKFWUs0fWwq8QyK3MgJBQRX6Gbi4kYbdvGkQ==";
+    dev = true;
   }
 ]

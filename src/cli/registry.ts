@@ -14,6 +14,7 @@ import { mintOperatorCert, mintOperatorCertSpec } from './commands/mint-operator
 import { mintToken, mintTokenSpec } from './commands/mint-token.ts'
 import { release, releaseSpec } from './commands/release.ts'
 import { trustInit, trustInitSpec } from './commands/trust.ts'
+import { ui, uiSpec } from './commands/ui.ts'
 import { verifyCommands } from './commands/verify.ts'
 
 export type { Command } from './command.ts'
@@ -21,6 +22,7 @@ export type { Command } from './command.ts'
 /** Every subcommand, in the order `nixfleet --help` lists them. */
 export const commands: readonly Command[] = [
   { spec: demoSpec, run: demo },
+  { spec: uiSpec, run: ui },
   { spec: releaseSpec, run: release },
   { spec: fleetCheckSpec, run: fleetCheck },
   ...verifyCommands,

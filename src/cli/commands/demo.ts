@@ -6,7 +6,7 @@
  * then a release whose canary fails its health probe — rolled back, quarantined, the rollout
  * halted — and the fixed release that supersedes it. Exit 0 when the story ran as told.
  */
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, join, resolve } from 'node:path'
 import { Lab, type LabHostPlan } from '../../lab/lab.ts'
@@ -17,6 +17,7 @@ import {
   type ViewLayout,
   renderFleet,
 } from '../../lab/view.ts'
+import { type LocalUi, startLocalUi } from '../../ui/local.ts'
 import { type CommandSpec, type ParsedArgs, flag, intOpt, str } from '../args.ts'
 import { CliError, EXIT_OK } from '../errors.ts'
 import { systemClock } from '../../runtime/clock.ts'
@@ -130,6 +131,7 @@ export async function demo(args: ParsedArgs): Promise<number> {
     },
   })
   let stopping = false
+  let dashboard: LocalUi | undefined
   const onSignal = () => {
     stopping = true
   }
@@ -157,6 +159,10 @@ export async function demo(args: ParsedArgs): Promise<number> {
     const port = await lab.startControlPlane()
     say(
       `${clock()} control plane listening on https://127.0.0.1:${port} (mTLS, SQLite, release directory as source)`
+    )
+    dashboard = dashboardOf(lab)
+    say(
+      `${clock()} dashboard (nixfleet ui): ${bold(dashboard.url)} — open it to watch in a browser`
     )
     for (const h of hosts) lab.startAgent(h.name)
     say(
@@ -296,7 +302,24 @@ export async function demo(args: ParsedArgs): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
+    await dashboard?.stop()
     await lab.close(keep !== undefined)
+  }
+}
+
+/** `nixfleet ui` for the demo fleet, in-process: on port 8088 when free, else any port. */
+function dashboardOf(lab: Lab): LocalUi {
+  const l = lab.layout
+  const cp = {
+    url: `https://127.0.0.1:${lab.port}`,
+    caPem: readFileSync(join(l.ca, 'ca.pem'), 'utf8'),
+    certPem: readFileSync(`${l.operator}.pem`, 'utf8'),
+    keyPem: readFileSync(`${l.operator}.key`, 'utf8'),
+  }
+  try {
+    return startLocalUi(cp, '127.0.0.1', 8088)
+  } catch {
+    return startLocalUi(cp, '127.0.0.1', 0)
   }
 }
 

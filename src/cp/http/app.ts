@@ -12,9 +12,12 @@
  *     /v1/whoami, /v1/openapi.json  agent, operator or viewer certificates
  *     /v1/hosts, /v1/rollouts…, /v1/channels(/:name), /v1/deferrals, /v1/operator/*   operators;
  *                                   viewers for GET (and /v1/operator/status before readiness)
+ *   /v1/stream                    operators and viewers (server-sent status events)
+ *   /v1/operator/* POSTs          also the CSRF guard for browsers (`middleware/csrf.ts`)
  *   (every route, with its role, is listed in openapi.ts)
  *   /metrics                      operator or viewer certificates, never gated on readiness
  *                                 (`nixfleet_cp_ready 0` must be scrapeable)
+ *   /ui/                          operator or viewer certificates (the dashboard's files)
  *
  * Every error is `{ "error": … }` JSON; bodies are size-limited (413), typed (415), parsed (400)
  * and validated (400 with per-field reasons that never echo input).
@@ -26,12 +29,15 @@ import { toRfc3339 } from '../../proto/common.ts'
 import { EXPOSITION_CONTENT_TYPE } from '../../runtime/prometheus.ts'
 import type { AppDeps, CpEnv } from './deps.ts'
 import { BodyError } from './middleware/body.ts'
+import { csrfGate } from './middleware/csrf.ts'
 import { errorHandler, jsonError } from './middleware/errors.ts'
 import { identityGate, protocolGate, READERS, readyGate } from './middleware/gates.ts'
 import { openApiDocument } from './openapi.ts'
 import { agentRoutes, enrollRoutes } from './routes/agent.ts'
 import { artifactRoutes } from './routes/artifacts.ts'
 import { operatorRoutes, viewRoutes } from './routes/operator.ts'
+import { streamRoutes } from './routes/stream.ts'
+import { uiRoutes } from './routes/ui.ts'
 
 /** Builds the CP app. */
 export function createApp(deps: AppDeps): Hono<CpEnv> {
@@ -95,12 +101,15 @@ export function createApp(deps: AppDeps): Hono<CpEnv> {
   )
   app.route('/v1/enroll', enrollRoutes(deps))
   app.route('/v1/agent', agentRoutes(deps))
+  app.use('/v1/operator/*', csrfGate())
   app.route('/v1/operator', operatorRoutes(deps))
   app.route('/v1', artifactRoutes(deps))
   app.route('/v1', viewRoutes(deps))
+  app.route('/v1', streamRoutes(deps))
 
   app.get('/metrics', identityGate(deps, READERS), (c) =>
     c.body(deps.metrics.render(), 200, { 'content-type': EXPOSITION_CONTENT_TYPE })
   )
+  app.route('/', uiRoutes(deps))
   return app
 }

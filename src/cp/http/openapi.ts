@@ -324,11 +324,25 @@ export const ROUTES: readonly RouteEntry[] = [
   },
   {
     method: 'GET',
+    path: '/v1/stream',
+    role: 'operator or viewer',
+    summary: 'the fleet status as server-sent events: a `snapshot`, then a `change` per change',
+    response: "`text/event-stream`; each event's data is `{channels, hosts, rollouts, budgets}`",
+  },
+  {
+    method: 'GET',
     path: '/metrics',
     role: 'operator or viewer',
     summary: 'Prometheus metrics',
     response: 'Prometheus text exposition 0.0.4',
   },
+  ...['/ui', '/ui/', '/ui/app.js', '/ui/app.css', '/ui/icon.svg'].map((path) => ({
+    method: 'GET' as const,
+    path,
+    role: 'operator or viewer' as const,
+    summary: 'the dashboard (`/ui` redirects to `/ui/`)',
+    response: 'the page and its files, under a strict Content-Security-Policy',
+  })),
 ]
 
 /** `/v1/rollouts/:id` → `/v1/rollouts/{id}`. */

@@ -1,0 +1,64 @@
+/** Renderings shared by the views: host states with a glyph and a word, times, durations. */
+import { now } from './clock.ts'
+
+/** A host's state as the page shows it: a CSS class, a glyph and a word (never color alone). */
+export type Look = { cls: string; glyph: string; word: string }
+
+const LOOKS: Record<string, Look> = {
+  Converged: { cls: 'ok', glyph: '✓', word: 'converged' },
+  Soaking: { cls: 'soak', glyph: '◷', word: 'soaking' },
+  Activating: { cls: 'busy', glyph: '▶', word: 'activating' },
+  Pending: { cls: 'wait', glyph: '·', word: 'pending' },
+  Deferred: { cls: 'wait', glyph: '‖', word: 'awaiting reboot' },
+  Failed: { cls: 'bad', glyph: '✗', word: 'failed' },
+  Reverted: { cls: 'bad', glyph: '↺', word: 'rolled back' },
+  Skipped: { cls: 'idle', glyph: '»', word: 'skipped' },
+}
+
+/** The look of a host phase (unknown phases are shown by name). */
+export function look(phase: string | null): Look {
+  if (phase === null) return { cls: 'idle', glyph: '–', word: 'idle' }
+  return LOOKS[phase] ?? { cls: 'idle', glyph: '?', word: phase.toLowerCase() }
+}
+
+/** A duration in words: 4m10s, 2h05m. */
+export function duration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000))
+  if (s < 60) return `${s}s`
+  const m = Math.floor(s / 60)
+  if (m < 60) return `${m}m${String(s % 60).padStart(2, '0')}s`
+  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`
+}
+
+/** "3m10s ago" for a past time. */
+export function ago(iso: string | null): string {
+  if (iso === null) return 'never'
+  const t = Date.parse(iso)
+  return Number.isNaN(t) ? iso : `${duration(now() - t)} ago`
+}
+
+/** HH:MM in the browser's time zone, with the date when it is not today. */
+export function clock(iso: string | null): string {
+  if (iso === null) return '—'
+  const d = new Date(iso)
+  if (Number.isNaN(d.getTime())) return iso
+  const hm = d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', hour12: false })
+  return d.toDateString() === new Date(now()).toDateString()
+    ? hm
+    : `${d.toISOString().slice(0, 10)} ${hm}`
+}
+
+/** A store path or closure id shortened for display (the full text is in the title). */
+export function short(closure: string | null): string {
+  if (closure === null) return '—'
+  const base = closure.split('/').pop() ?? closure
+  return base.length > 24 ? `${base.slice(0, 12)}…${base.slice(-8)}` : base
+}
+
+/** Key: value pairs of an event's details, one line, without the values the page already shows. */
+export function details(d: Record<string, unknown>, shown: string | null = null): string {
+  return Object.entries(d)
+    .filter(([k, v]) => k !== 'kind' && v !== null && v !== undefined && v !== shown)
+    .map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .join(' · ')
+}
