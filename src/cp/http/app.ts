@@ -12,6 +12,7 @@
  *     /v1/whoami, /v1/openapi.json  agent, operator or viewer certificates
  *     /v1/hosts, /v1/rollouts…, /v1/channels(/:name), /v1/deferrals, /v1/operator/*   operators;
  *                                   viewers for GET (and /v1/operator/status before readiness)
+ *     /v1/stream                    operators and viewers (server-sent fleet status)
  *   (every route, with its role, is listed in openapi.ts)
  *   /metrics                      operator or viewer certificates, never gated on readiness
  *                                 (`nixfleet_cp_ready 0` must be scrapeable)
@@ -32,6 +33,7 @@ import { openApiDocument } from './openapi.ts'
 import { agentRoutes, enrollRoutes } from './routes/agent.ts'
 import { artifactRoutes } from './routes/artifacts.ts'
 import { operatorRoutes, viewRoutes } from './routes/operator.ts'
+import { streamRoutes } from './routes/stream.ts'
 
 /** Builds the CP app. */
 export function createApp(deps: AppDeps): Hono<CpEnv> {
@@ -98,6 +100,7 @@ export function createApp(deps: AppDeps): Hono<CpEnv> {
   app.route('/v1/operator', operatorRoutes(deps))
   app.route('/v1', artifactRoutes(deps))
   app.route('/v1', viewRoutes(deps))
+  app.route('/v1', streamRoutes(deps))
 
   app.get('/metrics', identityGate(deps, READERS), (c) =>
     c.body(deps.metrics.render(), 200, { 'content-type': EXPOSITION_CONTENT_TYPE })

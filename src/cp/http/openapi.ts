@@ -324,6 +324,14 @@ export const ROUTES: readonly RouteEntry[] = [
   },
   {
     method: 'GET',
+    path: '/v1/stream',
+    role: 'operator or viewer',
+    summary: 'server-sent fleet status: `snapshot`, then `change` messages',
+    response:
+      'text/event-stream: `snapshot` then `change`, each `{channels, hosts}` with an `id:`; `Last-Event-ID` resumes',
+  },
+  {
+    method: 'GET',
     path: '/metrics',
     role: 'operator or viewer',
     summary: 'Prometheus metrics',
