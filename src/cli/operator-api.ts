@@ -1,15 +1,14 @@
 /**
  * The operator API as the CLI reads it: valibot schemas of the bodies of the operator routes
- * (the shared contract of hosts, rollouts, channels, events, quarantines and audit), loose —
- * fields the CLI does not use pass through, fields it can live without are optional — so a
- * newer control plane never breaks an older CLI. A control plane that predates the contract
- * answers some routes with older field names (`rolloutId`, `currentClosureHash`, `ts`, …);
- * `legacy*` rename those before validation so the same CLI reads both.
+ * (hosts, rollouts, channels, events, quarantines, denials and audit; the shapes of
+ * `src/cp/http/views/*`), loose — fields the CLI does not use pass through, fields it can live
+ * without are optional — so a newer control plane never breaks an older CLI.
  */
 import * as v from 'valibot'
 
 const str = v.string()
 const maybe = <T extends v.GenericSchema>(s: T) => v.nullish(s)
+const list = <T extends v.GenericSchema>(s: T) => v.optional(v.array(s), () => [])
 
 /** A host row of `GET /v1/hosts`. */
 export const HostRowSchema = v.looseObject({
@@ -31,6 +30,7 @@ export const HostRowSchema = v.looseObject({
       denied: v.optional(v.boolean()),
     })
   ),
+  denied: maybe(v.looseObject({ reason: maybe(str), by: maybe(str), at: maybe(str) })),
   problem: maybe(v.looseObject({ kind: str, message: str, since: maybe(str) })),
   gate: maybe(v.looseObject({ gate: str, reason: str, since: maybe(str) })),
   pin: v.optional(v.unknown()),
@@ -45,7 +45,9 @@ export const EventSchema = v.looseObject({
   seq: v.number(),
   at: maybe(str),
   host: maybe(str),
+  rolloutId: maybe(str),
   kind: str,
+  payload: v.optional(v.unknown()),
 })
 /** One event. */
 export type EventRow = v.InferOutput<typeof EventSchema>
@@ -53,15 +55,9 @@ export type EventRow = v.InferOutput<typeof EventSchema>
 /** `GET /v1/hosts/:hostname`. */
 export const HostDetailSchema = v.looseObject({
   ...HostRowSchema.entries,
-  closureHistory: v.optional(
-    v.array(v.looseObject({ closure: str, at: maybe(str), rolloutId: maybe(str) })),
-    () => []
-  ),
-  probes: v.optional(
-    v.array(v.looseObject({ name: str, ok: v.boolean(), at: maybe(str), message: maybe(str) })),
-    () => []
-  ),
-  events: v.optional(v.array(EventSchema), () => []),
+  closureHistory: list(v.looseObject({ closure: str, at: maybe(str), rolloutId: maybe(str) })),
+  probes: list(v.looseObject({ name: str, ok: v.boolean(), at: maybe(str), message: maybe(str) })),
+  events: list(EventSchema),
 })
 /** A host's detail. */
 export type HostDetail = v.InferOutput<typeof HostDetailSchema>
@@ -75,13 +71,14 @@ const OutcomeSchema = v.looseObject({
   by: maybe(str),
 })
 
-// `hostname`/`hostPhase` are what a control plane that predates the contract reports.
+/** A rollout's latest halt; `active` while it holds the rollout. */
 const HaltSchema = v.looseObject({
-  reason: maybe(str),
-  host: maybe(str),
   at: maybe(str),
-  hostname: maybe(str),
+  host: maybe(str),
   hostPhase: maybe(str),
+  probe: maybe(str),
+  reason: maybe(str),
+  active: v.optional(v.boolean()),
 })
 
 /** A rollout row of `GET /v1/rollouts`. */
@@ -102,18 +99,17 @@ export type RolloutRow = v.InferOutput<typeof RolloutRowSchema>
 /** `GET /v1/rollouts/:id`. */
 export const RolloutDetailSchema = v.looseObject({
   ...RolloutRowSchema.entries,
-  waves: v.optional(
-    v.array(
-      v.looseObject({
-        index: v.number(),
-        hosts: v.array(str),
-        state: maybe(str),
-        soakEndsAt: maybe(str),
-      })
-    ),
-    () => []
+  waves: list(
+    v.looseObject({
+      index: v.number(),
+      hosts: v.array(
+        v.looseObject({ hostname: str, state: maybe(str), skipped: v.optional(v.boolean()) })
+      ),
+      state: maybe(str),
+      soakEndsAt: maybe(str),
+    })
   ),
-  gates: v.optional(v.array(str), () => []),
+  gates: list(str),
 })
 /** A rollout's detail. */
 export type RolloutDetail = v.InferOutput<typeof RolloutDetailSchema>
@@ -126,8 +122,9 @@ export const ChannelRowSchema = v.looseObject({
   signedAt: maybe(str),
   freshnessWindowMinutes: maybe(v.number()),
   freshUntil: maybe(str),
+  resignBefore: maybe(str),
   stale: v.optional(v.boolean()),
-  gates: v.optional(v.array(str), () => []),
+  gates: list(str),
 })
 /** A channel row. */
 export type ChannelRow = v.InferOutput<typeof ChannelRowSchema>
@@ -150,7 +147,7 @@ export const RolloutsBody = v.looseObject({
 export const EventsBody = v.looseObject({
   rolloutId: maybe(str),
   events: v.array(EventSchema),
-  next: maybe(v.union([v.number(), str])),
+  next: maybe(v.number()),
 })
 export const QuarantinesBody = v.looseObject({
   quarantines: v.array(
@@ -164,120 +161,22 @@ export const QuarantinesBody = v.looseObject({
     })
   ),
 })
-export const AuditBody = v.looseObject({
-  actions: v.array(
-    v.looseObject({
-      id: v.union([v.number(), str]),
-      at: maybe(str),
-      operator: maybe(str),
-      action: str,
-      target: maybe(str),
-      reason: maybe(str),
-    })
+export const DenialsBody = v.looseObject({
+  denials: v.array(
+    v.looseObject({ kind: str, name: str, reason: maybe(str), by: maybe(str), at: maybe(str) })
   ),
-  next: maybe(v.union([v.number(), str])),
 })
-/** `GET /v1/rollouts/:id/lifecycle` (a control plane that predates `GET /v1/rollouts/:id`). */
-export const LifecycleBody = v.looseObject({
-  state: str,
-  currentWave: v.optional(v.number()),
-  supersededBy: maybe(str),
-  halt: maybe(HaltSchema),
+const AuditActionSchema = v.looseObject({
+  id: v.number(),
+  at: maybe(str),
+  operator: maybe(str),
+  action: str,
+  target: maybe(str),
+  reason: maybe(str),
 })
-/** The signed rollout manifest an older `GET /v1/rollouts/:id` answers: its host set. */
-export const ManifestBody = v.looseObject({
-  channel: str,
-  hostSet: v.array(v.looseObject({ hostname: str, waveIndex: v.number() })),
+/** One recorded operator action. */
+export type AuditAction = v.InferOutput<typeof AuditActionSchema>
+export const AuditBody = v.looseObject({
+  actions: v.array(AuditActionSchema),
+  next: maybe(v.number()),
 })
-
-type Obj = Record<string, unknown>
-const isObj = (x: unknown): x is Obj => typeof x === 'object' && x !== null && !Array.isArray(x)
-
-/** Copies `from` to `to` when only the older name is present. */
-function rename(o: Obj, pairs: readonly (readonly [string, string])[]): Obj {
-  const out = { ...o }
-  for (const [from, to] of pairs)
-    if (out[to] === undefined && out[from] !== undefined) out[to] = out[from]
-  return out
-}
-
-/** A host row under the names of a control plane that predates the contract. */
-export function legacyHost(raw: unknown): unknown {
-  if (!isObj(raw)) return raw
-  const o = rename(raw, [
-    ['currentClosureHash', 'currentClosure'],
-    ['pendingClosureHash', 'targetClosure'],
-    ['declaredClosureHash', 'declaredClosure'],
-    ['lastCheckinAt', 'lastSeenAt'],
-  ])
-  if (o['lastRollout'] === undefined && typeof o['lastRolloutId'] === 'string')
-    o['lastRollout'] = { id: o['lastRolloutId'], outcome: null }
-  return o
-}
-
-/** A rollout row under older names. */
-export function legacyRollout(raw: unknown): unknown {
-  return isObj(raw)
-    ? rename(raw, [
-        ['rolloutId', 'id'],
-        ['createdAt', 'openedAt'],
-      ])
-    : raw
-}
-
-/** An event under older names. */
-export function legacyEvent(raw: unknown): unknown {
-  return isObj(raw) ? rename(raw, [['ts', 'at']]) : raw
-}
-
-/** Maps `f` over `body[key]` when it is an array. */
-export function mapList(body: unknown, key: string, f: (x: unknown) => unknown): unknown {
-  if (!isObj(body) || !Array.isArray(body[key])) return body
-  return { ...body, [key]: (body[key] as unknown[]).map(f) }
-}
-
-/** An events body under older names. */
-export function legacyEvents(raw: unknown): unknown {
-  return mapList(
-    isObj(raw) ? rename(raw, [['rollout_id', 'rolloutId']]) : raw,
-    'events',
-    legacyEvent
-  )
-}
-
-/** A channel under older names (`GET /v1/channels/:name` before the camelCase work). */
-export function legacyChannel(raw: unknown): unknown {
-  return isObj(raw)
-    ? rename(raw, [
-        ['rollout_id', 'rolloutId'],
-        ['rollout_state', 'rolloutState'],
-        ['signed_at', 'signedAt'],
-        ['freshness_window_minutes', 'freshnessWindowMinutes'],
-      ])
-    : raw
-}
-
-/** A status document (`/v1/stream`) under older names. */
-export function legacyStatus(raw: unknown): unknown {
-  return mapList(mapList(raw, 'channels', legacyChannel), 'hosts', legacyHost)
-}
-
-/** A quarantines body under older names. */
-export function legacyQuarantines(raw: unknown): unknown {
-  return mapList(raw, 'quarantines', (q) => (isObj(q) ? rename(q, [['quarantinedAt', 'at']]) : q))
-}
-
-/** Where a rollout ended, if it did: the contract's `outcome`, or derived from older fields. */
-export function outcomeOf(r: RolloutRow): RolloutRow['outcome'] {
-  if (r.outcome) return r.outcome
-  if (r.halt) {
-    const host = r.halt.host ?? r.halt.hostname
-    const reason = r.halt.reason ?? (r.halt.hostPhase ? `${host} ${r.halt.hostPhase}` : null)
-    return { kind: 'halted', at: r.halt.at, host, reason }
-  }
-  if (r.state === 'Superseded') return { kind: 'superseded' }
-  if (r.state === 'Failed' || r.state === 'Reverted') return { kind: 'halted', reason: r.state }
-  const states = Object.values(r.hostStates)
-  if (r.state === 'Terminal' && states.every((s) => s === 'Converged')) return { kind: 'converged' }
-  return null
-}

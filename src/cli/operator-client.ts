@@ -13,25 +13,14 @@ import { fsReason } from '../runtime/durable-fs.ts'
 import { CliError, EXIT_USAGE, EXIT_VERIFY_FAILED } from './errors.ts'
 import {
   AuditBody,
-  ChannelRowSchema,
   ChannelsBody,
+  DenialsBody,
   EventsBody,
   HostDetailSchema,
   HostsBody,
-  LifecycleBody,
-  ManifestBody,
   QuarantinesBody,
   RolloutDetailSchema,
   RolloutsBody,
-  StatusSchema,
-  legacyChannel,
-  legacyEvents,
-  legacyHost,
-  legacyQuarantines,
-  legacyRollout,
-  mapList,
-  type ChannelRow,
-  type RolloutDetail,
   type Status,
 } from './operator-api.ts'
 import type { Connection } from './operator-config.ts'
@@ -170,29 +159,10 @@ export class OperatorClient {
     return new CliError(`cannot reach ${url}: ${code ?? err.message}`)
   }
 
-  /** GET `path`, validated by `schema` after `legacy` renamed older fields. */
-  async get<T>(
-    path: string,
-    schema: v.GenericSchema<unknown, T>,
-    legacy: (raw: unknown) => unknown = (x) => x
-  ): Promise<T> {
+  /** GET `path`, its body validated by `schema`. */
+  async get<T>(path: string, schema: v.GenericSchema<unknown, T>): Promise<T> {
     const res = await this.request('GET', path)
-    return this.parse(path, await res.json().catch(() => undefined), schema, legacy)
-  }
-
-  private parse<T>(
-    path: string,
-    raw: unknown,
-    schema: v.GenericSchema<unknown, T>,
-    legacy: (raw: unknown) => unknown
-  ): T {
-    const r = v.safeParse(schema, legacy(raw))
-    if (r.success) return r.output
-    const issue = r.issues[0]
-    const at = issue.path?.map((p) => String(p.key)).join('.') ?? ''
-    throw new CliError(
-      `${path}: unexpected answer from the control plane${at ? ` at ${at}` : ''}: ${issue.message}`
-    )
+    return parseAnswer(path, await res.json().catch(() => undefined), schema)
   }
 
   /** POST an operator action; the CP's JSON answer. */
@@ -201,94 +171,71 @@ export class OperatorClient {
     return res.json().catch(() => null)
   }
 
-  /** `GET /v1/hosts`. */
-  hosts(q: { channel?: string; problem?: boolean } = {}) {
-    return this.get(withQuery('/v1/hosts', q), HostsBody, (b) => mapList(b, 'hosts', legacyHost))
+  /** `GET /v1/hosts`, filtered by the control plane. */
+  hosts(q: { channel?: string | undefined; problem?: boolean } = {}) {
+    return this.get(withQuery('/v1/hosts', q), HostsBody)
   }
 
   /** `GET /v1/hosts/:hostname`. */
   host(hostname: string) {
-    return this.get(`/v1/hosts/${enc(hostname)}`, HostDetailSchema, legacyHost)
+    return this.get(`/v1/hosts/${enc(hostname)}`, HostDetailSchema)
   }
 
-  /** `GET /v1/channels`, or each `GET /v1/channels/:name` of a CP that predates the list. */
-  async channels(names: readonly string[]): Promise<ChannelRow[]> {
-    try {
-      return (
-        await this.get('/v1/channels', ChannelsBody, (b) => mapList(b, 'channels', legacyChannel))
-      ).channels
-    } catch (e) {
-      if (!(e instanceof ApiError) || e.status !== 404) throw e
-    }
-    return Promise.all(
-      names.map((n) => this.get(`/v1/channels/${enc(n)}`, ChannelRowSchema, legacyChannel))
-    )
+  /** `GET /v1/channels`. */
+  async channels() {
+    return (await this.get('/v1/channels', ChannelsBody)).channels
   }
 
   /** The fleet status: channels and hosts (what `/v1/stream` pushes). */
   async status(): Promise<Status> {
-    const { hosts } = await this.hosts()
-    const channels = await this.channels([...new Set(hosts.map((h) => h.channel))].sort())
-    return v.parse(StatusSchema, { channels, hosts })
+    const [{ hosts }, channels] = await Promise.all([this.hosts(), this.channels()])
+    return { channels, hosts }
   }
 
-  /** `GET /v1/rollouts`. */
+  /** `GET /v1/rollouts` (open ones; `all`: the history, newest first, paged by `cursor`). */
   rollouts(
-    q: { channel?: string; all?: boolean; state?: string; limit?: number; cursor?: string } = {}
+    q: {
+      channel?: string | undefined
+      all?: boolean
+      state?: string
+      limit?: number
+      cursor?: string
+    } = {}
   ) {
-    return this.get(withQuery('/v1/rollouts', q), RolloutsBody, (b) =>
-      mapList(b, 'rollouts', legacyRollout)
-    )
+    return this.get(withQuery('/v1/rollouts', q), RolloutsBody)
   }
 
-  /**
-   * `GET /v1/rollouts/:id`. A CP that predates the detail answers the signed manifest there;
-   * then the detail is assembled from the manifest's host set, the lifecycle and the hosts.
-   */
-  async rollout(id: string): Promise<RolloutDetail> {
-    const path = `/v1/rollouts/${enc(id)}`
-    const raw: unknown = await (await this.request('GET', path)).json().catch(() => undefined)
-    if (typeof raw === 'object' && raw !== null && 'state' in raw)
-      return this.parse(path, raw, RolloutDetailSchema, legacyRollout)
-    const manifest = this.parse(path, raw, ManifestBody, (x) => x)
-    const life = await this.get(`${path}/lifecycle`, LifecycleBody)
-    const hosts = await this.get(
-      `${path}/hosts`,
-      v.looseObject({ hosts: v.array(v.looseObject({ host: v.string(), state: v.string() })) })
-    ).catch(() => ({ hosts: [] }))
-    const waves: { index: number; hosts: string[] }[] = []
-    for (const h of manifest.hostSet) {
-      while (waves.length <= h.waveIndex) waves.push({ index: waves.length, hosts: [] })
-      waves[h.waveIndex]!.hosts.push(h.hostname)
-    }
-    return v.parse(RolloutDetailSchema, {
-      id,
-      channel: manifest.channel,
-      state: life.state,
-      currentWave: life.currentWave,
-      halt: life.halt ?? null,
-      outcome:
-        life.state === 'Superseded' ? { kind: 'superseded', by: life.supersededBy ?? null } : null,
-      hostStates: Object.fromEntries(hosts.hosts.map((h) => [h.host, h.state])),
-      waves,
-    })
+  /** `GET /v1/rollouts/:id`: waves, their hosts, gate sentences, outcome. */
+  rollout(id: string) {
+    return this.get(`/v1/rollouts/${enc(id)}`, RolloutDetailSchema)
   }
 
-  /** `GET /v1/rollouts/:id/events`. */
+  /** `GET /v1/rollouts/:id/events`, filtered and paged by the control plane. */
   events(
     id: string,
-    q: { after?: number; host?: string; kind?: string; limit?: number; order?: string } = {}
+    q: {
+      after?: number | undefined
+      host?: string | undefined
+      kind?: string | undefined
+      limit?: number
+      order?: 'asc' | 'desc'
+    } = {}
   ) {
-    return this.get(withQuery(`/v1/rollouts/${enc(id)}/events`, q), EventsBody, legacyEvents)
+    return this.get(withQuery(`/v1/rollouts/${enc(id)}/events`, q), EventsBody)
   }
 
   /** `GET /v1/operator/quarantines`. */
   quarantines() {
-    return this.get('/v1/operator/quarantines', QuarantinesBody, legacyQuarantines)
+    return this.get('/v1/operator/quarantines', QuarantinesBody)
   }
 
-  /** `GET /v1/operator/audit`. */
-  audit(q: { limit?: number; after?: string } = {}) {
+  /** `GET /v1/operator/denials`. */
+  denials() {
+    return this.get('/v1/operator/denials', DenialsBody)
+  }
+
+  /** `GET /v1/operator/audit`, oldest first, after the action id `after`. */
+  audit(q: { limit?: number; after?: number | undefined } = {}) {
     return this.get(withQuery('/v1/operator/audit', q), AuditBody)
   }
 
@@ -324,6 +271,17 @@ export class OperatorClient {
       throw await this.transportError(e, signal)
     }
   }
+}
+
+/** `raw` validated by `schema`, or a `CliError` naming the route and the first bad field. */
+export function parseAnswer<T>(path: string, raw: unknown, schema: v.GenericSchema<unknown, T>): T {
+  const r = v.safeParse(schema, raw)
+  if (r.success) return r.output
+  const issue = r.issues[0]
+  const at = issue.path?.map((p) => String(p.key)).join('.') ?? ''
+  throw new CliError(
+    `${path}: unexpected answer from the control plane${at ? ` at ${at}` : ''}: ${issue.message}`
+  )
 }
 
 /** One SSE block (`event:`, `id:`, `data:` lines; `:` comments); undefined for comments only. */

@@ -4,10 +4,10 @@
  * `--reason`/`--yes` contract of mutating commands, durations, and resolving an abbreviated
  * rollout id (`stable@3eac`) against the rollout list (ambiguous → exit 2 naming candidates).
  */
-import { parseRolloutId } from '../proto/ids.ts'
 import type { CommandSpec, OptionSpec, ParsedArgs } from './args.ts'
 import { flag, str } from './args.ts'
 import { CliError } from './errors.ts'
+import type { EventRow } from './operator-api.ts'
 import { OperatorClient } from './operator-client.ts'
 import { CONNECTION_OPTIONS, resolveConnection } from './operator-config.ts'
 
@@ -71,6 +71,14 @@ export function short(closure: string | null | undefined): string {
   return closure ? closure.slice(0, 12) : ''
 }
 
+/** An event's own kind: the agent's event kind inside an `agent_event` row, if any. */
+export function eventKind(e: EventRow): string {
+  const payload = e.payload
+  const inner =
+    typeof payload === 'object' && payload !== null && 'kind' in payload ? payload.kind : undefined
+  return typeof inner === 'string' && inner !== e.kind ? `${e.kind}/${inner}` : e.kind
+}
+
 /**
  * The reason of a mutating command, after confirmation: refuses without `--reason`; asks on a
  * terminal unless `--yes`. `what` describes the action in the prompt.
@@ -114,7 +122,7 @@ export function durationMs(text: string, cmd: string, name: string): number {
  * is a prefix of (`stable@3eac`). None or several → exit 2 naming what was found.
  */
 export async function resolveRolloutId(
-  client: Pick<OperatorClient, 'rollouts' | 'channels'>,
+  client: Pick<OperatorClient, 'rollouts'>,
   given: string
 ): Promise<string> {
   const at = given.indexOf('@')
@@ -130,20 +138,15 @@ export async function resolveRolloutId(
       limit: 500,
       ...(cursor !== undefined ? { cursor } : {}),
     })
-    for (const r of body.rollouts) if (r.channel === channel) ids.add(r.id)
+    for (const r of body.rollouts) ids.add(r.id)
     if (!body.next) break
     cursor = body.next
   }
-  // The channel's current rollout too: a control plane that predates `all=1` lists open ones only.
-  const current = await client.channels([channel]).catch(() => [])
-  for (const c of current) if (c.name === channel && c.rolloutId) ids.add(c.rolloutId)
   if (ids.has(given)) return given
   const matches = [...ids].filter((id) => id.startsWith(given))
   if (matches.length === 1) return matches[0]!
   if (matches.length > 1)
     throw new CliError(`rollout '${given}' is ambiguous: ${matches.sort().join(', ')}`)
-  // Not listed (a closed rollout on a CP that lists open ones only): a full id is still asked.
-  if (parseRolloutId(given) !== undefined && /@[0-9a-f]{12,}$/.test(given)) return given
   throw new CliError(
     `no rollout matches '${given}'${ids.size > 0 ? ` (on ${channel}: ${[...ids].sort().join(', ')})` : ''}`
   )

@@ -1,16 +1,16 @@
 /**
  * The pure parts of the operator CLI: the config file's TOML subset (round trip, errors with
  * line numbers), connection precedence, SSE parsing, rollout id abbreviation (unique, ambiguous,
- * unknown), outcomes of older control planes, the status change lines, and durations.
+ * unknown), the status's freshness sentence and change lines, and durations.
  */
 import { describe, expect, test } from 'bun:test'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseCommandArgs } from './args.ts'
-import { statusChanges, statusSpec } from './commands/status.ts'
+import { freshnessLine, statusChanges, statusSpec } from './commands/status.ts'
 import { CliError } from './errors.ts'
-import { RolloutRowSchema, outcomeOf } from './operator-api.ts'
+import { ChannelRowSchema, RolloutRowSchema } from './operator-api.ts'
 import { parseSseBlock } from './operator-client.ts'
 import { durationMs, resolveRolloutId } from './operator-common.ts'
 import { configPath, formatFlatToml, parseFlatToml, resolveConnection } from './operator-config.ts'
@@ -81,13 +81,12 @@ test('SSE blocks: event, id, multi-line data; comments alone are nothing', () =>
 })
 
 describe('rollout id abbreviation', () => {
-  const client = (ids: string[], current: string | null = null) => ({
+  const client = (ids: string[]) => ({
     rollouts: async () =>
       v.parse(v.object({ rollouts: v.array(RolloutRowSchema), next: v.null() }), {
         rollouts: ids.map((id) => ({ id, channel: id.split('@')[0], state: 'Active' })),
         next: null,
       }),
-    channels: async () => [{ name: 'stable', rolloutId: current, gates: [] }],
   })
   const a = `stable@3eac${'1'.repeat(36)}`
   const b = `stable@3eaf${'2'.repeat(36)}`
@@ -95,7 +94,7 @@ describe('rollout id abbreviation', () => {
   test('a unique prefix resolves; the full id is itself', async () => {
     expect(await resolveRolloutId(client([a, b]), 'stable@3eac')).toBe(a)
     expect(await resolveRolloutId(client([a, b]), b)).toBe(b)
-    expect(await resolveRolloutId(client([], a), 'stable@3ea')).toBe(a)
+    expect(await resolveRolloutId(client([a]), 'stable@3ea')).toBe(a)
   })
 
   test('ambiguous or unknown is a usage error naming the candidates', async () => {
@@ -108,21 +107,26 @@ describe('rollout id abbreviation', () => {
   })
 })
 
-test('outcomes: the contract’s, else derived from an older control plane’s fields', () => {
-  const row = (o: Record<string, unknown>) =>
-    v.parse(RolloutRowSchema, { id: 's@1', channel: 's', state: 'Active', ...o })
-  expect(outcomeOf(row({ outcome: { kind: 'cancelled', by: 'alice' } }))?.kind).toBe('cancelled')
-  expect(
-    outcomeOf(row({ halt: { hostname: 'web-1', hostPhase: 'Failed', at: 'x' } }))
-  ).toMatchObject({
-    kind: 'halted',
-    host: 'web-1',
-  })
-  expect(outcomeOf(row({ state: 'Superseded' }))?.kind).toBe('superseded')
-  expect(outcomeOf(row({ state: 'Terminal', hostStates: { a: 'Converged' } }))?.kind).toBe(
-    'converged'
+test('freshness: when to re-sign, now, or that the release is stale', () => {
+  const now = new Date('2026-05-01T12:00:00Z')
+  const ch = (o: Record<string, unknown>) => v.parse(ChannelRowSchema, { name: 'stable', ...o })
+  const fresh = { freshUntil: '2026-05-01T18:00:00Z', stale: false }
+  expect(freshnessLine(ch({ ...fresh, resignBefore: '2026-05-01T17:00:00Z' }), now)).toBe(
+    'fresh until 18:00Z: re-sign before 17:00Z'
   )
-  expect(outcomeOf(row({ hostStates: { a: 'Activating' } }))).toBeNull()
+  expect(freshnessLine(ch({ ...fresh, resignBefore: '2026-05-01T11:00:00Z' }), now)).toBe(
+    'fresh until 18:00Z: re-sign now (due at 11:00Z)'
+  )
+  expect(
+    freshnessLine(
+      ch({ freshUntil: '2026-05-02T18:00:00Z', resignBefore: '2026-05-02T17:00:00Z' }),
+      now
+    )
+  ).toBe('fresh until 2026-05-02 18:00Z: re-sign before 2026-05-02 17:00Z')
+  expect(freshnessLine(ch({ freshUntil: '2026-05-01T11:00:00Z', stale: true }), now)).toBe(
+    '! release stale since 2026-05-01 11:00:00Z: CI must re-sign it'
+  )
+  expect(freshnessLine(ch({}), now)).toBeUndefined()
 })
 
 test('status changes: one line per host or channel that moved', () => {

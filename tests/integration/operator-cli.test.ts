@@ -172,6 +172,9 @@ describe('operator commands on a fleet through a converged, a halted and a fixed
     const table = (await ok(['status'])).stdout
     for (const h of HOSTS) expect(table).toContain(`✔ ${h}`)
     expect(table).toContain('○ idle')
+    // The channel's freshness: when CI must re-sign the release.
+    expect(table).toMatch(/fresh until .*: re-sign before \S+Z/)
+    expect(table).not.toContain('problems:')
     expect((await ok(['status', '--channel', 'stable'])).stdout).toContain('✔ canary')
     expect((await nf(['status', '--channel', 'nope'])).code).toBe(2)
 
@@ -189,11 +192,14 @@ describe('operator commands on a fleet through a converged, a halted and a fixed
     const abbrev = `stable@${commit1.slice(0, 6)}`
     const shown = await json<{
       id: string
-      waves: { hosts: string[] }[]
+      waves: { hosts: { hostname: string }[] }[]
       hostStates: Record<string, string>
     }>(['rollout', 'show', abbrev])
     expect(shown.id).toBe(`stable@${commit1}`)
-    expect(shown.waves.map((w) => w.hosts)).toEqual([['canary'], ['web-1', 'web-2']])
+    expect(shown.waves.map((w) => w.hosts.map((h) => h.hostname))).toEqual([
+      ['canary'],
+      ['web-1', 'web-2'],
+    ])
     expect(Object.values(shown.hostStates)).toEqual(['Converged', 'Converged', 'Converged'])
     expect((await ok(['rollout', 'show', abbrev])).stdout).toContain('outcome: converged')
 
@@ -206,8 +212,46 @@ describe('operator commands on a fleet through a converged, a halted and a fixed
     const seqs = events.map((e) => e.seq)
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b))
     expect((await ok(['rollout', 'events', abbrev, '--host', 'canary'])).stdout).toContain(
-      'Converged'
+      'agent_event/Converged'
     )
+    const agentEvents = (
+      await ok(['rollout', 'events', abbrev, '--kind', 'agent_event', '--json'])
+    ).stdout
+      .trim()
+      .split('\n')
+      .map((x) => JSON.parse(x) as { kind: string })
+    expect(agentEvents.length).toBeGreaterThan(0)
+    for (const e of agentEvents) expect(e.kind).toBe('agent_event')
+    const lastTwo = (await ok(['rollout', 'events', abbrev, '--last', '2', '--json'])).stdout
+      .trim()
+      .split('\n')
+      .map((x) => (JSON.parse(x) as { seq: number }).seq)
+    const everySeq = (await ok(['rollout', 'events', abbrev, '--json'])).stdout
+      .trim()
+      .split('\n')
+      .map((x) => (JSON.parse(x) as { seq: number }).seq)
+    expect(lastTwo).toEqual(everySeq.slice(-2))
+    const badKind = await nf(['rollout', 'events', abbrev, '--kind', 'Converged'])
+    expect(badKind.code).toBe(2)
+    expect(badKind.stderr).toContain('kind must be one of')
+
+    type HostDetail = {
+      hostname: string
+      closureHistory: { closure: string }[]
+      events: { kind: string }[]
+      lastRollout: { id: string; outcome: string }
+    }
+    const canary = await json<HostDetail>(['host', 'show', 'canary'])
+    expect(canary.closureHistory[0]!.closure).toBe(lab.currentClosure('canary'))
+    expect(canary.events.length).toBeGreaterThan(0)
+    expect(canary.lastRollout).toEqual({ id: `stable@${commit1}`, outcome: 'converged' })
+    const canaryTable = (await ok(['host', 'show', 'canary'])).stdout
+    expect(canaryTable).toContain('closure history:')
+    expect(canaryTable).toContain(`stable@${commit1} converged`)
+    expect(canaryTable).toContain('events (newest first):')
+    const unknown = await nf(['host', 'show', 'nope'])
+    expect(unknown.code).toBe(2)
+    expect(unknown.stderr).toContain('unknown host nope')
 
     const list = await json<{ rollouts: { id: string }[] }>([
       'rollout',
@@ -216,8 +260,34 @@ describe('operator commands on a fleet through a converged, a halted and a fixed
       '--channel',
       'stable',
     ])
-    expect(Array.isArray(list.rollouts)).toBe(true)
-    expect((await ok(['rollout', 'list'])).stdout.split('\n')[0]).toMatch(/^ROLLOUT\s+STATE/)
+    expect(list.rollouts.map((r) => r.id)).toEqual([`stable@${commit1}`])
+    const listTable = (await ok(['rollout', 'list', '--all'])).stdout.split('\n')
+    expect(listTable[0]).toMatch(/^ROLLOUT\s+STATE/)
+    expect(listTable[1]).toMatch(/converged$/)
+    // Without --all: only rollouts in flight, and this one is done.
+    expect((await json<{ rollouts: unknown[] }>(['rollout', 'list'])).rollouts).toEqual([])
+  })
+
+  test('a viewer certificate reads the status, and is refused an action', async () => {
+    const viewer = join(dir, 'viewer')
+    await ok([
+      'mint-operator-cert',
+      '--ca',
+      l().ca,
+      '--name',
+      'dash',
+      '--out',
+      viewer,
+      '--role',
+      'viewer',
+    ])
+    const as = ['--client-cert', `${viewer}.pem`, '--client-key', `${viewer}.key`]
+    const s = await json<{ hosts: unknown[] }>(['status', ...as])
+    expect(s.hosts).toHaveLength(3)
+    expect((await ok(['status', ...as])).stdout).toContain('✔ canary')
+    const refused = await nf(['host', 'deny', 'web-2', '--reason', 'x', '--yes', ...as])
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toContain('viewer certificates are read-only')
   })
 
   test('release 2: the canary fails, rollout wait exits 1 naming the halt; the closure is quarantined', async () => {
@@ -239,6 +309,11 @@ describe('operator commands on a fleet through a converged, a halted and a fixed
     const status = (await ok(['status'])).stdout
     expect(status).toContain('↺ canary')
     expect(status).toContain('HALTED')
+    // The gate sentence says what holds the rollout and what the operator can do.
+    expect(status).toContain('↳ halted: canary')
+    expect(status).toContain('retry or skip canary, or cancel')
+    expect(status.match(/↳ .*resume it or release a fix/g)).toHaveLength(1)
+    expect((await ok(['rollout', 'show', id])).stdout).toContain('halt: canary')
 
     const q = await json<{ quarantines: { channel: string; closure: string }[] }>([
       'quarantine',
@@ -250,6 +325,71 @@ describe('operator commands on a fleet through a converged, a halted and a fixed
     expect((await ok(['quarantine', 'list'])).stdout).toContain(bad['canary']!)
     const list = await json<{ rollouts: { id: string; state: string }[] }>(['rollout', 'list'])
     expect(list.rollouts.map((r) => r.id)).toContain(`stable@${commit2}`)
+
+    // Retrying the canary is refused while its closure is quarantined: exit 1, the CP's reason.
+    const retry = await nf(['host', 'retry', 'canary', '--reason', 'try again', '--yes'])
+    expect(retry.code).toBe(1)
+    expect(retry.stderr).toContain('quarantined')
+    const retryJson = await nf(['host', 'retry', 'canary', '--reason', 'again', '--yes', '--json'])
+    expect(retryJson.code).toBe(1)
+    expect(retryJson.stdout).toBe('')
+
+    const skip = await json<{ hostname: string; action: string; rolloutId: string }>([
+      'host',
+      'skip',
+      'web-2',
+      '--rollout',
+      id,
+      '--reason',
+      'web-2 is being rebuilt',
+      '--yes',
+    ])
+    expect(skip).toMatchObject({
+      hostname: 'web-2',
+      action: 'skip',
+      rolloutId: `stable@${commit2}`,
+    })
+    expect((await ok(['host', 'skip', 'web-1', '--reason', 'not this one', '--yes'])).stdout).toBe(
+      'skip web-1: done\n'
+    )
+    expect((await ok(['rollout', 'show', id])).stdout).toContain('web-2 Pending (skipped)')
+
+    // The halted rollout is cancelled; rollout wait on it exits 1 naming who cancelled it.
+    const cancel = await json<{ rolloutId: string; state: string }>([
+      'rollout',
+      'cancel',
+      id,
+      '--reason',
+      'bad canary build',
+      '--yes',
+    ])
+    expect(cancel.rolloutId).toBe(`stable@${commit2}`)
+    const cancelled = await nf(['rollout', 'wait', id, '--timeout', '60s'])
+    expect(cancelled.code).toBe(1)
+    expect(cancelled.stdout).toContain('cancelled by operator-lab: bad canary build')
+    expect((await nf(['rollout', 'cancel', id, '--reason', 'again', '--yes'])).code).toBe(1)
+
+    type History = { rollouts: { id: string; outcome: { kind: string; host?: string } | null }[] }
+    const history = await json<History>(['rollout', 'list', '--all'])
+    expect(history.rollouts.map((r) => [r.id, r.outcome?.kind])).toEqual([
+      [`stable@${commit2}`, 'cancelled'],
+      [`stable@${commit1}`, 'converged'],
+    ])
+    const historyTable = (await ok(['rollout', 'list', '--all', '--channel', 'stable'])).stdout
+    expect(historyTable).toContain('cancelled by operator-lab')
+
+    type Audit = { actions: { action: string; target: string; reason: string; operator: string }[] }
+    const audit = await json<Audit>(['audit'])
+    expect(audit.actions.map((a) => a.action)).toEqual(['skip', 'skip', 'cancel'])
+    expect(audit.actions[0]).toMatchObject({
+      operator: 'operator-lab',
+      target: `stable@${commit2}/web-2`,
+      reason: 'web-2 is being rebuilt',
+    })
+    const auditTable = (await ok(['audit', '--limit', '1'])).stdout.split('\n')
+    expect(auditTable[0]).toMatch(/^AT\s+OPERATOR\s+ACTION/)
+    expect(auditTable[1]).toContain('bad canary build')
+    expect(auditTable[2]).toBe('')
   })
 
   test('release 3: status --watch prints the changes as the fix rolls out; rollout wait exits 0', async () => {
@@ -283,8 +423,8 @@ describe('operator commands on a fleet through a converged, a halted and a fixed
     // Not a terminal: change lines only, no redraw escapes.
     expect(seen.join('')).not.toContain('\x1b[')
 
-    const superseded = await json<{ state: string }>(['rollout', 'show', `stable@${commit2}`])
-    expect(superseded.state).toBe('Superseded')
+    const r2 = await json<{ outcome: { kind: string } }>(['rollout', 'show', `stable@${commit2}`])
+    expect(r2.outcome.kind).toBe('cancelled')
     for (const h of HOSTS) expect(lab.currentClosure(h)).toContain('r3')
   })
 
@@ -345,6 +485,47 @@ describe('operator commands on a fleet through a converged, a halted and a fixed
     ])
     expect(resume.code).toBe(1)
     expect(resume.stderr).toContain('409')
+  })
+
+  test('a denied host is a problem: hosts --problem, status, host show, denials; allow lifts it', async () => {
+    const deny = await json<Record<string, unknown>>([
+      'host',
+      'deny',
+      'web-2',
+      '--reason',
+      'disk stolen',
+      '--yes',
+    ])
+    expect(deny).not.toBeNull()
+    type Hosts = { hosts: { hostname: string; problem: { kind: string } | null }[] }
+    const problems = await json<Hosts>(['hosts', '--problem'])
+    expect(problems.hosts.map((h) => [h.hostname, h.problem?.kind])).toEqual([['web-2', 'denied']])
+    const problemTable = (await ok(['hosts', '--problem'])).stdout.split('\n')
+    expect(problemTable.filter((x) => x.startsWith('web-'))).toEqual([
+      expect.stringContaining('denied'),
+    ])
+    const status = (await ok(['status'])).stdout
+    expect(status).toContain('✔ web-2!')
+    expect(status).toMatch(/problems:\n.*\n\s+web-2\s+stable\s+denied/)
+    expect((await ok(['host', 'show', 'web-2'])).stdout).toMatch(
+      /denied +by operator-lab at .*: disk stolen/
+    )
+    const denials = await json<{ denials: { kind: string; name: string; reason: string }[] }>([
+      'denials',
+    ])
+    expect(denials.denials).toEqual([
+      expect.objectContaining({ kind: 'host', name: 'web-2', reason: 'disk stolen' }),
+    ])
+    expect((await ok(['denials'])).stdout).toContain('disk stolen')
+
+    expect((await ok(['host', 'allow', 'web-2', '--reason', 'found it', '--yes'])).stdout).toBe(
+      'allow web-2: done\n'
+    )
+    expect((await json<{ denials: unknown[] }>(['denials'])).denials).toEqual([])
+    const after = await json<Hosts>(['hosts', '--channel', 'stable'])
+    expect(after.hosts.find((h) => h.hostname === 'web-2')?.problem?.kind).not.toBe('denied')
+    const audit = await json<{ actions: { action: string }[] }>(['audit', '--limit', '2'])
+    expect(audit.actions.map((a) => a.action)).toEqual(['deny', 'allow'])
   })
 
   test('on a terminal: a mutating command asks first; status --watch redraws in place, in colour', async () => {

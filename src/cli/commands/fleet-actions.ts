@@ -1,11 +1,13 @@
 /**
- * `nixfleet quarantine list|clear` (closures refused on a channel after a failure) and
- * `nixfleet audit` (the operators' recorded actions).
+ * `nixfleet quarantine list|clear` (closures refused on a channel after a failure),
+ * `nixfleet denials` (hosts and operators denied in an emergency) and `nixfleet audit` (the
+ * operators' recorded actions).
  */
 import { table } from '../../lab/view.ts'
 import type { Command } from '../command.ts'
 import { type CommandSpec, type ParsedArgs, intOpt, str } from '../args.ts'
 import { EXIT_OK } from '../errors.ts'
+import type { AuditAction } from '../operator-api.ts'
 import { clientOf, confirmAction, operatorSpec, output, short, when } from '../operator-common.ts'
 
 const listSpec: CommandSpec = operatorSpec({
@@ -65,27 +67,49 @@ async function quarantineClear(args: ParsedArgs): Promise<number> {
   return EXIT_OK
 }
 
+const denialsSpec: CommandSpec = operatorSpec({
+  name: 'denials',
+  summary: 'hosts and operator certificates denied (host deny), with who, when and why',
+  usage: 'nixfleet denials [--json]',
+  options: {},
+})
+
+async function denials(args: ParsedArgs): Promise<number> {
+  const body = await clientOf(args).denials()
+  output(args, body, () =>
+    table(
+      ['KIND', 'NAME', 'SINCE', 'BY', 'REASON'],
+      body.denials.map((d) => [d.kind, d.name, when(d.at), d.by ?? '', d.reason ?? ''])
+    )
+  )
+  return EXIT_OK
+}
+
 const auditSpec: CommandSpec = operatorSpec({
   name: 'audit',
   summary: 'operator actions: who did what, to what, when and why',
   usage: 'nixfleet audit [--limit N] [--json]',
   options: {
-    limit: { type: 'string', value: 'N', description: 'at most N actions', default: '100' },
+    limit: { type: 'string', value: 'N', description: 'the newest N actions', default: '100' },
   },
 })
 
 async function audit(args: ParsedArgs): Promise<number> {
-  const body = await clientOf(args).audit({ limit: intOpt(args, 'audit', 'limit')! })
-  output(args, body, () =>
+  const client = clientOf(args)
+  const limit = intOpt(args, 'audit', 'limit')!
+  // The trail is paged oldest first; operators act rarely, so it is read to its end.
+  const all: AuditAction[] = []
+  for (let after: number | undefined; ;) {
+    const page = await client.audit({ limit: 500, after })
+    all.push(...page.actions)
+    if (page.next === null || page.next === undefined) break
+    after = page.next
+  }
+  const actions = all.slice(-limit)
+  output(args, { actions }, () =>
     table(
       ['AT', 'OPERATOR', 'ACTION', 'TARGET', 'REASON'],
-      body.actions.map((a) => [
-        when(a.at),
-        a.operator ?? '',
-        a.action,
-        a.target ?? '',
-        a.reason ?? '',
-      ])
+      actions.map((a) => [when(a.at), a.operator ?? '', a.action, a.target ?? '', a.reason ?? ''])
     )
   )
   return EXIT_OK
@@ -95,5 +119,6 @@ async function audit(args: ParsedArgs): Promise<number> {
 export const fleetActionCommands: readonly Command[] = [
   { spec: listSpec, run: quarantineList },
   { spec: clearSpec, run: quarantineClear },
+  { spec: denialsSpec, run: denials },
   { spec: auditSpec, run: audit },
 ]

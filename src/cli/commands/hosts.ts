@@ -9,6 +9,7 @@ import { EXIT_OK } from '../errors.ts'
 import {
   clientOf,
   confirmAction,
+  eventKind,
   operatorSpec,
   output,
   resolveRolloutId,
@@ -30,20 +31,14 @@ const hostsSpec: CommandSpec = operatorSpec({
 const stateOf = (h: HostRow): string => h.rolloutState ?? (h.converged ? 'Converged' : 'idle')
 
 async function hosts(args: ParsedArgs): Promise<number> {
-  const channel = str(args, 'channel')
-  const problem = flag(args, 'problem')
   const body = await clientOf(args).hosts({
-    ...(channel !== undefined ? { channel } : {}),
-    problem,
+    channel: str(args, 'channel'),
+    problem: flag(args, 'problem'),
   })
-  // Filtered here too: a control plane may ignore a query parameter it does not know.
-  const rows = body.hosts.filter(
-    (h) => (channel === undefined || h.channel === channel) && (!problem || h.problem)
-  )
-  output(args, { ...body, hosts: rows }, () =>
+  output(args, body, () =>
     table(
       ['HOST', 'CHANNEL', 'STATE', 'CURRENT', 'TARGET', 'LAST SEEN', 'PROBLEM'],
-      rows.map((h) => [
+      body.hosts.map((h) => [
         h.hostname,
         h.channel,
         stateOf(h),
@@ -85,6 +80,10 @@ async function hostShow(args: ParsedArgs): Promise<number> {
       lines.push(
         `  cert      serial ${h.certificate.serial ?? '?'} until ${when(h.certificate.notAfter)}${h.certificate.revoked ? ' REVOKED' : ''}${h.certificate.denied ? ' DENIED' : ''}`
       )
+    if (h.denied)
+      lines.push(
+        `  denied    by ${h.denied.by ?? '?'} at ${when(h.denied.at)}: ${h.denied.reason ?? ''}`
+      )
     if (h.problem) lines.push(`  problem   ${h.problem.kind}: ${h.problem.message}`)
     if (h.gate) lines.push(`  held by   ${h.gate.gate}: ${h.gate.reason}`)
     if (h.quarantinedClosure) lines.push(`  quarantined ${h.quarantinedClosure}`)
@@ -110,8 +109,8 @@ async function hostShow(args: ParsedArgs): Promise<number> {
       lines.push('', 'events (newest first):')
       lines.push(
         ...table(
-          ['SEQ', 'AT', 'KIND'],
-          h.events.map((e) => [String(e.seq), when(e.at), e.kind])
+          ['SEQ', 'AT', 'ROLLOUT', 'KIND'],
+          h.events.map((e) => [String(e.seq), when(e.at), e.rolloutId ?? '', eventKind(e)])
         ).map((l) => `  ${l}`)
       )
     }

@@ -10,11 +10,12 @@ import type { Command } from '../command.ts'
 import { type CommandSpec, type ParsedArgs, flag, intOpt, str } from '../args.ts'
 import { CliError, EXIT_OK, EXIT_VERIFY_FAILED } from '../errors.ts'
 import { ApiError, type OperatorClient } from '../operator-client.ts'
-import { type EventRow, type RolloutRow, outcomeOf } from '../operator-api.ts'
+import type { EventRow, RolloutRow } from '../operator-api.ts'
 import {
   clientOf,
   confirmAction,
   durationMs,
+  eventKind,
   operatorSpec,
   output,
   print,
@@ -24,12 +25,15 @@ import {
 
 const ID = { min: 1, max: 1, names: 'ROLLOUT (e.g. stable@3eac)' }
 
-/** `converged`, `halted: web-1 failed`, … or the live state. */
+/** `converged`, `halted: canary (probe web: exit 1)`, `cancelled by operator-alice: …`, or ''. */
 function outcomeText(r: RolloutRow): string {
-  const o = outcomeOf(r)
-  if (!o) return r.state
-  const detail = [o.host, o.probe, o.reason, o.by].filter(Boolean).join(' ')
-  return `${o.kind}${detail ? `: ${detail}` : ''}`
+  const o = r.outcome
+  if (!o) return ''
+  if (o.kind === 'halted')
+    return `halted: ${[o.host, o.reason ? `(${o.reason})` : ''].filter(Boolean).join(' ')}`
+  if (o.kind === 'cancelled') return `cancelled by ${o.by ?? '?'}: ${o.reason ?? ''}`.trimEnd()
+  if (o.kind === 'superseded') return `superseded by ${o.by ?? '?'}`
+  return o.kind
 }
 
 /** Host counts by state: `3 Converged, 1 Activating`. */
@@ -51,21 +55,17 @@ const listSpec: CommandSpec = operatorSpec({
 
 async function list(args: ParsedArgs): Promise<number> {
   const channel = str(args, 'channel')
-  const body = await clientOf(args).rollouts({
-    ...(channel !== undefined ? { channel } : {}),
-    all: flag(args, 'all'),
-  })
-  const rows = body.rollouts.filter((r) => channel === undefined || r.channel === channel)
-  output(args, { ...body, rollouts: rows }, () =>
+  const body = await clientOf(args).rollouts({ channel, all: flag(args, 'all') })
+  output(args, body, () =>
     table(
       ['ROLLOUT', 'STATE', 'WAVE', 'OPENED', 'HOSTS', 'OUTCOME'],
-      rows.map((r) => [
+      body.rollouts.map((r) => [
         r.id,
         r.state,
         String(r.currentWave ?? ''),
         when(r.openedAt),
         progress(r),
-        outcomeOf(r) ? outcomeText(r) : '',
+        outcomeText(r),
       ])
     )
   )
@@ -86,79 +86,85 @@ async function show(args: ParsedArgs): Promise<number> {
   output(args, r, () => {
     const lines = [
       `${r.id}  ${r.state}  wave ${r.currentWave ?? '?'}  opened ${when(r.openedAt) || '?'}`,
-      `  outcome: ${outcomeOf(r) ? outcomeText(r) : 'in progress'}`,
+      `  outcome: ${outcomeText(r) || 'in progress'}`,
     ]
     for (const w of r.waves) {
-      const cells = w.hosts.map((h) => `${h} ${r.hostStates[h] ?? '-'}`)
+      const cells = w.hosts.map(
+        (h) => `${h.hostname} ${h.state ?? '-'}${h.skipped ? ' (skipped)' : ''}`
+      )
       lines.push(
         `  wave ${w.index}${w.state ? ` ${w.state}` : ''}${w.soakEndsAt ? ` soak until ${when(w.soakEndsAt)}` : ''}: ${cells.join(', ')}`
       )
     }
+    if (r.halt)
+      lines.push(
+        `  halt: ${r.halt.host ?? '?'} ${r.halt.hostPhase ?? ''} at ${when(r.halt.at)}: ${r.halt.reason ?? ''}${r.halt.active ? '' : ' (no longer holding it)'}`
+      )
     for (const g of r.gates) lines.push(`  ↳ ${g}`)
     return lines
   })
   return EXIT_OK
 }
 
+const EVENT_KINDS =
+  'agent_event, plan_action, effect, gate_decision, verify_outcome, manifest_poll, rollout_event, operator_action'
+
 const eventsSpec: CommandSpec = operatorSpec({
   name: 'rollout events',
-  summary: "a rollout's event log (--follow: keep printing new events)",
-  usage: 'nixfleet rollout events ROLLOUT [--host H] [--kind K] [--follow] [--json]',
-  details: '--json prints one event per line (JSON Lines).',
+  summary: "a rollout's event log, oldest first (--follow: keep printing new events)",
+  usage: 'nixfleet rollout events ROLLOUT [--host H] [--kind K] [--last N] [--follow] [--json]',
+  details:
+    `--kind is one of ${EVENT_KINDS};\n` +
+    "the KIND column shows an agent event's own kind after a slash (agent_event/Converged).\n" +
+    '--json prints one event per line (JSON Lines).',
   positionals: ID,
   options: {
     host: { type: 'string', value: 'H', description: 'only events of this host' },
     kind: { type: 'string', value: 'K', description: 'only events of this kind' },
+    last: { type: 'string', value: 'N', description: 'only the newest N events' },
     follow: { type: 'boolean', short: 'f', description: 'keep printing new events until Ctrl-C' },
     limit: { type: 'string', value: 'N', description: 'events per request', default: '1000' },
   },
 })
 
-/** An event's own kind: the agent's event kind inside an `agent_event` row, if any. */
-function eventKind(e: EventRow): string {
-  const payload = e['payload']
-  const inner =
-    typeof payload === 'object' && payload !== null && 'kind' in payload ? payload.kind : undefined
-  return typeof inner === 'string' && inner !== e.kind ? `${e.kind}/${inner}` : e.kind
-}
-
 async function events(args: ParsedArgs): Promise<number> {
   const client = clientOf(args)
   const id = await resolveRolloutId(client, args.positionals[0]!)
-  const host = str(args, 'host')
-  const kind = str(args, 'kind')
+  const filter = { host: str(args, 'host'), kind: str(args, 'kind') }
   const limit = intOpt(args, 'rollout events', 'limit')!
+  const last = intOpt(args, 'rollout events', 'last')
   const json = flag(args, 'json')
-  let after: number | undefined
   let header = false
+  const emit = (rows: readonly EventRow[]) => {
+    if (json) for (const e of rows) process.stdout.write(`${JSON.stringify(e)}\n`)
+    else {
+      const lines = table(
+        ['SEQ', 'AT', 'HOST', 'KIND'],
+        rows.map((e) => [String(e.seq), when(e.at), e.host ?? '', eventKind(e)])
+      )
+      print(header ? lines.slice(1) : lines)
+      header = true
+    }
+  }
+  // The newest N: read backwards from the end, shown oldest first like the rest.
+  let after: number | undefined
+  if (last !== undefined) {
+    const tail = await client.events(id, { ...filter, order: 'desc', limit: last })
+    emit([...tail.events].reverse())
+    after = tail.events[0]?.seq
+  }
   const stop = new AbortController()
   const onSignal = () => stop.abort()
   process.on('SIGINT', onSignal)
   try {
     for (;;) {
-      const body = await client.events(id, {
-        ...(after !== undefined ? { after } : {}),
-        ...(host !== undefined ? { host } : {}),
-        ...(kind !== undefined ? { kind } : {}),
-        limit,
-      })
-      // Filtered here too: an older control plane answers the whole log.
-      const rows = body.events.filter(
-        (e) =>
-          (after === undefined || e.seq > after) &&
-          (host === undefined || e.host === host) &&
-          (kind === undefined || e.kind === kind || eventKind(e).endsWith(`/${kind}`))
-      )
-      if (json) for (const e of rows) process.stdout.write(`${JSON.stringify(e)}\n`)
-      else {
-        const lines = table(
-          ['SEQ', 'AT', 'HOST', 'KIND'],
-          rows.map((e) => [String(e.seq), when(e.at), e.host ?? '', eventKind(e)])
-        )
-        print(header ? lines.slice(1) : lines)
-        header = true
+      // Every page up to the end of the log; then, with --follow, again after a pause.
+      for (let more = last === undefined || flag(args, 'follow'); more;) {
+        const body = await client.events(id, { ...filter, after, limit })
+        emit(body.events)
+        after = body.events.at(-1)?.seq ?? after
+        more = body.next !== null && body.next !== undefined
       }
-      for (const e of rows) after = Math.max(after ?? 0, e.seq)
       if (!flag(args, 'follow') || stop.signal.aborted) return EXIT_OK
       await Promise.race([
         Bun.sleep(1000),
@@ -217,7 +223,7 @@ const waitSpec: CommandSpec = operatorSpec({
 
 /** The id of the channel's current rollout. */
 async function currentOf(client: OperatorClient, channel: string): Promise<string> {
-  const [c] = await client.channels([channel]).then((cs) => cs.filter((x) => x.name === channel))
+  const c = (await client.channels()).find((x) => x.name === channel)
   if (!c) throw new CliError(`rollout wait: no channel '${channel}'`)
   if (!c.rolloutId) throw new CliError(`rollout wait: channel '${channel}' has no rollout`)
   return c.rolloutId
@@ -263,7 +269,7 @@ async function wait(args: ParsedArgs): Promise<number> {
     const line = `${r.state}, wave ${r.currentWave ?? '?'}: ${progress(r)}`
     if (line !== last) log(line)
     last = line
-    const o = outcomeOf(r)
+    const o = r.outcome
     if (o) {
       if (flag(args, 'json')) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`)
       else print([`${id}: ${outcomeText(r)}`])

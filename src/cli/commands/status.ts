@@ -17,10 +17,10 @@ import { type CommandSpec, type ParsedArgs, flag, str } from '../args.ts'
 import { CliError, EXIT_OK } from '../errors.ts'
 import type { OperatorClient } from '../operator-client.ts'
 import {
+  type ChannelRow,
   type HostRow,
   type RolloutDetail,
   type RolloutRow,
-  legacyStatus,
   type Status,
   StatusSchema,
 } from '../operator-api.ts'
@@ -51,24 +51,36 @@ function only(s: Status, channel: string | undefined): Status {
   }
 }
 
-/** The rollout details the table needs: each channel's current rollout (waves, halt). */
+/** The details cached by what they depend on (`detailKey`). */
+type DetailCache = Map<string, { readonly key: string; readonly detail: RolloutDetail }>
+
+/**
+ * What a rollout's detail (waves, gate sentences) follows: the rollout's state, the channel's
+ * gates and its hosts' phases, gates and problems — not heartbeats, which change every second.
+ */
+function detailKey(s: Status, c: ChannelRow): string {
+  const hosts = s.hosts
+    .filter((h) => h.channel === c.name)
+    .map((h) => [h.hostname, h.rolloutState, h.gate?.reason, h.problem?.kind].join(':'))
+  return JSON.stringify([c.rolloutId, c.rolloutState, c.gates, hosts])
+}
+
+/** The rollout details the table needs: each channel's current rollout (waves, halt, gates). */
 async function rolloutsOf(
   client: OperatorClient,
   s: Status,
-  cache: Map<string, RolloutDetail>
+  cache: DetailCache
 ): Promise<Map<string, RolloutDetail>> {
   const out = new Map<string, RolloutDetail>()
   for (const c of s.channels) {
     if (!c.rolloutId) continue
-    const cached = cache.get(c.rolloutId)
-    // A cached detail is good while its state is; waves never change within a rollout.
-    const fresh =
-      cached && cached.state === c.rolloutState
-        ? cached
-        : await client.rollout(c.rolloutId).catch(() => undefined)
-    if (fresh) {
-      cache.set(c.rolloutId, fresh)
-      out.set(c.name, fresh)
+    const key = detailKey(s, c)
+    const cached = cache.get(c.name)
+    const detail =
+      cached?.key === key ? cached.detail : await client.rollout(c.rolloutId).catch(() => undefined)
+    if (detail) {
+      cache.set(c.name, { key, detail })
+      out.set(c.name, detail)
     }
   }
   return out
@@ -94,14 +106,33 @@ export const rolloutEntry = (r: RolloutRow): RolloutEntry => ({
   channel: r.channel,
   currentWave: r.currentWave ?? 0,
   state: r.state,
-  halt: r.halt ?? null,
+  // The latest halt is kept after a resume or a supersede; only one that holds is shown.
+  halt: r.halt?.active ? r.halt : null,
 })
+
+/** `18:24Z`, with the date when it is not `now`'s. */
+function clockTime(iso: string, now: Date): string {
+  const t = when(iso).replace(/:\d\dZ$/, 'Z')
+  return t.startsWith(now.toISOString().slice(0, 10)) ? t.slice(11) : t
+}
+
+/** A channel's freshness: when CI must re-sign its release, or that it is stale already. */
+export function freshnessLine(c: ChannelRow, now: Date): string | undefined {
+  if (c.stale) return `! release stale since ${when(c.freshUntil)}: CI must re-sign it`
+  if (!c.freshUntil) return undefined
+  const until = `fresh until ${clockTime(c.freshUntil, now)}`
+  if (!c.resignBefore) return until
+  return Date.parse(c.resignBefore) <= now.getTime()
+    ? `${until}: re-sign now (due at ${clockTime(c.resignBefore, now)})`
+    : `${until}: re-sign before ${clockTime(c.resignBefore, now)}`
+}
 
 /** The status table: per channel its rollout and waves, gates, freshness; then problems. */
 export function renderStatus(
   s: Status,
   rollouts: ReadonlyMap<string, RolloutDetail>,
-  color: boolean
+  color: boolean,
+  now: Date = new Date()
 ): string[] {
   const lines: string[] = []
   const hosts = s.hosts.map(hostEntry)
@@ -109,14 +140,19 @@ export function renderStatus(
     const mine = s.hosts.filter((h) => h.channel === c.name).map((h) => h.hostname)
     const r = rollouts.get(c.name)
     const waves =
-      r && r.waves.length > 0 ? r.waves.map((w) => w.hosts.filter((h) => mine.includes(h))) : [mine]
+      r && r.waves.length > 0
+        ? r.waves.map((w) => w.hosts.map((h) => h.hostname).filter((h) => mine.includes(h)))
+        : [mine]
     const rolloutRows = r ? [rolloutEntry(r)] : []
-    lines.push(...renderFleet([{ channel: c.name, waves }], hosts, rolloutRows, color))
-    for (const g of c.gates) lines.push(`      ${paint(color, `↳ ${g}`, 2)}`)
-    if (c.stale)
-      lines.push(`      ${paint(color, `! manifest stale since ${when(c.freshUntil)}`, 31)}`)
-    else if (c.freshUntil)
-      lines.push(`      ${paint(color, `fresh until ${when(c.freshUntil)}`, 2)}`)
+    const fleet = renderFleet([{ channel: c.name, waves }], hosts, rolloutRows, color)
+    lines.push(...fleet)
+    // The rollout's sentences (a halt, hosts it waits on) and the channel's gates, once each:
+    // the fleet table may have said one already for a host it holds.
+    const said = new Set(fleet.map((l) => l.replace(/\x1b\[[0-9;]*m/g, '').trim()))
+    for (const g of new Set([...(r?.gates ?? []), ...c.gates]))
+      if (!said.has(`↳ ${g}`)) lines.push(`      ${paint(color, `↳ ${g}`, 2)}`)
+    const fresh = freshnessLine(c, now)
+    if (fresh) lines.push(`      ${paint(color, fresh, c.stale ? 31 : 2)}`)
   }
   const problems = s.hosts.filter((h) => h.problem)
   if (problems.length > 0) {
@@ -147,7 +183,7 @@ export function statusChanges(before: Status | undefined, after: Status): string
     if (p?.rolloutId !== c.rolloutId || p?.rolloutState !== c.rolloutState)
       out.push(`${c.name}: rollout ${c.rolloutId ?? 'none'} ${c.rolloutState ?? ''}`.trimEnd())
     if (p !== undefined && p.stale !== c.stale)
-      out.push(`${c.name}: manifest ${c.stale ? 'stale' : 'fresh again'}`)
+      out.push(`${c.name}: release ${c.stale ? 'stale: CI must re-sign it' : 'fresh again'}`)
   }
   const prevH = new Map(before?.hosts.map((h) => [h.hostname, h]))
   for (const h of after.hosts) {
@@ -172,7 +208,7 @@ export async function status(args: ParsedArgs): Promise<number> {
   const client = clientOf(args)
   const channel = str(args, 'channel')
   const color = useColor()
-  const cache = new Map<string, RolloutDetail>()
+  const cache: DetailCache = new Map()
   if (!flag(args, 'watch')) {
     const s = only(await client.status(), channel)
     if (channel !== undefined && s.channels.length === 0)
@@ -189,7 +225,7 @@ async function watch(
   client: OperatorClient,
   channel: string | undefined,
   color: boolean,
-  cache: Map<string, RolloutDetail>
+  cache: DetailCache
 ): Promise<number> {
   const live = process.stdout.isTTY === true && !flag(args, 'json')
   const stop = new AbortController()
@@ -223,7 +259,7 @@ async function watch(
           (e) => {
             if (e.event !== 'snapshot' && e.event !== 'change') return
             lastId = e.id ?? lastId
-            const parsed = v.safeParse(StatusSchema, legacyStatus(JSON.parse(e.data)))
+            const parsed = v.safeParse(StatusSchema, JSON.parse(e.data))
             if (!parsed.success) return
             const s = only(parsed.output, channel)
             chain = chain.then(() => show(s))
