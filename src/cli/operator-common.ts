@@ -4,6 +4,7 @@
  * `--reason`/`--yes` contract of mutating commands, durations, and resolving an abbreviated
  * rollout id (`stable@3eac`) against the rollout list (ambiguous → exit 2 naming candidates).
  */
+import { table } from '../lab/view.ts'
 import type { CommandSpec, OptionSpec, ParsedArgs } from './args.ts'
 import { flag, str } from './args.ts'
 import { CliError } from './errors.ts'
@@ -35,7 +36,7 @@ export const EXIT_CODES =
 export function operatorSpec(spec: CommandSpec, mutating = false): CommandSpec {
   return {
     ...spec,
-    details: `${spec.details ? `${spec.details}\n` : ''}${EXIT_CODES}`,
+    details: `${spec.details ? `${spec.details}\n\n` : ''}${EXIT_CODES}`,
     options: { ...spec.options, ...(mutating ? ACTION_OPTIONS : {}), ...COMMON_OPTIONS },
   }
 }
@@ -59,6 +60,15 @@ export function print(lines: readonly string[]): void {
 export function output(args: ParsedArgs, value: unknown, lines: () => readonly string[]): void {
   if (flag(args, 'json')) process.stdout.write(`${JSON.stringify(value, null, 2)}\n`)
   else print(lines())
+}
+
+/** A table, or `none` when there are no rows (a lone header reads as a broken command). */
+export function tableOr(
+  none: string,
+  header: readonly string[],
+  rows: readonly (readonly string[])[]
+): string[] {
+  return rows.length === 0 ? [none] : table(header, rows)
 }
 
 /** A local time shown compactly: `2026-05-01 12:00:03Z`. */

@@ -3,12 +3,19 @@
  * `nixfleet denials` (hosts and operators denied in an emergency) and `nixfleet audit` (the
  * operators' recorded actions).
  */
-import { table } from '../../lab/view.ts'
 import type { Command } from '../command.ts'
 import { type CommandSpec, type ParsedArgs, intOpt, str } from '../args.ts'
 import { EXIT_OK } from '../errors.ts'
 import type { AuditAction } from '../operator-api.ts'
-import { clientOf, confirmAction, operatorSpec, output, short, when } from '../operator-common.ts'
+import {
+  clientOf,
+  confirmAction,
+  operatorSpec,
+  output,
+  short,
+  tableOr,
+  when,
+} from '../operator-common.ts'
 
 const listSpec: CommandSpec = operatorSpec({
   name: 'quarantine list',
@@ -20,7 +27,8 @@ const listSpec: CommandSpec = operatorSpec({
 async function quarantineList(args: ParsedArgs): Promise<number> {
   const body = await clientOf(args).quarantines()
   output(args, body, () =>
-    table(
+    tableOr(
+      'no closure is quarantined',
       ['CHANNEL', 'CLOSURE', 'SINCE', 'HOST', 'ROLLOUT', 'REASON'],
       body.quarantines.map((q) => [
         q.channel,
@@ -77,7 +85,8 @@ const denialsSpec: CommandSpec = operatorSpec({
 async function denials(args: ParsedArgs): Promise<number> {
   const body = await clientOf(args).denials()
   output(args, body, () =>
-    table(
+    tableOr(
+      'no host or operator is denied',
       ['KIND', 'NAME', 'SINCE', 'BY', 'REASON'],
       body.denials.map((d) => [d.kind, d.name, when(d.at), d.by ?? '', d.reason ?? ''])
     )
@@ -107,7 +116,8 @@ async function audit(args: ParsedArgs): Promise<number> {
   }
   const actions = all.slice(-limit)
   output(args, { actions }, () =>
-    table(
+    tableOr(
+      'no operator action recorded yet',
       ['AT', 'OPERATOR', 'ACTION', 'TARGET', 'REASON'],
       actions.map((a) => [when(a.at), a.operator ?? '', a.action, a.target ?? '', a.reason ?? ''])
     )

@@ -14,6 +14,7 @@ import {
   output,
   resolveRolloutId,
   short,
+  tableOr,
   when,
 } from '../operator-common.ts'
 import type { HostRow } from '../operator-api.ts'
@@ -35,8 +36,10 @@ async function hosts(args: ParsedArgs): Promise<number> {
     channel: str(args, 'channel'),
     problem: flag(args, 'problem'),
   })
+  const none = flag(args, 'problem') ? 'no host has a problem' : 'no hosts'
   output(args, body, () =>
-    table(
+    tableOr(
+      none,
       ['HOST', 'CHANNEL', 'STATE', 'CURRENT', 'TARGET', 'LAST SEEN', 'PROBLEM'],
       body.hosts.map((h) => [
         h.hostname,

@@ -20,6 +20,7 @@ import {
   output,
   print,
   resolveRolloutId,
+  tableOr,
   when,
 } from '../operator-common.ts'
 
@@ -32,7 +33,9 @@ function outcomeText(r: RolloutRow): string {
   if (o.kind === 'halted')
     return `halted: ${[o.host, o.reason ? `(${o.reason})` : ''].filter(Boolean).join(' ')}`
   if (o.kind === 'cancelled') return `cancelled by ${o.by ?? '?'}: ${o.reason ?? ''}`.trimEnd()
-  if (o.kind === 'superseded') return `superseded by ${o.by ?? '?'}`
+  // A release that replaced a halted rollout: the halt is what the operator looks for.
+  if (o.kind === 'superseded')
+    return `superseded by ${o.by ?? '?'}${r.halt ? ` after halting on ${r.halt.host ?? '?'}` : ''}`
   return o.kind
 }
 
@@ -57,7 +60,8 @@ async function list(args: ParsedArgs): Promise<number> {
   const channel = str(args, 'channel')
   const body = await clientOf(args).rollouts({ channel, all: flag(args, 'all') })
   output(args, body, () =>
-    table(
+    tableOr(
+      flag(args, 'all') ? 'no rollouts yet' : 'no rollout in flight (--all lists every rollout)',
       ['ROLLOUT', 'STATE', 'WAVE', 'OPENED', 'HOSTS', 'OUTCOME'],
       body.rollouts.map((r) => [
         r.id,
@@ -107,15 +111,16 @@ async function show(args: ParsedArgs): Promise<number> {
 }
 
 const EVENT_KINDS =
-  'agent_event, plan_action, effect, gate_decision, verify_outcome, manifest_poll, rollout_event, operator_action'
+  'agent_event, plan_action, effect, gate_decision,\n' +
+  'verify_outcome, manifest_poll, rollout_event, operator_action'
 
 const eventsSpec: CommandSpec = operatorSpec({
   name: 'rollout events',
   summary: "a rollout's event log, oldest first (--follow: keep printing new events)",
   usage: 'nixfleet rollout events ROLLOUT [--host H] [--kind K] [--last N] [--follow] [--json]',
   details:
-    `--kind is one of ${EVENT_KINDS};\n` +
-    "the KIND column shows an agent event's own kind after a slash (agent_event/Converged).\n" +
+    `--kind is one of ${EVENT_KINDS}.\n` +
+    "The KIND column shows an agent event's own kind after a slash (agent_event/Converged).\n" +
     '--json prints one event per line (JSON Lines).',
   positionals: ID,
   options: {
