@@ -134,7 +134,8 @@ describe('the control plane /metrics', () => {
       })
       for (const series of [
         `nixfleet_cp_rollout_halted{channel="stable",rollout="${rolloutIds[0]}"} 0`,
-        'nixfleet_cp_host_problem{channel="stable",host="h1",problem="none"} 0',
+        // No agent runs here: a declared host that never enrolled is the API's own problem.
+        'nixfleet_cp_host_problem{channel="stable",host="h1",problem="never-enrolled"} 1',
         'nixfleet_cp_quarantined_closures{channel="stable"} 0',
         'nixfleet_cp_artifact_signed_timestamp_seconds{artifact="fleet",channel="stable"}',
         'nixfleet_cp_artifact_fresh_until_timestamp_seconds{artifact="rollout-manifest",channel="stable"}',

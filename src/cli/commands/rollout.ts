@@ -6,6 +6,7 @@
  * a connection error exits 2.
  */
 import { table } from '../../lab/view.ts'
+import { systemClock } from '../../runtime/clock.ts'
 import type { Command } from '../command.ts'
 import { type CommandSpec, type ParsedArgs, flag, intOpt, str } from '../args.ts'
 import { CliError, EXIT_OK, EXIT_VERIFY_FAILED } from '../errors.ts'
@@ -244,11 +245,14 @@ async function wait(args: ParsedArgs): Promise<number> {
   const timeout =
     timeoutArg === undefined ? Infinity : durationMs(timeoutArg, 'rollout wait', 'timeout')
   const interval = durationMs(str(args, 'interval')!, 'rollout wait', 'interval')
-  const deadline = performance.now() + timeout
-  const pause = () => Bun.sleep(Math.min(interval, Math.max(0, deadline - performance.now())))
+  const mono = () => systemClock.monotonicMs()
+  const deadline = mono() + timeout
+  const pause = () => Bun.sleep(Math.min(interval, Math.max(0, deadline - mono())))
   let name = given ?? channel!
   const log = (s: string) =>
-    process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${name}: ${s}\n`)
+    process.stderr.write(
+      `${new Date(systemClock.now()).toISOString().slice(11, 19)} ${name}: ${s}\n`
+    )
   // A control plane that is starting answers 503 until it adopted a release: not yet, not an
   // error, while the deadline allows (CI may run this right after deploying it).
   let notReady = false
@@ -257,7 +261,7 @@ async function wait(args: ParsedArgs): Promise<number> {
       try {
         return await f()
       } catch (e) {
-        if (!(e instanceof ApiError) || e.status !== 503 || performance.now() >= deadline) throw e
+        if (!(e instanceof ApiError) || e.status !== 503 || mono() >= deadline) throw e
         if (!notReady) log('the control plane is not ready yet (HTTP 503); waiting')
         notReady = true
         await pause()
@@ -280,7 +284,7 @@ async function wait(args: ParsedArgs): Promise<number> {
       else print([`${id}: ${outcomeText(r)}`])
       return o.kind === 'converged' ? EXIT_OK : EXIT_VERIFY_FAILED
     }
-    if (performance.now() >= deadline)
+    if (mono() >= deadline)
       throw new CliError(
         `rollout wait: ${id} did not finish within ${timeoutArg} (${line})`,
         EXIT_VERIFY_FAILED

@@ -13,6 +13,7 @@ import {
   renderFleet,
   table,
 } from '../../lab/view.ts'
+import { systemClock } from '../../runtime/clock.ts'
 import { type CommandSpec, type ParsedArgs, flag, str } from '../args.ts'
 import { CliError, EXIT_OK } from '../errors.ts'
 import type { OperatorClient } from '../operator-client.ts'
@@ -132,7 +133,7 @@ export function renderStatus(
   s: Status,
   rollouts: ReadonlyMap<string, RolloutDetail>,
   color: boolean,
-  now: Date = new Date()
+  now: Date = new Date(systemClock.now())
 ): string[] {
   const lines: string[] = []
   const hosts = s.hosts.map(hostEntry)
@@ -246,7 +247,7 @@ async function watch(
       print(lines)
       drawn = lines.length
     } else {
-      const stamp = new Date().toISOString().slice(11, 19)
+      const stamp = new Date(systemClock.now()).toISOString().slice(11, 19)
       print(statusChanges(previous, s).map((l) => `${stamp} ${l}`))
     }
     previous = s

@@ -40,7 +40,7 @@ function refusalLog(deps: AppDeps): RepeatLog {
     l = repeatLog({
       log: deps.log,
       intervalMs: REFUSAL_LOG_INTERVAL_MS,
-      now: () => performance.now(),
+      now: () => deps.clock.monotonicMs(),
       onSuppressed: () => deps.metrics.logSuppressed.inc(),
     })
     refusalLogs.set(deps, l)
