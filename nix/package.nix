@@ -9,6 +9,7 @@
   stdenvNoCC,
   bun,
   fetchurl,
+  installShellFiles,
   src,
   version,
 }:
@@ -26,7 +27,10 @@ stdenvNoCC.mkDerivation {
   pname = "nixfleet";
   inherit version src;
 
-  nativeBuildInputs = [ bun ];
+  nativeBuildInputs = [
+    bun
+    installShellFiles
+  ];
 
   # Bun keeps caches under $HOME; the sandbox has none.
   configurePhase = ''
@@ -50,6 +54,11 @@ stdenvNoCC.mkDerivation {
   installPhase = ''
     runHook preInstall
     install -Dm755 dist/nixfleet $out/bin/nixfleet
+    # Completion scripts come from the binary's own command table, so they never drift.
+    installShellCompletion --cmd nixfleet \
+      --bash <($out/bin/nixfleet completion bash) \
+      --zsh <($out/bin/nixfleet completion zsh) \
+      --fish <($out/bin/nixfleet completion fish)
     runHook postInstall
   '';
 

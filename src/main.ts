@@ -55,7 +55,7 @@ function globalHelp(commands: readonly Command[]): string {
     'commands:',
     ...commands.map((c) => `  ${c.spec.name.padEnd(width)} ${c.spec.summary}`),
     '',
-    'exit codes: 0 success, 1 verification failed, 2 usage or I/O error',
+    'exit codes: 0 success, 1 verification failed (operator commands: what was asked about failed,\nhalted or was refused), 2 usage, connection or I/O error',
   ].join('\n')
 }
 

@@ -63,7 +63,7 @@ export function isRetryable(error: ClientError): boolean {
 const PEER_NAMES_TIMEOUT_MS = 5_000
 
 /** The names (subjectAltName) of the certificate `host:port` presents, or undefined. */
-function peerCertificateNames(url: URL, ca: string): Promise<string | undefined> {
+export function peerCertificateNames(url: URL, ca: string): Promise<string | undefined> {
   return new Promise((resolve) => {
     const port = Number(url.port || 443)
     const host = url.hostname.replace(/^\[|\]$/g, '')

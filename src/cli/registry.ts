@@ -8,11 +8,16 @@ import { caInit, caInitSpec } from './commands/ca.ts'
 import { canonicalize, canonicalizeSpec } from './commands/canonicalize.ts'
 import { controlPlane, cpSpec } from './commands/control-plane.ts'
 import { demo, demoSpec } from './commands/demo.ts'
+import { fleetActionCommands } from './commands/fleet-actions.ts'
 import { fleetCheck, fleetCheckSpec } from './commands/fleet-check.ts'
+import { hostCommands } from './commands/hosts.ts'
 import { keygen, keygenSpec } from './commands/keygen.ts'
 import { mintOperatorCert, mintOperatorCertSpec } from './commands/mint-operator-cert.ts'
 import { mintToken, mintTokenSpec } from './commands/mint-token.ts'
+import { setupCommands } from './commands/operator-setup.ts'
 import { release, releaseSpec } from './commands/release.ts'
+import { rolloutCommands } from './commands/rollout.ts'
+import { status, statusSpec } from './commands/status.ts'
 import { trustInit, trustInitSpec } from './commands/trust.ts'
 import { ui, uiSpec } from './commands/ui.ts'
 import { verifyCommands } from './commands/verify.ts'
@@ -22,6 +27,10 @@ export type { Command } from './command.ts'
 /** Every subcommand, in the order `nixfleet --help` lists them. */
 export const commands: readonly Command[] = [
   { spec: demoSpec, run: demo },
+  { spec: statusSpec, run: status },
+  ...hostCommands,
+  ...rolloutCommands,
+  ...fleetActionCommands,
   { spec: uiSpec, run: ui },
   { spec: releaseSpec, run: release },
   { spec: fleetCheckSpec, run: fleetCheck },
@@ -34,4 +43,5 @@ export const commands: readonly Command[] = [
   { spec: mintTokenSpec, run: mintToken },
   { spec: mintOperatorCertSpec, run: mintOperatorCert },
   { spec: agentSpec, run: agent },
+  ...setupCommands,
 ]

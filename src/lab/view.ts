@@ -1,7 +1,9 @@
 /**
- * What an operator sees of a lab fleet: a per-channel, per-wave table of host states with the
- * gate decisions in words, rendered from the control plane's own API (`/v1/hosts`,
- * `/v1/rollouts`). Pure: rendering takes the fetched bodies and returns lines.
+ * What an operator sees of a fleet: a per-channel, per-wave table of host states with the gate
+ * decisions in words, rendered from the control plane's own API (`/v1/hosts`, `/v1/rollouts`),
+ * plus the plain tables of the operator commands. Shared by `nixfleet demo` and
+ * `nixfleet status`. Pure: rendering takes the fetched bodies and returns lines; colour only
+ * when the caller says so (it checks `NO_COLOR` and whether stdout is a terminal).
  */
 
 /** The fields of a `/v1/hosts` entry the view uses. */
@@ -23,7 +25,7 @@ export type RolloutEntry = {
   readonly channel: string
   readonly currentWave: number
   readonly state?: string
-  readonly halt?: { readonly reason?: string } | null
+  readonly halt?: { readonly reason?: string | null | undefined } | null
 }
 
 /** The lab's layout: channel → wave → hosts, in display order. */
@@ -32,7 +34,9 @@ export type ViewLayout = readonly {
   readonly waves: readonly (readonly string[])[]
 }[]
 
-const SYMBOL: Record<string, string> = {
+/** The glyph of every host state; `idle` is a host outside any rollout in flight. */
+export const SYMBOL: Readonly<Record<string, string>> = {
+  idle: '○',
   Pending: '·',
   Activating: '◐',
   Soaking: '◑',
@@ -44,7 +48,24 @@ const SYMBOL: Record<string, string> = {
 
 /** The symbol legend printed under the table. */
 export const LEGEND =
-  '· pending  ◐ activating  ◑ soaking  ⏻ waiting for reboot  ✔ converged  ✖ failed  ↺ rolled back'
+  '○ idle  · pending  ◐ activating  ◑ soaking  ⏻ waiting for reboot  ✔ converged  ✖ failed  ↺ rolled back  ! has a problem'
+
+/** Wraps `s` in an SGR colour code when `color`. */
+export function paint(color: boolean, s: string, code: number): string {
+  return color ? `\x1b[${code}m${s}\x1b[0m` : s
+}
+
+/** Columns padded to their widest cell, a header line first; empty cells show `-`. */
+export function table(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
+  const cells = [header, ...rows.map((r) => r.map((c) => (c === '' ? '-' : c)))]
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)))
+  return cells.map((r) =>
+    r
+      .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd()
+  )
+}
 
 /** The table lines for the current fleet state. */
 export function renderFleet(
@@ -54,7 +75,6 @@ export function renderFleet(
   color: boolean
 ): string[] {
   const byName = new Map(hosts.map((h) => [h.hostname, h]))
-  const paint = (s: string, code: number): string => (color ? `\x1b[${code}m${s}\x1b[0m` : s)
   const tint: Record<string, number> = {
     Converged: 32,
     Failed: 31,
@@ -69,13 +89,13 @@ export function renderFleet(
     const head = rollout
       ? `${rollout.id.slice(0, channel.length + 9)} ${rollout.state ?? ''}${rollout.halt ? ' HALTED' : ''}`
       : 'no rollout in flight'
-    lines.push(`  ${paint(channel.padEnd(8), 1)} ${head}`)
+    lines.push(`  ${paint(color, channel.padEnd(8), 1)} ${head}`)
     waves.forEach((members, i) => {
       const cells = members.map((name) => {
         const h = byName.get(name)
         const state = h?.rolloutState ?? (h?.converged ? 'Converged' : 'idle')
-        const sym = SYMBOL[state] ?? ' '
-        return paint(`${sym} ${name}`, tint[state] ?? 0)
+        const sym = SYMBOL[state] ?? SYMBOL['idle']!
+        return paint(color, `${sym} ${name}${h?.problem ? '!' : ''}`, tint[state] ?? 0)
       })
       lines.push(`      wave ${i}  ${cells.join('  ')}`)
     })
@@ -87,7 +107,7 @@ export function renderFleet(
       if (h?.quarantinedClosure)
         reasons.add(`closure ${h.quarantinedClosure.slice(0, 12)}… is quarantined on ${channel}`)
     }
-    for (const r of [...reasons].slice(0, 2)) lines.push(`      ${paint(`↳ ${r}`, 2)}`)
+    for (const r of [...reasons].slice(0, 2)) lines.push(`      ${paint(color, `↳ ${r}`, 2)}`)
   }
   return lines
 }

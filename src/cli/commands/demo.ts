@@ -21,6 +21,9 @@ import { type LocalUi, startLocalUi } from '../../ui/local.ts'
 import { type CommandSpec, type ParsedArgs, flag, intOpt, str } from '../args.ts'
 import { CliError, EXIT_OK } from '../errors.ts'
 import { systemClock } from '../../runtime/clock.ts'
+import { OperatorClient } from '../operator-client.ts'
+import { type Connection, formatFlatToml } from '../operator-config.ts'
+import { hostEntry, rolloutEntry } from './status.ts'
 
 /** The declaration of `nixfleet demo`. */
 export const demoSpec: CommandSpec = {
@@ -171,12 +174,13 @@ export async function demo(args: ParsedArgs): Promise<number> {
     say(dim(`  ${LEGEND}`))
 
     let drawn = 0
+    const client = new OperatorClient(operatorConnection(lab))
     const snapshot = async (): Promise<Snapshot> => {
-      const [h, r] = await Promise.all([
-        lab.api<{ hosts: HostEntry[] }>('/v1/hosts'),
-        lab.api<{ rollouts: RolloutEntry[] }>('/v1/rollouts'),
-      ])
-      return { hosts: h.body?.hosts ?? [], rollouts: r.body?.rollouts ?? [] }
+      const [h, r] = await Promise.all([client.hosts(), client.rollouts()])
+      return {
+        hosts: h.hosts.map(hostEntry),
+        rollouts: r.rollouts.map(rolloutEntry),
+      }
     }
     let lastPlain = ''
     const draw = (s: Snapshot) => {
@@ -279,9 +283,7 @@ export async function demo(args: ParsedArgs): Promise<number> {
     )
     say(`${clock()} ${bold('release 3 converged on every host')}`)
 
-    const events = await lab.api<{ events?: unknown[] }>(
-      `/v1/rollouts/stable@${commit2}/events?limit=10000`
-    )
+    const events = await client.events(`stable@${commit2}`, { limit: 10000 })
     say('')
     say(bold('summary'))
     say(
@@ -291,10 +293,10 @@ export async function demo(args: ParsedArgs): Promise<number> {
       `  the failing canary was rolled back and quarantined; the halted rollout left ${others.length} stable hosts untouched`
     )
     say(
-      `  event log of the halted rollout: ${events.body?.events?.length ?? 0} entries (GET /v1/rollouts/stable@${commit2.slice(0, 8)}…/events)`
+      `  event log of the halted rollout: ${events.events.length} entries (nixfleet rollout events stable@${commit2})`
     )
     if (keep) {
-      writeKeepReadme(lab, dir)
+      writeKeepReadme(lab, dir, `stable@${commit2}`)
       say(`  the fleet keeps running; see ${join(dir, 'README.md')} for commands. Ctrl-C stops it.`)
       while (!stopping) await Bun.sleep(200)
     }
@@ -323,8 +325,36 @@ function dashboardOf(lab: Lab): LocalUi {
   }
 }
 
-function writeKeepReadme(lab: Lab, dir: string): void {
+/** The lab operator's connection to the lab's control plane. */
+function operatorConnection(lab: Lab): Connection {
   const l = lab.layout
+  const source = 'nixfleet demo'
+  return {
+    url: `https://127.0.0.1:${lab.port}`,
+    caCert: join(l.ca, 'ca.pem'),
+    clientCert: `${l.operator}.pem`,
+    clientKey: `${l.operator}.key`,
+    sources: { cp_url: source, ca_cert: source, client_cert: source, client_key: source },
+  }
+}
+
+function writeKeepReadme(lab: Lab, dir: string, halted: string): void {
+  const l = lab.layout
+  const conn = operatorConnection(lab)
+  const config = join(dir, 'operator.toml')
+  writeFileSync(
+    config,
+    formatFlatToml(
+      {
+        cp_url: conn.url,
+        ca_cert: conn.caCert,
+        client_cert: conn.clientCert,
+        client_key: conn.clientKey,
+      },
+      "the demo fleet's operator connection: export NIXFLEET_CONFIG=<this file>"
+    ),
+    { mode: 0o600 }
+  )
   const curl = `curl -s --cacert ${join(l.ca, 'ca.pem')} --cert ${l.operator}.pem --key ${l.operator}.key https://127.0.0.1:${lab.port}`
   writeFileSync(
     join(dir, 'README.md'),
@@ -333,6 +363,26 @@ function writeKeepReadme(lab: Lab, dir: string): void {
       '',
       'Everything here was made by `nixfleet demo`. While the demo runs, the control plane answers',
       `on https://127.0.0.1:${lab.port} with mutual TLS; the operator certificate is \`operator/lab.pem\`.`,
+      '',
+      'Point the operator commands at it and ask the fleet the day-two questions:',
+      '',
+      '```sh',
+      `export NIXFLEET_CONFIG=${config}`,
+      'nixfleet status                      # channels, rollouts, waves, host glyphs, problems',
+      'nixfleet status --watch              # the same, redrawn as it changes (Ctrl-C stops)',
+      'nixfleet hosts --problem             # hosts that need attention',
+      'nixfleet rollout list --all          # every rollout and how it ended',
+      `nixfleet rollout show ${halted}   # the halted rollout of release 2`,
+      `nixfleet rollout events ${halted} --host stable-01`,
+      'nixfleet quarantine list             # the failing canary closure of release 2',
+      'nixfleet host show stable-01         # its closure history, probes, certificate, events',
+      "nixfleet host retry stable-01 --reason 'try again' --yes   # refused (exit 1): release 3 converged",
+      'nixfleet rollout wait --channel stable   # exits 0: the current rollout converged',
+      'nixfleet audit                       # who did what and why',
+      'nixfleet ui                          # the dashboard on http://127.0.0.1:8088/ui/ (the demo serves one already)',
+      '```',
+      '',
+      'The same with curl:',
       '',
       '```sh',
       `${curl}/v1/hosts | jq`,
@@ -343,7 +393,7 @@ function writeKeepReadme(lab: Lab, dir: string): void {
       `nixfleet verify artifact --artifact ${l.releases}/fleet.resolved.json --signature ${l.releases}/fleet.resolved.json.sig --trust-file ${l.trust}`,
       '```',
       '',
-      `Logs: \`${l.logs}\` (one JSON object per line). Host state: \`hosts/<name>/\` (fake system, agent state dir).`,
+      `Logs: \`${l.logs}\` (one JSON object per line after its syslog priority, e.g. \`<6>{…}\`). Host state: \`hosts/<name>/\` (fake system, agent state dir).`,
       '',
     ].join('\n')
   )

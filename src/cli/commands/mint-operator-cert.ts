@@ -16,7 +16,7 @@ import { systemClock } from '../../runtime/clock.ts'
 /** The declaration of `nixfleet mint-operator-cert`. */
 export const mintOperatorCertSpec: CommandSpec = {
   name: 'mint-operator-cert',
-  summary: 'issue an operator client certificate from the fleet CA',
+  summary: 'issue an operator (or read-only viewer) client certificate from the fleet CA',
   usage: 'nixfleet mint-operator-cert --ca DIR --name NAME --out PREFIX [--role viewer]',
   options: {
     ca: {

@@ -8,17 +8,18 @@ import { type CpConnection, startLocalUi } from '../../ui/local.ts'
 import { type CommandSpec, type ParsedArgs, str } from '../args.ts'
 import { CliError, EXIT_OK } from '../errors.ts'
 import { readText } from '../io.ts'
+import { CONNECTION_OPTIONS, resolveConnection } from '../operator-config.ts'
 
 /** The declaration of `nixfleet ui`. */
 export const uiSpec: CommandSpec = {
   name: 'ui',
   summary: 'open the live fleet dashboard on this machine (talks to the CP as the operator)',
-  usage:
-    'nixfleet ui [--listen 127.0.0.1:8088] --cp-url URL --ca-cert FILE --client-cert FILE --client-key FILE',
+  usage: 'nixfleet ui [--listen 127.0.0.1:8088] [connection flags]',
   details:
     'Serves the dashboard at http://HOST:PORT/ui/ and passes its API calls to the control plane\n' +
     'over mutual TLS with the operator certificate. Binds to loopback unless told otherwise:\n' +
-    'anyone who can reach the listener acts with that certificate.',
+    'anyone who can reach the listener acts with that certificate. The connection comes from\n' +
+    'flags, NIXFLEET_* variables or the file `nixfleet config init` writes, as for `nixfleet status`.',
   options: {
     listen: {
       type: 'string',
@@ -26,47 +27,22 @@ export const uiSpec: CommandSpec = {
       description: 'where to serve the dashboard',
       default: '127.0.0.1:8088',
     },
-    'cp-url': {
-      type: 'string',
-      value: 'URL',
-      description: 'control plane URL',
-      env: 'NIXFLEET_CP_URL',
-    },
-    'ca-cert': {
-      type: 'string',
-      value: 'FILE',
-      description: 'fleet CA certificate (PEM)',
-      env: 'NIXFLEET_CA_CERT',
-    },
-    'client-cert': {
-      type: 'string',
-      value: 'FILE',
-      description: 'operator certificate (PEM)',
-      env: 'NIXFLEET_CLIENT_CERT',
-    },
-    'client-key': {
-      type: 'string',
-      value: 'FILE',
-      description: 'operator private key (PEM)',
-      env: 'NIXFLEET_CLIENT_KEY',
-    },
+    ...CONNECTION_OPTIONS,
   },
 }
 
-/** The CLI's connection settings: flags, else NIXFLEET_* environment variables. */
+/**
+ * The operator commands' connection settings (flags > NIXFLEET_* environment > the config file
+ * of `nixfleet config init`), read into memory.
+ */
 export async function connectionSettings(args: ParsedArgs): Promise<CpConnection> {
-  const need = (name: string): string => {
-    const v = str(args, name)
-    if (v === undefined || v === '') throw new CliError(`ui: --${name} is required`)
-    return v
-  }
-  const url = need('cp-url')
-  if (!/^https:\/\//.test(url)) throw new CliError('ui: --cp-url must be an https:// URL')
+  const c = resolveConnection(args)
+  if (!/^https:\/\//.test(c.url)) throw new CliError('ui: the control plane URL must be https://')
   return {
-    url,
-    caPem: await readText(need('ca-cert'), 'CA certificate'),
-    certPem: await readText(need('client-cert'), 'client certificate'),
-    keyPem: await readText(need('client-key'), 'client key'),
+    url: c.url,
+    caPem: await readText(c.caCert, 'CA certificate'),
+    certPem: await readText(c.clientCert, 'client certificate'),
+    keyPem: await readText(c.clientKey, 'client key'),
   }
 }
 

@@ -12,7 +12,7 @@
  *     /v1/whoami, /v1/openapi.json  agent, operator or viewer certificates
  *     /v1/hosts, /v1/rollouts…, /v1/channels(/:name), /v1/deferrals, /v1/operator/*   operators;
  *                                   viewers for GET (and /v1/operator/status before readiness)
- *   /v1/stream                    operators and viewers (server-sent status events)
+ *     /v1/stream                    operators and viewers (server-sent fleet status)
  *   /v1/operator/* POSTs          also the CSRF guard for browsers (`middleware/csrf.ts`)
  *   (every route, with its role, is listed in openapi.ts)
  *   /metrics                      operator or viewer certificates, never gated on readiness

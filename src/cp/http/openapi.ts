@@ -326,8 +326,9 @@ export const ROUTES: readonly RouteEntry[] = [
     method: 'GET',
     path: '/v1/stream',
     role: 'operator or viewer',
-    summary: 'the fleet status as server-sent events: a `snapshot`, then a `change` per change',
-    response: "`text/event-stream`; each event's data is `{channels, hosts, rollouts, budgets}`",
+    summary: 'server-sent fleet status: `snapshot`, then `change` messages',
+    response:
+      '`text/event-stream`: `snapshot` then `change`, each `{channels, hosts, rollouts, budgets}` with an `id:`; `Last-Event-ID` resumes',
   },
   {
     method: 'GET',

@@ -105,6 +105,7 @@ export class CpMutator {
   private loopDone: Promise<void> | undefined
   private planTimer: ReturnType<typeof setTimeout> | undefined
   private planQueued = false
+  private readonly commitListeners = new Set<() => void>()
 
   constructor(private readonly deps: MutatorDeps) {
     this.applier = new Applier(
@@ -172,6 +173,15 @@ export class CpMutator {
     return ok
   }
 
+  /**
+   * Calls `listener` after each committed batch (the status stream's change feed); returns
+   * the function that removes it.
+   */
+  onCommit(listener: () => void): () => void {
+    this.commitListeners.add(listener)
+    return () => this.commitListeners.delete(listener)
+  }
+
   /** Starts the loop. */
   start(): void {
     this.loopDone ??= this.loop()
@@ -221,6 +231,7 @@ export class CpMutator {
       }
       this.applier.flushWakeups()
       for (const reply of replies) reply()
+      for (const listener of this.commitListeners) listener()
       if (this.ctx.dirty) this.schedulePlan()
     }
   }

@@ -12,13 +12,16 @@ import { hostDetailView, hostsView, type HostViewContext } from '../views/hosts.
 // The latest events of one host shown with it.
 const HOST_EVENTS_SHOWN = 50
 
+/** What the host views need now: the CP's clock and the agents' heartbeat interval. */
+export const hostViewContext = (deps: AppDeps): HostViewContext => ({
+  now: deps.clock.now(),
+  heartbeatIntervalMs: heartbeatIntervalMsOf(deps.config.heartbeatIntervalMs),
+})
+
 /** The host routes. */
 export function hostRoutes(deps: AppDeps, gate: MiddlewareHandler<CpEnv>): Hono<CpEnv> {
   const app = new Hono<CpEnv>()
-  const ctx = (): HostViewContext => ({
-    now: deps.clock.now(),
-    heartbeatIntervalMs: heartbeatIntervalMsOf(deps.config.heartbeatIntervalMs),
-  })
+  const ctx = (): HostViewContext => hostViewContext(deps)
 
   app.get('/', gate, (c) => {
     const problem = c.req.query('problem')

@@ -1,133 +1,128 @@
 /**
- * `GET /v1/stream` (operators): the fleet status as server-sent events, what the dashboard and
- * `nixfleet status --watch` follow. The first event is `snapshot` (`{channels, hosts,
- * rollouts}`, the bodies of the list views); each later change of that status is a `change`
- * event carrying the whole new status. Every event has an `id:`; a reconnecting client gets a
- * fresh snapshot, so Last-Event-ID needs no replay. A comment line every 15 s keeps proxies from
- * timing the stream out. Invariants: the status is computed once per period for all clients and
- * only while some client listens; every stream ends when the server starts shutting down.
+ * `GET /v1/stream` (operator and viewer certificates): the fleet status pushed as server-sent events, so
+ * `nixfleet status --watch` and the dashboard redraw on change instead of polling every host.
+ * The first message is `snapshot`, the whole status `{channels, hosts, rollouts, budgets}` from
+ * the same views as `/v1/channels`, `/v1/hosts` and `/v1/rollouts` (`views/status.ts`); then `change`, the whole status again, each time it
+ * differs after a committed mutator batch (debounced, so a burst of heartbeats is one message).
+ * Every message carries an `id:`; a client that reconnects with `Last-Event-ID` gets the current
+ * snapshot (each message is complete, so nothing between is needed). A comment line every 15 s
+ * keeps proxies from closing an idle stream.
+ * Invariants: at most `MAX_SUBSCRIBERS` streams at once (503 beyond); the feed listens to the
+ * mutator only while someone is subscribed; a stream ends when the server starts closing.
  */
 import { Hono } from 'hono'
 import { streamSSE } from 'hono/streaming'
-import { budgetLimit, isClosed, isInFlight } from '../../../core/index.ts'
-import { heartbeatIntervalMsOf } from '../../config.ts'
-import type { CpState } from '../../state.ts'
 import type { AppDeps, CpEnv } from '../deps.ts'
+import { jsonError } from '../middleware/errors.ts'
 import { identityGate, READERS } from '../middleware/gates.ts'
-import { channelsView } from '../views/channels.ts'
-import { type HostViewContext, hostsView } from '../views/hosts.ts'
-import { rolloutsView } from '../views/rollouts.ts'
+import { streamStatus } from '../views/status.ts'
+import { hostViewContext } from './hosts.ts'
 
-// How often the status is compared with the last one sent: changes reach pages within a second.
-const CHECK_MS = 1_000
+/** Open streams at most: each holds a socket and a serialized status per change. */
+export const MAX_SUBSCRIBERS = 64
+// One message per burst of commits: heartbeats of a whole fleet land within this.
+const DEBOUNCE_MS = 250
 const KEEPALIVE_MS = 15_000
 
-/** The streamed status: what the list views show. Pure. */
-export function streamStatus(state: CpState, hostCtx: HostViewContext): Record<string, unknown> {
-  const release = state.release
-  const listed = channelsView(state, hostCtx.now)
-  // The channel rows, plus each channel's resolved waves (the overview's rows of tiles).
-  const channels = (listed.ok ? listed.body.channels : []).map((row) => ({
-    ...row,
-    waves: (release?.fleet.value.waves[row['name'] as never] ?? []).map((w, index) => ({
-      index,
-      hosts: w.hosts,
-      soakMinutes: w.soakMinutes,
-    })),
-  }))
-  // A budget's use: its hosts in flight in any live rollout (what the planner counts).
-  const inFlight = new Set<string>()
-  for (const records of Object.values(state.hosts))
-    for (const [host, r] of Object.entries(records)) if (isInFlight(r.phase)) inFlight.add(host)
-  // Budgets are fleet-wide; every live rollout holds the resolved copy it was opened with.
-  const budgets = new Map<string, { hosts: number; inFlight: number; maxInFlight: number | null }>()
-  for (const r of state.rollouts.values()) {
-    if (isClosed(r.record.phase)) continue
-    for (const b of r.budgets) {
-      budgets.set(JSON.stringify([b.hosts, b.maxInFlight, b.maxInFlightPct]), {
-        hosts: b.hosts.length,
-        inFlight: b.hosts.filter((h) => inFlight.has(h)).length,
-        maxInFlight: budgetLimit(b) ?? null,
-      })
-    }
-  }
-  return {
-    channels,
-    hosts: hostsView(state, hostCtx).hosts,
-    rollouts: rolloutsView(state).rollouts,
-    budgets: [...budgets.values()],
-  }
+type Listener = (id: number, data: string) => void
+
+/** The status document: channels with their waves, hosts, open rollouts, budgets. */
+export function statusDocument(deps: AppDeps): string {
+  return JSON.stringify(streamStatus(deps.state, hostViewContext(deps)))
 }
 
-type Listener = (id: number, json: string) => void
-
-/** One status computation per period, shared by every open stream. */
+/** The change feed: the status after each committed batch, when it changed. */
 class StatusFeed {
   private readonly listeners = new Set<Listener>()
-  private timer: ReturnType<typeof setInterval> | undefined
+  private unsubscribe: (() => void) | undefined
+  private timer: ReturnType<typeof setTimeout> | undefined
   private last = ''
   private id = 0
 
-  constructor(
-    private readonly state: CpState,
-    private readonly hostCtx: () => HostViewContext
-  ) {}
+  constructor(private readonly deps: AppDeps) {}
 
-  /** The current status and its id (a new id when it changed since the last look). */
-  current(): { id: number; json: string } {
-    const json = JSON.stringify(streamStatus(this.state, this.hostCtx()))
-    if (json !== this.last) {
-      this.last = json
+  /** The current status and its id (a new id when it changed since the last message). */
+  current(): { id: number; data: string } {
+    const data = statusDocument(this.deps)
+    if (data !== this.last) {
+      this.last = data
       this.id++
     }
-    return { id: this.id, json }
+    return { id: this.id, data }
   }
 
-  subscribe(fn: Listener): () => void {
-    this.listeners.add(fn)
-    this.timer ??= setInterval(() => this.tick(), CHECK_MS)
+  subscribe(listener: Listener): () => void {
+    this.listeners.add(listener)
+    this.unsubscribe ??= this.deps.mutator.onCommit(() => this.schedule())
     return () => {
-      this.listeners.delete(fn)
-      if (this.listeners.size === 0 && this.timer !== undefined) {
-        clearInterval(this.timer)
-        this.timer = undefined
-      }
+      this.listeners.delete(listener)
+      if (this.listeners.size > 0) return
+      this.unsubscribe?.()
+      this.unsubscribe = undefined
+      clearTimeout(this.timer)
+      this.timer = undefined
     }
   }
 
-  private tick(): void {
-    const before = this.id
-    const { id, json } = this.current()
-    if (id !== before) for (const fn of this.listeners) fn(id, json)
+  private schedule(): void {
+    if (this.timer !== undefined) return
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      const before = this.id
+      const { id, data } = this.current()
+      if (id !== before) for (const l of this.listeners) l(id, data)
+    }, DEBOUNCE_MS)
   }
 }
 
 /** The `/v1/stream` route (mounted under `/v1`). */
 export function streamRoutes(deps: AppDeps): Hono<CpEnv> {
   const app = new Hono<CpEnv>()
-  const feed = new StatusFeed(deps.state, () => ({
-    now: deps.clock.now(),
-    heartbeatIntervalMs: heartbeatIntervalMsOf(deps.config.heartbeatIntervalMs),
-  }))
-  app.get('/stream', identityGate(deps, READERS), (c) =>
-    streamSSE(c, async (stream) => {
-      const first = feed.current()
-      await stream.writeSSE({ event: 'snapshot', id: String(first.id), data: first.json })
-      let wake: () => void = () => {}
-      const ended = new Promise<void>((resolve) => (wake = resolve))
-      const unsubscribe = feed.subscribe((id, json) => {
-        stream.writeSSE({ event: 'change', id: String(id), data: json }).catch(() => wake())
+  const feed = new StatusFeed(deps)
+  // Counted when a stream is accepted, not when it subscribes, so a burst cannot overshoot.
+  let open = 0
+  app.get('/stream', identityGate(deps, READERS), (c) => {
+    if (open >= MAX_SUBSCRIBERS)
+      return jsonError(c, 503, `at most ${MAX_SUBSCRIBERS} status streams at once; retry later`)
+    open++
+    return streamSSE(c, async (stream) => {
+      const queue: { id: number; data: string }[] = []
+      let wake: (() => void) | undefined
+      const stop = feed.subscribe((id, data) => {
+        queue.push({ id, data })
+        wake?.()
       })
-      const keepalive = setInterval(() => {
-        stream.write(': keep-alive\n\n').catch(() => wake())
-      }, KEEPALIVE_MS)
-      stream.onAbort(() => wake())
-      if (deps.closing.aborted) wake()
-      deps.closing.addEventListener('abort', () => wake(), { once: true })
-      await ended
-      clearInterval(keepalive)
-      unsubscribe()
+      const done = new Promise<void>((resolve) => {
+        const end = () => resolve()
+        stream.onAbort(end)
+        if (deps.closing.aborted) end()
+        else deps.closing.addEventListener('abort', end, { once: true })
+      })
+      try {
+        const first = feed.current()
+        await stream.writeSSE({ event: 'snapshot', id: String(first.id), data: first.data })
+        for (;;) {
+          const next = queue.shift()
+          if (next !== undefined) {
+            await stream.writeSSE({ event: 'change', id: String(next.id), data: next.data })
+            continue
+          }
+          const woke = new Promise<'wake'>((resolve) => (wake = () => resolve('wake')))
+          let keepalive: ReturnType<typeof setTimeout> | undefined
+          const idle = new Promise<'idle'>(
+            (resolve) => (keepalive = setTimeout(() => resolve('idle'), KEEPALIVE_MS))
+          )
+          const why = await Promise.race([woke, idle, done.then(() => 'done' as const)])
+          clearTimeout(keepalive)
+          wake = undefined
+          if (why === 'done' || stream.aborted) return
+          if (why === 'idle') await stream.write(': keep-alive\n\n')
+        }
+      } finally {
+        stop()
+        open--
+      }
     })
-  )
+  })
   return app
 }
