@@ -6,6 +6,8 @@
  * has its own SSH host key, state directory and fake NixOS system (closures are directories
  * whose `switch-to-configuration` flips a symlink, fails, hangs or asks for a reboot).
  * Invariants: every file lives under `dir`; `close()` stops every process it started.
+ * Host setup is in hosts.ts and the fake system in fake-system.ts; what stays here is the fleet's
+ * lifecycle (create, release, start/stop, close), one class the tests drive.
  */
 import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
 import { basename, join } from 'node:path'

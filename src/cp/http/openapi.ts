@@ -6,6 +6,7 @@
  * dialect OpenAPI 3.1 uses), so the document cannot drift from what the routes validate.
  * Invariant: every route the app registers is in `ROUTES` and nothing else is (checked by
  * openapi.test.ts against the app's own route list): a route added elsewhere adds its entry here.
+ * The file is long because the table is: one entry per route, kept whole so it reads as the API.
  */
 import { toJsonSchema } from '@valibot/to-json-schema'
 import type * as v from 'valibot'
