@@ -6,16 +6,12 @@
  */
 import { type Answer, type Json, act, get, statusOf, type Status } from './api.ts'
 import { h, replace } from './dom.ts'
-import {
-  auditPage,
-  type Ctx,
-  hostPage,
-  invalidate,
-  logFilter,
-  overview,
-  quarantinesPage,
-  rolloutPage,
-} from './views.ts'
+import { hostPage } from './pages/host.ts'
+import { auditPage, quarantinesPage } from './pages/lists.ts'
+import { overview } from './pages/overview.ts'
+import { rolloutPage } from './pages/rollout.ts'
+import { logFilter } from './pages/rollout-log.ts'
+import { type Ctx, invalidate } from './pages/shared.ts'
 
 const RETRY_MS = [1_000, 2_000, 5_000]
 
