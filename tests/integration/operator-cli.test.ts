@@ -406,17 +406,23 @@ describe('operator commands on a fleet through a converged, a halted and a fixed
     })()
     const until = (what: string, check: () => boolean) =>
       poll(() => `watch printing ${what} (so far: ${seen.join('')})`, check)
-    // The first message is the snapshot: every host once.
-    await until('the snapshot', () => HOSTS.every((h) => seen.join('').includes(`${h}: `)))
-    commit3 = await lab.release(closures('r3'))
-    await lab.refresh()
-    const wait = await nf(['rollout', 'wait', '--channel', 'stable', '--timeout', '120s'])
-    expect(wait.code).toBe(0)
-    expect(wait.stderr).toContain(`stable@${commit3}`)
-    await until('the new rollout', () =>
-      seen.join('').includes(`stable: rollout stable@${commit3}`)
-    )
-    await until('hosts converging', () => /web-1: \w+ → Converged/.test(seen.join('')))
+    // A failed expectation must not leave the watcher running after the suite.
+    try {
+      // The first message is the snapshot: every host once.
+      await until('the snapshot', () => HOSTS.every((h) => seen.join('').includes(`${h}: `)))
+      commit3 = await lab.release(closures('r3'))
+      await lab.refresh()
+      const wait = await nf(['rollout', 'wait', '--channel', 'stable', '--timeout', '120s'])
+      expect(wait.code).toBe(0)
+      expect(wait.stderr).toContain(`stable@${commit3}`)
+      await until('the new rollout', () =>
+        seen.join('').includes(`stable: rollout stable@${commit3}`)
+      )
+      await until('hosts converging', () => /web-1: \w+ → Converged/.test(seen.join('')))
+    } catch (e) {
+      watch.kill('SIGKILL')
+      throw e
+    }
     watch.kill('SIGTERM')
     expect(await watch.exited).toBe(0)
     await reading
