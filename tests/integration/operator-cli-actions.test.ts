@@ -13,9 +13,9 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from '
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Lab } from '../../src/lab/lab.ts'
+import type { Lab } from '../../src/lab/lab.ts'
 import { nixfleetBin } from '../support/binary.ts'
-import { collect, operatorCli, poll } from '../support/operator-cli.ts'
+import { canaryFleet, collect, operatorCli, poll } from '../support/operator-cli.ts'
 
 // A whole fleet of processes on a loaded 2-core machine.
 setDefaultTimeout(180_000)
@@ -56,24 +56,7 @@ let good = ''
 beforeAll(async () => {
   bin = await nixfleetBin()
   dir = mkdtempSync(join(tmpdir(), 'nixfleet-operator-cli-actions-'))
-  lab = await Lab.create({
-    dir: join(dir, 'lab'),
-    bin,
-    plan: {
-      channels: [
-        {
-          name: 'stable',
-          soakMinutes: [0, 0],
-          onHealthFailure: 'rollback-and-halt',
-          sustainedFailureSecs: 2,
-        },
-      ],
-      hosts: [
-        { name: 'canary', channel: 'stable', wave: 0 },
-        { name: 'web-1', channel: 'stable', wave: 1 },
-      ],
-    },
-  })
+  lab = await canaryFleet(join(dir, 'lab'), bin, ['web-1'], 2)
   await lab.release({
     canary: lab.closure('canary', 'r1-canary'),
     'web-1': lab.closure('web-1', 'r1-web-1'),
@@ -149,11 +132,12 @@ describe('operator interventions on a rollout whose canary fails', () => {
       stdin: 'ignore',
     })
     const out = collect(watch.stdout)
+    // Whole lines only: a document may arrive in several chunks.
     const docs = (): StatusDoc[] =>
       out
         .text()
         .split('\n')
-        .filter((l) => l !== '')
+        .slice(0, -1)
         .map((l) => JSON.parse(l) as StatusDoc)
     const host = (d: StatusDoc, name: string) => d.hosts.find((h) => h.hostname === name)
     await poll(
@@ -206,6 +190,7 @@ describe('operator interventions on a rollout whose canary fails', () => {
     watch.kill('SIGTERM')
     expect(await watch.exited).toBe(0)
     await out.done
+    expect(out.text().endsWith('\n')).toBe(true)
     expect(docs().length).toBeGreaterThan(1)
 
     const wait = await nf(['rollout', 'wait', abbrev, '--timeout', '120s'])

@@ -12,9 +12,9 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from '
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Lab } from '../../src/lab/lab.ts'
+import type { Lab } from '../../src/lab/lab.ts'
 import { nixfleetBin } from '../support/binary.ts'
-import { collect, operatorCli, poll } from '../support/operator-cli.ts'
+import { canaryFleet, collect, operatorCli, poll } from '../support/operator-cli.ts'
 
 // A whole fleet of processes on a loaded 2-core machine.
 setDefaultTimeout(180_000)
@@ -50,25 +50,7 @@ beforeAll(async () => {
   bin = await nixfleetBin()
   dir = mkdtempSync(join(tmpdir(), 'nixfleet-operator-cli-'))
   config = join(dir, 'home', 'operator.toml')
-  lab = await Lab.create({
-    dir: join(dir, 'lab'),
-    bin,
-    plan: {
-      channels: [
-        {
-          name: 'stable',
-          soakMinutes: [0, 0],
-          onHealthFailure: 'rollback-and-halt',
-          sustainedFailureSecs: 3,
-        },
-      ],
-      hosts: [
-        { name: 'canary', channel: 'stable', wave: 0 },
-        { name: 'web-1', channel: 'stable', wave: 1 },
-        { name: 'web-2', channel: 'stable', wave: 1 },
-      ],
-    },
-  })
+  lab = await canaryFleet(join(dir, 'lab'), bin, ['web-1', 'web-2'], 3)
   commit1 = await lab.release(closures('r1'))
   await lab.startControlPlane()
   for (const h of HOSTS) lab.startAgent(h)

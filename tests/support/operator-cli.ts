@@ -3,8 +3,10 @@
  * process per command with the environment the test gives (the connection settings), its exit
  * code and output; `ok` for a command that must succeed, `json` for its parsed `--json` output;
  * `poll` for a condition with a deadline; `collect` for the output of a long-running command
- * (`status --watch`) while it runs. No fixed sleeps: every wait is for a condition.
+ * (`status --watch`) while it runs; `canaryFleet`, the lab fleet these tests run against. No fixed
+ * sleeps: every wait is for a condition.
  */
+import { Lab } from '../../src/lab/lab.ts'
 
 /** What a command did. */
 export type Run = { code: number; stdout: string; stderr: string }
@@ -74,4 +76,35 @@ export function collect(stream: ReadableStream<Uint8Array>): {
     for await (const chunk of stream) seen.push(decoder.decode(chunk, { stream: true }))
   })()
   return { text: () => seen.join(''), done }
+}
+
+/**
+ * The lab fleet of the operator CLI tests (no process runs yet): channel `stable`, the canary
+ * alone in wave 0 and `others` in wave 1, no soak; a canary that fails its probe for
+ * `sustainedFailureSecs` is rolled back, its closure quarantined and the rollout halted.
+ */
+export function canaryFleet(
+  dir: string,
+  bin: string,
+  others: readonly string[],
+  sustainedFailureSecs: number
+): Promise<Lab> {
+  return Lab.create({
+    dir,
+    bin,
+    plan: {
+      channels: [
+        {
+          name: 'stable',
+          soakMinutes: [0, 0],
+          onHealthFailure: 'rollback-and-halt',
+          sustainedFailureSecs,
+        },
+      ],
+      hosts: [
+        { name: 'canary', channel: 'stable', wave: 0 },
+        ...others.map((name) => ({ name, channel: 'stable', wave: 1 })),
+      ],
+    },
+  })
 }
