@@ -12,13 +12,12 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from '
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Lab } from '../../src/lab/lab.ts'
+import type { Lab } from '../../src/lab/lab.ts'
 import { nixfleetBin } from '../support/binary.ts'
+import { canaryFleet, collect, operatorCli, poll } from '../support/operator-cli.ts'
 
 // A whole fleet of processes on a loaded 2-core machine.
 setDefaultTimeout(180_000)
-
-type Run = { code: number; stdout: string; stderr: string }
 
 const HOSTS = ['canary', 'web-1', 'web-2'] as const
 let bin = ''
@@ -33,24 +32,7 @@ const baseEnv = (): Record<string, string> => ({
   NO_COLOR: '1',
 })
 
-async function nf(args: readonly string[], env: Record<string, string> = baseEnv()): Promise<Run> {
-  const proc = Bun.spawn([bin, ...args], { env, stdout: 'pipe', stderr: 'pipe', stdin: 'ignore' })
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ])
-  return { code, stdout, stderr }
-}
-
-/** Runs a command that must succeed, and parses its stdout when `--json` was asked. */
-async function ok(args: readonly string[]): Promise<Run> {
-  const r = await nf(args)
-  if (r.code !== 0) throw new Error(`nixfleet ${args.join(' ')} exited ${r.code}: ${r.stderr}`)
-  return r
-}
-const json = async <T = Record<string, unknown>>(args: readonly string[]): Promise<T> =>
-  JSON.parse((await ok([...args, '--json'])).stdout) as T
+const { nf, ok, json } = operatorCli(() => bin, baseEnv)
 
 const closures = (release: string, broken?: string) =>
   Object.fromEntries(
@@ -60,21 +42,6 @@ const closures = (release: string, broken?: string) =>
     ])
   )
 
-/** Polls `check` every 100 ms until it returns a value; fails naming `what` after 60 s. */
-async function poll<T>(
-  what: string | (() => string),
-  check: () => Promise<T | false> | T | false
-): Promise<T> {
-  const deadline = performance.now() + 60_000
-  for (;;) {
-    const value = await check()
-    if (value !== false) return value
-    if (performance.now() > deadline)
-      throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`)
-    await Bun.sleep(100)
-  }
-}
-
 let commit1 = ''
 let commit2 = ''
 let commit3 = ''
@@ -83,25 +50,7 @@ beforeAll(async () => {
   bin = await nixfleetBin()
   dir = mkdtempSync(join(tmpdir(), 'nixfleet-operator-cli-'))
   config = join(dir, 'home', 'operator.toml')
-  lab = await Lab.create({
-    dir: join(dir, 'lab'),
-    bin,
-    plan: {
-      channels: [
-        {
-          name: 'stable',
-          soakMinutes: [0, 0],
-          onHealthFailure: 'rollback-and-halt',
-          sustainedFailureSecs: 3,
-        },
-      ],
-      hosts: [
-        { name: 'canary', channel: 'stable', wave: 0 },
-        { name: 'web-1', channel: 'stable', wave: 1 },
-        { name: 'web-2', channel: 'stable', wave: 1 },
-      ],
-    },
-  })
+  lab = await canaryFleet(join(dir, 'lab'), bin, ['web-1', 'web-2'], 3)
   commit1 = await lab.release(closures('r1'))
   await lab.startControlPlane()
   for (const h of HOSTS) lab.startAgent(h)
@@ -399,35 +348,31 @@ describe('operator commands on a fleet through a converged, a halted and a fixed
       stderr: 'pipe',
       stdin: 'ignore',
     })
-    const seen: string[] = []
-    const reading = (async () => {
-      const decoder = new TextDecoder()
-      for await (const chunk of watch.stdout) seen.push(decoder.decode(chunk))
-    })()
+    const seen = collect(watch.stdout)
     const until = (what: string, check: () => boolean) =>
-      poll(() => `watch printing ${what} (so far: ${seen.join('')})`, check)
+      poll(() => `watch printing ${what} (so far: ${seen.text()})`, check)
     // A failed expectation must not leave the watcher running after the suite.
     try {
       // The first message is the snapshot: every host once.
-      await until('the snapshot', () => HOSTS.every((h) => seen.join('').includes(`${h}: `)))
+      await until('the snapshot', () => HOSTS.every((h) => seen.text().includes(`${h}: `)))
       commit3 = await lab.release(closures('r3'))
       await lab.refresh()
       const wait = await nf(['rollout', 'wait', '--channel', 'stable', '--timeout', '120s'])
       expect(wait.code).toBe(0)
       expect(wait.stderr).toContain(`stable@${commit3}`)
       await until('the new rollout', () =>
-        seen.join('').includes(`stable: rollout stable@${commit3}`)
+        seen.text().includes(`stable: rollout stable@${commit3}`)
       )
-      await until('hosts converging', () => /web-1: \w+ → Converged/.test(seen.join('')))
+      await until('hosts converging', () => /web-1: \w+ → Converged/.test(seen.text()))
     } catch (e) {
       watch.kill('SIGKILL')
       throw e
     }
     watch.kill('SIGTERM')
     expect(await watch.exited).toBe(0)
-    await reading
+    await seen.done
     // Not a terminal: change lines only, no redraw escapes.
-    expect(seen.join('')).not.toContain('\x1b[')
+    expect(seen.text()).not.toContain('\x1b[')
 
     const r2 = await json<{ outcome: { kind: string } }>(['rollout', 'show', `stable@${commit2}`])
     expect(r2.outcome.kind).toBe('cancelled')
