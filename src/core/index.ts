@@ -86,6 +86,7 @@ export { convergenceViolations, failingEnforceProbes, sustainedFailure } from '.
 export {
   DEFAULT_SOAK_MINUTES,
   DEFAULT_SUSTAINED_FAILURE_MS,
+  deferredCountsAsDoneOf,
   resolveHostPolicy,
   sustainedFailureMsOf,
 } from './host/policy.ts'

@@ -182,7 +182,7 @@ export function viewRoutes(deps: AppDeps): Hono<CpEnv> {
     respond(c, channelView(state, c.req.param('name'), deps.clock.now()))
   )
 
-  app.get('/deferrals', operator, (c) => c.json(deferralsView(state)))
+  app.get('/deferrals', operator, (c) => c.json(deferralsView(state, deps.clock.now())))
 
   return app
 }

@@ -5,7 +5,7 @@
  * hosts held by a gate). Pure: functions of the state snapshot and the time the route passes.
  * Invariant: `stale` is the planner's freshness gate's verdict (core `manifestFreshness`).
  */
-import { isClosed, manifestFreshness } from '../../../core/index.ts'
+import { deferredCountsAsDoneOf, isClosed, manifestFreshness } from '../../../core/index.ts'
 import { highWaterKey } from '../../../core/release/anti-rollback.ts'
 import { channelFreshnessWindowSecs } from '../../../core/release/freshness.ts'
 import { toRfc3339 } from '../../../proto/common.ts'
@@ -85,7 +85,10 @@ export function channelView(
 }
 
 /** The `/v1/deferrals` body. */
-export function deferralsView(state: CpState): {
+export function deferralsView(
+  state: CpState,
+  now: number
+): {
   deferrals: { channel: string; targetRef: string; blockedBy: string; reason: string }[]
   hostDeferrals: {
     rolloutId: string
@@ -112,6 +115,7 @@ export function deferralsView(state: CpState): {
         if (pred === undefined) continue
         const predRollout = state.rollouts.get(pred.rolloutId)
         if (predRollout !== undefined && isClosed(predRollout.record.phase)) continue
+        if (predRollout?.record.halt === null && doneWithDeferred(state, pred, now)) continue
         deferrals.push({
           channel,
           targetRef: m.value.channelRef,
@@ -133,4 +137,25 @@ export function deferralsView(state: CpState): {
   }
   hostDeferrals.sort((a, b) => (a.rolloutId + a.hostname < b.rolloutId + b.hostname ? -1 : 1))
   return { deferrals, hostDeferrals }
+}
+
+/**
+ * Whether an open predecessor lets its successors go as the planner's channel-edges gate does:
+ * its policy counts a Deferred host as done (`healthGate.deferredCountsAsDone`) and every host of
+ * it is Deferred, or Converged with its soak over on the CP's clock.
+ */
+function doneWithDeferred(
+  state: CpState,
+  pred: AdoptedRelease['manifests'][string],
+  now: number
+): boolean {
+  const m = pred.value
+  if (!deferredCountsAsDoneOf(m.healthGate) || m.hostSet.length === 0) return false
+  return m.hostSet.every((e) => {
+    const phase = state.host(pred.rolloutId, e.hostname)?.phase
+    const soakEnd = state.soakEndsAt[pred.rolloutId]?.[e.hostname]
+    return (
+      phase === 'Deferred' || (phase === 'Converged' && (soakEnd === undefined || soakEnd <= now))
+    )
+  })
 }

@@ -190,7 +190,7 @@ describe('channel and operator views', () => {
       status: 503,
       error: 'no verified fleet yet',
     })
-    expect(deferralsView(s)).toEqual({ deferrals: [], hostDeferrals: [] })
+    expect(deferralsView(s, 0)).toEqual({ deferrals: [], hostDeferrals: [] })
     expect(refreshView(s, false)).toEqual({
       refreshed: false,
       fleet: null,
@@ -203,7 +203,7 @@ describe('channel and operator views', () => {
     const s = new CpState()
     s.gateBlocks.set(pairKey(B, 'h2'), { gate: 'halted', reason: 'r2', since: T })
     s.gateBlocks.set(pairKey(A, 'h9'), { gate: 'wave-promotion', reason: 'r9', since: T })
-    expect(deferralsView(s).hostDeferrals.map((d) => [d.rolloutId, d.hostname])).toEqual([
+    expect(deferralsView(s, 0).hostDeferrals.map((d) => [d.rolloutId, d.hostname])).toEqual([
       [A, 'h9'],
       [B, 'h2'],
     ])
