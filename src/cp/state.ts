@@ -37,6 +37,7 @@ import type { HeartbeatRequest } from '../proto/agent.ts'
 import type { BootstrapNonceEntry } from '../proto/bootstrap.ts'
 import type { FleetResolved } from '../proto/fleet.ts'
 import type { RolloutManifest } from '../proto/manifest.ts'
+import { ClosureBook } from './closures.ts'
 
 /** A signed artifact the CP adopted: its exact bytes, signature and what verification proved. */
 export type AdoptedArtifact<T> = {
@@ -131,6 +132,8 @@ export class CpState {
   /** The rollouts each host has a live record in. */
   readonly byHost = new Map<string, Set<string>>()
   readonly quarantines = new Map<string, Map<string, number>>()
+  /** The binary cache the CP checks target closures in, and what it found (per process). */
+  readonly closures = new ClosureBook()
   readonly revocations = new Map<string, StoredRevocation>()
   /** The queued dispatches by host, then rollout. */
   readonly dispatch = new Map<string, Map<string, QueuedDispatch>>()
