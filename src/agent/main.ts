@@ -16,6 +16,7 @@ import { createLogger, redactConfig } from '../runtime/log.ts'
 import type { Logger } from '../runtime/log.ts'
 import { readCurrentClosure } from './activation.ts'
 import { AnchorStore } from './anchors.ts'
+import { serveClosureProxy } from './closure-proxy.ts'
 import { type AgentConfig, agentFreshnessWindowSecs } from './config.ts'
 import { AgentClient, describeClientError } from './cp-client.ts'
 import { enroll, EnrollmentError } from './enroll.ts'
@@ -104,6 +105,15 @@ export async function runAgent(config: AgentConfig, opts: RunOptions): Promise<n
   const currentClosure = (): string | undefined => readCurrentClosure(system.currentSystem)
   let refreshGauges = (): void => {}
   const metricsServer = startMetrics(config, metrics, () => refreshGauges(), log)
+  const closureProxy =
+    config.closureProxyListen === undefined
+      ? undefined
+      : serveClosureProxy({
+          listen: config.closureProxyListen,
+          client,
+          storeDir: system.nixStoreDir,
+          log: log.child('closure-proxy'),
+        })
 
   try {
     if (!identity.enrolled) {
@@ -120,6 +130,7 @@ export async function runAgent(config: AgentConfig, opts: RunOptions): Promise<n
     }
   } catch (e) {
     metricsServer?.stop()
+    closureProxy?.stop()
     if (e instanceof EnrollmentError && stop.aborted) return 0
     if (e instanceof EnrollmentError) throw new AgentStartError(e.message)
     throw e
@@ -333,6 +344,7 @@ export async function runAgent(config: AgentConfig, opts: RunOptions): Promise<n
   await Promise.race([Promise.allSettled(loops), sleep(SHUTDOWN_JOIN_MS)])
   const flush = await drainer.drainOnce(AbortSignal.timeout(SHUTDOWN_FLUSH_MS), SHUTDOWN_FLUSH_MS)
   metricsServer?.stop()
+  closureProxy?.stop()
   log.info('stopped', { flushed: flush.posted, pending: outbox.depth() })
   return 0
 }

@@ -9,7 +9,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import { narinfoName } from '../../src/runtime/binary-cache.ts'
-import { localCache, serveDir } from '../support/binary-cache.ts'
+import { AgentClient } from '../../src/agent/cp-client.ts'
+import { serveClosureProxy } from '../../src/agent/closure-proxy.ts'
+import { createLogger } from '../../src/runtime/log.ts'
+import { fetchInto, localCache, serveDir, type LocalCache } from '../support/binary-cache.ts'
 import { labPerTest, startCp, twoWaves } from './cp-support.ts'
 
 const env = labPerTest()
@@ -19,8 +22,9 @@ describe('closure proxy', () => {
   let http: ReturnType<typeof serveDir>
   let closure = ''
   let cacheDir = ''
+  let cache: LocalCache
   beforeAll(async () => {
-    const cache = await localCache(root)
+    cache = await localCache(root)
     const path = await cache.add('nixos-system-h1', 'h1 release 1, proxied')
     await cache.push(path)
     closure = basename(path)
@@ -60,5 +64,57 @@ describe('closure proxy', () => {
 
     const gone = await agent.send('GET', `/v1/agent/closure/nar/${'0'.repeat(52)}.nar.xz`)
     expect(gone.status).toBe(404)
+  })
+
+  test("a host's Nix substitutes through the agent's local proxy and the CP, checking the cache's key", async () => {
+    env.lab.publish(twoWaves)
+    const t = (env.t = await startCp(env.lab, { config: { closureUpstream: http.url } }))
+    const tls = { ca: env.lab.ca.certPem, ...(await env.lab.agentCert('h1')) }
+    const client = new AgentClient({
+      baseUrl: `https://localhost:${t.port}`,
+      identity: () => tls,
+      userAgent: 'nixfleet-agent/test',
+    })
+    const log = createLogger({ component: 'proxy-test', level: 'error' })
+    const proxy = serveClosureProxy({
+      listen: { hostname: '127.0.0.1', port: 0 },
+      client,
+      storeDir: '/nix/store',
+      log,
+    })
+    try {
+      const local = `http://127.0.0.1:${proxy.port}`
+      expect(await (await fetch(`${local}/nix-cache-info`)).text()).toContain(
+        'StoreDir: /nix/store'
+      )
+      expect((await fetch(`${local}/anything-else`)).status).toBe(404)
+      const upstreamBefore = http.requests.length
+      const ok = await fetchInto(
+        local,
+        join(root, 'host-a'),
+        `/nix/store/${closure}`,
+        cache.publicKey
+      )
+      expect(ok).toMatchObject({ code: 0 })
+      expect(readFileSync(join(root, 'host-a', 'nix', 'store', closure), 'utf8')).toBe(
+        'h1 release 1, proxied\n'
+      )
+      // It came through the CP from the upstream: the narinfo, then the NAR.
+      const fetched = http.requests.slice(upstreamBefore).filter((r) => r.startsWith('GET '))
+      expect(fetched).toContain(`GET /${narinfoName(closure)}`)
+      expect(fetched.filter((r) => r.startsWith('GET /nar/'))).toHaveLength(1)
+      // The proxy widens reach, not trust: a host that does not trust the cache's key refuses it.
+      const otherKey = `other-cache:${cache.publicKey.split(':')[1]}`
+      const refused = await fetchInto(
+        local,
+        join(root, 'host-b'),
+        `/nix/store/${closure}`,
+        otherKey
+      )
+      expect(refused.code).not.toBe(0)
+      expect(refused.stderr).toContain('lacks a valid signature')
+    } finally {
+      proxy.stop()
+    }
   })
 })

@@ -1,15 +1,15 @@
 /**
  * A real local Nix binary cache for tests: a `file://` directory filled by Nix itself
- * (`nix-store --add`, `nix copy --to file://…`, `nix store sign` with a key from
+ * (`nix-build` of a trivial derivation, `nix copy --to file://…`, `nix store sign` with a key from
  * `nix-store --generate-binary-cache-key`), optionally served over HTTP by a small Bun server
  * that answers HEAD and GET for its files and 404 for the rest, counting requests.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 const NIX_ENV = {
   ...process.env,
-  NIX_CONFIG: 'experimental-features = nix-command\nsubstituters =',
+  NIX_CONFIG: 'experimental-features = nix-command\nsubstituters =\nsandbox = false',
 }
 
 async function nix(argv: string[]): Promise<string> {
@@ -29,7 +29,10 @@ export type LocalCache = {
   readonly url: string
   /** The cache's public key (`name:base64`), what hosts put in `trusted-public-keys`. */
   readonly publicKey: string
-  /** Adds a store path named `name` holding `content`, without pushing it; its full path. */
+  /**
+   * Builds a store path named `name` holding `content` (input-addressed, like a NixOS system, so
+   * a store that fetches it needs a trusted signature), without pushing it; its full path.
+   */
   add(name: string, content: string): Promise<string>
   /** Pushes a store path into the cache and signs it there. */
   push(storePath: string): Promise<void>
@@ -48,10 +51,23 @@ export async function localCache(root: string, keyName = 'test-cache-1'): Promis
     url,
     publicKey: (await Bun.file(pk).text()).trim(),
     async add(name, content) {
-      const src = join(root, 'src', name)
-      mkdirSync(join(root, 'src'), { recursive: true })
-      if (!existsSync(src)) writeFileSync(src, content)
-      return nix(['nix-store', '--add', src])
+      const expr = join(root, 'drv.nix')
+      writeFileSync(
+        expr,
+        '{ name, content }: derivation { inherit name; system = builtins.currentSystem; ' +
+          'builder = "/bin/sh"; args = [ "-c" "echo \'${content}\' > $out" ]; }\n'
+      )
+      return nix([
+        'nix-build',
+        expr,
+        '--argstr',
+        'name',
+        name,
+        '--argstr',
+        'content',
+        content,
+        '--no-out-link',
+      ])
     },
     async push(storePath) {
       await nix(['nix', 'copy', '--to', url, storePath])
@@ -77,4 +93,33 @@ export function serveDir(dir: string): { url: string; requests: string[]; stop()
     },
   })
   return { url: `http://127.0.0.1:${server.port}`, requests, stop: () => void server.stop(true) }
+}
+
+/**
+ * `nix copy` of `storePath` from the binary cache at `from` into a fresh chroot store `root`,
+ * trusting only `publicKey`: what a host's Nix does when it substitutes. Exit code and stderr.
+ */
+export async function fetchInto(
+  from: string,
+  root: string,
+  storePath: string,
+  publicKey: string
+): Promise<{ code: number; stderr: string }> {
+  const p = Bun.spawn(
+    [
+      'nix',
+      'copy',
+      '--from',
+      from,
+      '--to',
+      root,
+      '--option',
+      'trusted-public-keys',
+      publicKey,
+      storePath,
+    ],
+    { stdout: 'pipe', stderr: 'pipe', env: NIX_ENV }
+  )
+  const [stderr, code] = await Promise.all([new Response(p.stderr).text(), p.exited])
+  return { code, stderr }
 }
