@@ -266,7 +266,7 @@ function agentConfigFromArgs(args: ParsedArgs): AgentConfig {
     !['127.0.0.1', '::1', 'localhost'].includes(closureProxyListen?.hostname ?? '')
   )
     throw new CliError(
-      'agent: --closure-proxy-listen must be a loopback HOST:PORT, e.g. 127.0.0.1:9102'
+      'agent: --closure-proxy-listen must be a loopback HOST:PORT, e.g. 127.0.0.1:9465'
     )
   const sshHostKeyFile = hostKeyFile(args)
   const ms = (name: string, min = 1): number => positiveNumber(args, name, { integer: true, min })
