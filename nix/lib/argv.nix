@@ -75,6 +75,7 @@ rec {
       manifestFreshnessWindowSecs ? null,
       metricsListen ? null,
       closureProxyListen ? null,
+      prefetch ? false,
       logLevel ? null,
       currentSystem,
       systemProfile,
@@ -110,6 +111,7 @@ rec {
     ++ opt "--manifest-freshness-window-secs" manifestFreshnessWindowSecs
     ++ opt "--metrics-listen" metricsListen
     ++ opt "--closure-proxy-listen" closureProxyListen
+    ++ flagIf prefetch "--prefetch"
     ++ opt "--log-level" logLevel
     # Explicit paths rather than $PATH lookups: the unit's environment is not the operator's.
     ++ [

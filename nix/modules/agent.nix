@@ -60,6 +60,7 @@ let
       metricsListen
       logLevel
       extraArgs
+      prefetch
       ;
     closureProxyListen = if cfg.closureProxy.enable then proxyListen else null;
     healthChecksConfig = if hasProbes then defaults.healthChecksConfig else null;
@@ -323,6 +324,13 @@ in
         description = "Loopback port of the agent's local binary cache (127.0.0.1 only).";
       };
     };
+
+    prefetch = lib.mkEnableOption ''
+        pre-fetch: as soon as the signed manifest of this host's channel names a new target
+        closure, realise it in the background (`nix-store --realise`, no switch) at the lowest
+        CPU and I/O priority, one at a time, so the switch is short when the host's wave opens and
+        a cache outage after publication does not stall the rollout. The host view shows
+        `prefetched`'';
 
     logLevel = logLevelOption "the agent";
 

@@ -32,5 +32,6 @@
       ];
     };
     metricsListen = "127.0.0.1:9464";
+    prefetch = true;
   };
 }

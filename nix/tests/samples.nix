@@ -164,6 +164,7 @@ let
           manifestFreshnessWindowSecs = 7200;
           metricsListen = "127.0.0.1:9464";
           closureProxyListen = "127.0.0.1:9465";
+          prefetch = true;
           logLevel = "debug";
           extraArgs = [
             "--switch-timeout-secs"

@@ -35,6 +35,8 @@ export type AgentConfig = {
    * The loopback address of the local substituter that forwards to the CP's closure proxy
    * (`--closure-proxy-listen`); unset, none.
    */
+  /** Realise the next target closure in the background before its dispatch (`--prefetch`). */
+  readonly prefetch?: boolean
   readonly closureProxyListen?: { readonly hostname: string; readonly port: number } | undefined
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error'
   readonly system: SystemPaths

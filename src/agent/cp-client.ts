@@ -75,6 +75,7 @@ export type HeartbeatBody = {
     readonly message: string
     readonly since: string
   } | null
+  readonly prefetched_closure?: string | null
 }
 
 /** The body of `POST /v1/agent/events`. */

@@ -34,6 +34,7 @@ import { DispatchPoller } from './workers/dispatch-poll.ts'
 import { Drainer } from './workers/drainer.ts'
 import { BOOT_HEARTBEAT_TIMEOUT_MS, HeartbeatWorker } from './workers/heartbeat.ts'
 import { runManifestPoll } from './workers/manifest-poll.ts'
+import { PrefetchWorker } from './workers/prefetch.ts'
 import { ProbeWorker } from './workers/probes.ts'
 import { RenewalWorker } from './workers/renewal.ts'
 import { runTicker } from './workers/tick.ts'
@@ -276,8 +277,27 @@ export async function runAgent(config: AgentConfig, opts: RunOptions): Promise<n
     reanchoredAt: () => reanchoredAt,
     lastRefusal: () => dispatches.lastRefusal,
     localProblem: () => problems.current(),
+    prefetched: () => prefetch?.prefetched,
     submit: (input) => mutator.submit(input),
   })
+  const prefetch = config.prefetch
+    ? new PrefetchWorker({
+        target: () =>
+          manifests.view()?.manifest?.value.hostSet.find((h) => h.hostname === config.machineId)
+            ?.targetClosure,
+        currentClosure,
+        nixStore: system.nixStore,
+        nixStoreDir: system.nixStoreDir,
+        realiseTimeoutMs: cadence.realiseTimeoutMs,
+        // A new manifest is seen at the poll's pace; looking more often would find nothing new.
+        intervalMs: Math.min(cadence.manifestPollMs, 5_000),
+        retryMs: 10 * 60_000,
+        monotonicMs: () => clock.monotonicMs(),
+        onPrefetched: () => heartbeat.kick(),
+        log: log.child('prefetch'),
+        metrics,
+      })
+    : undefined
 
   // ---- boot-recovery handshake (one heartbeat naming no rollout: the CP returns snapshots)
   const boot = await heartbeat.beat(null, { timeoutMs: BOOT_HEARTBEAT_TIMEOUT_MS, signal: stop })
@@ -310,6 +330,7 @@ export async function runAgent(config: AgentConfig, opts: RunOptions): Promise<n
       )
     ),
     supervised('dispatch-poll', (s) => dispatches.run(s)),
+    ...(prefetch ? [supervised('prefetch', (s) => prefetch.run(s))] : []),
     supervised('tick', (s) =>
       runTicker(
         { intervalMs: cadence.tickMs, submitTick: () => mutator.submit({ type: 'Tick' }) },

@@ -102,6 +102,8 @@ export type HeartbeatSeen = {
   }
   /** When the agent re-anchored its anti-rollback marks (`reanchored_at`), if it did. */
   readonly reanchoredAt?: number
+  /** The closure the agent realised ahead of its dispatch (`prefetched_closure`). */
+  readonly prefetched?: string
 }
 
 /** The current gate block of a host, for status and debouncing `gate_decision` rows. */

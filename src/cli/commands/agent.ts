@@ -198,6 +198,12 @@ export const agentSpec: CommandSpec = {
       env: env('BACKOFF_MAX_SECS'),
       default: secs(DEFAULT_CADENCE.backoffMaxMs),
     }),
+    prefetch: {
+      type: 'boolean',
+      description:
+        'realise the next target closure in the background (low priority) before its dispatch',
+      env: env('PREFETCH'),
+    },
     'check-config': {
       type: 'boolean',
       description: 'validate the configuration (trust, key, CA, state dir, probes) and exit',
@@ -289,6 +295,7 @@ function agentConfigFromArgs(args: ParsedArgs): AgentConfig {
         : ms('manifest-freshness-window-secs'),
     metricsListen,
     closureProxyListen,
+    prefetch: flag(args, 'prefetch'),
     logLevel: level,
     system: {
       currentSystem: str(args, 'current-system')!,
