@@ -9,19 +9,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { localCache, serveDir, type LocalCache } from '../support/binary-cache.ts'
-import { REPO_ROOT, nixfleetBin } from '../support/binary.ts'
+import { REPO_ROOT, runNixfleet } from '../support/binary.ts'
 
 const FLEET = join(REPO_ROOT, 'nix', 'tests', 'mk-fleet', 'fixtures', 'template.resolved.json')
 
-async function nf(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const p = Bun.spawn([await nixfleetBin(), ...args], { stdout: 'pipe', stderr: 'pipe' })
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(p.stdout).text(),
-    new Response(p.stderr).text(),
-    p.exited,
-  ])
-  return { code, stdout, stderr }
-}
+const nf = runNixfleet
 
 describe('fleet check --closures', () => {
   const dir = mkdtempSync(join(tmpdir(), 'nixfleet-closures-'))
