@@ -117,4 +117,27 @@ describe('closure proxy', () => {
       proxy.stop()
     }
   })
+
+  test("the agent's proxy answers 502 while the control plane cannot be reached", async () => {
+    const closed = Bun.serve({ port: 0, fetch: () => new Response('') })
+    const port = closed.port
+    closed.stop(true)
+    const proxy = serveClosureProxy({
+      listen: { hostname: '127.0.0.1', port: 0 },
+      client: new AgentClient({
+        baseUrl: `https://localhost:${port}`,
+        identity: () => ({ ca: env.lab.ca.certPem }),
+        userAgent: 'nixfleet-agent/test',
+      }),
+      storeDir: '/nix/store',
+      log: createLogger({ component: 'proxy-test', level: 'error' }),
+    })
+    try {
+      const r = await fetch(`http://127.0.0.1:${proxy.port}/${narinfoName(closure)}`)
+      expect(r.status).toBe(502)
+      expect(await r.text()).toBe('control plane unreachable\n')
+    } finally {
+      proxy.stop()
+    }
+  })
 })
