@@ -9,6 +9,7 @@
  * wanted are those the adopted release's manifests name, so the book is bounded by the fleet.
  */
 import type { ClosureAvailability, ClosureStatus } from '../core/index.ts'
+import type { RolloutManifest } from '../proto/manifest.ts'
 import type { CpState } from './state.ts'
 
 /** The last check of one closure. */
@@ -27,12 +28,22 @@ export class ClosureBook {
   readonly seen = new Map<string, ClosureSeen>()
 }
 
+// The worker asks every second; an adopted release is a new object, so this is computed once each.
+const wantedIndex = new WeakMap<object, readonly string[]>()
+
 /** The distinct target closures of the adopted release, sorted. */
-export function wantedClosures(state: CpState): string[] {
-  const out = new Set<string>()
-  for (const m of Object.values(state.release?.manifests ?? {}))
-    for (const entry of m.value.hostSet) out.add(entry.targetClosure)
-  return [...out].sort()
+export function wantedClosures(state: CpState): readonly string[] {
+  const release = state.release
+  if (release === undefined) return []
+  let wanted = wantedIndex.get(release)
+  if (wanted === undefined) {
+    const out = new Set<string>()
+    for (const m of Object.values(release.manifests))
+      for (const entry of m.value.hostSet) out.add(entry.targetClosure)
+    wanted = [...out].sort()
+    wantedIndex.set(release, wanted)
+  }
+  return wanted
 }
 
 /** The planner's view: the cache and the status of each wanted closure; undefined when off. */
@@ -59,12 +70,27 @@ export function missingClosureOf(
   if (cache === undefined) return null
   const channel = state.release?.fleet.value.hosts[host as never]?.channel
   const m = channel === undefined ? undefined : state.release?.manifests[channel]
-  const entry = m?.value.hostSet.find((e) => e.hostname === host)
-  if (m === undefined || entry === undefined) return null
+  const target = m === undefined ? undefined : targetsOf(m.value).get(host)
+  if (m === undefined || target === undefined) return null
+  const s = seen.get(target)
+  if (s?.status !== 'missing') return null
   const phase = state.host(m.rolloutId, host)?.phase
   if (phase !== undefined && phase !== 'Pending') return null
-  const s = seen.get(entry.targetClosure)
-  return s?.status === 'missing' ? { closure: entry.targetClosure, cache, since: s.since } : null
+  return { closure: target, cache, since: s.since }
+}
+
+// Every host's problem is looked up per plan pass and per scrape: an index per adopted manifest
+// keeps that linear in the fleet (a manifest value is immutable once adopted).
+const targetIndex = new WeakMap<RolloutManifest, Map<string, string>>()
+
+/** Hostname → target closure of a manifest. */
+function targetsOf(m: RolloutManifest): Map<string, string> {
+  let index = targetIndex.get(m)
+  if (index === undefined) {
+    index = new Map(m.hostSet.map((e) => [e.hostname as string, e.targetClosure as string]))
+    targetIndex.set(m, index)
+  }
+  return index
 }
 
 /** The hosts of each channel waiting for a closure the cache does not have. */
