@@ -74,6 +74,8 @@ rec {
       renewalThresholdFraction ? null,
       manifestFreshnessWindowSecs ? null,
       metricsListen ? null,
+      closureProxyListen ? null,
+      prefetch ? false,
       logLevel ? null,
       currentSystem,
       systemProfile,
@@ -108,6 +110,8 @@ rec {
     ++ opt "--renewal-threshold-fraction" renewalThresholdFraction
     ++ opt "--manifest-freshness-window-secs" manifestFreshnessWindowSecs
     ++ opt "--metrics-listen" metricsListen
+    ++ opt "--closure-proxy-listen" closureProxyListen
+    ++ flagIf prefetch "--prefetch"
     ++ opt "--log-level" logLevel
     # Explicit paths rather than $PATH lookups: the unit's environment is not the operator's.
     ++ [
@@ -149,6 +153,7 @@ rec {
       releaseDir ? null,
       webhookTokenFile ? null,
       closureUpstream ? null,
+      closureCheckUrl ? null,
       strict ? false,
       logLevel ? null,
       metricsListen ? null,
@@ -199,6 +204,7 @@ rec {
     ++ urlSource "bootstrap-nonces" bootstrapNoncesSource
     ++ opt "--webhook-token-file" webhookTokenFile
     ++ opt "--closure-upstream" closureUpstream
+    ++ opt "--closure-check-url" closureCheckUrl
     ++ flagIf strict "--strict"
     ++ opt "--log-level" logLevel
     ++ opt "--metrics-listen" metricsListen

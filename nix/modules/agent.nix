@@ -35,6 +35,12 @@ let
   healthChecksFile = pkgs.writeText "nixfleet-health-checks.json" (builtins.toJSON probes);
   renderTrust = cfg.trustFile == defaults.trustFile;
 
+  # Where this host's Nix fetches closures: the agent's loopback proxy to the CP's closure
+  # proxy, else the fleet's cache directly, else (neither set) whatever the host configures.
+  proxyListen = "127.0.0.1:${toString cfg.closureProxy.port}";
+  substituter =
+    if cfg.closureProxy.enable then "http://${proxyListen}" else trust.cacheUrl;
+
   # What the agent runs to switch: the nix and systemd of this system, not whatever is on $PATH.
   nix = config.nix.package;
   systemd = config.systemd.package;
@@ -54,7 +60,9 @@ let
       metricsListen
       logLevel
       extraArgs
+      prefetch
       ;
+    closureProxyListen = if cfg.closureProxy.enable then proxyListen else null;
     healthChecksConfig = if hasProbes then defaults.healthChecksConfig else null;
     inherit (defaults) currentSystem systemProfile;
     nixStore = "${nix}/bin/nix-store";
@@ -115,6 +123,14 @@ let
         cfg.renewalThresholdFraction == null
         || (cfg.renewalThresholdFraction >= 0 && cfg.renewalThresholdFraction < 1);
       message = "services.nixfleet.agent.renewalThresholdFraction must be at least 0 and below 1 (e.g. 0.5 renews at half the certificate's lifetime).";
+    }
+    {
+      assertion = (trust.cacheKeys == [ ]) == (substituter == null);
+      message =
+        if trust.cacheKeys == [ ] then
+          "services.nixfleet.agent: ${if cfg.closureProxy.enable then "closureProxy.enable" else "services.nixfleet.trust.cacheUrl"} is set but services.nixfleet.trust.cacheKeys is empty: Nix would refuse every closure from that cache. Add the cache's public key (`nix key convert-secret-to-public`, or the cache's documented key)."
+        else
+          "services.nixfleet.trust.cacheKeys is set but no cache is: set services.nixfleet.trust.cacheUrl (the cache CI pushes to) or services.nixfleet.agent.closureProxy.enable, or the keys would change nothing on this host.";
     }
     {
       assertion = lib.all (n: builtins.match "[A-Za-z0-9][A-Za-z0-9._:-]{0,127}" n != null) probeNames;
@@ -295,6 +311,27 @@ in
       description = "Serve Prometheus metrics on this HOST:PORT. Off when null.";
     };
 
+    closureProxy = {
+      enable = lib.mkEnableOption ''
+        fetching closures through the control plane: the agent serves a loopback binary cache
+        that forwards narinfo and NAR requests over its mTLS connection to the CP's closure proxy
+        (`services.nixfleet.controlPlane.closureUpstream`), and Nix uses it as substituter. For
+        hosts with no route to the cache. Nix still checks signatures against
+        `services.nixfleet.trust.cacheKeys`: the proxy widens reach, never trust'';
+      port = mkOption {
+        type = types.port;
+        default = 9465;
+        description = "Loopback port of the agent's local binary cache (127.0.0.1 only).";
+      };
+    };
+
+    prefetch = lib.mkEnableOption ''
+        pre-fetch: as soon as the signed manifest of this host's channel names a new target
+        closure, realise it in the background (`nix-store --realise`, no switch) at the lowest
+        CPU and I/O priority, one at a time, so the switch is short when the host's wave opens and
+        a cache outage after publication does not stall the rollout. The host view shows
+        `prefetched`'';
+
     logLevel = logLevelOption "the agent";
 
     extraArgs = extraArgsOption "agent";
@@ -302,6 +339,12 @@ in
 
   config = lib.mkIf cfg.enable {
     assertions = checks;
+
+    # The fleet's cache (or the proxy to it) before the defaults; its keys trusted for it.
+    nix.settings = lib.mkIf (substituter != null) {
+      substituters = [ substituter ];
+      trusted-public-keys = trust.cacheKeys;
+    };
 
     environment.etc = {
       "nixfleet/agent/trust.json" = lib.mkIf renderTrust { source = trust.file; };

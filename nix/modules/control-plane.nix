@@ -56,6 +56,7 @@ let
       releaseDir
       webhookTokenFile
       closureUpstream
+      closureCheckUrl
       strict
       logLevel
       metricsListen
@@ -360,7 +361,14 @@ in
       type = types.nullOr types.str;
       default = null;
       example = "https://cache.example.org";
-      description = "Binary cache that `/v1/agent/closure/<hash>` proxies for agents. Off when null.";
+      description = "Binary cache that `/v1/agent/closure/<hash>` and `/v1/agent/closure/nar/<file>` proxy for agents (Nix on each host still checks signatures against its trusted keys). Also the cache checked before dispatch unless closureCheckUrl is set. Off when null.";
+    };
+
+    closureCheckUrl = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      example = "https://cache.example.org";
+      description = "Binary cache (http(s) or file://) that must hold a target closure's narinfo before its hosts are dispatched; a missing one holds them with `closure … not in …; push it with nix copy`. Null: closureUpstream, and no check when that is null too.";
     };
 
     logLevel = logLevelOption "the control plane";

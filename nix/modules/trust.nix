@@ -147,7 +147,14 @@ in
       type = types.listOf types.str;
       default = [ ];
       example = [ "cache.example.org-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY=" ];
-      description = "Binary cache public keys (`name:base64`), carried for Nix `trusted-public-keys`; NixFleet does not verify them itself.";
+      description = "Public keys (`name:base64`) of the binary cache CI pushes closures to. On a host running the agent they become Nix `trusted-public-keys` (with `cacheUrl` or the agent's closure proxy as substituter); Nix checks every closure's signatures against them, NixFleet does not.";
+    };
+
+    cacheUrl = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      example = "https://cache.example.org";
+      description = "The binary cache CI pushes closures to (`nix copy --to …`). On a host running the agent it becomes a Nix substituter, trusted through `cacheKeys`; set both or neither. Null: hosts use their own substituter settings (or the agent's closure proxy).";
     };
 
     rootCaPem = mkOption {

@@ -6,6 +6,12 @@
 
   networking.hostName = "web-01";
 
+  # The cache CI pushes closures to, and its key: Nix's substituter and trusted key on the host.
+  services.nixfleet.trust = {
+    cacheUrl = "https://cache.fleet.example.org";
+    cacheKeys = [ "cache.fleet.example.org-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY=" ];
+  };
+
   services.nixfleet.agent = {
     enable = true;
     # Below the flake's mkDefault: a stand-in here, the real build through the flake.
@@ -26,5 +32,6 @@
       ];
     };
     metricsListen = "127.0.0.1:9464";
+    prefetch = true;
   };
 }

@@ -48,6 +48,23 @@ out=$("$deep" "$lib_git" "$nixos_git" "$work/both.nix" "$work/both-config.nix")
 head -n 1 <<<"$out" | bun -e 'console.log("units:", Object.keys(JSON.parse(await Bun.stdin.text())).join(", "))'
 echo "toplevel: $(tail -n 1 <<<"$out")"
 
+# A host behind NAT: closures through the agent's loopback proxy to the CP, the same key trusted.
+echo "==> agent with the closure proxy"
+cat >"$work/proxy-config.nix" <<NIX
+{ lib, ... }:
+{
+  imports = [ $PWD/nix/tests/agent-config.nix ];
+  services.nixfleet.trust.cacheUrl = lib.mkForce null;
+  services.nixfleet.agent.closureProxy.enable = true;
+}
+NIX
+out=$("$deep" "$lib_git" "$nixos_git" nix/modules/agent.nix "$work/proxy-config.nix")
+if grep -q -- '--closure-proxy-listen[\\" ]*127\.0\.0\.1:9465' <<<"$out"; then
+  echo "  ok    the unit runs the agent with --closure-proxy-listen 127.0.0.1:9465"
+else
+  echo "  FAIL  no --closure-proxy-listen 127.0.0.1:9465 in the unit"; failed=$((failed + 1))
+fi
+
 # name | module | config override (Nix, applied on top of the sample) | expected message
 bad() {
   local name=$1 module=$2 override=$3 expect=$4 file out
@@ -93,6 +110,15 @@ bad "agent: a client key other than the SSH host key" agent \
 bad "agent: secret as a store path" agent \
   'services.nixfleet.agent.bootstrapTokenFile = lib.mkForce ./agent-config.nix;' \
   "absolute path, as a string"
+bad "agent: cache keys without a cache" agent \
+  'services.nixfleet.trust.cacheUrl = lib.mkForce null;' \
+  "cacheKeys is set but no cache is"
+bad "agent: a cache without its key" agent \
+  'services.nixfleet.trust.cacheKeys = lib.mkForce [ ];' \
+  "cacheKeys is empty"
+bad "agent: the closure proxy without a key" agent \
+  'services.nixfleet.trust.cacheKeys = lib.mkForce [ ]; services.nixfleet.agent.closureProxy.enable = true;' \
+  "closureProxy.enable is set but services.nixfleet.trust.cacheKeys is empty"
 bad "control-plane: no TLS" control-plane \
   'services.nixfleet.controlPlane.tls.key = lib.mkForce null;' \
   "tls.cert and tls.key are required"

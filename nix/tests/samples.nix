@@ -163,6 +163,8 @@ let
           renewalThresholdFraction = 0.25;
           manifestFreshnessWindowSecs = 7200;
           metricsListen = "127.0.0.1:9464";
+          closureProxyListen = "127.0.0.1:9465";
+          prefetch = true;
           logLevel = "debug";
           extraArgs = [
             "--switch-timeout-secs"
@@ -171,6 +173,11 @@ let
         }
       );
       expect = null;
+    }
+    {
+      name = "agent: a closure proxy off loopback is refused";
+      argv = argv.agent (agentBase // { closureProxyListen = "0.0.0.0:9465"; });
+      expect = "--closure-proxy-listen must be a loopback";
     }
     {
       name = "agent: plain-http control plane is refused";
@@ -216,6 +223,7 @@ let
           rolloutsDir = f "cp/rollouts";
           webhookTokenFile = f "cp/webhook-token";
           closureUpstream = "https://cache.example.org";
+          closureCheckUrl = "file:///var/cache/nix-binary-cache";
           logLevel = "warn";
           metricsListen = "127.0.0.1:9102";
           accessLog = true;

@@ -31,6 +31,13 @@ export type AgentConfig = {
    */
   readonly manifestFreshnessWindowSecs: number | undefined
   readonly metricsListen: { readonly hostname: string; readonly port: number } | undefined
+  /**
+   * The loopback address of the local substituter that forwards to the CP's closure proxy
+   * (`--closure-proxy-listen`); unset, none.
+   */
+  /** Realise the next target closure in the background before its dispatch (`--prefetch`). */
+  readonly prefetch?: boolean
+  readonly closureProxyListen?: { readonly hostname: string; readonly port: number } | undefined
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error'
   readonly system: SystemPaths
   readonly cadence: Cadence

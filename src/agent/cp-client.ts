@@ -75,6 +75,7 @@ export type HeartbeatBody = {
     readonly message: string
     readonly since: string
   } | null
+  readonly prefetched_closure?: string | null
 }
 
 /** The body of `POST /v1/agent/events`. */
@@ -273,6 +274,32 @@ export class AgentClient {
   /** `GET /v1/rollouts/{id}` and its `/sig`. */
   fetchRolloutManifest(rolloutId: string, ro: RequestOptions): Promise<ClientResult<SignedBytes>> {
     return this.getSigned(`/v1/rollouts/${encodeURIComponent(rolloutId)}`, ro)
+  }
+
+  /**
+   * A GET whose answer is passed on as it streams (the closure proxy), the headers within
+   * `timeoutMs`; throws when the control plane cannot be reached.
+   */
+  async stream(path: string, timeoutMs: number): Promise<Response> {
+    const tls = this.opts.identity()
+    const headersDue = new AbortController()
+    const timer = setTimeout(() => headersDue.abort(), timeoutMs)
+    try {
+      return await fetch(`${this.baseUrl}${path}`, {
+        headers: {
+          [PROTOCOL_HEADER]: String(PROTOCOL_VERSION),
+          'user-agent': this.opts.userAgent,
+        },
+        signal: headersDue.signal,
+        tls: {
+          ca: tls.ca,
+          ...(tls.cert !== undefined ? { cert: tls.cert } : {}),
+          ...(tls.key !== undefined ? { key: tls.key } : {}),
+        },
+      })
+    } finally {
+      clearTimeout(timer)
+    }
   }
 
   /** `GET /v1/agent/dispatch?wait=N`: a dispatch, or `null` when none arrived in time (204). */

@@ -16,6 +16,7 @@ import { createLogger, redactConfig } from '../runtime/log.ts'
 import type { Logger } from '../runtime/log.ts'
 import { readCurrentClosure } from './activation.ts'
 import { AnchorStore } from './anchors.ts'
+import { serveClosureProxy } from './closure-proxy.ts'
 import { type AgentConfig, agentFreshnessWindowSecs } from './config.ts'
 import { AgentClient, describeClientError } from './cp-client.ts'
 import { enroll, EnrollmentError } from './enroll.ts'
@@ -33,6 +34,7 @@ import { DispatchPoller } from './workers/dispatch-poll.ts'
 import { Drainer } from './workers/drainer.ts'
 import { BOOT_HEARTBEAT_TIMEOUT_MS, HeartbeatWorker } from './workers/heartbeat.ts'
 import { runManifestPoll } from './workers/manifest-poll.ts'
+import { PrefetchWorker } from './workers/prefetch.ts'
 import { ProbeWorker } from './workers/probes.ts'
 import { RenewalWorker } from './workers/renewal.ts'
 import { runTicker } from './workers/tick.ts'
@@ -104,6 +106,15 @@ export async function runAgent(config: AgentConfig, opts: RunOptions): Promise<n
   const currentClosure = (): string | undefined => readCurrentClosure(system.currentSystem)
   let refreshGauges = (): void => {}
   const metricsServer = startMetrics(config, metrics, () => refreshGauges(), log)
+  const closureProxy =
+    config.closureProxyListen === undefined
+      ? undefined
+      : serveClosureProxy({
+          listen: config.closureProxyListen,
+          client,
+          storeDir: system.nixStoreDir,
+          log: log.child('closure-proxy'),
+        })
 
   try {
     if (!identity.enrolled) {
@@ -120,6 +131,7 @@ export async function runAgent(config: AgentConfig, opts: RunOptions): Promise<n
     }
   } catch (e) {
     metricsServer?.stop()
+    closureProxy?.stop()
     if (e instanceof EnrollmentError && stop.aborted) return 0
     if (e instanceof EnrollmentError) throw new AgentStartError(e.message)
     throw e
@@ -265,8 +277,27 @@ export async function runAgent(config: AgentConfig, opts: RunOptions): Promise<n
     reanchoredAt: () => reanchoredAt,
     lastRefusal: () => dispatches.lastRefusal,
     localProblem: () => problems.current(),
+    prefetched: () => prefetch?.prefetched,
     submit: (input) => mutator.submit(input),
   })
+  const prefetch = config.prefetch
+    ? new PrefetchWorker({
+        target: () =>
+          manifests.view()?.manifest?.value.hostSet.find((h) => h.hostname === config.machineId)
+            ?.targetClosure,
+        currentClosure,
+        nixStore: system.nixStore,
+        nixStoreDir: system.nixStoreDir,
+        realiseTimeoutMs: cadence.realiseTimeoutMs,
+        // A new manifest is seen at the poll's pace; looking more often would find nothing new.
+        intervalMs: Math.min(cadence.manifestPollMs, 5_000),
+        retryMs: 10 * 60_000,
+        monotonicMs: () => clock.monotonicMs(),
+        onPrefetched: () => heartbeat.kick(),
+        log: log.child('prefetch'),
+        metrics,
+      })
+    : undefined
 
   // ---- boot-recovery handshake (one heartbeat naming no rollout: the CP returns snapshots)
   const boot = await heartbeat.beat(null, { timeoutMs: BOOT_HEARTBEAT_TIMEOUT_MS, signal: stop })
@@ -299,6 +330,7 @@ export async function runAgent(config: AgentConfig, opts: RunOptions): Promise<n
       )
     ),
     supervised('dispatch-poll', (s) => dispatches.run(s)),
+    ...(prefetch ? [supervised('prefetch', (s) => prefetch.run(s))] : []),
     supervised('tick', (s) =>
       runTicker(
         { intervalMs: cadence.tickMs, submitTick: () => mutator.submit({ type: 'Tick' }) },
@@ -333,6 +365,7 @@ export async function runAgent(config: AgentConfig, opts: RunOptions): Promise<n
   await Promise.race([Promise.allSettled(loops), sleep(SHUTDOWN_JOIN_MS)])
   const flush = await drainer.drainOnce(AbortSignal.timeout(SHUTDOWN_FLUSH_MS), SHUTDOWN_FLUSH_MS)
   metricsServer?.stop()
+  closureProxy?.stop()
   log.info('stopped', { flushed: flush.posted, pending: outbox.depth() })
   return 0
 }

@@ -98,6 +98,7 @@ export const M = {
   renewals: 'nixfleet_agent_cert_renewals_total',
   reducerErrors: 'nixfleet_agent_step_rejections_total',
   workerErrors: 'nixfleet_agent_worker_errors_total',
+  prefetches: 'nixfleet_agent_prefetches_total',
 } as const
 
 /** Declares every agent metric with its help text, so a fresh agent renders them all. */

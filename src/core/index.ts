@@ -141,6 +141,8 @@ export { blockedHosts, decideRolloutAction, isBlocked } from './rollout/actions.
 export { finishedAt, retentionDue } from './rollout/retention.ts'
 
 export type {
+  ClosureAvailability,
+  ClosureStatus,
   FleetState,
   GateBlock,
   GateName,
@@ -149,6 +151,7 @@ export type {
   RolloutView,
 } from './planner/types.ts'
 export { GATES, planNext } from './planner/plan-next.ts'
+export { closureMissingSentence, shortClosure } from './planner/gates/closure-availability.ts'
 export { budgetLimit, isInFlight } from './planner/budgets.ts'
 export { selectorKey, selectorSummary } from './planner/selector.ts'
 export type { AdmissionPolicy, DispatchAdmission, DispatchFacts } from './planner/admission.ts'

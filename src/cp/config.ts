@@ -27,6 +27,11 @@ export type CpConfig = {
   readonly strict: boolean
   readonly webhookTokenFile: string | undefined
   readonly closureUpstream: string | undefined
+  /**
+   * The binary cache whose narinfo must hold a target closure before its hosts are dispatched
+   * (`--closure-check-url`); unset, `closureUpstream`; neither, no check.
+   */
+  readonly closureCheckUrl?: string | undefined
   readonly logLevel: LogLevel
   readonly cadence: {
     readonly releasePollMs: number

@@ -11,6 +11,7 @@
  */
 import { labelWord, type Labels } from '../runtime/prometheus.ts'
 import type { DispatchHub } from './dispatch-hub.ts'
+import { missingByChannel } from './closures.ts'
 import { lastSeenOf, problemOf } from './host-facts.ts'
 import type { CpMetrics } from './metrics.ts'
 import type { CpState } from './state.ts'
@@ -116,6 +117,11 @@ function registerAlertGauges(metrics: CpMetrics, from: GaugeSources): void {
         yield [{ host, channel: h.channel, problem: problem ?? 'none' }, problem ? 1 : 0] as const
       }
     }
+  )
+  metrics.gauge(
+    'nixfleet_cp_closures_missing',
+    'Hosts of each channel waiting for a target closure the binary cache does not have (0 when the CP checks no cache).',
+    () => [...missingByChannel(state)].map(([channel, n]) => [{ channel }, n] as const)
   )
   metrics.gauge(
     'nixfleet_cp_rollout_halted',

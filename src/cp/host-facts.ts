@@ -13,6 +13,7 @@ import {
   type HostProblem,
 } from '../core/index.ts'
 import { parseRfc3339Ms } from '../proto/common.ts'
+import { missingClosureOf } from './closures.ts'
 import type { CpState } from './state.ts'
 
 /** When the CP last heard from a host: its latest heartbeat or its durable last-seen. */
@@ -62,6 +63,7 @@ export function hostFactsOf(state: CpState, hostname: string): HostFacts {
         }
       : null,
     reanchoredAt: hb?.reanchoredAt ?? null,
+    closureMissing: missingClosureOf(state, hostname),
   }
 }
 

@@ -24,6 +24,7 @@ import type { Clock } from '../runtime/clock.ts'
 import { systemClock } from '../runtime/clock.ts'
 import { createLogger, type Logger, redactConfig } from '../runtime/log.ts'
 import { type ExpositionServer, serveExposition } from '../runtime/prometheus.ts'
+import { cacheBase } from '../runtime/binary-cache.ts'
 import { repeatLog } from '../runtime/repeat-log.ts'
 import { systemTimers } from '../runtime/timers.ts'
 import { cpLimits, heartbeatIntervalMsOf, webhookTokenReader, type CpConfig } from './config.ts'
@@ -41,6 +42,7 @@ import { noteDatabaseLoss } from './db-lost.ts'
 import { CpState } from './state.ts'
 import { watchDatabaseFile } from './workers/db-watch.ts'
 import type { Worker } from './workers/every.ts'
+import { startClosureCheck } from './workers/closure-check.ts'
 import { startLoopLag } from './workers/loop-lag.ts'
 import { startPlanTick } from './workers/plan-tick.ts'
 import { startPrune } from './workers/prune.ts'
@@ -214,6 +216,8 @@ export async function createControlPlane(
   }
   const state = new CpState()
   state.freshnessWindowSecs = config.freshnessWindowSecs
+  const closureCache = config.closureCheckUrl ?? config.closureUpstream
+  state.closures.cache = closureCache === undefined ? undefined : cacheBase(closureCache)
   // Real time with real timers: the pacer's clock must be the one its timers run on.
   const hub = new DispatchHub({ clock: systemClock, timers: systemTimers })
   const mutator = new CpMutator({
@@ -290,6 +294,15 @@ export async function createControlPlane(
     startPrune(mutator, config.cadence.pruneIntervalMs),
     watchDatabaseFile(config.dbPath, onFatal)
   )
+  if (closureCache !== undefined) {
+    workers.push(startClosureCheck({ state, mutator, clock }, cacheBase(closureCache)))
+    log.info('closure availability check on: hosts wait until their closure is in the cache', {
+      cache: cacheBase(closureCache),
+    })
+  } else
+    log.info(
+      'closure availability check off (no --closure-check-url or --closure-upstream): hosts are dispatched without checking the cache'
+    )
 
   const enroll = new EnrollService({
     state,

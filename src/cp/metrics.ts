@@ -180,6 +180,10 @@ export class CpMetrics {
     'nixfleet_cp_events_truncated_total',
     'Agent events stored with a text field cut to the size limit, by kind.'
   )
+  readonly prefetched = new Counter(
+    'nixfleet_cp_closures_prefetched_total',
+    'Target closures agents reported realised ahead of time, by whether their dispatch had been sent (before_dispatch="true" when the host was still waiting for its wave).'
+  )
   readonly eventsTooLarge = new Counter(
     'nixfleet_cp_events_too_large_total',
     'Agent events refused with 413 because they exceeded the stored size limit, by kind.'
@@ -226,6 +230,7 @@ export class CpMetrics {
       ...this.eventsRateLimited.render(),
       ...this.eventsTruncated.render(),
       ...this.eventsTooLarge.render(),
+      ...this.prefetched.render(),
       ...this.probeResultsPruned.render(),
       ...this.connectionsRefused.render(),
       ...processMetricLines(),

@@ -37,6 +37,7 @@ import type { HeartbeatRequest } from '../proto/agent.ts'
 import type { BootstrapNonceEntry } from '../proto/bootstrap.ts'
 import type { FleetResolved } from '../proto/fleet.ts'
 import type { RolloutManifest } from '../proto/manifest.ts'
+import { ClosureBook } from './closures.ts'
 
 /** A signed artifact the CP adopted: its exact bytes, signature and what verification proved. */
 export type AdoptedArtifact<T> = {
@@ -101,6 +102,8 @@ export type HeartbeatSeen = {
   }
   /** When the agent re-anchored its anti-rollback marks (`reanchored_at`), if it did. */
   readonly reanchoredAt?: number
+  /** The closure the agent realised ahead of its dispatch (`prefetched_closure`). */
+  readonly prefetched?: string
 }
 
 /** The current gate block of a host, for status and debouncing `gate_decision` rows. */
@@ -131,6 +134,8 @@ export class CpState {
   /** The rollouts each host has a live record in. */
   readonly byHost = new Map<string, Set<string>>()
   readonly quarantines = new Map<string, Map<string, number>>()
+  /** The binary cache the CP checks target closures in, and what it found (per process). */
+  readonly closures = new ClosureBook()
   readonly revocations = new Map<string, StoredRevocation>()
   /** The queued dispatches by host, then rollout. */
   readonly dispatch = new Map<string, Map<string, QueuedDispatch>>()

@@ -173,6 +173,9 @@ export const HeartbeatRequestSchema = v.object({
       since: Rfc3339Schema,
     })
   ),
+  // Additive: the closure the agent realised ahead of its dispatch (`--prefetch`), if any. Old
+  // agents never send it; old control planes drop it.
+  prefetched_closure: v.nullish(WireClosureHashSchema),
 })
 /** The heartbeat body. */
 export type HeartbeatRequest = v.InferOutput<typeof HeartbeatRequestSchema>

@@ -444,7 +444,8 @@ describe('bad input', () => {
       port: 0,
       hostname: '127.0.0.1',
       fetch: (req) => {
-        seen.push(new URL(req.url).pathname + new URL(req.url).search)
+        // The CP's availability check HEADs the same cache: only the proxy's GETs count here.
+        if (req.method !== 'HEAD') seen.push(new URL(req.url).pathname + new URL(req.url).search)
         return new Response('StorePath: x\n')
       },
     })

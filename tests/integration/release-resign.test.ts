@@ -8,7 +8,7 @@ import { beforeEach, describe, expect, test } from 'bun:test'
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { REPO_ROOT, nixfleetBin } from '../support/binary.ts'
+import { REPO_ROOT, runNixfleet } from '../support/binary.ts'
 
 const FIXTURES = join(REPO_ROOT, 'tests', 'fixtures')
 const CI = '0123456789abcdef0123456789abcdef01234567'
@@ -16,15 +16,7 @@ const CI = '0123456789abcdef0123456789abcdef01234567'
 let dir = ''
 const rel = () => join(dir, 'releases')
 
-async function nf(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const p = Bun.spawn([await nixfleetBin(), ...args], { stdout: 'pipe', stderr: 'pipe' })
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(p.stdout).text(),
-    new Response(p.stderr).text(),
-    p.exited,
-  ])
-  return { code, stdout, stderr }
-}
+const nf = runNixfleet
 
 const snapshot = (): Record<string, string> => {
   const out: Record<string, string> = {}

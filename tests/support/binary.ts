@@ -56,3 +56,16 @@ export function nixfleetBin(): Promise<string> {
   pending ??= build()
   return pending
 }
+
+/** Runs the compiled binary with `args`; its exit code and output. */
+export async function runNixfleet(
+  args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const p = Bun.spawn([await nixfleetBin(), ...args], { stdout: 'pipe', stderr: 'pipe' })
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(p.stdout).text(),
+    new Response(p.stderr).text(),
+    p.exited,
+  ])
+  return { code, stdout, stderr }
+}

@@ -49,6 +49,8 @@ export type HeartbeatDeps = {
   readonly lastRefusal: () => (Refusal & { at: number }) | undefined
   /** The host's oldest open problem (a full state directory), if any. */
   readonly localProblem?: () => HostProblem | undefined
+  /** The closure realised ahead of its dispatch (`--prefetch`), if any. */
+  readonly prefetched?: () => string | undefined
   /** Hands an input to the mutator (false when its queue is full). */
   readonly submit: (input: AgentInput) => boolean
 }
@@ -71,6 +73,7 @@ export class HeartbeatWorker {
     const refusal = this.deps.lastRefusal()
     const reanchored = this.deps.reanchoredAt()
     const problem = this.deps.localProblem?.()
+    const prefetched = this.deps.prefetched?.()
     return {
       hostname: this.deps.machineId,
       rollout_id: rolloutId,
@@ -98,6 +101,7 @@ export class HeartbeatWorker {
             },
           }
         : {}),
+      ...(prefetched !== undefined ? { prefetched_closure: prefetched } : {}),
     }
   }
 

@@ -98,6 +98,10 @@ export const agentSpec: CommandSpec = {
       value: 'ADDR',
       env: env('METRICS_LISTEN'),
     }),
+    'closure-proxy-listen': opt(
+      "serve a local binary cache on loopback HOST:PORT that fetches through the CP's closure proxy",
+      { value: 'ADDR', env: env('CLOSURE_PROXY_LISTEN') }
+    ),
     'log-level': opt('debug, info, warn or error', {
       value: 'LEVEL',
       env: env('LOG_LEVEL'),
@@ -194,6 +198,12 @@ export const agentSpec: CommandSpec = {
       env: env('BACKOFF_MAX_SECS'),
       default: secs(DEFAULT_CADENCE.backoffMaxMs),
     }),
+    prefetch: {
+      type: 'boolean',
+      description:
+        'realise the next target closure in the background (low priority) before its dispatch',
+      env: env('PREFETCH'),
+    },
     'check-config': {
       type: 'boolean',
       description: 'validate the configuration (trust, key, CA, state dir, probes) and exit',
@@ -255,6 +265,15 @@ function agentConfigFromArgs(args: ParsedArgs): AgentConfig {
   if (listen !== undefined && metricsListen === undefined) {
     throw new CliError('agent: --metrics-listen must be HOST:PORT, e.g. 127.0.0.1:9101')
   }
+  const proxyArg = str(args, 'closure-proxy-listen')
+  const closureProxyListen = proxyArg === undefined ? undefined : parseListen(proxyArg)
+  if (
+    proxyArg !== undefined &&
+    !['127.0.0.1', '::1', 'localhost'].includes(closureProxyListen?.hostname ?? '')
+  )
+    throw new CliError(
+      'agent: --closure-proxy-listen must be a loopback HOST:PORT, e.g. 127.0.0.1:9465'
+    )
   const sshHostKeyFile = hostKeyFile(args)
   const ms = (name: string, min = 1): number => positiveNumber(args, name, { integer: true, min })
   const s2ms = (name: string): number =>
@@ -275,6 +294,8 @@ function agentConfigFromArgs(args: ParsedArgs): AgentConfig {
         ? undefined
         : ms('manifest-freshness-window-secs'),
     metricsListen,
+    closureProxyListen,
+    prefetch: flag(args, 'prefetch'),
     logLevel: level,
     system: {
       currentSystem: str(args, 'current-system')!,

@@ -298,6 +298,9 @@ export async function loadCpConfig(args: ParsedArgs): Promise<CpConfig> {
   }
   const closureUpstream = str(args, 'closure-upstream')
   if (closureUpstream !== undefined) checkUrl(closureUpstream, '--closure-upstream')
+  const closureCheckUrl = str(args, 'closure-check-url')
+  if (closureCheckUrl !== undefined && !closureCheckUrl.startsWith('file://'))
+    checkUrl(closureCheckUrl, '--closure-check-url')
   const logLevel = str(args, 'log-level')!
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel))
     fail('--log-level must be debug, info, warn or error')
@@ -327,6 +330,7 @@ export async function loadCpConfig(args: ParsedArgs): Promise<CpConfig> {
     strict,
     webhookTokenFile,
     closureUpstream,
+    closureCheckUrl,
     logLevel: logLevel as LogLevel,
     cadence: {
       releasePollMs: secs(args, 'poll-interval-secs', 1) * 1000,

@@ -86,6 +86,10 @@ export const cpSpec: CommandSpec = {
     opt('bootstrap-nonces-token-file', s('FILE', 'bearer token (default: channel-refs token)')),
     opt('webhook-token-file', s('FILE', 'enables POST /v1/webhook/refresh with this bearer token')),
     opt('closure-upstream', s('URL', 'binary cache proxied by /v1/agent/closure/:hash')),
+    opt(
+      'closure-check-url',
+      s('URL', 'binary cache (http(s) or file://) whose narinfo gates dispatch (default: upstream)')
+    ),
     opt('strict', {
       type: 'boolean',
       description: 'require the protocol header and every security input',

@@ -13,6 +13,7 @@ import {
 import { checkFleet, formatFleetProblems } from '../../release/fleet-check.ts'
 import { type CommandSpec, type ParsedArgs, flag, str } from '../args.ts'
 import { CliError, EXIT_OK, EXIT_VERIFY_FAILED } from '../errors.ts'
+import { checkFleetClosures, closureExit, closureLines } from './fleet-check-closures.ts'
 import { FLAKE_OPTIONS, evalFleet, readFleetFile } from './release-sources.ts'
 
 /** The declaration of `nixfleet fleet check`. */
@@ -20,7 +21,8 @@ export const fleetCheckSpec: CommandSpec = {
   name: 'fleet check',
   summary: "check a fleet.resolved against mkFleet's rules and summarize it, without signing",
   usage:
-    'nixfleet fleet check (FILE | --flake REF) [--fleet-resolved-attr ATTR] [--nix PATH] [--json]',
+    'nixfleet fleet check (FILE | --flake REF) [--fleet-resolved-attr ATTR] [--nix PATH]\n' +
+    '                          [--closures FILE --cache URL] [--json]',
   details:
     'FILE is a fleet.resolved.json ("-" for stdin); --flake evaluates REF#fleet.resolved and builds\n' +
     'nothing. The checks are those `nixfleet release` runs before it signs: every key known at\n' +
@@ -29,12 +31,17 @@ export const fleetCheckSpec: CommandSpec = {
     'no cycle in edges or channelEdges, freshnessWindow at least 2 × signingIntervalMinutes.\n' +
     'A valid fleet is summarized: the hosts of each channel, its waves with the hosts each rolls\n' +
     'out, the disruption budgets with their limits and hosts, the host and channel edges.\n' +
+    'With --closures FILE (the closures file `nixfleet release` takes) and --cache URL (http(s)\n' +
+    "or file://), also checks that the cache holds every host's closure (its narinfo): each\n" +
+    'missing one is listed with what to push, and the check exits 1.\n' +
     'Exit codes: 0 valid, 1 invalid (every problem listed), 2 usage or I/O error.',
   options: {
     flake: { ...FLAKE_OPTIONS.flake, description: 'evaluate REF#fleet.resolved (builds nothing)' },
     'fleet-resolved-attr': FLAKE_OPTIONS['fleet-resolved-attr'],
     nix: FLAKE_OPTIONS.nix,
     json: { type: 'boolean', description: 'print one JSON object instead of text' },
+    closures: { type: 'string', value: 'FILE', description: 'hostname → store path to check' },
+    cache: { type: 'string', value: 'URL', description: 'binary cache the hosts fetch from' },
   },
   positionals: { min: 0, max: 1, names: 'FILE or --flake REF' },
 }
@@ -113,10 +120,19 @@ export async function fleetCheck(args: ParsedArgs): Promise<number> {
     return EXIT_VERIFY_FAILED
   }
   const summary = summarizeFleet(check.fleet)
+  const closuresFile = str(args, 'closures')
+  const cache = str(args, 'cache')
+  if ((closuresFile === undefined) !== (cache === undefined))
+    throw new CliError('fleet check: --closures and --cache go together')
+  const closures =
+    closuresFile === undefined || cache === undefined
+      ? undefined
+      : await checkFleetClosures(closuresFile, cache, Object.keys(check.fleet.hosts))
+  const code = closures === undefined ? EXIT_OK : closureExit(closures)
   process.stdout.write(
     json
-      ? `${JSON.stringify({ ok: true, source: input.source, summary })}\n`
-      : `${renderSummary(input.source, summary)}\n`
+      ? `${JSON.stringify({ ok: code === EXIT_OK, source: input.source, summary, ...(closures ? { closures } : {}) })}\n`
+      : `${[renderSummary(input.source, summary), ...(closures ? closureLines(closures) : [])].join('\n')}\n`
   )
-  return EXIT_OK
+  return code
 }

@@ -103,6 +103,17 @@ describe('hostProblem', () => {
     const enrolled = { state: 'enrolled' as const, at: NOW - 2 * MIN, reason: null }
     expect(problem({ enrolment: enrolled, reanchoredAt: NOW - MIN })).toBeNull()
   })
+
+  test('a closure missing from the cache names it, after a refusal and before a re-anchor', () => {
+    const closureMissing = { closure: 'abc-nixos-system-web-01', cache: 'file:///c', since: NOW }
+    expect(problem({ closureMissing, reanchoredAt: NOW - MIN })).toEqual({
+      kind: 'closure-missing',
+      message: 'closure abc-nixos-system-web-01 not in file:///c; push it with nix copy',
+      since: NOW,
+    })
+    const lastRefusal = { kind: 'Stale', message: 'old', at: NOW }
+    expect(problem({ closureMissing, lastRefusal })?.kind).toBe('refused-dispatch')
+  })
 })
 
 describe('enrolmentOf', () => {

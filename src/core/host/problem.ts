@@ -6,8 +6,9 @@
  * Invariants:
  * - At most one problem per host, the first in this order: certificate revoked, denied by an
  *   operator (emergency revocation), enrolment
- *   refused, never enrolled, offline, agent-side I/O error, refused dispatch, re-anchored. The
- *   earlier ones explain the later (a revoked or offline host reports nothing newer).
+ *   refused, never enrolled, offline, agent-side I/O error, refused dispatch, closure missing
+ *   from the binary cache, re-anchored. The earlier ones explain the later (a revoked or offline
+ *   host reports nothing newer).
  * - A host is offline when nothing was heard from it for more than `OFFLINE_INTERVALS`
  *   heartbeat intervals (one late heartbeat is not an outage).
  * - A re-anchor is shown for `REANCHOR_NOTICE_MS` after it happened: the agent reports its
@@ -26,6 +27,7 @@ export type HostProblemKind =
   | 'offline'
   | 'agent-io-error'
   | 'reanchored'
+  | 'closure-missing'
 
 /** A host's problem: its kind, a sentence, and since when (epoch ms) if known. */
 export type HostProblem = {
@@ -64,6 +66,15 @@ export type HostFacts = {
   } | null
   /** When the agent re-anchored its anti-rollback marks (its heartbeat's `reanchored_at`). */
   readonly reanchoredAt: number | null
+  /**
+   * The closure the host waits for that the CP found missing from the binary cache it checks,
+   * the cache, and since when it is known missing; absent or null when none.
+   */
+  readonly closureMissing?: {
+    readonly closure: string
+    readonly cache: string
+    readonly since: number
+  } | null
 }
 
 /** Heartbeat intervals without a word before a host counts as offline. */
@@ -135,6 +146,12 @@ export function hostProblem(
       message: `refused: ${facts.lastRefusal.kind}: ${facts.lastRefusal.message}`,
       since: facts.lastRefusal.at,
     }
+  if (facts.closureMissing != null)
+    return {
+      kind: 'closure-missing',
+      message: `closure ${facts.closureMissing.closure} not in ${facts.closureMissing.cache}; push it with nix copy`,
+      since: facts.closureMissing.since,
+    }
   const sinceEnrolled =
     enrolment.at === null || facts.reanchoredAt === null ? null : facts.reanchoredAt - enrolment.at
   const firstAnchor =
@@ -170,6 +187,8 @@ export function problemLabel(p: HostProblem, now: number): string {
       return 'agent I/O error'
     case 'reanchored':
       return 're-anchored'
+    case 'closure-missing':
+      return 'closure not in cache'
   }
 }
 

@@ -29,6 +29,7 @@ import {
   type PlanContext,
   type RolloutPlan,
 } from './context.ts'
+import { closureAvailabilityGate } from './gates/closure-availability.ts'
 import { channelEdgesGate } from './gates/channel-edges.ts'
 import { complianceWaveGate } from './gates/compliance-wave.ts'
 import { disruptionBudgetGate } from './gates/disruption-budget.ts'
@@ -49,6 +50,7 @@ export const GATES: readonly Gate[] = [
   hostEdgesGate,
   disruptionBudgetGate,
   complianceWaveGate,
+  closureAvailabilityGate,
 ]
 
 function compareCandidates(a: Candidate, b: Candidate): number {

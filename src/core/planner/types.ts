@@ -62,6 +62,20 @@ export type FleetState = {
    * means no host has a problem.
    */
   readonly hostProblems?: Readonly<Record<string, string>> | undefined
+  /**
+   * What the control plane found in the binary cache hosts fetch closures from, when it checks
+   * (`closure-availability` gate); absent means it does not check and no host is held for it.
+   */
+  readonly closures?: ClosureAvailability | undefined
+}
+
+/** A target closure's narinfo as the CP last found it: there, not there, or not answered. */
+export type ClosureStatus = 'present' | 'missing' | 'error'
+
+/** The cache the CP checks and what it found, by closure basename (absent: not checked yet). */
+export type ClosureAvailability = {
+  readonly cache: string
+  readonly status: Readonly<Record<string, ClosureStatus>>
 }
 
 /** The gate names, in evaluation order (first block wins). */
@@ -75,6 +89,7 @@ export type GateName =
   | 'host-edge'
   | 'disruption-budget'
   | 'compliance-wave'
+  | 'closure-availability'
 
 /** A gate's refusal to dispatch a host now, with the reason an operator reads. */
 export type GateBlock = { readonly gate: GateName; readonly reason: string }

@@ -121,6 +121,13 @@ export const ROUTES: readonly RouteEntry[] = [
   },
   {
     method: 'GET',
+    path: '/v1/agent/closure/nar/:file',
+    role: 'agent',
+    summary: 'a NAR named by a narinfo URL, streamed from the configured upstream',
+    response: 'the NAR bytes; 501 when no upstream is configured, 503 when too many are streaming',
+  },
+  {
+    method: 'GET',
     path: '/v1/fleet.resolved',
     role: 'agent, operator or viewer',
     summary: 'the adopted signed fleet.resolved (exact bytes)',

@@ -2,7 +2,8 @@
  * `Heartbeat`: remembers the host's latest heartbeat, applies what core's `heartbeatSynthesis`
  * calls for on each of its records, and answers with the replay points and, for an agent that
  * names no current rollout, the snapshots of its unfinished records (bootstrap).
- * It keeps what the agent reports of itself (`local_problem`, `last_refusal`, `reanchored_at`)
+ * It keeps what the agent reports of itself (`local_problem`, `last_refusal`, `reanchored_at`,
+ * `prefetched_closure`)
  * for the host views, and the host's durable record (`known-hosts.ts`) up to date.
  * Invariants: a heartbeat that synthesizes nothing and changes nothing of the host's record
  * writes nothing (no savepoint is opened);
@@ -16,6 +17,7 @@ import { pairKey, type CpState, type HeartbeatSeen } from '../state.ts'
 import type { MutatorContext } from './context.ts'
 import { findRecord, stepHost, synthesizeConverged, waveOf } from './host-steps.ts'
 import { noteHeartbeat } from './known-hosts.ts'
+import { notePrefetch } from './prefetch.ts'
 import type { InputOf, ReplyOf } from './inputs.ts'
 
 /** Applies a heartbeat. */
@@ -46,6 +48,7 @@ export function heartbeat(ctx: MutatorContext, input: InputOf<'Heartbeat'>): Rep
         }
       : {}),
     ...(req.reanchored_at ? { reanchoredAt: parseRfc3339Ms(req.reanchored_at) } : {}),
+    ...(req.prefetched_closure ? { prefetched: req.prefetched_closure as string } : {}),
   }
   const seen = state.heartbeats.get(host)
   const before = seen?.problem
@@ -67,6 +70,8 @@ export function heartbeat(ctx: MutatorContext, input: InputOf<'Heartbeat'>): Rep
     ctx.log.warn('host reports a local problem', { host, ...problem })
   if (!problem && before)
     ctx.log.info('host local problem cleared', { host, worker: before.worker })
+  if (hb.prefetched !== undefined && hb.prefetched !== seen?.prefetched)
+    ctx.tx(() => notePrefetch(ctx, host, hb.prefetched!))
   if (firstSinceStart && inStartupHold(now, ctx.admission)) ctx.markDirty()
   // A heartbeat sent before a switch the CP already knows of (both times on the agent's clock)
   // does not put the old closure back.

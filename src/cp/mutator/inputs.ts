@@ -13,6 +13,7 @@ import type { BootstrapNonces } from '../../proto/bootstrap.ts'
 import type { FleetResolved } from '../../proto/fleet.ts'
 import type { RolloutManifest } from '../../proto/manifest.ts'
 import type { Revocations } from '../../proto/revocations.ts'
+import type { CacheCheck } from '../../runtime/binary-cache.ts'
 import type { AdoptedArtifact } from '../state.ts'
 import type { MutatorContext } from './context.ts'
 
@@ -113,6 +114,8 @@ type Payloads = {
   Prune: {}
   /** The enrolment route's outcome for a hostname: issued (`refusal` null) or refused, why. */
   Enrolment: { readonly hostname: string; readonly refusal: string | null }
+  /** What the availability worker found of one target closure in the binary cache, and when. */
+  ClosureChecked: { readonly closure: string; readonly check: CacheCheck; readonly at: number }
 }
 
 /** The reply of each input kind. */
@@ -127,6 +130,7 @@ type Replies = {
   Operator: OperatorReply
   Prune: PruneReply
   Enrolment: void
+  ClosureChecked: void
 }
 
 /** The input kinds. */

@@ -30,6 +30,7 @@ import type { CpMetrics } from '../metrics.ts'
 import type { CpState } from '../state.ts'
 import { listVerified, releaseVerified } from './artifacts.ts'
 import { BatchContext, type MutatorContext, type MutatorOptions } from './context.ts'
+import { closureChecked } from './closures.ts'
 import { takeDispatch } from './dispatch.ts'
 import { heartbeat } from './heartbeat.ts'
 import { hostEvent } from './host-event.ts'
@@ -87,6 +88,8 @@ const HANDLERS: { readonly [K in InputKind]: Handler<K> } = {
   Operator: inSavepoint(operatorAction),
   Prune: inSavepoint(prune),
   Enrolment: inSavepoint(enrolment),
+  // Memory only: what changes is the plan pass it may trigger, which writes in its own.
+  ClosureChecked: closureChecked,
 }
 
 /** Why a `request` was never answered: the mutator stopped (a fatal database error). */

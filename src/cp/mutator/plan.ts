@@ -19,6 +19,7 @@ import {
   type PlanAction,
 } from '../../core/index.ts'
 import type { FrozenPolicy } from '../../db/store.ts'
+import { closureView } from '../closures.ts'
 import { heartbeatIntervalMsOf } from '../config.ts'
 import { problemOf } from '../host-facts.ts'
 import { pairKey } from '../state.ts'
@@ -37,7 +38,11 @@ export function runPlan(ctx: MutatorContext): void {
   for (let pass = 0; pass < MAX_PLAN_PASSES; pass++) {
     const manifests = state.manifestSet()
     if (manifests === undefined) return
-    const fleet = { ...state.fleetState(), hostProblems: problemLabels(ctx) }
+    const fleet = {
+      ...state.fleetState(),
+      hostProblems: problemLabels(ctx),
+      closures: closureView(state),
+    }
     const actions = planNext(manifests, fleet, state.quarantineSet(), ctx.now)
     state.lastPlanAt = ctx.now
     let again = false

@@ -1,7 +1,9 @@
 /**
  * The agent surface (spec protocol.md §6.2, §10): `POST /v1/enroll` (bootstrap token, no client
  * certificate) and, for agent certificates only, `/v1/agent/{renew,events,heartbeat,dispatch,
- * closure/:hash}`. Identity binding: the certificate's machine id must equal the body's
+ * closure/:hash, closure/nar/:file}`. The closure proxy forwards narinfo and NAR requests to
+ * `--closure-upstream` unchanged: Nix on the host still checks every signature against its own
+ * trusted keys, so the proxy widens reach, never trust. Identity binding: the certificate's machine id must equal the body's
  * hostname (403). State changes go through the mutator; a full queue or a reply slower than
  * `REPLY_TIMEOUT_MS` is 503 + Retry-After, which agents retry (`reply.ts`).
  */
@@ -39,6 +41,45 @@ const MAX_SEQ_JUMP = 1_000_000
 // after weeks offline is real, a time days in the future or months back is not.
 const MAX_EVENT_AHEAD_MS = 10 * 60_000
 const MAX_EVENT_BEHIND_MS = 30 * 86_400_000
+// A NAR file as binary caches name them: its hash, `.nar`, and the compression's suffix.
+const NAR_FILE = /^[0-9a-z]{32,64}\.nar(\.(xz|bz2|zst|gz|lz4|br))?$/
+// NAR downloads through the CP at once: closures are fetched a wave at a time, and the CP's
+// bandwidth, not its memory (bodies are streamed), is what a larger number would exhaust.
+const MAX_NAR_STREAMS = 16
+const NAR_HEADERS_TIMEOUT_MS = 15_000
+
+/** `fn`, run at most once. */
+function once(fn: () => void): () => void {
+  let done = false
+  return () => {
+    if (done) return
+    done = true
+    fn()
+  }
+}
+
+/** `body` passed through, calling `done` when it ends, fails or the client goes away. */
+function releasing(body: ReadableStream<Uint8Array>, done: () => void): ReadableStream<Uint8Array> {
+  const reader = body.getReader()
+  return new ReadableStream<Uint8Array>({
+    async pull(ctrl) {
+      try {
+        const r = await reader.read()
+        if (r.done) {
+          done()
+          ctrl.close()
+        } else ctrl.enqueue(r.value)
+      } catch (e) {
+        done()
+        ctrl.error(e)
+      }
+    },
+    cancel(reason) {
+      done()
+      return reader.cancel(reason)
+    },
+  })
+}
 
 /** The answer of an enrolment or renewal (429 and 503 with `Retry-After`). */
 function issued(c: Context<CpEnv>, r: IssueResult): Response {
@@ -190,20 +231,21 @@ export function agentRoutes(deps: AppDeps): Hono<CpEnv> {
     }
   })
 
+  const notConfigured = (c: Context<CpEnv>) =>
+    c.json(
+      {
+        error: 'closure proxy not configured',
+        tracking: 'set --closure-upstream to a binary cache URL',
+      },
+      501
+    )
+
   app.get('/closure/:hash', async (c) => {
     const hash = c.req.param('hash')
     // The decoded parameter: an encoded '?', '#' or '/' must not reach the upstream URL.
     if (!/^[A-Za-z0-9+._-]{1,255}$/.test(hash)) return jsonError(c, 400, 'not a closure hash')
     const upstream = deps.config.closureUpstream
-    if (upstream === undefined) {
-      return c.json(
-        {
-          error: 'closure proxy not configured',
-          tracking: 'set --closure-upstream to a binary cache URL',
-        },
-        501
-      )
-    }
+    if (upstream === undefined) return notConfigured(c)
     // A narinfo is named by the store path's hash part (the 32 chars before the first '-').
     const hashPart = /^[0-9a-z]{32}-/.test(hash) ? hash.slice(0, 32) : hash
     try {
@@ -214,6 +256,44 @@ export function agentRoutes(deps: AppDeps): Hono<CpEnv> {
         'content-type': 'text/x-nix-narinfo',
       })
     } catch {
+      return jsonError(c, 502, 'binary cache unreachable')
+    }
+  })
+
+  // A NAR named by a narinfo's `URL: nar/<file>`, streamed from the upstream; at most
+  // `MAX_NAR_STREAMS` at once over all agents (beyond: 503, and Nix tries again).
+  let narStreams = 0
+  app.get('/closure/nar/:file', async (c) => {
+    const file = c.req.param('file')
+    if (!NAR_FILE.test(file)) return jsonError(c, 400, 'not a NAR file name')
+    const upstream = deps.config.closureUpstream
+    if (upstream === undefined) return notConfigured(c)
+    if (narStreams >= MAX_NAR_STREAMS) {
+      c.header('Retry-After', '5')
+      return jsonError(c, 503, 'too many closure downloads through the control plane; retry')
+    }
+    narStreams++
+    const done = once(() => narStreams--)
+    const headers = new AbortController()
+    const timer = setTimeout(() => headers.abort(), NAR_HEADERS_TIMEOUT_MS)
+    try {
+      const res = await fetch(`${upstream.replace(/\/+$/, '')}/nar/${file}`, {
+        signal: headers.signal,
+      })
+      clearTimeout(timer)
+      if (res.status !== 200 || res.body === null) {
+        await res.body?.cancel()
+        done()
+        return c.body(null, res.status === 200 ? 502 : (res.status as 404))
+      }
+      const length = res.headers.get('content-length')
+      return c.body(releasing(res.body, done), 200, {
+        'content-type': 'application/x-nix-nar',
+        ...(length !== null ? { 'content-length': length } : {}),
+      })
+    } catch {
+      clearTimeout(timer)
+      done()
       return jsonError(c, 502, 'binary cache unreachable')
     }
   })

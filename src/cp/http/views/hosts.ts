@@ -121,6 +121,11 @@ export function hostRow(
     pin: declared?.pin ?? null,
     quarantinedClosure: quarantined,
     pendingReboot: rec?.phase === 'Deferred',
+    // Its next target is already in its store (the agent's `--prefetch`), not yet switched to.
+    prefetched:
+      hb?.prefetched !== undefined &&
+      hb.prefetched === (rec?.targetClosure ?? known?.targetClosure) &&
+      hb.prefetched !== current,
     outstandingComplianceFailures:
       rid === undefined ? 0 : (state.probeFailures[rid]?.[hostname] ?? 0),
     outstandingHealthFailures: rec === undefined ? 0 : failingEnforceProbes(rec).length,
