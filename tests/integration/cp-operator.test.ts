@@ -272,6 +272,11 @@ describe('emergency denial', () => {
     const a = await t.agent('h2')
     expect((await a.send('GET', '/v1/agent/dispatch?wait=0')).status).not.toBe(401)
     expect((await post(t, '/v1/operator/hosts/h2/deny', {})).status).toBe(400)
+    // A typo in an emergency is refused, not recorded as a denial of nobody.
+    const typo = await post(t, '/v1/operator/hosts/h22/deny', { reason: 'stolen laptop' })
+    expect(typo.status).toBe(404)
+    expect(typo.json().error).toContain('unknown host h22 (did you mean h2?)')
+    expect((await t.operator.send('GET', '/v1/operator/denials')).json().denials).toEqual([])
     const d = await post(t, '/v1/operator/hosts/h2/deny', { reason: 'stolen laptop' })
     expect(d.status).toBe(200)
     const refused = await a.send('GET', '/v1/agent/dispatch?wait=0')

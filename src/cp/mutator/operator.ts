@@ -17,6 +17,7 @@ import {
 } from '../../core/index.ts'
 import { toRfc3339 } from '../../proto/common.ts'
 import { denialKey, pairKey } from '../state.ts'
+import { suggest } from '../../lib/suggest.ts'
 import type { MutatorContext } from './context.ts'
 import { completeIfDone, waveOf } from './host-steps.ts'
 import type { InputOf, OperatorOp, OperatorReply, ReplyOf } from './inputs.ts'
@@ -228,14 +229,45 @@ function denialAction(
       error: 'an operator cannot deny their own certificate; use another operator certificate',
     }
   }
+  if (op.target === 'host' && !isKnownHost(ctx, op.name)) {
+    // A typo in an emergency must not look like success while the real host keeps running.
+    const guess = suggest(op.name, knownHostnames(ctx))
+    return {
+      ok: false,
+      status: 404,
+      error: `unknown host ${op.name}${guess ? ` (did you mean ${guess}?)` : ''}: neither in the adopted fleet nor ever enrolled`,
+    }
+  }
+  const again = state.denial(op.target, op.name)
   const denial = { kind: op.target, name: op.name, reason: op.reason, by: operator, at: now }
   audit('deny', target, null, op.target === 'host' ? op.name : undefined)
   store.operator.upsertDenial(denial)
   state.denials.set(denialKey(op.target, op.name), denial)
   return {
     ok: true,
-    body: { kind: op.target, name: op.name, denied: true, at: toRfc3339(now) },
+    body: {
+      kind: op.target,
+      name: op.name,
+      denied: true,
+      at: toRfc3339(now),
+      // Denying again replaces the reason: say so rather than repeat a plain "done".
+      ...(again !== undefined ? { replaced: { reason: again.reason, by: again.by } } : {}),
+    },
   }
+}
+
+/** Every hostname the CP knows: the adopted fleet's and those with a durable record. */
+function knownHostnames(ctx: MutatorContext): string[] {
+  const names = new Set(Object.keys(ctx.state.release?.fleet.value.hosts ?? {}))
+  for (const h of ctx.state.knownHosts.keys()) names.add(h)
+  return [...names]
+}
+
+function isKnownHost(ctx: MutatorContext, hostname: string): boolean {
+  return (
+    ctx.state.release?.fleet.value.hosts[hostname as never] !== undefined ||
+    ctx.state.knownHosts.has(hostname)
+  )
 }
 
 function clearQuarantine(
