@@ -169,6 +169,9 @@ describe('operator actions cannot wedge a rollout', () => {
       }),
     ])
     expect((await t.operator.send('GET', '/v1/rollouts')).json().rollouts).toEqual([])
+    // Wave 0 stopped where the cancel found it (h1 Reverted); wave 1 never started.
+    const detail = (await t.operator.send('GET', `/v1/rollouts/${rid}`)).json()
+    expect(detail.waves.map((w: { state: string }) => w.state)).toEqual(['stopped', 'not-started'])
   })
 })
 

@@ -172,8 +172,18 @@ export function rolloutDetailView(
     const ends = w.hosts
       .map((h) => state.soakEndsAt[id]?.[h])
       .filter((t): t is number => t !== undefined)
-    const status =
-      index < r.currentWave || isClosed(r.phase)
+    // A closed rollout's wave is done only if its hosts got there: one it never reached is
+    // `not-started`, the one it was on when it closed `stopped`.
+    const arrived = w.hosts.every(
+      (h) => recOf(h)?.phase === 'Converged' || state.skipOf(id, h) !== undefined
+    )
+    const status = isClosed(r.phase)
+      ? arrived || index < r.currentWave
+        ? 'done'
+        : index === r.currentWave
+          ? 'stopped'
+          : 'not-started'
+      : index < r.currentWave
         ? 'done'
         : index === r.currentWave
           ? 'current'
