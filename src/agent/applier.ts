@@ -14,6 +14,7 @@
 import {
   assertNever,
   describeHostStepError,
+  failingEnforceProbes,
   type HostEffect,
   type HostStepError,
   type Unsequenced,
@@ -130,9 +131,21 @@ export class AgentApplier {
         case 'LocalResetProbeCache':
           if (current) follow.push(...this.deps.probes.reset(id))
           continue
-        case 'RecordTransition':
-          this.deps.log.info('host transition', { rolloutId: id, from: eff.from, to: eff.to })
+        case 'RecordTransition': {
+          // A failure is what an on-call engineer filters for: a warning naming the probes.
+          const failed = eff.to === 'Failed' || eff.to === 'Reverted'
+          const probes = failingEnforceProbes(host.state).map((name) => ({
+            probe: name,
+            reason: host.state.probes[name]?.failureReason ?? null,
+          }))
+          this.deps.log[failed ? 'warn' : 'info']('host transition', {
+            rolloutId: id,
+            from: eff.from,
+            to: eff.to,
+            ...(failed && probes.length > 0 ? { failingProbes: probes } : {}),
+          })
           continue
+        }
         case 'EmitLog':
           this.deps.log[eff.level](eff.message, { target: eff.target, ...eff.fields })
           continue

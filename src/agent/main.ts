@@ -116,6 +116,8 @@ export async function runAgent(config: AgentConfig, opts: RunOptions): Promise<n
           log: log.child('closure-proxy'),
         })
 
+  // Read before enrolling: a host that enrolls now has never accepted a signed artifact.
+  const firstBoot = !identity.enrolled
   try {
     if (!identity.enrolled) {
       await enroll({
@@ -174,6 +176,7 @@ export async function runAgent(config: AgentConfig, opts: RunOptions): Promise<n
     onReanchor: (at) => {
       reanchoredAt = at
     },
+    firstBoot,
   })
   await manifests.loadFromDisk()
 

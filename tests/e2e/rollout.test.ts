@@ -224,6 +224,28 @@ describe('rollouts', () => {
         reason: expect.any(String),
       }),
     })
+    // The canary's own log says it too, at warning, with the failing probe and its reason; a
+    // new host's first anchoring of its anti-rollback marks is no warning.
+    const agentLines = () =>
+      logOf(l, 'agent-canary')
+        .split('\n')
+        .map((line) => parseLogLine(line))
+    const failedLine = await until('the canary logging its failure', () =>
+      agentLines().find(
+        (e) => e?.record['msg'] === 'host transition' && e.record['to'] === 'Failed'
+      )
+    )
+    expect(failedLine).toEqual({
+      priority: 4,
+      record: expect.objectContaining({
+        failingProbes: [{ probe: 'system-healthy', reason: expect.any(String) }],
+      }),
+    })
+    expect(
+      agentLines().filter(
+        (e) => e !== undefined && e.priority <= 4 && /anchor/.test(String(e.record['msg']))
+      )
+    ).toEqual([])
     // Once the planner has planned on the halt, nobody else was dispatched or moved.
     await planPassAfterNow(l)
     const rows = await eventsOf(l, rid('stable', c1))

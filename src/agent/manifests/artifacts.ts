@@ -67,6 +67,11 @@ export type SignedArtifactsDeps = {
   readonly metrics: Metrics
   /** Called when the anti-rollback marks were re-anchored on the CP's artifacts. */
   readonly onReanchor: (at: number) => void
+  /**
+   * This start enrolled the host: it has never accepted an artifact, so anchoring its marks is
+   * expected (info), not a lost state directory (warning).
+   */
+  readonly firstBoot?: boolean
 }
 
 /** The fleet and manifest files of the state dir, and how to verify and admit artifacts. */
@@ -155,15 +160,22 @@ export class SignedArtifacts {
     }
     if (reanchored) {
       this.deps.metrics.inc(M.anchorResets, 'Anti-rollback marks re-anchored on the control plane.')
-      this.deps.log.warn(
-        'anti-rollback marks missing; re-anchored on the control plane artifacts',
-        {
-          reason: this.deps.anchors.startProblem,
-          artifact,
-          signedAt: verified.signedAt,
-          ciCommit: verified.ciCommit,
-        }
-      )
+      const fields = {
+        reason: this.deps.anchors.startProblem,
+        artifact,
+        signedAt: verified.signedAt,
+        ciCommit: verified.ciCommit,
+      }
+      if (this.deps.firstBoot === true && this.deps.anchors.startProblem === 'missing')
+        this.deps.log.info(
+          'first start: anti-rollback marks anchored on the control plane artifacts',
+          fields
+        )
+      else
+        this.deps.log.warn(
+          'anti-rollback marks missing; re-anchored on the control plane artifacts',
+          fields
+        )
       this.deps.onReanchor(now)
     }
     return true

@@ -101,7 +101,7 @@ beforeEach(() => {
 })
 afterEach(() => removeDir(dir))
 
-function cache(machineId = 'web-01', windowSecs = 3600) {
+function cache(machineId = 'web-01', windowSecs = 3600, firstBoot = false) {
   const metrics = new Metrics()
   const reanchors: number[] = []
   const log = createLogger({
@@ -125,6 +125,7 @@ function cache(machineId = 'web-01', windowSecs = 3600) {
     log,
     metrics,
     onReanchor: (at) => void reanchors.push(at),
+    firstBoot,
   })
   return { c, metrics, reanchors, anchors }
 }
@@ -290,9 +291,25 @@ describe('ManifestCache', () => {
     expect(wiped.reanchors).toEqual([T0 + 60_000])
     expect(wiped.anchors.reanchoredAt).toBe(T0 + 60_000)
     expect(wiped.metrics.value(M.anchorResets)).toBe(1)
+    const reanchorLine = (prefix: string) =>
+      logs.some(
+        (l) =>
+          l.startsWith(prefix) &&
+          l.includes('anti-rollback marks missing; re-anchored on the control plane artifacts')
+      )
+    expect(reanchorLine('<4>')).toBe(true)
+    // A host that enrolled at this start anchors for the first time: news, not a warning.
+    logs.length = 0
+    rmSync(join(dir, 'state'), { recursive: true })
+    const newHost = cache('web-01', 3600, true)
+    expect(await newHost.c.poll()).toEqual({ ok: true })
+    expect(newHost.reanchors.length).toBe(1)
+    expect(reanchorLine('<4>')).toBe(false)
     expect(
-      logs.some((l) =>
-        l.includes('anti-rollback marks missing; re-anchored on the control plane artifacts')
+      logs.some(
+        (l) =>
+          l.startsWith('<6>') &&
+          l.includes('first start: anti-rollback marks anchored on the control plane artifacts')
       )
     ).toBe(true)
   })
