@@ -79,8 +79,12 @@ export function hostRow(
     targetClosure: rec?.targetClosure ?? known?.targetClosure ?? null,
     declaredClosure,
     rolloutState: rec?.phase ?? null,
+    // A live record decides (a host still soaking runs its target but is not converged); with
+    // none, running the declared closure is.
     converged:
-      rec?.phase === 'Converged' || (declaredClosure !== null && current === declaredClosure),
+      rec !== undefined
+        ? rec.phase === 'Converged'
+        : declaredClosure !== null && current === declaredClosure,
     lastSeenAt: iso(facts.lastSeenAt),
     lastRollout:
       rid !== undefined
