@@ -49,6 +49,11 @@ export function hostPage(ctx: Ctx, name: string): Child {
   const enrol = raw['enrolment'] as Json | null | undefined
   const list = (k: string): Json[] => (Array.isArray(raw[k]) ? (raw[k] as Json[]) : [])
   const rollout = ctx.status.rollouts.find((r) => r.id === host.lastRolloutId)
+  // Retry and skip act on the channel's open rollout; on a closed one the CP refuses them.
+  const current = ctx.status.rollouts.find(
+    (r) => r.open && r.channel === host.channel && r.hostStates[name] !== undefined
+  )
+  const inRollout = current === undefined ? null : { rolloutId: current.id }
   const enc = encodeURIComponent(name)
   return [
     h('h1', {}, 'Host ', h('code', {}, name)),
@@ -72,8 +77,18 @@ export function hostPage(ctx: Ctx, name: string): Child {
     h(
       'div',
       { class: 'actions' },
-      button(ctx, 'Retry…', `/v1/operator/hosts/${enc}/retry`, {}, `Retry host ${name}`),
-      button(ctx, 'Skip…', `/v1/operator/hosts/${enc}/skip`, {}, `Skip host ${name}`),
+      inRollout === null
+        ? null
+        : [
+            button(
+              ctx,
+              'Retry…',
+              `/v1/operator/hosts/${enc}/retry`,
+              inRollout,
+              `Retry host ${name}`
+            ),
+            button(ctx, 'Skip…', `/v1/operator/hosts/${enc}/skip`, inRollout, `Skip host ${name}`),
+          ],
       cert?.['denied'] === true
         ? button(ctx, 'Allow…', `/v1/operator/hosts/${enc}/allow`, {}, `Allow host ${name}`)
         : button(ctx, 'Deny…', `/v1/operator/hosts/${enc}/deny`, {}, `Deny host ${name}`)

@@ -67,7 +67,6 @@ export function rolloutPage(ctx: Ctx, id: string): Child {
           probeFailure(id, r.halt!.host!)
         ) ?? null)
       : null
-  const halted = r.halt !== null
   return [
     h('h1', {}, 'Rollout ', h('code', {}, r.id)),
     h(
@@ -81,17 +80,20 @@ export function rolloutPage(ctx: Ctx, id: string): Child {
       r.currentWave === null ? null : ` · current wave ${r.currentWave}`
     ),
     haltBox(r, probeLine),
-    halted
+    // Only the actions that can still apply: the CP refuses the rest (409).
+    r.open
       ? h(
           'div',
           { class: 'actions' },
-          button(
-            ctx,
-            'Resume…',
-            `/v1/operator/rollouts/${encodeURIComponent(r.id)}/resume`,
-            {},
-            `Resume rollout ${r.id}`
-          ),
+          r.halt?.active === true
+            ? button(
+                ctx,
+                'Resume…',
+                `/v1/operator/rollouts/${encodeURIComponent(r.id)}/resume`,
+                {},
+                `Resume rollout ${r.id}`
+              )
+            : null,
           button(
             ctx,
             'Cancel…',
