@@ -37,15 +37,28 @@ export function ago(iso: string | null): string {
   return Number.isNaN(t) ? iso : `${duration(now() - t)} ago`
 }
 
-/** HH:MM in the browser's time zone, with the date when it is not today. */
-export function clock(iso: string | null): string {
+/** Options of `clock`: seconds (event logs, where many rows share a minute), the time zone. */
+export type ClockOpts = { seconds?: boolean; zone?: boolean }
+
+/** HH:MM (or HH:MM:SS) in the browser's time zone, with the date when it is not today. */
+export function clock(iso: string | null, opts: ClockOpts = {}): string {
   if (iso === null) return '—'
   const d = new Date(iso)
   if (Number.isNaN(d.getTime())) return iso
-  const hm = d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', hour12: false })
-  return d.toDateString() === new Date(now()).toDateString()
-    ? hm
-    : `${d.toISOString().slice(0, 10)} ${hm}`
+  const hm = d.toLocaleTimeString([], {
+    hour: '2-digit',
+    minute: '2-digit',
+    ...(opts.seconds ? { second: '2-digit' } : {}),
+    ...(opts.zone ? { timeZoneName: 'short' } : {}),
+    // h23, not hour12: false, which some engines render as 24:05 after midnight.
+    hourCycle: 'h23',
+  })
+  if (d.toDateString() === new Date(now()).toDateString()) return hm
+  // The date in the same zone as the time (not the UTC date of a local time).
+  const date = [d.getFullYear(), d.getMonth() + 1, d.getDate()]
+    .map((n) => String(n).padStart(2, '0'))
+    .join('-')
+  return `${date} ${hm}`
 }
 
 /** A store path or closure id shortened for display (the full text is in the title). */

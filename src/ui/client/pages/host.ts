@@ -132,7 +132,7 @@ export function hostPage(ctx: Ctx, name: string): Child {
       p['message'] ? ` — ${String(p['message'])}` : null,
     ]),
     listSection('Closure history', 'ol', list('closureHistory'), (c) => [
-      `${clock(String(c['at'] ?? ''))} `,
+      `${clock(String(c['at'] ?? ''), { seconds: true })} `,
       closureCode(String(c['closure'])),
       c['rolloutId'] ? ` (rollout ${short(String(c['rolloutId']))})` : null,
     ]),

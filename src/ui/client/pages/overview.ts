@@ -17,8 +17,8 @@ function freshness(c: Channel): Child {
     { class: stale ? 'fresh stale' : 'fresh' },
     stale ? h('span', { 'aria-hidden': 'true' }, '⚠ ') : null,
     stale
-      ? `stale since ${clock(c.resignBefore)} — re-sign now`
-      : `re-sign before ${clock(c.resignBefore)}`
+      ? `stale since ${clock(c.resignBefore, { zone: true })} — re-sign now`
+      : `re-sign before ${clock(c.resignBefore, { zone: true })}`
   )
 }
 

@@ -123,7 +123,7 @@ export function eventTable(
     ['seq', 'time', 'host', 'kind', 'details'],
     evs.map((e) => [
       e.seq,
-      clock(e.at),
+      clock(e.at, { seconds: true }),
       e.host ?? '',
       e.kind,
       h('td', { class: 'detail' }, details(e.detail, shown)),

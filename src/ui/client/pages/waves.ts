@@ -133,7 +133,7 @@ export function haltBox(r: Rollout, probeLine: string | null): Child {
     halt.active
       ? h('strong', {}, h('span', { 'aria-hidden': 'true' }, '■ '), 'Halted')
       : h('strong', {}, 'Halted'),
-    halt.at === null ? null : ` at ${clock(halt.at)}`,
+    halt.at === null ? null : ` at ${clock(halt.at, { seconds: true })}`,
     halt.host === null
       ? null
       : [': host ', h('a', { href: `#/host/${encodeURIComponent(halt.host)}` }, halt.host)],
