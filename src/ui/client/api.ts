@@ -79,6 +79,8 @@ export type LogEvent = {
   seq: number
   at: string | null
   host: string | null
+  /** The rollout the event belongs to (a host's events span several). */
+  rollout: string | null
   kind: string
   detail: Json
 }
@@ -254,13 +256,16 @@ export function statusOf(v: unknown): Status {
 
 export function eventOf(v: unknown): LogEvent {
   const o = obj(v)
-  const { seq, at, ts, host, kind, payload, ...rest } = o
-  const detail = { ...rest, ...obj(payload) }
+  // The rollout id comes as a column and again (snake case) in the payload: one field here.
+  const { seq, at, ts, host, kind, payload, rolloutId, ...rest } = o
+  const { rollout_id, ...fields } = obj(payload)
+  const detail = { ...rest, ...fields }
   const inner = str(detail['kind'])
   return {
     seq: num(seq) ?? 0,
     at: str(at) ?? str(ts),
     host: str(host),
+    rollout: str(rolloutId) ?? str(rollout_id),
     kind: inner !== null && inner !== kind ? `${String(kind)}: ${inner}` : String(kind ?? '?'),
     detail,
   }

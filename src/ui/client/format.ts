@@ -61,11 +61,25 @@ export function clock(iso: string | null, opts: ClockOpts = {}): string {
   return `${date} ${hm}`
 }
 
-/** A store path or closure id shortened for display (the full text is in the title). */
+/**
+ * A store path or closure id for display (the full text belongs in a title): the name after the
+ * hash in full, since it is what tells closures apart, and the hash cut to its first 8 letters.
+ */
 export function short(closure: string | null): string {
   if (closure === null) return '—'
   const base = closure.split('/').pop() ?? closure
-  return base.length > 24 ? `${base.slice(0, 12)}…${base.slice(-8)}` : base
+  const m = /^([0-9a-z]{32})-(.+)$/.exec(base)
+  if (m !== null) return `${m[1]!.slice(0, 8)}…-${m[2]}`
+  return base.length > 24 ? `${base.slice(0, 12)}…` : base
+}
+
+/** A rollout id as `channel@abcdef12`: the prefix form the CLI accepts. */
+export function shortRollout(id: string | null): string {
+  if (id === null) return '—'
+  const at = id.lastIndexOf('@')
+  if (at < 0) return id.length > 24 ? `${id.slice(0, 12)}…` : id
+  const ref = id.slice(at + 1)
+  return ref.length > 8 ? `${id.slice(0, at + 1)}${ref.slice(0, 8)}` : id
 }
 
 /** Key: value pairs of an event's details, one line, without the values the page already shows. */

@@ -4,8 +4,8 @@
  */
 import { type Json, eventOf, get } from '../api.ts'
 import { type Child, h } from '../dom.ts'
-import { ago, clock, short } from '../format.ts'
-import { type Ctx, badge, button, closureCode, eventTable, load } from './shared.ts'
+import { ago, clock } from '../format.ts'
+import { type Ctx, badge, button, closureCode, eventTable, load, rolloutLink } from './shared.ts'
 import { phaseOf } from './waves.ts'
 
 /** A titled list of `items` (nothing when there are none). */
@@ -99,19 +99,12 @@ export function hostPage(ctx: Ctx, name: string): Child {
       row('current closure', closureCode(host.currentClosure)),
       row('target closure', closureCode(host.targetClosure)),
       row('declared closure', closureCode(host.declaredClosure)),
-      row(
-        'rollout',
-        host.lastRolloutId === null
-          ? '—'
-          : h(
-              'a',
-              { href: `#/rollout/${encodeURIComponent(host.lastRolloutId)}` },
-              short(host.lastRolloutId)
-            )
-      ),
+      row('rollout', host.lastRolloutId === null ? '—' : rolloutLink(host.lastRolloutId)),
       host.gate === null ? null : row('held by gate', `${host.gate.gate}: ${host.gate.reason}`),
       host.pin === null ? null : row('pinned to', host.pin),
-      host.quarantinedClosure === null ? null : row('quarantined', short(host.quarantinedClosure)),
+      host.quarantinedClosure === null
+        ? null
+        : row('quarantined', closureCode(host.quarantinedClosure)),
       host.pendingReboot ? row('reboot', 'pending') : null,
       enrol == null
         ? null
@@ -134,8 +127,10 @@ export function hostPage(ctx: Ctx, name: string): Child {
     listSection('Closure history', 'ol', list('closureHistory'), (c) => [
       `${clock(String(c['at'] ?? ''), { seconds: true })} `,
       closureCode(String(c['closure'])),
-      c['rolloutId'] ? ` (rollout ${short(String(c['rolloutId']))})` : null,
+      c['rolloutId'] ? [' (rollout ', rolloutLink(String(c['rolloutId'])), ')'] : null,
     ]),
-    list('events').length === 0 ? null : eventTable(list('events').map(eventOf), 'latest events'),
+    list('events').length === 0
+      ? null
+      : eventTable(list('events').map(eventOf), 'latest events', name, 'rollout'),
   ]
 }

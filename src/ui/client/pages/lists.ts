@@ -24,7 +24,7 @@ export function quarantinesPage(ctx: Ctx): Child {
             String(q['channel']),
             closureCode(String(q['closure'])),
             clock(String(q['at'] ?? q['quarantinedAt'] ?? '')),
-            q['host'] ? String(q['host']) : '',
+            h('td', { class: 'nowrap' }, q['host'] ? String(q['host']) : ''),
             q['reason'] ? String(q['reason']) : '',
             button(
               ctx,

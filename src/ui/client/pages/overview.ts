@@ -5,7 +5,7 @@
 import { type Channel, type Host } from '../api.ts'
 import { now } from '../clock.ts'
 import { type Child, h } from '../dom.ts'
-import { clock, short } from '../format.ts'
+import { clock, shortRollout } from '../format.ts'
 import { type Ctx, rolloutBadge } from './shared.ts'
 import { haltBox, phaseOf, waveRow, wavesFor } from './waves.ts'
 
@@ -107,8 +107,8 @@ export function overview(ctx: Ctx, only?: string): Child {
             ? null
             : h(
                 'a',
-                { href: `#/rollout/${encodeURIComponent(rid)}`, class: 'rollout-link' },
-                `rollout ${short(rid)}`
+                { href: `#/rollout/${encodeURIComponent(rid)}`, class: 'rollout-link', title: rid },
+                `rollout ${shortRollout(rid)}`
               ),
           c === undefined ? null : freshness(c)
         ),
