@@ -61,6 +61,9 @@ export function clock(iso: string | null, opts: ClockOpts = {}): string {
   return `${date} ${hm}`
 }
 
+/** "1 host", "2 hosts". */
+export const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`
+
 /**
  * A store path or closure id for display (the full text belongs in a title): the name after the
  * hash in full, since it is what tells closures apart, and the hash cut to its first 8 letters.

@@ -6,7 +6,7 @@
 import { type Channel, type Host, type Rollout, type Wave } from '../api.ts'
 import { now } from '../clock.ts'
 import { type Child, h } from '../dom.ts'
-import { clock, duration, look } from '../format.ts'
+import { clock, duration, look, plural } from '../format.ts'
 
 /** Beyond this many hosts a wave shows counts per state instead of one tile per host. */
 export const TILE_LIMIT = 300
@@ -53,7 +53,7 @@ export function waveRow(
     }
     body = h(
       'ul',
-      { class: 'counts', 'aria-label': `${label}: ${hosts.length} hosts` },
+      { class: 'counts', 'aria-label': `${label}: ${plural(hosts.length, 'host')}` },
       [...counts].sort().map(([p, n]) => {
         const l = look(p === 'none' ? null : p)
         return h(
