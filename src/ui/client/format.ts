@@ -85,6 +85,11 @@ export function shortRollout(id: string | null): string {
   return ref.length > 8 ? `${id.slice(0, at + 1)}${ref.slice(0, 8)}` : id
 }
 
+const WAVE_WORDS: Record<string, string> = { 'not-started': 'not started' }
+
+/** A wave's state in words; a word the page does not know is shown as the API says it. */
+export const waveWord = (state: string): string => WAVE_WORDS[state] ?? state
+
 /** Key: value pairs of an event's details, one line, without the values the page already shows. */
 export function details(d: Record<string, unknown>, shown: string | null = null): string {
   return Object.entries(d)

@@ -4,7 +4,7 @@
  */
 import { get, eventOf, rolloutOf, wavesOf } from '../api.ts'
 import { type Child, h } from '../dom.ts'
-import { clock } from '../format.ts'
+import { clock, waveWord } from '../format.ts'
 import { eventLog } from './rollout-log.ts'
 import { type Ctx, button, load, rolloutBadge } from './shared.ts'
 import { haltBox, phaseOf, soakText, waveRow, wavesFor } from './waves.ts'
@@ -77,7 +77,7 @@ export function rolloutPage(ctx: Ctx, id: string): Child {
       ' · ',
       rolloutBadge(r.state),
       r.openedAt === null ? null : ` · opened ${clock(r.openedAt)}`,
-      r.currentWave === null ? null : ` · current wave ${r.currentWave}`
+      r.currentWave === null || !r.open ? null : ` · current wave ${r.currentWave}`
     ),
     haltBox(r, probeLine),
     // Only the actions that can still apply: the CP refuses the rest (409).
@@ -124,13 +124,18 @@ export function rolloutPage(ctx: Ctx, id: string): Child {
         { class: 'timeline' },
         waves.map((w) => {
           const members = w.hosts.flatMap((n) => byName.get(n) ?? [])
-          const cur = r.currentWave === w.index
+          // A closed rollout has no current wave, only where it stopped.
+          const cur = r.open && r.currentWave === w.index
           const soak = soakText(w)
           return h(
             'li',
-            { class: cur ? 'current' : '', 'aria-current': cur ? 'step' : false },
+            {
+              class: cur ? 'current' : '',
+              'aria-current': cur ? 'step' : false,
+              'data-wave-state': w.state ?? false,
+            },
             waveRow(`wave ${w.index}`, members, (x) => w.states[x.hostname] ?? phaseOf(x, r), [
-              w.state === null ? (cur ? ' · current' : null) : ` · ${w.state}`,
+              w.state === null ? (cur ? ' · current' : null) : ` · ${waveWord(w.state)}`,
               soak === null ? null : ` · ${soak}`,
             ])
           )
