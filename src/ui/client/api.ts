@@ -258,14 +258,14 @@ export function eventOf(v: unknown): LogEvent {
   const o = obj(v)
   // The rollout id comes as a column and again (snake case) in the payload: one field here.
   const { seq, at, ts, host, kind, payload, rolloutId, ...rest } = o
-  const { rollout_id, ...fields } = obj(payload)
+  const { rollout_id, rolloutId: named, ...fields } = obj(payload)
   const detail = { ...rest, ...fields }
   const inner = str(detail['kind'])
   return {
     seq: num(seq) ?? 0,
     at: str(at) ?? str(ts),
     host: str(host),
-    rollout: str(rolloutId) ?? str(rollout_id),
+    rollout: str(rolloutId) ?? str(named) ?? str(rollout_id),
     kind: inner !== null && inner !== kind ? `${String(kind)}: ${inner}` : String(kind ?? '?'),
     detail,
   }
