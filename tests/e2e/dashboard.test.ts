@@ -326,6 +326,57 @@ describe('dashboard in Chromium', () => {
     await waitText(page, 'main table.log td', 'canary probe fixed upstream; resuming')
   })
 
+  test('a superseded rollout shows its halt as past, offers no action, and logs to the second', async () => {
+    const closures = Object.fromEntries(
+      [...lab.hosts.keys()].map((h) => [h, lab.closure(h, `r3-${h}`)])
+    )
+    const next = await lab.release(closures)
+    await lab.refresh()
+    const id = rid('stable', halted)
+    await until('the halted rollout superseded', async () => {
+      const r = await lab.api<{ state: string }>(`/v1/rollouts/${encodeURIComponent(id)}`)
+      return r.body.state === 'Superseded'
+    })
+    await go(page, `#/rollout/${encodeURIComponent(id)}`)
+    await waitText(page, '.summary .badge', 'Superseded')
+    await waitText(page, '.halt.past', 'no longer holding it')
+    await page.waitForSelector('table.log td')
+    // The CP would refuse them (409): the page does not offer them.
+    expect(await page.$$('.halt[role="alert"]')).toHaveLength(0)
+    expect(await page.$$(`button[aria-label="Resume rollout ${id}"]`)).toHaveLength(0)
+    expect(await page.$$(`button[aria-label="Cancel rollout ${id}"]`)).toHaveLength(0)
+    // Every event of a rollout happens within a minute or two: its times carry seconds.
+    const times = (await page.$$eval('table.log tbody tr td:nth-child(2)', (els) =>
+      els.map((e) => e.textContent ?? '')
+    )) as string[]
+    expect(times.length).toBeGreaterThan(0)
+    for (const t of times) expect(t).toMatch(/^\d\d:\d\d:\d\d$/)
+    await page.screenshot({ path: join(shots, 'dashboard-superseded.png'), fullPage: true })
+
+    // A channel's page counts its own hosts, not the fleet's.
+    await go(page, '#/channel/stable')
+    await waitText(page, '.summary', '4 hosts ·')
+    expect(await page.$eval('main .summary', (e) => e.textContent ?? '')).not.toContain('channel')
+    await page.waitForSelector(`.rollout-link[title="${rid('stable', next)}"]`)
+    expect(await page.$eval('.rollout-link', (e) => e.textContent)).toBe(
+      `rollout stable@${next.slice(0, 8)}`
+    )
+    await page.screenshot({ path: join(shots, 'dashboard-channel.png'), fullPage: true })
+
+    // A host's events name their rollout once, in a column, and have no host column.
+    await go(page, '#/host/canary')
+    await page.waitForSelector('table.log td')
+    const cols = (await page.$$eval('table.log th', (els) =>
+      els.map((e) => e.textContent ?? '')
+    )) as string[]
+    expect(cols).toEqual(['seq', 'time', 'rollout', 'kind', 'details'])
+    const details = (await page.$$eval('table.log td.detail', (els) =>
+      els.map((e) => e.textContent ?? '')
+    )) as string[]
+    for (const d of details) expect(d).not.toMatch(/rollout_?[iI]d:/)
+    await page.screenshot({ path: join(shots, 'dashboard-host.png'), fullPage: true })
+  })
+
   test('a viewer sees the fleet but no action buttons, and the API refuses a viewer action', async () => {
     const cert = join(lab.opts.dir, 'viewer')
     const mint = Bun.spawn(
@@ -349,7 +400,9 @@ describe('dashboard in Chromium', () => {
     await viewer.goto(`${viewerUrl}#/rollout/${encodeURIComponent(rid('stable', halted))}`)
     await viewer.waitForSelector('.conn[data-conn="live"]', { timeout: 30_000 })
     await waitText(viewer, '.who', 'viewer-watcher (viewer)')
+    // A closed rollout too (a viewer is answered its row from the channel's history).
     await viewer.waitForSelector('h1 code')
+    await waitText(viewer, '.halt.past', 'no longer holding it')
     // Each page once loaded (what an operator would act on is on screen), without a button.
     const pages: [string, string][] = [
       [`#/rollout/${encodeURIComponent(rid('stable', halted))}`, 'section h2#waves-h'],

@@ -26,6 +26,8 @@ export type Host = {
   raw: Json
 }
 export type Halt = {
+  /** False for a past halt (the rollout was resumed, superseded or cancelled since). */
+  active: boolean
   at: string | null
   host: string | null
   phase: string | null
@@ -36,6 +38,8 @@ export type Rollout = {
   id: string
   channel: string
   state: string
+  /** Not closed: operator actions on it (resume, cancel, retry, skip) can still apply. */
+  open: boolean
   currentWave: number | null
   openedAt: string | null
   hostStates: Record<string, string>
@@ -75,6 +79,8 @@ export type LogEvent = {
   seq: number
   at: string | null
   host: string | null
+  /** The rollout the event belongs to (a host's events span several). */
+  rollout: string | null
   kind: string
   detail: Json
 }
@@ -134,11 +140,18 @@ export function hostOf(v: unknown): Host {
   }
 }
 
-function haltOf(halt: unknown, outcome: unknown): Halt | null {
+/** The phases of a rollout that is over (core's `isClosed`): nothing acts on it any more. */
+const CLOSED = new Set(['Terminal', 'Superseded', 'Pruned', 'Cancelled'])
+
+function haltOf(halt: unknown, outcome: unknown, open: boolean): Halt | null {
   const out = obj(outcome)
-  const h = obj(str(out['kind']) === 'halted' ? out : halt)
+  const kept = obj(halt)
+  const h = Object.keys(kept).length > 0 ? kept : str(out['kind']) === 'halted' ? out : {}
   if (Object.keys(h).length === 0) return null
+  // An older control plane reports only a halt that holds; a closed rollout holds nothing.
+  const active = open && (typeof h['active'] === 'boolean' ? h['active'] : true)
   return {
+    active,
     at: str(h['at']),
     host: str(pick(h, 'host', 'hostname')),
     phase: str(h['hostPhase']),
@@ -152,14 +165,17 @@ export function rolloutOf(v: unknown): Rollout {
   const states: Record<string, string> = {}
   for (const [k, s] of Object.entries(obj(o['hostStates'])))
     if (typeof s === 'string') states[k] = s
+  const state = str(o['state']) ?? '?'
+  const open = !CLOSED.has(state) && (o['closedAt'] === undefined || o['closedAt'] === null)
   return {
     id: str(pick(o, 'id', 'rolloutId')) ?? '?',
     channel: str(o['channel']) ?? '',
-    state: str(o['state']) ?? '?',
+    state,
+    open,
     currentWave: num(o['currentWave']),
     openedAt: str(pick(o, 'openedAt', 'createdAt')),
     hostStates: states,
-    halt: haltOf(o['halt'], o['outcome']),
+    halt: haltOf(o['halt'], o['outcome'], open),
     outcome: o['outcome'] === null || o['outcome'] === undefined ? null : obj(o['outcome']),
   }
 }
@@ -240,13 +256,16 @@ export function statusOf(v: unknown): Status {
 
 export function eventOf(v: unknown): LogEvent {
   const o = obj(v)
-  const { seq, at, ts, host, kind, payload, ...rest } = o
-  const detail = { ...rest, ...obj(payload) }
+  // The rollout id comes as a column and again (snake case) in the payload: one field here.
+  const { seq, at, ts, host, kind, payload, rolloutId, ...rest } = o
+  const { rollout_id, rolloutId: named, ...fields } = obj(payload)
+  const detail = { ...rest, ...fields }
   const inner = str(detail['kind'])
   return {
     seq: num(seq) ?? 0,
     at: str(at) ?? str(ts),
     host: str(host),
+    rollout: str(rolloutId) ?? str(named) ?? str(rollout_id),
     kind: inner !== null && inner !== kind ? `${String(kind)}: ${inner}` : String(kind ?? '?'),
     detail,
   }

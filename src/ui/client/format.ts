@@ -37,23 +37,58 @@ export function ago(iso: string | null): string {
   return Number.isNaN(t) ? iso : `${duration(now() - t)} ago`
 }
 
-/** HH:MM in the browser's time zone, with the date when it is not today. */
-export function clock(iso: string | null): string {
+/** Options of `clock`: seconds (event logs, where many rows share a minute), the time zone. */
+export type ClockOpts = { seconds?: boolean; zone?: boolean }
+
+/** HH:MM (or HH:MM:SS) in the browser's time zone, with the date when it is not today. */
+export function clock(iso: string | null, opts: ClockOpts = {}): string {
   if (iso === null) return '—'
   const d = new Date(iso)
   if (Number.isNaN(d.getTime())) return iso
-  const hm = d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', hour12: false })
-  return d.toDateString() === new Date(now()).toDateString()
-    ? hm
-    : `${d.toISOString().slice(0, 10)} ${hm}`
+  const hm = d.toLocaleTimeString([], {
+    hour: '2-digit',
+    minute: '2-digit',
+    ...(opts.seconds ? { second: '2-digit' } : {}),
+    ...(opts.zone ? { timeZoneName: 'short' } : {}),
+    // h23, not hour12: false, which some engines render as 24:05 after midnight.
+    hourCycle: 'h23',
+  })
+  if (d.toDateString() === new Date(now()).toDateString()) return hm
+  // The date in the same zone as the time (not the UTC date of a local time).
+  const date = [d.getFullYear(), d.getMonth() + 1, d.getDate()]
+    .map((n) => String(n).padStart(2, '0'))
+    .join('-')
+  return `${date} ${hm}`
 }
 
-/** A store path or closure id shortened for display (the full text is in the title). */
+/** "1 host", "2 hosts". */
+export const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`
+
+/**
+ * A store path or closure id for display (the full text belongs in a title): the name after the
+ * hash in full, since it is what tells closures apart, and the hash cut to its first 8 letters.
+ */
 export function short(closure: string | null): string {
   if (closure === null) return '—'
   const base = closure.split('/').pop() ?? closure
-  return base.length > 24 ? `${base.slice(0, 12)}…${base.slice(-8)}` : base
+  const m = /^([0-9a-z]{32})-(.+)$/.exec(base)
+  if (m !== null) return `${m[1]!.slice(0, 8)}…-${m[2]}`
+  return base.length > 24 ? `${base.slice(0, 12)}…` : base
 }
+
+/** A rollout id as `channel@abcdef12`: the prefix form the CLI accepts. */
+export function shortRollout(id: string | null): string {
+  if (id === null) return '—'
+  const at = id.lastIndexOf('@')
+  if (at < 0) return id.length > 24 ? `${id.slice(0, 12)}…` : id
+  const ref = id.slice(at + 1)
+  return ref.length > 8 ? `${id.slice(0, at + 1)}${ref.slice(0, 8)}` : id
+}
+
+const WAVE_WORDS: Record<string, string> = { 'not-started': 'not started' }
+
+/** A wave's state in words; a word the page does not know is shown as the API says it. */
+export const waveWord = (state: string): string => WAVE_WORDS[state] ?? state
 
 /** Key: value pairs of an event's details, one line, without the values the page already shows. */
 export function details(d: Record<string, unknown>, shown: string | null = null): string {

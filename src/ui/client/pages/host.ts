@@ -4,8 +4,8 @@
  */
 import { type Json, eventOf, get } from '../api.ts'
 import { type Child, h } from '../dom.ts'
-import { ago, clock, short } from '../format.ts'
-import { type Ctx, badge, button, closureCode, eventTable, load } from './shared.ts'
+import { ago, clock } from '../format.ts'
+import { type Ctx, badge, button, closureCode, eventTable, load, rolloutLink } from './shared.ts'
 import { phaseOf } from './waves.ts'
 
 /** A titled list of `items` (nothing when there are none). */
@@ -49,6 +49,11 @@ export function hostPage(ctx: Ctx, name: string): Child {
   const enrol = raw['enrolment'] as Json | null | undefined
   const list = (k: string): Json[] => (Array.isArray(raw[k]) ? (raw[k] as Json[]) : [])
   const rollout = ctx.status.rollouts.find((r) => r.id === host.lastRolloutId)
+  // Retry and skip act on the channel's open rollout; on a closed one the CP refuses them.
+  const current = ctx.status.rollouts.find(
+    (r) => r.open && r.channel === host.channel && r.hostStates[name] !== undefined
+  )
+  const inRollout = current === undefined ? null : { rolloutId: current.id }
   const enc = encodeURIComponent(name)
   return [
     h('h1', {}, 'Host ', h('code', {}, name)),
@@ -72,8 +77,18 @@ export function hostPage(ctx: Ctx, name: string): Child {
     h(
       'div',
       { class: 'actions' },
-      button(ctx, 'Retry…', `/v1/operator/hosts/${enc}/retry`, {}, `Retry host ${name}`),
-      button(ctx, 'Skip…', `/v1/operator/hosts/${enc}/skip`, {}, `Skip host ${name}`),
+      inRollout === null
+        ? null
+        : [
+            button(
+              ctx,
+              'Retry…',
+              `/v1/operator/hosts/${enc}/retry`,
+              inRollout,
+              `Retry host ${name}`
+            ),
+            button(ctx, 'Skip…', `/v1/operator/hosts/${enc}/skip`, inRollout, `Skip host ${name}`),
+          ],
       cert?.['denied'] === true
         ? button(ctx, 'Allow…', `/v1/operator/hosts/${enc}/allow`, {}, `Allow host ${name}`)
         : button(ctx, 'Deny…', `/v1/operator/hosts/${enc}/deny`, {}, `Deny host ${name}`)
@@ -84,19 +99,12 @@ export function hostPage(ctx: Ctx, name: string): Child {
       row('current closure', closureCode(host.currentClosure)),
       row('target closure', closureCode(host.targetClosure)),
       row('declared closure', closureCode(host.declaredClosure)),
-      row(
-        'rollout',
-        host.lastRolloutId === null
-          ? '—'
-          : h(
-              'a',
-              { href: `#/rollout/${encodeURIComponent(host.lastRolloutId)}` },
-              short(host.lastRolloutId)
-            )
-      ),
+      row('rollout', host.lastRolloutId === null ? '—' : rolloutLink(host.lastRolloutId)),
       host.gate === null ? null : row('held by gate', `${host.gate.gate}: ${host.gate.reason}`),
       host.pin === null ? null : row('pinned to', host.pin),
-      host.quarantinedClosure === null ? null : row('quarantined', short(host.quarantinedClosure)),
+      host.quarantinedClosure === null
+        ? null
+        : row('quarantined', closureCode(host.quarantinedClosure)),
       host.pendingReboot ? row('reboot', 'pending') : null,
       enrol == null
         ? null
@@ -117,10 +125,12 @@ export function hostPage(ctx: Ctx, name: string): Child {
       p['message'] ? ` — ${String(p['message'])}` : null,
     ]),
     listSection('Closure history', 'ol', list('closureHistory'), (c) => [
-      `${clock(String(c['at'] ?? ''))} `,
+      `${clock(String(c['at'] ?? ''), { seconds: true })} `,
       closureCode(String(c['closure'])),
-      c['rolloutId'] ? ` (rollout ${short(String(c['rolloutId']))})` : null,
+      c['rolloutId'] ? [' (rollout ', rolloutLink(String(c['rolloutId'])), ')'] : null,
     ]),
-    list('events').length === 0 ? null : eventTable(list('events').map(eventOf), 'latest events'),
+    list('events').length === 0
+      ? null
+      : eventTable(list('events').map(eventOf), 'latest events', name, 'rollout'),
   ]
 }

@@ -7,9 +7,20 @@ import { type Child, h } from '../dom.ts'
 import { clock, short } from '../format.ts'
 import { type Ctx, PAGE, button, closureCode, load, tablePage } from './shared.ts'
 
+const readQuarantines = (ctx: Ctx, maxAgeMs: number) =>
+  load(ctx, 'quarantines', maxAgeMs, () => get('/v1/operator/quarantines'))
+
+/** The quarantined closures as far as they are known yet (none while loading or refused). */
+export function quarantinesOf(ctx: Ctx): Json[] {
+  const r = readQuarantines(ctx, 10_000)
+  return r?.ok === true && Array.isArray(r.body['quarantines'])
+    ? (r.body['quarantines'] as Json[])
+    : []
+}
+
 /** The quarantines page. */
 export function quarantinesPage(ctx: Ctx): Child {
-  const r = load(ctx, 'quarantines', 3_000, () => get('/v1/operator/quarantines'))
+  const r = readQuarantines(ctx, 3_000)
   if (r === undefined) return [h('h1', {}, 'Quarantines'), h('p', {}, 'Loading…')]
   if (!r.ok) return [h('h1', {}, 'Quarantines'), h('p', { role: 'alert' }, r.error)]
   const qs = (Array.isArray(r.body['quarantines']) ? r.body['quarantines'] : []) as Json[]
@@ -24,7 +35,7 @@ export function quarantinesPage(ctx: Ctx): Child {
             String(q['channel']),
             closureCode(String(q['closure'])),
             clock(String(q['at'] ?? q['quarantinedAt'] ?? '')),
-            q['host'] ? String(q['host']) : '',
+            h('td', { class: 'nowrap' }, q['host'] ? String(q['host']) : ''),
             q['reason'] ? String(q['reason']) : '',
             button(
               ctx,

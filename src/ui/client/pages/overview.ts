@@ -2,11 +2,12 @@
  * The fleet overview (and one channel of it): budgets, channel order, each channel's rollout
  * with its waves of host tiles, and the hosts that have a problem.
  */
-import { type Channel, type Host } from '../api.ts'
+import { type Channel, type Host, type Json } from '../api.ts'
 import { now } from '../clock.ts'
 import { type Child, h } from '../dom.ts'
-import { clock, short } from '../format.ts'
-import { type Ctx, rolloutBadge } from './shared.ts'
+import { clock, plural, shortRollout } from '../format.ts'
+import { quarantinesOf } from './lists.ts'
+import { type Ctx, closureCode, rolloutBadge } from './shared.ts'
 import { haltBox, phaseOf, waveRow, wavesFor } from './waves.ts'
 
 function freshness(c: Channel): Child {
@@ -17,8 +18,32 @@ function freshness(c: Channel): Child {
     { class: stale ? 'fresh stale' : 'fresh' },
     stale ? h('span', { 'aria-hidden': 'true' }, '⚠ ') : null,
     stale
-      ? `stale since ${clock(c.resignBefore)} — re-sign now`
-      : `re-sign before ${clock(c.resignBefore)}`
+      ? `stale since ${clock(c.resignBefore, { zone: true })} — re-sign now`
+      : `re-sign before ${clock(c.resignBefore, { zone: true })}`
+  )
+}
+
+/** A channel's quarantined closures: releases it refuses until an operator clears them. */
+function quarantineList(qs: Json[]): Child {
+  if (qs.length === 0) return null
+  return h(
+    'div',
+    { class: 'quarantined', 'data-quarantined': String(qs[0]!['channel']) },
+    h('a', { href: '#/quarantines' }, plural(qs.length, 'quarantined closure')),
+    ':',
+    h(
+      'ul',
+      { class: 'plain' },
+      qs.map((q) =>
+        h(
+          'li',
+          {},
+          closureCode(String(q['closure'])),
+          q['reason'] ? ` — ${String(q['reason'])}` : null,
+          q['at'] ? ` (since ${clock(String(q['at']))})` : null
+        )
+      )
+    )
   )
 }
 
@@ -33,15 +58,21 @@ export function overview(ctx: Ctx, only?: string): Child {
     .sort()
   const edges = new Map<string, string>()
   for (const c of status.channels)
-    for (const e of c.edges) edges.set(`${e.from}→${e.to}`, e.reason ?? '')
-  const problems = status.hosts.filter((x) => x.problem !== null)
+    for (const e of c.edges)
+      if (only === undefined || e.from === only || e.to === only)
+        edges.set(`${e.from}→${e.to}`, e.reason ?? '')
+  // A channel's page counts that channel's hosts, not the fleet's.
+  const scoped = only === undefined ? status.hosts : (byChannel.get(only) ?? [])
+  const problems = scoped.filter((x) => x.problem !== null)
+  const quarantined = quarantinesOf(ctx)
   return [
     h('h1', {}, only === undefined ? 'Fleet' : `Channel ${only}`),
     h(
       'p',
       { class: 'summary' },
-      `${status.hosts.length} hosts in ${names.length} channels · `,
-      `${status.hosts.filter((x) => x.converged).length} converged · `,
+      plural(scoped.length, 'host'),
+      only === undefined ? ` in ${plural(names.length, 'channel')}` : null,
+      ` · ${scoped.filter((x) => x.converged).length} converged · `,
       `${problems.length} with a problem`
     ),
     status.budgets.length === 0
@@ -57,7 +88,7 @@ export function overview(ctx: Ctx, only?: string): Child {
               h(
                 'li',
                 { 'data-budget': '' },
-                `${b.name ?? `${b.hosts} hosts`}: ${b.inFlight} / ${b.maxInFlight ?? '∞'} in flight`
+                `${b.name ?? plural(b.hosts, 'host')}: ${b.inFlight} / ${b.maxInFlight ?? '∞'} in flight`
               )
             )
           )
@@ -107,8 +138,8 @@ export function overview(ctx: Ctx, only?: string): Child {
             ? null
             : h(
                 'a',
-                { href: `#/rollout/${encodeURIComponent(rid)}`, class: 'rollout-link' },
-                `rollout ${short(rid)}`
+                { href: `#/rollout/${encodeURIComponent(rid)}`, class: 'rollout-link', title: rid },
+                `rollout ${shortRollout(rid)}`
               ),
           c === undefined ? null : freshness(c)
         ),
@@ -120,6 +151,7 @@ export function overview(ctx: Ctx, only?: string): Child {
               c.gates.map((g) => h('li', {}, g))
             ),
         rollout === undefined ? null : haltBox(rollout, null),
+        quarantineList(quarantined.filter((q) => q['channel'] === name)),
         wavesFor(c, hosts).map((w) => {
           const members = w.hosts.flatMap((n) => byName.get(n) ?? [])
           const current =

@@ -2,9 +2,9 @@
  * The rollout page: state, halt (with the probe failure behind it), resume and cancel, gates,
  * the waves as a timeline, and the rollout's event log.
  */
-import { get, eventOf, rolloutOf, wavesOf } from '../api.ts'
+import { type Answer, type Json, get, eventOf, rolloutOf, wavesOf } from '../api.ts'
 import { type Child, h } from '../dom.ts'
-import { clock } from '../format.ts'
+import { clock, waveWord } from '../format.ts'
 import { eventLog } from './rollout-log.ts'
 import { type Ctx, button, load, rolloutBadge } from './shared.ts'
 import { haltBox, phaseOf, soakText, waveRow, wavesFor } from './waves.ts'
@@ -30,11 +30,24 @@ async function probeFailure(id: string, host: string): Promise<string | null> {
   return null
 }
 
+/**
+ * The rollout's detail. A viewer certificate is answered the signed manifest at the detail's
+ * address: a viewer reads the rollout's row from its channel's history instead (no waves).
+ */
+async function rolloutDetail(id: string): Promise<Answer> {
+  const r = await get(`/v1/rollouts/${encodeURIComponent(id)}`)
+  if (r.ok && typeof r.body['state'] === 'string') return r
+  const channel = id.slice(0, Math.max(0, id.lastIndexOf('@')))
+  const list = await get(`/v1/rollouts?channel=${encodeURIComponent(channel)}&all=1&limit=500`)
+  const rows: unknown[] =
+    list.ok && Array.isArray(list.body['rollouts']) ? list.body['rollouts'] : []
+  const row = rows.find((x) => rolloutOf(x).id === id)
+  return row === undefined ? r : { ok: true, body: row as Json }
+}
+
 /** The rollout page. */
 export function rolloutPage(ctx: Ctx, id: string): Child {
-  const detailRaw = load(ctx, `rollout:${id}`, 2_000, () =>
-    get(`/v1/rollouts/${encodeURIComponent(id)}`)
-  )
+  const detailRaw = load(ctx, `rollout:${id}`, 2_000, () => rolloutDetail(id))
   // The contract's detail has a state; an older CP answers the signed manifest here instead.
   const detail =
     detailRaw !== undefined && detailRaw.ok && typeof detailRaw.body['state'] === 'string'
@@ -67,7 +80,6 @@ export function rolloutPage(ctx: Ctx, id: string): Child {
           probeFailure(id, r.halt!.host!)
         ) ?? null)
       : null
-  const halted = r.halt !== null
   return [
     h('h1', {}, 'Rollout ', h('code', {}, r.id)),
     h(
@@ -78,20 +90,23 @@ export function rolloutPage(ctx: Ctx, id: string): Child {
       ' · ',
       rolloutBadge(r.state),
       r.openedAt === null ? null : ` · opened ${clock(r.openedAt)}`,
-      r.currentWave === null ? null : ` · current wave ${r.currentWave}`
+      r.currentWave === null || !r.open ? null : ` · current wave ${r.currentWave}`
     ),
     haltBox(r, probeLine),
-    halted
+    // Only the actions that can still apply: the CP refuses the rest (409).
+    r.open
       ? h(
           'div',
           { class: 'actions' },
-          button(
-            ctx,
-            'Resume…',
-            `/v1/operator/rollouts/${encodeURIComponent(r.id)}/resume`,
-            {},
-            `Resume rollout ${r.id}`
-          ),
+          r.halt?.active === true
+            ? button(
+                ctx,
+                'Resume…',
+                `/v1/operator/rollouts/${encodeURIComponent(r.id)}/resume`,
+                {},
+                `Resume rollout ${r.id}`
+              )
+            : null,
           button(
             ctx,
             'Cancel…',
@@ -122,13 +137,18 @@ export function rolloutPage(ctx: Ctx, id: string): Child {
         { class: 'timeline' },
         waves.map((w) => {
           const members = w.hosts.flatMap((n) => byName.get(n) ?? [])
-          const cur = r.currentWave === w.index
+          // A closed rollout has no current wave, only where it stopped.
+          const cur = r.open && r.currentWave === w.index
           const soak = soakText(w)
           return h(
             'li',
-            { class: cur ? 'current' : '', 'aria-current': cur ? 'step' : false },
+            {
+              class: cur ? 'current' : '',
+              'aria-current': cur ? 'step' : false,
+              'data-wave-state': w.state ?? false,
+            },
             waveRow(`wave ${w.index}`, members, (x) => w.states[x.hostname] ?? phaseOf(x, r), [
-              w.state === null ? (cur ? ' · current' : null) : ` · ${w.state}`,
+              w.state === null ? (cur ? ' · current' : null) : ` · ${waveWord(w.state)}`,
               soak === null ? null : ` · ${soak}`,
             ])
           )

@@ -7,7 +7,7 @@
 import { type Json, type LogEvent, type Status } from '../api.ts'
 import { now } from '../clock.ts'
 import { type Child, h } from '../dom.ts'
-import { clock, details, look, short } from '../format.ts'
+import { clock, details, look, short, shortRollout } from '../format.ts'
 
 /** Rows per page of the paged logs (rollout events, audit trail). */
 export const PAGE = 50
@@ -113,18 +113,29 @@ export function tablePage(caption: string, cols: string[], rows: Child[][]): HTM
   )
 }
 
+/** A rollout id as a link to its page, shortened, with the whole id in the title. */
+export const rolloutLink = (id: string): HTMLElement =>
+  h('a', { href: `#/rollout/${encodeURIComponent(id)}`, title: id }, shortRollout(id))
+
+/**
+ * A table of events. A rollout's log has a host column; a host's log has a rollout column
+ * instead (its host column would be the page's own host, or empty).
+ */
 export function eventTable(
   evs: LogEvent[],
   caption: string,
-  shown: string | null = null
+  shown: string | null = null,
+  by: 'host' | 'rollout' = 'host'
 ): HTMLElement {
   return tablePage(
     caption,
-    ['seq', 'time', 'host', 'kind', 'details'],
+    ['seq', 'time', by, 'kind', 'details'],
     evs.map((e) => [
       e.seq,
-      clock(e.at),
-      e.host ?? '',
+      h('td', { class: 'nowrap' }, clock(e.at, { seconds: true })),
+      by === 'host'
+        ? h('td', { class: 'nowrap' }, e.host ?? '')
+        : h('td', { class: 'nowrap' }, e.rollout === null ? '' : rolloutLink(e.rollout)),
       e.kind,
       h('td', { class: 'detail' }, details(e.detail, shown)),
     ])

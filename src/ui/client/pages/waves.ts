@@ -6,7 +6,7 @@
 import { type Channel, type Host, type Rollout, type Wave } from '../api.ts'
 import { now } from '../clock.ts'
 import { type Child, h } from '../dom.ts'
-import { clock, duration, look } from '../format.ts'
+import { clock, duration, look, plural } from '../format.ts'
 
 /** Beyond this many hosts a wave shows counts per state instead of one tile per host. */
 export const TILE_LIMIT = 300
@@ -53,7 +53,7 @@ export function waveRow(
     }
     body = h(
       'ul',
-      { class: 'counts', 'aria-label': `${label}: ${hosts.length} hosts` },
+      { class: 'counts', 'aria-label': `${label}: ${plural(hosts.length, 'host')}` },
       [...counts].sort().map(([p, n]) => {
         const l = look(p === 'none' ? null : p)
         return h(
@@ -111,6 +111,10 @@ export function wavesFor(
   ]
 }
 
+/**
+ * The box explaining a halt: red while it holds the rollout, neutral for a past halt (resumed,
+ * superseded or cancelled since) so a closed rollout does not read as one waiting on an operator.
+ */
 export function haltBox(r: Rollout, probeLine: string | null): Child {
   const halt = r.halt
   if (halt === null) return null
@@ -123,13 +127,18 @@ export function haltBox(r: Rollout, probeLine: string | null): Child {
         : `probe ${halt.probe} failed: ${halt.reason}`
   return h(
     'div',
-    { class: 'halt', role: 'alert', 'data-halt': r.id },
-    h('strong', {}, h('span', { 'aria-hidden': 'true' }, '■ '), 'Halted'),
-    halt.at === null ? null : ` at ${clock(halt.at)}`,
+    halt.active
+      ? { class: 'halt', role: 'alert', 'data-halt': r.id }
+      : { class: 'halt past', 'data-halt-past': r.id },
+    halt.active
+      ? h('strong', {}, h('span', { 'aria-hidden': 'true' }, '■ '), 'Halted')
+      : h('strong', {}, 'Halted'),
+    halt.at === null ? null : ` at ${clock(halt.at, { seconds: true })}`,
     halt.host === null
       ? null
       : [': host ', h('a', { href: `#/host/${encodeURIComponent(halt.host)}` }, halt.host)],
     halt.phase === null ? null : ` ${look(halt.phase).word}`,
+    halt.active ? null : ' — no longer holding it',
     why === null ? null : h('p', { class: 'reason probe-reason' }, why)
   )
 }
