@@ -175,6 +175,11 @@ describe('gates', () => {
       '/v1/fleet.resolved',
     ])
       expect([path, (await req(cp, 'GET', path, { cn: VIEWER })).status]).toEqual([path, 200])
+    // A rollout's detail, as an operator gets it; the signed manifest only when asked for.
+    const detail = await req(cp, 'GET', `/v1/rollouts/${rid}`, { cn: VIEWER })
+    expect(await detail.json()).toMatchObject({ id: rid, waves: expect.any(Array) })
+    const signed = await req(cp, 'GET', `/v1/rollouts/${rid}?artifact=1`, { cn: VIEWER })
+    expect(await signed.json()).toMatchObject({ channel: 'stable' })
     const who = await req(cp, 'GET', '/v1/whoami', { cn: VIEWER })
     expect(await who.json()).toMatchObject({ role: 'viewer', cn: VIEWER })
     for (const [path, body] of [

@@ -78,9 +78,10 @@ export function artifactRoutes(deps: AppDeps): Hono<CpEnv> {
       ? octets(c, fetched.pair.bytes, 'application/json')
       : signatureOf(c, fetched.pair)
   }
-  // An operator asks for the rollout's detail here (the view routes), unless `?artifact=1`.
+  // An operator or a viewer asks for the rollout's detail here (the view routes), unless
+  // `?artifact=1`; an agent always gets the signed manifest.
   app.get('/rollouts/:id', anyone, (c, next) =>
-    c.get('caller').role === 'operator' && c.req.query('artifact') === undefined
+    c.get('caller').role !== 'agent' && c.req.query('artifact') === undefined
       ? next()
       : manifest(c, 'bytes')
   )
