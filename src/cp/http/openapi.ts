@@ -145,8 +145,12 @@ export const ROUTES: readonly RouteEntry[] = [
     method: 'GET',
     path: '/v1/rollouts/:id',
     role: 'agent, operator or viewer',
-    summary: `a signed rollout manifest by ${ID} (exact bytes)`,
-    response: 'the artifact bytes',
+    summary: `an agent gets the signed rollout manifest by ${ID} (exact bytes); an operator or viewer gets the rollout's detail, or the manifest with \`?artifact=1\``,
+    query: {
+      artifact: '`1`: the signed manifest bytes instead of the detail (operators, viewers)',
+    },
+    response:
+      'the artifact bytes (agents, `?artifact=1`), else the rollout row plus `{waves, gates}`',
   },
   {
     method: 'GET',
