@@ -10,6 +10,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import * as v from 'valibot'
+import { suggest } from '../lib/suggest.ts'
 import { fsReason } from '../runtime/durable-fs.ts'
 import type { OptionSpec, ParsedArgs } from './args.ts'
 import { str } from './args.ts'
@@ -106,7 +107,7 @@ export function readConfigFile(path: string): Partial<Record<Key, string>> {
       typeof key === 'string' ? text.split('\n').findIndex((l) => l.trim().startsWith(key)) + 1 : 0
     const msg =
       issue.kind === 'schema' && issue.type === 'strict_object'
-        ? `unknown key ${String(key)} (expected ${Object.keys(SETTINGS).join(', ')})`
+        ? unknownKey(String(key))
         : issue.message
     throw new CliError(`${path}${line > 0 ? `:${line}` : ''}: ${msg}`)
   }
@@ -116,6 +117,12 @@ export function readConfigFile(path: string): Partial<Record<Key, string>> {
     out[k] = k === 'cp_url' ? val : resolve(dirname(path), val)
   }
   return out
+}
+
+/** `unknown key cpurl (did you mean cp_url?)`, or the list of keys when none is close. */
+function unknownKey(key: string): string {
+  const near = suggest(key, Object.keys(SETTINGS))
+  return `unknown key ${key} (${near ? `did you mean ${near}?` : `expected ${Object.keys(SETTINGS).join(', ')}`})`
 }
 
 /** Resolves the connection: flags > environment > config file. */

@@ -13,7 +13,13 @@ import { CliError } from './errors.ts'
 import { ChannelRowSchema, RolloutRowSchema } from './operator-api.ts'
 import { parseSseBlock } from './operator-client.ts'
 import { durationMs, resolveRolloutId } from './operator-common.ts'
-import { configPath, formatFlatToml, parseFlatToml, resolveConnection } from './operator-config.ts'
+import {
+  configPath,
+  formatFlatToml,
+  parseFlatToml,
+  readConfigFile,
+  resolveConnection,
+} from './operator-config.ts'
 import * as v from 'valibot'
 
 describe('config file', () => {
@@ -149,4 +155,19 @@ test('durations', () => {
   expect(durationMs('5m', 'c', 't')).toBe(300_000)
   expect(durationMs('250ms', 'c', 't')).toBe(250)
   expect(() => durationMs('soon', 'c', 't')).toThrow('--t must be a duration')
+})
+
+describe('config file keys', () => {
+  test('an unknown key names the closest known one and its line', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nixfleet-config-'))
+    try {
+      const file = join(dir, 'c.toml')
+      writeFileSync(file, '# c\ncp_url = "https://cp:8443"\nclient_crt = "a.pem"\n')
+      expect(() => readConfigFile(file)).toThrow(
+        `${file}:3: unknown key client_crt (did you mean client_cert?)`
+      )
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
 })

@@ -8,7 +8,7 @@
 import { table } from '../../lab/view.ts'
 import { systemClock } from '../../runtime/clock.ts'
 import type { Command } from '../command.ts'
-import { type CommandSpec, type ParsedArgs, flag, intOpt, str } from '../args.ts'
+import { type CommandSpec, type ParsedArgs, flag, positiveIntOpt, str } from '../args.ts'
 import { CliError, EXIT_OK, EXIT_VERIFY_FAILED } from '../errors.ts'
 import { ApiError, type OperatorClient } from '../operator-client.ts'
 import type { EventRow, RolloutRow } from '../operator-api.ts'
@@ -137,8 +137,8 @@ async function events(args: ParsedArgs): Promise<number> {
   const client = clientOf(args)
   const id = await resolveRolloutId(client, args.positionals[0]!)
   const filter = { host: str(args, 'host'), kind: str(args, 'kind') }
-  const limit = intOpt(args, 'rollout events', 'limit')!
-  const last = intOpt(args, 'rollout events', 'last')
+  const limit = positiveIntOpt(args, 'rollout events', 'limit')!
+  const last = positiveIntOpt(args, 'rollout events', 'last')
   const json = flag(args, 'json')
   let header = false
   const emit = (rows: readonly EventRow[]) => {
