@@ -14,6 +14,7 @@ import { ChannelRowSchema, RolloutRowSchema } from './operator-api.ts'
 import { parseSseBlock } from './operator-client.ts'
 import { durationMs, resolveRolloutId } from './operator-common.ts'
 import {
+  checkUrl,
   configPath,
   formatFlatToml,
   parseFlatToml,
@@ -169,5 +170,30 @@ describe('config file keys', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
+  })
+})
+
+describe('the control plane URL and the config file named by NIXFLEET_CONFIG', () => {
+  test('https://HOST[:PORT] only, naming where the value came from', () => {
+    expect(checkUrl('https://cp:8443/', '--cp-url')).toBe('https://cp:8443')
+    expect(() => checkUrl('127.0.0.1:43609', '--cp-url')).toThrow(
+      "control plane URL '127.0.0.1:43609' (from --cp-url) must be https://HOST[:PORT]"
+    )
+    expect(() => checkUrl('cp.example', 'NIXFLEET_CP_URL')).toThrow('(from NIXFLEET_CP_URL)')
+    expect(() => checkUrl('http://cp:8443', '/c.toml')).toThrow(
+      'the control plane only speaks https'
+    )
+    expect(() => checkUrl('https://cp:8443/api', '--cp-url')).toThrow('without a path')
+  })
+
+  test('a missing file named by NIXFLEET_CONFIG is named as such', () => {
+    const args = parseCommandArgs(statusSpec, [], {})
+    expect(() => resolveConnection(args, { NIXFLEET_CONFIG: '/nonexistent/op.toml' })).toThrow(
+      'NIXFLEET_CONFIG names /nonexistent/op.toml, which does not exist'
+    )
+    // The default file missing: the settings are missing, and config init is named.
+    expect(() => resolveConnection(args, { HOME: '/nonexistent' })).toThrow(
+      'run nixfleet config init (looked in /nonexistent/.config/nixfleet/config.toml)'
+    )
   })
 })

@@ -235,8 +235,9 @@ describe('operator commands on a fleet through a converged, a halted and a fixed
     expect(s.hosts).toHaveLength(3)
     expect((await ok(['status', ...as])).stdout).toContain('✔ canary')
     const refused = await nf(['host', 'deny', 'web-2', '--reason', 'x', '--yes', ...as])
-    expect(refused.code).toBe(2)
-    expect(refused.stderr).toContain('viewer certificates are read-only')
+    // A refusal: the action did not happen (exit 1), the CP's sentence first.
+    expect(refused.code).toBe(1)
+    expect(refused.stderr).toMatch(/^nixfleet: [^(]*viewer certificates are read-only.*\(POST /)
   })
 
   test('release 2: the canary fails, rollout wait exits 1 naming the halt; the closure is quarantined', async () => {
@@ -543,6 +544,56 @@ describe('the connection', () => {
     writeFileSync(bad, 'cp_url = "https://h"\nserver = "x"\n')
     const u = await nf(['hosts'], { ...baseEnv(), NIXFLEET_CONFIG: bad })
     expect(u.stderr).toContain(`${bad}:2: unknown key server`)
+    const gone = await nf(['hosts'], { ...baseEnv(), NIXFLEET_CONFIG: join(dir, 'gone.toml') })
+    expect(gone.code).toBe(2)
+    expect(gone.stderr).toContain(
+      `NIXFLEET_CONFIG names ${join(dir, 'gone.toml')}, which does not exist`
+    )
+  })
+
+  test('a URL without https, or PEM files that are not, are named before connecting', async () => {
+    const noScheme = await nf(['status', '--cp-url', `127.0.0.1:${lab.port}`])
+    expect(noScheme.code).toBe(2)
+    expect(noScheme.stderr).toContain('(from --cp-url)')
+    expect(noScheme.stderr).toContain('https://HOST[:PORT]')
+    expect(noScheme.stderr).not.toContain('internal error')
+    const http = await nf(['status', '--cp-url', `http://127.0.0.1:${lab.port}`])
+    expect(http.code).toBe(2)
+    expect(http.stderr).toContain('only speaks https')
+    const notPem = join(dir, 'not-a-cert.pem')
+    writeFileSync(notPem, 'hello\n')
+    const badCert = await nf(['status', '--client-cert', notPem])
+    expect(badCert.code).toBe(2)
+    expect(badCert.stderr).toContain(`client certificate ${notPem} (from --client-cert)`)
+    const badKey = await nf(['status', '--client-key', notPem])
+    expect(badKey.stderr).toContain(
+      `client key ${notPem} (from --client-key): not a PEM private key`
+    )
+    const other = join(dir, 'other-op')
+    await ok(['mint-operator-cert', '--ca', l().ca, '--name', 'other', '--out', other])
+    const mismatch = await nf(['status', '--client-key', `${other}.key`])
+    expect(mismatch.code).toBe(2)
+    expect(mismatch.stderr).toContain(`is not the key of client certificate ${l().operator}.pem`)
+    expect(mismatch.stderr).not.toContain('FailedToOpenSocket')
+  })
+
+  test('unknown commands, subcommands and options suggest the closest name', async () => {
+    const cmd = await nf(['stauts'])
+    expect(cmd.code).toBe(2)
+    expect(cmd.stderr).toContain("unknown command 'stauts' (did you mean status?")
+    const sub = await nf(['host', 'shwo', 'x'])
+    expect(sub.code).toBe(2)
+    expect(sub.stderr).toContain(
+      "unknown subcommand 'shwo' for 'nixfleet host' (did you mean show?)"
+    )
+    const opt = await nf(['status', '--wach'])
+    expect(opt.code).toBe(2)
+    expect(opt.stderr.trim()).toBe(
+      "nixfleet: unknown option --wach for 'nixfleet status' (did you mean --watch?)"
+    )
+    const last = await nf(['rollout', 'events', 'stable@ffff', '--last', '0'])
+    expect(last.code).toBe(2)
+    expect(last.stderr).toContain('--last must be a positive integer')
   })
 
   test('a wrong CA names the CA file; a server name mismatch names the host and the certificate names', async () => {
