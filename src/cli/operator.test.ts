@@ -119,17 +119,24 @@ test('freshness: when to re-sign, now, or that the release is stale', () => {
   const ch = (o: Record<string, unknown>) => v.parse(ChannelRowSchema, { name: 'stable', ...o })
   const fresh = { freshUntil: '2026-05-01T18:00:00Z', stale: false }
   expect(freshnessLine(ch({ ...fresh, resignBefore: '2026-05-01T17:00:00Z' }), now)).toBe(
-    'fresh until 18:00Z: re-sign before 17:00Z'
+    're-sign before 17:00Z (fresh until 18:00Z)'
   )
   expect(freshnessLine(ch({ ...fresh, resignBefore: '2026-05-01T11:00:00Z' }), now)).toBe(
-    'fresh until 18:00Z: re-sign now (due at 11:00Z)'
+    're-sign now (due at 11:00Z; fresh until 18:00Z)'
   )
   expect(
     freshnessLine(
       ch({ freshUntil: '2026-05-02T18:00:00Z', resignBefore: '2026-05-02T17:00:00Z' }),
       now
     )
-  ).toBe('fresh until 2026-05-02 18:00Z: re-sign before 2026-05-02 17:00Z')
+  ).toBe('re-sign before 2026-05-02 17:00Z (fresh until 2026-05-02 18:00Z)')
+  // One of them today, the other not: both dated, or the bare time reads as the other's day.
+  expect(
+    freshnessLine(
+      ch({ freshUntil: '2026-05-02T11:00:00Z', resignBefore: '2026-05-01T18:00:00Z' }),
+      now
+    )
+  ).toBe('re-sign before 2026-05-01 18:00Z (fresh until 2026-05-02 11:00Z)')
   expect(freshnessLine(ch({ freshUntil: '2026-05-01T11:00:00Z', stale: true }), now)).toBe(
     '! release stale since 2026-05-01 11:00:00Z: CI must re-sign it'
   )
