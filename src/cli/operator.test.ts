@@ -12,7 +12,14 @@ import { freshnessLine, statusChanges, statusSpec } from './commands/status.ts'
 import { CliError } from './errors.ts'
 import { ChannelRowSchema, RolloutRowSchema } from './operator-api.ts'
 import { parseSseBlock } from './operator-client.ts'
-import { durationMs, resolveRolloutId } from './operator-common.ts'
+import {
+  checkName,
+  durationMs,
+  eventDetail,
+  resolveRolloutId,
+  tableWithDetail,
+} from './operator-common.ts'
+import { haltLine } from './commands/rollout.ts'
 import {
   checkUrl,
   configPath,
@@ -202,5 +209,96 @@ describe('the control plane URL and the config file named by NIXFLEET_CONFIG', (
     expect(() => resolveConnection(args, { HOME: '/nonexistent' })).toThrow(
       'run nixfleet config init (looked in /nonexistent/.config/nixfleet/config.toml)'
     )
+  })
+})
+
+describe('event details', () => {
+  const ev = (kind: string, payload: Record<string, unknown>) => ({ seq: 1, kind, payload })
+
+  test('a probe result names the probe and why it failed', () => {
+    expect(
+      eventDetail(
+        ev('agent_event', {
+          kind: 'ProbeResult',
+          probeName: 'system-healthy',
+          status: 'Fail',
+          failureReason: 'exit status 1',
+        })
+      )
+    ).toBe('probe system-healthy: Fail: exit status 1')
+    expect(
+      eventDetail(
+        ev('agent_event', { kind: 'Failed', failingProbes: ['web'], policyApplied: 'halt' })
+      )
+    ).toBe('failing probes: web (halt)')
+  })
+
+  test('transitions, gates, closures and operator actions', () => {
+    expect(
+      eventDetail(ev('effect', { effect: 'RecordTransition', from: 'Soaking', to: 'Failed' }))
+    ).toBe('transition Soaking→Failed')
+    expect(eventDetail(ev('gate_decision', { gate: 'budget', reason: '1 of 1 in use' }))).toBe(
+      'budget: 1 of 1 in use'
+    )
+    expect(
+      eventDetail(ev('agent_event', { kind: 'Converged', currentClosure: 'abcdef0123456789-x' }))
+    ).toBe('closure abcdef012345')
+    expect(
+      eventDetail(
+        ev('operator_action', { action: 'retry', target: 'web-1', operator: 'alice', reason: 'r' })
+      )
+    ).toBe('retry web-1 by alice: r')
+    // Anything else: its scalar fields, so nothing is hidden.
+    expect(
+      eventDetail(ev('effect', { effect: 'UpdateCurrentWave', rollout_id: 'x', wave: 2 }))
+    ).toBe('UpdateCurrentWave wave=2')
+  })
+
+  test('the detail column is cut to the terminal, or to 80 characters', () => {
+    const lines = tableWithDetail(['SEQ', 'DETAIL'], [['1', 'x'.repeat(200)]], 100)
+    expect(lines[1]!.length).toBe(100)
+    expect(lines[1]!.endsWith('…')).toBe(true)
+    const piped = tableWithDetail(['SEQ', 'DETAIL'], [['1', 'x'.repeat(200)]], undefined)
+    expect(piped[1]).toBe(`1    ${'x'.repeat(79)}…`)
+  })
+
+  test('a halt names its probe and says when it no longer holds the rollout', () => {
+    const halt = {
+      host: 'stable-01',
+      hostPhase: 'Failed',
+      at: '2026-12-04T17:00:00Z',
+      probe: 'system-healthy',
+      reason: 'exit status 1',
+      active: false,
+    }
+    expect(haltLine(halt)).toBe(
+      'halt: stable-01 Failed at 2026-12-04 17:00:00Z: probe system-healthy: exit status 1 (resolved — no longer holds the rollout)'
+    )
+    expect(haltLine({ ...halt, active: true })).not.toContain('resolved')
+  })
+})
+
+describe('a filter naming an unknown channel or host', () => {
+  const client = {
+    channels: async () => [{ name: 'stable' }, { name: 'beta' }],
+    hosts: async () => ({ hosts: [{ hostname: 'stable-01' }, { hostname: 'stable-02' }] }),
+  } as unknown as Parameters<typeof checkName>[0]
+
+  test('is a usage error naming the closest known name', async () => {
+    const e = await checkName(client, 'hosts', 'channel', 'stabel').catch((x: unknown) => x)
+    expect(e).toBeInstanceOf(CliError)
+    expect((e as CliError).message).toBe("hosts: no channel 'stabel' (did you mean stable?)")
+    expect((e as CliError).exitCode).toBe(2)
+    await expect(checkName(client, 'rollout events', 'host', 'stable-1')).rejects.toThrow(
+      "rollout events: no host 'stable-1' (did you mean stable-01?)"
+    )
+    await expect(checkName(client, 'hosts', 'channel', 'zzzzzz')).rejects.toThrow(
+      "no channel 'zzzzzz' (known: beta, stable)"
+    )
+  })
+
+  test('a known name, or none given, passes', async () => {
+    await checkName(client, 'hosts', 'channel', 'stable')
+    await checkName(client, 'hosts', 'channel', undefined)
   })
 })

@@ -198,9 +198,26 @@ describe('operator commands on a fleet through a converged, a halted and a fixed
     expect(canaryTable).toContain('closure history:')
     expect(canaryTable).toContain(`stable@${commit1} converged`)
     expect(canaryTable).toContain('events (newest first):')
+    expect(canaryTable).toContain('probes:')
     const unknown = await nf(['host', 'show', 'nope'])
     expect(unknown.code).toBe(2)
     expect(unknown.stderr).toContain('unknown host nope')
+    const near = await nf(['host', 'show', 'web1'])
+    expect(near.code).toBe(2)
+    expect(near.stderr).toContain('unknown host web1 (did you mean web-1?)')
+    // A misspelt filter is an error naming the closest name, not an empty answer.
+    for (const argv of [
+      ['hosts', '--channel', 'stabel'],
+      ['rollout', 'list', '--all', '--channel', 'stabel'],
+      ['status', '--channel', 'stabel'],
+    ]) {
+      const r = await nf(argv)
+      expect(r.code).toBe(2)
+      expect(r.stderr).toContain("no channel 'stabel' (did you mean stable?)")
+    }
+    const badHost = await nf(['rollout', 'events', abbrev, '--host', 'canry'])
+    expect(badHost.code).toBe(2)
+    expect(badHost.stderr).toContain("no host 'canry' (did you mean canary?)")
 
     const list = await json<{ rollouts: { id: string }[] }>([
       'rollout',
@@ -264,6 +281,15 @@ describe('operator commands on a fleet through a converged, a halted and a fixed
     expect(status).toContain('retry or skip canary, or cancel')
     expect(status.match(/↳ .*resume it or release a fix/g)).toHaveLength(1)
     expect((await ok(['rollout', 'show', id])).stdout).toContain('halt: canary')
+    // The events table says why: the failing probe's name, and the transitions.
+    const canaryEvents = (await ok(['rollout', 'events', id, '--host', 'canary'])).stdout
+    expect(canaryEvents.split('\n')[0]).toMatch(/^SEQ\s+AT\s+HOST\s+KIND\s+DETAIL$/)
+    expect(canaryEvents).toMatch(/agent_event\/ProbeResult\s+probe \S+: /)
+    expect(canaryEvents).toContain('transition Soaking→Failed')
+    expect(canaryEvents).toMatch(/agent_event\/Failed\s+failing probes: \S+/)
+    const canaryShow = (await ok(['host', 'show', 'canary'])).stdout
+    expect(canaryShow).toMatch(/probes:\n\s+PROBE\s+OK/)
+    expect(canaryShow).toMatch(/SEQ\s+AT\s+ROLLOUT\s+KIND\s+DETAIL/)
 
     const q = await json<{ quarantines: { channel: string; closure: string }[] }>([
       'quarantine',

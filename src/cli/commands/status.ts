@@ -25,7 +25,16 @@ import {
   type Status,
   StatusSchema,
 } from '../operator-api.ts'
-import { clientOf, operatorSpec, output, print, short, useColor, when } from '../operator-common.ts'
+import {
+  clientOf,
+  operatorSpec,
+  output,
+  print,
+  short,
+  unknownName,
+  useColor,
+  when,
+} from '../operator-common.ts'
 import * as v from 'valibot'
 
 /** The declaration of `nixfleet status`. */
@@ -219,9 +228,15 @@ export async function status(args: ParsedArgs): Promise<number> {
   const color = useColor()
   const cache: DetailCache = new Map()
   if (!flag(args, 'watch')) {
-    const s = only(await client.status(), channel)
+    const all = await client.status()
+    const s = only(all, channel)
     if (channel !== undefined && s.channels.length === 0)
-      throw new CliError(`status: no channel '${channel}'`)
+      throw unknownName(
+        'status',
+        'channel',
+        channel,
+        all.channels.map((c) => c.name)
+      )
     const rollouts = flag(args, 'json') ? new Map() : await rolloutsOf(client, s, cache)
     output(args, s, () => renderStatus(s, rollouts, color))
     return EXIT_OK
