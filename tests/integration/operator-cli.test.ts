@@ -628,6 +628,13 @@ describe('the connection', () => {
     const wrongCa = await nf(['status', '--ca-cert', join(other, 'ca.pem')])
     expect(wrongCa.code).toBe(2)
     expect(wrongCa.stderr).toContain(`not issued by the CA in ${join(other, 'ca.pem')}`)
+    // A client certificate of another CA: refused, naming the certificate file, never a bare
+    // socket error.
+    const foreign = ['--client-cert', join(other, 'ca.pem'), '--client-key', join(other, 'ca.key')]
+    const refused = await nf(['status', ...foreign])
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toContain(join(other, 'ca.pem'))
+    expect(refused.stderr).not.toContain('cannot reach')
 
     // 0.0.0.0 reaches the loopback listener on Linux, but the certificate names localhost and 127.0.0.1.
     const mismatch = await nf(['status', '--cp-url', `https://0.0.0.0:${lab.port}`])
