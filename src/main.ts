@@ -8,6 +8,7 @@ import pkg from '../package.json' with { type: 'json' }
 import { helpText, parseCommandArgs } from './cli/args.ts'
 import { CliError, EXIT_OK, EXIT_USAGE } from './cli/errors.ts'
 import { type Command, findCommand } from './cli/command.ts'
+import { suggest } from './lib/suggest.ts'
 
 /** The version printed by `nixfleet --version`. */
 export const VERSION: string = pkg.version
@@ -81,11 +82,24 @@ async function run(argv: string[]): Promise<number> {
         )
         return EXIT_OK
       }
+      const given = argv[1]
+      if (given !== undefined && !given.startsWith('-')) {
+        const subs = group.map((c) => c.spec.name.split(' ')[1]!)
+        const near = suggest(given, subs)
+        throw new CliError(
+          `unknown subcommand '${given.slice(0, 40)}' for 'nixfleet ${argv[0]}' (${near ? `did you mean ${near}?` : `expected one of ${subs.join(', ')}`})`
+        )
+      }
       throw new CliError(
         `${argv[0]}: expected a subcommand: ${group.map((c) => c.spec.name).join(', ')}`
       )
     }
-    throw new CliError(`unknown command '${String(argv[0]).slice(0, 40)}' (see nixfleet --help)`)
+    const near = suggest(String(argv[0]), [
+      ...new Set(commands.map((c) => c.spec.name.split(' ')[0]!)),
+    ])
+    throw new CliError(
+      `unknown command '${String(argv[0]).slice(0, 40)}' (${near ? `did you mean ${near}? ` : ''}see nixfleet --help)`
+    )
   }
   const args = parseCommandArgs(found.command.spec, found.rest)
   if (args.help) {

@@ -4,6 +4,7 @@
  * generated `--help`. The only reader of argv/env besides `main.ts`.
  */
 import { parseArgs } from 'node:util'
+import { suggest } from '../lib/suggest.ts'
 import { CliError } from './errors.ts'
 
 /** One option of a command. */
@@ -86,6 +87,14 @@ export function parseCommandArgs(
       strict: true,
     }) as typeof parsed
   } catch (e) {
+    const unknown = unknownOption(e)
+    if (unknown !== undefined) {
+      const known = Object.keys(options).map((n) => `--${n}`)
+      const near = unknown.startsWith('--') ? suggest(unknown, known) : undefined
+      throw new CliError(
+        `unknown option ${unknown} for 'nixfleet ${spec.name}' (${near ? `did you mean ${near}?` : `see nixfleet ${spec.name} --help`})`
+      )
+    }
     const msg = e instanceof Error ? e.message.split('\n')[0]! : String(e)
     throw new CliError(
       `${spec.name}: ${msg.replace(/^TypeError \[[A-Z_]+\]: /, '')} (see nixfleet ${spec.name} --help)`
@@ -118,6 +127,13 @@ export function parseCommandArgs(
   return { values, positionals: parsed.positionals, help }
 }
 
+/** The flag parseArgs rejected as unknown (its own text quotes it unbalanced), if that was it. */
+function unknownOption(e: unknown): string | undefined {
+  if (!(e instanceof Error) || !('code' in e) || e.code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION')
+    return undefined
+  return /^Unknown option '([^']+)'/.exec(e.message)?.[1]
+}
+
 /** A string option's value, or `undefined`. */
 export function str(args: ParsedArgs, name: string): string | undefined {
   const v = args.values[name]
@@ -141,6 +157,16 @@ export function intOpt(args: ParsedArgs, cmd: string, name: string): number | un
   if (s === undefined) return undefined
   if (!/^\d+$/.test(s) || !Number.isSafeInteger(Number(s))) {
     throw new CliError(`${cmd}: --${name} must be a non-negative integer`)
+  }
+  return Number(s)
+}
+
+/** A positive integer option, or `undefined`; throws `CliError` naming the flag otherwise. */
+export function positiveIntOpt(args: ParsedArgs, cmd: string, name: string): number | undefined {
+  const s = str(args, name)
+  if (s === undefined) return undefined
+  if (!/^[1-9]\d*$/.test(s) || !Number.isSafeInteger(Number(s))) {
+    throw new CliError(`${cmd}: --${name} must be a positive integer (got '${s.slice(0, 20)}')`)
   }
   return Number(s)
 }

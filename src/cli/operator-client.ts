@@ -3,12 +3,14 @@
  * method per route the operator commands, `nixfleet demo` and the dashboard read. Bodies are
  * validated at the edge (`operator-api.ts`). Every failure is a `CliError` whose one line says
  * what to fix: a certificate that names another host names both, an unknown CA names the CA
- * file used, a refused connection names the URL. HTTP errors carry the CP's `{error}` line;
- * a refused action (409) exits 1 — the thing asked for did not happen — anything else exits 2.
+ * file used, a refused connection names the URL, a bad PEM file names the file and where its
+ * path came from. HTTP errors carry the CP's `{error}` sentence first, the request after it;
+ * a refused action (403, 409) exits 1 — the thing asked for did not happen — anything else 2.
  */
 import { readFileSync } from 'node:fs'
 import * as v from 'valibot'
 import { classifyThrown, peerCertificateNames } from '../agent/cp-errors.ts'
+import { keyMatchesCertificate, normalizePrivateKeyPem, parseCertificate } from '../pki/cert.ts'
 import { fsReason } from '../runtime/durable-fs.ts'
 import { CliError, EXIT_USAGE, EXIT_VERIFY_FAILED } from './errors.ts'
 import {
@@ -31,14 +33,52 @@ const REQUEST_TIMEOUT_MS = 15_000
 /** One server-sent event. */
 export type StreamEvent = { readonly event: string; readonly id: string | undefined; data: string }
 
-/** An HTTP error answer of the control plane. */
+/**
+ * An HTTP error answer of the control plane. A refusal (403: not allowed; 409: not now) means
+ * the thing asked for did not happen: exit 1. Anything else (404 unknown name, 401, 5xx) exit 2.
+ */
 export class ApiError extends CliError {
   constructor(
     readonly status: number,
     message: string
   ) {
-    super(message, status === 409 ? EXIT_VERIFY_FAILED : EXIT_USAGE)
+    super(message, status === 403 || status === 409 ? EXIT_VERIFY_FAILED : EXIT_USAGE)
   }
+}
+
+/**
+ * The three PEM files of `conn`, each read and checked before any connection: it exists, holds
+ * a PEM block of its kind, and the key is the certificate's. A bad file otherwise surfaces as
+ * an opaque socket error from the TLS stack.
+ */
+export function readTlsFiles(conn: Connection): { ca: string; cert: string; key: string } {
+  const read = (path: string, what: string, source: string) => {
+    try {
+      return readFileSync(path, 'utf8')
+    } catch (e) {
+      throw new CliError(`${what} ${path} (from ${source}): ${fsReason(e)}`)
+    }
+  }
+  const s = conn.sources
+  const ca = read(conn.caCert, 'CA certificate', s.ca_cert)
+  const cert = read(conn.clientCert, 'client certificate', s.client_cert)
+  const key = read(conn.clientKey, 'client key', s.client_key)
+  const certCheck = (pem: string, path: string, what: string, source: string) => {
+    const parsed = parseCertificate(pem)
+    if (!parsed.ok) throw new CliError(`${what} ${path} (from ${source}): ${parsed.error}`)
+  }
+  certCheck(ca, conn.caCert, 'CA certificate', s.ca_cert)
+  certCheck(cert, conn.clientCert, 'client certificate', s.client_cert)
+  const k = normalizePrivateKeyPem(key)
+  if (!k.ok)
+    throw new CliError(
+      `client key ${conn.clientKey} (from ${s.client_key}): not a PEM private key (${k.error})`
+    )
+  if (!keyMatchesCertificate(key, cert))
+    throw new CliError(
+      `client key ${conn.clientKey} (from ${s.client_key}) is not the key of client certificate ${conn.clientCert} (from ${s.client_cert}): pass the key issued with that certificate`
+    )
+  return { ca, cert, key }
 }
 
 type Query = Readonly<Record<string, string | number | boolean | undefined>>
@@ -60,18 +100,7 @@ export class OperatorClient {
   private readonly tls: { ca: string; cert: string; key: string }
 
   constructor(private readonly conn: Connection) {
-    const read = (path: string, what: string, source: string) => {
-      try {
-        return readFileSync(path, 'utf8')
-      } catch (e) {
-        throw new CliError(`${what} ${path} (from ${source}): ${fsReason(e)}`)
-      }
-    }
-    this.tls = {
-      ca: read(conn.caCert, 'CA certificate', conn.sources.ca_cert),
-      cert: read(conn.clientCert, 'client certificate', conn.sources.client_cert),
-      key: read(conn.clientKey, 'client key', conn.sources.client_key),
-    }
+    this.tls = readTlsFiles(conn)
   }
 
   /** The control plane's URL. */
@@ -119,7 +148,15 @@ export class OperatorClient {
         res.status === 404 && reason === 'no such route'
           ? ' (this control plane predates the route; upgrade it)'
           : ''
-      throw new ApiError(res.status, `${method} ${path}: HTTP ${res.status}: ${reason}${hint}`)
+      // The CP's sentence first; the request, for a bug report, after it.
+      const cert =
+        res.status === 401
+          ? ` (client certificate ${this.conn.clientCert}, from ${this.conn.sources.client_cert})`
+          : ''
+      throw new ApiError(
+        res.status,
+        `${reason}${hint}${cert} (${method} ${path}: HTTP ${res.status})`
+      )
     }
     return res
   }
@@ -155,6 +192,12 @@ export class OperatorClient {
     if (/certificate|tls|ssl|handshake/i.test(err.message) || /^ERR_TLS|CERT/.test(code ?? ''))
       return new CliError(
         `TLS handshake with ${url} failed (${code ?? err.message}): check --client-cert/--client-key are an operator certificate of this fleet and --ca-cert is its CA`
+      )
+    // The files were checked before connecting: a socket that fails to open over TLS is a
+    // handshake the server refused (a certificate it does not trust, a key that is not its).
+    if (code === 'FailedToOpenSocket')
+      return new CliError(
+        `TLS handshake failed: check that --client-cert and --client-key belong together and --ca-cert is the fleet CA (connecting to ${url} with ${this.conn.clientCert}, ${this.conn.clientKey} and ${this.conn.caCert})`
       )
     return new CliError(`cannot reach ${url}: ${code ?? err.message}`)
   }

@@ -10,6 +10,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import * as v from 'valibot'
+import { suggest } from '../lib/suggest.ts'
 import { fsReason } from '../runtime/durable-fs.ts'
 import type { OptionSpec, ParsedArgs } from './args.ts'
 import { str } from './args.ts'
@@ -52,7 +53,7 @@ export const CONNECTION_OPTIONS: Readonly<Record<string, OptionSpec>> = Object.f
 )
 
 const FileSchema = v.strictObject({
-  cp_url: v.optional(v.pipe(v.string(), v.url('cp_url must be a URL'))),
+  cp_url: v.optional(v.string()),
   ca_cert: v.optional(v.string()),
   client_cert: v.optional(v.string()),
   client_key: v.optional(v.string()),
@@ -106,7 +107,7 @@ export function readConfigFile(path: string): Partial<Record<Key, string>> {
       typeof key === 'string' ? text.split('\n').findIndex((l) => l.trim().startsWith(key)) + 1 : 0
     const msg =
       issue.kind === 'schema' && issue.type === 'strict_object'
-        ? `unknown key ${String(key)} (expected ${Object.keys(SETTINGS).join(', ')})`
+        ? unknownKey(String(key))
         : issue.message
     throw new CliError(`${path}${line > 0 ? `:${line}` : ''}: ${msg}`)
   }
@@ -118,6 +119,32 @@ export function readConfigFile(path: string): Partial<Record<Key, string>> {
   return out
 }
 
+/** The control plane URL without a trailing slash; exit 2 naming `source` unless https://HOST[:PORT]. */
+export function checkUrl(value: string, source: string): string {
+  const bad = (why: string) =>
+    new CliError(`control plane URL '${value.slice(0, 80)}' (from ${source}) ${why}`)
+  let u: URL
+  try {
+    u = new URL(value)
+  } catch {
+    throw bad('must be https://HOST[:PORT] (is https:// missing?)')
+  }
+  if (u.protocol === 'http:')
+    throw bad('uses http: the control plane only speaks https (https://HOST[:PORT])')
+  // `127.0.0.1:43609` parses as scheme `127.0.0.1:`; `cp:8443` as scheme `cp:`.
+  if (u.protocol !== 'https:' || u.hostname === '')
+    throw bad('must be https://HOST[:PORT] (is https:// missing?)')
+  if ((u.pathname !== '/' && u.pathname !== '') || u.search || u.hash || u.username)
+    throw bad('must be https://HOST[:PORT], without a path, query or user')
+  return `https://${u.host}`
+}
+
+/** `unknown key cpurl (did you mean cp_url?)`, or the list of keys when none is close. */
+function unknownKey(key: string): string {
+  const near = suggest(key, Object.keys(SETTINGS))
+  return `unknown key ${key} (${near ? `did you mean ${near}?` : `expected ${Object.keys(SETTINGS).join(', ')}`})`
+}
+
 /** Resolves the connection: flags > environment > config file. */
 export function resolveConnection(
   args: ParsedArgs,
@@ -126,7 +153,12 @@ export function resolveConnection(
   const path = configPath(env)
   let file: Partial<Record<Key, string>> | undefined
   const fromFile = (): Partial<Record<Key, string>> => {
-    // A missing file is no settings: the error below names config init and the path.
+    // A file named on purpose must exist; the default one missing is no settings (the error
+    // below names config init and the path).
+    if (file === undefined && !existsSync(path) && env['NIXFLEET_CONFIG'])
+      throw new CliError(
+        `NIXFLEET_CONFIG names ${path}, which does not exist (run nixfleet config init to write it, or unset NIXFLEET_CONFIG)`
+      )
     file ??= existsSync(path) ? readConfigFile(path) : {}
     return file
   }
@@ -145,7 +177,7 @@ export function resolveConnection(
     sources[key] = flagValue !== undefined ? `--${s.flag}` : envValue !== undefined ? s.env : path
   }
   return {
-    url: values.cp_url.replace(/\/+$/, ''),
+    url: checkUrl(values.cp_url, sources.cp_url),
     caCert: values.ca_cert,
     clientCert: values.client_cert,
     clientKey: values.client_key,

@@ -99,7 +99,9 @@ describe('operator interventions on a rollout whose canary fails', () => {
     const after = await json<RolloutView>(['rollout', 'show', abbrev])
     expect(after.outcome).toBeNull()
     expect(after.halt).toMatchObject({ active: false, host: 'canary' })
-    expect((await ok(['rollout', 'show', abbrev])).stdout).toContain('(no longer holding it)')
+    expect((await ok(['rollout', 'show', abbrev])).stdout).toContain(
+      '(resolved — no longer holds the rollout)'
+    )
 
     // Resumed, the Reverted canary is all wave 0 has: resume cannot move it, and says what can.
     const again = await nf(['rollout', 'resume', abbrev, '--reason', 'again', '--yes'])

@@ -122,7 +122,7 @@ describe('operator commands on a fleet through a converged, a halted and a fixed
     for (const h of HOSTS) expect(table).toContain(`✔ ${h}`)
     expect(table).toContain('○ idle')
     // The channel's freshness: when CI must re-sign the release.
-    expect(table).toMatch(/fresh until .*: re-sign before \S+Z/)
+    expect(table).toMatch(/re-sign before .*Z \(fresh until .*Z\)/)
     expect(table).not.toContain('problems:')
     expect((await ok(['status', '--channel', 'stable'])).stdout).toContain('✔ canary')
     expect((await nf(['status', '--channel', 'nope'])).code).toBe(2)
@@ -198,9 +198,26 @@ describe('operator commands on a fleet through a converged, a halted and a fixed
     expect(canaryTable).toContain('closure history:')
     expect(canaryTable).toContain(`stable@${commit1} converged`)
     expect(canaryTable).toContain('events (newest first):')
+    expect(canaryTable).toContain('probes:')
     const unknown = await nf(['host', 'show', 'nope'])
     expect(unknown.code).toBe(2)
     expect(unknown.stderr).toContain('unknown host nope')
+    const near = await nf(['host', 'show', 'web1'])
+    expect(near.code).toBe(2)
+    expect(near.stderr).toContain('unknown host web1 (did you mean web-1?)')
+    // A misspelt filter is an error naming the closest name, not an empty answer.
+    for (const argv of [
+      ['hosts', '--channel', 'stabel'],
+      ['rollout', 'list', '--all', '--channel', 'stabel'],
+      ['status', '--channel', 'stabel'],
+    ]) {
+      const r = await nf(argv)
+      expect(r.code).toBe(2)
+      expect(r.stderr).toContain("no channel 'stabel' (did you mean stable?)")
+    }
+    const badHost = await nf(['rollout', 'events', abbrev, '--host', 'canry'])
+    expect(badHost.code).toBe(2)
+    expect(badHost.stderr).toContain("no host 'canry' (did you mean canary?)")
 
     const list = await json<{ rollouts: { id: string }[] }>([
       'rollout',
@@ -235,8 +252,9 @@ describe('operator commands on a fleet through a converged, a halted and a fixed
     expect(s.hosts).toHaveLength(3)
     expect((await ok(['status', ...as])).stdout).toContain('✔ canary')
     const refused = await nf(['host', 'deny', 'web-2', '--reason', 'x', '--yes', ...as])
-    expect(refused.code).toBe(2)
-    expect(refused.stderr).toContain('viewer certificates are read-only')
+    // A refusal: the action did not happen (exit 1), the CP's sentence first.
+    expect(refused.code).toBe(1)
+    expect(refused.stderr).toMatch(/^nixfleet: [^(]*viewer certificates are read-only.*\(POST /)
   })
 
   test('release 2: the canary fails, rollout wait exits 1 naming the halt; the closure is quarantined', async () => {
@@ -263,6 +281,15 @@ describe('operator commands on a fleet through a converged, a halted and a fixed
     expect(status).toContain('retry or skip canary, or cancel')
     expect(status.match(/↳ .*resume it or release a fix/g)).toHaveLength(1)
     expect((await ok(['rollout', 'show', id])).stdout).toContain('halt: canary')
+    // The events table says why: the failing probe's name, and the transitions.
+    const canaryEvents = (await ok(['rollout', 'events', id, '--host', 'canary'])).stdout
+    expect(canaryEvents.split('\n')[0]).toMatch(/^SEQ\s+AT\s+HOST\s+KIND\s+DETAIL$/)
+    expect(canaryEvents).toMatch(/agent_event\/ProbeResult\s+probe \S+: /)
+    expect(canaryEvents).toContain('transition Soaking→Failed')
+    expect(canaryEvents).toMatch(/agent_event\/Failed\s+failing probes: \S+/)
+    const canaryShow = (await ok(['host', 'show', 'canary'])).stdout
+    expect(canaryShow).toMatch(/probes:\n\s+PROBE\s+OK/)
+    expect(canaryShow).toMatch(/SEQ\s+AT\s+ROLLOUT\s+KIND\s+DETAIL/)
 
     const q = await json<{ quarantines: { channel: string; closure: string }[] }>([
       'quarantine',
@@ -543,6 +570,56 @@ describe('the connection', () => {
     writeFileSync(bad, 'cp_url = "https://h"\nserver = "x"\n')
     const u = await nf(['hosts'], { ...baseEnv(), NIXFLEET_CONFIG: bad })
     expect(u.stderr).toContain(`${bad}:2: unknown key server`)
+    const gone = await nf(['hosts'], { ...baseEnv(), NIXFLEET_CONFIG: join(dir, 'gone.toml') })
+    expect(gone.code).toBe(2)
+    expect(gone.stderr).toContain(
+      `NIXFLEET_CONFIG names ${join(dir, 'gone.toml')}, which does not exist`
+    )
+  })
+
+  test('a URL without https, or PEM files that are not, are named before connecting', async () => {
+    const noScheme = await nf(['status', '--cp-url', `127.0.0.1:${lab.port}`])
+    expect(noScheme.code).toBe(2)
+    expect(noScheme.stderr).toContain('(from --cp-url)')
+    expect(noScheme.stderr).toContain('https://HOST[:PORT]')
+    expect(noScheme.stderr).not.toContain('internal error')
+    const http = await nf(['status', '--cp-url', `http://127.0.0.1:${lab.port}`])
+    expect(http.code).toBe(2)
+    expect(http.stderr).toContain('only speaks https')
+    const notPem = join(dir, 'not-a-cert.pem')
+    writeFileSync(notPem, 'hello\n')
+    const badCert = await nf(['status', '--client-cert', notPem])
+    expect(badCert.code).toBe(2)
+    expect(badCert.stderr).toContain(`client certificate ${notPem} (from --client-cert)`)
+    const badKey = await nf(['status', '--client-key', notPem])
+    expect(badKey.stderr).toContain(
+      `client key ${notPem} (from --client-key): not a PEM private key`
+    )
+    const other = join(dir, 'other-op')
+    await ok(['mint-operator-cert', '--ca', l().ca, '--name', 'other', '--out', other])
+    const mismatch = await nf(['status', '--client-key', `${other}.key`])
+    expect(mismatch.code).toBe(2)
+    expect(mismatch.stderr).toContain(`is not the key of client certificate ${l().operator}.pem`)
+    expect(mismatch.stderr).not.toContain('FailedToOpenSocket')
+  })
+
+  test('unknown commands, subcommands and options suggest the closest name', async () => {
+    const cmd = await nf(['stauts'])
+    expect(cmd.code).toBe(2)
+    expect(cmd.stderr).toContain("unknown command 'stauts' (did you mean status?")
+    const sub = await nf(['host', 'shwo', 'x'])
+    expect(sub.code).toBe(2)
+    expect(sub.stderr).toContain(
+      "unknown subcommand 'shwo' for 'nixfleet host' (did you mean show?)"
+    )
+    const opt = await nf(['status', '--wach'])
+    expect(opt.code).toBe(2)
+    expect(opt.stderr.trim()).toBe(
+      "nixfleet: unknown option --wach for 'nixfleet status' (did you mean --watch?)"
+    )
+    const last = await nf(['rollout', 'events', 'stable@ffff', '--last', '0'])
+    expect(last.code).toBe(2)
+    expect(last.stderr).toContain('--last must be a positive integer')
   })
 
   test('a wrong CA names the CA file; a server name mismatch names the host and the certificate names', async () => {
@@ -551,6 +628,13 @@ describe('the connection', () => {
     const wrongCa = await nf(['status', '--ca-cert', join(other, 'ca.pem')])
     expect(wrongCa.code).toBe(2)
     expect(wrongCa.stderr).toContain(`not issued by the CA in ${join(other, 'ca.pem')}`)
+    // A client certificate of another CA: refused, naming the certificate file, never a bare
+    // socket error.
+    const foreign = ['--client-cert', join(other, 'ca.pem'), '--client-key', join(other, 'ca.key')]
+    const refused = await nf(['status', ...foreign])
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toContain(join(other, 'ca.pem'))
+    expect(refused.stderr).not.toContain('cannot reach')
 
     // 0.0.0.0 reaches the loopback listener on Linux, but the certificate names localhost and 127.0.0.1.
     const mismatch = await nf(['status', '--cp-url', `https://0.0.0.0:${lab.port}`])

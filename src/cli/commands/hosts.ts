@@ -5,16 +5,21 @@
 import { table } from '../../lab/view.ts'
 import type { Command } from '../command.ts'
 import { type CommandSpec, type ParsedArgs, flag, str } from '../args.ts'
-import { EXIT_OK } from '../errors.ts'
+import { suggest } from '../../lib/suggest.ts'
+import { CliError, EXIT_OK } from '../errors.ts'
+import { ApiError } from '../operator-client.ts'
 import {
+  checkName,
   clientOf,
   confirmAction,
+  eventDetail,
   eventKind,
   operatorSpec,
   output,
   resolveRolloutId,
   short,
   tableOr,
+  tableWithDetail,
   when,
 } from '../operator-common.ts'
 import type { HostRow } from '../operator-api.ts'
@@ -32,10 +37,11 @@ const hostsSpec: CommandSpec = operatorSpec({
 const stateOf = (h: HostRow): string => h.rolloutState ?? (h.converged ? 'Converged' : 'idle')
 
 async function hosts(args: ParsedArgs): Promise<number> {
-  const body = await clientOf(args).hosts({
-    channel: str(args, 'channel'),
-    problem: flag(args, 'problem'),
-  })
+  const client = clientOf(args)
+  const channel = str(args, 'channel')
+  const body = await client.hosts({ channel, problem: flag(args, 'problem') })
+  // No rows for a channel filter: a misspelt channel is an error, not an empty fleet.
+  if (body.hosts.length === 0) await checkName(client, 'hosts', 'channel', channel)
   const none = flag(args, 'problem') ? 'no host has a problem' : 'no hosts'
   output(args, body, () =>
     tableOr(
@@ -64,7 +70,14 @@ const showSpec: CommandSpec = operatorSpec({
 })
 
 async function hostShow(args: ParsedArgs): Promise<number> {
-  const h = await clientOf(args).host(args.positionals[0]!)
+  const client = clientOf(args)
+  const name = args.positionals[0]!
+  const h = await client.host(name).catch(async (e: unknown) => {
+    if (!(e instanceof ApiError) || e.status !== 404) throw e
+    const known = (await client.hosts()).hosts.map((x) => x.hostname)
+    const near = suggest(name, known)
+    throw new CliError(`unknown host ${name}${near ? ` (did you mean ${near}?)` : ''}`)
+  })
   output(args, h, () => {
     const lines = [
       `${h.hostname}  channel ${h.channel}  ${stateOf(h)}`,
@@ -99,21 +112,28 @@ async function hostShow(args: ParsedArgs): Promise<number> {
         ).map((l) => `  ${l}`)
       )
     }
-    if (h.probes.length > 0) {
-      lines.push('', 'probes:')
+    // Always a section: "no results" is an answer too (a host that never ran a probe).
+    lines.push('', 'probes:')
+    if (h.probes.length === 0) lines.push('  no probe results reported')
+    else
       lines.push(
-        ...table(
+        ...tableWithDetail(
           ['PROBE', 'OK', 'AT', 'MESSAGE'],
           h.probes.map((p) => [p.name, p.ok ? 'yes' : 'NO', when(p.at), p.message ?? ''])
         ).map((l) => `  ${l}`)
       )
-    }
     if (h.events.length > 0) {
       lines.push('', 'events (newest first):')
       lines.push(
-        ...table(
-          ['SEQ', 'AT', 'ROLLOUT', 'KIND'],
-          h.events.map((e) => [String(e.seq), when(e.at), e.rolloutId ?? '', eventKind(e)])
+        ...tableWithDetail(
+          ['SEQ', 'AT', 'ROLLOUT', 'KIND', 'DETAIL'],
+          h.events.map((e) => [
+            String(e.seq),
+            when(e.at),
+            e.rolloutId ?? '',
+            eventKind(e),
+            eventDetail(e),
+          ])
         ).map((l) => `  ${l}`)
       )
     }

@@ -8,20 +8,23 @@
 import { table } from '../../lab/view.ts'
 import { systemClock } from '../../runtime/clock.ts'
 import type { Command } from '../command.ts'
-import { type CommandSpec, type ParsedArgs, flag, intOpt, str } from '../args.ts'
+import { type CommandSpec, type ParsedArgs, flag, positiveIntOpt, str } from '../args.ts'
 import { CliError, EXIT_OK, EXIT_VERIFY_FAILED } from '../errors.ts'
 import { ApiError, type OperatorClient } from '../operator-client.ts'
 import type { EventRow, RolloutRow } from '../operator-api.ts'
 import {
+  checkName,
   clientOf,
   confirmAction,
   durationMs,
+  eventDetail,
   eventKind,
   operatorSpec,
   output,
   print,
   resolveRolloutId,
   tableOr,
+  tableWithDetail,
   when,
 } from '../operator-common.ts'
 
@@ -38,6 +41,17 @@ function outcomeText(r: RolloutRow): string {
   if (o.kind === 'superseded')
     return `superseded by ${o.by ?? '?'}${r.halt ? ` after halting on ${r.halt.host ?? '?'}` : ''}`
   return o.kind
+}
+
+/**
+ * `halt: canary Failed at …: probe web: exit status 1`, and whether it still holds the rollout
+ * (a resumed or superseded rollout keeps its latest halt, resolved).
+ */
+export function haltLine(h: NonNullable<RolloutRow['halt']>): string {
+  const reason = h.reason ?? ''
+  const probe = h.probe && !reason.includes(h.probe) ? `probe ${h.probe}: ` : ''
+  const head = [h.host ?? '?', h.hostPhase].filter(Boolean).join(' ')
+  return `halt: ${head} at ${when(h.at) || '?'}: ${probe}${reason}${h.active ? '' : ' (resolved — no longer holds the rollout)'}`
 }
 
 /** Host counts by state: `3 Converged, 1 Activating`. */
@@ -59,7 +73,9 @@ const listSpec: CommandSpec = operatorSpec({
 
 async function list(args: ParsedArgs): Promise<number> {
   const channel = str(args, 'channel')
-  const body = await clientOf(args).rollouts({ channel, all: flag(args, 'all') })
+  const client = clientOf(args)
+  const body = await client.rollouts({ channel, all: flag(args, 'all') })
+  if (body.rollouts.length === 0) await checkName(client, 'rollout list', 'channel', channel)
   output(args, body, () =>
     tableOr(
       flag(args, 'all') ? 'no rollouts yet' : 'no rollout in flight (--all lists every rollout)',
@@ -101,10 +117,7 @@ async function show(args: ParsedArgs): Promise<number> {
         `  wave ${w.index}${w.state ? ` ${w.state}` : ''}${w.soakEndsAt ? ` soak until ${when(w.soakEndsAt)}` : ''}: ${cells.join(', ')}`
       )
     }
-    if (r.halt)
-      lines.push(
-        `  halt: ${r.halt.host ?? '?'} ${r.halt.hostPhase ?? ''} at ${when(r.halt.at)}: ${r.halt.reason ?? ''}${r.halt.active ? '' : ' (no longer holding it)'}`
-      )
+    if (r.halt) lines.push(`  ${haltLine(r.halt)}`)
     for (const g of r.gates) lines.push(`  ↳ ${g}`)
     return lines
   })
@@ -134,19 +147,24 @@ const eventsSpec: CommandSpec = operatorSpec({
 })
 
 async function events(args: ParsedArgs): Promise<number> {
+  const limit = positiveIntOpt(args, 'rollout events', 'limit')!
+  const last = positiveIntOpt(args, 'rollout events', 'last')
   const client = clientOf(args)
   const id = await resolveRolloutId(client, args.positionals[0]!)
   const filter = { host: str(args, 'host'), kind: str(args, 'kind') }
-  const limit = intOpt(args, 'rollout events', 'limit')!
-  const last = intOpt(args, 'rollout events', 'last')
+  // A misspelt --host matches no event: say so rather than print an empty log.
+  if (filter.host !== undefined) {
+    const any = await client.events(id, { host: filter.host, limit: 1 })
+    if (any.events.length === 0) await checkName(client, 'rollout events', 'host', filter.host)
+  }
   const json = flag(args, 'json')
   let header = false
   const emit = (rows: readonly EventRow[]) => {
     if (json) for (const e of rows) process.stdout.write(`${JSON.stringify(e)}\n`)
     else {
-      const lines = table(
-        ['SEQ', 'AT', 'HOST', 'KIND'],
-        rows.map((e) => [String(e.seq), when(e.at), e.host ?? '', eventKind(e)])
+      const lines = tableWithDetail(
+        ['SEQ', 'AT', 'HOST', 'KIND', 'DETAIL'],
+        rows.map((e) => [String(e.seq), when(e.at), e.host ?? '', eventKind(e), eventDetail(e)])
       )
       print(header ? lines.slice(1) : lines)
       header = true

@@ -25,7 +25,16 @@ import {
   type Status,
   StatusSchema,
 } from '../operator-api.ts'
-import { clientOf, operatorSpec, output, print, short, useColor, when } from '../operator-common.ts'
+import {
+  clientOf,
+  operatorSpec,
+  output,
+  print,
+  short,
+  unknownName,
+  useColor,
+  when,
+} from '../operator-common.ts'
 import * as v from 'valibot'
 
 /** The declaration of `nixfleet status`. */
@@ -111,21 +120,29 @@ export const rolloutEntry = (r: RolloutRow): RolloutEntry => ({
   halt: r.halt?.active ? r.halt : null,
 })
 
-/** `18:24Z`, with the date when it is not `now`'s. */
-function clockTime(iso: string, now: Date): string {
+/** `18:24Z`, or `2026-05-02 18:24Z` when `dated`. */
+function clockTime(iso: string, dated: boolean): string {
   const t = when(iso).replace(/:\d\dZ$/, 'Z')
-  return t.startsWith(now.toISOString().slice(0, 10)) ? t.slice(11) : t
+  return dated ? t : t.slice(11)
 }
 
-/** A channel's freshness: when CI must re-sign its release, or that it is stale already. */
+/**
+ * A channel's freshness: when CI must re-sign its release (the deadline first, the end of
+ * freshness after it), or that it is stale already. Both times carry their date unless both
+ * are today: a bare time next to a dated one reads as the same day.
+ */
 export function freshnessLine(c: ChannelRow, now: Date): string | undefined {
   if (c.stale) return `! release stale since ${when(c.freshUntil)}: CI must re-sign it`
   if (!c.freshUntil) return undefined
-  const until = `fresh until ${clockTime(c.freshUntil, now)}`
+  const today = now.toISOString().slice(0, 10)
+  const times = [c.freshUntil, c.resignBefore].filter((t): t is string => !!t)
+  const dated = times.some((t) => !when(t).startsWith(today))
+  const until = `fresh until ${clockTime(c.freshUntil, dated)}`
   if (!c.resignBefore) return until
+  const due = clockTime(c.resignBefore, dated)
   return Date.parse(c.resignBefore) <= now.getTime()
-    ? `${until}: re-sign now (due at ${clockTime(c.resignBefore, now)})`
-    : `${until}: re-sign before ${clockTime(c.resignBefore, now)}`
+    ? `re-sign now (due at ${due}; ${until})`
+    : `re-sign before ${due} (${until})`
 }
 
 /** The status table: per channel its rollout and waves, gates, freshness; then problems. */
@@ -211,9 +228,15 @@ export async function status(args: ParsedArgs): Promise<number> {
   const color = useColor()
   const cache: DetailCache = new Map()
   if (!flag(args, 'watch')) {
-    const s = only(await client.status(), channel)
+    const all = await client.status()
+    const s = only(all, channel)
     if (channel !== undefined && s.channels.length === 0)
-      throw new CliError(`status: no channel '${channel}'`)
+      throw unknownName(
+        'status',
+        'channel',
+        channel,
+        all.channels.map((c) => c.name)
+      )
     const rollouts = flag(args, 'json') ? new Map() : await rolloutsOf(client, s, cache)
     output(args, s, () => renderStatus(s, rollouts, color))
     return EXIT_OK
