@@ -198,6 +198,11 @@ const cp = Bun.spawn(
     join(dir, 'issuance.log'),
     '--log-level',
     'warn',
+    // Every simulated agent connects from 127.0.0.1: the per-address limit on connections
+    // still without a certificate (meant for one host's worth) would refuse the fleet's own
+    // handshakes. Raised here only; the pending-handshake limit stays the default.
+    '--max-anonymous-per-address',
+    '100000',
   ],
   {
     stdin: 'ignore',
