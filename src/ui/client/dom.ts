@@ -33,7 +33,10 @@ function append(el: Node, children: readonly Child[]): void {
   }
 }
 
-/** Replaces the children of `target`, keeping keyboard focus on the element with the same key. */
+/**
+ * Replaces the children of `target`, keeping keyboard focus, the caret and the text being typed
+ * on the element with the same key.
+ */
 export function replace(target: HTMLElement, ...children: Child[]): void {
   const active = document.activeElement
   const key = active instanceof HTMLElement ? active.dataset['key'] : undefined
@@ -45,6 +48,10 @@ export function replace(target: HTMLElement, ...children: Child[]): void {
   if (key === undefined) return
   const again = target.querySelector<HTMLElement>(`[data-key="${CSS.escape(key)}"]`)
   if (again === null) return
+  // What the operator is typing survives a live re-render: the new field takes the old text
+  // (its own value is the last committed one), then the focus and the caret.
+  if (again instanceof HTMLInputElement && active instanceof HTMLInputElement)
+    again.value = active.value
   again.focus()
   if (again instanceof HTMLInputElement && sel !== undefined) {
     again.setSelectionRange(sel[0] ?? null, sel[1] ?? null)
