@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ed25519PublicKey, ed25519RandomSeed } from '../crypto/ed25519.ts'
 import { encodeOpenSshPrivateKey, formatOpenSshPublicKey } from '../crypto/keys.ts'
-import { type FakeSystem, type SwitchBehavior, fakeSystem } from './fake-system.ts'
+import { type FakeSystem, type SwitchBehavior, fakeSystem, systemFlags } from './fake-system.ts'
 import type { LabChannel } from './fleet.ts'
 import type { Child } from './processes.ts'
 
@@ -118,4 +118,71 @@ export async function createLabHost(
     `mint-token ${plan.name}`
   )
   return { host: { plan, dir, system, keyPath, seed, pubkey, agent: undefined }, entry }
+}
+
+/** The lab's agent command line for one host; `extra` flags replace the lab's of the same name. */
+export function agentArgvOf(o: {
+  readonly bin: string
+  readonly cpUrl: string
+  readonly trust: string
+  readonly caCert: string
+  readonly name: string
+  readonly host: LabHostState
+  readonly extra: readonly string[]
+}): string[] {
+  const h = o.host
+  const argv = [
+    o.bin,
+    'agent',
+    '--control-plane-url',
+    o.cpUrl,
+    '--machine-id',
+    o.name,
+    '--trust-file',
+    o.trust,
+    '--ca-cert',
+    o.caCert,
+    '--client-cert',
+    join(h.dir, 'state', 'agent.crt'),
+    // The one host key: it is the TLS key and signs the certificate request.
+    '--ssh-host-key-file',
+    h.keyPath,
+    '--bootstrap-token-file',
+    join(h.dir, 'bootstrap-token.json'),
+    '--state-dir',
+    join(h.dir, 'state'),
+    '--health-checks-config',
+    join(h.dir, 'health-checks.json'),
+    ...systemFlags(h.system.paths),
+    '--manifest-poll-interval-secs',
+    '1',
+    '--heartbeat-interval-secs',
+    '1',
+    '--dispatch-wait-secs',
+    '10',
+    '--tick-interval-ms',
+    '200',
+    '--drain-interval-secs',
+    '1',
+    '--switch-poll-interval-ms',
+    '50',
+    '--switch-timeout-secs',
+    '20',
+    '--enroll-retry-secs',
+    '1',
+    '--backoff-max-secs',
+    '2',
+  ]
+  return [...withoutFlags(argv, o.extra), ...o.extra]
+}
+
+/** `argv` without the flags (and their values) that `extra` sets. */
+function withoutFlags(argv: readonly string[], extra: readonly string[]): string[] {
+  const set = new Set(extra.filter((a) => a.startsWith('--')))
+  const out: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    if (set.has(argv[i]!)) i++
+    else out.push(argv[i]!)
+  }
+  return out
 }

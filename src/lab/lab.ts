@@ -15,10 +15,11 @@ import { sha256Hex } from '../crypto/sha256.ts'
 import { parseRfc3339Ms, toRfc3339 } from '../proto/common.ts'
 import { systemClock } from '../runtime/clock.ts'
 import { parseLogLine } from '../runtime/log.ts'
-import { caDirFlags, systemFlags } from './fake-system.ts'
+import { caDirFlags } from './fake-system.ts'
 import { labFleetJson } from './fleet.ts'
 import {
   type ClosureBehavior,
+  agentArgvOf,
   createLabHost,
   LAB_KERNEL,
   type LabHostState,
@@ -293,51 +294,15 @@ export class Lab {
 
   /** The agent command line of `host`; `extra` flags replace the lab's of the same name. */
   agentArgv(host: string, extra: readonly string[] = []): string[] {
-    const h = this.host(host)
-    const argv = [
-      this.opts.bin,
-      'agent',
-      '--control-plane-url',
-      `https://127.0.0.1:${this.cpPort}`,
-      '--machine-id',
-      host,
-      '--trust-file',
-      this.paths.trust,
-      '--ca-cert',
-      join(this.paths.ca, 'ca.pem'),
-      '--client-cert',
-      join(h.dir, 'state', 'agent.crt'),
-      '--client-key',
-      h.keyPath,
-      '--ssh-host-key-file',
-      h.keyPath,
-      '--bootstrap-token-file',
-      join(h.dir, 'bootstrap-token.json'),
-      '--state-dir',
-      join(h.dir, 'state'),
-      '--health-checks-config',
-      join(h.dir, 'health-checks.json'),
-      ...systemFlags(h.system.paths),
-      '--manifest-poll-interval-secs',
-      '1',
-      '--heartbeat-interval-secs',
-      '1',
-      '--dispatch-wait-secs',
-      '10',
-      '--tick-interval-ms',
-      '200',
-      '--drain-interval-secs',
-      '1',
-      '--switch-poll-interval-ms',
-      '50',
-      '--switch-timeout-secs',
-      '20',
-      '--enroll-retry-secs',
-      '1',
-      '--backoff-max-secs',
-      '2',
-    ]
-    return [...withoutFlags(argv, extra), ...extra]
+    return agentArgvOf({
+      bin: this.opts.bin,
+      cpUrl: `https://127.0.0.1:${this.cpPort}`,
+      trust: this.paths.trust,
+      caCert: join(this.paths.ca, 'ca.pem'),
+      name: host,
+      host: this.host(host),
+      extra,
+    })
   }
 
   /** Starts the agent of `host`, with `extra` flags if given. */
@@ -408,15 +373,4 @@ export class Lab {
     await this.sup.stopAll()
     if (!keep) rmSync(this.opts.dir, { recursive: true, force: true })
   }
-}
-
-/** `argv` without the flags (and their values) that `extra` sets. */
-function withoutFlags(argv: readonly string[], extra: readonly string[]): string[] {
-  const set = new Set(extra.filter((a) => a.startsWith('--')))
-  const out: string[] = []
-  for (let i = 0; i < argv.length; i++) {
-    if (set.has(argv[i]!)) i++
-    else out.push(argv[i]!)
-  }
-  return out
 }
