@@ -14,7 +14,7 @@
  *                                   viewers for GET (and /v1/operator/status before readiness)
  *     /v1/stream                    operators and viewers (server-sent fleet status)
  *   /v1/operator/* POSTs          also the CSRF guard for browsers (`middleware/csrf.ts`)
- *   (every route, with its role, is listed in openapi.ts)
+ *   (every route, with its role, is listed in openapi-routes.ts)
  *   /metrics                      operator or viewer certificates, never gated on readiness
  *                                 (`nixfleet_cp_ready 0` must be scrapeable)
  *   /ui/                          operator or viewer certificates (the dashboard's files)
