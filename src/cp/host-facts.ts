@@ -16,6 +16,13 @@ import { parseRfc3339Ms } from '../proto/common.ts'
 import { missingClosureOf } from './closures.ts'
 import type { CpState } from './state.ts'
 
+/** Every hostname the CP knows, sorted: the adopted fleet's, then those only its records know. */
+export function knownHostnames(state: CpState): string[] {
+  const names = new Set(Object.keys(state.release?.fleet.value.hosts ?? {}))
+  for (const h of state.knownHosts.keys()) names.add(h)
+  return [...names].sort()
+}
+
 /** When the CP last heard from a host: its latest heartbeat or its durable last-seen. */
 export function lastSeenOf(state: CpState, hostname: string): number | null {
   const live = state.heartbeats.get(hostname)?.receivedAt ?? null

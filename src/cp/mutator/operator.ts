@@ -18,6 +18,7 @@ import {
 import { toRfc3339 } from '../../proto/common.ts'
 import { denialKey, pairKey } from '../state.ts'
 import { suggest } from '../../lib/suggest.ts'
+import { knownHostnames } from '../host-facts.ts'
 import type { MutatorContext } from './context.ts'
 import { completeIfDone, waveOf } from './host-steps.ts'
 import type { InputOf, OperatorOp, OperatorReply, ReplyOf } from './inputs.ts'
@@ -229,9 +230,9 @@ function denialAction(
       error: 'an operator cannot deny their own certificate; use another operator certificate',
     }
   }
-  if (op.target === 'host' && !isKnownHost(ctx, op.name)) {
+  if (op.target === 'host' && !knownHostnames(state).includes(op.name)) {
     // A typo in an emergency must not look like success while the real host keeps running.
-    const guess = suggest(op.name, knownHostnames(ctx))
+    const guess = suggest(op.name, knownHostnames(state))
     return {
       ok: false,
       status: 404,
@@ -254,20 +255,6 @@ function denialAction(
       ...(again !== undefined ? { replaced: { reason: again.reason, by: again.by } } : {}),
     },
   }
-}
-
-/** Every hostname the CP knows: the adopted fleet's and those with a durable record. */
-function knownHostnames(ctx: MutatorContext): string[] {
-  const names = new Set(Object.keys(ctx.state.release?.fleet.value.hosts ?? {}))
-  for (const h of ctx.state.knownHosts.keys()) names.add(h)
-  return [...names]
-}
-
-function isKnownHost(ctx: MutatorContext, hostname: string): boolean {
-  return (
-    ctx.state.release?.fleet.value.hosts[hostname as never] !== undefined ||
-    ctx.state.knownHosts.has(hostname)
-  )
 }
 
 function clearQuarantine(

@@ -9,7 +9,7 @@
 import { failingEnforceProbes, hostProblem, type HostProblem } from '../../../core/index.ts'
 import type { EventLogEntry, RolloutOutcome } from '../../../db/store.ts'
 import { toRfc3339 } from '../../../proto/common.ts'
-import { hostFactsOf } from '../../host-facts.ts'
+import { hostFactsOf, knownHostnames } from '../../host-facts.ts'
 import { outcomeOf } from '../../mutator/known-hosts.ts'
 import { pairKey, type CpState } from '../../state.ts'
 import { found, iso, missing, type ViewResult } from './common.ts'
@@ -31,13 +31,6 @@ export type HostFilter = {
 /** A host's problem as JSON. */
 function problemView(p: HostProblem | null): Record<string, unknown> | null {
   return p === null ? null : { kind: p.kind, message: p.message, since: iso(p.since) }
-}
-
-/** Every hostname the views list: the fleet's, then those only the CP's records know. */
-function hostnames(state: CpState): string[] {
-  const names = new Set(Object.keys(state.release?.fleet.value.hosts ?? {}))
-  for (const h of state.knownHosts.keys()) names.add(h)
-  return [...names].sort()
 }
 
 /** The rollout of a declared host's channel's current manifest (none for undeclared hosts). */
@@ -143,7 +136,7 @@ export function hostsView(
   filter: HostFilter = {}
 ): { hosts: Record<string, unknown>[] } {
   const hosts = []
-  for (const hostname of hostnames(state)) {
+  for (const hostname of knownHostnames(state)) {
     const row = hostRow(state, hostname, ctx)
     if (row === undefined) continue
     if (filter.channel !== undefined && row['channel'] !== filter.channel) continue
