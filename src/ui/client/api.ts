@@ -1,7 +1,7 @@
 /**
  * The dashboard's view of the operator API (the shared contract in docs/control-plane.md):
  * typed reads that tolerate absent fields (a control plane that does not show something yet
- * simply shows less) and older field names, and the operator actions with the CSRF header.
+ * simply shows less), and the operator actions with the CSRF header.
  */
 
 /** A JSON object as the API returns it. */
@@ -90,14 +90,8 @@ const obj = (v: unknown): Json =>
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : [])
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null)
 const num = (v: unknown): number | null => (typeof v === 'number' ? v : null)
-/** The first field present among `names` (the contract's name first, then older ones). */
-const pick = (o: Json, ...names: string[]): unknown => {
-  for (const n of names) if (o[n] !== undefined && o[n] !== null) return o[n]
-  return null
-}
-
 function problemOf(o: Json): Problem | null {
-  const p = pick(o, 'problem')
+  const p = o['problem']
   if (p !== null) {
     const q = obj(p)
     return {
@@ -117,13 +111,13 @@ export function hostOf(v: unknown): Host {
   return {
     hostname: str(o['hostname']) ?? '?',
     channel: str(o['channel']) ?? '',
-    currentClosure: str(pick(o, 'currentClosure', 'currentClosureHash')),
-    targetClosure: str(pick(o, 'targetClosure', 'pendingClosureHash')),
-    declaredClosure: str(pick(o, 'declaredClosure', 'declaredClosureHash')),
+    currentClosure: str(o['currentClosure']),
+    targetClosure: str(o['targetClosure']),
+    declaredClosure: str(o['declaredClosure']),
     rolloutState: str(o['rolloutState']),
     converged: o['converged'] === true,
-    lastSeenAt: str(pick(o, 'lastSeenAt', 'lastCheckinAt')),
-    lastRolloutId: str(pick(last, 'id')) ?? str(o['lastRolloutId']),
+    lastSeenAt: str(o['lastSeenAt']),
+    lastRolloutId: str(last['id']),
     problem: problemOf(o),
     gate:
       str(gate['gate']) === null
@@ -148,12 +142,12 @@ function haltOf(halt: unknown, outcome: unknown, open: boolean): Halt | null {
   const kept = obj(halt)
   const h = Object.keys(kept).length > 0 ? kept : str(out['kind']) === 'halted' ? out : {}
   if (Object.keys(h).length === 0) return null
-  // An older control plane reports only a halt that holds; a closed rollout holds nothing.
+  // A closed rollout's halt holds nothing.
   const active = open && (typeof h['active'] === 'boolean' ? h['active'] : true)
   return {
     active,
     at: str(h['at']),
-    host: str(pick(h, 'host', 'hostname')),
+    host: str(h['host']),
     phase: str(h['hostPhase']),
     probe: str(h['probe']),
     reason: str(h['reason']),
@@ -168,12 +162,12 @@ export function rolloutOf(v: unknown): Rollout {
   const state = str(o['state']) ?? '?'
   const open = !CLOSED.has(state) && (o['closedAt'] === undefined || o['closedAt'] === null)
   return {
-    id: str(pick(o, 'id', 'rolloutId')) ?? '?',
+    id: str(o['id']) ?? '?',
     channel: str(o['channel']) ?? '',
     state,
     open,
     currentWave: num(o['currentWave']),
-    openedAt: str(pick(o, 'openedAt', 'createdAt')),
+    openedAt: str(o['openedAt']),
     hostStates: states,
     halt: haltOf(o['halt'], o['outcome'], open),
     outcome: o['outcome'] === null || o['outcome'] === undefined ? null : obj(o['outcome']),
@@ -209,8 +203,8 @@ const strings = (v: unknown): string[] => arr(v).filter((s): s is string => type
 
 export function channelOf(v: unknown): Channel {
   const o = obj(v)
-  const signedAt = str(pick(o, 'signedAt', 'signed_at'))
-  const window = num(pick(o, 'freshnessWindowMinutes', 'freshness_window_minutes'))
+  const signedAt = str(o['signedAt'])
+  const window = num(o['freshnessWindowMinutes'])
   // Older control planes give only the signature time and the window.
   const derived =
     signedAt !== null && window !== null
@@ -218,18 +212,18 @@ export function channelOf(v: unknown): Channel {
       : null
   return {
     name: str(o['name']) ?? '?',
-    rolloutId: str(pick(o, 'rolloutId', 'rollout_id')),
-    rolloutState: str(pick(o, 'rolloutState', 'rollout_state')),
+    rolloutId: str(o['rolloutId']),
+    rolloutState: str(o['rolloutState']),
     signedAt,
     freshUntil: str(o['freshUntil']) ?? derived,
     resignBefore: str(o['resignBefore']) ?? str(o['freshUntil']) ?? derived,
     stale: typeof o['stale'] === 'boolean' ? o['stale'] : null,
     gates: strings(o['gates']),
-    // An edge into this channel is `{gatedBy}`; `{from, to}` names both ends.
+    // An edge into this channel is `{gatedBy, reason}`: this channel waits for `gatedBy`.
     edges: arr(o['edges']).flatMap((e) => {
       const x = obj(e)
-      const from = str(pick(x, 'from', 'gatedBy', 'gates'))
-      const to = str(pick(x, 'to', 'gated')) ?? str(o['name'])
+      const from = str(x['gatedBy'])
+      const to = str(o['name'])
       return from === null || to === null ? [] : [{ from, to, reason: str(x['reason']) }]
     }),
     waves: wavesOf(o['waves']),

@@ -2,7 +2,7 @@
  * The rollout page: state, halt (with the probe failure behind it), resume and cancel, gates,
  * the waves as a timeline, and the rollout's event log.
  */
-import { type Answer, type Json, get, eventOf, rolloutOf, wavesOf } from '../api.ts'
+import { type Answer, get, eventOf, rolloutOf, wavesOf } from '../api.ts'
 import { type Child, h } from '../dom.ts'
 import { clock, waveWord } from '../format.ts'
 import { eventLog } from './rollout-log.ts'
@@ -30,25 +30,15 @@ async function probeFailure(id: string, host: string): Promise<string | null> {
   return null
 }
 
-/**
- * The rollout's detail. A viewer certificate is answered the signed manifest at the detail's
- * address: a viewer reads the rollout's row from its channel's history instead (no waves).
- */
-async function rolloutDetail(id: string): Promise<Answer> {
-  const r = await get(`/v1/rollouts/${encodeURIComponent(id)}`)
-  if (r.ok && typeof r.body['state'] === 'string') return r
-  const channel = id.slice(0, Math.max(0, id.lastIndexOf('@')))
-  const list = await get(`/v1/rollouts?channel=${encodeURIComponent(channel)}&all=1&limit=500`)
-  const rows: unknown[] =
-    list.ok && Array.isArray(list.body['rollouts']) ? list.body['rollouts'] : []
-  const row = rows.find((x) => rolloutOf(x).id === id)
-  return row === undefined ? r : { ok: true, body: row as Json }
+/** The rollout's detail (operators and viewers alike): waves, hosts, gates, outcome. */
+function rolloutDetail(id: string): Promise<Answer> {
+  return get(`/v1/rollouts/${encodeURIComponent(id)}`)
 }
 
 /** The rollout page. */
 export function rolloutPage(ctx: Ctx, id: string): Child {
   const detailRaw = load(ctx, `rollout:${id}`, 2_000, () => rolloutDetail(id))
-  // The contract's detail has a state; an older CP answers the signed manifest here instead.
+  // A detail has a state; an error answer has none.
   const detail =
     detailRaw !== undefined && detailRaw.ok && typeof detailRaw.body['state'] === 'string'
       ? detailRaw.body
