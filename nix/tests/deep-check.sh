@@ -65,6 +65,26 @@ else
   echo "  FAIL  no --closure-proxy-listen 127.0.0.1:9465 in the unit"; failed=$((failed + 1))
 fi
 
+# Two control-plane replicas: one --control-plane-url each, in order.
+echo "==> agent with two control planes"
+cat >"$work/two-cps-config.nix" <<NIX
+{ lib, ... }:
+{
+  imports = [ $PWD/nix/tests/agent-config.nix ];
+  services.nixfleet.agent.controlPlaneUrl = lib.mkForce null;
+  services.nixfleet.agent.controlPlaneUrls = [
+    "https://cp-a.fleet.example.org:8443"
+    "https://cp-b.fleet.example.org:8443"
+  ];
+}
+NIX
+out=$("$deep" "$lib_git" "$nixos_git" nix/modules/agent.nix "$work/two-cps-config.nix")
+if grep -q -- '--control-plane-url[\\" ]*https://cp-a\.fleet\.example\.org:8443[\\" ]*--control-plane-url[\\" ]*https://cp-b\.fleet\.example\.org:8443' <<<"$out"; then
+  echo "  ok    the unit runs the agent with --control-plane-url cp-a, then cp-b"
+else
+  echo "  FAIL  no --control-plane-url cp-a then cp-b in the unit"; failed=$((failed + 1))
+fi
+
 # name | module | config override (Nix, applied on top of the sample) | expected message
 bad() {
   local name=$1 module=$2 override=$3 expect=$4 file out
@@ -89,6 +109,15 @@ echo "==> assertions"
 bad "agent: http control plane" agent \
   'services.nixfleet.agent.controlPlaneUrl = lib.mkForce "http://cp:8080";' \
   "controlPlaneUrl must start with https://"
+bad "agent: no control plane" agent \
+  'services.nixfleet.agent.controlPlaneUrl = lib.mkForce null;' \
+  "needs a control plane"
+bad "agent: http among several control planes" agent \
+  'services.nixfleet.agent.controlPlaneUrls = [ "https://cp.fleet.example.org:8443" "http://cp-b:8080" ];' \
+  "controlPlaneUrls must start with https:// (got 'http://cp-b:8080')"
+bad "agent: controlPlaneUrl outside controlPlaneUrls" agent \
+  'services.nixfleet.agent.controlPlaneUrls = [ "https://cp-b.fleet.example.org:8443" ];' \
+  "is not among controlPlaneUrls"
 bad "agent: no trust roots" agent \
   'services.nixfleet.trust.ciReleaseKey.current = lib.mkForce null;' \
   "needs the fleet's trust roots"

@@ -38,6 +38,12 @@ async function standIn(
   return Object.assign(s, { seen })
 }
 
+/** The test PKI with a server certificate for `name` only. */
+const pkiNaming = async (name: string): Promise<TestPki> => ({
+  ...pki,
+  server: await issueServerCert({ ca: pki.ca, names: [name], now: Date.now(), validityDays: 30 }),
+})
+
 /** Injected backoff: sleeps are recorded and return at once; the jitter is fixed. */
 function harness(extra: Partial<FailoverDeps> = {}) {
   const sleeps: number[] = []
@@ -168,13 +174,7 @@ describe('several control planes', () => {
   })
 
   test('a name with several addresses is tried address by address; TLS checks the name', async () => {
-    const named = await issueServerCert({
-      ca: pki.ca,
-      names: ['cp.test'],
-      now: Date.now(),
-      validityDays: 30,
-    })
-    const live = await standIn(() => ({ status: 204 }), { ...pki, server: named })
+    const live = await standIn(() => ({ status: 204 }), await pkiNaming('cp.test'))
     servers.push(live)
     const port = new URL(live.url).port
     const looked: string[] = []
@@ -194,13 +194,7 @@ describe('several control planes', () => {
       to: `https://cp.test:${port} (127.0.0.1)`,
     })
     // The name is what TLS verifies: a certificate for another name is refused at the address.
-    const wrong = await issueServerCert({
-      ca: pki.ca,
-      names: ['other.test'],
-      now: Date.now(),
-      validityDays: 30,
-    })
-    const impostor = await standIn(() => ({ status: 204 }), { ...pki, server: wrong })
+    const impostor = await standIn(() => ({ status: 204 }), await pkiNaming('other.test'))
     servers.push(impostor)
     const h2 = harness({ resolve: async () => ['::1', '127.0.0.1', '::1'] })
     const ip = client([`https://cp.test:${new URL(impostor.url).port}`], h2.deps)

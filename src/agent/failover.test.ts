@@ -21,6 +21,10 @@ const status = (s: number): ClientError => ({
   retryAfterSecs: undefined,
 })
 
+/** A failure report on the current target of `s`; two URLs of one address unless told. */
+const fail = (s: FailoverState, o: Partial<Parameters<typeof afterFailure>[1]> = {}) =>
+  afterFailure(s, { epoch: s.epoch, urlCount: 2, addrCount: 1, random: 0.5, capMs: 30_000, ...o })
+
 describe('failover policy', () => {
   test('connection failures, timeouts, TLS name errors and 502/503/504 move; answers do not', () => {
     const moves: ClientError[] = [
@@ -67,13 +71,7 @@ describe('failover policy', () => {
     const path: string[] = []
     const delays: number[] = []
     for (let i = 0; i < 7; i++) {
-      const m = afterFailure(s, {
-        epoch: s.epoch,
-        urlCount: 3,
-        addrCount: addrCount[s.url]!,
-        random: 1,
-        capMs: 30_000,
-      })
+      const m = fail(s, { urlCount: 3, addrCount: addrCount[s.url]!, random: 1 })
       expect(m.moved).toBe(true)
       expect(m.newUrl).toBe(m.state.url !== s.url || m.state.addr === 0)
       s = m.state
@@ -86,34 +84,16 @@ describe('failover policy', () => {
   })
 
   test('one URL with one address stays where it is (the URL is looked up again)', () => {
-    const m = afterFailure(initialFailover, {
-      epoch: 0,
-      urlCount: 1,
-      addrCount: 1,
-      random: 0,
-      capMs: 30_000,
-    })
+    const m = fail(initialFailover, { urlCount: 1, random: 0 })
     expect(m.state).toMatchObject({ url: 0, addr: 0, failures: 1 })
     expect(m.newUrl).toBe(true)
   })
 
   test('a failure of a request sent before the last move is not counted again', () => {
-    const first = afterFailure(initialFailover, {
-      epoch: 0,
-      urlCount: 2,
-      addrCount: 1,
-      random: 0.5,
-      capMs: 30_000,
-    })
+    const first = fail(initialFailover)
     expect(first.state).toMatchObject({ url: 1, failures: 1, epoch: 1 })
     // A second request that was in flight to URL 0 fails too: the agent stays on URL 1.
-    const stale = afterFailure(first.state, {
-      epoch: 0,
-      urlCount: 2,
-      addrCount: 1,
-      random: 0.5,
-      capMs: 30_000,
-    })
+    const stale = fail(first.state, { epoch: 0 })
     expect(stale).toEqual({ state: first.state, moved: false, newUrl: false, delayMs: 0 })
   })
 
@@ -122,13 +102,7 @@ describe('failover policy', () => {
     expect(afterSuccess(s)).toEqual({ url: 1, addr: 0, failures: 0, epoch: 4 })
     expect(afterSuccess(initialFailover)).toBe(initialFailover)
     // The next failure after an answer waits the first step again.
-    const m = afterFailure(afterSuccess(s), {
-      epoch: 4,
-      urlCount: 2,
-      addrCount: 1,
-      random: 1,
-      capMs: 30_000,
-    })
+    const m = fail(afterSuccess(s), { random: 1 })
     expect(m.delayMs).toBe(1_000)
     expect(m.state.url).toBe(0)
   })

@@ -6,31 +6,18 @@
  * events they queued meanwhile reach it, the long-poll of the last wave gets its dispatch from
  * it, and the rollout completes with no gap, no duplicate and no host activated twice.
  */
-import { afterEach, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { join } from 'node:path'
 import type { Lab } from '../../src/lab/lab.ts'
 import { parseLogLine } from '../../src/runtime/log.ts'
 import { freePort } from '../support/fixtures.ts'
-import {
-  agentEventsOf,
-  converged,
-  entriesOf,
-  eventsOf,
-  lifecycleOf,
-  logOf,
-  makeLab,
-  rid,
-  until,
-} from './support.ts'
+import * as e2e from './support.ts'
+
+const { agentEventsOf, converged, entriesOf, eventsOf, lifecycleOf, logOf, rid, until } = e2e
 
 // Each scenario runs a fleet of processes on a loaded 2-core machine.
 setDefaultTimeout(180_000)
-
-let lab: Lab | undefined
-afterEach(async () => {
-  await lab?.close()
-  lab = undefined
-})
+const env = e2e.labPerTest()
 
 const urls = (...u: string[]) => u.flatMap((x) => ['--control-plane-url', x])
 const cpUrl = (port: number) => `https://127.0.0.1:${port}`
@@ -44,11 +31,10 @@ const switchesOf = (l: Lab, host: string) =>
 
 describe('several control planes', () => {
   test('an agent whose first control plane has nothing behind it enrolls and converges through the second', async () => {
-    lab = await makeLab({
+    const l = (env.lab = await e2e.makeLab({
       channels: [{ name: 'stable', soakMinutes: [0], onHealthFailure: 'halt' }],
       hosts: [{ name: 'web-1', wave: 0, channel: 'stable' }],
-    })
-    const l = lab
+    }))
     const c1 = await l.release({ 'web-1': l.closure('web-1', 'r1-web-1') })
     await l.startControlPlane()
     const dead = cpUrl(await freePort())
@@ -64,15 +50,14 @@ describe('several control planes', () => {
   })
 
   test('a control plane killed mid-switch: the agents move to a second process on the same database, deliver what they queued, and the rollout completes', async () => {
-    lab = await makeLab({
+    const l = (env.lab = await e2e.makeLab({
       channels: [{ name: 'stable', soakMinutes: [0, 0, 0], onHealthFailure: 'halt' }],
       hosts: [
         { name: 'canary', wave: 0, channel: 'stable' },
         { name: 'web-1', wave: 1, channel: 'stable' },
         { name: 'web-2', wave: 2, channel: 'stable' },
       ],
-    })
-    const l = lab
+    }))
     const closures = Object.fromEntries(
       [...l.hosts.keys()].map((h) => [h, l.closure(h, `r1-${h}`, { kind: 'slow', delaySecs: 3 })])
     )
