@@ -48,6 +48,17 @@ out=$("$deep" "$lib_git" "$nixos_git" "$work/both.nix" "$work/both-config.nix")
 head -n 1 <<<"$out" | bun -e 'console.log("units:", Object.keys(JSON.parse(await Bun.stdin.text())).join(", "))'
 echo "toplevel: $(tail -n 1 <<<"$out")"
 
+# config file | pattern the agent unit must match | what it shows
+unit_has() {
+  local out
+  out=$("$deep" "$lib_git" "$nixos_git" nix/modules/agent.nix "$1")
+  if grep -q -- "$2" <<<"$out"; then
+    echo "  ok    the unit runs the agent with $3"
+  else
+    echo "  FAIL  no $3 in the unit"; failed=$((failed + 1))
+  fi
+}
+
 # A host behind NAT: closures through the agent's loopback proxy to the CP, the same key trusted.
 echo "==> agent with the closure proxy"
 cat >"$work/proxy-config.nix" <<NIX
@@ -58,12 +69,8 @@ cat >"$work/proxy-config.nix" <<NIX
   services.nixfleet.agent.closureProxy.enable = true;
 }
 NIX
-out=$("$deep" "$lib_git" "$nixos_git" nix/modules/agent.nix "$work/proxy-config.nix")
-if grep -q -- '--closure-proxy-listen[\\" ]*127\.0\.0\.1:9465' <<<"$out"; then
-  echo "  ok    the unit runs the agent with --closure-proxy-listen 127.0.0.1:9465"
-else
-  echo "  FAIL  no --closure-proxy-listen 127.0.0.1:9465 in the unit"; failed=$((failed + 1))
-fi
+unit_has "$work/proxy-config.nix" '--closure-proxy-listen[\\" ]*127\.0\.0\.1:9465' \
+  "--closure-proxy-listen 127.0.0.1:9465"
 
 # Two control-plane replicas: one --control-plane-url each, in order.
 echo "==> agent with two control planes"
@@ -78,12 +85,9 @@ cat >"$work/two-cps-config.nix" <<NIX
   ];
 }
 NIX
-out=$("$deep" "$lib_git" "$nixos_git" nix/modules/agent.nix "$work/two-cps-config.nix")
-if grep -q -- '--control-plane-url[\\" ]*https://cp-a\.fleet\.example\.org:8443[\\" ]*--control-plane-url[\\" ]*https://cp-b\.fleet\.example\.org:8443' <<<"$out"; then
-  echo "  ok    the unit runs the agent with --control-plane-url cp-a, then cp-b"
-else
-  echo "  FAIL  no --control-plane-url cp-a then cp-b in the unit"; failed=$((failed + 1))
-fi
+unit_has "$work/two-cps-config.nix" \
+  '--control-plane-url[\\" ]*https://cp-a\.fleet\.example\.org:8443[\\" ]*--control-plane-url[\\" ]*https://cp-b\.fleet\.example\.org:8443' \
+  "--control-plane-url cp-a, then cp-b"
 
 # name | module | config override (Nix, applied on top of the sample) | expected message
 bad() {
