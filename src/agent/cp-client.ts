@@ -334,6 +334,11 @@ export class AgentClient {
     const headersDue = new AbortController()
     const timer = setTimeout(() => headersDue.abort(), timeoutMs)
     const target = await this.endpoints.current(headersDue.signal)
+    if (headersDue.signal.aborted) {
+      // The deadline passed in the backoff between control planes: not this one's failure.
+      clearTimeout(timer)
+      throw new Error('control plane unreachable (moving to the next one)')
+    }
     try {
       const res = await fetch(`${target.base}${path}`, {
         headers: {

@@ -61,6 +61,10 @@ export type Target = {
   readonly epoch: number
 }
 
+// A name's addresses are looked up within 10 s, getaddrinfo's usual worst case with one dead
+// resolver; past it the URL is used by name.
+const LOOKUP_TIMEOUT_MS = 10_000
+
 const hostOf = (u: URL): string => u.hostname.replace(/^\[|\]$/g, '')
 
 /** The configured control planes and the current one. */
@@ -70,6 +74,7 @@ export class ControlPlaneEndpoints {
   /** Per URL: its addresses (empty: used by name), or undefined until looked up. */
   private readonly addrs: (readonly string[] | undefined)[]
   private notBeforeMs = 0
+  private readonly lookups = new Map<number, Promise<void>>()
   private readonly random: () => number
   private readonly timers: Timers
   private readonly resolve: Resolver
@@ -87,11 +92,6 @@ export class ControlPlaneEndpoints {
     this.resolve = deps.resolve ?? systemResolver
     this.capMs = Math.min(FAILOVER_CAP_MS, deps.capMs ?? FAILOVER_CAP_MS)
     this.publish()
-  }
-
-  /** The configured base URLs, without a trailing slash. */
-  get baseUrls(): string[] {
-    return this.urls.map(baseOf)
   }
 
   /** The URL in use now (for logs). */
@@ -114,13 +114,30 @@ export class ControlPlaneEndpoints {
     return this.targetOf(this.state)
   }
 
-  private async lookUp(index: number): Promise<void> {
+  private lookUp(index: number): Promise<void> {
+    // Concurrent requests share one lookup of a URL.
+    let pending = this.lookups.get(index)
+    if (pending === undefined) {
+      pending = this.lookUpNow(index).finally(() => this.lookups.delete(index))
+      this.lookups.set(index, pending)
+    }
+    return pending
+  }
+
+  private async lookUpNow(index: number): Promise<void> {
     const u = this.urls[index]!
     let found: readonly string[] = []
+    let timer: ReturnType<typeof setTimeout> | undefined
     try {
-      found = [...new Set(await this.resolve(hostOf(u)))]
+      // A resolver that hangs must not hold every request: past the limit, fetch resolves.
+      const limit = new Promise<readonly string[]>((resolve) => {
+        timer = setTimeout(() => resolve([]), LOOKUP_TIMEOUT_MS)
+      })
+      found = [...new Set(await Promise.race([this.resolve(hostOf(u)), limit]))]
     } catch {
       // Left to the request: it names the resolution error, and the failure moves the agent on.
+    } finally {
+      clearTimeout(timer)
     }
     this.addrs[index] = found.length > 1 ? found : []
   }
