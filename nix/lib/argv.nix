@@ -62,7 +62,8 @@ rec {
 
   agent =
     {
-      controlPlaneUrl,
+      # One or more; the agent sticks to the one that answers, in this order of preference.
+      controlPlaneUrls,
       machineId,
       trustFile,
       caCert ? null,
@@ -85,10 +86,12 @@ rec {
       flock,
       extraArgs ? [ ],
     }:
-    [
-      "agent"
+    [ "agent" ]
+    ++ builtins.concatMap (url: [
       "--control-plane-url"
-      controlPlaneUrl
+      url
+    ]) controlPlaneUrls
+    ++ [
       "--machine-id"
       machineId
       "--trust-file"

@@ -47,7 +47,7 @@ let
 
   commandLine = argv.agent {
     inherit (cfg)
-      controlPlaneUrl
+      controlPlaneUrls
       machineId
       trustFile
       caCert
@@ -98,9 +98,21 @@ let
   # first (a system build, or a tool reading the unit) gets these messages, not a stray error.
   checks = [
     {
-      assertion = lib.hasPrefix "https://" cfg.controlPlaneUrl;
-      message = "services.nixfleet.agent.controlPlaneUrl must start with https:// (got '${cfg.controlPlaneUrl}'): the agent authenticates to the control plane with a client certificate over TLS.";
+      assertion = cfg.controlPlaneUrls != [ ];
+      message = "services.nixfleet.agent needs a control plane: set services.nixfleet.agent.controlPlaneUrl, or controlPlaneUrls for several.";
     }
+    {
+      assertion = cfg.controlPlaneUrl == null || builtins.elem cfg.controlPlaneUrl cfg.controlPlaneUrls;
+      message = "services.nixfleet.agent.controlPlaneUrl ('${toString cfg.controlPlaneUrl}') is not among controlPlaneUrls: set only controlPlaneUrls when there are several.";
+    }
+  ]
+  ++ map (url: {
+    assertion = lib.hasPrefix "https://" url;
+    message = "services.nixfleet.agent.${
+      if cfg.controlPlaneUrl == url then "controlPlaneUrl" else "controlPlaneUrls"
+    } must start with https:// (got '${url}'): the agent authenticates to the control plane with a client certificate over TLS.";
+  }) cfg.controlPlaneUrls
+  ++ [
     {
       # The binary's fleet-hostname rule (src/proto/ids.ts).
       assertion = builtins.match "[A-Za-z0-9][A-Za-z0-9._-]*" cfg.machineId != null && builtins.stringLength cfg.machineId <= 253;
@@ -154,9 +166,27 @@ in
     package = packageOption pkgs "agent";
 
     controlPlaneUrl = mkOption {
-      type = types.str;
+      type = types.nullOr types.str;
+      default = null;
       example = "https://cp.fleet.example.org:8443";
-      description = "Base URL of the control plane; https only (the agent authenticates with its client certificate).";
+      description = "Base URL of the control plane; https only (the agent authenticates with its client certificate). With several control planes, use `controlPlaneUrls`.";
+    };
+
+    controlPlaneUrls = mkOption {
+      type = types.listOf types.str;
+      default = lib.optional (cfg.controlPlaneUrl != null) cfg.controlPlaneUrl;
+      defaultText = lib.literalExpression "lib.optional (controlPlaneUrl != null) controlPlaneUrl";
+      example = [
+        "https://cp-a.fleet.example.org:8443"
+        "https://cp-b.fleet.example.org:8443"
+      ];
+      description = ''
+        Base URLs of the control-plane replicas, in order of preference; https only, at least one.
+        The agent sticks to the one that answers and moves to the next on a connection failure, a
+        timeout or 502/503/504, with exponential backoff and jitter (1 s doubling up to 30 s);
+        queued events are kept and delivered to whichever answers. A name with several addresses
+        is tried address by address (TLS still checks the name).
+      '';
     };
 
     machineId = mkOption {

@@ -48,6 +48,17 @@ out=$("$deep" "$lib_git" "$nixos_git" "$work/both.nix" "$work/both-config.nix")
 head -n 1 <<<"$out" | bun -e 'console.log("units:", Object.keys(JSON.parse(await Bun.stdin.text())).join(", "))'
 echo "toplevel: $(tail -n 1 <<<"$out")"
 
+# config file | pattern the agent unit must match | what it shows
+unit_has() {
+  local out
+  out=$("$deep" "$lib_git" "$nixos_git" nix/modules/agent.nix "$1")
+  if grep -q -- "$2" <<<"$out"; then
+    echo "  ok    the unit runs the agent with $3"
+  else
+    echo "  FAIL  no $3 in the unit"; failed=$((failed + 1))
+  fi
+}
+
 # A host behind NAT: closures through the agent's loopback proxy to the CP, the same key trusted.
 echo "==> agent with the closure proxy"
 cat >"$work/proxy-config.nix" <<NIX
@@ -58,12 +69,25 @@ cat >"$work/proxy-config.nix" <<NIX
   services.nixfleet.agent.closureProxy.enable = true;
 }
 NIX
-out=$("$deep" "$lib_git" "$nixos_git" nix/modules/agent.nix "$work/proxy-config.nix")
-if grep -q -- '--closure-proxy-listen[\\" ]*127\.0\.0\.1:9465' <<<"$out"; then
-  echo "  ok    the unit runs the agent with --closure-proxy-listen 127.0.0.1:9465"
-else
-  echo "  FAIL  no --closure-proxy-listen 127.0.0.1:9465 in the unit"; failed=$((failed + 1))
-fi
+unit_has "$work/proxy-config.nix" '--closure-proxy-listen[\\" ]*127\.0\.0\.1:9465' \
+  "--closure-proxy-listen 127.0.0.1:9465"
+
+# Two control-plane replicas: one --control-plane-url each, in order.
+echo "==> agent with two control planes"
+cat >"$work/two-cps-config.nix" <<NIX
+{ lib, ... }:
+{
+  imports = [ $PWD/nix/tests/agent-config.nix ];
+  services.nixfleet.agent.controlPlaneUrl = lib.mkForce null;
+  services.nixfleet.agent.controlPlaneUrls = [
+    "https://cp-a.fleet.example.org:8443"
+    "https://cp-b.fleet.example.org:8443"
+  ];
+}
+NIX
+unit_has "$work/two-cps-config.nix" \
+  '--control-plane-url[\\" ]*https://cp-a\.fleet\.example\.org:8443[\\" ]*--control-plane-url[\\" ]*https://cp-b\.fleet\.example\.org:8443' \
+  "--control-plane-url cp-a, then cp-b"
 
 # name | module | config override (Nix, applied on top of the sample) | expected message
 bad() {
@@ -89,6 +113,15 @@ echo "==> assertions"
 bad "agent: http control plane" agent \
   'services.nixfleet.agent.controlPlaneUrl = lib.mkForce "http://cp:8080";' \
   "controlPlaneUrl must start with https://"
+bad "agent: no control plane" agent \
+  'services.nixfleet.agent.controlPlaneUrl = lib.mkForce null;' \
+  "needs a control plane"
+bad "agent: http among several control planes" agent \
+  'services.nixfleet.agent.controlPlaneUrls = [ "https://cp.fleet.example.org:8443" "http://cp-b:8080" ];' \
+  "controlPlaneUrls must start with https:// (got 'http://cp-b:8080')"
+bad "agent: controlPlaneUrl outside controlPlaneUrls" agent \
+  'services.nixfleet.agent.controlPlaneUrls = [ "https://cp-b.fleet.example.org:8443" ];' \
+  "is not among controlPlaneUrls"
 bad "agent: no trust roots" agent \
   'services.nixfleet.trust.ciReleaseKey.current = lib.mkForce null;' \
   "needs the fleet's trust roots"

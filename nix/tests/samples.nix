@@ -82,7 +82,7 @@ let
 
   # The agent module's values for a host, with every system path pointed into `dir`.
   agentBase = {
-    controlPlaneUrl = "https://cp.fleet.example.org:8443";
+    controlPlaneUrls = [ "https://cp.fleet.example.org:8443" ];
     machineId = "web-01";
     trustFile = f "agent/trust.json";
     clientCert = f "agent/persist/agent-cert.pem";
@@ -181,8 +181,34 @@ let
     }
     {
       name = "agent: plain-http control plane is refused";
-      argv = argv.agent (agentBase // { controlPlaneUrl = "http://cp.fleet.example.org:8080"; });
+      argv = argv.agent (agentBase // { controlPlaneUrls = [ "http://cp.fleet.example.org:8080" ]; });
       expect = "--control-plane-url must use https";
+    }
+    {
+      name = "agent: two control planes";
+      argv = argv.agent (
+        agentBase
+        // {
+          controlPlaneUrls = [
+            "https://cp-a.fleet.example.org:8443"
+            "https://cp-b.fleet.example.org:8443"
+          ];
+        }
+      );
+      expect = null;
+    }
+    {
+      name = "agent: a plain-http second control plane is refused, by name";
+      argv = argv.agent (
+        agentBase
+        // {
+          controlPlaneUrls = [
+            "https://cp-a.fleet.example.org:8443"
+            "http://cp-b.fleet.example.org:8080"
+          ];
+        }
+      );
+      expect = "--control-plane-url (http://cp-b.fleet.example.org:8080) must use https";
     }
     {
       name = "agent: renewal fraction out of range is refused";

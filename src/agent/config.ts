@@ -7,8 +7,11 @@
 
 /** The resolved agent configuration. */
 export type AgentConfig = {
-  /** `https://host:port` of the control plane. */
-  readonly controlPlaneUrl: string
+  /**
+   * `https://host:port` of each control plane, in order of preference (never empty): the agent
+   * sticks to the one that answers and moves to the next when it stops (`failover.ts`).
+   */
+  readonly controlPlaneUrls: readonly string[]
   /** The fleet hostname of this host (the agent's machine id, its certificate CN). */
   readonly machineId: string
   readonly trustFile: string

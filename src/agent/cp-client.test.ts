@@ -38,7 +38,7 @@ beforeAll(async () => {
 afterAll(() => server.stop())
 
 const client = (url = server.url) =>
-  new AgentClient({ baseUrl: url, identity: () => ({ ca: pki.ca.certPem }), userAgent: 'test' })
+  new AgentClient({ baseUrls: [url], identity: () => ({ ca: pki.ca.certPem }), userAgent: 'test' })
 const ro = { timeoutMs: 5_000 }
 const json = jsonReply
 

@@ -14,6 +14,10 @@
  * - Failures are tagged `ClientError`s (`cp-errors.ts`), retryable or not.
  * - The TLS identity is read per request (`identity()`), so a renewed certificate takes effect
  *   on the next request without a restart.
+ * - With several control planes (`cp-endpoints.ts`), a request that fails with a connection
+ *   failure, a timeout or 502/503/504 moves the agent to the next one and is sent there (each
+ *   target at most once per request), when it is idempotent or was provably never sent. The
+ *   CP deduplicates an event it received twice by its seq, so a switch mid-send loses nothing.
  */
 import * as v from 'valibot'
 import { classifyThrown, MAX_REASON_CHARS, nameMismatch, type ClientError } from './cp-errors.ts'
@@ -30,6 +34,7 @@ import {
 } from '../proto/agent.ts'
 import { summarizeIssues } from '../proto/issues.ts'
 import { sha256Hex } from '../crypto/sha256.ts'
+import { ControlPlaneEndpoints, type FailoverDeps, type Target } from './cp-endpoints.ts'
 
 /** The TLS material of a request: the fleet CA, plus the client identity once enrolled. */
 export type TlsMaterial = {
@@ -93,10 +98,12 @@ export type RequestOptions = {
 
 /** The construction parameters of a client. */
 export type AgentClientOptions = {
-  /** `https://host:port`, without a trailing slash. */
-  readonly baseUrl: string
+  /** `https://host:port` of each control plane, in order of preference (at least one). */
+  readonly baseUrls: readonly string[]
   readonly identity: () => TlsMaterial
   readonly userAgent: string
+  /** The randomness, timers, resolver, log and metrics of the switching between them. */
+  readonly failover?: FailoverDeps
 }
 
 // The largest body the agent reads: a 10,000-host fleet.resolved is ~3 MB; 64 MiB leaves room
@@ -104,6 +111,15 @@ export type AgentClientOptions = {
 const MAX_BODY_BYTES = 64 * 1024 * 1024
 // Network error codes that mean "the kept-alive socket was closed under us": safe to retry once.
 const RESET_CODES = new Set(['ECONNRESET', 'ConnectionClosed', 'EPIPE', 'ECONNABORTED'])
+// Connection failures before any byte of the request left: even a single-use request (the
+// enrollment token) may go to the next control plane.
+const NOT_SENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+])
 
 type Method = 'GET' | 'POST'
 
@@ -148,15 +164,41 @@ function parseJson<T>(
   return { ok: true, value: r.output }
 }
 
+/** The TLS options of a request to `target`: pinned to an address, TLS still checks the name. */
+function tlsOptions(target: Target, tls: TlsMaterial) {
+  return {
+    ca: tls.ca,
+    ...(tls.cert !== undefined ? { cert: tls.cert } : {}),
+    ...(tls.key !== undefined ? { key: tls.key } : {}),
+    ...(target.serverName !== undefined ? { serverName: target.serverName } : {}),
+  }
+}
+
+/** The failure a request's outcome is to the control-plane choice: its error, or a 502/503/504. */
+function failureOf(r: ClientResult<{ readonly status: number }>): ClientError | undefined {
+  if (!r.ok) return r.error
+  const status = r.value.status
+  return status === 502 || status === 503 || status === 504
+    ? { kind: 'status', status, message: '', retryAfterSecs: undefined }
+    : undefined
+}
+
+/** Whether a failure proves the request never reached a control plane. */
+const neverSent = (e: ClientError): boolean =>
+  e.kind === 'config' ||
+  (e.kind === 'network' && e.code !== undefined && NOT_SENT_CODES.has(e.code))
+
 /** The agent's control-plane client. */
 export class AgentClient {
-  private readonly baseUrl: string
+  /** The control planes and the one in use. */
+  readonly endpoints: ControlPlaneEndpoints
 
   constructor(private readonly opts: AgentClientOptions) {
-    this.baseUrl = opts.baseUrl.replace(/\/+$/, '')
+    this.endpoints = new ControlPlaneEndpoints(opts.baseUrls, opts.failover)
   }
 
   private async once(
+    target: Target,
     method: Method,
     path: string,
     body: unknown,
@@ -171,17 +213,14 @@ export class AgentClient {
       accept: 'application/json, application/octet-stream',
     }
     if (body !== undefined) headers['content-type'] = 'application/json'
+    if (target.host !== undefined) headers['host'] = target.host
     try {
-      const res = await fetch(`${this.baseUrl}${path}`, {
+      const res = await fetch(`${target.base}${path}`, {
         method,
         headers,
         signal,
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        tls: {
-          ca: tls.ca,
-          ...(tls.cert !== undefined ? { cert: tls.cert } : {}),
-          ...(tls.key !== undefined ? { key: tls.key } : {}),
-        },
+        tls: tlsOptions(target, tls),
       })
       const declared = Number(res.headers.get('content-length') ?? '0')
       if (declared > MAX_BODY_BYTES) {
@@ -199,7 +238,7 @@ export class AgentClient {
     } catch (e) {
       const error = classifyThrown(e, ro.signal)
       if (error.kind === 'network' && error.code === 'ERR_TLS_CERT_ALTNAME_INVALID')
-        return { ok: false, error: await nameMismatch(this.baseUrl, tls.ca) }
+        return { ok: false, error: await nameMismatch(target.url, tls.ca) }
       return { ok: false, error }
     }
   }
@@ -213,17 +252,27 @@ export class AgentClient {
   ): Promise<ClientResult<RawResponse>> {
     const id = this.opts.identity()
     const tls: TlsMaterial = opts.anonymous ? { ca: id.ca } : id
-    const first = await this.once(method, path, body, tls, ro)
-    if (
-      !first.ok &&
-      opts.idempotent &&
-      first.error.kind === 'network' &&
-      first.error.code !== undefined &&
-      RESET_CODES.has(first.error.code)
-    ) {
-      return this.once(method, path, body, tls, ro)
+    const tried = new Set<string>()
+    for (;;) {
+      const target = await this.endpoints.current(ro.signal)
+      if (ro.signal?.aborted)
+        return { ok: false, error: { kind: 'aborted', message: 'request cancelled' } }
+      tried.add(target.key)
+      let r = await this.once(target, method, path, body, tls, ro)
+      if (
+        !r.ok &&
+        opts.idempotent &&
+        r.error.kind === 'network' &&
+        r.error.code !== undefined &&
+        RESET_CODES.has(r.error.code)
+      ) {
+        r = await this.once(target, method, path, body, tls, ro)
+      }
+      const failure = failureOf(r)
+      if (!this.endpoints.report(target, failure) || failure === undefined) return r
+      if (!opts.idempotent && !neverSent(failure)) return r
+      if (tried.has(this.endpoints.nextKey)) return r
     }
-    return first
   }
 
   private static expect2xx(r: ClientResult<RawResponse>): ClientResult<RawResponse> {
@@ -284,19 +333,27 @@ export class AgentClient {
     const tls = this.opts.identity()
     const headersDue = new AbortController()
     const timer = setTimeout(() => headersDue.abort(), timeoutMs)
+    const target = await this.endpoints.current(headersDue.signal)
+    if (headersDue.signal.aborted) {
+      // The deadline passed in the backoff between control planes: not this one's failure.
+      clearTimeout(timer)
+      throw new Error('control plane unreachable (moving to the next one)')
+    }
     try {
-      return await fetch(`${this.baseUrl}${path}`, {
+      const res = await fetch(`${target.base}${path}`, {
         headers: {
           [PROTOCOL_HEADER]: String(PROTOCOL_VERSION),
           'user-agent': this.opts.userAgent,
+          ...(target.host !== undefined ? { host: target.host } : {}),
         },
         signal: headersDue.signal,
-        tls: {
-          ca: tls.ca,
-          ...(tls.cert !== undefined ? { cert: tls.cert } : {}),
-          ...(tls.key !== undefined ? { key: tls.key } : {}),
-        },
+        tls: tlsOptions(target, tls),
       })
+      this.endpoints.report(target, failureOf({ ok: true, value: res }))
+      return res
+    } catch (e) {
+      this.endpoints.report(target, classifyThrown(e, undefined))
+      throw e
     } finally {
       clearTimeout(timer)
     }

@@ -3,8 +3,9 @@
  * Enrollment: when no client certificate exists and a bootstrap token file is given, the agent
  * builds a CSR (CN = bare hostname) signed by its SSH host key and posts `{token, csrPem}` to
  * `/v1/enroll` over TLS without a client certificate; the returned certificate is checked
- * against the key and written atomically. 503 (CP not ready) and network errors are retried
- * every 10 s; any other refusal stops the agent with one line.
+ * against the key and written atomically. 502/503/504 (CP not ready) and network errors are
+ * retried every 10 s, on the next control plane when there are several; any other refusal stops
+ * the agent with one line.
  */
 import { type AgentClient, describeClientError } from './cp-client.ts'
 import {
@@ -84,8 +85,11 @@ export async function enroll(deps: {
       return
     }
     const e = r.error
+    // 502/504 too: a proxy or another control plane in front answers for one being replaced.
     const retry =
-      e.kind === 'network' || e.kind === 'timeout' || (e.kind === 'status' && e.status === 503)
+      e.kind === 'network' ||
+      e.kind === 'timeout' ||
+      (e.kind === 'status' && (e.status === 502 || e.status === 503 || e.status === 504))
     if (e.kind === 'aborted') break
     if (!retry) throw new EnrollmentError(`enrollment refused: ${describeClientError(e)}`)
     if (!warned) {

@@ -98,9 +98,14 @@ export async function runAgent(config: AgentConfig, opts: RunOptions): Promise<n
   opts.shutdown.addEventListener('abort', () => workers.abort(), { once: true })
 
   const client = new AgentClient({
-    baseUrl: config.controlPlaneUrl,
+    baseUrls: config.controlPlaneUrls,
     identity: () => identity.tls(),
     userAgent: `nixfleet-agent/${opts.version}`,
+    failover: {
+      capMs: config.cadence.backoffMaxMs,
+      log: log.child('control-plane'),
+      metrics,
+    },
   })
   const { cadence, system } = config
   const currentClosure = (): string | undefined => readCurrentClosure(system.currentSystem)
@@ -312,7 +317,8 @@ export async function runAgent(config: AgentConfig, opts: RunOptions): Promise<n
   mutator.recoverAll()
   log.info('agent started', {
     machineId: config.machineId,
-    controlPlane: config.controlPlaneUrl,
+    controlPlane: client.endpoints.currentUrl,
+    controlPlanes: config.controlPlaneUrls.length,
     currentClosure: currentClosure() ?? null,
     activeRollout: mutator.activeRolloutId() ?? null,
   })

@@ -99,6 +99,8 @@ export const M = {
   reducerErrors: 'nixfleet_agent_step_rejections_total',
   workerErrors: 'nixfleet_agent_worker_errors_total',
   prefetches: 'nixfleet_agent_prefetches_total',
+  cpSwitches: 'nixfleet_agent_control_plane_switches_total',
+  cpCurrent: 'nixfleet_agent_control_plane_info',
 } as const
 
 /** Declares every agent metric with its help text, so a fresh agent renders them all. */
@@ -122,6 +124,8 @@ export function declareAgentMetrics(m: Metrics, version: string): void {
   m.declare(M.renewals, 'counter', 'Certificate renewals, by outcome.')
   m.declare(M.reducerErrors, 'counter', 'Events the state machine refused, by error.')
   m.declare(M.workerErrors, 'counter', 'Worker errors (retried after a backoff), by code.')
+  m.declare(M.cpSwitches, 'counter', 'Moves from one control plane (or address) to the next.')
+  m.declare(M.cpCurrent, 'gauge', 'The control plane in use (value 1).')
 }
 
 /** A running metrics listener. */

@@ -159,6 +159,25 @@ describe('start-up checks', () => {
     expect(bad.stderr).toContain('bad-checks.json: x.kind')
   })
 
+  test('--control-plane-url may be given once per control plane; each is checked, by name', () => {
+    const urls = (...u: string[]) => u.flatMap((x) => ['--control-plane-url', x])
+    const two = run([...base(), ...urls('https://cp-b.example:8443'), '--check-config'])
+    expect(two).toMatchObject({ code: 0, stderr: '' })
+    const bad = run([...base(), ...urls('http://cp-b.example:8080'), '--check-config'])
+    expect(bad.code).toBe(2)
+    expect(failureOf(bad.stderr)).toBe(
+      'nixfleet: agent: --control-plane-url (http://cp-b.example:8080) must use https (mTLS)\n'
+    )
+    const junk = run([...base(), ...urls('https://cp b:8443'), '--check-config'])
+    expect(failureOf(junk.stderr)).toContain(
+      '--control-plane-url (https://cp b:8443) must be a URL'
+    )
+    const twice = run([...base(), ...urls('https://127.0.0.1:1/'), '--check-config'])
+    expect(failureOf(twice.stderr)).toBe(
+      'nixfleet: agent: --control-plane-url https://127.0.0.1:1 is given twice\n'
+    )
+  })
+
   test('--client-key alone names the host key, as does --client-key beside the same file', () => {
     const [exe, cmd, ...flags] = base()
     const at = flags.indexOf('--ssh-host-key-file')

@@ -71,7 +71,7 @@ describe('closure proxy', () => {
     const t = (env.t = await startCp(env.lab, { config: { closureUpstream: http.url } }))
     const tls = { ca: env.lab.ca.certPem, ...(await env.lab.agentCert('h1')) }
     const client = new AgentClient({
-      baseUrl: `https://localhost:${t.port}`,
+      baseUrls: [`https://localhost:${t.port}`],
       identity: () => tls,
       userAgent: 'nixfleet-agent/test',
     })
@@ -125,7 +125,7 @@ describe('closure proxy', () => {
     const proxy = serveClosureProxy({
       listen: { hostname: '127.0.0.1', port: 0 },
       client: new AgentClient({
-        baseUrl: `https://localhost:${port}`,
+        baseUrls: [`https://localhost:${port}`],
         identity: () => ({ ca: env.lab.ca.certPem }),
         userAgent: 'nixfleet-agent/test',
       }),

@@ -112,7 +112,7 @@ function cache(machineId = 'web-01', windowSecs = 3600, firstBoot = false) {
   const anchors = new AnchorStore(join(dir, 'state'))
   const c = new ManifestCache({
     client: new AgentClient({
-      baseUrl: server.url,
+      baseUrls: [server.url],
       identity: () => ({ ca: pki.ca.certPem }),
       userAgent: 't',
     }),

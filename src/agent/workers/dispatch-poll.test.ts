@@ -35,7 +35,7 @@ test('a TLS name mismatch is one error line naming the host, the certificate nam
   const logs: string[] = []
   const stop = new AbortController()
   const poller = new DispatchPoller({
-    client: new AgentClient({ baseUrl: server.url, identity: () => ({ ca }), userAgent: 't' }),
+    client: new AgentClient({ baseUrls: [server.url], identity: () => ({ ca }), userAgent: 't' }),
     manifests: { acceptDispatch: () => Promise.reject(new Error('not reached')) },
     waitSecs: 1,
     backoffMaxMs: 3_600_000,

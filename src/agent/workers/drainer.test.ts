@@ -69,7 +69,7 @@ function makeDrainer(intervalMs: number): Drainer {
   return new Drainer({
     outbox,
     client: new AgentClient({
-      baseUrl: server.url,
+      baseUrls: [server.url],
       identity: () => ({ ca: pki.ca.certPem }),
       userAgent: 't',
     }),

@@ -79,7 +79,7 @@ beforeEach(() => {
   })
   worker = new HeartbeatWorker({
     client: new AgentClient({
-      baseUrl: server.url,
+      baseUrls: [server.url],
       identity: () => ({ ca: pki.ca.certPem }),
       userAgent: 't',
     }),

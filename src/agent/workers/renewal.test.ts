@@ -61,7 +61,7 @@ test('a host clock 40 days fast renews once, names the skew, and waits before re
   const logs: string[] = []
   const worker = new RenewalWorker({
     client: new AgentClient({
-      baseUrl: server.url,
+      baseUrls: [server.url],
       identity: () => identity.tls(),
       userAgent: 't',
     }),

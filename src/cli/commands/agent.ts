@@ -16,7 +16,7 @@ import {
   type AgentConfig,
 } from '../../agent/config.ts'
 import { HostnameSchema } from '../../proto/ids.ts'
-import { type CommandSpec, type OptionSpec, type ParsedArgs, flag, str } from '../args.ts'
+import { type CommandSpec, type OptionSpec, type ParsedArgs, flag, list, str } from '../args.ts'
 import { CliError, EXIT_OK } from '../errors.ts'
 
 const env = (name: string): string => `NIXFLEET_AGENT_${name}`
@@ -31,17 +31,21 @@ const secs = (ms: number): string => String(ms / 1000)
 export const agentSpec: CommandSpec = {
   name: 'agent',
   summary: 'run the host agent: pull, verify, switch, probe, soak, roll back',
-  usage: 'nixfleet agent --control-plane-url URL [options]',
+  usage: 'nixfleet agent --control-plane-url URL [--control-plane-url URL…] [options]',
   details:
     'Runs until SIGTERM. The TLS key is the SSH host key; without a client certificate the agent\n' +
     'enrolls with --bootstrap-token-file first. Every path below is a NixOS default; tests point\n' +
     'them at shims. Logs are JSON lines on stderr. See docs/agent.md.',
   options: {
-    'control-plane-url': opt('control plane base URL (https://host:port)', {
-      value: 'URL',
-      env: env('CONTROL_PLANE_URL'),
-      required: true,
-    }),
+    'control-plane-url': opt(
+      'control plane base URL (https://host:port); give it once per control plane, in order of preference: the agent sticks to the one that answers and moves on when it stops',
+      {
+        value: 'URL',
+        env: env('CONTROL_PLANE_URL'),
+        required: true,
+        multiple: true,
+      }
+    ),
     'machine-id': opt("this host's fleet hostname (default: the system hostname)", {
       value: 'NAME',
       env: env('MACHINE_ID'),
@@ -237,15 +241,7 @@ function positiveNumber(
 
 /** The agent configuration from parsed arguments; throws `CliError` naming the bad flag. */
 function agentConfigFromArgs(args: ParsedArgs): AgentConfig {
-  const url = str(args, 'control-plane-url')!
-  let parsed: URL
-  try {
-    parsed = new URL(url)
-  } catch {
-    throw new CliError('agent: --control-plane-url must be a URL such as https://cp.example:8443')
-  }
-  if (parsed.protocol !== 'https:')
-    throw new CliError('agent: --control-plane-url must use https (mTLS)')
+  const controlPlaneUrls = controlPlaneUrlsOf(list(args, 'control-plane-url'))
   const machineId = str(args, 'machine-id') ?? hostname()
   if (!v.is(HostnameSchema, machineId)) {
     throw new CliError(
@@ -279,7 +275,7 @@ function agentConfigFromArgs(args: ParsedArgs): AgentConfig {
   const s2ms = (name: string): number =>
     positiveNumber(args, name, { integer: false, min: 0.001 }) * 1000
   return {
-    controlPlaneUrl: `${parsed.protocol}//${parsed.host}`,
+    controlPlaneUrls,
     machineId,
     trustFile: str(args, 'trust-file')!,
     caCert: str(args, 'ca-cert'),
@@ -325,6 +321,31 @@ function agentConfigFromArgs(args: ParsedArgs): AgentConfig {
       backoffMaxMs: s2ms('backoff-max-secs'),
     },
   }
+}
+
+/**
+ * The control planes, each as `https://host:port`, in the order given. Each is checked as one
+ * was before there could be several; an error quotes the bad one when there are several.
+ */
+function controlPlaneUrlsOf(urls: readonly string[]): string[] {
+  const out: string[] = []
+  for (const url of urls) {
+    const which = urls.length > 1 ? ` (${url.slice(0, 200)})` : ''
+    let parsed: URL
+    try {
+      parsed = new URL(url)
+    } catch {
+      throw new CliError(
+        `agent: --control-plane-url${which} must be a URL such as https://cp.example:8443`
+      )
+    }
+    if (parsed.protocol !== 'https:')
+      throw new CliError(`agent: --control-plane-url${which} must use https (mTLS)`)
+    const base = `${parsed.protocol}//${parsed.host}`
+    if (out.includes(base)) throw new CliError(`agent: --control-plane-url ${base} is given twice`)
+    out.push(base)
+  }
+  return out
 }
 
 /**
