@@ -137,7 +137,8 @@ rec {
       tlsKey,
       clientCa ? null,
       trustFile,
-      dbPath,
+      databaseUrl,
+      databasePasswordFile ? null,
       agentCnSuffix,
       fleetCaCert ? null,
       fleetCaKey ? null,
@@ -178,8 +179,11 @@ rec {
     ++ [
       "--trust-file"
       trustFile
-      "--db-path"
-      dbPath
+      "--database"
+      databaseUrl
+    ]
+    ++ opt "--database-password-file" databasePasswordFile
+    ++ [
       "--agent-cn-suffix"
       (req "--agent-cn-suffix" agentCnSuffix)
     ]
