@@ -10,42 +10,22 @@ import { Database } from 'bun:sqlite'
 import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { openStore } from '../../src/db/store.ts'
-import { nixfleetBin } from '../support/binary.ts'
+import { nixfleetBin, runNixfleet as run } from '../support/binary.ts'
 import { spawnLogged, type LoggedProcess } from '../support/fixtures.ts'
-import { Lab, type FleetSpec } from './cp-support.ts'
+import { labPerTest, type FleetSpec } from './cp-support.ts'
 
 let bin = ''
-let lab: Lab
-
 beforeAll(async () => {
   bin = await nixfleetBin()
 })
-beforeEach(async () => {
-  lab = await Lab.create()
-  mkdirSync(join(lab.dir, 'cp'))
-})
-afterEach(() => lab.cleanup())
+const env = labPerTest()
+beforeEach(() => mkdirSync(join(env.lab.dir, 'cp')))
 
-const dbPath = (): string => join(lab.dir, 'cp', 'state.db')
-
-async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  await using proc = Bun.spawn([bin, ...args], {
-    stdout: 'pipe',
-    stderr: 'pipe',
-    stdin: 'ignore',
-    env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: lab.dir },
-  })
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ])
-  return { code, stdout, stderr }
-}
+const dbPath = (): string => join(env.lab.dir, 'cp', 'state.db')
 
 /** The lab's CP flags with the database given by `db` instead of its `--db-path`. */
 function cpArgs(db: string[], extra: string[] = []): string[] {
-  const args = lab.cliArgs(['--prime-timeout-secs', '0', ...extra])
+  const args = env.lab.cliArgs(['--prime-timeout-secs', '0', ...extra])
   const at = args.indexOf('--db-path')
   args.splice(at, 2, ...db)
   return args
@@ -96,7 +76,7 @@ describe('control-plane --database', () => {
         "--database: sqlite path 'state.db' is not absolute: write sqlite:///absolute/path.db (three slashes)"
       )
     )
-    const pw = join(lab.dir, 'pw')
+    const pw = join(env.lab.dir, 'pw')
     writeFileSync(pw, 'secret\n', { mode: 0o600 })
     expect(
       await run([
@@ -112,7 +92,7 @@ describe('control-plane --database', () => {
 
   test('the password file must exist and not be world-readable', async () => {
     const pg = ['--database', 'postgres://nixfleet@127.0.0.1:5432/nixfleet']
-    const pw = join(lab.dir, 'pw')
+    const pw = join(env.lab.dir, 'pw')
     const withPw = [...pg, '--database-password-file', pw]
     expect(await run([...cpArgs(withPw), '--check-config'])).toEqual(
       refused(`--database-password-file ${pw}: no such file`)
@@ -127,7 +107,7 @@ describe('control-plane --database', () => {
   })
 
   test('a PostgreSQL URL is refused at start (exit 2) and logged without a password', async () => {
-    const pw = join(lab.dir, 'pw')
+    const pw = join(env.lab.dir, 'pw')
     writeFileSync(pw, 'secret\n', { mode: 0o600 })
     const url = 'postgres://nixfleet@127.0.0.1:5432/nixfleet?sslmode=disable'
     const r = await run(cpArgs(['--database', url, '--database-password-file', pw]))
@@ -178,17 +158,17 @@ describe('nixfleet cp backup', () => {
   })
 
   test('copies a live, writing CP: the copy opens whole with what the CP had written', async () => {
-    lab.publish(SPEC, { gen: 1, signedAt: T0 })
+    env.lab.publish(SPEC, { gen: 1, signedAt: T0 })
     cp = spawnLogged(
       [bin, ...cpArgs(['--database', `sqlite://${dbPath()}`], ['--poll-interval-secs', '1'])],
-      { HOME: lab.dir }
+      { HOME: env.lab.dir }
     )
     await cp.waitForLog('listening', (l) => l['msg'] === 'listening')
     // The CP keeps adopting new releases (new rollouts and their events) while copies are taken.
     let gen = 1
     const adopted = async (): Promise<void> => {
       gen += 1
-      const { ciCommit } = lab.publish(SPEC, { gen, signedAt: T0 + gen * 60_000 })
+      const { ciCommit } = env.lab.publish(SPEC, { gen, signedAt: T0 + gen * 60_000 })
       await cp!.waitForLog(
         `generation ${gen} adopted`,
         (l) => l['msg'] === 'release adopted' && l['ciCommit'] === ciCommit
@@ -198,7 +178,7 @@ describe('nixfleet cp backup', () => {
     const copies: { file: string; before: ReturnType<typeof contents> }[] = []
     for (let i = 0; i < 3; i++) {
       const writing = adopted()
-      const file = join(lab.dir, `backup-${i}.db`)
+      const file = join(env.lab.dir, `backup-${i}.db`)
       const before = contents(dbPath())
       const r = await run(['cp', 'backup', file, '--database', `sqlite://${dbPath()}`])
       expect(r).toMatchObject({ code: 0, stderr: '' })
@@ -245,7 +225,7 @@ describe('nixfleet cp backup', () => {
   })
 
   test('refuses PostgreSQL, an in-memory database and a missing one', async () => {
-    const file = join(lab.dir, 'copy.db')
+    const file = join(env.lab.dir, 'copy.db')
     const refusal = (message: string) => ({
       code: 2,
       stdout: '',
