@@ -140,7 +140,8 @@ rec {
       tlsKey,
       clientCa ? null,
       trustFile,
-      dbPath,
+      databaseUrl,
+      databasePasswordFile ? null,
       agentCnSuffix,
       fleetCaCert ? null,
       fleetCaKey ? null,
@@ -181,8 +182,11 @@ rec {
     ++ [
       "--trust-file"
       trustFile
-      "--db-path"
-      dbPath
+      "--database"
+      databaseUrl
+    ]
+    ++ opt "--database-password-file" databasePasswordFile
+    ++ [
       "--agent-cn-suffix"
       (req "--agent-cn-suffix" agentCnSuffix)
     ]

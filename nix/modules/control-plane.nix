@@ -39,11 +39,20 @@ let
   privilegedPort = port < 1024;
   inStateDir = p: p == null || lib.hasPrefix "${defaults.stateDir}/" p;
 
+  db = cfg.database;
+  postgres = builtins.match "postgres(ql)?://.*" db.url != null;
+  # The SQLite file of a sqlite:///path URL (null for PostgreSQL and for sqlite::memory:).
+  sqliteFile = if lib.hasPrefix "sqlite:///" db.url then lib.removePrefix "sqlite://" db.url else null;
+  unit = "nixfleet-control-plane";
+  # systemd copies the password into the unit's credentials directory, readable by the CP's user
+  # only, so the file itself may stay root-only (as agenix and sops-nix write it).
+  passwordCredential = "/run/credentials/${unit}.service/database-password";
+  localPostgres = postgres && (config.services.postgresql.enable or false);
+
   commandLine = argv.controlPlane {
     inherit (cfg)
       listen
       trustFile
-      dbPath
       agentCnSuffix
       agentCertValiditySecs
       auditLogPath
@@ -63,6 +72,8 @@ let
       accessLog
       extraArgs
       ;
+    databaseUrl = db.url;
+    databasePasswordFile = if db.passwordFile == null then null else passwordCredential;
     tlsCert = cfg.tls.cert;
     tlsKey = cfg.tls.key;
     clientCa = cfg.tls.clientCa;
@@ -173,6 +184,18 @@ let
       message = "services.nixfleet.controlPlane: set tls.clientCa (or fleetCa.cert, which then serves as the client CA): agents and operators authenticate with certificates from it.";
     }
     {
+      assertion = postgres || lib.hasPrefix "sqlite:" db.url;
+      message = "services.nixfleet.controlPlane.database.url must be sqlite:///absolute/path.db or postgres://user@host[:port]/dbname.";
+    }
+    {
+      assertion = db.passwordFile == null || postgres;
+      message = "services.nixfleet.controlPlane.database.passwordFile is only for a postgres:// database.url (SQLite has no password).";
+    }
+    {
+      assertion = builtins.match "postgres(ql)?://[^/@]*:[^/@]*@.*" db.url == null;
+      message = "services.nixfleet.controlPlane.database.url carries a password: put it in database.passwordFile instead (the URL is logged and visible in the unit).";
+    }
+    {
       assertion = cfg.agentCertValiditySecs == null || cfg.agentCertValiditySecs >= 60;
       message = "services.nixfleet.controlPlane.agentCertValiditySecs must be at least 60.";
     }
@@ -246,7 +269,32 @@ in
     dbPath = mkOption {
       type = absPath;
       default = defaults.dbPath;
-      description = "The SQLite database (WAL mode; its directory must be writable).";
+      description = "The SQLite database (WAL mode; its directory must be writable); `database.url` defaults to it.";
+    };
+
+    database = {
+      url = mkOption {
+        type = types.str;
+        default = "sqlite://${cfg.dbPath}";
+        defaultText = lib.literalExpression ''"sqlite://''${config.services.nixfleet.controlPlane.dbPath}"'';
+        example = "postgres://nixfleet@db.fleet.example.org:5432/nixfleet?sslmode=verify-full";
+        description = ''
+          The state database: `sqlite:///absolute/path.db` (one control plane, the default) or
+          `postgres://user@host[:port]/dbname[?sslmode=…]` (several control planes sharing one
+          PostgreSQL; see "Control-plane replicas on PostgreSQL" in docs/nixos.md). Never put a
+          password in the URL: use `passwordFile`. With `services.postgresql.enable` on this host,
+          a postgres URL orders the unit after postgresql.service.
+        '';
+      };
+      passwordFile = mkOption {
+        type = types.nullOr absPath;
+        default = null;
+        example = "/run/secrets/nixfleet-cp-db-password";
+        description = ''
+          File holding the PostgreSQL password (postgres URLs only). It is handed to the unit with
+          systemd's LoadCredential, so it may stay readable by root only.
+        '';
+      };
     };
 
     auditLogPath = mkOption {
@@ -415,8 +463,8 @@ in
     systemd.services.nixfleet-control-plane = {
       description = "NixFleet control plane";
       wantedBy = [ "multi-user.target" ];
-      wants = [ "network-online.target" ];
-      after = [ "network-online.target" ];
+      wants = [ "network-online.target" ] ++ lib.optional localPostgres "postgresql.service";
+      after = [ "network-online.target" ] ++ lib.optional localPostgres "postgresql.service";
       # trust.json is re-read at run time, but the CP validates it at start; restart on change
       # so a broken trust root fails the switch loudly instead of at the next poll.
       restartTriggers = lib.optional renderTrust trust.file;
@@ -424,6 +472,7 @@ in
       serviceConfig = {
         Type = "simple";
         ExecStart = execStart;
+        LoadCredential = lib.optional (db.passwordFile != null) "database-password:${db.passwordFile}";
         Restart = "always";
         RestartSec = 10;
         User = user;
@@ -443,7 +492,7 @@ in
         # placed elsewhere. Everything else is read-only or hidden.
         ReadWritePaths = lib.unique (
           map dirOf (lib.filter (p: !inStateDir p) [
-            cfg.dbPath
+            sqliteFile
             cfg.auditLogPath
           ])
         );

@@ -89,6 +89,50 @@ unit_has "$work/two-cps-config.nix" \
   '--control-plane-url[\\" ]*https://cp-a\.fleet\.example\.org:8443[\\" ]*--control-plane-url[\\" ]*https://cp-b\.fleet\.example\.org:8443' \
   "--control-plane-url cp-a, then cp-b"
 
+# Control-plane replicas: the CP on a PostgreSQL served by the same host, its password through
+# LoadCredential (docs/nixos.md, "Control-plane replicas on PostgreSQL").
+echo "==> control plane on PostgreSQL"
+cat >"$work/postgres-config.nix" <<NIX
+{ lib, pkgs, ... }:
+{
+  imports = [ $PWD/nix/tests/control-plane-config.nix ];
+  services.postgresql = {
+    enable = true;
+    # The harness's stub packages lack the attributes the PostgreSQL module reads.
+    package =
+      let
+        p = pkgs.postgresql_15 // { psqlSchema = "15"; version = "15.7"; withJIT = p; withoutJIT = p; };
+      in
+      p;
+    ensureDatabases = [ "nixfleet" ];
+    ensureUsers = [ { name = "nixfleet"; ensureDBOwnership = true; } ];
+    authentication = ''
+      host nixfleet nixfleet 127.0.0.1/32 scram-sha-256
+    '';
+  };
+  services.nixfleet.controlPlane.database = {
+    url = "postgres://nixfleet@127.0.0.1:5432/nixfleet";
+    passwordFile = "/run/secrets/nixfleet-cp-db-password";
+  };
+}
+NIX
+out=$("$deep" "$lib_git" "$nixos_git" nix/modules/control-plane.nix "$work/postgres-config.nix")
+for want in \
+  'After=[^\\]*postgresql\.service' \
+  'Wants=[^\\]*postgresql\.service' \
+  'LoadCredential=database-password:/run/secrets/nixfleet-cp-db-password' \
+  '--database[\\" ]*postgres://nixfleet@127\.0\.0\.1:5432/nixfleet' \
+  '--database-password-file[\\" ]*/run/credentials/nixfleet-control-plane\.service/database-password'; do
+  if grep -qE -- "$want" <<<"$out"; then
+    echo "  ok    the unit has $want"
+  else
+    echo "  FAIL  no $want in the unit"; failed=$((failed + 1))
+  fi
+done
+if grep -q -- '--db-path' <<<"$out"; then
+  echo "  FAIL  the unit still passes --db-path"; failed=$((failed + 1))
+fi
+
 # name | module | config override (Nix, applied on top of the sample) | expected message
 bad() {
   local name=$1 module=$2 override=$3 expect=$4 file out
@@ -170,5 +214,15 @@ bad "control-plane: strict, file CA key not acknowledged" control-plane \
 bad "control-plane: no agent CN suffix" control-plane \
   'services.nixfleet.controlPlane.agentCnSuffix = lib.mkForce null;' \
   "agentCnSuffix is required"
+
+bad "control-plane: a database password file for SQLite" control-plane \
+  'services.nixfleet.controlPlane.database.passwordFile = "/run/secrets/db-password";' \
+  "database.passwordFile is only for a postgres:// database.url"
+bad "control-plane: a password in the database URL" control-plane \
+  'services.nixfleet.controlPlane.database.url = "postgres://nixfleet:hunter2@db/nixfleet";' \
+  "database.url carries a password"
+bad "control-plane: an unknown database scheme" control-plane \
+  'services.nixfleet.controlPlane.database.url = "mysql://nixfleet@db/nixfleet";' \
+  "database.url must be sqlite:///absolute/path.db or postgres://"
 
 [ "$failed" -eq 0 ] && echo "deep-check: all passed" || { echo "deep-check: $failed failed"; exit 1; }

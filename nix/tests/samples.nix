@@ -102,7 +102,7 @@ let
     tlsCert = f "ca/server.pem";
     tlsKey = f "ca/server.key";
     trustFile = f "cp/trust.json";
-    dbPath = f "cp/state/state.db";
+    databaseUrl = "sqlite://${f "cp/state/state.db"}";
     auditLogPath = f "cp/state/issuance.log";
     agentCnSuffix = "agents.fleet.example.org";
     fleetCaCert = f "ca/ca.pem";
@@ -242,6 +242,9 @@ let
         // urlSources
         // {
           listen = "[::1]:8443";
+          # Checked, not connected to: --check-config opens no database.
+          databaseUrl = "postgres://nixfleet@db.fleet.example.org:5432/nixfleet?sslmode=verify-full";
+          databasePasswordFile = f "cp/db-password";
           clientCa = f "ca/ca.pem";
           allowFileCaKey = true;
           strict = true;
@@ -284,6 +287,27 @@ let
       expect = "--strict requires --revocations";
     }
     {
+      name = "control-plane: a password in the database URL is refused";
+      argv = argv.controlPlane (cpBase // { databaseUrl = "postgres://nixfleet:pw@db/nixfleet"; });
+      expect = "put the password in --database-password-file";
+    }
+    {
+      name = "control-plane: a database password file for SQLite is refused";
+      argv = argv.controlPlane (cpBase // { databasePasswordFile = f "cp/db-password"; });
+      expect = "--database-password-file is only for a postgres://";
+    }
+    {
+      name = "control-plane: a world-readable database password file is refused";
+      argv = argv.controlPlane (
+        cpBase
+        // {
+          databaseUrl = "postgres://nixfleet@db/nixfleet";
+          databasePasswordFile = f "cp/db-password-open";
+        }
+      );
+      expect = "readable by every user";
+    }
+    {
       name = "control-plane: a bare metrics port listens on loopback";
       argv = argv.controlPlane (cpBase // { metricsListen = "9102"; });
       expect = null;
@@ -321,6 +345,8 @@ in
       --out "$dir/agent/bootstrap-token" >/dev/null
     echo sample-forge-token >"$dir/cp/forge-token"
     echo sample-webhook-token >"$dir/cp/webhook-token"
+    (umask 077 && echo sample-db-password >"$dir/cp/db-password")
+    echo sample-db-password >"$dir/cp/db-password-open" && chmod 644 "$dir/cp/db-password-open"
     for tool in nix-store nix-env systemd-run flock; do
       printf '#!/bin/sh\nexit 0\n' >"$dir/bin/$tool" && chmod +x "$dir/bin/$tool"
     done

@@ -7,6 +7,7 @@ import { agent, agentSpec } from './commands/agent.ts'
 import { caInit, caInitSpec } from './commands/ca.ts'
 import { canonicalize, canonicalizeSpec } from './commands/canonicalize.ts'
 import { controlPlane, cpSpec } from './commands/control-plane.ts'
+import { cpBackup, cpBackupSpec } from './commands/cp-backup.ts'
 import { demo, demoSpec } from './commands/demo.ts'
 import { fleetActionCommands } from './commands/fleet-actions.ts'
 import { fleetCheck, fleetCheckSpec } from './commands/fleet-check.ts'
@@ -39,6 +40,7 @@ export const commands: readonly Command[] = [
   { spec: trustInitSpec, run: trustInit },
   { spec: canonicalizeSpec, run: canonicalize },
   { spec: cpSpec, run: controlPlane },
+  { spec: cpBackupSpec, run: cpBackup },
   { spec: caInitSpec, run: caInit },
   { spec: mintTokenSpec, run: mintToken },
   { spec: mintOperatorCertSpec, run: mintOperatorCert },

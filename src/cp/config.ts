@@ -5,6 +5,7 @@
  * (`cli/commands/control-plane.ts`), as the agent's do, so the control plane never imports the
  * command line. Invariant: the daemon reads configuration only from a `CpConfig` value.
  */
+import type { DatabaseTarget } from '../db/url.ts'
 import type { LogLevel } from '../runtime/log.ts'
 import type { SourceConfig } from './sources/index.ts'
 
@@ -17,7 +18,8 @@ export type CpConfig = {
   readonly accessLog?: boolean
   readonly tls: { readonly certPem: string; readonly keyPem: string; readonly clientCaPem: string }
   readonly trustFile: string
-  readonly dbPath: string
+  /** The state database (`--database`); PostgreSQL's password is in `passwordFile`, never here. */
+  readonly database: DatabaseTarget
   readonly agentCnSuffix: string
   readonly fleetCa: { readonly certPath: string; readonly keyPath: string } | undefined
   readonly agentCertValiditySecs: number
@@ -78,7 +80,7 @@ export type CpLimits = {
 /** The default of each flag that has one (strings, as the command line takes them). */
 export const CP_DEFAULTS = {
   listen: '0.0.0.0:8080',
-  dbPath: '/var/lib/nixfleet-cp/state.db',
+  database: 'sqlite:///var/lib/nixfleet-cp/state.db',
   agentCertValiditySecs: 2_592_000,
   auditLog: '/var/lib/nixfleet-cp/issuance.log',
   freshnessWindowSecs: 2_592_000,

@@ -182,34 +182,41 @@ export async function createControlPlane(
       }),
   })
   const { server } = listener
+  // Until the PostgreSQL backend lands, a postgres:// --database is refused here (exit 2).
+  if (config.database.kind !== 'sqlite') {
+    await server.close()
+    throw new CpStartError('PostgreSQL support is not in this build yet')
+  }
+  // The SQLite file: the loss marker, the marks file and the file watch are kept beside it.
+  const dbPath = config.database.path
   let store: Store
   try {
-    store = openStore(config.dbPath)
+    store = openStore(dbPath)
   } catch (e) {
     await server.close()
-    throw new CpStartError(`database ${config.dbPath}: ${messageOf(e)}`)
+    throw new CpStartError(`database ${dbPath}: ${messageOf(e)}`)
   }
   let dbLostAt: number | null
   try {
     // Before the marks are mirrored: their file beside a new database is the trace of a lost one.
-    dbLostAt = noteDatabaseLoss(config.dbPath, store.wasEmpty, clock.now())
+    dbLostAt = noteDatabaseLoss(dbPath, store.wasEmpty, clock.now())
     // The anti-rollback marks are kept beside the database as well: they survive its loss.
-    store.release = mirrorMarks(store.release, marksFilePath(config.dbPath))
+    store.release = mirrorMarks(store.release, marksFilePath(dbPath))
   } catch (e) {
     store.close()
     await server.close()
     throw new CpStartError(messageOf(e))
   }
-  if (store.wasEmpty) log.info('new state database', { path: config.dbPath })
+  if (store.wasEmpty) log.info('new state database', { path: dbPath })
   if (dbLostAt !== null)
     log.warn(
       'the state database was lost: bootstrap tokens issued before then are refused until the bootstrap-nonces list is re-signed with mintedAfter',
-      { db: config.dbPath, lostAt: toRfc3339(dbLostAt) }
+      { db: dbPath, lostAt: toRfc3339(dbLostAt) }
     )
   const { promise: fatal, resolve: resolveFatal } = Promise.withResolvers<unknown>()
   const onFatal = (error: unknown): void => {
     log.error('state database failed; the control plane stops (restart rebuilds from it)', {
-      db: config.dbPath,
+      db: dbPath,
       error: messageOf(error),
     })
     resolveFatal(error)
@@ -282,7 +289,7 @@ export async function createControlPlane(
     await stop()
     // A page found corrupt while loading is the database's fault too: name the file.
     if ((e as { name?: unknown } | null)?.name === 'SQLiteError')
-      throw new CpStartError(`database ${config.dbPath}: ${messageOf(e)}`)
+      throw new CpStartError(`database ${dbPath}: ${messageOf(e)}`)
     throw e
   }
   if (!isReady())
@@ -292,7 +299,7 @@ export async function createControlPlane(
     startLoopLag(clock, metrics),
     startPlanTick(mutator, config.cadence.planIntervalMs),
     startPrune(mutator, config.cadence.pruneIntervalMs),
-    watchDatabaseFile(config.dbPath, onFatal)
+    watchDatabaseFile(dbPath, onFatal)
   )
   if (closureCache !== undefined) {
     workers.push(startClosureCheck({ state, mutator, clock }, cacheBase(closureCache)))

@@ -34,7 +34,9 @@ describe('host record', () => {
     const { rolloutIds } = env.lab.publish(one)
     const rid = rolloutIds[0]!
     const dbPath = `${env.lab.dir}/state.db`
-    const t = (env.t = await startCp(env.lab, { config: { dbPath } }))
+    const t = (env.t = await startCp(env.lab, {
+      config: { database: { kind: 'sqlite', path: dbPath } },
+    }))
     const a1 = await t.agent('h1')
     const row = async (): Promise<Row> =>
       (await t.operator.send('GET', '/v1/hosts/h1')).json() as Row
@@ -68,7 +70,9 @@ describe('host record', () => {
 
     // The record is durable: a CP restarted on the same database knows it before any heartbeat.
     await t.stop()
-    const t2 = (env.t = await startCp(env.lab, { config: { dbPath } }))
+    const t2 = (env.t = await startCp(env.lab, {
+      config: { database: { kind: 'sqlite', path: dbPath } },
+    }))
     const again = (await t2.operator.send('GET', '/v1/hosts/h1')).json() as Row
     expect(again.currentClosure).toBe(closureOf('h1'))
     expect(again.closureHistory.map((c) => c.closure)).toEqual([closureOf('h1'), 'old-h1'])

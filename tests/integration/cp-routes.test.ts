@@ -28,7 +28,7 @@ const spec: FleetSpec = {
 async function make(opts: { ready?: boolean; strict?: boolean } = {}): Promise<ControlPlane> {
   return createControlPlane(
     lab.config({
-      dbPath: ':memory:',
+      database: { kind: 'sqlite', path: ':memory:' },
       strict: opts.strict ?? false,
       sources: { releaseDir: opts.ready === false ? lab.dir : `${lab.dir}/repo` },
     }),

@@ -25,7 +25,11 @@ beforeAll(async () => {
   lab = await Lab.create()
   lab.publish(spec)
   cp = await createControlPlane(
-    lab.config({ dbPath: ':memory:', strict: false, sources: { releaseDir: `${lab.dir}/repo` } }),
+    lab.config({
+      database: { kind: 'sqlite', path: ':memory:' },
+      strict: false,
+      sources: { releaseDir: `${lab.dir}/repo` },
+    }),
     {
       clock: new FakeClock(T0 + 60_000),
       log: createLogger({ component: 't', level: 'error' }),

@@ -287,7 +287,7 @@ export class Lab {
         clientCaPem: this.ca.certPem,
       },
       trustFile: this.trustFile,
-      dbPath: join(this.dir, 'state.db'),
+      database: { kind: 'sqlite', path: join(this.dir, 'state.db') },
       agentCnSuffix: SUFFIX,
       fleetCa: { certPath: join(this.caDir, 'ca.pem'), keyPath: join(this.caDir, 'ca.key') },
       agentCertValiditySecs: 86_400,

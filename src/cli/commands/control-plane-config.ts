@@ -19,7 +19,8 @@ import {
 } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
 import { isIP } from 'node:net'
-import type { CpConfig } from '../../cp/config.ts'
+import { CP_DEFAULTS, type CpConfig } from '../../cp/config.ts'
+import { parseDatabaseUrl, passwordFileProblem, type DatabaseTarget } from '../../db/url.ts'
 import { releaseBase, type PairLocation, type SourceConfig } from '../../cp/sources/index.ts'
 import { readTrustFile } from '../../cp/workers/release-poll.ts'
 import {
@@ -147,11 +148,12 @@ const SQLITE_HEADER = 'SQLite format 3\0'
 /**
  * The database can be opened for writing, judged without creating anything: its directory (or the
  * nearest existing ancestor) is writable, and an existing file is writable and a SQLite database.
+ * `given` is the flag and value that named it, for the message.
  */
-function checkDatabasePath(path: string): void {
+function checkDatabasePath(path: string, given: string): void {
   if (path === ':memory:') return
   const p = dirWriteProblem(dirname(path))
-  if (p !== undefined) fail(`--db-path ${path}: cannot write in ${p.at}: ${p.reason}`)
+  if (p !== undefined) fail(`${given}: cannot write in ${p.at}: ${p.reason}`)
   if (!existsSync(path)) return
   let head: string
   try {
@@ -164,10 +166,51 @@ function checkDatabasePath(path: string): void {
       closeSync(fd)
     }
   } catch (e) {
-    return fail(`--db-path ${path}: ${fsReason(e)}`)
+    return fail(`${given}: ${fsReason(e)}`)
   }
   // An empty file is a new database to SQLite; anything else must carry its header.
   if (head !== '' && head !== SQLITE_HEADER) fail(`database ${path}: file is not a database`)
+}
+
+/**
+ * The database named by `--database` (default `CP_DEFAULTS.database`) or by its deprecated alias
+ * `--db-path PATH` (`sqlite://PATH`, relative paths and `:memory:` as before), with the flag and
+ * value that named it (for messages). `failWith` reports a problem in the caller's words.
+ */
+export function chosenDatabase(
+  args: ParsedArgs,
+  failWith: (message: string) => never
+): { target: DatabaseTarget; given: string } {
+  const url = str(args, 'database')
+  const dbPath = str(args, 'db-path')
+  if (url !== undefined && dbPath !== undefined)
+    failWith(
+      '--database and --db-path (its deprecated alias) both name the database: give only --database'
+    )
+  if (dbPath !== undefined)
+    return { target: { kind: 'sqlite', path: dbPath }, given: `--db-path ${dbPath}` }
+  const given = url ?? CP_DEFAULTS.database
+  try {
+    return { target: parseDatabaseUrl(given), given: `--database ${given}` }
+  } catch (e) {
+    return failWith(`--database: ${(e as Error).message}`)
+  }
+}
+
+/** The state database and `--database-password-file`, which only a PostgreSQL URL takes. */
+function databaseOf(args: ParsedArgs): DatabaseTarget {
+  const { target, given } = chosenDatabase(args, fail)
+  const passwordFile = str(args, 'database-password-file')
+  if (target.kind === 'sqlite') {
+    if (passwordFile !== undefined)
+      fail('--database-password-file is only for a postgres:// --database (SQLite has no password)')
+    checkDatabasePath(target.path, given)
+    return target
+  }
+  if (passwordFile === undefined) return target
+  const problem = passwordFileProblem(passwordFile)
+  if (problem !== undefined) fail(`--database-password-file ${passwordFile}: ${problem}`)
+  return { ...target, passwordFile }
 }
 
 /** Checks the flags and every file they name; throws `CliError` with one line on a problem. */
@@ -305,8 +348,7 @@ export async function loadCpConfig(args: ParsedArgs): Promise<CpConfig> {
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel))
     fail('--log-level must be debug, info, warn or error')
 
-  const dbPath = str(args, 'db-path')!
-  checkDatabasePath(dbPath)
+  const database = databaseOf(args)
   const auditLog = str(args, 'audit-log')!
   if (fleetCa !== undefined) {
     // No certificate is issued without its audit line: an unwritable log refuses every enrolment.
@@ -320,7 +362,7 @@ export async function loadCpConfig(args: ParsedArgs): Promise<CpConfig> {
     accessLog: flag(args, 'access-log'),
     tls: { certPem, keyPem, clientCaPem },
     trustFile,
-    dbPath,
+    database,
     agentCnSuffix: suffix,
     fleetCa,
     agentCertValiditySecs: validity,

@@ -33,9 +33,18 @@ export const cpSpec: CommandSpec = {
     ),
     opt('trust-file', s('FILE', 'trust.json (re-read on every poll and enrolment)')),
     opt(
-      'db-path',
-      s('PATH', 'SQLite state database (":memory:" for tests)', { default: CP_DEFAULTS.dbPath })
+      'database',
+      // No declared default: given or not must be told apart from --db-path (its alias).
+      s(
+        'URL',
+        `state database: sqlite:///PATH or postgres://USER@HOST[:PORT]/DB[?sslmode=…] (default ${CP_DEFAULTS.database})`
+      )
     ),
+    opt(
+      'database-password-file',
+      s('FILE', 'the PostgreSQL password (not readable by other users)')
+    ),
+    opt('db-path', s('PATH', 'deprecated alias: --database sqlite://PATH (":memory:" for tests)')),
     opt('agent-cn-suffix', s('SUFFIX', 'agent certificate CN suffix: agent-<host>.<SUFFIX>')),
     opt('fleet-ca-cert', s('FILE', 'issuing CA certificate for enrolment and renewal')),
     opt('fleet-ca-key', s('FILE', 'issuing CA private key (P-256 PEM)')),
