@@ -164,10 +164,15 @@ export class LoadClients {
     return new LoadClients(procs)
   }
 
-  /** Waits until every process has connected its agents; resolves with the slowest one's ms. */
-  async connected(timeoutMs: number): Promise<number> {
+  /**
+   * Waits until every process has connected its agents; resolves with a line saying how long
+   * the slowest one took and how many handshakes had to be retried.
+   */
+  async connected(timeoutMs: number): Promise<string> {
     const ms = await Promise.all(this.procs.map((p) => p.take('connected', timeoutMs)))
-    return Math.max(...ms.map((m) => Number(m['ms'])))
+    const slowest = Math.max(...ms.map((m) => Number(m['ms'])))
+    const retries = ms.reduce((a, m) => a + Number(m['retries']), 0)
+    return `${slowest} ms${retries > 0 ? ` (${retries} handshakes retried)` : ''}`
   }
 
   /** Starts a measurement window in every process. */

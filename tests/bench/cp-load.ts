@@ -119,7 +119,12 @@ function open(i: number): Promise<Conn> {
     })
     socket.setNoDelay(true)
     socket.once('secureConnect', () => resolve(new Conn(socket)))
-    socket.once('error', reject)
+    // `on`, not `once`: a failing handshake can report more than one error (a reset after a
+    // timeout), and an error with no listener would end the whole load process.
+    socket.on('error', (e: Error) => {
+      socket.destroy()
+      reject(e)
+    })
   })
 }
 
@@ -203,6 +208,7 @@ async function agent(i: number, conn: Conn): Promise<void> {
 const n = cfg.hosts.length
 const runs: Promise<void>[] = []
 let next = 0
+let connectRetries = 0
 const started = performance.now()
 await Promise.all(
   Array.from({ length: cfg.connectConcurrency }, async () => {
@@ -213,15 +219,22 @@ await Promise.all(
         try {
           conn = await open(i)
         } catch (e) {
-          if (attempt > 5) throw e
-          await new Promise((r) => setTimeout(r, 200))
+          // A server starved of CPU times out or resets some handshakes: back off and retry.
+          if (attempt >= 10) throw e
+          connectRetries++
+          await new Promise((r) => setTimeout(r, 200 * (attempt + 1)))
         }
       }
       runs.push(agent(i, conn))
     }
   })
 )
-out({ type: 'connected', agents: n, ms: Math.round(performance.now() - started) })
+out({
+  type: 'connected',
+  agents: n,
+  ms: Math.round(performance.now() - started),
+  retries: connectRetries,
+})
 
 for await (const line of console) {
   const cmd = line.trim()

@@ -280,7 +280,7 @@ const fleet: LoadConfig = {
   maxSeconds: 300 + 300 + H + S + 120 + 60,
 }
 const load = LoadClients.start(fleet, K, dir, 'load')
-log(`agents connected in ${await load.connected(300_000)} ms`)
+log(`agents connected in ${await load.connected(300_000)}`)
 for (let i = 0; ; i++) {
   const r = (await (await api('GET', '/v1/rollouts')).json()) as { rollouts: unknown[] }
   if (r.rollouts.length === 0) break
@@ -408,7 +408,7 @@ if (values.floor) {
     'floor-load'
   )
   log(
-    `agents connected to the floor server in ${await floorLoad.connected(300_000)} ms; warming up ${H} s`
+    `agents connected to the floor server in ${await floorLoad.connected(300_000)}; warming up ${H} s`
   )
   await sleep(H * 1000)
   const f = await steadyState(floorProc, floorLoad)
