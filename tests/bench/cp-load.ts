@@ -8,24 +8,25 @@
  *
  * HTTP/1.1 is spoken by hand over `node:tls`: the load generator must cost as little CPU as
  * possible, since it shares the machine's two cores with the CP it measures.
- * Protocol with the orchestrator: a JSON config file as argv[2]; commands on stdin
- * (`measure`, `report`, `stop`); JSON lines on stdout (`connected`, `dispatch`, `hb`).
+ * Protocol with the orchestrator (`cp-clients.ts`, which may run several of these, each with a
+ * share of the fleet): a JSON config file as argv[2]; commands on stdin (`measure`, `report`,
+ * `stop`); JSON lines on stdout (`connected`, `dispatch`, `hb`). `hb` carries the raw latency
+ * samples, so the orchestrator computes percentiles over every process's samples together.
+ * Bounded: the process exits when its stdin closes (the orchestrator is gone) or after
+ * `maxSeconds`, and each agent makes at most `maxCycles` heartbeat cycles.
  */
 import { readFileSync } from 'node:fs'
 import { connect, type TLSSocket } from 'node:tls'
+import type { HbReport, LoadConfig } from './cp-clients.ts'
 
-type Config = {
-  port: number
-  ca: string
-  key: string
-  certs: string[]
-  hosts: string[]
-  closures: Record<string, string>
-  heartbeatSecs: number
-  connectConcurrency: number
-}
-
-const cfg = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as Config
+const cfg = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as LoadConfig
+const lifetime = setTimeout(() => {
+  process.stderr.write(`load process: ${cfg.maxSeconds} s lifetime over, exiting\n`)
+  process.exit(3)
+}, cfg.maxSeconds * 1000)
+lifetime.unref()
+// At least one cycle per long-poll, or per second after an error; dispatches add a few.
+const maxCycles = Math.ceil(cfg.maxSeconds / Math.min(1, cfg.heartbeatSecs * 0.9)) + 10
 const out = (o: Record<string, unknown>): void => {
   process.stdout.write(`${JSON.stringify(o)}\n`)
 }
@@ -118,7 +119,12 @@ function open(i: number): Promise<Conn> {
     })
     socket.setNoDelay(true)
     socket.once('secureConnect', () => resolve(new Conn(socket)))
-    socket.once('error', reject)
+    // `on`, not `once`: a failing handshake can report more than one error (a reset after a
+    // timeout), and an error with no listener would end the whole load process.
+    socket.on('error', (e: Error) => {
+      socket.destroy()
+      reject(e)
+    })
   })
 }
 
@@ -130,6 +136,8 @@ let heartbeats = 0
 let reconnects = 0
 // Heartbeats sent per 100 ms slot while measuring: shows whether the fleet's requests are spread
 // out or arrive in waves (which queue behind each other however fast each one is).
+// Keyed by wall-clock slot (not `performance.now()`, whose origin is per process) so the
+// orchestrator can add up the slots of several load processes.
 const slots = new Map<number, number>()
 
 async function agent(i: number, conn: Conn): Promise<void> {
@@ -137,7 +145,7 @@ async function agent(i: number, conn: Conn): Promise<void> {
   let closure = cfg.closures[host]!
   // Spread the agents' phases over one heartbeat interval.
   await new Promise((r) => setTimeout(r, Math.random() * cfg.heartbeatSecs * 1000))
-  while (!stopping) {
+  for (let cycle = 0; cycle < maxCycles && !stopping; cycle++) {
     try {
       if (conn.closed) {
         reconnects++
@@ -149,7 +157,10 @@ async function agent(i: number, conn: Conn): Promise<void> {
         at: new Date().toISOString(),
       })
       const t = performance.now()
-      if (measuring) slots.set(Math.floor(t / 100), (slots.get(Math.floor(t / 100)) ?? 0) + 1)
+      if (measuring) {
+        const slot = Math.floor((performance.timeOrigin + t) / 100)
+        slots.set(slot, (slots.get(slot) ?? 0) + 1)
+      }
       const r = await conn.request('POST', '/v1/agent/heartbeat', hb)
       const ms = performance.now() - t
       heartbeats++
@@ -194,14 +205,10 @@ async function agent(i: number, conn: Conn): Promise<void> {
   }
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
-}
-
 const n = cfg.hosts.length
 const runs: Promise<void>[] = []
 let next = 0
+let connectRetries = 0
 const started = performance.now()
 await Promise.all(
   Array.from({ length: cfg.connectConcurrency }, async () => {
@@ -212,15 +219,22 @@ await Promise.all(
         try {
           conn = await open(i)
         } catch (e) {
-          if (attempt > 5) throw e
-          await new Promise((r) => setTimeout(r, 200))
+          // A server starved of CPU times out or resets some handshakes: back off and retry.
+          if (attempt >= 10) throw e
+          connectRetries++
+          await new Promise((r) => setTimeout(r, 200 * (attempt + 1)))
         }
       }
       runs.push(agent(i, conn))
     }
   })
 )
-out({ type: 'connected', agents: n, ms: Math.round(performance.now() - started) })
+out({
+  type: 'connected',
+  agents: n,
+  ms: Math.round(performance.now() - started),
+  retries: connectRetries,
+})
 
 for await (const line of console) {
   const cmd = line.trim()
@@ -233,22 +247,20 @@ for await (const line of console) {
     measuring = true
   } else if (cmd === 'report') {
     measuring = false
-    const sorted = [...latencies].sort((a, b) => a - b)
-    out({
+    const report: HbReport = {
       type: 'hb',
-      count: sorted.length,
-      p50: percentile(sorted, 50),
-      p99: percentile(sorted, 99),
-      max: sorted.at(-1) ?? NaN,
+      // Microsecond resolution is plenty and keeps a 30,000-sample line short.
+      samples: latencies.map((ms) => Math.round(ms * 1000) / 1000),
       errors,
       heartbeats,
       reconnects,
-      burst_max_per_100ms: Math.max(0, ...slots.values()),
-      burst_mean_per_100ms:
-        slots.size === 0 ? 0 : [...slots.values()].reduce((a, b) => a + b, 0) / slots.size,
-    })
+      slots: [...slots],
+    }
+    out(report)
   } else if (cmd === 'stop') {
     stopping = true
     process.exit(0)
   }
 }
+// stdin closed: the orchestrator is gone, and nobody would stop these agents.
+process.exit(0)

@@ -1,20 +1,28 @@
 /**
- * `bun run bench:cp [--agents N] [--seconds S] [--heartbeat-secs H] [--wave0-pct P]`: the
- * control plane under a fleet-sized load, on this machine, with real mTLS.
+ * `bun run bench:cp [--agents N] [--seconds S] [--heartbeat-secs H] [--wave0-pct P]
+ *  [--client-processes K] [--floor]`: the control plane under a fleet-sized load, on this
+ * machine, with real mTLS.
  *
  * 1. A lab in a temp dir: fleet CA, CP server and operator certificates, N agent certificates,
  *    a signed release (generation 1) of N hosts in two waves (wave 0 = P % of them).
- * 2. The CP runs as its own process (`src/main.ts control-plane`), the simulated agents in one
- *    load process (`cp-load.ts`): each agent heartbeats every H seconds and keeps a long-poll
- *    open in between. Agents start at generation 1, so the CP converges them by synthesis.
- * 3. Steady state: heartbeat latency p50/p99 over S seconds, CP RSS (max) and CPU.
+ * 2. The CP runs as its own process (`src/main.ts control-plane`), the simulated agents in K
+ *    load processes (`cp-clients.ts`, `cp-load.ts`; K = 1 by default, more when one process's
+ *    descriptors would not hold its share): each agent heartbeats every H seconds and keeps a
+ *    long-poll open in between. Agents start at generation 1, so the CP converges them by
+ *    synthesis.
+ * 3. Steady state: heartbeat latency p50/p99 over S seconds (over every load process's samples
+ *    together), CP RSS (max) and CPU.
  * 4. Publish: generation 2 is signed into the release directory and `POST /v1/operator/refresh`
  *    called; the time until every wave-0 dispatch reached its agent is measured.
+ * 5. With `--floor`, once the CP has stopped: the same agents (same certificates, heartbeat
+ *    pattern and K) against a bare mTLS Hono server with no state (`cp-floor.ts`, its own
+ *    process), measured the same way; the CP's figures are then also given as ratios to it.
+ * Every child process is killed when the benchmark exits, also on failure (`cp-children.ts`).
  * The last line of output is one JSON object with the figures.
  */
+import type { Subprocess } from 'bun'
 import { generateKeyPairSync } from 'node:crypto'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -23,7 +31,11 @@ import { toBase64 } from '../../src/lib/bytes.ts'
 import { createCa, createOperatorCert, issueServerCert } from '../../src/pki/ca.ts'
 import { toRfc3339 } from '../../src/proto/common.ts'
 import { assembleRelease } from '../../src/release/assemble.ts'
+import { freePort } from '../support/fixtures.ts'
 import { benchHost, issueBenchCerts } from './cp-certs.ts'
+import { cpuSeconds, rssMb, stopChild, track } from './cp-children.ts'
+import { LoadClients, type HbSummary, type LoadConfig } from './cp-clients.ts'
+import type { FloorConfig } from './cp-floor.ts'
 
 const REPO = resolve(import.meta.dir, '..', '..')
 const { values } = parseArgs({
@@ -33,12 +45,17 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '20' },
     'heartbeat-secs': { type: 'string', default: '10' },
     'wave0-pct': { type: 'string', default: '10' },
+    'client-processes': { type: 'string', default: '1' },
+    floor: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
   },
 })
 const N = Number(values.agents)
 const S = Number(values.seconds)
 const H = Number(values['heartbeat-secs'])
+const K = Number(values['client-processes'])
+if (!Number.isInteger(K) || K < 1 || K > N)
+  throw new Error('--client-processes must be an integer from 1 to the number of agents')
 const WAVE0 = Math.max(1, Math.ceil((N * Number(values['wave0-pct'])) / 100))
 const SUFFIX = 'bench.test'
 const log = (msg: string): void => {
@@ -74,8 +91,9 @@ const files = {
   key: join(dir, 'server.key'),
   trust: join(dir, 'trust.json'),
   db: join(dir, 'state.db'),
-  load: join(dir, 'load.json'),
   cpLog: join(dir, 'cp.log'),
+  floor: join(dir, 'floor.json'),
+  floorLog: join(dir, 'floor.log'),
 }
 writeFileSync(files.ca, ca.certPem)
 writeFileSync(files.caKey, ca.keyPem)
@@ -157,63 +175,62 @@ function publish(gen: number): string {
   return release.rolloutIds[0]!
 }
 publish(1)
-const port = await new Promise<number>((done) => {
-  const s = createServer().listen(0, '127.0.0.1', () => {
-    const p = (s.address() as { port: number }).port
-    s.close(() => done(p))
-  })
-})
+const port = await freePort()
 log(
-  `lab ready in ${Math.round(performance.now() - t0)} ms: ${N} agents, wave 0 = ${WAVE0} hosts, heartbeat every ${H} s`
+  `lab ready in ${Math.round(performance.now() - t0)} ms: ${N} agents in ${K} load process${K > 1 ? 'es' : ''}, wave 0 = ${WAVE0} hosts, heartbeat every ${H} s`
 )
 
 // --- the CP
 const cpLog = Bun.file(files.cpLog)
-const cp = Bun.spawn(
-  [
-    process.execPath,
-    // BENCH_CP_PROFILE=DIR writes a CPU profile of the CP (markdown) into DIR on exit.
-    ...(process.env['BENCH_CP_PROFILE']
-      ? ['--cpu-prof-md', `--cpu-prof-dir=${process.env['BENCH_CP_PROFILE']}`]
-      : []),
-    join(REPO, 'src', 'main.ts'),
-    'control-plane',
-    '--listen',
-    `127.0.0.1:${port}`,
-    '--tls-cert',
-    files.cert,
-    '--tls-key',
-    files.key,
-    '--client-ca',
-    files.ca,
-    '--trust-file',
-    files.trust,
-    '--db-path',
-    files.db,
-    '--agent-cn-suffix',
-    SUFFIX,
-    '--release-dir',
-    dir,
-    '--audit-log',
-    join(dir, 'issuance.log'),
-    '--log-level',
-    'warn',
-    // Every simulated agent connects from 127.0.0.1: the per-address limit on connections
-    // still without a certificate (meant for one host's worth) would refuse the fleet's own
-    // handshakes. Raised here only; the pending-handshake limit stays the default.
-    '--max-anonymous-per-address',
-    '100000',
-  ],
-  {
-    stdin: 'ignore',
-    stdout: cpLog,
-    stderr: cpLog,
-    // BUN_JSC_* options (e.g. BUN_JSC_logGC=1) reach the CP, so GC pauses can be studied.
-    env: {
-      PATH: process.env['PATH'] ?? '',
-      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('BUN_JSC_'))),
-    },
-  }
+const cp = track(
+  Bun.spawn(
+    [
+      process.execPath,
+      // BENCH_CP_PROFILE=DIR writes a CPU profile of the CP (markdown) into DIR on exit.
+      ...(process.env['BENCH_CP_PROFILE']
+        ? ['--cpu-prof-md', `--cpu-prof-dir=${process.env['BENCH_CP_PROFILE']}`]
+        : []),
+      join(REPO, 'src', 'main.ts'),
+      'control-plane',
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--tls-cert',
+      files.cert,
+      '--tls-key',
+      files.key,
+      '--client-ca',
+      files.ca,
+      '--trust-file',
+      files.trust,
+      '--db-path',
+      files.db,
+      '--agent-cn-suffix',
+      SUFFIX,
+      '--release-dir',
+      dir,
+      '--audit-log',
+      join(dir, 'issuance.log'),
+      '--log-level',
+      'warn',
+      // Every simulated agent connects from 127.0.0.1: the per-address limit on connections
+      // still without a certificate (meant for one host's worth) would refuse the fleet's own
+      // handshakes. Raised here only; the pending-handshake limit stays the default.
+      '--max-anonymous-per-address',
+      '100000',
+    ],
+    {
+      stdin: 'ignore',
+      stdout: cpLog,
+      stderr: cpLog,
+      // BUN_JSC_* options (e.g. BUN_JSC_logGC=1) reach the CP, so GC pauses can be studied.
+      env: {
+        PATH: process.env['PATH'] ?? '',
+        ...Object.fromEntries(
+          Object.entries(process.env).filter(([k]) => k.startsWith('BUN_JSC_'))
+        ),
+      },
+    }
+  )
 )
 const tls = {
   cert: operator.certPem,
@@ -227,70 +244,43 @@ const api = (method: string, path: string) =>
     headers: { 'x-nixfleet-protocol': '1' },
     tls,
   } as RequestInit)
-for (let i = 0; ; i++) {
-  try {
-    const r = await fetch(`https://127.0.0.1:${port}/healthz`, { tls } as RequestInit)
-    if (r.ok && ((await r.json()) as { ready: boolean }).ready) break
-  } catch {
-    // not listening yet
+/** Waits until the server on `p` answers `/healthz` with `ready` (60 s at most). */
+async function waitReady(
+  p: number,
+  proc: Subprocess,
+  what: string,
+  logFile: string
+): Promise<void> {
+  for (let i = 0; ; i++) {
+    try {
+      const r = await fetch(`https://127.0.0.1:${p}/healthz`, { tls } as RequestInit)
+      if (r.ok && ((await r.json()) as { ready: boolean }).ready) return
+    } catch {
+      // not listening yet
+    }
+    if (i > 600 || proc.exitCode !== null)
+      throw new Error(`${what} did not become ready (see ${logFile})`)
+    await sleep(100)
   }
-  if (i > 600 || cp.exitCode !== null)
-    throw new Error(`control plane did not become ready (see ${files.cpLog})`)
-  await sleep(100)
 }
+await waitReady(port, cp, 'control plane', files.cpLog)
 log('control plane ready')
 
 // --- the agents
-writeFileSync(
-  files.load,
-  JSON.stringify({
-    port,
-    ca: ca.certPem,
-    key: agentKeyPem,
-    certs,
-    hosts,
-    closures: Object.fromEntries(hosts.map((h) => [h, closureOf(h, 1)])),
-    heartbeatSecs: H,
-    connectConcurrency: 64,
-  })
-)
-const load = Bun.spawn([process.execPath, join(import.meta.dir, 'cp-load.ts'), files.load], {
-  stdin: 'pipe',
-  stdout: 'pipe',
-  stderr: 'inherit',
-})
-const messages: Record<string, unknown>[] = []
-const waiters: (() => void)[] = []
-;(async () => {
-  let buf = ''
-  for await (const chunk of load.stdout as ReadableStream<Uint8Array>) {
-    buf += new TextDecoder().decode(chunk)
-    let nl: number
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      messages.push(JSON.parse(buf.slice(0, nl)) as Record<string, unknown>)
-      buf = buf.slice(nl + 1)
-      for (const w of waiters.splice(0)) w()
-    }
-  }
-})()
-async function message(type: string, timeoutMs: number): Promise<Record<string, unknown>> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const m = messages.find((x) => x['type'] === type)
-    if (m !== undefined) {
-      messages.splice(messages.indexOf(m), 1)
-      return m
-    }
-    if (Date.now() > deadline) throw new Error(`load process: no '${type}' within ${timeoutMs} ms`)
-    await Promise.race([new Promise<void>((r) => waiters.push(r)), sleep(250)])
-  }
+const fleet: LoadConfig = {
+  port,
+  ca: ca.certPem,
+  key: agentKeyPem,
+  certs,
+  hosts,
+  closures: Object.fromEntries(hosts.map((h) => [h, closureOf(h, 1)])),
+  heartbeatSecs: H,
+  connectConcurrency: 64,
+  // Connecting, converging, warming up, the window and publishing, each bounded below.
+  maxSeconds: 300 + 300 + H + S + 120 + 60,
 }
-const send = (cmd: string) => {
-  load.stdin.write(`${cmd}\n`)
-  load.stdin.flush()
-}
-const connected = await message('connected', 300_000)
-log(`agents connected in ${connected['ms']} ms`)
+const load = LoadClients.start(fleet, K, dir, 'load')
+log(`agents connected in ${await load.connected(300_000)}`)
 for (let i = 0; ; i++) {
   const r = (await (await api('GET', '/v1/rollouts')).json()) as { rollouts: unknown[] }
   if (r.rollouts.length === 0) break
@@ -301,15 +291,28 @@ log(`generation 1 converged (by heartbeat synthesis); warming up ${H} s`)
 await sleep(H * 1000)
 
 // --- steady state
-function cpu(pid: number): number {
-  const f = require('node:fs').readFileSync(`/proc/${pid}/stat`, 'utf8') as string
-  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ')
-  return (Number(fields[11]) + Number(fields[12])) / 100
+/** One measured window of S seconds: the fleet's heartbeats, and `server`'s RSS (max) and CPU. */
+async function steadyState(
+  server: Subprocess,
+  clients: LoadClients
+): Promise<{ hb: HbSummary; rss: number; cpuPct: number; loadPct: number; elapsed: number }> {
+  clients.measure()
+  const cpu0 = cpuSeconds(server.pid)
+  const load0 = clients.cpuSeconds()
+  const w0 = performance.now()
+  let rss = 0
+  while (performance.now() - w0 < S * 1000) {
+    rss = Math.max(rss, rssMb(server.pid))
+    await sleep(500)
+  }
+  const elapsed = (performance.now() - w0) / 1000
+  const cpuPct = ((cpuSeconds(server.pid) - cpu0) / elapsed) * 100
+  const loadPct = ((clients.cpuSeconds() - load0) / elapsed) * 100
+  const hb = await clients.report(30_000)
+  return { hb, rss, cpuPct, loadPct, elapsed }
 }
-function rssMb(pid: number): number {
-  const s = require('node:fs').readFileSync(`/proc/${pid}/status`, 'utf8') as string
-  return Number(/VmRSS:\s+(\d+)/.exec(s)?.[1] ?? 0) / 1024
-}
+const summary = (hb: HbSummary): string =>
+  `${hb.count} heartbeats, p50 ${hb.p50.toFixed(2)} ms, p99 ${hb.p99.toFixed(2)} ms, max ${hb.max.toFixed(1)} ms, errors ${hb.errors}, reconnects ${hb.reconnects}; heartbeats sent per 100 ms: mean ${hb.burstMeanPer100ms.toFixed(0)}, max ${hb.burstMaxPer100ms}`
 /** The CP's metrics as series → value (histogram buckets, sums and counts included). */
 async function scrape(): Promise<Map<string, number>> {
   const text = await (await api('GET', '/metrics')).text()
@@ -318,21 +321,8 @@ async function scrape(): Promise<Map<string, number>> {
   return m
 }
 const scrape0 = await scrape()
-send('measure')
-const cpu0 = cpu(cp.pid)
-const load0 = cpu(load.pid)
-const w0 = performance.now()
-let rss = 0
-while (performance.now() - w0 < S * 1000) {
-  rss = Math.max(rss, rssMb(cp.pid))
-  await sleep(500)
-}
-const elapsed = (performance.now() - w0) / 1000
-const cpPct = ((cpu(cp.pid) - cpu0) / elapsed) * 100
-const loadPct = ((cpu(load.pid) - load0) / elapsed) * 100
+const { hb, rss, cpuPct, loadPct, elapsed } = await steadyState(cp, load)
 const scrape1 = await scrape()
-send('report')
-const hb = await message('hb', 30_000)
 const delta = (k: string): number => (scrape1.get(k) ?? 0) - (scrape0.get(k) ?? 0)
 const lagBuckets = [...scrape1.keys()].filter((k) =>
   k.startsWith('nixfleet_cp_event_loop_lag_seconds_bucket')
@@ -352,15 +342,13 @@ function reducerWork(from: Map<string, number>, to: Map<string, number>): string
 }
 log(`CP reducer work over the window: ${reducerWork(scrape0, scrape1)}`)
 log(`CP event-loop lag over the window, ${lagTotal} samples of 50 ms (cumulative): ${lagOver}`)
+log(`steady state over ${elapsed.toFixed(1)} s: ${summary(hb)}`)
 log(
-  `steady state over ${elapsed.toFixed(1)} s: ${hb['count']} heartbeats, p50 ${Number(hb['p50']).toFixed(2)} ms, p99 ${Number(hb['p99']).toFixed(2)} ms, max ${Number(hb['max']).toFixed(1)} ms, errors ${hb['errors']}, reconnects ${hb['reconnects']}; heartbeats sent per 100 ms: mean ${Number(hb['burst_mean_per_100ms']).toFixed(0)}, max ${hb['burst_max_per_100ms']}`
-)
-log(
-  `CP RSS ${rss.toFixed(0)} MB, CP CPU ${cpPct.toFixed(0)} % (load process ${loadPct.toFixed(0)} %; 200 % = both cores)`
+  `CP RSS ${rss.toFixed(0)} MB, CP CPU ${cpuPct.toFixed(0)} % (load process${K > 1 ? 'es' : ''} ${loadPct.toFixed(0)} %; 200 % = both cores)`
 )
 
 // --- publish to delivery
-messages.splice(0)
+load.clear()
 const scrape2 = await scrape()
 const rid2 = publish(2)
 const published = Date.now()
@@ -370,10 +358,10 @@ const delivered = new Set<string>()
 let last = published
 const deadline = Date.now() + 120_000
 while (delivered.size < WAVE0 && Date.now() < deadline) {
-  for (const m of messages.splice(0)) {
-    if (m['type'] === 'dispatch' && m['rollout'] === rid2 && m['wave'] === 0) {
-      delivered.add(m['host'] as string)
-      last = Math.max(last, m['at'] as number)
+  for (const d of load.takeDispatches()) {
+    if (d.rollout === rid2 && d.wave === 0) {
+      delivered.add(d.host)
+      last = Math.max(last, d.at)
     }
   }
   await sleep(20)
@@ -385,22 +373,78 @@ log(
 log(`CP reducer work while publishing: ${reducerWork(scrape2, await scrape())}`)
 
 // --- stop
-send('stop')
-await load.exited
+await load.stop()
 const stopAt = performance.now()
-cp.kill('SIGTERM')
-const code = await cp.exited
+const code = await stopChild(cp)
 log(`control plane stopped with exit ${code} in ${Math.round(performance.now() - stopAt)} ms`)
+
+// --- the transport floor: the same fleet against a server with no state
+let floor: { hb: HbSummary; rss: number; cpuPct: number } | undefined
+if (values.floor) {
+  const floorPort = await freePort()
+  const floorCfg: FloorConfig = {
+    port: floorPort,
+    certPem: server.certPem,
+    keyPem: server.keyPem,
+    caPem: ca.certPem,
+    maxSeconds: 300 + H + S + 120,
+  }
+  writeFileSync(files.floor, JSON.stringify(floorCfg))
+  const floorLog = Bun.file(files.floorLog)
+  const floorProc = track(
+    Bun.spawn([process.execPath, join(import.meta.dir, 'cp-floor.ts'), files.floor], {
+      stdin: 'pipe',
+      stdout: floorLog,
+      stderr: floorLog,
+      env: { PATH: process.env['PATH'] ?? '' },
+    })
+  )
+  await waitReady(floorPort, floorProc, 'floor server', files.floorLog)
+  log('floor server ready')
+  const floorLoad = LoadClients.start(
+    { ...fleet, port: floorPort, maxSeconds: 300 + H + S + 60 },
+    K,
+    dir,
+    'floor-load'
+  )
+  log(
+    `agents connected to the floor server in ${await floorLoad.connected(300_000)}; warming up ${H} s`
+  )
+  await sleep(H * 1000)
+  const f = await steadyState(floorProc, floorLoad)
+  log(`floor over ${f.elapsed.toFixed(1)} s: ${summary(f.hb)}`)
+  log(
+    `floor RSS ${f.rss.toFixed(0)} MB, floor CPU ${f.cpuPct.toFixed(0)} % (load process${K > 1 ? 'es' : ''} ${f.loadPct.toFixed(0)} %)`
+  )
+  await floorLoad.stop()
+  await stopChild(floorProc)
+  floor = f
+}
+
 if (!values.keep) rmSync(dir, { recursive: true, force: true })
 else log(`kept ${dir}`)
+const ms2 = (x: number): number => Number(x.toFixed(2))
 process.stdout.write(
   `${JSON.stringify({
     agents: N,
-    hb_p50_ms: Number(Number(hb['p50']).toFixed(2)),
-    hb_p99_ms: Number(Number(hb['p99']).toFixed(2)),
+    ...(K > 1 ? { client_processes: K } : {}),
+    hb_p50_ms: ms2(hb.p50),
+    hb_p99_ms: ms2(hb.p99),
     cp_rss_mb: Math.round(rss),
-    cp_cpu_pct: Math.round(cpPct),
+    cp_cpu_pct: Math.round(cpuPct),
     publish_to_delivery_ms: publishToDelivery,
+    ...(floor !== undefined
+      ? {
+          floor: {
+            hb_p50_ms: ms2(floor.hb.p50),
+            hb_p99_ms: ms2(floor.hb.p99),
+            rss_mb: Math.round(floor.rss),
+            cpu_pct: Math.round(floor.cpuPct),
+          },
+          hb_p99_ratio_to_floor: ms2(hb.p99 / floor.hb.p99),
+          rss_ratio_to_floor: ms2(rss / floor.rss),
+        }
+      : {}),
   })}\n`
 )
 process.exit(0)
