@@ -10,20 +10,32 @@ import { COMMIT_CHANNEL, CommitFeed, CommitNotifier } from './commit-feed.ts'
 const pg = usePostgres()
 const log = createLogger({ component: 'test', level: 'error' })
 
-/** A leader's notifier and a follower's feed on a fresh database, each with its own pool. */
+/**
+ * A leader's notifier and a follower's feed on a fresh database, each with its own pool, and
+ * the notifications as a bystander hears them.
+ */
 async function withFeed(
-  fn: (ctx: { admin: SQL; notifier: CommitNotifier; feed: CommitFeed }) => Promise<void>
+  fn: (ctx: {
+    admin: SQL
+    notifier: CommitNotifier
+    feed: CommitFeed
+    heard: readonly string[]
+  }) => Promise<void>
 ): Promise<void> {
   const { url, sql: admin } = await replicaDatabase(pg())
   const leader = new Bun.SQL(url, { max: 2 })
   const follower = new Bun.SQL(url, { max: 2 })
+  const heard: string[] = []
+  const sub = await admin.listen(COMMIT_CHANNEL, (p) => heard.push(p))
   try {
     await fn({
       admin,
       notifier: new CommitNotifier(leader, log),
       feed: new CommitFeed({ sql: follower, log }),
+      heard,
     })
   } finally {
+    await sub.unlisten()
     await leader.close()
     await follower.close()
     await admin.close()
@@ -45,9 +57,7 @@ test('a commit runs the listener once, after the debounce', async () => {
 })
 
 test('a burst of commits is one NOTIFY in flight plus one, and one refresh', async () => {
-  await withFeed(async ({ admin, notifier, feed }) => {
-    const heard: string[] = []
-    const sub = await admin.listen(COMMIT_CHANNEL, (p) => heard.push(p))
+  await withFeed(async ({ notifier, feed, heard }) => {
     let runs = 0
     const stop = await feed.onCommit(() => {
       runs++
@@ -60,15 +70,12 @@ test('a burst of commits is one NOTIFY in flight plus one, and one refresh', asy
     await waitFor('the next refresh', () => (runs > 1 ? true : undefined))
     expect(runs).toBe(2)
     expect(heard).toHaveLength(3)
-    await sub.unlisten()
     await stop()
   })
 })
 
 test('commits during a refresh make one more refresh after it, never two at once', async () => {
-  await withFeed(async ({ admin, notifier, feed }) => {
-    const heard: string[] = []
-    const sub = await admin.listen(COMMIT_CHANNEL, (p) => heard.push(p))
+  await withFeed(async ({ notifier, feed, heard }) => {
     let runs = 0
     let active = 0
     let most = 0
@@ -93,7 +100,6 @@ test('commits during a refresh make one more refresh after it, never two at once
     expect(most).toBe(1)
     await stop()
     expect(runs).toBe(2)
-    await sub.unlisten()
   })
 })
 
