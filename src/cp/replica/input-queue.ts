@@ -109,7 +109,9 @@ export class InputQueue {
              SELECT id, pg_notify('${INPUT_CHANNEL}', id::text) FROM queued`,
       params: [this.opts.origin, kind, payload, toRfc3339(this.clock.now())],
     })
-    return Number(rows[0]?.id)
+    const id = Number(rows[0]?.id)
+    if (!Number.isSafeInteger(id)) throw new Error('queueing an input returned no id')
+    return id
   }
 
   /** The reply to input `id` once the leader committed it; rejects with `ReplyTimeout` after `timeoutMs`. */
