@@ -194,7 +194,7 @@ export async function createControlPlane(
     // Before the marks are mirrored: their file beside a new database is the trace of a lost one.
     dbLostAt = noteDatabaseLoss(config.dbPath, store.wasEmpty, clock.now())
     // The anti-rollback marks are kept beside the database as well: they survive its loss.
-    store.release = mirrorMarks(store.release, marksFilePath(config.dbPath))
+    store.release = await mirrorMarks(store.release, marksFilePath(config.dbPath))
   } catch (e) {
     store.close()
     await server.close()
@@ -270,7 +270,7 @@ export async function createControlPlane(
   const needs = { revocations: source.hasRevocations(), nonces: source.hasBootstrapNonces() }
   const isReady = (): boolean => state.isReady(needs)
   try {
-    state.load(store)
+    await state.load(store)
     mutator.start()
     await restoreAdopted(store, mutator, {
       trustFile: config.trustFile,

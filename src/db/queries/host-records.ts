@@ -82,6 +82,9 @@ function toRow(s: HostRolloutState, waveIndex: number): Row {
 
 const COLUMNS = getTableColumns(hostRolloutRecords)
 
+/** The phases of a closed rollout (core's `isClosed`). */
+const CLOSED = ['Terminal', 'Superseded', 'Pruned', 'Cancelled'] as const
+
 /** The host-record queries. */
 export function hostRecordQueries(db: Db) {
   // One prepared full-row upsert: every column a placeholder, every non-key column replaced.
@@ -114,7 +117,7 @@ export function hostRecordQueries(db: Db) {
       upsert.run(toRow(state, waveIndex) as never)
     },
     /** One record, or `undefined`. */
-    get(rolloutId: string, hostname: string): StoredHost | undefined {
+    async get(rolloutId: string, hostname: string): Promise<StoredHost | undefined> {
       const r = getOne.get({ rolloutId, hostname })
       return r === undefined ? undefined : toStored(r)
     },
@@ -122,11 +125,11 @@ export function hostRecordQueries(db: Db) {
      * The records the reducer keeps in memory: every record of a rollout that is not closed,
      * plus records still in flight (Pending excluded) in closed rollouts.
      */
-    loadLive(): StoredHost[] {
+    async loadLive(): Promise<StoredHost[]> {
       const open = db
         .select({ id: rollouts.rolloutId })
         .from(rollouts)
-        .where(notInArray(rollouts.state, ['Terminal', 'Superseded', 'Pruned', 'Cancelled']))
+        .where(notInArray(rollouts.state, [...CLOSED]))
       return db
         .select()
         .from(hostRolloutRecords)
@@ -139,8 +142,26 @@ export function hostRecordQueries(db: Db) {
         .all()
         .map(toStored)
     },
+    /** The records `loadLive` leaves out: those of closed rollouts that are not in flight. */
+    async loadRetired(): Promise<StoredHost[]> {
+      const closed = db
+        .select({ id: rollouts.rolloutId })
+        .from(rollouts)
+        .where(inArray(rollouts.state, [...CLOSED]))
+      return db
+        .select()
+        .from(hostRolloutRecords)
+        .where(
+          and(
+            inArray(hostRolloutRecords.rolloutId, closed),
+            notInArray(hostRolloutRecords.state, [...UNDERWAY_PHASES])
+          )
+        )
+        .all()
+        .map(toStored)
+    },
     /** Every record of a rollout. */
-    ofRollout(rolloutId: string): StoredHost[] {
+    async ofRollout(rolloutId: string): Promise<StoredHost[]> {
       return db
         .select()
         .from(hostRolloutRecords)
