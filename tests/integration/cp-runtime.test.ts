@@ -124,6 +124,27 @@ describe('the mutator loop', () => {
     await t.stop()
     t = undefined
   })
+
+  test('a commit that does not become durable is fatal too, and nothing of it is answered', async () => {
+    lab.publish(twoWaves)
+    t = await startCp(lab)
+    // A backend that buffers writes reports a failed commit here, after the transaction ran.
+    t.cp.store.durable = () => Promise.reject(new Error('connection lost during COMMIT'))
+    const woken: string[] = []
+    t.cp.mutator.onCommit(() => woken.push('commit'))
+    const waits = ['n1', 'n2'].map((nonce) =>
+      t!.cp.mutator.request({ type: 'UseNonce', nonce, hostname: 'h1', expiresAt: T0 })
+    )
+    const outcomes = await Promise.allSettled(waits)
+    expect(outcomes.map((o) => (o.status === 'rejected' ? String(o.reason) : o.status))).toEqual([
+      'MutatorStopped: the control plane is stopping',
+      'MutatorStopped: the control plane is stopping',
+    ])
+    expect(String(await t.cp.fatal)).toContain('connection lost during COMMIT')
+    expect(woken).toEqual([])
+    await t.stop()
+    t = undefined
+  })
 })
 
 describe('runtime scenarios (spec runtime.md §8.5)', () => {
