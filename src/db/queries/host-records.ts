@@ -2,7 +2,7 @@
  * The CP mirror of per-host rollout records: rows ↔ core `HostRolloutState` (times as epoch ms,
  * probes and topology as JSON). Upserts write the full row, as the reference does.
  */
-import { and, eq, getTableColumns, inArray, notInArray, or, sql } from 'drizzle-orm'
+import { and, eq, getTableColumns, inArray, notInArray, or, sql, type SQL } from 'drizzle-orm'
 import {
   UNDERWAY_PHASES,
   type HostRolloutState,
@@ -111,6 +111,14 @@ export function hostRecordQueries(db: Db) {
       )
     )
     .prepare()
+  const recordsWhere = (where: SQL): StoredHost[] =>
+    db.select().from(hostRolloutRecords).where(where).all().map(toStored)
+  // The ids of the closed rollouts, or of the others.
+  const rolloutIds = (closed: boolean) =>
+    db
+      .select({ id: rollouts.rolloutId })
+      .from(rollouts)
+      .where((closed ? inArray : notInArray)(rollouts.state, [...CLOSED]))
   return {
     /** Inserts or replaces the whole record. */
     upsert(state: HostRolloutState, waveIndex: number): void {
@@ -126,48 +134,25 @@ export function hostRecordQueries(db: Db) {
      * plus records still in flight (Pending excluded) in closed rollouts.
      */
     async loadLive(): Promise<StoredHost[]> {
-      const open = db
-        .select({ id: rollouts.rolloutId })
-        .from(rollouts)
-        .where(notInArray(rollouts.state, [...CLOSED]))
-      return db
-        .select()
-        .from(hostRolloutRecords)
-        .where(
-          or(
-            inArray(hostRolloutRecords.rolloutId, open),
-            inArray(hostRolloutRecords.state, [...UNDERWAY_PHASES])
-          )
-        )
-        .all()
-        .map(toStored)
+      return recordsWhere(
+        or(
+          inArray(hostRolloutRecords.rolloutId, rolloutIds(false)),
+          inArray(hostRolloutRecords.state, [...UNDERWAY_PHASES])
+        )!
+      )
     },
     /** The records `loadLive` leaves out: those of closed rollouts that are not in flight. */
     async loadRetired(): Promise<StoredHost[]> {
-      const closed = db
-        .select({ id: rollouts.rolloutId })
-        .from(rollouts)
-        .where(inArray(rollouts.state, [...CLOSED]))
-      return db
-        .select()
-        .from(hostRolloutRecords)
-        .where(
-          and(
-            inArray(hostRolloutRecords.rolloutId, closed),
-            notInArray(hostRolloutRecords.state, [...UNDERWAY_PHASES])
-          )
-        )
-        .all()
-        .map(toStored)
+      return recordsWhere(
+        and(
+          inArray(hostRolloutRecords.rolloutId, rolloutIds(true)),
+          notInArray(hostRolloutRecords.state, [...UNDERWAY_PHASES])
+        )!
+      )
     },
     /** Every record of a rollout. */
     async ofRollout(rolloutId: string): Promise<StoredHost[]> {
-      return db
-        .select()
-        .from(hostRolloutRecords)
-        .where(eq(hostRolloutRecords.rolloutId, rolloutId))
-        .all()
-        .map(toStored)
+      return recordsWhere(eq(hostRolloutRecords.rolloutId, rolloutId))
     },
     /** Deletes every record of a rollout (retention). */
     deleteOfRollout(rolloutId: string): void {
