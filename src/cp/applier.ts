@@ -17,7 +17,7 @@
  *   per host: opening a 10k-host rollout whose later waves wait is one row, not 9,000.
  */
 import type { HostEffect, RolloutEffect } from '../core/index.ts'
-import { assertNever } from '../core/index.ts'
+import { assertNever, isUnderway } from '../core/index.ts'
 import type { EventKind, QueuedDispatch, Store } from '../db/store.ts'
 import type { Logger } from '../runtime/log.ts'
 import { toRfc3339 } from '../proto/common.ts'
@@ -35,14 +35,20 @@ const ROLLOUT_WIDE_GATES: ReadonlySet<string> = new Set([
   'channel-edges',
 ])
 
+/**
+ * The probe-result rows this process appended for one pair: since the last trim, and those the
+ * trim may delete (`kept`: every row but the first failure of a probe or control).
+ */
+type ProbeResultCount = { sinceTrim: number; kept: number }
+
 /** What the mutator tells the applier about the event being applied. */
 export type ApplyContext = { readonly now: number; readonly synthesized: boolean }
 
 /** The applier. */
 export class Applier {
   private readonly wakeups = new Set<string>()
-  /** Probe results appended per (rollout, host) since the pair's last retention trim. */
-  private readonly probeResultsSinceTrim = new Map<string, number>()
+  /** Probe-result rows of each underway (rollout, host) pair, as the retention counts them. */
+  private readonly probeResults = new Map<string, ProbeResultCount>()
   /** Hosts newly held by a rollout-wide gate in this transaction, by (rollout, gate, reason). */
   private readonly gateGroups = new Map<
     string,
@@ -58,7 +64,7 @@ export class Applier {
     private readonly probeResultsKept: number
   ) {}
 
-  /** Appends an event-log row; returns its seq. */
+  /** Appends an event-log row at the next seq (`CpState.nextSeq`); returns that seq. */
   append(
     kind: EventKind,
     now: number,
@@ -66,7 +72,10 @@ export class Applier {
     host: string | null = null,
     rolloutId: string | null = null
   ): number {
-    return this.store.events.append({ ts: now, kind, host, rolloutId, payload })
+    const seq = this.state.nextSeq
+    this.store.events.append({ seq, ts: now, kind, host, rolloutId, payload })
+    this.state.nextSeq = seq + 1
+    return seq
   }
 
   /** Applies the effects of one successful host step, in order. */
@@ -79,12 +88,14 @@ export class Applier {
           const payload = ctx.synthesized ? { ...wire, synthesized: true } : wire
           lastSeq = this.append('agent_event', ctx.now, payload, e.hostname, e.rolloutId)
           if (e.payload.kind === 'ProbeResult') {
-            this.recordProbeFailures(e, lastSeq)
-            this.retainProbeResults(e.hostname, e.rolloutId)
+            const firstFailure = this.recordProbeFailures(e, lastSeq)
+            this.retainProbeResults(e.hostname, e.rolloutId, firstFailure)
           }
           break
         }
         case 'RecordTransition':
+          // No probe result is stepped outside these phases: the pair's count is done.
+          if (!isUnderway(e.to)) this.probeResults.delete(pairKey(e.rolloutId, e.hostname))
           if (e.to === 'Failed' || e.to === 'Reverted')
             this.log.warn(e.to === 'Failed' ? 'host failed' : 'host rolled back', {
               rolloutId: e.rolloutId,
@@ -219,13 +230,12 @@ export class Applier {
     this.wakeups.add(d.hostname)
   }
 
-  /** Takes a host's oldest queued dispatch for delivery. */
+  /** Takes a host's oldest queued dispatch for delivery (memory mirrors the queue's rows). */
   takeDispatch(host: string, now: number): QueuedDispatch | undefined {
-    const next = this.state.nextDispatch(host)
-    if (next === undefined) return undefined
-    const taken = this.store.dispatch.take(host, next.rolloutId)
-    this.state.dropDispatch(host, next.rolloutId)
+    const taken = this.state.nextDispatch(host)
     if (taken === undefined) return undefined
+    this.store.dispatch.delete(host, taken.rolloutId)
+    this.state.dropDispatch(host, taken.rolloutId)
     this.state.delivered.set(pairKey(taken.rolloutId, host), now)
     this.append(
       'effect',
@@ -241,7 +251,7 @@ export class Applier {
   /** Withdraws the queued dispatch of one pair (the host left Pending without taking it). */
   withdrawDispatch(host: string, rolloutId: string): void {
     if (this.state.dispatch.get(host)?.has(rolloutId) !== true) return
-    this.store.dispatch.take(host, rolloutId)
+    this.store.dispatch.delete(host, rolloutId)
     this.state.dropDispatch(host, rolloutId)
   }
 
@@ -312,26 +322,31 @@ export class Applier {
   /**
    * Per-host retention of probe results: a soaking host reports every probe every interval, and
    * a hostile one as fast as its rate allows. Trimming every quarter of the retention keeps the
-   * cost of the delete amortized; the first trim after a start also covers older rows.
+   * cost of the delete amortized; the first trim after a start also covers older rows. The
+   * number deleted is counted from memory (writes return nothing): the rows this process
+   * appended beyond the retention, so rows left by an earlier process are deleted uncounted.
    */
-  private retainProbeResults(host: string, rolloutId: string): void {
+  private retainProbeResults(host: string, rolloutId: string, firstFailure: boolean): void {
     const key = pairKey(rolloutId, host)
-    const n = (this.probeResultsSinceTrim.get(key) ?? 0) + 1
-    if (n < Math.max(1, Math.ceil(this.probeResultsKept / 4))) {
-      this.probeResultsSinceTrim.set(key, n)
-      return
-    }
-    this.probeResultsSinceTrim.delete(key)
-    const pruned = this.store.events.trimProbeResults(host, rolloutId, this.probeResultsKept)
+    let n = this.probeResults.get(key)
+    if (n === undefined) this.probeResults.set(key, (n = { sinceTrim: 0, kept: 0 }))
+    n.sinceTrim++
+    if (!firstFailure) n.kept++
+    if (n.sinceTrim < Math.max(1, Math.ceil(this.probeResultsKept / 4))) return
+    n.sinceTrim = 0
+    this.store.events.trimProbeResults(host, rolloutId, this.probeResultsKept)
+    const pruned = Math.max(0, n.kept - this.probeResultsKept)
+    n.kept -= pruned
     if (pruned > 0) this.metrics.probeResultsPruned.inc({}, pruned)
   }
 
+  /** Records the failing enforce results of a probe result; whether one was a first failure. */
   private recordProbeFailures(
     e: Extract<HostEffect, { type: 'RemoteAppendEventLog' }>,
     seq: number
-  ): void {
+  ): boolean {
     const p = e.payload
-    if (p.kind !== 'ProbeResult') return
+    if (p.kind !== 'ProbeResult') return false
     const rows: { controlId: string | null; framework: string | null }[] = []
     if (p.subResults !== null && p.subResults.length > 0) {
       for (const s of p.subResults) {
@@ -342,6 +357,7 @@ export class Applier {
     } else if (p.mode === 'enforce' && p.status === 'fail') {
       rows.push({ controlId: null, framework: null })
     }
+    let first = false
     for (const r of rows) {
       this.store.safety.insertProbeFailure({
         eventLogSeq: seq,
@@ -352,7 +368,9 @@ export class Applier {
         framework: r.framework,
         observedAt: p.observedAt,
       })
-      this.state.addProbeFailure(e.rolloutId, e.hostname, r.controlId ?? p.probeName)
+      if (this.state.addProbeFailure(e.rolloutId, e.hostname, r.controlId ?? p.probeName))
+        first = true
     }
+    return first
   }
 }

@@ -153,7 +153,7 @@ export class EnrollService {
       return deny(400, `unsupported bootstrap token version ${token.version}`)
     const claims = token.claims
     const host = claims.hostname as string
-    if (this.deps.store.security.nonceUsed(claims.nonce))
+    if (await this.deps.store.security.nonceUsed(claims.nonce))
       return deny(409, 'bootstrap token already used')
 
     const now = clock.now()

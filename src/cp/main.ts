@@ -201,7 +201,7 @@ export async function createControlPlane(
     // Before the marks are mirrored: their file beside a new database is the trace of a lost one.
     dbLostAt = noteDatabaseLoss(dbPath, store.wasEmpty, clock.now())
     // The anti-rollback marks are kept beside the database as well: they survive its loss.
-    store.release = mirrorMarks(store.release, marksFilePath(dbPath))
+    store.release = await mirrorMarks(store.release, marksFilePath(dbPath))
   } catch (e) {
     store.close()
     await server.close()
@@ -277,7 +277,7 @@ export async function createControlPlane(
   const needs = { revocations: source.hasRevocations(), nonces: source.hasBootstrapNonces() }
   const isReady = (): boolean => state.isReady(needs)
   try {
-    state.load(store)
+    await state.load(store)
     mutator.start()
     await restoreAdopted(store, mutator, {
       trustFile: config.trustFile,

@@ -25,7 +25,7 @@ const mark = (key: string, signedAtMs: number, sha256 = 'x'): StoredMark => ({
 /** Release queries over an array standing in for the table. */
 function fakeQueries(rows: StoredMark[]) {
   return {
-    marks: () => [...rows],
+    marks: async () => [...rows],
     setMark(m: StoredMark, _at: number): void {
       const i = rows.findIndex((r) => r.key === m.key)
       if (i >= 0) rows[i] = m
@@ -43,43 +43,47 @@ describe('marksFilePath', () => {
 })
 
 describe('mirrorMarks', () => {
-  test('a database lost: the file keeps the marks', () => {
+  test('a database lost: the file keeps the marks', async () => {
     const path = join(dir, 'state.marks.json')
-    const first = mirrorMarks(fakeQueries([]), path)
+    const first = await mirrorMarks(fakeQueries([]), path)
     first.setMark(mark('fleet', 2000), 0)
     first.setMark(mark('revocations', 1000), 0)
     expect(readMarksFile(path)).toEqual([mark('fleet', 2000), mark('revocations', 1000)])
-    const again = mirrorMarks(fakeQueries([]), path)
-    expect(again.marks()).toEqual([mark('fleet', 2000), mark('revocations', 1000)])
+    const again = await mirrorMarks(fakeQueries([]), path)
+    expect(await again.marks()).toEqual([mark('fleet', 2000), mark('revocations', 1000)])
   })
 
-  test('a file behind the database (or absent) catches up at open', () => {
+  test('a file behind the database (or absent) catches up at open', async () => {
     const path = join(dir, 'state.marks.json')
-    const q = mirrorMarks(fakeQueries([mark('fleet', 3000, 'y')]), path)
+    const q = await mirrorMarks(fakeQueries([mark('fleet', 3000, 'y')]), path)
     expect(readMarksFile(path)).toEqual([mark('fleet', 3000, 'y')])
-    expect(q.marks()).toEqual([mark('fleet', 3000, 'y')])
+    expect(await q.marks()).toEqual([mark('fleet', 3000, 'y')])
   })
 
-  test('the higher mark wins key by key', () => {
+  test('the higher mark wins key by key', async () => {
     const path = join(dir, 'state.marks.json')
-    mirrorMarks(fakeQueries([]), path).setMark(mark('fleet', 5000, 'f'), 0)
-    const q = mirrorMarks(fakeQueries([mark('fleet', 4000), mark('bootstrap-nonces', 9)]), path)
-    expect(q.marks().sort((a, b) => a.key.localeCompare(b.key))).toEqual([
+    const first = await mirrorMarks(fakeQueries([]), path)
+    first.setMark(mark('fleet', 5000, 'f'), 0)
+    const q = await mirrorMarks(
+      fakeQueries([mark('fleet', 4000), mark('bootstrap-nonces', 9)]),
+      path
+    )
+    expect((await q.marks()).sort((a, b) => a.key.localeCompare(b.key))).toEqual([
       mark('bootstrap-nonces', 9),
       mark('fleet', 5000, 'f'),
     ])
   })
 
-  test('in memory: no file is written', () => {
-    const q = mirrorMarks(fakeQueries([]), undefined)
+  test('in memory: no file is written', async () => {
+    const q = await mirrorMarks(fakeQueries([]), undefined)
     q.setMark(mark('fleet', 1), 0)
     expect(existsSync(join(dir, 'state.marks.json'))).toBe(false)
   })
 
-  test('a corrupt file is refused, naming it', () => {
+  test('a corrupt file is refused, naming it', async () => {
     const path = join(dir, 'state.marks.json')
     writeFileSync(path, '{"schemaVersion":1,"marks":[{"key":"fleet"}]}')
-    expect(() => mirrorMarks(fakeQueries([]), path)).toThrow(
+    await expect(mirrorMarks(fakeQueries([]), path)).rejects.toThrow(
       `anti-rollback marks ${path}: not a marks file`
     )
   })

@@ -89,7 +89,7 @@ export function writeMarksFile(path: string, marks: readonly StoredMark[]): void
 }
 
 type ReleaseQueries = {
-  marks(): StoredMark[]
+  marks(): Promise<StoredMark[]>
   setMark(m: StoredMark, at: number): void
 }
 
@@ -97,15 +97,18 @@ type ReleaseQueries = {
  * `queries` with their marks mirrored to the file at `path`: reads merge both, writes go to
  * the file first. A file behind the database (first start with it, or deleted) catches up now.
  */
-export function mirrorMarks<Q extends ReleaseQueries>(queries: Q, path: string | undefined): Q {
+export async function mirrorMarks<Q extends ReleaseQueries>(
+  queries: Q,
+  path: string | undefined
+): Promise<Q> {
   if (path === undefined) return queries
-  const inDb = queries.marks()
+  const inDb = await queries.marks()
   const inFile = readMarksFile(path)
   let known = mergeHighWater(inFile, inDb)
   if (!sameMarks(known, inFile)) writeMarksFile(path, known)
   return {
     ...queries,
-    marks: () => mergeHighWater(queries.marks(), known),
+    marks: async () => mergeHighWater(await queries.marks(), known),
     setMark(m: StoredMark, at: number): void {
       const next = [...known.filter((k) => k.key !== m.key), m]
       writeMarksFile(path, next)

@@ -10,7 +10,9 @@
  *   inherently per-process: heartbeats since start, enrolment refusals, gate-decision debounce,
  *   delivery times and verification status (recomputed at the first poll).
  * - `hosts` holds every record of a rollout that is not closed, plus records still in flight
- *   (Activating, Deferred, Soaking) in closed rollouts; anything else lives only in the DB.
+ *   (Activating, Deferred, Soaking) in closed rollouts; every other record is in `retired`, so the
+ *   mutator's handlers never need the database to find a record.
+ * - `nextSeq` is the seq the next event-log row gets (rows are numbered here, not by the DB).
  */
 import type {
   DisruptionBudget,
@@ -21,7 +23,7 @@ import type {
   RolloutRecord,
   SignedStamp,
 } from '../core/index.ts'
-import { isClosed, isUnderway } from '../core/index.ts'
+import { isClosed, isSettled, isUnderway } from '../core/index.ts'
 import { channelFreshnessWindowSecs } from '../core/release/freshness.ts'
 import type {
   DenialKind,
@@ -29,8 +31,10 @@ import type {
   QueuedDispatch,
   Store,
   StoredDenial,
+  StoredHost,
   StoredRevocation,
   StoredSkip,
+  UsedNonce,
 } from '../db/store.ts'
 import type { BootstrapNonceEntry } from '../proto/bootstrap.ts'
 import type { RolloutManifest } from '../proto/manifest.ts'
@@ -73,6 +77,18 @@ export class CpState {
   /** The live host records by rollout, then host (the planner's `FleetState.hosts`). */
   readonly hosts: Record<string, Record<string, HostRolloutState>> = {}
   readonly waveIndex = new Map<string, number>()
+  /**
+   * The records not in `hosts` (settled or Pending or Failed, in a closed rollout), by rollout
+   * then host: a late event or a heartbeat may still name them. Pending and Failed ones are kept
+   * whole (a late dispatch ack, a completed rollback still steps them); settled ones (Converged,
+   * Reverted) refuse every event, so only their seq, phase and closures are read and their probes
+   * are not kept.
+   */
+  readonly retired: Record<string, Record<string, StoredHost>> = {}
+  /** The seq of the next event-log row. */
+  nextSeq = 1
+  /** The used bootstrap nonces (`token_replay`), by nonce. */
+  readonly usedNonces = new Map<string, UsedNonce>()
   /** The rollouts each host has a live record in. */
   readonly byHost = new Map<string, Set<string>>()
   readonly quarantines = new Map<string, Map<string, number>>()
@@ -119,27 +135,30 @@ export class CpState {
   lastPlanAt: number | null = null
 
   /** Rebuilds the durable parts from the database. */
-  load(store: Store): void {
-    for (const r of store.rollouts.loadAll()) {
+  async load(store: Store): Promise<void> {
+    for (const r of await store.rollouts.loadAll()) {
       this.rollouts.set(r.record.rolloutId, {
         record: r.record,
         policy: r.policy,
         budgets: r.budgets,
       })
     }
-    for (const h of store.hosts.loadLive()) this.putHost(h.state, h.waveIndex)
-    for (const q of store.safety.quarantines())
+    for (const h of await store.hosts.loadLive()) this.putHost(h.state, h.waveIndex)
+    for (const h of await store.hosts.loadRetired()) this.retire(h.state, h.waveIndex)
+    for (const q of await store.safety.quarantines())
       this.addQuarantine(q.channel, q.closure, q.quarantinedAt)
-    for (const r of store.security.revocations()) this.revocations.set(r.hostname, r)
-    for (const h of store.knownHosts.all()) this.knownHosts.set(h.hostname, h)
-    for (const d of store.dispatch.all()) this.putDispatch(d)
-    for (const f of store.safety.probeFailureKeys())
+    for (const r of await store.security.revocations()) this.revocations.set(r.hostname, r)
+    for (const n of await store.security.usedNonces()) this.usedNonces.set(n.nonce, n)
+    for (const h of await store.knownHosts.all()) this.knownHosts.set(h.hostname, h)
+    for (const d of await store.dispatch.all()) this.putDispatch(d)
+    for (const f of await store.safety.probeFailureKeys())
       this.addProbeFailure(f.rolloutId, f.host, f.item)
-    for (const s of store.operator.skips()) this.putSkip(s)
-    for (const d of store.operator.denials()) this.denials.set(denialKey(d.kind, d.name), d)
-    for (const m of store.release.marks()) {
+    for (const s of await store.operator.skips()) this.putSkip(s)
+    for (const d of await store.operator.denials()) this.denials.set(denialKey(d.kind, d.name), d)
+    for (const m of await store.release.marks()) {
       this.marks.set(m.key, { signedAtMs: m.signedAtMs, ciCommit: m.ciCommit, sha256: m.sha256 })
     }
+    this.nextSeq = await store.events.nextSeq()
   }
 
   /**
@@ -159,8 +178,16 @@ export class CpState {
     return this.hosts[rolloutId]?.[host]
   }
 
+  /** A record in memory, live or retired, with its wave index. */
+  record(rolloutId: string, host: string): StoredHost | undefined {
+    const live = this.host(rolloutId, host)
+    if (live === undefined) return this.retired[rolloutId]?.[host]
+    return { state: live, waveIndex: this.waveIndex.get(pairKey(rolloutId, host)) ?? 0 }
+  }
+
   /** Stores a record in memory (and in the host index). */
   putHost(state: HostRolloutState, waveIndex: number): void {
+    this.unretire(state.rolloutId, state.hostname)
     ;(this.hosts[state.rolloutId] ??= {})[state.hostname] = state
     this.waveIndex.set(pairKey(state.rolloutId, state.hostname), waveIndex)
     let set = this.byHost.get(state.hostname)
@@ -168,8 +195,32 @@ export class CpState {
     set.add(state.rolloutId)
   }
 
-  /** Drops a record from memory (it stays in the database). */
-  dropHost(rolloutId: string, host: string): void {
+  /** Moves a record out of `hosts` into `retired` (it stays in the database). */
+  retireHost(state: HostRolloutState, waveIndex: number): void {
+    this.dropHost(state.rolloutId, state.hostname)
+    this.retire(state, waveIndex)
+  }
+
+  /** Forgets every record of a rollout (its rows were deleted). */
+  forgetRollout(rolloutId: string): void {
+    for (const host of Object.keys(this.hosts[rolloutId] ?? {})) this.dropHost(rolloutId, host)
+    delete this.retired[rolloutId]
+  }
+
+  private retire(state: HostRolloutState, waveIndex: number): void {
+    const kept = isSettled(state.phase) ? { ...state, probes: {}, probeTopology: null } : state
+    ;(this.retired[state.rolloutId] ??= {})[state.hostname] = { state: kept, waveIndex }
+  }
+
+  private unretire(rolloutId: string, host: string): void {
+    const m = this.retired[rolloutId]
+    if (m === undefined || !(host in m)) return
+    delete m[host]
+    if (isEmpty(m)) delete this.retired[rolloutId]
+  }
+
+  /** Drops a live record from memory (it stays in the database). */
+  private dropHost(rolloutId: string, host: string): void {
     const records = this.hosts[rolloutId]
     if (records !== undefined) {
       delete records[host]
@@ -194,12 +245,13 @@ export class CpState {
     ends[host] ??= endsAt
   }
 
-  /** Drops the records of a closed rollout that are no longer in flight. */
+  /** Retires the records of a closed rollout that are no longer in flight. */
   evictSettled(rolloutId: string): void {
     const rollout = this.rollouts.get(rolloutId)
     if (rollout === undefined || !isClosed(rollout.record.phase)) return
     for (const [host, state] of Object.entries(this.hosts[rolloutId] ?? {})) {
-      if (!isUnderway(state.phase)) this.dropHost(rolloutId, host)
+      if (!isUnderway(state.phase))
+        this.retireHost(state, this.waveIndex.get(pairKey(rolloutId, host)) ?? 0)
     }
   }
 
@@ -226,13 +278,14 @@ export class CpState {
     return this.denials.get(denialKey(kind, name))
   }
 
-  /** Counts a distinct failing control (or probe) of a host in a rollout, once. */
-  addProbeFailure(rolloutId: string, host: string, item: string): void {
+  /** Counts a distinct failing control (or probe) of a host in a rollout, once; whether new. */
+  addProbeFailure(rolloutId: string, host: string, item: string): boolean {
     const key = `${rolloutId}\u0000${host}\u0000${item}`
-    if (this.probeFailureKeys.has(key)) return
+    if (this.probeFailureKeys.has(key)) return false
     this.probeFailureKeys.add(key)
     const byHost = (this.probeFailures[rolloutId] ??= {})
     byHost[host] = (byHost[host] ?? 0) + 1
+    return true
   }
 
   /** Forgets a host's failing controls in a rollout (the host is retried from scratch). */

@@ -17,7 +17,7 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
 })
 
-test('a database from before 0003 keeps its rollouts and gains the history columns', () => {
+test('a database from before 0003 keeps its rollouts and gains the history columns', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'nixfleet-mig-'))
   dirs.push(dir)
   // The migrations as they were before 0003.
@@ -43,17 +43,17 @@ test('a database from before 0003 keeps its rollouts and gains the history colum
 
   const store = openStore(path)
   try {
-    const r = store.rollouts.get('stable@abc')!.record
+    const r = (await store.rollouts.get('stable@abc'))!.record
     expect(r).toMatchObject({ phase: 'Reverted', halt, lastHalt: halt, cancelled: null })
     const cancelled = { at: 2, operator: 'operator-alice', reason: 'bad' }
     store.rollouts.update({ ...r, phase: 'Cancelled', halt: null, cancelled }, null)
-    expect(store.rollouts.get('stable@abc')!.record).toMatchObject({
+    expect((await store.rollouts.get('stable@abc'))!.record).toMatchObject({
       phase: 'Cancelled',
       cancelled,
       lastHalt: halt,
     })
     store.operator.upsertDenial({ kind: 'host', name: 'h1', reason: 'r', by: 'op', at: 3 })
-    expect(store.operator.denials()).toEqual([
+    expect(await store.operator.denials()).toEqual([
       { kind: 'host', name: 'h1', reason: 'r', by: 'op', at: 3 },
     ])
   } finally {

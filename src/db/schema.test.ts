@@ -58,12 +58,27 @@ describe('embedded migrations', () => {
     }
   })
 
-  test('applying twice is a no-op and the event-log kinds are enforced', () => {
+  test('applying twice is a no-op and the event-log kinds are enforced', async () => {
     const store = openStore(':memory:')
     expect(store.wasEmpty).toBe(true)
-    store.events.append({ ts: 0, kind: 'operator_action', payload: { a: 1 } })
-    expect(() => store.events.append({ ts: 0, kind: 'nonsense' as never, payload: {} })).toThrow()
-    expect(store.events.count()).toBe(1)
+    expect(await store.events.nextSeq()).toBe(1)
+    store.events.append({ seq: 1, ts: 0, kind: 'operator_action', payload: { a: 1 } })
+    expect(() =>
+      store.events.append({ seq: 2, ts: 0, kind: 'nonsense' as never, payload: {} })
+    ).toThrow()
+    expect(await store.events.count()).toBe(1)
+    expect(await store.events.nextSeq()).toBe(2)
+    store.close()
+  })
+
+  test('the next seq is above every seq ever used, a deleted newest row included', async () => {
+    const store = openStore(':memory:')
+    const payload = { kind: 'ProbeResult' }
+    store.events.append({ seq: 7, ts: 0, kind: 'agent_event', host: 'h', rolloutId: 'r', payload })
+    expect(await store.events.nextSeq()).toBe(8)
+    store.events.trimProbeResults('h', 'r', 0)
+    expect(await store.events.count()).toBe(0)
+    expect(await store.events.nextSeq()).toBe(8)
     store.close()
   })
 })

@@ -2,6 +2,14 @@
  * The CP's persistence API: every query module bound to one database, plus the transaction
  * wrapper the reducer runs each input in. Nothing outside `src/db` sees drizzle; rows leave this
  * folder as core/proto values or the small plain types declared beside their queries.
+ *
+ * Invariants (shared by every backend):
+ * - Writes are synchronous, return nothing, and are valid only inside `transaction`; a backend
+ *   may apply them at once (SQLite) or buffer them until the commit.
+ * - Reads return promises and are never made by the mutator's handlers (they read `CpState`):
+ *   they serve start-up, HTTP views and tests.
+ * - `durable()` resolves once every transaction run so far is committed; nothing that reveals a
+ *   transaction's effects (a reply, a wake-up) goes out before it resolves.
  */
 import type { Db, OpenDatabase } from './client.ts'
 import { openDatabase } from './client.ts'
@@ -24,7 +32,8 @@ export type { ClosureSeen, KnownHost, RolloutOutcome } from './queries/known-hos
 export type { DenialKind, StoredAction, StoredDenial, StoredSkip } from './queries/operator.ts'
 export type { StoredArtifact, StoredMark } from './queries/release.ts'
 export type { FrozenPolicy, RolloutCursor, RolloutPage, StoredRollout } from './queries/rollouts.ts'
-export type { StoredRevocation } from './queries/security.ts'
+export type { StoredRevocation, UsedNonce } from './queries/security.ts'
+export { nonceExpired } from './queries/security.ts'
 
 function bind(db: Db) {
   return {
@@ -44,6 +53,8 @@ function bind(db: Db) {
 export type Store = ReturnType<typeof bind> & {
   /** Runs `fn` in one `BEGIN IMMEDIATE` transaction (synchronous: no await inside). */
   transaction<T>(fn: () => T): T
+  /** Resolves once everything written by transactions so far is committed. */
+  durable(): Promise<void>
   /** Whether the database had no NixFleet tables before this start. */
   readonly wasEmpty: boolean
   close(): void
@@ -66,6 +77,8 @@ export function openStore(path: string): Store {
     transaction<T>(fn: () => T): T {
       return native.transaction(fn).immediate()
     },
+    // SQLite commits inside `transaction`: what it wrote is already durable.
+    durable: () => Promise.resolve(),
     close: () => open.close(),
   }
 }

@@ -56,10 +56,10 @@ async function soakingHost(limits: Record<string, number>) {
       observedAt: iso(T0 + 63_000),
       ...over,
     })
-  const stored = () =>
-    t.cp.store.events
-      .ofKind('agent_event')
-      .filter((e) => e.host === 'h1' && e.payload['kind'] === 'ProbeResult')
+  const stored = async () =>
+    (await t.cp.store.events.ofKind('agent_event')).filter(
+      (e) => e.host === 'h1' && e.payload['kind'] === 'ProbeResult'
+    )
   return { t, rid, post, probe, stored }
 }
 
@@ -74,7 +74,7 @@ describe('disk fill by events', () => {
     expect(limited.json()).toEqual({ error: 'too many events from this host; retry later' })
     // A bounded loop: nothing more gets through until time passes.
     for (let i = 0; i < 20; i++) expect((await probe(6)).status).toBe(429)
-    expect(stored()).toHaveLength(3)
+    expect(await stored()).toHaveLength(3)
     t.clock.advance(1000)
     expect((await probe(6)).status).toBe(204)
     expect((await probe(7)).status).toBe(429)
@@ -87,7 +87,7 @@ describe('disk fill by events', () => {
     const { t, probe, stored } = await soakingHost({ eventFieldBytes: 4096, eventBytes: 65_536 })
     const reason = 'E'.repeat(900_000)
     expect((await probe(3, { status: 'fail', failureReason: reason })).status).toBe(204)
-    const kept = stored()[0]!.payload['failureReason'] as string
+    const kept = (await stored())[0]!.payload['failureReason'] as string
     expect(kept.startsWith('EEEE')).toBe(true)
     expect(Buffer.byteLength(kept)).toBeLessThanOrEqual(4096)
     const cut = /…\[truncated (\d+) bytes\]$/.exec(kept)
@@ -102,7 +102,7 @@ describe('disk fill by events', () => {
     const huge = await probe(4, { subResults })
     expect(huge.status).toBe(413)
     expect(huge.json()).toEqual({ error: 'event too large to store (limit 65536 bytes)' })
-    expect(stored()).toHaveLength(1)
+    expect(await stored()).toHaveLength(1)
     const metrics = (await t.operator.send('GET', '/metrics')).text
     expect(metrics).toContain('nixfleet_cp_events_truncated_total{kind="probe-result"} 1')
     expect(metrics).toContain('nixfleet_cp_events_too_large_total{kind="probe-result"} 1')
@@ -112,13 +112,13 @@ describe('disk fill by events', () => {
     const { t, rid, probe, stored } = await soakingHost({ probeResultsKept: 8, eventBurst: 1000 })
     expect((await probe(3, { mode: 'enforce', status: 'fail' })).status).toBe(204)
     for (let seq = 4; seq < 64; seq++) expect((await probe(seq)).status).toBe(204)
-    const rows = stored()
+    const rows = await stored()
     // The newest results, at most a quarter above the retention between trims, and the failure.
     expect(rows.length).toBeGreaterThanOrEqual(8)
     expect(rows.length).toBeLessThanOrEqual(8 + 2 + 1)
     expect(rows[0]!.payload).toMatchObject({ seq: 3, status: 'fail' })
     expect(rows.at(-1)!.payload['seq']).toBe(63)
-    expect(t.cp.store.safety.probeFailureKeys()).toEqual([
+    expect(await t.cp.store.safety.probeFailureKeys()).toEqual([
       { rolloutId: rid, host: 'h1', item: 'http' },
     ])
     const metrics = (await t.operator.send('GET', '/metrics')).text
@@ -497,7 +497,7 @@ describe("the host's clock and claims", () => {
         error: 'event time is outside the window the control plane accepts',
       })
     }
-    expect(t.cp.store.events.ofKind('agent_event')).toHaveLength(0)
+    expect(await t.cp.store.events.ofKind('agent_event')).toHaveLength(0)
     // A clock a few minutes off is accepted.
     expect((await ack(1, now + 5 * 60_000)).status).toBe(204)
   })

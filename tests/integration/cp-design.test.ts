@@ -128,25 +128,25 @@ test('heartbeat-driven convergence is idempotent, and refused while a halt holds
   // Plans run only when the test says: the halt must hold h3 before the planner has seen it.
   env.t = await startCp(env.lab, { cadence: { planDebounceMs: 3600_000 } })
   const t = env.t
-  const rowsOf = (host: string) =>
-    t.cp.store.events.ofKind('agent_event').filter((e) => e.host === host)
-  const phase = (host: string) => t.cp.store.hosts.get(rid, host)?.state.phase
+  const rowsOf = async (host: string) =>
+    (await t.cp.store.events.ofKind('agent_event')).filter((e) => e.host === host)
+  const phase = async (host: string) => (await t.cp.store.hosts.get(rid, host))?.state.phase
 
   // h1 already runs its target: its heartbeats converge it once, and only once.
   const a1 = await t.agent('h1')
   await heartbeat(a1, 'h1')
   await settle(t)
-  expect(phase('h1')).toBe('Converged')
-  const converged = t.cp.store.hosts.get(rid, 'h1')!.state
-  expect(rowsOf('h1').map((e) => e.payload['kind'])).toEqual([
+  expect(await phase('h1')).toBe('Converged')
+  const converged = (await t.cp.store.hosts.get(rid, 'h1'))!.state
+  expect((await rowsOf('h1')).map((e) => e.payload['kind'])).toEqual([
     'DispatchAck',
     'ActivationCompleted',
     'Converged',
   ])
   for (let i = 0; i < 3; i++) await heartbeat(a1, 'h1')
   await settle(t)
-  expect(rowsOf('h1')).toHaveLength(3)
-  expect(t.cp.store.hosts.get(rid, 'h1')!.state).toEqual(converged)
+  expect(await rowsOf('h1')).toHaveLength(3)
+  expect((await t.cp.store.hosts.get(rid, 'h1'))!.state).toEqual(converged)
 
   // Wave 1 is queued; h2 fails its activation and the rollout halts.
   t.cp.mutator.submit({ type: 'PlanTick' })
@@ -178,11 +178,11 @@ test('heartbeat-driven convergence is idempotent, and refused while a halt holds
   const a3 = await t.agent('h3')
   await heartbeat(a3, 'h3')
   await settle(t)
-  expect(phase('h3')).toBe('Pending')
+  expect(await phase('h3')).toBe('Pending')
   t.cp.mutator.submit({ type: 'PlanTick' })
   await settle(t)
   await heartbeat(a3, 'h3')
   await settle(t)
-  expect(phase('h3')).toBe('Pending')
-  expect(rowsOf('h3')).toEqual([])
+  expect(await phase('h3')).toBe('Pending')
+  expect(await rowsOf('h3')).toEqual([])
 })

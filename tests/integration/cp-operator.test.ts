@@ -352,7 +352,7 @@ describe('denials and the signed revocation list', () => {
     await post(t, '/v1/operator/refresh', undefined)
     const denials = (await t.operator.send('GET', '/v1/operator/denials')).json().denials
     expect(denials.map((d: { name: string }) => d.name)).toEqual(['h3'])
-    const rows = t.cp.store.events.ofKind('effect').map((e) => e.payload)
+    const rows = (await t.cp.store.events.ofKind('effect')).map((e) => e.payload)
     expect(rows).toContainEqual({ effect: 'DenialSuperseded', host: 'h2' })
   })
 })

@@ -48,8 +48,8 @@ function queued(cp: TestCp, host: string): string[] {
   return [...(cp.cp.state.dispatch.get(host)?.keys() ?? [])]
 }
 
-function phase(cp: TestCp, rid: string, host: string): string | undefined {
-  return cp.cp.store.hosts.get(rid, host)?.state.phase
+async function phase(cp: TestCp, rid: string, host: string): Promise<string | undefined> {
+  return (await cp.cp.store.hosts.get(rid, host))?.state.phase
 }
 
 async function event(agent: Client, host: string, rolloutId: string, ev: Record<string, unknown>) {
@@ -124,6 +124,27 @@ describe('the mutator loop', () => {
     await t.stop()
     t = undefined
   })
+
+  test('a commit that does not become durable is fatal too, and nothing of it is answered', async () => {
+    lab.publish(twoWaves)
+    t = await startCp(lab)
+    // A backend that buffers writes reports a failed commit here, after the transaction ran.
+    t.cp.store.durable = () => Promise.reject(new Error('connection lost during COMMIT'))
+    const woken: string[] = []
+    t.cp.mutator.onCommit(() => woken.push('commit'))
+    const waits = ['n1', 'n2'].map((nonce) =>
+      t!.cp.mutator.request({ type: 'UseNonce', nonce, hostname: 'h1', expiresAt: T0 })
+    )
+    const outcomes = await Promise.allSettled(waits)
+    expect(outcomes.map((o) => (o.status === 'rejected' ? String(o.reason) : o.status))).toEqual([
+      'MutatorStopped: the control plane is stopping',
+      'MutatorStopped: the control plane is stopping',
+    ])
+    expect(String(await t.cp.fatal)).toContain('connection lost during COMMIT')
+    expect(woken).toEqual([])
+    await t.stop()
+    t = undefined
+  })
 })
 
 describe('runtime scenarios (spec runtime.md §8.5)', () => {
@@ -132,13 +153,13 @@ describe('runtime scenarios (spec runtime.md §8.5)', () => {
     t = await startCp(lab)
     const rid = rolloutIds[0]!
     expect(t.cp.state.rollouts.get(rid)?.record.phase).toBe('Active')
-    expect(phase(t, rid, 'h1')).toBe('Pending')
-    expect(phase(t, rid, 'h2')).toBe('Pending')
-    const kinds = t.cp.store.events.ofKind('rollout_event').map((e) => e.payload['kind'])
+    expect(await phase(t, rid, 'h1')).toBe('Pending')
+    expect(await phase(t, rid, 'h2')).toBe('Pending')
+    const kinds = (await t.cp.store.events.ofKind('rollout_event')).map((e) => e.payload['kind'])
     expect(kinds).toEqual(['RolloutOpened', 'HostJoined'])
-    expect(t.cp.store.events.ofKind('plan_action').map((e) => e.payload['action'])).toContain(
-      'OpenRollout'
-    )
+    expect(
+      (await t.cp.store.events.ofKind('plan_action')).map((e) => e.payload['action'])
+    ).toContain('OpenRollout')
   })
 
   test('a host event drives the transition and writes agent_event and effect rows', async () => {
@@ -153,14 +174,14 @@ describe('runtime scenarios (spec runtime.md §8.5)', () => {
       receivedAt: iso(T0 + 61_000),
     })
     expect(r.status).toBe(204)
-    expect(phase(t, rid, 'h1')).toBe('Activating')
-    const agentRows = t.cp.store.events.ofKind('agent_event')
+    expect(await phase(t, rid, 'h1')).toBe('Activating')
+    const agentRows = await t.cp.store.events.ofKind('agent_event')
     expect(agentRows.map((e) => [e.host, e.payload['kind'], e.payload['seq']])).toEqual([
       ['h1', 'DispatchAck', 1],
     ])
-    const effects = t.cp.store.events
-      .ofKind('effect')
-      .filter((e) => e.payload['effect'] === 'RecordTransition')
+    const effects = (await t.cp.store.events.ofKind('effect')).filter(
+      (e) => e.payload['effect'] === 'RecordTransition'
+    )
     expect(effects.map((e) => [e.payload['from'], e.payload['to']])).toEqual([
       ['Pending', 'Activating'],
     ])
@@ -175,7 +196,7 @@ describe('runtime scenarios (spec runtime.md §8.5)', () => {
         })
       ).status
     ).toBe(204)
-    expect(t.cp.store.events.ofKind('agent_event')).toHaveLength(1)
+    expect(await t.cp.store.events.ofKind('agent_event')).toHaveLength(1)
   })
 
   test('an illegal event is refused with 409 and the reason', async () => {
@@ -200,6 +221,61 @@ describe('runtime scenarios (spec runtime.md §8.5)', () => {
     })
     expect(unknown.status).toBe(409)
     expect(unknown.json().error).toContain('no record of h1')
+  })
+
+  test('records of a closed rollout answer late events and heartbeats from memory, after a restart too', async () => {
+    const { rolloutIds } = lab.publish(twoWaves)
+    t = await startCp(lab)
+    const rid = rolloutIds[0]!
+    const cancel = { reason: 'bad release' }
+    expect(
+      (await t.operator.send('POST', `/v1/operator/rollouts/${rid}/cancel`, cancel)).status
+    ).toBe(200)
+    // Both Pending records left the live set; the mutator keeps them retired, not only in the DB.
+    expect(t.cp.state.host(rid, 'h1')).toBeUndefined()
+    expect(t.cp.state.retired[rid]?.['h2']?.state.phase).toBe('Pending')
+    const lateAnswers = async (cp: TestCp) => {
+      const a2 = await cp.agent('h2')
+      const refused = await event(a2, 'h2', rid, {
+        kind: 'Converged',
+        seq: 1,
+        convergedAt: iso(T0 + 61_000),
+        currentClosure: closureOf('h2'),
+      })
+      const hb = await heartbeat(a2, 'h2', {
+        rollout_id: rid,
+        current_closure: closureOf('h2'),
+        last_event_seq_by_rollout: { [rid]: 3 },
+      })
+      return {
+        status: refused.status,
+        error: refused.json().error,
+        replay: hb.headers[REPLAY_FROM_HEADER.toLowerCase()],
+      }
+    }
+    // Refused by core for the record's state (not "no record"), and the agent ahead is told to replay.
+    const expected = {
+      status: 409,
+      error: `RemoteConverged is not legal for h2 in ${rid} in state Pending`,
+      replay: '0',
+    }
+    expect(await lateAnswers(t)).toEqual(expected)
+    // A dispatch h1 took before the cancel is still acknowledged: the record steps and is live again.
+    const a1 = await t.agent('h1')
+    const ack = {
+      kind: 'DispatchAck',
+      seq: 1,
+      currentClosureAtDispatch: 'old-h1',
+      receivedAt: iso(T0 + 61_000),
+    }
+    expect((await event(a1, 'h1', rid, ack)).status).toBe(204)
+    expect(t.cp.state.host(rid, 'h1')?.phase).toBe('Activating')
+    expect(t.cp.state.retired[rid]?.['h1']).toBeUndefined()
+    await t.stop()
+    t = await startCp(lab)
+    expect(t.cp.state.retired[rid]?.['h2']?.state.phase).toBe('Pending')
+    expect(t.cp.state.host(rid, 'h1')?.phase).toBe('Activating')
+    expect(await lateAnswers(t)).toEqual(expected)
   })
 
   test('a heartbeat whose closure differs from the record returns Replay-From', async () => {
@@ -237,7 +313,7 @@ describe('runtime scenarios (spec runtime.md §8.5)', () => {
       receivedAt: iso(T0 + 61_000),
     })
     const r = await heartbeat(a, 'h1', { rollout_id: null, current_closure: closureOf('h1') })
-    expect(phase(t, rid, 'h1')).toBe('Soaking')
+    expect(await phase(t, rid, 'h1')).toBe('Soaking')
     // The bootstrap answer (no rollout_id) holds the one active record, post-synthesis.
     const boot = r.json().bootstrap_rollouts
     expect(boot).toHaveLength(1)
@@ -247,9 +323,9 @@ describe('runtime scenarios (spec runtime.md §8.5)', () => {
       state: 'Soaking',
       lastEventSeq: 2,
     })
-    const synth = t.cp.store.events
-      .ofKind('agent_event')
-      .filter((e) => e.payload['synthesized'] === true)
+    const synth = (await t.cp.store.events.ofKind('agent_event')).filter(
+      (e) => e.payload['synthesized'] === true
+    )
     expect(synth.map((e) => e.payload['kind'])).toEqual(['ActivationCompleted'])
     // With a rollout_id the bootstrap list is omitted.
     const r2 = await heartbeat(a, 'h1', { rollout_id: rid, current_closure: closureOf('h1') })
@@ -272,7 +348,7 @@ describe('runtime scenarios (spec runtime.md §8.5)', () => {
       last_event_seq_by_rollout: { [rid]: 4 },
     })
     expect(r.json().replay_from_by_rollout).toEqual({ [rid]: 1 })
-    expect(phase(t, rid, 'h1')).toBe('Activating')
+    expect(await phase(t, rid, 'h1')).toBe('Activating')
     // The replayed events then apply with the agent's own seqs and times.
     const done = await event(a, 'h1', rid, {
       kind: 'ActivationCompleted',
@@ -282,7 +358,7 @@ describe('runtime scenarios (spec runtime.md §8.5)', () => {
       completedAt: iso(T0 + 62_000),
     })
     expect(done.status).toBe(204)
-    expect(t.cp.store.hosts.get(rid, 'h1')?.state.activationCompletedAt).toBe(T0 + 62_000)
+    expect((await t.cp.store.hosts.get(rid, 'h1'))?.state.activationCompletedAt).toBe(T0 + 62_000)
   })
 
   test('no synthesis when the reported closure is not the target', async () => {
@@ -297,9 +373,9 @@ describe('runtime scenarios (spec runtime.md §8.5)', () => {
       receivedAt: iso(T0 + 61_000),
     })
     await heartbeat(a, 'h1', { current_closure: 'something-else' })
-    expect(phase(t, rid, 'h1')).toBe('Activating')
+    expect(await phase(t, rid, 'h1')).toBe('Activating')
     expect(
-      t.cp.store.events.ofKind('agent_event').some((e) => e.payload['synthesized'] === true)
+      (await t.cp.store.events.ofKind('agent_event')).some((e) => e.payload['synthesized'] === true)
     ).toBe(false)
   })
 
@@ -312,14 +388,14 @@ describe('runtime scenarios (spec runtime.md §8.5)', () => {
     const a = await t.agent('h1')
     await heartbeat(a, 'h1', { current_closure: closureOf('h1') })
     await settle(t)
-    const rec = t.cp.store.hosts.get(rid, 'h1')!.state
+    const rec = (await t.cp.store.hosts.get(rid, 'h1'))!.state
     expect(rec.phase).toBe('Converged')
     expect(rec.convergedAt).not.toBeNull()
     expect(rec.activationCompletedAt).not.toBeNull()
     expect(rec.dispatchAckedAt).not.toBeNull()
-    const synth = t.cp.store.events
-      .ofKind('agent_event')
-      .filter((e) => e.host === 'h1' && e.payload['synthesized'] === true)
+    const synth = (await t.cp.store.events.ofKind('agent_event')).filter(
+      (e) => e.host === 'h1' && e.payload['synthesized'] === true
+    )
     expect(synth.map((e) => e.payload['kind'])).toEqual([
       'DispatchAck',
       'ActivationCompleted',
@@ -338,7 +414,7 @@ describe('runtime scenarios (spec runtime.md §8.5)', () => {
     const { rolloutIds } = lab.publish(spec)
     t = await startCp(lab)
     await plan(t)
-    const rows = t.cp.store.events.ofKind('gate_decision')
+    const rows = await t.cp.store.events.ofKind('gate_decision')
     expect(rows).toHaveLength(1)
     expect(rows[0]!.host).toBeNull()
     expect(rows[0]!.rolloutId).toBe(rolloutIds[0]!)
@@ -360,13 +436,13 @@ describe('runtime scenarios (spec runtime.md §8.5)', () => {
     const a2 = await t.agent('h2')
     await heartbeat(a2, 'h2', { current_closure: closureOf('h2') })
     await plan(t)
-    expect(phase(t, rid, 'h2')).toBe('Pending')
+    expect(await phase(t, rid, 'h2')).toBe('Pending')
     expect(queued(t, 'h2')).toEqual([])
     // Once wave 0 converges, h2 (already at target) converges by synthesis, not by dispatch.
     const a1 = await t.agent('h1')
     await heartbeat(a1, 'h1', { current_closure: closureOf('h1') })
     await plan(t)
-    expect(phase(t, rid, 'h2')).toBe('Converged')
+    expect(await phase(t, rid, 'h2')).toBe('Converged')
     expect(t.cp.state.rollouts.get(rid)?.record.phase).toBe('Terminal')
   })
 
@@ -420,12 +496,12 @@ describe('runtime scenarios (spec runtime.md §8.5)', () => {
     t = await startCp(lab)
     const total = ['h1', 'h2', 'h3'].reduce((n, h) => n + queued(t!, h).length, 0)
     expect(total).toBe(1)
-    const gates = t.cp.store.events.ofKind('gate_decision').map((e) => e.payload['gate'])
+    const gates = (await t.cp.store.events.ofKind('gate_decision')).map((e) => e.payload['gate'])
     expect(gates).toEqual(['disruption-budget', 'disruption-budget'])
     // A blocked fleet does not write a row per host per tick (debounced).
     await plan(t)
     await plan(t)
-    expect(t.cp.store.events.ofKind('gate_decision')).toHaveLength(2)
+    expect(await t.cp.store.events.ofKind('gate_decision')).toHaveLength(2)
     // Only a change of the holding gate writes a row; a changed reason updates the live status.
     const [held] = [...t.cp.state.gateBlocks.entries()]
     t.cp.state.gateBlocks.set(held![0], {
@@ -433,17 +509,15 @@ describe('runtime scenarios (spec runtime.md §8.5)', () => {
       reason: 'an older wording of the same gate',
     })
     await plan(t)
-    expect(t.cp.store.events.ofKind('gate_decision')).toHaveLength(2)
+    expect(await t.cp.store.events.ofKind('gate_decision')).toHaveLength(2)
     expect(t.cp.state.gateBlocks.get(held![0])?.reason).not.toBe(
       'an older wording of the same gate'
     )
     t.cp.state.gateBlocks.set(held![0], { ...held![1], gate: 'wave-promotion' })
     await plan(t)
-    expect(t.cp.store.events.ofKind('gate_decision').map((e) => e.payload['gate'])).toEqual([
-      'disruption-budget',
-      'disruption-budget',
-      'disruption-budget',
-    ])
+    expect((await t.cp.store.events.ofKind('gate_decision')).map((e) => e.payload['gate'])).toEqual(
+      ['disruption-budget', 'disruption-budget', 'disruption-budget']
+    )
   })
 })
 
@@ -520,7 +594,7 @@ describe('halt, quarantine and operator actions', () => {
     await settle(t)
     await plan(t)
     expect(queued(t, 'h2')).toEqual([rid])
-    const audit = t.cp.store.events.ofKind('operator_action')
+    const audit = await t.cp.store.events.ofKind('operator_action')
     expect(audit.map((e) => [e.payload['action'], e.payload['operator']])).toEqual([
       ['resume', 'operator-alice'],
     ])
@@ -590,9 +664,9 @@ describe('re-derivability (rollout_rederivability.rs)', () => {
     await settle(t)
     expect(t.cp.state.rollouts.get(rid)?.record.phase).toBe('Terminal')
     const rebuilt = rederiveRollouts(
-      t.cp.store.events.ofKind('rollout_event').map((e) => rolloutEventOf(e.payload))
+      (await t.cp.store.events.ofKind('rollout_event')).map((e) => rolloutEventOf(e.payload))
     )
-    expect(rebuilt.get(rid)).toEqual(t.cp.store.rollouts.get(rid)!.record)
+    expect(rebuilt.get(rid)).toEqual((await t.cp.store.rollouts.get(rid))!.record)
   })
 
   test('supersession round-trips from the event log', async () => {
@@ -606,9 +680,9 @@ describe('re-derivability (rollout_rederivability.rs)', () => {
     expect(t.cp.state.rollouts.get(r1)?.record.phase).toBe('Superseded')
     expect(t.cp.state.rollouts.get(r2)?.record.phase).toBe('Active')
     const rebuilt = rederiveRollouts(
-      t.cp.store.events.ofKind('rollout_event').map((e) => rolloutEventOf(e.payload))
+      (await t.cp.store.events.ofKind('rollout_event')).map((e) => rolloutEventOf(e.payload))
     )
-    expect(rebuilt.get(r1)).toEqual(t.cp.store.rollouts.get(r1)!.record)
-    expect(rebuilt.get(r2)).toEqual(t.cp.store.rollouts.get(r2)!.record)
+    expect(rebuilt.get(r1)).toEqual((await t.cp.store.rollouts.get(r1))!.record)
+    expect(rebuilt.get(r2)).toEqual((await t.cp.store.rollouts.get(r2))!.record)
   })
 })

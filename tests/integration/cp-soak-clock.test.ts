@@ -87,7 +87,7 @@ describe('soak on the control plane clock', () => {
     })
     expect(r.status).toBe(200)
     await plan(t)
-    const rec = t.cp.store.hosts.get(rid, 'h1')!.state
+    const rec = (await t.cp.store.hosts.get(rid, 'h1'))!.state
     expect(rec.phase).toBe('Converged')
     expect(rec.convergedAt).not.toBeNull()
     expect(rec.convergedAt!).toBeLessThanOrEqual(t.clock.now())

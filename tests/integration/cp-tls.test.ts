@@ -395,7 +395,9 @@ describe('signed releases', () => {
     expect(r.json().errors).toContainEqual(
       expect.objectContaining({ key: 'fleet', kind: 'Rollback' })
     )
-    const rows = t.cp.store.events.ofKind('verify_outcome').filter((e) => e.payload['ok'] === false)
+    const rows = (await t.cp.store.events.ofKind('verify_outcome')).filter(
+      (e) => e.payload['ok'] === false
+    )
     expect(rows.map((e) => e.payload['kind'])).toContain('Rollback')
     const metrics = (await t.operator.send('GET', '/metrics')).text
     expect(metrics).toContain(
@@ -446,13 +448,15 @@ describe('signed releases', () => {
         at: iso(T0 + 70_000),
       })
     }
-    await eventually(() => t!.cp.store.hosts.get(rid, 'h2')?.state.phase === 'Converged')
+    await eventually(
+      async () => (await t!.cp.store.hosts.get(rid, 'h2'))?.state.phase === 'Converged'
+    )
     await t.stop()
     for (const f of ['state.db', 'state.db-wal', 'state.db-shm'])
       rmSync(join(lab.dir, f), { force: true })
 
     t = await startCp(lab, { cadence: { startupDispatchHoldMs: 60_000 } })
-    expect(t.cp.store.hosts.get(rid, 'h1')?.state.phase).toBe('Pending')
+    expect((await t.cp.store.hosts.get(rid, 'h1'))?.state.phase).toBe('Pending')
     expect(t.cp.state.dispatchDepth()).toBe(0)
     for (const h of ['h1', 'h2']) {
       const a = await t.agent(h)
@@ -467,8 +471,10 @@ describe('signed releases', () => {
       ).toBe(200)
       expect((await a.send('GET', '/v1/agent/dispatch?wait=0')).status).toBe(204)
     }
-    await eventually(() => t!.cp.store.hosts.get(rid, 'h2')?.state.phase === 'Converged')
-    expect(t.cp.store.hosts.get(rid, 'h1')?.state.phase).toBe('Converged')
+    await eventually(
+      async () => (await t!.cp.store.hosts.get(rid, 'h2'))?.state.phase === 'Converged'
+    )
+    expect((await t.cp.store.hosts.get(rid, 'h1'))?.state.phase).toBe('Converged')
     // h3 runs something else: once heard from, it is dispatched as usual.
     const a3 = await t.agent('h3')
     await a3.send('POST', '/v1/agent/heartbeat', {
@@ -479,9 +485,9 @@ describe('signed releases', () => {
     const d = await a3.send('GET', '/v1/agent/dispatch?wait=5')
     expect(d.status).toBe(200)
     expect(d.json().rollout_id).toBe(rid)
-    const delivered = t.cp.store.events
-      .ofKind('effect')
-      .filter((e) => e.payload['effect'] === 'DispatchDelivered')
+    const delivered = (await t.cp.store.events.ofKind('effect')).filter(
+      (e) => e.payload['effect'] === 'DispatchDelivered'
+    )
     expect(delivered.map((e) => e.host)).toEqual(['h3'])
   })
 })

@@ -2,8 +2,10 @@
  * What every input handler of the CP mutator works with: the state and database it changes, the
  * applier that turns core effects into rows, and the time of the input being applied. One
  * `BatchContext` lives as long as the mutator; the loop sets `now` before each input.
- * Invariants: handlers run synchronously inside the batch's transaction (no await); `now` is
- * read from the clock once per input, so every row an input writes carries the same time.
+ * Invariants: handlers run synchronously inside the batch's transaction (no await); they only
+ * write to `store` and never read it (what they decide on is in `state`; the store may buffer
+ * writes until the commit, so a read would not see them); `now` is read from the clock once per
+ * input, so every row an input writes carries the same time.
  */
 import type { AdmissionPolicy } from '../../core/index.ts'
 import type { Store } from '../../db/store.ts'

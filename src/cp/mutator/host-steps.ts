@@ -50,16 +50,13 @@ export function policyFor(
   return resolveHostPolicy(fleet, channel, waveIndex)
 }
 
-/** The record of a pair: from memory, else from the database. */
+/** The record of a pair, live or retired (`CpState.retired`); `undefined` when there is none. */
 export function findRecord(
   ctx: MutatorContext,
   rolloutId: string,
   host: string
 ): { state: HostRolloutState; waveIndex: number } | undefined {
-  const mem = ctx.state.host(rolloutId, host)
-  if (mem !== undefined)
-    return { state: mem, waveIndex: ctx.state.waveIndex.get(pairKey(rolloutId, host)) ?? 0 }
-  return ctx.store.hosts.get(rolloutId, host)
+  return ctx.state.record(rolloutId, host)
 }
 
 /** The wave index of a live record. */
@@ -93,7 +90,7 @@ export function stepHost(
     // The soak that gates promotion runs on the CP's clock from when the CP saw the activation.
     if (next.phase === 'Soaking' || next.phase === 'Converged')
       state.startSoak(next.rolloutId, next.hostname, now + policy.soakMs)
-  } else state.dropHost(next.rolloutId, next.hostname)
+  } else state.retireHost(next, waveIndex)
   if (next.phase !== prev.phase || next.currentClosure !== prev.currentClosure)
     noteHostStep(ctx, next)
   applier.applyHostEffects(r.effects, { now, synthesized })

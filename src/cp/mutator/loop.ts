@@ -1,21 +1,24 @@
 /**
  * The control plane's single mutator (STYLE §7.3, DECISIONS §4): one loop pulls inputs from a
- * bounded queue and applies each in one SQLite transaction — the event-log rows and the derived
+ * bounded queue and applies each in one store transaction — the event-log rows and the derived
  * rows together — through the handler of its kind (`mutator/<kind>.ts`). The handlers are the
  * only callers of the core's `step`, `stepRollout` and `planNext`. Workers and HTTP handlers
  * only `submit` or `request`; a full queue is refused at once (HTTP 503).
  *
  * Invariants (do not change without a design update):
  * - One input at a time, synchronously (no await between the first and the last write of an
- *   input). Inputs already queued when the loop wakes run in one `BEGIN IMMEDIATE` transaction
- *   (group commit, at most `MAX_BATCH`), each in its own savepoint; their replies and long-poll
- *   wake-ups go out only after that transaction commits, so every reply reflects committed state.
+ *   input). Inputs already queued when the loop wakes run in one transaction (group commit, at
+ *   most `MAX_BATCH`), each in its own savepoint.
+ * - Handlers never read the database: they decide from `CpState` alone and only write (the
+ *   store applies writes at once or buffers them until the commit, depending on the backend).
+ * - Replies, long-poll wake-ups and commit listeners wait for `store.durable()` after the batch's
+ *   transaction, so every reply reflects committed state.
  * - Host records change only through `step` (agent events, or events the CP synthesizes from
  *   heartbeats, which are marked `synthesized: true` in the event log).
  * - A state change is followed by a plan pass, debounced (`planDebounceMs`), at most one such
  *   pass queued at a time.
- * - A database error aborts the batch's transaction and is fatal for the process (crash-only:
- *   memory is rebuilt from the database at the next start).
+ * - A database error (in the transaction, or a commit `durable()` reports failed) is fatal for
+ *   the process (crash-only: memory is rebuilt from the database at the next start).
  * - Every wait on the mutator ends: once it stops, the inputs of the aborted batch and those still
  *   queued are abandoned (`request` rejects with `MutatorStopped`), and new inputs are refused.
  */
@@ -208,6 +211,7 @@ export class CpMutator {
       }
       const replies: (() => void)[] = []
       let current = first
+      let stage = 'reducer input failed'
       try {
         this.deps.store.transaction(() => {
           for (const env of batch) {
@@ -215,15 +219,14 @@ export class CpMutator {
             this.runOne(env, replies)
           }
         })
+        stage = 'commit failed'
+        await this.deps.store.durable()
       } catch (e) {
         this.applier.discardPending()
-        this.deps.log.error(
-          'reducer input failed; stopping (state is rebuilt from the database at start)',
-          {
-            input: current.type,
-            error: e instanceof Error ? e.message : String(e),
-          }
-        )
+        this.deps.log.error(`${stage}; stopping (state is rebuilt from the database at start)`, {
+          input: current.type,
+          error: e instanceof Error ? e.message : String(e),
+        })
         this.deps.onFatal(e)
         this.queue.close()
         // Nothing of this batch was committed, and nothing queued will run: end every wait.

@@ -4,6 +4,7 @@
  * Invariant: a rollout's host records are deleted only when its retirement step succeeded.
  */
 import { retentionDue } from '../../core/index.ts'
+import { nonceExpired } from '../../db/store.ts'
 import type { MutatorContext } from './context.ts'
 import type { InputOf, ReplyOf } from './inputs.ts'
 import { stepRolloutEvent } from './rollout-steps.ts'
@@ -11,7 +12,14 @@ import { stepRolloutEvent } from './rollout-steps.ts'
 /** One retention pass. */
 export function prune(ctx: MutatorContext, _input: InputOf<'Prune'>): ReplyOf<'Prune'> {
   const { state, store, options, now } = ctx
-  const nonces = store.security.pruneNonces(now, now - options.nonceRetentionMs)
+  const legacyBefore = now - options.nonceRetentionMs
+  let nonces = 0
+  for (const n of [...state.usedNonces.values()]) {
+    if (!nonceExpired(n, now, legacyBefore)) continue
+    state.usedNonces.delete(n.nonce)
+    nonces++
+  }
+  if (nonces > 0) store.security.pruneNonces(now, legacyBefore)
   const cutoff = now - options.rolloutRetentionMs
   let rollouts = 0
   for (const live of [...state.rollouts.values()]) {
@@ -24,8 +32,7 @@ export function prune(ctx: MutatorContext, _input: InputOf<'Prune'>): ReplyOf<'P
       store.hosts.deleteOfRollout(r.rolloutId)
       store.operator.deleteSkipsOf(r.rolloutId)
       delete state.skipped[r.rolloutId]
-      for (const host of Object.keys(state.hosts[r.rolloutId] ?? {}))
-        state.dropHost(r.rolloutId, host)
+      state.forgetRollout(r.rolloutId)
       rollouts++
     }
   }

@@ -24,7 +24,7 @@ export async function restoreAdopted(
     now: opts.clock.now(),
     freshnessWindowSecs: opts.freshnessWindowSecs,
   }
-  const stored = new Map(store.release.artifacts().map((a) => [a.key, a]))
+  const stored = new Map((await store.release.artifacts()).map((a) => [a.key, a]))
   const fleetRow = stored.get(highWaterKey('fleet'))
   if (fleetRow !== undefined) {
     const fleet = await verifyFleetPair(

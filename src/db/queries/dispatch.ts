@@ -1,7 +1,7 @@
 /**
  * The outbound dispatch queue: one row per (host, rollout) while a dispatch waits for its agent.
- * Taking a dispatch deletes its row in the same statement that reads it (`DELETE … RETURNING`),
- * so a dispatch is delivered at most once per enqueue.
+ * The mutator keeps the queue in memory too: taking a dispatch reads it there and deletes its row
+ * here, in the transaction that records the delivery, so it is delivered at most once per enqueue.
  */
 import { and, asc, eq, sql } from 'drizzle-orm'
 import type { Db } from '../client.ts'
@@ -32,7 +32,7 @@ const toDispatch = (r: Row): QueuedDispatch => ({
 
 /** The dispatch-queue queries. */
 export function dispatchQueries(db: Db) {
-  const take = db
+  const remove = db
     .delete(dispatchQueue)
     .where(
       and(
@@ -40,7 +40,6 @@ export function dispatchQueries(db: Db) {
         eq(dispatchQueue.rolloutId, sql.placeholder('rolloutId'))
       )
     )
-    .returning()
     .prepare()
   // Prepared once: opening a wave queues a dispatch per host inside one transaction.
   const upsert = db
@@ -75,17 +74,16 @@ export function dispatchQueries(db: Db) {
         waveIndex: d.waveIndex,
       })
     },
-    /** Deletes and returns the dispatch of (host, rollout), if queued. */
-    take(hostname: string, rolloutId: string): QueuedDispatch | undefined {
-      const r = take.get({ hostname, rolloutId })
-      return r === undefined ? undefined : toDispatch(r)
+    /** Deletes the dispatch of (host, rollout), if queued (taken or withdrawn). */
+    delete(hostname: string, rolloutId: string): void {
+      remove.run({ hostname, rolloutId })
     },
     /** Deletes every queued dispatch of a rollout (halted or superseded). */
     deleteOfRollout(rolloutId: string): void {
       db.delete(dispatchQueue).where(eq(dispatchQueue.rolloutId, rolloutId)).run()
     },
     /** Every queued dispatch, oldest first (loaded at start). */
-    all(): QueuedDispatch[] {
+    async all(): Promise<QueuedDispatch[]> {
       return db
         .select()
         .from(dispatchQueue)

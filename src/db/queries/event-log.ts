@@ -20,7 +20,7 @@ import {
 import type { Db } from '../client.ts'
 import { EVENT_KINDS, eventLog, probeFailures } from '../schema.ts'
 import { toRfc3339 } from '../../proto/common.ts'
-import { changesOf, msOf } from './time.ts'
+import { msOf } from './time.ts'
 
 /** The kind of an event-log row. */
 export type EventKind = (typeof EVENT_KINDS)[number]
@@ -35,8 +35,9 @@ export type EventLogEntry = {
   readonly payload: Record<string, unknown>
 }
 
-/** What an append writes. */
+/** What an append writes; `seq` is assigned by the caller (the mutator keeps the next one). */
 export type NewEvent = {
+  readonly seq: number
   readonly ts: number
   readonly kind: EventKind
   readonly host?: string | null
@@ -49,13 +50,13 @@ export function eventLogQueries(db: Db) {
   const insert = db
     .insert(eventLog)
     .values({
+      seq: sql.placeholder('seq'),
       ts: sql.placeholder('ts'),
       hostId: sql.placeholder('hostId'),
       rolloutId: sql.placeholder('rolloutId'),
       kind: sql.placeholder('kind'),
       payload: sql.placeholder('payload'),
     })
-    .returning({ seq: eventLog.seq })
     .prepare()
   const toEntry = (r: typeof eventLog.$inferSelect): EventLogEntry => ({
     seq: r.seq,
@@ -66,23 +67,22 @@ export function eventLogQueries(db: Db) {
     payload: JSON.parse(r.payload) as Record<string, unknown>,
   })
   return {
-    /** Appends one row; returns its seq. */
-    append(e: NewEvent): number {
-      const row = insert.get({
+    /** Appends one row at its assigned seq. */
+    append(e: NewEvent): void {
+      insert.run({
+        seq: e.seq,
         ts: toRfc3339(e.ts),
         hostId: e.host ?? null,
         rolloutId: e.rolloutId ?? null,
         kind: e.kind,
         payload: JSON.stringify(e.payload),
       })
-      return row!.seq
     },
     /**
      * Deletes the probe results of one host in one rollout beyond the newest `keep`, except the
      * first failure of each probe or control (what the compliance gate and the audit need).
-     * Returns the number of rows deleted.
      */
-    trimProbeResults(host: string, rolloutId: string, keep: number): number {
+    trimProbeResults(host: string, rolloutId: string, keep: number): void {
       const firstFailures = db
         .select({ seq: sql<number>`min(${probeFailures.eventLogSeq})` })
         .from(probeFailures)
@@ -110,10 +110,10 @@ export function eventLogQueries(db: Db) {
         // SQLite needs a LIMIT before OFFSET; drizzle drops a negative one.
         .limit(Number.MAX_SAFE_INTEGER)
         .offset(keep)
-      return changesOf(db.delete(eventLog).where(inArray(eventLog.seq, beyond)).run())
+      db.delete(eventLog).where(inArray(eventLog.seq, beyond)).run()
     },
     /** The events of a rollout, seq ascending, at most `limit`. */
-    forRollout(rolloutId: string, limit: number): EventLogEntry[] {
+    async forRollout(rolloutId: string, limit: number): Promise<EventLogEntry[]> {
       return db
         .select()
         .from(eventLog)
@@ -128,7 +128,7 @@ export function eventLogQueries(db: Db) {
      * host and one kind when given. Served by `event_log_rollout_seq` and, per host,
      * `event_log_rollout_host_seq`, so the end of a large rollout is one index seek away.
      */
-    pageOfRollout(
+    async pageOfRollout(
       rolloutId: string,
       q: {
         readonly cursor: number | undefined
@@ -137,7 +137,7 @@ export function eventLogQueries(db: Db) {
         readonly order: 'asc' | 'desc'
         readonly limit: number
       }
-    ): EventLogEntry[] {
+    ): Promise<EventLogEntry[]> {
       const where: SQL[] = [eq(eventLog.rolloutId, rolloutId)]
       if (q.host !== undefined) where.push(eq(eventLog.hostId, q.host))
       if (q.kind !== undefined) where.push(eq(eventLog.kind, q.kind))
@@ -153,12 +153,12 @@ export function eventLogQueries(db: Db) {
         .map(toEntry)
     },
     /** One row by seq. */
-    bySeq(seq: number): EventLogEntry | undefined {
+    async bySeq(seq: number): Promise<EventLogEntry | undefined> {
       const r = db.select().from(eventLog).where(eq(eventLog.seq, seq)).get()
       return r === undefined ? undefined : toEntry(r)
     },
     /** Every event of a kind after `afterSeq`, seq ascending (tests, re-derivation). */
-    ofKind(kind: EventKind, afterSeq = 0): EventLogEntry[] {
+    async ofKind(kind: EventKind, afterSeq = 0): Promise<EventLogEntry[]> {
       return db
         .select()
         .from(eventLog)
@@ -168,7 +168,7 @@ export function eventLogQueries(db: Db) {
         .map(toEntry)
     },
     /** The newest events of a host, newest first. */
-    forHost(host: string, limit: number): EventLogEntry[] {
+    async forHost(host: string, limit: number): Promise<EventLogEntry[]> {
       return db
         .select()
         .from(eventLog)
@@ -179,11 +179,19 @@ export function eventLogQueries(db: Db) {
         .map(toEntry)
     },
     /** The number of rows. */
-    count(): number {
+    async count(): Promise<number> {
       return db
         .select({ n: sql<number>`count(*)` })
         .from(eventLog)
         .get()!.n
+    },
+    /** The seq the next row gets: one above the highest, 1 for an empty log. */
+    async nextSeq(): Promise<number> {
+      // AUTOINCREMENT never reuses a seq, not even a deleted newest one: its high mark counts too.
+      const [r] = db.all<{ seq: number }>(
+        sql`select max(coalesce((select max(seq) from event_log), 0), coalesce((select seq from sqlite_sequence where name = 'event_log'), 0)) as seq`
+      )
+      return r!.seq + 1
     },
   }
 }

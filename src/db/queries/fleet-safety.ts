@@ -6,7 +6,7 @@ import { and, eq, sql } from 'drizzle-orm'
 import type { Db } from '../client.ts'
 import { operatorActions, probeFailures, quarantinedClosures } from '../schema.ts'
 import { toRfc3339 } from '../../proto/common.ts'
-import { changesOf, msOf } from './time.ts'
+import { msOf } from './time.ts'
 
 /** A quarantined closure. */
 export type StoredQuarantine = {
@@ -42,10 +42,9 @@ export function fleetSafetyQueries(db: Db) {
         .onConflictDoNothing()
         .run()
     },
-    /** Lifts a quarantine; false when there was none. */
-    unquarantine(channel: string, closure: string): boolean {
-      const r = db
-        .delete(quarantinedClosures)
+    /** Lifts a quarantine (no-op if there was none). */
+    unquarantine(channel: string, closure: string): void {
+      db.delete(quarantinedClosures)
         .where(
           and(
             eq(quarantinedClosures.channel, channel),
@@ -53,10 +52,9 @@ export function fleetSafetyQueries(db: Db) {
           )
         )
         .run()
-      return changesOf(r) === 1
     },
     /** Every quarantine. */
-    quarantines(): StoredQuarantine[] {
+    async quarantines(): Promise<StoredQuarantine[]> {
       return db
         .select()
         .from(quarantinedClosures)
@@ -83,7 +81,7 @@ export function fleetSafetyQueries(db: Db) {
         .run()
     },
     /** The distinct failing items per (rollout, host): the control, or the probe without one. */
-    probeFailureKeys(): { rolloutId: string; host: string; item: string }[] {
+    async probeFailureKeys(): Promise<{ rolloutId: string; host: string; item: string }[]> {
       return db
         .selectDistinct({
           rolloutId: probeFailures.rolloutId,

@@ -2,7 +2,7 @@
  * The CP mirror of per-host rollout records: rows ↔ core `HostRolloutState` (times as epoch ms,
  * probes and topology as JSON). Upserts write the full row, as the reference does.
  */
-import { and, eq, getTableColumns, inArray, notInArray, or, sql } from 'drizzle-orm'
+import { and, eq, getTableColumns, inArray, notInArray, or, sql, type SQL } from 'drizzle-orm'
 import {
   UNDERWAY_PHASES,
   type HostRolloutState,
@@ -82,6 +82,9 @@ function toRow(s: HostRolloutState, waveIndex: number): Row {
 
 const COLUMNS = getTableColumns(hostRolloutRecords)
 
+/** The phases of a closed rollout (core's `isClosed`). */
+const CLOSED = ['Terminal', 'Superseded', 'Pruned', 'Cancelled'] as const
+
 /** The host-record queries. */
 export function hostRecordQueries(db: Db) {
   // One prepared full-row upsert: every column a placeholder, every non-key column replaced.
@@ -108,13 +111,21 @@ export function hostRecordQueries(db: Db) {
       )
     )
     .prepare()
+  const recordsWhere = (where: SQL): StoredHost[] =>
+    db.select().from(hostRolloutRecords).where(where).all().map(toStored)
+  // The ids of the closed rollouts, or of the others.
+  const rolloutIds = (closed: boolean) =>
+    db
+      .select({ id: rollouts.rolloutId })
+      .from(rollouts)
+      .where((closed ? inArray : notInArray)(rollouts.state, [...CLOSED]))
   return {
     /** Inserts or replaces the whole record. */
     upsert(state: HostRolloutState, waveIndex: number): void {
       upsert.run(toRow(state, waveIndex) as never)
     },
     /** One record, or `undefined`. */
-    get(rolloutId: string, hostname: string): StoredHost | undefined {
+    async get(rolloutId: string, hostname: string): Promise<StoredHost | undefined> {
       const r = getOne.get({ rolloutId, hostname })
       return r === undefined ? undefined : toStored(r)
     },
@@ -122,31 +133,26 @@ export function hostRecordQueries(db: Db) {
      * The records the reducer keeps in memory: every record of a rollout that is not closed,
      * plus records still in flight (Pending excluded) in closed rollouts.
      */
-    loadLive(): StoredHost[] {
-      const open = db
-        .select({ id: rollouts.rolloutId })
-        .from(rollouts)
-        .where(notInArray(rollouts.state, ['Terminal', 'Superseded', 'Pruned', 'Cancelled']))
-      return db
-        .select()
-        .from(hostRolloutRecords)
-        .where(
-          or(
-            inArray(hostRolloutRecords.rolloutId, open),
-            inArray(hostRolloutRecords.state, [...UNDERWAY_PHASES])
-          )
-        )
-        .all()
-        .map(toStored)
+    async loadLive(): Promise<StoredHost[]> {
+      return recordsWhere(
+        or(
+          inArray(hostRolloutRecords.rolloutId, rolloutIds(false)),
+          inArray(hostRolloutRecords.state, [...UNDERWAY_PHASES])
+        )!
+      )
+    },
+    /** The records `loadLive` leaves out: those of closed rollouts that are not in flight. */
+    async loadRetired(): Promise<StoredHost[]> {
+      return recordsWhere(
+        and(
+          inArray(hostRolloutRecords.rolloutId, rolloutIds(true)),
+          notInArray(hostRolloutRecords.state, [...UNDERWAY_PHASES])
+        )!
+      )
     },
     /** Every record of a rollout. */
-    ofRollout(rolloutId: string): StoredHost[] {
-      return db
-        .select()
-        .from(hostRolloutRecords)
-        .where(eq(hostRolloutRecords.rolloutId, rolloutId))
-        .all()
-        .map(toStored)
+    async ofRollout(rolloutId: string): Promise<StoredHost[]> {
+      return recordsWhere(eq(hostRolloutRecords.rolloutId, rolloutId))
     },
     /** Deletes every record of a rollout (retention). */
     deleteOfRollout(rolloutId: string): void {

@@ -81,7 +81,7 @@ function toRow(h: KnownHost): Row {
 export function knownHostQueries(db: Db) {
   return {
     /** Every known host. */
-    all(): KnownHost[] {
+    async all(): Promise<KnownHost[]> {
       return db.select().from(hostRecords).all().map(toKnown)
     },
     /** Inserts or replaces a host's record. */

@@ -43,7 +43,7 @@ export type StoredDenial = {
 export function operatorQueries(db: Db) {
   return {
     /** A page of the audit trail, oldest first, after id `after`. */
-    actions(after: number, limit: number): StoredAction[] {
+    async actions(after: number, limit: number): Promise<StoredAction[]> {
       return db
         .select()
         .from(operatorActions)
@@ -74,7 +74,7 @@ export function operatorQueries(db: Db) {
         .run()
     },
     /** Every skip. */
-    skips(): StoredSkip[] {
+    async skips(): Promise<StoredSkip[]> {
       return db
         .select()
         .from(hostSkips)
@@ -118,7 +118,7 @@ export function operatorQueries(db: Db) {
         .run()
     },
     /** Every denial. */
-    denials(): StoredDenial[] {
+    async denials(): Promise<StoredDenial[]> {
       return db
         .select()
         .from(denials)

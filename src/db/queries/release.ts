@@ -25,7 +25,7 @@ export type StoredArtifact = {
 export function releaseQueries(db: Db) {
   return {
     /** Every mark. */
-    marks(): StoredMark[] {
+    async marks(): Promise<StoredMark[]> {
       return db
         .select()
         .from(highWaterMarks)
@@ -52,7 +52,7 @@ export function releaseQueries(db: Db) {
         .run()
     },
     /** Every adopted artifact. */
-    artifacts(): StoredArtifact[] {
+    async artifacts(): Promise<StoredArtifact[]> {
       return db
         .select()
         .from(adoptedArtifacts)

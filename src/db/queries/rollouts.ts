@@ -121,14 +121,14 @@ export function rolloutQueries(db: Db) {
         .run()
     },
     /** Every rollout, pruned ones included (their ids stay known so they never reopen). */
-    loadAll(): StoredRollout[] {
+    async loadAll(): Promise<StoredRollout[]> {
       return db.select().from(rollouts).all().map(toStored)
     },
     /**
      * A page of every rollout (closed ones included), newest first by (opened at, id), after
      * the cursor; filtered by channel and states.
      */
-    page(p: RolloutPage): StoredRollout[] {
+    async page(p: RolloutPage): Promise<StoredRollout[]> {
       const where: SQL[] = []
       if (p.channel !== undefined) where.push(eq(rollouts.channel, p.channel))
       if (p.states !== undefined) where.push(inArray(rollouts.state, [...p.states]))
@@ -151,7 +151,7 @@ export function rolloutQueries(db: Db) {
         .map(toStored)
     },
     /** One rollout, pruned included. */
-    get(rolloutId: string): StoredRollout | undefined {
+    async get(rolloutId: string): Promise<StoredRollout | undefined> {
       const r = db.select().from(rollouts).where(eq(rollouts.rolloutId, rolloutId)).get()
       return r === undefined ? undefined : toStored(r)
     },

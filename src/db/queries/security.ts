@@ -6,7 +6,7 @@ import { and, eq, isNull, lt, or, sql } from 'drizzle-orm'
 import type { Db } from '../client.ts'
 import { certRevocations, tokenReplay } from '../schema.ts'
 import { toRfc3339 } from '../../proto/common.ts'
-import { changesOf, msOf } from './time.ts'
+import { msOf, msOrNull } from './time.ts'
 
 /** A stored revocation: certificates of `hostname` issued before `notBefore` are refused. */
 export type StoredRevocation = {
@@ -17,23 +17,47 @@ export type StoredRevocation = {
   readonly revokedAt: number
 }
 
+/** A used bootstrap nonce. */
+export type UsedNonce = {
+  readonly nonce: string
+  readonly firstSeen: number
+  /** `null` for rows written before nonces carried their own retention. */
+  readonly keepUntil: number | null
+}
+
+/** Whether `pruneNonces(now, legacyBefore)` deletes this nonce. */
+export function nonceExpired(n: UsedNonce, now: number, legacyBefore: number): boolean {
+  // Text order is time order (`time.ts`), so comparing ms decides as the SQL does.
+  return n.keepUntil !== null ? n.keepUntil < now : n.firstSeen < legacyBefore
+}
+
 /** The token-replay and revocation queries. */
 export function securityQueries(db: Db) {
   return {
     /**
-     * Records a used nonce, remembered until `keepUntil`; false when it was already used (the PK
-     * closes the race).
+     * Records a used nonce, remembered until `keepUntil` (no-op if already recorded: the caller
+     * decides freshness from memory, the PK is the backstop).
      */
-    insertNonce(nonce: string, hostname: string, at: number, keepUntil: number): boolean {
-      const r = db
-        .insert(tokenReplay)
+    insertNonce(nonce: string, hostname: string, at: number, keepUntil: number): void {
+      db.insert(tokenReplay)
         .values({ nonce, hostname, firstSeen: toRfc3339(at), keepUntil: toRfc3339(keepUntil) })
         .onConflictDoNothing()
         .run()
-      return changesOf(r) === 1
+    },
+    /** Every used nonce: when first seen and until when it is kept (`null` for older rows). */
+    async usedNonces(): Promise<UsedNonce[]> {
+      return db
+        .select()
+        .from(tokenReplay)
+        .all()
+        .map((r) => ({
+          nonce: r.nonce,
+          firstSeen: msOf(r.firstSeen),
+          keepUntil: msOrNull(r.keepUntil),
+        }))
     },
     /** Whether a nonce was used. */
-    nonceUsed(nonce: string): boolean {
+    async nonceUsed(nonce: string): Promise<boolean> {
       return (
         db
           .select({ n: sql<number>`1` })
@@ -44,20 +68,17 @@ export function securityQueries(db: Db) {
     },
     /**
      * Deletes nonces kept until before `now`, and those without `keep_until` (older rows) first
-     * seen before `legacyBefore`; returns how many.
+     * seen before `legacyBefore` (`nonceExpired` says the same of one nonce).
      */
-    pruneNonces(now: number, legacyBefore: number): number {
-      return changesOf(
-        db
-          .delete(tokenReplay)
-          .where(
-            or(
-              lt(tokenReplay.keepUntil, toRfc3339(now)),
-              and(isNull(tokenReplay.keepUntil), lt(tokenReplay.firstSeen, toRfc3339(legacyBefore)))
-            )
+    pruneNonces(now: number, legacyBefore: number): void {
+      db.delete(tokenReplay)
+        .where(
+          or(
+            lt(tokenReplay.keepUntil, toRfc3339(now)),
+            and(isNull(tokenReplay.keepUntil), lt(tokenReplay.firstSeen, toRfc3339(legacyBefore)))
           )
-          .run()
-      )
+        )
+        .run()
     },
     /** Inserts or replaces a revocation. */
     upsertRevocation(r: StoredRevocation): void {
@@ -74,7 +95,7 @@ export function securityQueries(db: Db) {
         .run()
     },
     /** Every revocation. */
-    revocations(): StoredRevocation[] {
+    async revocations(): Promise<StoredRevocation[]> {
       return db
         .select()
         .from(certRevocations)

@@ -21,8 +21,3 @@ export function msOf(text: string): number {
 export function msOrNull(text: string | null): number | null {
   return text === null ? null : msOf(text)
 }
-
-/** The rows a write changed: drizzle types bun:sqlite's `run()` result as void, it is `Changes`. */
-export function changesOf(result: unknown): number {
-  return (result as { changes: number }).changes
-}

@@ -32,13 +32,13 @@ export function hostRoutes(deps: AppDeps, gate: MiddlewareHandler<CpEnv>): Hono<
     )
   })
 
-  app.get('/:hostname', gate, (c) => {
+  app.get('/:hostname', gate, async (c) => {
     const host = c.req.param('hostname')
     const v = hostDetailView(
       deps.state,
       host,
       ctx(),
-      deps.store.events.forHost(host, HOST_EVENTS_SHOWN)
+      await deps.store.events.forHost(host, HOST_EVENTS_SHOWN)
     )
     return v.ok ? c.json(v.body) : jsonError(c, v.status, v.error)
   })

@@ -98,7 +98,7 @@ export function viewRoutes(deps: AppDeps): Hono<CpEnv> {
   // Hosts: rows with their problem, one host's detail (routes/hosts.ts).
   app.route('/hosts', hostRoutes(deps, operator))
 
-  app.get('/rollouts', operator, (c) => {
+  app.get('/rollouts', operator, async (c) => {
     const all = c.req.query('all')
     const rawState = c.req.query('state')
     const channel = c.req.query('channel')
@@ -117,11 +117,11 @@ export function viewRoutes(deps: AppDeps): Hono<CpEnv> {
     const after = rawCursor === undefined ? undefined : parseRolloutCursor(rawCursor)
     if (rawCursor !== undefined && after === undefined) return jsonError(c, 400, 'bad cursor')
     // One row more than asked tells whether there is a next page.
-    const page = deps.store.rollouts.page({ channel, states, after, limit: limit + 1 })
+    const page = await deps.store.rollouts.page({ channel, states, after, limit: limit + 1 })
     return c.json(
-      rolloutHistoryView(state, page, limit, (id) =>
+      await rolloutHistoryView(state, page, limit, async (id) =>
         Object.fromEntries(
-          deps.store.hosts.ofRollout(id).map((h) => [h.state.hostname, h.state.phase])
+          (await deps.store.hosts.ofRollout(id)).map((h) => [h.state.hostname, h.state.phase])
         )
       )
     )
@@ -134,12 +134,12 @@ export function viewRoutes(deps: AppDeps): Hono<CpEnv> {
 
   // Agents (and operators asking `?artifact=1`) get the signed manifest from the artifact
   // routes mounted before these; operators get the rollout's detail.
-  app.get('/rollouts/:id', operator, (c) => {
+  app.get('/rollouts/:id', operator, async (c) => {
     const id = rolloutOr(c)
     if (typeof id !== 'string') return id
-    const stored = deps.store.rollouts.get(id)
+    const stored = await deps.store.rollouts.get(id)
     if (stored === undefined) return jsonError(c, 404, 'unknown rollout')
-    return c.json(rolloutDetailView(state, stored, deps.store.hosts.ofRollout(id)))
+    return c.json(rolloutDetailView(state, stored, await deps.store.hosts.ofRollout(id)))
   })
 
   app.get('/rollouts/:id/lifecycle', operator, (c) => {
@@ -147,14 +147,14 @@ export function viewRoutes(deps: AppDeps): Hono<CpEnv> {
     return typeof id !== 'string' ? id : respond(c, lifecycleView(state, id))
   })
 
-  app.get('/rollouts/:id/hosts', operator, (c) => {
+  app.get('/rollouts/:id/hosts', operator, async (c) => {
     const id = rolloutOr(c)
     return typeof id !== 'string'
       ? id
-      : respond(c, rolloutHostsView(state, id, deps.store.hosts.ofRollout(id)))
+      : respond(c, rolloutHostsView(state, id, await deps.store.hosts.ofRollout(id)))
   })
 
-  app.get('/rollouts/:id/events', operator, (c) => {
+  app.get('/rollouts/:id/events', operator, async (c) => {
     const id = rolloutOr(c)
     if (typeof id !== 'string') return id
     const limit = limitOr(c, DEFAULT_EVENT_LIMIT, MAX_EVENT_LIMIT)
@@ -166,7 +166,7 @@ export function viewRoutes(deps: AppDeps): Hono<CpEnv> {
     const kind = c.req.query('kind')
     if (kind !== undefined && !(EVENT_KINDS as readonly string[]).includes(kind))
       return jsonError(c, 400, `kind must be one of ${EVENT_KINDS.join(', ')}`)
-    const events = deps.store.events.pageOfRollout(id, {
+    const events = await deps.store.events.pageOfRollout(id, {
       cursor,
       host: c.req.query('host'),
       kind: kind as (typeof EVENT_KINDS)[number] | undefined,
@@ -215,26 +215,34 @@ export function operatorRoutes(deps: AppDeps): Hono<CpEnv> {
     )
   )
 
-  app.get('/quarantines', (c) => {
-    const seqs = new Map(
-      deps.store.safety.quarantines().map((q) => [`${q.channel}/${q.closure}`, q.eventLogSeq])
+  app.get('/quarantines', async (c) => {
+    // The row that explains each quarantine, read up front: the view itself is synchronous.
+    const sources = new Map(
+      await Promise.all(
+        (await deps.store.safety.quarantines()).map(async (q) => {
+          const row =
+            q.eventLogSeq === null ? undefined : await deps.store.events.bySeq(q.eventLogSeq)
+          const source = { host: row?.host ?? null, rolloutId: row?.rolloutId ?? null }
+          return [`${q.channel}/${q.closure}`, source] as const
+        })
+      )
     )
     return c.json(
-      quarantinesView(state, (channel, closure) => {
-        const seq = seqs.get(`${channel}/${closure}`)
-        const row = seq == null ? undefined : deps.store.events.bySeq(seq)
-        return { host: row?.host ?? null, rolloutId: row?.rolloutId ?? null }
-      })
+      quarantinesView(
+        state,
+        (channel, closure) =>
+          sources.get(`${channel}/${closure}`) ?? { host: null, rolloutId: null }
+      )
     )
   })
 
   // --- history, audit, host actions and denials (issue 15 items 4–6) ---
-  app.get('/audit', (c) => {
+  app.get('/audit', async (c) => {
     const limit = limitOr(c, DEFAULT_PAGE, MAX_PAGE)
     if (typeof limit !== 'number') return limit
     const after = seqOr(c, 'after')
     if (after instanceof Response) return after
-    return c.json(auditView(deps.store.operator.actions(after ?? 0, limit + 1), limit))
+    return c.json(auditView(await deps.store.operator.actions(after ?? 0, limit + 1), limit))
   })
 
   app.get('/denials', (c) => c.json(denialsView(state)))

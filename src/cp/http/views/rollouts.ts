@@ -120,19 +120,23 @@ export function parseRolloutCursor(
  * The `/v1/rollouts?all=1|state=…` body: a page of the history, newest first. Live host states
  * come from memory; a closed rollout's from its stored records (`storedStates`).
  */
-export function rolloutHistoryView(
+export async function rolloutHistoryView(
   state: CpState,
   page: readonly StoredRollout[],
   limit: number,
-  storedStates: (rolloutId: string) => Record<string, string>
-): { rollouts: Record<string, unknown>[]; next: string | null } {
-  const rows = page.slice(0, limit).map((s) => {
-    const live = state.rollouts.get(s.record.rolloutId)?.record ?? s.record
-    const mem = state.hosts[live.rolloutId]
-    const states =
-      isClosed(live.phase) || mem === undefined ? storedStates(live.rolloutId) : phasesOf(mem)
-    return rolloutRow(live, states)
-  })
+  storedStates: (rolloutId: string) => Promise<Record<string, string>>
+): Promise<{ rollouts: Record<string, unknown>[]; next: string | null }> {
+  const rows = await Promise.all(
+    page.slice(0, limit).map(async (s) => {
+      const live = state.rollouts.get(s.record.rolloutId)?.record ?? s.record
+      const mem = state.hosts[live.rolloutId]
+      const states =
+        isClosed(live.phase) || mem === undefined
+          ? await storedStates(live.rolloutId)
+          : phasesOf(mem)
+      return rolloutRow(live, states)
+    })
+  )
   const last = page[limit - 1]
   return {
     rollouts: rows,
