@@ -64,6 +64,23 @@ export function pairKey(rolloutId: string, host: string): string {
   return `${rolloutId}\u0000${host}`
 }
 
+/**
+ * The fields a process keeps across `takeDurable`: its own observations and settings, which the
+ * database does not hold.
+ */
+const PER_PROCESS: ReadonlySet<string> = new Set([
+  'freshnessWindowSecs',
+  'closures',
+  'heartbeats',
+  'enrolmentRefusals',
+  'soakEndsAt',
+  'gateBlocks',
+  'decisions',
+  'delivered',
+  'status',
+  'lastPlanAt',
+])
+
 /** The CP state. */
 export class CpState {
   release: AdoptedRelease | undefined
@@ -159,6 +176,16 @@ export class CpState {
       this.marks.set(m.key, { signedAtMs: m.signedAtMs, ciCommit: m.ciCommit, sha256: m.sha256 })
     }
     this.nextSeq = await store.events.nextSeq()
+  }
+
+  /**
+   * Takes the durable parts of `next` (a state just loaded from the database) in place, keeping
+   * what this process measured itself (see `PER_PROCESS`): a follower replica refreshes the object
+   * its HTTP handlers and gauges hold, instead of handing them a new one.
+   */
+  takeDurable(next: CpState): void {
+    for (const [key, value] of Object.entries(next))
+      if (!PER_PROCESS.has(key)) Reflect.set(this, key, value)
   }
 
   /**

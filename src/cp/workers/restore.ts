@@ -2,29 +2,41 @@
  * Start-up re-adoption: the signed artifacts the last run adopted (stored with their exact bytes
  * and signatures) are verified again now, against today's trust file and clock, and submitted to
  * the mutator as if a poll had found them (source `database`). So a restarted CP serves its last
- * release before the first poll answers, and never one that no longer verifies.
+ * release before the first poll answers, and never one that no longer verifies. A follower replica
+ * verifies the same rows the same way (`verifyStored`) to serve the leader's release.
  * Invariant: what fails verification now is not submitted (the first poll decides instead).
  */
 import { highWaterKey } from '../../core/release/anti-rollback.ts'
 import type { Store } from '../../db/store.ts'
 import type { Clock } from '../../runtime/clock.ts'
-import type { CpMutator } from '../mutator/loop.ts'
+import type { ArtifactOutcome, ListKind, ReleaseOutcome } from '../mutator/inputs.ts'
+import type { MutatorPort } from '../replica/mutator-port.ts'
 import { readTrustFile, verifyFleetPair, verifyListPair, verifyManifests } from './release-poll.ts'
 
-/** Re-adopts the artifacts the last run stored, after verifying them again now. */
-export async function restoreAdopted(
-  store: Store,
-  mutator: CpMutator,
-  opts: { readonly trustFile: string; readonly clock: Clock; readonly freshnessWindowSecs: number }
-): Promise<void> {
+/** Where and when to verify. */
+export type RestoreOptions = {
+  readonly trustFile: string
+  readonly clock: Clock
+  readonly freshnessWindowSecs: number
+}
+
+/** What the stored artifacts verify to now; nothing for what is not stored (or no trust file). */
+export type StoredOutcomes = {
+  readonly release: ReleaseOutcome | undefined
+  readonly lists: readonly { readonly kind: ListKind; readonly outcome: ArtifactOutcome<unknown> }[]
+}
+
+/** Verifies the artifacts stored in the database against today's trust file and clock. */
+export async function verifyStored(store: Store, opts: RestoreOptions): Promise<StoredOutcomes> {
   const trust = await readTrustFile(opts.trustFile)
-  if (!trust.ok) return
+  if (!trust.ok) return { release: undefined, lists: [] }
   const ctx = {
     trust: trust.trust,
     now: opts.clock.now(),
     freshnessWindowSecs: opts.freshnessWindowSecs,
   }
   const stored = new Map((await store.release.artifacts()).map((a) => [a.key, a]))
+  let release: ReleaseOutcome | undefined
   const fleetRow = stored.get(highWaterKey('fleet'))
   if (fleetRow !== undefined) {
     const fleet = await verifyFleetPair(
@@ -44,18 +56,27 @@ export async function restoreAdopted(
           ctx
         )
       : {}
-    if (fleet.ok)
-      mutator.submit({ type: 'ReleaseVerified', outcome: { source: 'database', fleet, manifests } })
+    release = { source: 'database', fleet, manifests }
   }
+  const lists: { kind: ListKind; outcome: ArtifactOutcome<unknown> }[] = []
   for (const kind of ['revocations', 'bootstrap-nonces'] as const) {
     const row = stored.get(highWaterKey(kind))
     if (row === undefined) continue
-    const outcome = await verifyListPair(
-      kind,
-      { bytes: row.artifact, signature: row.signature },
-      ctx
-    )
+    const pair = { bytes: row.artifact, signature: row.signature }
+    lists.push({ kind, outcome: await verifyListPair(kind, pair, ctx) })
+  }
+  return { release, lists }
+}
+
+/** Re-adopts the artifacts the last run stored, after verifying them again now. */
+export async function restoreAdopted(
+  store: Store,
+  mutator: MutatorPort,
+  opts: RestoreOptions
+): Promise<void> {
+  const { release, lists } = await verifyStored(store, opts)
+  if (release?.fleet.ok === true) mutator.submit({ type: 'ReleaseVerified', outcome: release })
+  for (const { kind, outcome } of lists)
     if (outcome.ok)
       mutator.submit({ type: 'ListVerified', kind, source: 'database', outcome: outcome as never })
-  }
 }
