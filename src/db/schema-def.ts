@@ -72,6 +72,7 @@ export type TableDef<
   readonly columns: C
   readonly primaryKey?: readonly (keyof C & string)[]
   readonly indexes?: readonly IndexDef<keyof C & string>[]
+  /** Unique indexes. */
   readonly unique?: readonly IndexDef<keyof C & string>[]
 }
 
@@ -416,7 +417,7 @@ export function tablesInForeignKeyOrder(): (keyof Tables)[] {
 }
 
 /** A built table's column by key; a missing one is a bug in the definitions. */
-export function columnOf<T>(
+function columnOf<T>(
   table: Readonly<Record<string, T>> | object | undefined,
   tableName: string,
   key: string
@@ -427,7 +428,7 @@ export function columnOf<T>(
 }
 
 /** A list the definitions guarantee non-empty (an index on no column is a bug in them). */
-export function nonEmpty<T>(xs: readonly T[]): [T, ...T[]] {
+function nonEmpty<T>(xs: readonly T[]): [T, ...T[]] {
   const [first, ...rest] = xs
   if (first === undefined) throw new Error('schema-def: an index or key with no column')
   return [first, ...rest]
@@ -441,4 +442,64 @@ export function defaultOf<K extends keyof JsTypes>(c: ColumnDef, type: K): JsTyp
   if (d === undefined) return undefined
   if (typeof d !== type) throw new Error(`schema-def: ${c.name}'s default is not a ${type}`)
   return d as JsTypes[K]
+}
+
+/** A column builder as `constrain` chains it, whose values (and so defaults) are `D`. */
+export type Chainable<D, Col, Base> = Base & {
+  primaryKey(): Chainable<D, Col, Base>
+  notNull(): Chainable<D, Col, Base>
+  default(value: D): Chainable<D, Col, Base>
+  references(ref: () => Col, actions: { onDelete: 'set null' | 'cascade' }): Chainable<D, Col, Base>
+}
+
+/** Resolves a foreign key's target column (built lazily: tables may come in any order). */
+export type Resolve<Col> = (table: string, column: string) => Col
+
+/** Applies a column's declared constraints to its dialect's builder, in drizzle's usual order. */
+export function constrain<D, Col, Base>(
+  b: Chainable<D, Col, Base>,
+  c: ColumnDef,
+  dflt: D | undefined,
+  resolve: Resolve<Col>
+): Base {
+  if (c.primaryKey) b = b.primaryKey()
+  if (c.notNull) b = b.notNull()
+  if (dflt !== undefined) b = b.default(dflt)
+  const ref = c.references
+  if (ref) b = b.references(() => resolve(ref.table, ref.column), { onDelete: ref.onDelete })
+  return b
+}
+
+/** What one dialect supplies to build every table of `TABLES`. */
+export type Dialect<Table, Col, ColBuilder, Extra> = {
+  column(c: ColumnDef, resolve: Resolve<Col>): ColBuilder
+  table(
+    name: string,
+    columns: Record<string, ColBuilder>,
+    extra: (self: Readonly<Record<string, Col>>) => Extra[]
+  ): Table
+  primaryKey(columns: [Col, ...Col[]]): Extra
+  index(def: IndexDef, columns: [Col, ...Col[]], unique: boolean): Extra
+}
+
+/** Builds every table of `TABLES` in one dialect, by export name. */
+export function buildTables<Table extends object, Col, ColBuilder, Extra>(
+  dialect: Dialect<Table, Col, ColBuilder, Extra>
+): Record<string, Table> {
+  const built: Record<string, Table> = {}
+  const resolve: Resolve<Col> = (table, name) => columnOf<Col>(built[table], table, name)
+  for (const [key, def] of Object.entries(TABLES) as [string, TableDef][]) {
+    const columns: Record<string, ColBuilder> = {}
+    for (const [k, c] of Object.entries(def.columns)) columns[k] = dialect.column(c, resolve)
+    built[key] = dialect.table(def.name, columns, (self) => {
+      const cols = (keys: readonly string[]) =>
+        nonEmpty(keys.map((k) => columnOf(self, def.name, k)))
+      const extra: Extra[] = []
+      if (def.primaryKey) extra.push(dialect.primaryKey(cols(def.primaryKey)))
+      for (const i of def.indexes ?? []) extra.push(dialect.index(i, cols(i.columns), false))
+      for (const u of def.unique ?? []) extra.push(dialect.index(u, cols(u.columns), true))
+      return extra
+    })
+  }
+  return built
 }

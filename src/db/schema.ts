@@ -32,9 +32,11 @@ import {
   type EnumOf,
   type TableDef,
   type Tables,
-  columnOf,
+  buildTables,
+  constrain,
   defaultOf,
-  nonEmpty,
+  type Dialect,
+  type Resolve,
 } from './schema-def.ts'
 
 export { EVENT_KINDS } from './schema-def.ts'
@@ -64,41 +66,13 @@ type SqliteTableOf<T extends TableDef> = SQLiteTableWithColumns<{
   dialect: 'sqlite'
 }>
 
-/** What `column` chains on a builder whose values (and so defaults) are `D`. */
-type Chainable<D> = SQLiteColumnBuilderBase & {
-  primaryKey(): Chainable<D>
-  notNull(): Chainable<D>
-  default(value: D): Chainable<D>
-  references(
-    ref: () => AnySQLiteColumn,
-    actions: { onDelete: 'set null' | 'cascade' }
-  ): Chainable<D>
-}
-
-function constrain<D>(
-  b: Chainable<D>,
-  c: ColumnDef,
-  dflt: D | undefined,
-  resolve: (table: string, column: string) => AnySQLiteColumn
-): SQLiteColumnBuilderBase {
-  if (c.primaryKey) b = b.primaryKey()
-  if (c.notNull) b = b.notNull()
-  if (dflt !== undefined) b = b.default(dflt)
-  const ref = c.references
-  if (ref) b = b.references(() => resolve(ref.table, ref.column), { onDelete: ref.onDelete })
-  return b
-}
-
-function column(
-  c: ColumnDef,
-  resolve: (table: string, column: string) => AnySQLiteColumn
-): SQLiteColumnBuilderBase {
+function column(c: ColumnDef, resolve: Resolve<AnySQLiteColumn>): SQLiteColumnBuilderBase {
   switch (c.type) {
     case 'seq':
     case 'serial':
       return integer(c.name).primaryKey({ autoIncrement: true })
     case 'text':
-      return constrain<string>(
+      return constrain<string, AnySQLiteColumn, SQLiteColumnBuilderBase>(
         c.enum ? text(c.name, { enum: c.enum }) : text(c.name),
         c,
         defaultOf(c, 'string'),
@@ -107,37 +81,37 @@ function column(
     case 'boolean':
       return constrain(integer(c.name, { mode: 'boolean' }), c, defaultOf(c, 'boolean'), resolve)
     case 'bytes':
-      return constrain<Buffer>(blob(c.name, { mode: 'buffer' }), c, undefined, resolve)
+      return constrain<Buffer, AnySQLiteColumn, SQLiteColumnBuilderBase>(
+        blob(c.name, { mode: 'buffer' }),
+        c,
+        undefined,
+        resolve
+      )
     default:
       return constrain(integer(c.name), c, defaultOf(c, 'number'), resolve)
   }
 }
 
-function build(): Record<string, SQLiteTable> {
-  const built: Record<string, SQLiteTable> = {}
-  const resolve = (table: string, name: string): AnySQLiteColumn =>
-    columnOf(built[table], table, name)
-  for (const [key, def] of Object.entries(TABLES) as [string, TableDef][]) {
-    const columns: Record<string, SQLiteColumnBuilderBase> = {}
-    for (const [k, c] of Object.entries(def.columns)) columns[k] = column(c, resolve)
-    built[key] = sqliteTable(def.name, columns, (t) => {
-      const cols = (keys: readonly string[]) => nonEmpty(keys.map((k) => columnOf(t, def.name, k)))
-      const extra: SQLiteTableExtraConfigValue[] = []
-      if (def.primaryKey) extra.push(primaryKey({ columns: cols(def.primaryKey) }))
-      for (const i of def.indexes ?? []) {
-        const ix = index(i.name).on(...cols(i.columns))
-        extra.push(i.where === undefined ? ix : ix.where(sql.raw(i.where)))
-      }
-      for (const u of def.unique ?? []) extra.push(uniqueIndex(u.name).on(...cols(u.columns)))
-      return extra
-    })
-  }
-  return built
+const sqliteDialect: Dialect<
+  SQLiteTable,
+  AnySQLiteColumn,
+  SQLiteColumnBuilderBase,
+  SQLiteTableExtraConfigValue
+> = {
+  column,
+  table: (name, columns, extra) => sqliteTable(name, columns, extra),
+  primaryKey: (columns) => primaryKey({ columns }),
+  index(def, columns, unique) {
+    const ix = (unique ? uniqueIndex : index)(def.name).on(...columns)
+    return def.where === undefined ? ix : ix.where(sql.raw(def.where))
+  },
 }
 
 // The one cast between the runtime construction and the types derived from the definitions;
 // the query modules' type checks and the schema tests hold the two together.
-const tables = build() as unknown as { [K in keyof Tables]: SqliteTableOf<Tables[K]> }
+const tables = buildTables(sqliteDialect) as unknown as {
+  [K in keyof Tables]: SqliteTableOf<Tables[K]>
+}
 
 /** The canonical, append-only event log. */
 export const eventLog = tables.eventLog
