@@ -4,7 +4,7 @@
  * Invariants: no message this module produces contains the password; a connection that cannot
  * be made fails here, once, with a sentence naming host:port/database, not at the first query.
  */
-import { readFileSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
 import { drizzle, type BunSQLDatabase } from 'drizzle-orm/bun-sql'
 import * as schemaPg from '../schema-pg.ts'
 
@@ -31,13 +31,16 @@ export function describePostgresUrl(url: string): string {
   }
 }
 
-/** The password in `file`, without its trailing newline. */
+/** The password in `file`, without its trailing newline; the file must not be world-readable. */
 export function readPasswordFile(file: string): string {
   let text: string
   try {
+    if ((statSync(file).mode & 0o004) !== 0)
+      throw new Error(`the PostgreSQL password file ${file} is world-readable: chmod o-r it`)
     text = readFileSync(file, 'utf8')
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code
+    if (code === undefined && e instanceof Error) throw e
     throw new Error(`cannot read the PostgreSQL password file ${file} (${code ?? String(e)})`)
   }
   return text.replace(/\r?\n$/, '')

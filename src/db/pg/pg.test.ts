@@ -33,10 +33,14 @@ describe('openPostgres', () => {
 
   test('the password file loses only its trailing newline', () => {
     const dir = mkdtempSync(join(tmpdir(), 'nixfleet-pw-'))
-    writeFileSync(join(dir, 'a'), ' p w \n')
-    writeFileSync(join(dir, 'b'), 'pw\n\n')
+    writeFileSync(join(dir, 'a'), ' p w \n', { mode: 0o600 })
+    writeFileSync(join(dir, 'b'), 'pw\n\n', { mode: 0o640 })
+    writeFileSync(join(dir, 'c'), 'pw\n', { mode: 0o644 })
     expect(readPasswordFile(join(dir, 'a'))).toBe(' p w ')
     expect(readPasswordFile(join(dir, 'b'))).toBe('pw\n')
+    expect(() => readPasswordFile(join(dir, 'c'))).toThrow(
+      `the PostgreSQL password file ${join(dir, 'c')} is world-readable`
+    )
   })
 
   test('a missing password file is an error naming it', async () => {
@@ -48,7 +52,7 @@ describe('openPostgres', () => {
   test('connection errors name host:port/database and never the password', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'nixfleet-pw-'))
     const wrong = join(dir, 'wrong')
-    writeFileSync(wrong, 'not-the-password\n')
+    writeFileSync(wrong, 'not-the-password\n', { mode: 0o600 })
     const bad = openPostgres({ url: pg.url, passwordFile: wrong })
     await expect(bad).rejects.toThrow(
       `cannot connect to PostgreSQL at 127.0.0.1:${pg.port}/nixfleet: `
