@@ -53,10 +53,11 @@ export async function applyPgMigrations(sql: Bun.SQL): Promise<{ wasEmpty: boole
       const text = EMBEDDED_PG_MIGRATIONS[tag]
       if (text === undefined) throw new Error(`PostgreSQL migration ${tag} is not embedded`)
       for (const statement of migrationStatements(text)) await tx.unsafe(statement)
-      await tx.unsafe(`INSERT INTO ${PG_MIGRATIONS_TABLE} (tag, applied_at) VALUES ($1, $2)`, [
-        tag,
-        new Date().toISOString(),
-      ])
+      // The database's clock, not the process's: the journal records when the database changed.
+      await tx.unsafe(
+        `INSERT INTO ${PG_MIGRATIONS_TABLE} (tag, applied_at) VALUES ($1, to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))`,
+        [tag]
+      )
     }
     return { wasEmpty: existing?.present !== true }
   })

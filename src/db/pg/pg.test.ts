@@ -84,6 +84,8 @@ describe('applyPgMigrations', () => {
       expect(rows.map((r: { tag: string }) => r.tag)).toEqual(
         PG_MIGRATION_JOURNAL.entries.map((e) => e.tag)
       )
+      const [first] = await a.sql.unsafe(`SELECT applied_at FROM ${PG_MIGRATIONS_TABLE}`)
+      expect(first.applied_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
       expect(await a.sql`SELECT id, epoch, holder FROM cp_leader`).toEqual([
         { id: 1, epoch: '0', holder: '' },
       ])
