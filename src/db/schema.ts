@@ -27,16 +27,16 @@ import {
 import type { HasDefault, IsPrimaryKey, NotNull } from 'drizzle-orm'
 import {
   TABLES,
-  type ColumnDef,
-  type Constrained,
-  type EnumOf,
-  type TableDef,
-  type Tables,
   buildTables,
   constrain,
   defaultOf,
+  type ColumnDef,
+  type Constrained,
   type Dialect,
+  type EnumOf,
   type Resolve,
+  type TableDef,
+  type Tables,
 } from './schema-def.ts'
 
 export { EVENT_KINDS } from './schema-def.ts'
