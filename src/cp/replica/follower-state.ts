@@ -32,12 +32,7 @@ export async function refreshFollowerState(
   return [...live.dispatch.keys()]
 }
 
-function adoptedStatus(
-  live: CpState,
-  key: string,
-  a: AdoptedArtifact<unknown>,
-  now: number
-): void {
+function adoptedStatus(live: CpState, key: string, a: AdoptedArtifact<unknown>, now: number): void {
   const prev = live.status.get(key)?.adopted
   live.status.set(key, {
     key,
