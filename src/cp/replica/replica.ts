@@ -123,8 +123,10 @@ export class Replica {
     await this.stopFeed?.()
     this.stopFeed = undefined
     const { mutator, store, pg, log } = this.deps
-    await this.lead?.()
+    // Inputs go to this process's mutator from now on: they queue until `lead` has loaded the
+    // state and started it (the poller's first outcome among them).
     this.port.lead(mutator)
+    await this.lead?.()
     mutator.onCommit(() => this.notifier.notifyCommit())
     this.pump = await pumpInputs(this.queue, mutator, {
       append: (s) => store.appendStatement(s),
