@@ -4,7 +4,7 @@
 import { describe, expect, test } from 'bun:test'
 import { newPendingHost, type HostRolloutState, type RolloutRecord } from '../core/index.ts'
 import { usePostgres } from '../../tests/support/replica-tables.ts'
-import { FencedOut } from '../cp/replica/leader.ts'
+import { FencedOut } from './pg/fence.ts'
 import { openPostgres } from './pg/client.ts'
 import { applyPgMigrations } from './pg/migrate.ts'
 import { openPgStore, type PgStore } from './pg/store.ts'

@@ -26,7 +26,7 @@ import { pumpInputs, type InputPump } from './input-pump.ts'
 import { Leadership } from './leader.ts'
 import { ReplicaPort } from './port.ts'
 import { RemoteMutator } from './remote-mutator.ts'
-import type { SqlStatement } from './statement.ts'
+import type { SqlStatement } from '../../db/pg/statement.ts'
 
 /** The store of a replica: writes can carry a statement of the leader's own (an input done). */
 export type ReplicaStore = Store & { appendStatement(s: SqlStatement): void }

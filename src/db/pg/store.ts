@@ -16,8 +16,8 @@
  * - Reads run at once on the pool, so they see committed state only.
  */
 import type { ReservedSQL } from 'bun'
-import { fenceCheck, FencedOut } from '../../cp/replica/leader.ts'
-import { runStatement, type SqlStatement } from '../../cp/replica/statement.ts'
+import { fenceCheck, FencedOut } from './fence.ts'
+import { runStatement, type SqlStatement } from './statement.ts'
 import type { Store } from '../store.ts'
 import type { OpenPostgres } from './client.ts'
 import { dispatchQueries } from './queries/dispatch.ts'
