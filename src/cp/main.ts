@@ -191,6 +191,7 @@ export async function createControlPlane(
       hub,
       mutator,
       log,
+      clock,
       restore: restoreOptions,
       onFatal,
     })

@@ -13,12 +13,14 @@
  */
 import type { Store } from '../../db/store.ts'
 import type { OpenPostgres } from '../../db/pg/client.ts'
+import type { Clock } from '../../runtime/clock.ts'
 import type { Logger } from '../../runtime/log.ts'
+import { systemTimers } from '../../runtime/timers.ts'
 import type { DispatchHub } from '../dispatch-hub.ts'
 import type { ReplicaFigures } from '../http/views/operator.ts'
 import type { CpMutator } from '../mutator/loop.ts'
 import type { CpState } from '../state.ts'
-import type { RestoreOptions } from '../workers/restore.ts'
+import type { RestoreOptions, VerifiedCache } from '../workers/restore.ts'
 import { CommitFeed, CommitNotifier } from './commit-feed.ts'
 import { refreshFollowerState } from './follower-state.ts'
 import { InputQueue } from './input-queue.ts'
@@ -27,6 +29,9 @@ import { Leadership } from './leader.ts'
 import { ReplicaPort } from './port.ts'
 import { RemoteMutator } from './remote-mutator.ts'
 import type { SqlStatement } from '../../db/pg/statement.ts'
+
+// Refreshes quicker than this follow each other without a rest (a small fleet's refresh).
+const REST_AFTER_MS = 50
 
 /** The store of a replica: writes can carry a statement of the leader's own (an input done). */
 export type ReplicaStore = Store & { appendStatement(s: SqlStatement): void }
@@ -40,6 +45,7 @@ export type ReplicaDeps = {
   readonly hub: DispatchHub
   readonly mutator: CpMutator
   readonly log: Logger
+  readonly clock: Clock
   readonly restore: RestoreOptions
   readonly onFatal: (error: unknown) => void
 }
@@ -56,6 +62,7 @@ export class Replica {
   private transitions: Promise<void> = Promise.resolve()
   private lead: (() => Promise<void>) | undefined
   private stopped = false
+  private readonly verified: { current: VerifiedCache } = { current: undefined }
 
   constructor(private readonly deps: ReplicaDeps) {
     const { pg, log } = deps
@@ -111,11 +118,25 @@ export class Replica {
     return next
   }
 
-  /** A follower's refresh: the state from the database, then wake-ups and commit listeners. */
+  /**
+   * A follower's refresh: the state from the database, then wake-ups and commit listeners. It
+   * then rests as long as it took, so reloading a large fleet after every commit of a busy
+   * leader takes at most half of this process's time (commits meanwhile are covered by one more
+   * refresh: the feed runs one at a time).
+   */
   private async refresh(): Promise<void> {
-    const hosts = await refreshFollowerState(this.deps.state, this.deps.store, this.deps.restore)
+    const started = this.deps.clock.monotonicMs()
+    const hosts = await refreshFollowerState(
+      this.deps.state,
+      this.deps.store,
+      this.deps.restore,
+      this.verified
+    )
     for (const host of hosts) this.deps.hub.notify(host)
     this.port.committed()
+    const took = this.deps.clock.monotonicMs() - started
+    if (took > REST_AFTER_MS)
+      await new Promise<void>((resolve) => systemTimers.setTimeout(resolve, took))
   }
 
   private async takeLead(epoch: number): Promise<void> {
