@@ -2,7 +2,12 @@
 // fresh PostgreSQL database, plus what only the PostgreSQL write buffer does (fence, failure,
 // commit order).
 import { describe, expect, test } from 'bun:test'
-import { newPendingHost, type HostRolloutState, type RolloutRecord } from '../core/index.ts'
+import {
+  newPendingHost,
+  openRolloutRecord,
+  type HostRolloutState,
+  type RolloutRecord,
+} from '../core/index.ts'
 import { usePostgres } from '../../tests/support/replica-tables.ts'
 import { FencedOut } from './pg/fence.ts'
 import { openPostgres } from './pg/client.ts'
@@ -42,22 +47,13 @@ const POLICY: FrozenPolicy = {
 }
 
 function rollout(id: string, openedAt: number, over: Partial<RolloutRecord> = {}): RolloutRecord {
-  return {
+  const opened = {
+    type: 'RolloutOpened',
     rolloutId: id,
     channel: 'stable',
     targetRef: 'ref',
-    phase: 'Active',
-    currentWave: 0,
-    openedAt,
-    terminalAt: null,
-    supersededAt: null,
-    halt: null,
-    lastResume: null,
-    lastHalt: null,
-    cancelled: null,
-    supersededBy: null,
-    ...over,
-  }
+  } as const
+  return { ...openRolloutRecord({ ...opened, at: openedAt }), phase: 'Active', ...over }
 }
 
 function host(rolloutId: string, hostname: string, over: Partial<HostRolloutState> = {}) {
@@ -73,19 +69,20 @@ function host(rolloutId: string, hostname: string, over: Partial<HostRolloutStat
   }
 }
 
+/** A host known in every field; tests blank what they need blank. */
 function known(hostname: string, over: Partial<KnownHost> = {}): KnownHost {
   return {
     hostname,
     channel: 'stable',
-    currentClosure: null,
-    currentClosureAt: null,
-    targetClosure: null,
-    lastSeenAt: null,
-    lastRolloutId: null,
-    lastRolloutOutcome: null,
-    enrolledAt: null,
-    cert: null,
-    closureHistory: [],
+    currentClosure: 'c2',
+    currentClosureAt: T0,
+    targetClosure: 'c2',
+    lastSeenAt: T0 + 1,
+    lastRolloutId: 'r1',
+    lastRolloutOutcome: 'converged',
+    enrolledAt: T0 - 1,
+    cert: { serial: 's', notBefore: T0 - 10, notAfter: T0 + 10 },
+    closureHistory: [{ closure: 'c2', at: T0, rolloutId: 'r1' }],
     ...over,
   }
 }
@@ -247,12 +244,12 @@ describe.each(backends)('Store on %s', (_name, open) => {
       probeTopology: [{ probeName: 'p', kind: 'k', mode: 'enforce' }],
       probes: {
         p: {
-          status: 'pass',
+          status: 'fail',
           mode: 'enforce',
-          lastObservedAt: T0,
-          lastPassAt: T0,
-          failingSince: null,
-          failureReason: null,
+          lastObservedAt: T0 + 2,
+          lastPassAt: null,
+          failingSince: T0 + 1,
+          failureReason: 'down',
         },
       },
       lastEventSeq: 9,
@@ -274,19 +271,10 @@ describe.each(backends)('Store on %s', (_name, open) => {
 
   test('known hosts: upsert replaces the whole row', async () => {
     const store = await open()
-    const full = known('a', {
-      currentClosure: 'c2',
-      currentClosureAt: T0,
-      targetClosure: 'c2',
-      lastSeenAt: T0 + 1,
-      lastRolloutId: 'r1',
-      lastRolloutOutcome: 'converged',
-      enrolledAt: T0 - 1,
-      cert: { serial: 's', notBefore: T0 - 10, notAfter: T0 + 10 },
-      closureHistory: [{ closure: 'c2', at: T0, rolloutId: 'r1' }],
-    })
+    const blank = known('a', { channel: null, cert: null, lastRolloutOutcome: null })
+    const full = known('a', { closureHistory: [] })
     store.transaction(() => {
-      store.knownHosts.upsert(known('a'))
+      store.knownHosts.upsert(blank)
       store.knownHosts.upsert(known('b'))
     })
     store.transaction(() => store.knownHosts.upsert(full))

@@ -51,7 +51,10 @@ function bind(db: Db) {
 
 /** The CP store. */
 export type Store = ReturnType<typeof bind> & {
-  /** Runs `fn` in one `BEGIN IMMEDIATE` transaction (synchronous: no await inside). */
+  /**
+   * Runs `fn` as one transaction (synchronous: no await inside; SQLite: `BEGIN IMMEDIATE`); a
+   * nested call is a savepoint: if it throws, only its own writes are discarded.
+   */
   transaction<T>(fn: () => T): T
   /** Resolves once everything written by transactions so far is committed. */
   durable(): Promise<void>

@@ -15,6 +15,8 @@ import {
   lt,
   notInArray,
   sql,
+  type AnyColumn,
+  type Table,
   type SQL,
 } from 'drizzle-orm'
 import type { Db } from '../client.ts'
@@ -43,6 +45,53 @@ export type NewEvent = {
   readonly host?: string | null
   readonly rolloutId?: string | null
   readonly payload: Record<string, unknown>
+}
+
+/** A page of a rollout's events (`pageOfRollout`). */
+export type EventPage = {
+  readonly cursor: number | undefined
+  readonly host: string | undefined
+  readonly kind: EventKind | undefined
+  readonly order: 'asc' | 'desc'
+  readonly limit: number
+}
+
+// The conditions below are shared with the PostgreSQL queries: they read columns of either
+// dialect's tables and are plain SQL in both.
+
+type EventColumns = { seq: AnyColumn; hostId: AnyColumn; rolloutId: AnyColumn; kind: AnyColumn }
+type FailureColumns = {
+  hostId: AnyColumn
+  rolloutId: AnyColumn
+  eventLogSeq: AnyColumn
+  controlId: AnyColumn
+  probeName: AnyColumn
+}
+
+/** What a failing probe result is about: its control, or the probe when it has none. */
+export const failureItem = (f: FailureColumns) =>
+  sql<string>`coalesce(${f.controlId}, ${f.probeName})`
+
+/** The subquery of the seq of each item's first failure, of one host in one rollout. */
+export const firstFailureSeqs = (f: Table & FailureColumns, host: string, rolloutId: string): SQL =>
+  sql`(select min(${f.eventLogSeq}) from ${f} where ${failuresOf(f, host, rolloutId)} group by ${failureItem(f)})`
+
+/** The probe failures of one host in one rollout that name their event. */
+export const failuresOf = (f: FailureColumns, host: string, rolloutId: string): SQL =>
+  and(eq(f.hostId, host), eq(f.rolloutId, rolloutId), isNotNull(f.eventLogSeq))!
+
+/** The agent events of one host in one rollout. */
+export const agentEventsOf = (e: EventColumns, host: string, rolloutId: string): SQL =>
+  and(eq(e.hostId, host), eq(e.rolloutId, rolloutId), eq(e.kind, 'agent_event'))!
+
+/** The rows of a page of a rollout's events (order and limit are the caller's). */
+export function pageOf(e: EventColumns, rolloutId: string, q: EventPage): SQL {
+  const where: SQL[] = [eq(e.rolloutId, rolloutId)]
+  if (q.host !== undefined) where.push(eq(e.hostId, q.host))
+  if (q.kind !== undefined) where.push(eq(e.kind, q.kind))
+  if (q.cursor !== undefined)
+    where.push(q.order === 'asc' ? gt(e.seq, q.cursor) : lt(e.seq, q.cursor))
+  return and(...where)!
 }
 
 /** A row as an entry (shared with the PostgreSQL queries). */
@@ -88,27 +137,14 @@ export function eventLogQueries(db: Db) {
      * first failure of each probe or control (what the compliance gate and the audit need).
      */
     trimProbeResults(host: string, rolloutId: string, keep: number): void {
-      const firstFailures = db
-        .select({ seq: sql<number>`min(${probeFailures.eventLogSeq})` })
-        .from(probeFailures)
-        .where(
-          and(
-            eq(probeFailures.hostId, host),
-            eq(probeFailures.rolloutId, rolloutId),
-            isNotNull(probeFailures.eventLogSeq)
-          )
-        )
-        .groupBy(sql`coalesce(${probeFailures.controlId}, ${probeFailures.probeName})`)
       const beyond = db
         .select({ seq: eventLog.seq })
         .from(eventLog)
         .where(
           and(
-            eq(eventLog.hostId, host),
-            eq(eventLog.rolloutId, rolloutId),
-            eq(eventLog.kind, 'agent_event'),
+            agentEventsOf(eventLog, host, rolloutId),
             sql`json_extract(${eventLog.payload}, '$.kind') = 'ProbeResult'`,
-            notInArray(eventLog.seq, firstFailures)
+            notInArray(eventLog.seq, firstFailureSeqs(probeFailures, host, rolloutId))
           )
         )
         .orderBy(desc(eventLog.seq))
@@ -133,25 +169,11 @@ export function eventLogQueries(db: Db) {
      * host and one kind when given. Served by `event_log_rollout_seq` and, per host,
      * `event_log_rollout_host_seq`, so the end of a large rollout is one index seek away.
      */
-    async pageOfRollout(
-      rolloutId: string,
-      q: {
-        readonly cursor: number | undefined
-        readonly host: string | undefined
-        readonly kind: EventKind | undefined
-        readonly order: 'asc' | 'desc'
-        readonly limit: number
-      }
-    ): Promise<EventLogEntry[]> {
-      const where: SQL[] = [eq(eventLog.rolloutId, rolloutId)]
-      if (q.host !== undefined) where.push(eq(eventLog.hostId, q.host))
-      if (q.kind !== undefined) where.push(eq(eventLog.kind, q.kind))
-      if (q.cursor !== undefined)
-        where.push(q.order === 'asc' ? gt(eventLog.seq, q.cursor) : lt(eventLog.seq, q.cursor))
+    async pageOfRollout(rolloutId: string, q: EventPage): Promise<EventLogEntry[]> {
       return db
         .select()
         .from(eventLog)
-        .where(and(...where))
+        .where(pageOf(eventLog, rolloutId, q))
         .orderBy(q.order === 'asc' ? asc(eventLog.seq) : desc(eventLog.seq))
         .limit(q.limit)
         .all()

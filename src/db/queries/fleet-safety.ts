@@ -2,10 +2,11 @@
  * Quarantined closures (per channel), failing enforce-probe results (compliance-wave gate) and
  * operator actions.
  */
-import { and, eq, sql } from 'drizzle-orm'
+import { and, eq } from 'drizzle-orm'
 import type { Db } from '../client.ts'
 import { operatorActions, probeFailures, quarantinedClosures } from '../schema.ts'
 import { toRfc3339 } from '../../proto/common.ts'
+import { failureItem } from './event-log.ts'
 import { msOf } from './time.ts'
 
 /** A quarantined closure. */
@@ -108,7 +109,7 @@ export function fleetSafetyQueries(db: Db) {
         .selectDistinct({
           rolloutId: probeFailures.rolloutId,
           host: probeFailures.hostId,
-          item: sql<string>`coalesce(${probeFailures.controlId}, ${probeFailures.probeName})`,
+          item: failureItem(probeFailures),
         })
         .from(probeFailures)
         .all()

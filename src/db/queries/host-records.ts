@@ -2,7 +2,17 @@
  * The CP mirror of per-host rollout records: rows ↔ core `HostRolloutState` (times as epoch ms,
  * probes and topology as JSON). Upserts write the full row, as the reference does.
  */
-import { and, eq, getTableColumns, inArray, notInArray, or, sql, type SQL } from 'drizzle-orm'
+import {
+  and,
+  eq,
+  getTableColumns,
+  inArray,
+  notInArray,
+  or,
+  sql,
+  type AnyColumn,
+  type SQL,
+} from 'drizzle-orm'
 import {
   UNDERWAY_PHASES,
   type HostRolloutState,
@@ -87,6 +97,10 @@ const COLUMNS = getTableColumns(hostRolloutRecords)
 /** The phases of a closed rollout (core's `isClosed`). */
 export const CLOSED = ['Terminal', 'Superseded', 'Pruned', 'Cancelled'] as const
 
+/** Whether a rollout's `state` is closed, or not (shared with the PostgreSQL queries). */
+export const closedState = (state: AnyColumn, closed: boolean): SQL =>
+  (closed ? inArray : notInArray)(state, [...CLOSED])
+
 /** The host-record queries. */
 export function hostRecordQueries(db: Db) {
   // One prepared full-row upsert: every column a placeholder, every non-key column replaced.
@@ -117,10 +131,7 @@ export function hostRecordQueries(db: Db) {
     db.select().from(hostRolloutRecords).where(where).all().map(toStored)
   // The ids of the closed rollouts, or of the others.
   const rolloutIds = (closed: boolean) =>
-    db
-      .select({ id: rollouts.rolloutId })
-      .from(rollouts)
-      .where((closed ? inArray : notInArray)(rollouts.state, [...CLOSED]))
+    db.select({ id: rollouts.rolloutId }).from(rollouts).where(closedState(rollouts.state, closed))
   return {
     /** Inserts or replaces the whole record. */
     upsert(state: HostRolloutState, waveIndex: number): void {

@@ -3,7 +3,7 @@
  * when the rollout opened (a rollout is governed by the release that defined it, even after a
  * newer release changed the channel).
  */
-import { and, desc, eq, inArray, lt, or, type SQL } from 'drizzle-orm'
+import { and, desc, eq, inArray, lt, or, type AnyColumn, type SQL } from 'drizzle-orm'
 import type {
   DisruptionBudget,
   ResolvedWave,
@@ -115,6 +115,25 @@ export function rolloutUpdate(record: RolloutRecord, transitionSeq: number | nul
   }
 }
 
+type PageColumns = {
+  channel: AnyColumn
+  state: AnyColumn
+  openedAt: AnyColumn
+  rolloutId: AnyColumn
+}
+
+/** The rows of a page (order and limit are the caller's; shared with the PostgreSQL queries). */
+export function pageOf(r: PageColumns, p: RolloutPage): SQL | undefined {
+  const where: SQL[] = []
+  if (p.channel !== undefined) where.push(eq(r.channel, p.channel))
+  if (p.states !== undefined) where.push(inArray(r.state, [...p.states]))
+  if (p.after !== undefined) {
+    const at = toRfc3339(p.after.openedAt)
+    where.push(or(lt(r.openedAt, at), and(eq(r.openedAt, at), lt(r.rolloutId, p.after.rolloutId)))!)
+  }
+  return and(...where)
+}
+
 /** The rollout queries. */
 export function rolloutQueries(db: Db) {
   return {
@@ -146,22 +165,10 @@ export function rolloutQueries(db: Db) {
      * the cursor; filtered by channel and states.
      */
     async page(p: RolloutPage): Promise<StoredRollout[]> {
-      const where: SQL[] = []
-      if (p.channel !== undefined) where.push(eq(rollouts.channel, p.channel))
-      if (p.states !== undefined) where.push(inArray(rollouts.state, [...p.states]))
-      if (p.after !== undefined) {
-        const at = toRfc3339(p.after.openedAt)
-        where.push(
-          or(
-            lt(rollouts.openedAt, at),
-            and(eq(rollouts.openedAt, at), lt(rollouts.rolloutId, p.after.rolloutId))
-          )!
-        )
-      }
       return db
         .select()
         .from(rollouts)
-        .where(and(...where))
+        .where(pageOf(rollouts, p))
         .orderBy(desc(rollouts.openedAt), desc(rollouts.rolloutId))
         .limit(p.limit)
         .all()

@@ -2,27 +2,17 @@
  * The event-log queries on PostgreSQL (see `../../queries/event-log.ts`). Payloads are JSON
  * text, so a payload field is read with `payload::jsonb->>'…'`.
  */
-import {
-  and,
-  asc,
-  count,
-  desc,
-  eq,
-  gt,
-  inArray,
-  isNotNull,
-  lt,
-  max,
-  notInArray,
-  sql,
-  type SQL,
-} from 'drizzle-orm'
+import { and, asc, count, desc, eq, gt, inArray, max, notInArray, sql } from 'drizzle-orm'
 import type { PgDb } from '../client.ts'
 import { eventLog, probeFailures } from '../../schema-pg.ts'
 import {
+  agentEventsOf,
   eventRow,
+  firstFailureSeqs,
+  pageOf,
   toEntry,
   type EventKind,
+  type EventPage,
   type EventLogEntry,
   type NewEvent,
 } from '../../queries/event-log.ts'
@@ -40,27 +30,14 @@ export function eventLogQueries(db: PgDb, write: Write) {
      * first failure of each probe or control (what the compliance gate and the audit need).
      */
     trimProbeResults(host: string, rolloutId: string, keep: number): void {
-      const firstFailures = db
-        .select({ seq: sql<number>`min(${probeFailures.eventLogSeq})` })
-        .from(probeFailures)
-        .where(
-          and(
-            eq(probeFailures.hostId, host),
-            eq(probeFailures.rolloutId, rolloutId),
-            isNotNull(probeFailures.eventLogSeq)
-          )
-        )
-        .groupBy(sql`coalesce(${probeFailures.controlId}, ${probeFailures.probeName})`)
       const beyond = db
         .select({ seq: eventLog.seq })
         .from(eventLog)
         .where(
           and(
-            eq(eventLog.hostId, host),
-            eq(eventLog.rolloutId, rolloutId),
-            eq(eventLog.kind, 'agent_event'),
+            agentEventsOf(eventLog, host, rolloutId),
             sql`${eventLog.payload}::jsonb->>'kind' = 'ProbeResult'`,
-            notInArray(eventLog.seq, firstFailures)
+            notInArray(eventLog.seq, firstFailureSeqs(probeFailures, host, rolloutId))
           )
         )
         .orderBy(desc(eventLog.seq))
@@ -78,25 +55,11 @@ export function eventLogQueries(db: PgDb, write: Write) {
       return rows.map(toEntry)
     },
     /** A page of a rollout's events (see the SQLite module). */
-    async pageOfRollout(
-      rolloutId: string,
-      q: {
-        readonly cursor: number | undefined
-        readonly host: string | undefined
-        readonly kind: EventKind | undefined
-        readonly order: 'asc' | 'desc'
-        readonly limit: number
-      }
-    ): Promise<EventLogEntry[]> {
-      const where: SQL[] = [eq(eventLog.rolloutId, rolloutId)]
-      if (q.host !== undefined) where.push(eq(eventLog.hostId, q.host))
-      if (q.kind !== undefined) where.push(eq(eventLog.kind, q.kind))
-      if (q.cursor !== undefined)
-        where.push(q.order === 'asc' ? gt(eventLog.seq, q.cursor) : lt(eventLog.seq, q.cursor))
+    async pageOfRollout(rolloutId: string, q: EventPage): Promise<EventLogEntry[]> {
       const rows = await db
         .select()
         .from(eventLog)
-        .where(and(...where))
+        .where(pageOf(eventLog, rolloutId, q))
         .orderBy(q.order === 'asc' ? asc(eventLog.seq) : desc(eventLog.seq))
         .limit(q.limit)
       return rows.map(toEntry)

@@ -1,5 +1,5 @@
 /** The quarantine, probe-failure and operator-action queries on PostgreSQL (see the SQLite module). */
-import { and, eq, sql } from 'drizzle-orm'
+import { and, eq } from 'drizzle-orm'
 import type { PgDb } from '../client.ts'
 import { operatorActions, probeFailures, quarantinedClosures } from '../../schema-pg.ts'
 import {
@@ -11,6 +11,7 @@ import {
   type NewProbeFailure,
   type StoredQuarantine,
 } from '../../queries/fleet-safety.ts'
+import { failureItem } from '../../queries/event-log.ts'
 import type { Write } from './write.ts'
 
 /** The quarantine, probe-failure and operator-action queries. */
@@ -47,7 +48,7 @@ export function fleetSafetyQueries(db: PgDb, write: Write) {
         .selectDistinct({
           rolloutId: probeFailures.rolloutId,
           host: probeFailures.hostId,
-          item: sql<string>`coalesce(${probeFailures.controlId}, ${probeFailures.probeName})`,
+          item: failureItem(probeFailures),
         })
         .from(probeFailures)
     },

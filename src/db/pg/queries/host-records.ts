@@ -3,7 +3,7 @@ import { and, eq, getTableColumns, inArray, notInArray, or, sql, type SQL } from
 import { UNDERWAY_PHASES, type HostRolloutState } from '../../../core/index.ts'
 import type { PgDb } from '../client.ts'
 import { hostRolloutRecords, rollouts } from '../../schema-pg.ts'
-import { CLOSED, toRow, toStored, type StoredHost } from '../../queries/host-records.ts'
+import { closedState, toRow, toStored, type StoredHost } from '../../queries/host-records.ts'
 import type { Write } from './write.ts'
 
 const COLUMNS = getTableColumns(hostRolloutRecords)
@@ -21,10 +21,7 @@ export function hostRecordQueries(db: PgDb, write: Write) {
     (await db.select().from(hostRolloutRecords).where(where)).map(toStored)
   // The ids of the closed rollouts, or of the others.
   const rolloutIds = (closed: boolean) =>
-    db
-      .select({ id: rollouts.rolloutId })
-      .from(rollouts)
-      .where((closed ? inArray : notInArray)(rollouts.state, [...CLOSED]))
+    db.select({ id: rollouts.rolloutId }).from(rollouts).where(closedState(rollouts.state, closed))
   return {
     /** Inserts or replaces the whole record. */
     upsert(state: HostRolloutState, waveIndex: number): void {

@@ -1,14 +1,13 @@
 /** The rollout queries on PostgreSQL (see `../../queries/rollouts.ts`). */
-import { and, desc, eq, inArray, lt, or, type SQL } from 'drizzle-orm'
-import type { DisruptionBudget, RolloutRecord } from '../../../core/index.ts'
+import { desc, eq } from 'drizzle-orm'
+import type { RolloutRecord } from '../../../core/index.ts'
 import type { PgDb } from '../client.ts'
 import { rollouts } from '../../schema-pg.ts'
-import { toRfc3339 } from '../../../proto/common.ts'
 import {
+  pageOf,
   rolloutRow,
   rolloutUpdate,
   toStored,
-  type FrozenPolicy,
   type RolloutPage,
   type StoredRollout,
 } from '../../queries/rollouts.ts'
@@ -18,16 +17,11 @@ import type { Write } from './write.ts'
 export function rolloutQueries(db: PgDb, write: Write) {
   return {
     /** Inserts a newly opened rollout (ignored if the id exists). */
-    insert(
-      record: RolloutRecord,
-      policy: FrozenPolicy,
-      budgets: readonly DisruptionBudget[],
-      openedSeq: number
-    ): void {
+    insert(...opened: Parameters<typeof rolloutRow>): void {
       write(
         db
           .insert(rollouts)
-          .values(rolloutRow(record, policy, budgets, openedSeq))
+          .values(rolloutRow(...opened))
           .onConflictDoNothing()
       )
     },
@@ -46,22 +40,10 @@ export function rolloutQueries(db: PgDb, write: Write) {
     },
     /** A page of every rollout, newest first by (opened at, id), after the cursor (see SQLite). */
     async page(p: RolloutPage): Promise<StoredRollout[]> {
-      const where: SQL[] = []
-      if (p.channel !== undefined) where.push(eq(rollouts.channel, p.channel))
-      if (p.states !== undefined) where.push(inArray(rollouts.state, [...p.states]))
-      if (p.after !== undefined) {
-        const at = toRfc3339(p.after.openedAt)
-        where.push(
-          or(
-            lt(rollouts.openedAt, at),
-            and(eq(rollouts.openedAt, at), lt(rollouts.rolloutId, p.after.rolloutId))
-          )!
-        )
-      }
       const rows = await db
         .select()
         .from(rollouts)
-        .where(and(...where))
+        .where(pageOf(rollouts, p))
         .orderBy(desc(rollouts.openedAt), desc(rollouts.rolloutId))
         .limit(p.limit)
       return rows.map(toStored)
