@@ -141,20 +141,22 @@ export class Replica {
 
   private async takeLead(epoch: number): Promise<void> {
     if (this.stopped) return
-    await this.stopFeed?.()
-    this.stopFeed = undefined
     const { mutator, store, pg, log } = this.deps
     // Inputs go to this process's mutator from now on: they queue until `lead` has loaded the
-    // state and started it (the poller's first outcome among them).
+    // state and started it (the poller's first outcome, and the inputs the pump takes, among them).
     this.port.lead(mutator)
-    await this.lead?.()
     mutator.onCommit(() => this.notifier.notifyCommit())
+    // The pump listens before the follower's feed stops listening: the client shares one LISTEN
+    // connection and closes it with its last subscription, which a new one must not race.
     this.pump = await pumpInputs(this.queue, mutator, {
       append: (s) => store.appendStatement(s),
       sql: pg.sql,
       epoch: () => this.leadership.epoch,
       log: log.child('replica'),
     })
+    await this.stopFeed?.()
+    this.stopFeed = undefined
+    await this.lead?.()
     log.info('leading', { replica: this.deps.id, epoch })
   }
 }
