@@ -17,6 +17,7 @@ import {
 import { rederiveRollouts } from '../../src/core/index.ts'
 import { rolloutEventOf } from '../../src/cp/mutator/rollout-steps.ts'
 import { REPLAY_FROM_HEADER } from '../../src/proto/agent.ts'
+import { RETIRED_KEPT_MS } from '../../src/cp/mutator/prune.ts'
 import { Database } from 'bun:sqlite'
 import { join } from 'node:path'
 
@@ -276,6 +277,24 @@ describe('runtime scenarios (spec runtime.md §8.5)', () => {
     expect(t.cp.state.retired[rid]?.['h2']?.state.phase).toBe('Pending')
     expect(t.cp.state.host(rid, 'h1')?.phase).toBe('Activating')
     expect(await lateAnswers(t)).toEqual(expected)
+    // A week after the cancel the retention pass forgets the settled records in memory (the
+    // rollout and its rows stay until the rollout itself is pruned): late events find no record.
+    t.clock.advance(RETIRED_KEPT_MS - 1000)
+    await t.cp.mutator.request({ type: 'Prune' })
+    expect(t.cp.state.retired[rid]?.['h2']?.state.phase).toBe('Pending')
+    t.clock.advance(2000)
+    await t.cp.mutator.request({ type: 'Prune' })
+    expect(t.cp.state.retired[rid]).toBeUndefined()
+    expect(t.cp.state.rollouts.get(rid)?.record.phase).toBe('Cancelled')
+    expect((await t.cp.store.hosts.get(rid, 'h2'))?.state.phase).toBe('Pending')
+    const late = await event(await t.agent('h2'), 'h2', rid, {
+      kind: 'DispatchAck',
+      seq: 1,
+      currentClosureAtDispatch: 'old-h2',
+      receivedAt: iso(T0 + 61_000),
+    })
+    expect(late.status).toBe(409)
+    expect(late.json().error).toContain('no record of h2')
   })
 
   test('a heartbeat whose closure differs from the record returns Replay-From', async () => {

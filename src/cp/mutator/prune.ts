@@ -1,6 +1,9 @@
 /**
  * `Prune`: retention. Forgets used bootstrap nonces past their retention and retires rollouts
  * core's `retentionDue` says were finished long enough (→ Pruned), deleting their host records.
+ * It also forgets, in memory only, the settled records of rollouts closed more than
+ * `RETIRED_KEPT_MS` ago: late events and heartbeats name recent rollouts, and keeping every closed
+ * rollout's records for the whole retention would grow memory by a fleet's worth per release.
  * Invariant: a rollout's host records are deleted only when its retirement step succeeded.
  */
 import { retentionDue } from '../../core/index.ts'
@@ -8,6 +11,13 @@ import { nonceExpired } from '../../db/store.ts'
 import type { MutatorContext } from './context.ts'
 import type { InputOf, ReplyOf } from './inputs.ts'
 import { stepRolloutEvent } from './rollout-steps.ts'
+
+/**
+ * How long the settled records of a closed rollout stay in memory: an agent's late event or a
+ * heartbeat naming the rollout finds them for a week; later ones are answered as for a rollout
+ * without a record (the rows stay in the database until the rollout is pruned).
+ */
+export const RETIRED_KEPT_MS = 7 * 86_400_000
 
 /** One retention pass. */
 export function prune(ctx: MutatorContext, _input: InputOf<'Prune'>): ReplyOf<'Prune'> {
@@ -35,6 +45,12 @@ export function prune(ctx: MutatorContext, _input: InputOf<'Prune'>): ReplyOf<'P
       state.forgetRollout(r.rolloutId)
       rollouts++
     }
+  }
+  const retiredBefore = now - RETIRED_KEPT_MS
+  for (const rolloutId of Object.keys(state.retired)) {
+    const r = state.rollouts.get(rolloutId)?.record
+    const closedAt = r?.terminalAt ?? r?.supersededAt ?? r?.cancelled?.at ?? null
+    if (closedAt !== null && closedAt < retiredBefore) delete state.retired[rolloutId]
   }
   if (nonces > 0 || rollouts > 0) ctx.log.info('pruned', { nonces, rollouts })
   return { nonces, rollouts }
