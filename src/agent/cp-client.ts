@@ -31,7 +31,6 @@ import {
   send,
   tlsOptions,
   type ClientResult,
-  type Method,
   type RawResponse,
   type RequestOptions,
   type TlsMaterial,
@@ -146,16 +145,6 @@ export class AgentClient {
     }
   }
 
-  private request(
-    method: Method,
-    path: string,
-    body: unknown,
-    ro: RequestOptions,
-    opts: { idempotent: boolean; anonymous?: boolean }
-  ): Promise<ClientResult<RawResponse>> {
-    return send(this.transport, method, path, body, ro, opts)
-  }
-
   private static expect2xx(r: ClientResult<RawResponse>): ClientResult<RawResponse> {
     if (!r.ok) return r
     const { status, headers, bytes } = r.value
@@ -173,7 +162,7 @@ export class AgentClient {
 
   private async getBytes(path: string, ro: RequestOptions): Promise<ClientResult<Uint8Array>> {
     const r = AgentClient.expect2xx(
-      await this.request('GET', path, undefined, ro, { idempotent: true })
+      await send(this.transport, 'GET', path, undefined, ro, { idempotent: true })
     )
     return r.ok ? { ok: true, value: r.value.bytes } : r
   }
@@ -243,7 +232,7 @@ export class AgentClient {
   /** `GET /v1/agent/dispatch?wait=N`: a dispatch, or `null` when none arrived in time (204). */
   async pollDispatch(waitSecs: number, ro: RequestOptions): Promise<ClientResult<Dispatch | null>> {
     const r = AgentClient.expect2xx(
-      await this.request('GET', `/v1/agent/dispatch?wait=${waitSecs}`, undefined, ro, {
+      await send(this.transport, 'GET', `/v1/agent/dispatch?wait=${waitSecs}`, undefined, ro, {
         idempotent: true,
       })
     )
@@ -255,7 +244,7 @@ export class AgentClient {
   /** `POST /v1/agent/heartbeat`. */
   async heartbeat(body: HeartbeatBody, ro: RequestOptions): Promise<ClientResult<HeartbeatReply>> {
     const r = AgentClient.expect2xx(
-      await this.request('POST', '/v1/agent/heartbeat', body, ro, { idempotent: true })
+      await send(this.transport, 'POST', '/v1/agent/heartbeat', body, ro, { idempotent: true })
     )
     if (!r.ok) return r
     const parsed = parseJson(r.value.bytes, HeartbeatResponseSchema, 'heartbeat reply')
@@ -269,7 +258,7 @@ export class AgentClient {
   /** `POST /v1/agent/events` (idempotent: the CP answers 204 for an already-seen seq). */
   async postEvent(envelope: EventEnvelopeBody, ro: RequestOptions): Promise<ClientResult<number>> {
     const r = AgentClient.expect2xx(
-      await this.request('POST', '/v1/agent/events', envelope, ro, { idempotent: true })
+      await send(this.transport, 'POST', '/v1/agent/events', envelope, ro, { idempotent: true })
     )
     return r.ok ? { ok: true, value: r.value.status } : r
   }
@@ -280,7 +269,10 @@ export class AgentClient {
     ro: RequestOptions
   ): Promise<ClientResult<CertResponse>> {
     const r = AgentClient.expect2xx(
-      await this.request('POST', '/v1/enroll', body, ro, { idempotent: false, anonymous: true })
+      await send(this.transport, 'POST', '/v1/enroll', body, ro, {
+        idempotent: false,
+        anonymous: true,
+      })
     )
     return r.ok ? parseJson(r.value.bytes, CertResponseSchema, 'enroll reply') : r
   }
@@ -291,7 +283,7 @@ export class AgentClient {
     ro: RequestOptions
   ): Promise<ClientResult<CertResponse>> {
     const r = AgentClient.expect2xx(
-      await this.request('POST', '/v1/agent/renew', body, ro, { idempotent: true })
+      await send(this.transport, 'POST', '/v1/agent/renew', body, ro, { idempotent: true })
     )
     return r.ok ? parseJson(r.value.bytes, CertResponseSchema, 'renew reply') : r
   }

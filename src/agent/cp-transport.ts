@@ -60,7 +60,7 @@ const NOT_SENT_CODES = new Set([
   'ENETUNREACH',
 ])
 
-export type Method = 'GET' | 'POST'
+type Method = 'GET' | 'POST'
 
 export type RawResponse = { status: number; headers: Headers; bytes: Uint8Array }
 
