@@ -3,24 +3,15 @@
  * signed artifacts, long-poll dispatch, heartbeat, events, enrollment and renewal.
  *
  * Invariants (do not change without a protocol update):
- * - Every request carries `X-Nixfleet-Protocol: 1` (DECISIONS §3.10) and an AbortSignal
- *   deadline; the caller's shutdown signal is combined with it.
+ * - Requests go through `cp-transport.ts`: the protocol header, deadlines, the retry on a reset
+ *   connection, the per-request identity and the failover between control planes are there.
  * - Every response body is validated once, here, with the proto schemas; callers get typed
  *   values or a tagged `ClientError`, never raw JSON.
- * - Idempotent requests are retried once on a connection reset: the CP closes idle keep-alive
- *   connections after 120 s, and the first request on such a socket fails with ECONNRESET.
- *   Enrollment is never retried (its token is single-use).
  * - A signed artifact is fetched as a pair pinned by digest (`getSigned`).
  * - Failures are tagged `ClientError`s (`cp-errors.ts`), retryable or not.
- * - The TLS identity is read per request (`identity()`), so a renewed certificate takes effect
- *   on the next request without a restart.
- * - With several control planes (`cp-endpoints.ts`), a request that fails with a connection
- *   failure, a timeout or 502/503/504 moves the agent to the next one and is sent there (each
- *   target at most once per request), when it is idempotent or was provably never sent. The
- *   CP deduplicates an event it received twice by its seq, so a switch mid-send loses nothing.
  */
 import * as v from 'valibot'
-import { classifyThrown, MAX_REASON_CHARS, nameMismatch, type ClientError } from './cp-errors.ts'
+import { classifyThrown, MAX_REASON_CHARS } from './cp-errors.ts'
 import {
   CertResponseSchema,
   DispatchSchema,
@@ -34,20 +25,20 @@ import {
 } from '../proto/agent.ts'
 import { summarizeIssues } from '../proto/issues.ts'
 import { sha256Hex } from '../crypto/sha256.ts'
-import { ControlPlaneEndpoints, type FailoverDeps, type Target } from './cp-endpoints.ts'
-
-/** The TLS material of a request: the fleet CA, plus the client identity once enrolled. */
-export type TlsMaterial = {
-  readonly ca: string
-  readonly cert?: string | undefined
-  readonly key?: string | undefined
-}
+import { ControlPlaneEndpoints, type FailoverDeps } from './cp-endpoints.ts'
+import {
+  failureOf,
+  send,
+  tlsOptions,
+  type ClientResult,
+  type RawResponse,
+  type RequestOptions,
+  type TlsMaterial,
+  type Transport,
+} from './cp-transport.ts'
 
 export { describeClientError, isRetryable, type ClientError } from './cp-errors.ts'
-
-/** The outcome of a request. */
-export type ClientResult<T> =
-  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: ClientError }
+export type { ClientResult, RequestOptions, TlsMaterial } from './cp-transport.ts'
 
 /** A signed artifact as served: the exact bytes and the raw detached signature. */
 export type SignedBytes = { readonly bytes: Uint8Array; readonly signature: Uint8Array }
@@ -90,12 +81,6 @@ export type EventEnvelopeBody = {
   readonly event: Readonly<Record<string, unknown>>
 }
 
-/** Per-request options: the deadline and the caller's cancellation. */
-export type RequestOptions = {
-  readonly timeoutMs: number
-  readonly signal?: AbortSignal | undefined
-}
-
 /** The construction parameters of a client. */
 export type AgentClientOptions = {
   /** `https://host:port` of each control plane, in order of preference (at least one). */
@@ -105,25 +90,6 @@ export type AgentClientOptions = {
   /** The randomness, timers, resolver, log and metrics of the switching between them. */
   readonly failover?: FailoverDeps
 }
-
-// The largest body the agent reads: a 10,000-host fleet.resolved is ~3 MB; 64 MiB leaves room
-// for growth while keeping a hostile CP from exhausting the agent's memory.
-const MAX_BODY_BYTES = 64 * 1024 * 1024
-// Network error codes that mean "the kept-alive socket was closed under us": safe to retry once.
-const RESET_CODES = new Set(['ECONNRESET', 'ConnectionClosed', 'EPIPE', 'ECONNABORTED'])
-// Connection failures before any byte of the request left: even a single-use request (the
-// enrollment token) may go to the next control plane.
-const NOT_SENT_CODES = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-])
-
-type Method = 'GET' | 'POST'
-
-type RawResponse = { status: number; headers: Headers; bytes: Uint8Array }
 
 function reasonOf(bytes: Uint8Array): string {
   const text = new TextDecoder().decode(bytes.subarray(0, 4096))
@@ -164,114 +130,18 @@ function parseJson<T>(
   return { ok: true, value: r.output }
 }
 
-/** The TLS options of a request to `target`: pinned to an address, TLS still checks the name. */
-function tlsOptions(target: Target, tls: TlsMaterial) {
-  return {
-    ca: tls.ca,
-    ...(tls.cert !== undefined ? { cert: tls.cert } : {}),
-    ...(tls.key !== undefined ? { key: tls.key } : {}),
-    ...(target.serverName !== undefined ? { serverName: target.serverName } : {}),
-  }
-}
-
-/** The failure a request's outcome is to the control-plane choice: its error, or a 502/503/504. */
-function failureOf(r: ClientResult<{ readonly status: number }>): ClientError | undefined {
-  if (!r.ok) return r.error
-  const status = r.value.status
-  return status === 502 || status === 503 || status === 504
-    ? { kind: 'status', status, message: '', retryAfterSecs: undefined }
-    : undefined
-}
-
-/** Whether a failure proves the request never reached a control plane. */
-const neverSent = (e: ClientError): boolean =>
-  e.kind === 'config' ||
-  (e.kind === 'network' && e.code !== undefined && NOT_SENT_CODES.has(e.code))
-
 /** The agent's control-plane client. */
 export class AgentClient {
   /** The control planes and the one in use. */
   readonly endpoints: ControlPlaneEndpoints
+  private readonly transport: Transport
 
   constructor(private readonly opts: AgentClientOptions) {
     this.endpoints = new ControlPlaneEndpoints(opts.baseUrls, opts.failover)
-  }
-
-  private async once(
-    target: Target,
-    method: Method,
-    path: string,
-    body: unknown,
-    tls: TlsMaterial,
-    ro: RequestOptions
-  ): Promise<ClientResult<RawResponse>> {
-    const timeout = AbortSignal.timeout(ro.timeoutMs)
-    const signal = ro.signal ? AbortSignal.any([ro.signal, timeout]) : timeout
-    const headers: Record<string, string> = {
-      [PROTOCOL_HEADER]: String(PROTOCOL_VERSION),
-      'user-agent': this.opts.userAgent,
-      accept: 'application/json, application/octet-stream',
-    }
-    if (body !== undefined) headers['content-type'] = 'application/json'
-    if (target.host !== undefined) headers['host'] = target.host
-    try {
-      const res = await fetch(`${target.base}${path}`, {
-        method,
-        headers,
-        signal,
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        tls: tlsOptions(target, tls),
-      })
-      const declared = Number(res.headers.get('content-length') ?? '0')
-      if (declared > MAX_BODY_BYTES) {
-        await res.body?.cancel()
-        return {
-          ok: false,
-          error: { kind: 'invalid', message: `response of ${declared} bytes is too large` },
-        }
-      }
-      const bytes = new Uint8Array(await res.arrayBuffer())
-      if (bytes.length > MAX_BODY_BYTES) {
-        return { ok: false, error: { kind: 'invalid', message: 'response is too large' } }
-      }
-      return { ok: true, value: { status: res.status, headers: res.headers, bytes } }
-    } catch (e) {
-      const error = classifyThrown(e, ro.signal)
-      if (error.kind === 'network' && error.code === 'ERR_TLS_CERT_ALTNAME_INVALID')
-        return { ok: false, error: await nameMismatch(target.url, tls.ca) }
-      return { ok: false, error }
-    }
-  }
-
-  private async request(
-    method: Method,
-    path: string,
-    body: unknown,
-    ro: RequestOptions,
-    opts: { idempotent: boolean; anonymous?: boolean }
-  ): Promise<ClientResult<RawResponse>> {
-    const id = this.opts.identity()
-    const tls: TlsMaterial = opts.anonymous ? { ca: id.ca } : id
-    const tried = new Set<string>()
-    for (;;) {
-      const target = await this.endpoints.current(ro.signal)
-      if (ro.signal?.aborted)
-        return { ok: false, error: { kind: 'aborted', message: 'request cancelled' } }
-      tried.add(target.key)
-      let r = await this.once(target, method, path, body, tls, ro)
-      if (
-        !r.ok &&
-        opts.idempotent &&
-        r.error.kind === 'network' &&
-        r.error.code !== undefined &&
-        RESET_CODES.has(r.error.code)
-      ) {
-        r = await this.once(target, method, path, body, tls, ro)
-      }
-      const failure = failureOf(r)
-      if (!this.endpoints.report(target, failure) || failure === undefined) return r
-      if (!opts.idempotent && !neverSent(failure)) return r
-      if (tried.has(this.endpoints.nextKey)) return r
+    this.transport = {
+      endpoints: this.endpoints,
+      identity: opts.identity,
+      userAgent: opts.userAgent,
     }
   }
 
@@ -292,7 +162,7 @@ export class AgentClient {
 
   private async getBytes(path: string, ro: RequestOptions): Promise<ClientResult<Uint8Array>> {
     const r = AgentClient.expect2xx(
-      await this.request('GET', path, undefined, ro, { idempotent: true })
+      await send(this.transport, 'GET', path, undefined, ro, { idempotent: true })
     )
     return r.ok ? { ok: true, value: r.value.bytes } : r
   }
@@ -362,7 +232,7 @@ export class AgentClient {
   /** `GET /v1/agent/dispatch?wait=N`: a dispatch, or `null` when none arrived in time (204). */
   async pollDispatch(waitSecs: number, ro: RequestOptions): Promise<ClientResult<Dispatch | null>> {
     const r = AgentClient.expect2xx(
-      await this.request('GET', `/v1/agent/dispatch?wait=${waitSecs}`, undefined, ro, {
+      await send(this.transport, 'GET', `/v1/agent/dispatch?wait=${waitSecs}`, undefined, ro, {
         idempotent: true,
       })
     )
@@ -374,7 +244,7 @@ export class AgentClient {
   /** `POST /v1/agent/heartbeat`. */
   async heartbeat(body: HeartbeatBody, ro: RequestOptions): Promise<ClientResult<HeartbeatReply>> {
     const r = AgentClient.expect2xx(
-      await this.request('POST', '/v1/agent/heartbeat', body, ro, { idempotent: true })
+      await send(this.transport, 'POST', '/v1/agent/heartbeat', body, ro, { idempotent: true })
     )
     if (!r.ok) return r
     const parsed = parseJson(r.value.bytes, HeartbeatResponseSchema, 'heartbeat reply')
@@ -388,7 +258,7 @@ export class AgentClient {
   /** `POST /v1/agent/events` (idempotent: the CP answers 204 for an already-seen seq). */
   async postEvent(envelope: EventEnvelopeBody, ro: RequestOptions): Promise<ClientResult<number>> {
     const r = AgentClient.expect2xx(
-      await this.request('POST', '/v1/agent/events', envelope, ro, { idempotent: true })
+      await send(this.transport, 'POST', '/v1/agent/events', envelope, ro, { idempotent: true })
     )
     return r.ok ? { ok: true, value: r.value.status } : r
   }
@@ -399,7 +269,10 @@ export class AgentClient {
     ro: RequestOptions
   ): Promise<ClientResult<CertResponse>> {
     const r = AgentClient.expect2xx(
-      await this.request('POST', '/v1/enroll', body, ro, { idempotent: false, anonymous: true })
+      await send(this.transport, 'POST', '/v1/enroll', body, ro, {
+        idempotent: false,
+        anonymous: true,
+      })
     )
     return r.ok ? parseJson(r.value.bytes, CertResponseSchema, 'enroll reply') : r
   }
@@ -410,7 +283,7 @@ export class AgentClient {
     ro: RequestOptions
   ): Promise<ClientResult<CertResponse>> {
     const r = AgentClient.expect2xx(
-      await this.request('POST', '/v1/agent/renew', body, ro, { idempotent: true })
+      await send(this.transport, 'POST', '/v1/agent/renew', body, ro, { idempotent: true })
     )
     return r.ok ? parseJson(r.value.bytes, CertResponseSchema, 'renew reply') : r
   }

@@ -39,6 +39,7 @@ import type {
 import type { BootstrapNonceEntry } from '../proto/bootstrap.ts'
 import type { RolloutManifest } from '../proto/manifest.ts'
 import { ClosureBook } from './closures.ts'
+import { loadDurable, takeDurable as takeDurableParts } from './state-load.ts'
 
 export type {
   AdoptedArtifact,
@@ -63,23 +64,6 @@ import type {
 export function pairKey(rolloutId: string, host: string): string {
   return `${rolloutId}\u0000${host}`
 }
-
-/**
- * The fields a process keeps across `takeDurable`: its own observations and settings, which the
- * database does not hold.
- */
-const PER_PROCESS: ReadonlySet<string> = new Set([
-  'freshnessWindowSecs',
-  'closures',
-  'heartbeats',
-  'enrolmentRefusals',
-  'soakEndsAt',
-  'gateBlocks',
-  'decisions',
-  'delivered',
-  'status',
-  'lastPlanAt',
-])
 
 /** The CP state. */
 export class CpState {
@@ -151,41 +135,18 @@ export class CpState {
   >()
   lastPlanAt: number | null = null
 
-  /** Rebuilds the durable parts from the database. */
+  /** Rebuilds the durable parts from the database (`state-load.ts`). */
   async load(store: Store): Promise<void> {
-    for (const r of await store.rollouts.loadAll()) {
-      this.rollouts.set(r.record.rolloutId, {
-        record: r.record,
-        policy: r.policy,
-        budgets: r.budgets,
-      })
-    }
-    for (const h of await store.hosts.loadLive()) this.putHost(h.state, h.waveIndex)
-    for (const h of await store.hosts.loadRetired()) this.retire(h.state, h.waveIndex)
-    for (const q of await store.safety.quarantines())
-      this.addQuarantine(q.channel, q.closure, q.quarantinedAt)
-    for (const r of await store.security.revocations()) this.revocations.set(r.hostname, r)
-    for (const n of await store.security.usedNonces()) this.usedNonces.set(n.nonce, n)
-    for (const h of await store.knownHosts.all()) this.knownHosts.set(h.hostname, h)
-    for (const d of await store.dispatch.all()) this.putDispatch(d)
-    for (const f of await store.safety.probeFailureKeys())
-      this.addProbeFailure(f.rolloutId, f.host, f.item)
-    for (const s of await store.operator.skips()) this.putSkip(s)
-    for (const d of await store.operator.denials()) this.denials.set(denialKey(d.kind, d.name), d)
-    for (const m of await store.release.marks()) {
-      this.marks.set(m.key, { signedAtMs: m.signedAtMs, ciCommit: m.ciCommit, sha256: m.sha256 })
-    }
-    this.nextSeq = await store.events.nextSeq()
+    await loadDurable(this, store)
   }
 
   /**
    * Takes the durable parts of `next` (a state just loaded from the database) in place, keeping
-   * what this process measured itself (see `PER_PROCESS`): a follower replica refreshes the object
+   * what this process measured itself (`state-load.ts`): a follower replica refreshes the object
    * its HTTP handlers and gauges hold, instead of handing them a new one.
    */
   takeDurable(next: CpState): void {
-    for (const [key, value] of Object.entries(next))
-      if (!PER_PROCESS.has(key)) Reflect.set(this, key, value)
+    takeDurableParts(this, next)
   }
 
   /**
@@ -234,7 +195,8 @@ export class CpState {
     delete this.retired[rolloutId]
   }
 
-  private retire(state: HostRolloutState, waveIndex: number): void {
+  /** Keeps a record in `retired`, settled ones without their probes (also when loading). */
+  retire(state: HostRolloutState, waveIndex: number): void {
     const kept = isSettled(state.phase) ? { ...state, probes: {}, probeTopology: null } : state
     ;(this.retired[state.rolloutId] ??= {})[state.hostname] = { state: kept, waveIndex }
   }

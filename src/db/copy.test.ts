@@ -4,14 +4,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Database } from 'bun:sqlite'
-import { startPostgres, type TestPostgres } from '../../tests/support/postgres.ts'
+import { usePostgres } from '../../tests/support/postgres.ts'
 import { openDatabase } from './client.ts'
 import { copySqliteToPostgres } from './copy.ts'
 import { applyMigrations } from './migrate.ts'
 import { openPostgres } from './pg/client.ts'
 import { TABLES } from './schema-def.ts'
 
-let pg: TestPostgres
+const pg = usePostgres()
 let dir: string
 let source: string
 
@@ -63,21 +63,19 @@ function seed(path: string): void {
 }
 
 beforeAll(async () => {
-  pg = await startPostgres()
   dir = mkdtempSync(join(tmpdir(), 'nixfleet-copy-'))
   source = join(dir, 'state.db')
   seed(source)
 }, 60_000)
 
 afterAll(async () => {
-  await pg?.stop()
   if (dir) rmSync(dir, { recursive: true, force: true })
 })
 
 describe('copySqliteToPostgres', () => {
   test('copies every table, equal counts and rows; the sequences continue past the ids', async () => {
-    const url = await pg.createDatabase('copy_target')
-    const copied = await copySqliteToPostgres(source, { url, passwordFile: pg.passwordFile })
+    const url = await pg().createDatabase('copy_target')
+    const copied = await copySqliteToPostgres(source, { url, passwordFile: pg().passwordFile })
     expect(copied.map((c) => c.table).sort()).toEqual(
       Object.values(TABLES)
         .map((t) => t.name)
@@ -85,7 +83,7 @@ describe('copySqliteToPostgres', () => {
     )
     expect(copied[0]).toEqual({ table: 'event_log', rows: 1200 })
     const lite = new Database(source, { readonly: true })
-    const open = await openPostgres({ url, passwordFile: pg.passwordFile })
+    const open = await openPostgres({ url, passwordFile: pg().passwordFile })
     try {
       for (const c of copied) {
         const n = (lite.query(`SELECT count(*) AS n FROM ${c.table}`).get() as { n: number }).n
@@ -123,12 +121,12 @@ describe('copySqliteToPostgres', () => {
   }, 60_000)
 
   test('refuses a target that already holds NixFleet rows, leaving it as it was', async () => {
-    const url = await pg.createDatabase('copy_twice')
-    await copySqliteToPostgres(source, { url, passwordFile: pg.passwordFile })
+    const url = await pg().createDatabase('copy_twice')
+    await copySqliteToPostgres(source, { url, passwordFile: pg().passwordFile })
     await expect(
-      copySqliteToPostgres(source, { url, passwordFile: pg.passwordFile })
+      copySqliteToPostgres(source, { url, passwordFile: pg().passwordFile })
     ).rejects.toThrow(`already holds NixFleet rows (in event_log)`)
-    const open = await openPostgres({ url, passwordFile: pg.passwordFile })
+    const open = await openPostgres({ url, passwordFile: pg().passwordFile })
     try {
       const [n] = await open.sql`SELECT count(*)::int AS n FROM event_log`
       expect(n.n).toBe(1200)
@@ -138,8 +136,8 @@ describe('copySqliteToPostgres', () => {
   }, 60_000)
 
   test('refuses a missing or non-NixFleet source before touching the target', async () => {
-    const url = await pg.createDatabase('copy_refused')
-    const target = { url, passwordFile: pg.passwordFile }
+    const url = await pg().createDatabase('copy_refused')
+    const target = { url, passwordFile: pg().passwordFile }
     await expect(copySqliteToPostgres(join(dir, 'absent.db'), target)).rejects.toThrow(
       `the SQLite database ${join(dir, 'absent.db')} does not exist`
     )

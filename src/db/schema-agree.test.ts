@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { getTableConfig } from 'drizzle-orm/pg-core'
-import { startPostgres, type TestPostgres } from '../../tests/support/postgres.ts'
+import { usePostgres } from '../../tests/support/postgres.ts'
 import { openDatabase } from './client.ts'
 import { applyMigrations } from './migrate.ts'
 import { tablesInForeignKeyOrder } from './schema-def.ts'
@@ -152,23 +152,21 @@ async function postgresSchema(sql: Bun.SQL): Promise<Schema> {
   return schema
 }
 
-let pg: TestPostgres
+const pg = usePostgres()
 let dir: string
 
 beforeAll(async () => {
-  pg = await startPostgres()
   dir = mkdtempSync(join(tmpdir(), 'nixfleet-agree-'))
 }, 60_000)
 
 afterAll(async () => {
-  await pg?.stop()
   if (dir) rmSync(dir, { recursive: true, force: true })
 })
 
 describe('the SQLite and PostgreSQL migrations', () => {
   test('build the same schema', async () => {
     const lite = sqliteSchema(join(dir, 'state.db'))
-    const open = await openPostgres({ url: pg.url, passwordFile: pg.passwordFile })
+    const open = await openPostgres({ url: pg().url, passwordFile: pg().passwordFile })
     try {
       await applyPgMigrations(open.sql)
       const post = await postgresSchema(open.sql)

@@ -3,6 +3,8 @@
  * §6.2): `schema.ts` builds the SQLite tables from this and `schema-pg.ts` the PostgreSQL ones,
  * so the two cannot drift apart column by column. Each dialect's migrations create exactly what
  * its builder produces; tests compare them (`schema.test.ts`, `schema-agree.test.ts`).
+ * It is one file, longer than the usual module, on purpose: one place describes every table,
+ * so a schema change (and the migration it needs in each dialect) is reviewed in one file.
  *
  * Invariants (do not change without a migration in both dialects):
  * - `event_log` is canonical and append-only; every other table is derived state, written by

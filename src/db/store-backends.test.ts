@@ -8,7 +8,7 @@ import {
   type HostRolloutState,
   type RolloutRecord,
 } from '../core/index.ts'
-import { usePostgres } from '../../tests/support/replica-tables.ts'
+import { usePostgres } from '../../tests/support/postgres.ts'
 import { FencedOut } from './pg/fence.ts'
 import { openPostgres } from './pg/client.ts'
 import { applyPgMigrations } from './pg/migrate.ts'

@@ -4,8 +4,8 @@
  * operator reads); when the leader stops, the follower takes the lead and carries the rollout on
  * from the database. The failover of killed processes is `tests/e2e/replicas.test.ts`.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, expect, test } from 'bun:test'
-import { startPostgres, type TestPostgres } from '../support/postgres.ts'
+import { afterEach, beforeEach, expect, test } from 'bun:test'
+import { usePostgres } from '../support/postgres.ts'
 import {
   activationEvents,
   eventually,
@@ -18,17 +18,11 @@ import {
 import { FakeClock } from '../../src/runtime/clock.ts'
 import { createLogger } from '../../src/runtime/log.ts'
 
-let pg: TestPostgres
+const pg = usePostgres()
 let lab: Lab
 const running: TestCp[] = []
 let databases = 0
 
-beforeAll(async () => {
-  pg = await startPostgres()
-}, 60_000)
-afterAll(async () => {
-  await pg?.stop()
-})
 beforeEach(async () => {
   lab = await Lab.create()
 })
@@ -41,14 +35,14 @@ async function replicas(
   clock: FakeClock
 ): Promise<{ url: string; start(id: string): Promise<TestCp> }> {
   const name = `replicas_${++databases}`
-  const url = await pg.createDatabase(name)
+  const url = await pg().createDatabase(name)
   return {
     url,
     async start(id: string) {
       const t = await startCp(lab, {
         clock,
         config: {
-          database: { kind: 'postgres', url, passwordFile: pg.passwordFile },
+          database: { kind: 'postgres', url, passwordFile: pg().passwordFile },
           replicaId: id,
         },
         cp: { log: createLogger({ component: id, level: 'warn' }) },
@@ -126,7 +120,7 @@ test('a follower serves agents through the leader, and leads when the leader sto
   await eventually(() => b.cp.state.record(rolloutId, 'h2')?.state.phase === 'Converged', 10_000)
 
   // Every agent event is in the log exactly once.
-  const sql = new Bun.SQL(pg.connectionString(db.url.slice(db.url.lastIndexOf('/') + 1)))
+  const sql = new Bun.SQL(pg().connectionString(db.url.slice(db.url.lastIndexOf('/') + 1)))
   try {
     const rows =
       await sql`SELECT host_id AS host, payload FROM event_log WHERE kind = 'agent_event' ORDER BY seq`

@@ -1,29 +1,21 @@
 // The throwaway server really starts, requires its password, and goes away on stop().
-import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { expect, test } from 'bun:test'
 import { existsSync, readFileSync, statSync } from 'node:fs'
-import { startPostgres, type TestPostgres } from './postgres.ts'
+import { startPostgres, usePostgres } from './postgres.ts'
 
-let pg: TestPostgres
-
-beforeAll(async () => {
-  pg = await startPostgres()
-}, 60_000)
-
-afterAll(async () => {
-  await pg?.stop()
-})
+const pg = usePostgres()
 
 test('answers queries with the password and refuses a wrong one', async () => {
-  expect(readFileSync(pg.passwordFile, 'utf8').trim()).toBe(pg.password)
-  expect(statSync(pg.passwordFile).mode & 0o777).toBe(0o600)
-  const sql = new Bun.SQL(pg.connectionString())
+  expect(readFileSync(pg().passwordFile, 'utf8').trim()).toBe(pg().password)
+  expect(statSync(pg().passwordFile).mode & 0o777).toBe(0o600)
+  const sql = new Bun.SQL(pg().connectionString())
   try {
     const rows = await sql`SELECT current_user AS u, current_database() AS d`
     expect(rows[0]).toEqual({ u: 'nixfleet', d: 'nixfleet' })
   } finally {
     await sql.close()
   }
-  const wrong = new Bun.SQL(`postgres://nixfleet:wrong@127.0.0.1:${pg.port}/nixfleet`)
+  const wrong = new Bun.SQL(`postgres://nixfleet:wrong@127.0.0.1:${pg().port}/nixfleet`)
   try {
     await expect(wrong`SELECT 1`).rejects.toThrow(/password/i)
   } finally {
@@ -32,7 +24,7 @@ test('answers queries with the password and refuses a wrong one', async () => {
 })
 
 test('creates further databases, and stop() removes the server', async () => {
-  const url = await pg.createDatabase('second_db')
+  const url = await pg().createDatabase('second_db')
   expect(url).toEndWith('/second_db')
   const other = await startPostgres()
   const dir = other.passwordFile.replace(/\/password$/, '')

@@ -4,8 +4,10 @@
  * with password (scram) authentication so the CP's password-file path is exercised for real.
  * Invariants: initdb refuses to run as root, so as root the server runs as the `postgres` OS user
  * (`runuser`); every server started is stopped by `stop()` (immediate shutdown, directory removed).
- * A missing PostgreSQL fails the test that needs it, naming the package.
+ * A missing PostgreSQL fails the test that needs it, naming the package. Test files take their
+ * server from `usePostgres()` (one per file, started before its first test, stopped after its last).
  */
+import { afterAll, beforeAll } from 'bun:test'
 import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -139,5 +141,23 @@ export async function startPostgres(): Promise<TestPostgres> {
         rmSync(dir, { recursive: true, force: true })
       }
     },
+  }
+}
+
+/**
+ * One server for the calling test file: started before its first test, stopped after its last.
+ * Returns the accessor of the running server.
+ */
+export function usePostgres(): () => TestPostgres {
+  let pg: TestPostgres | undefined
+  beforeAll(async () => {
+    pg = await startPostgres()
+  }, 60_000)
+  afterAll(async () => {
+    await pg?.stop()
+  })
+  return () => {
+    if (pg === undefined) throw new Error('the test PostgreSQL is not running')
+    return pg
   }
 }

@@ -4,9 +4,8 @@
  * Invariant: each test database is fresh (epoch 0, no inputs), so tests never see each other.
  */
 import type { SQL } from 'bun'
-import { afterAll, beforeAll } from 'bun:test'
 import { applyPgMigrations } from '../../src/db/pg/migrate.ts'
-import { startPostgres, type TestPostgres } from './postgres.ts'
+import type { TestPostgres } from './postgres.ts'
 
 /** Creates the replica tables (the whole schema: the PostgreSQL migrations) where `sql` points. */
 export async function createReplicaTables(sql: SQL): Promise<void> {
@@ -26,22 +25,4 @@ export async function replicaDatabase(pg: TestPostgres): Promise<{ url: string; 
   const sql = new Bun.SQL(url)
   await createReplicaTables(sql)
   return { url, sql }
-}
-
-/**
- * One server for the calling test file: started before its first test, stopped after its last.
- * Returns the accessor of the running server.
- */
-export function usePostgres(): () => TestPostgres {
-  let pg: TestPostgres | undefined
-  beforeAll(async () => {
-    pg = await startPostgres()
-  }, 60_000)
-  afterAll(async () => {
-    await pg?.stop()
-  })
-  return () => {
-    if (pg === undefined) throw new Error('the test PostgreSQL is not running')
-    return pg
-  }
 }

@@ -6,21 +6,10 @@
  * client-certificate checking, signed revocations and bootstrap nonces, and an explicit
  * acknowledgement of a file-backed CA key.
  */
-import {
-  accessSync,
-  closeSync,
-  constants,
-  existsSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  readSync,
-  statSync,
-} from 'node:fs'
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
 import { isIP } from 'node:net'
 import { CP_DEFAULTS, type CpConfig } from '../../cp/config.ts'
-import { parseDatabaseUrl, passwordFileProblem, type DatabaseTarget } from '../../db/url.ts'
 import { releaseBase, type PairLocation, type SourceConfig } from '../../cp/sources/index.ts'
 import { readTrustFile } from '../../cp/workers/release-poll.ts'
 import {
@@ -34,7 +23,10 @@ import type { LogLevel } from '../../runtime/log.ts'
 import type { ParsedArgs } from '../args.ts'
 import { flag, intOpt, str } from '../args.ts'
 import { CliError } from '../errors.ts'
+import { databaseFlags } from './control-plane-database.ts'
 import { cpEnv as env } from './control-plane-flags.ts'
+
+export { chosenDatabase } from './control-plane-database.ts'
 
 export function fail(message: string): never {
   throw new CliError(`control-plane: ${message}`)
@@ -140,77 +132,6 @@ function checkSigned(top: string, rollouts: string, flagName: string, given: str
       )
     }
   }
-}
-
-// The first 16 bytes of every SQLite 3 database file.
-const SQLITE_HEADER = 'SQLite format 3\0'
-
-/**
- * The database can be opened for writing, judged without creating anything: its directory (or the
- * nearest existing ancestor) is writable, and an existing file is writable and a SQLite database.
- * `given` is the flag and value that named it, for the message.
- */
-function checkDatabasePath(path: string, given: string): void {
-  if (path === ':memory:') return
-  const p = dirWriteProblem(dirname(path))
-  if (p !== undefined) fail(`${given}: cannot write in ${p.at}: ${p.reason}`)
-  if (!existsSync(path)) return
-  let head: string
-  try {
-    accessSync(path, constants.W_OK)
-    const fd = openSync(path, 'r')
-    try {
-      const buf = Buffer.alloc(SQLITE_HEADER.length)
-      head = buf.subarray(0, readSync(fd, buf, 0, buf.length, 0)).toString('latin1')
-    } finally {
-      closeSync(fd)
-    }
-  } catch (e) {
-    return fail(`${given}: ${fsReason(e)}`)
-  }
-  // An empty file is a new database to SQLite; anything else must carry its header.
-  if (head !== '' && head !== SQLITE_HEADER) fail(`database ${path}: file is not a database`)
-}
-
-/**
- * The database named by `--database` (default `CP_DEFAULTS.database`) or by its deprecated alias
- * `--db-path PATH` (`sqlite://PATH`, relative paths and `:memory:` as before), with the flag and
- * value that named it (for messages). `failWith` reports a problem in the caller's words.
- */
-export function chosenDatabase(
-  args: ParsedArgs,
-  failWith: (message: string) => never
-): { target: DatabaseTarget; given: string } {
-  const url = str(args, 'database')
-  const dbPath = str(args, 'db-path')
-  if (url !== undefined && dbPath !== undefined)
-    failWith(
-      '--database and --db-path (its deprecated alias) both name the database: give only --database'
-    )
-  if (dbPath !== undefined)
-    return { target: { kind: 'sqlite', path: dbPath }, given: `--db-path ${dbPath}` }
-  const given = url ?? CP_DEFAULTS.database
-  try {
-    return { target: parseDatabaseUrl(given), given: `--database ${given}` }
-  } catch (e) {
-    return failWith(`--database: ${(e as Error).message}`)
-  }
-}
-
-/** The state database and `--database-password-file`, which only a PostgreSQL URL takes. */
-function databaseOf(args: ParsedArgs): DatabaseTarget {
-  const { target, given } = chosenDatabase(args, fail)
-  const passwordFile = str(args, 'database-password-file')
-  if (target.kind === 'sqlite') {
-    if (passwordFile !== undefined)
-      fail('--database-password-file is only for a postgres:// --database (SQLite has no password)')
-    checkDatabasePath(target.path, given)
-    return target
-  }
-  if (passwordFile === undefined) return target
-  const problem = passwordFileProblem(passwordFile)
-  if (problem !== undefined) fail(`--database-password-file ${passwordFile}: ${problem}`)
-  return { ...target, passwordFile }
 }
 
 /** Checks the flags and every file they name; throws `CliError` with one line on a problem. */
@@ -348,12 +269,7 @@ export async function loadCpConfig(args: ParsedArgs): Promise<CpConfig> {
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel))
     fail('--log-level must be debug, info, warn or error')
 
-  const database = databaseOf(args)
-  const replicaId = str(args, 'replica-id')
-  if (replicaId !== undefined && database.kind !== 'postgres')
-    fail('--replica-id is only for a postgres:// --database (replicas share one PostgreSQL)')
-  if (replicaId !== undefined && !/^[A-Za-z0-9._:@-]{1,128}$/.test(replicaId))
-    fail('--replica-id must be 1-128 letters, digits or . _ : @ -')
+  const { database, replicaId } = databaseFlags(args, fail)
   const auditLog = str(args, 'audit-log')!
   if (fleetCa !== undefined) {
     // No certificate is issued without its audit line: an unwritable log refuses every enrolment.

@@ -3,23 +3,21 @@ import { afterAll, beforeAll, expect, spyOn, test } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startPostgres, type TestPostgres } from '../../../tests/support/postgres.ts'
+import { usePostgres } from '../../../tests/support/postgres.ts'
 import { openDatabase } from '../../db/client.ts'
 import { applyMigrations } from '../../db/migrate.ts'
 import { helpText, parseCommandArgs } from '../args.ts'
 import { CliError } from '../errors.ts'
 import { cpMigrate, cpMigrateCommand, cpMigrateSpec } from './cp-migrate.ts'
 
-let pg: TestPostgres
+const pg = usePostgres()
 let dir: string
 
 beforeAll(async () => {
-  pg = await startPostgres()
   dir = mkdtempSync(join(tmpdir(), 'nixfleet-cp-migrate-'))
 }, 60_000)
 
 afterAll(async () => {
-  await pg?.stop()
   if (dir) rmSync(dir, { recursive: true, force: true })
 })
 
@@ -60,8 +58,8 @@ test('copies a database, prints the counts, and refuses a second run', async () 
     "INSERT INTO event_log (ts, kind, payload) VALUES ('t', 'operator_action', '{}'), ('t', 'operator_action', '{}')"
   )
   open.close()
-  const url = await pg.createDatabase('cli_target')
-  const argv = ['--from', `sqlite://${path}`, '--to', url, '--to-password-file', pg.passwordFile]
+  const url = await pg().createDatabase('cli_target')
+  const argv = ['--from', `sqlite://${path}`, '--to', url, '--to-password-file', pg().passwordFile]
   const out: string[] = []
   const stdout = spyOn(process.stdout, 'write').mockImplementation((chunk) => {
     out.push(String(chunk))

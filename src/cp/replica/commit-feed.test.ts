@@ -3,7 +3,8 @@
 import { expect, test } from 'bun:test'
 import type { SQL } from 'bun'
 import { waitFor } from '../../../tests/support/fixtures.ts'
-import { replicaDatabase, usePostgres } from '../../../tests/support/replica-tables.ts'
+import { usePostgres } from '../../../tests/support/postgres.ts'
+import { replicaDatabase } from '../../../tests/support/replica-tables.ts'
 import { createLogger } from '../../runtime/log.ts'
 import { COMMIT_CHANNEL, CommitFeed, CommitNotifier } from './commit-feed.ts'
 

@@ -1,10 +1,10 @@
 // The PostgreSQL client and migrations against a real throwaway server.
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { describe, expect, test } from 'bun:test'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { eq } from 'drizzle-orm'
-import { startPostgres, type TestPostgres } from '../../../tests/support/postgres.ts'
+import { usePostgres } from '../../../tests/support/postgres.ts'
 import { adoptedArtifacts, eventLog, operatorActions } from '../schema-pg.ts'
 import { openPostgres, readPasswordFile } from './client.ts'
 import {
@@ -14,19 +14,11 @@ import {
   PG_MIGRATIONS_TABLE,
 } from './migrate.ts'
 
-let pg: TestPostgres
-
-beforeAll(async () => {
-  pg = await startPostgres()
-}, 60_000)
-
-afterAll(async () => {
-  await pg?.stop()
-})
+const pg = usePostgres()
 
 describe('openPostgres', () => {
   test('connects with the password file and closes', async () => {
-    const open = await openPostgres({ url: pg.url, passwordFile: pg.passwordFile })
+    const open = await openPostgres({ url: pg().url, passwordFile: pg().passwordFile })
     expect((await open.sql`SELECT current_user AS u`)[0]).toEqual({ u: 'nixfleet' })
     await open.close()
   })
@@ -44,7 +36,7 @@ describe('openPostgres', () => {
   })
 
   test('a missing password file is an error naming it', async () => {
-    await expect(openPostgres({ url: pg.url, passwordFile: '/nonexistent/pw' })).rejects.toThrow(
+    await expect(openPostgres({ url: pg().url, passwordFile: '/nonexistent/pw' })).rejects.toThrow(
       'cannot read the PostgreSQL password file /nonexistent/pw (ENOENT)'
     )
   })
@@ -53,15 +45,15 @@ describe('openPostgres', () => {
     const dir = mkdtempSync(join(tmpdir(), 'nixfleet-pw-'))
     const wrong = join(dir, 'wrong')
     writeFileSync(wrong, 'not-the-password\n', { mode: 0o600 })
-    const bad = openPostgres({ url: pg.url, passwordFile: wrong })
+    const bad = openPostgres({ url: pg().url, passwordFile: wrong })
     await expect(bad).rejects.toThrow(
-      `cannot connect to PostgreSQL at 127.0.0.1:${pg.port}/nixfleet: `
+      `cannot connect to PostgreSQL at 127.0.0.1:${pg().port}/nixfleet: `
     )
     await bad.catch((e: Error) => expect(e.message).not.toContain('not-the-password'))
     const refused = openPostgres({ url: 'postgres://nixfleet@127.0.0.1:1/db', passwordFile: wrong })
     await expect(refused).rejects.toThrow('cannot connect to PostgreSQL at 127.0.0.1:1/db: ')
     await expect(
-      openPostgres({ url: pg.connectionString(), passwordFile: pg.passwordFile })
+      openPostgres({ url: pg().connectionString(), passwordFile: pg().passwordFile })
     ).rejects.toThrow('carries a password')
   })
 })
@@ -74,9 +66,9 @@ describe('applyPgMigrations', () => {
   })
 
   test('two concurrent starts on a fresh database both succeed and apply once', async () => {
-    const url = await pg.createDatabase('concurrent_start')
-    const a = await openPostgres({ url, passwordFile: pg.passwordFile })
-    const b = await openPostgres({ url, passwordFile: pg.passwordFile })
+    const url = await pg().createDatabase('concurrent_start')
+    const a = await openPostgres({ url, passwordFile: pg().passwordFile })
+    const b = await openPostgres({ url, passwordFile: pg().passwordFile })
     try {
       const results = await Promise.all([applyPgMigrations(a.sql), applyPgMigrations(b.sql)])
       expect(results.map((r) => r.wasEmpty).sort()).toEqual([false, true])
@@ -97,8 +89,8 @@ describe('applyPgMigrations', () => {
   })
 
   test('drizzle reads and writes the tables: bigint as number, bytea as Buffer, enums checked', async () => {
-    const url = await pg.createDatabase('drizzle_roundtrip')
-    const open = await openPostgres({ url, passwordFile: pg.passwordFile })
+    const url = await pg().createDatabase('drizzle_roundtrip')
+    const open = await openPostgres({ url, passwordFile: pg().passwordFile })
     try {
       await applyPgMigrations(open.sql)
       const { db } = open
