@@ -92,6 +92,24 @@ test('the leader takes inputs in id order and its reply reaches the follower thr
   })
 })
 
+test('a reply announced before its wait began is not missed', async () => {
+  // The follower polls once a minute: only the notification it heard early can end the wait.
+  await withQueues(60_000, async (admin, follower, leader) => {
+    await admin`CREATE TABLE effects (input bigint NOT NULL)`
+    const id = await follower.queue.enqueue('Heartbeat', '{}')
+    // Another replica's reply is heard too: it must not end this wait.
+    const other = await leader.queue.enqueue('Heartbeat', '{}')
+    await apply(leader.sql, leader.queue, 0, [other, id])
+    // Both announcements reach the follower before it waits (its poll would take a minute, past
+    // the wait's deadline: only the announcement it kept can end the wait).
+    await waitFor('the replies to be announced', () =>
+      follower.queue.unclaimed >= 2 ? true : undefined
+    )
+    expect(await follower.queue.awaitReply(id, 10_000)).toBe(`reply ${id}`)
+    expect(follower.queue.unclaimed).toBe(1)
+  })
+})
+
 test('a reply whose NOTIFY is missed arrives through the poll', async () => {
   await withQueues(100, async (admin, follower) => {
     const id = await follower.queue.enqueue('Heartbeat', '{}')

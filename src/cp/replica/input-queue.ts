@@ -29,6 +29,8 @@ export const INPUT_CHANNEL = 'nixfleet_input'
 export const REPLY_CHANNEL = 'nixfleet_reply'
 /** How often a follower polls for the replies it waits for (NOTIFY's fallback). */
 export const REPLY_POLL_MS = 1000
+// Replies announced before their wait: several seconds of a busy fleet's replies at 500 a second.
+const HEARD_KEPT = 4096
 
 /** Why a wait for a reply ended without one. */
 export class ReplyTimeout extends Error {
@@ -87,6 +89,8 @@ export class InputQueue {
   private readonly toCheck = new Set<number>()
   private checking = false
   private closed = false
+  /** Replies announced with no waiter yet, oldest first (see `remember`). */
+  private readonly heard = new Set<number>()
   private readonly pollMs: number
   private readonly clock: Clock
   private readonly timers: Timers
@@ -128,11 +132,31 @@ export class InputQueue {
     const set = this.waiters.get(id) ?? new Set()
     set.add(waiter)
     this.waiters.set(id, set)
+    // The reply may have been announced between the insert and this wait.
+    if (this.heard.delete(id)) void this.check([id])
     this.schedulePoll()
     void this.listenForReplies().catch((e) =>
       this.opts.log.warn('cannot listen for input replies; polling', { error: e })
     )
     return promise
+  }
+
+  /**
+   * Notes a reply announced while no one here waits for it: most are other replicas' inputs, but
+   * one of this replica's may be announced before its `awaitReply` (the insert's answer and the
+   * notification race). Bounded: the oldest ids go first.
+   */
+  private remember(id: number): void {
+    this.heard.add(id)
+    if (this.heard.size > HEARD_KEPT) {
+      const oldest = this.heard.values().next().value
+      if (oldest !== undefined) this.heard.delete(oldest)
+    }
+  }
+
+  /** Replies announced that no wait here has claimed yet (kept for a wait that comes late). */
+  get unclaimed(): number {
+    return this.heard.size
   }
 
   /** The number of inputs this replica waits on. */
@@ -192,6 +216,7 @@ export class InputQueue {
         (payload) => {
           const id = Number(payload)
           if (this.waiters.has(id)) void this.check([id])
+          else this.remember(id)
         },
         // Re-subscribed after a lost connection: replies may have gone by unheard.
         () => void this.check(this.waiters.keys())
