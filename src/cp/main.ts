@@ -191,7 +191,6 @@ export async function createControlPlane(
       hub,
       mutator,
       log,
-      clock,
       restore: restoreOptions,
       onFatal,
     })

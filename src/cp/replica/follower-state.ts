@@ -8,6 +8,8 @@
  * - The live `CpState` object is updated in place and in one synchronous step once everything is
  *   read and verified (handlers never see a half-loaded state); what this process measured itself
  *   is kept (`CpState.takeDurable`).
+ * - A full refresh reads every table; the quick one after most commits reads the few small
+ *   tables that must be current at once (see `refreshFollowerQuick`).
  * - The stored artifacts are verified again only when they changed since the last refresh, or
  *   a minute passed (a verdict can change with time alone), so a refresh costs the database
  *   reads, not signature checks.
@@ -16,7 +18,7 @@ import { highWaterKey } from '../../core/release/anti-rollback.ts'
 import type { Store } from '../../db/store.ts'
 import type { BootstrapNonces } from '../../proto/bootstrap.ts'
 import type { ArtifactOutcome } from '../mutator/inputs.ts'
-import { CpState, type AdoptedArtifact, type AdoptedManifest } from '../state.ts'
+import { CpState, denialKey, type AdoptedArtifact, type AdoptedManifest } from '../state.ts'
 import {
   verifyStored,
   type RestoreOptions,
@@ -24,7 +26,35 @@ import {
   type VerifiedCache,
 } from '../workers/restore.ts'
 
-/** Refreshes `live` from the database; returns the hosts that now have a dispatch queued. */
+/**
+ * The quick refresh after a commit: only the small tables a follower must follow at once — the
+ * dispatch queue (its parked long-polls), rollouts, denials (a denied agent is cut off here too)
+ * and quarantines; the rest waits for the next full refresh. Returns the hosts with a dispatch.
+ */
+export async function refreshFollowerQuick(live: CpState, store: Store): Promise<string[]> {
+  const [dispatch, rollouts, denials, quarantines] = await Promise.all([
+    store.dispatch.all(),
+    store.rollouts.loadAll(),
+    store.operator.denials(),
+    store.safety.quarantines(),
+  ])
+  live.dispatch.clear()
+  for (const d of dispatch) live.putDispatch(d)
+  live.rollouts.clear()
+  for (const r of rollouts)
+    live.rollouts.set(r.record.rolloutId, {
+      record: r.record,
+      policy: r.policy,
+      budgets: r.budgets,
+    })
+  live.denials.clear()
+  for (const d of denials) live.denials.set(denialKey(d.kind, d.name), d)
+  live.quarantines.clear()
+  for (const q of quarantines) live.addQuarantine(q.channel, q.closure, q.quarantinedAt)
+  return [...live.dispatch.keys()]
+}
+
+/** Refreshes all of `live` from the database; returns the hosts that now have a dispatch queued. */
 export async function refreshFollowerState(
   live: CpState,
   store: Store,

@@ -13,16 +13,17 @@
  */
 import type { Store } from '../../db/store.ts'
 import type { OpenPostgres } from '../../db/pg/client.ts'
-import type { Clock } from '../../runtime/clock.ts'
+// Real time with real timers: the refresh pacing runs on the timers it schedules.
+import { systemClock } from '../../runtime/clock.ts'
 import type { Logger } from '../../runtime/log.ts'
-import { systemTimers } from '../../runtime/timers.ts'
+import { systemTimers, type Timer } from '../../runtime/timers.ts'
 import type { DispatchHub } from '../dispatch-hub.ts'
 import type { ReplicaFigures } from '../http/views/operator.ts'
 import type { CpMutator } from '../mutator/loop.ts'
 import type { CpState } from '../state.ts'
 import type { RestoreOptions, VerifiedCache } from '../workers/restore.ts'
 import { CommitFeed, CommitNotifier } from './commit-feed.ts'
-import { refreshFollowerState } from './follower-state.ts'
+import { refreshFollowerQuick, refreshFollowerState } from './follower-state.ts'
 import { InputQueue } from './input-queue.ts'
 import { pumpInputs, type InputPump } from './input-pump.ts'
 import { Leadership } from './leader.ts'
@@ -30,8 +31,8 @@ import { ReplicaPort } from './port.ts'
 import { RemoteMutator } from './remote-mutator.ts'
 import type { SqlStatement } from '../../db/pg/statement.ts'
 
-// Refreshes quicker than this follow each other without a rest (a small fleet's refresh).
-const REST_AFTER_MS = 50
+// A follower's views lag the leader's by at most about this (plus the time a reload takes).
+const FULL_REFRESH_MS = 2_000
 
 /** The store of a replica: writes can carry a statement of the leader's own (an input done). */
 export type ReplicaStore = Store & { appendStatement(s: SqlStatement): void }
@@ -45,7 +46,6 @@ export type ReplicaDeps = {
   readonly hub: DispatchHub
   readonly mutator: CpMutator
   readonly log: Logger
-  readonly clock: Clock
   readonly restore: RestoreOptions
   readonly onFatal: (error: unknown) => void
 }
@@ -63,6 +63,8 @@ export class Replica {
   private lead: (() => Promise<void>) | undefined
   private stopped = false
   private readonly verified: { current: VerifiedCache } = { current: undefined }
+  private nextFullAt = 0
+  private fullTimer: Timer | undefined
 
   constructor(private readonly deps: ReplicaDeps) {
     const { pg, log } = deps
@@ -106,6 +108,7 @@ export class Replica {
   /** Stops taking inputs and leaves the election (the lock is released with its session). */
   async stop(): Promise<void> {
     this.stopped = true
+    this.fullTimer?.cancel()
     await this.pump?.stop()
     await this.stopFeed?.()
     await this.leadership.stop()
@@ -119,24 +122,38 @@ export class Replica {
   }
 
   /**
-   * A follower's refresh: the state from the database, then wake-ups and commit listeners. It
-   * then rests as long as it took, so reloading a large fleet after every commit of a busy
-   * leader takes at most half of this process's time (commits meanwhile are covered by one more
-   * refresh: the feed runs one at a time).
+   * A follower's refresh after the leader's commits: the whole state when the last full refresh
+   * is old enough (`FULL_REFRESH_MS`, or four times what the last one took, whichever is longer:
+   * reloading a large fleet takes at most a fifth of this process's time), otherwise the quick
+   * one; then wake-ups and commit listeners.
    */
   private async refresh(): Promise<void> {
-    const started = this.deps.clock.monotonicMs()
-    const hosts = await refreshFollowerState(
-      this.deps.state,
-      this.deps.store,
-      this.deps.restore,
-      this.verified
-    )
+    // A leader's state is its mutator's alone.
+    if (this.port.leading) return
+    const started = systemClock.monotonicMs()
+    const { state, store, restore } = this.deps
+    let hosts: string[]
+    if (started >= this.nextFullAt) {
+      hosts = await refreshFollowerState(state, store, restore, this.verified)
+      const took = systemClock.monotonicMs() - started
+      this.nextFullAt = started + Math.max(FULL_REFRESH_MS, 4 * took)
+    } else {
+      hosts = await refreshFollowerQuick(state, store)
+      // The full refresh still comes: commits keep coming, or this timer brings it.
+      this.scheduleFull()
+    }
     for (const host of hosts) this.deps.hub.notify(host)
     this.port.committed()
-    const took = this.deps.clock.monotonicMs() - started
-    if (took > REST_AFTER_MS)
-      await new Promise<void>((resolve) => systemTimers.setTimeout(resolve, took))
+  }
+
+  /** A full refresh once it is due, even if the leader commits nothing more meanwhile. */
+  private scheduleFull(): void {
+    if (this.fullTimer !== undefined || this.stopped) return
+    const wait = Math.max(0, this.nextFullAt - systemClock.monotonicMs())
+    this.fullTimer = systemTimers.setTimeout(() => {
+      this.fullTimer = undefined
+      if (this.stopFeed !== undefined) void this.serialise(() => this.refresh())
+    }, wait)
   }
 
   private async takeLead(epoch: number): Promise<void> {
