@@ -15,7 +15,8 @@ import { cpuSeconds, stopChild, track } from './cp-children.ts'
 
 /** What one load process is given (its share of the fleet). */
 export type LoadConfig = {
-  port: number
+  /** Per agent (aligned with `hosts`), the control planes' ports in the order it tries them. */
+  ports: number[][]
   ca: string
   key: string
   certs: string[]
@@ -82,6 +83,19 @@ export function mergeReports(reports: readonly HbReport[]): HbSummary {
   }
 }
 
+/**
+ * The ports agent `i` tries, in order, out of the replicas' `ports`: it starts at replica
+ * i mod R, and the others follow rotated by ⌊i / R⌋, so the agents of a replica that dies
+ * spread evenly over the survivors instead of all landing on its neighbour (whose descriptors
+ * would not hold them).
+ */
+export function portOrder(ports: readonly number[], i: number): number[] {
+  const first = i % ports.length
+  const rest = ports.filter((_, j) => j !== first)
+  const k = rest.length === 0 ? 0 : Math.floor(i / ports.length) % rest.length
+  return [ports[first]!, ...rest.slice(k), ...rest.slice(0, k)]
+}
+
 /** One load process and the JSON lines it has written that nobody has taken yet. */
 class LoadProcess {
   readonly messages: Msg[] = []
@@ -134,7 +148,7 @@ export class LoadClients {
   private constructor(private readonly procs: readonly LoadProcess[]) {}
 
   /**
-   * Starts the load processes against `cfg.port`, each with agents i ≡ k (mod processes); the
+   * Starts the load processes against `cfg.ports`, each with agents i ≡ k (mod processes); the
    * connect concurrency is shared out so the whole fleet opens as many handshakes at once as one
    * process would. Config files go to `dir` as `<label>-<k>.json`.
    */
@@ -146,6 +160,7 @@ export class LoadClients {
       const share: LoadConfig = {
         ...cfg,
         certs: cfg.certs.filter(mine),
+        ports: cfg.ports.filter(mine),
         hosts,
         closures: Object.fromEntries(hosts.map((h) => [h, cfg.closures[h]!])),
         connectConcurrency: Math.max(1, Math.ceil(cfg.connectConcurrency / processes)),

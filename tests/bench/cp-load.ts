@@ -12,6 +12,9 @@
  * share of the fleet): a JSON config file as argv[2]; commands on stdin (`measure`, `report`,
  * `stop`); JSON lines on stdout (`connected`, `dispatch`, `hb`). `hb` carries the raw latency
  * samples, so the orchestrator computes percentiles over every process's samples together.
+ * With several control planes (replicas), each agent has its own order of their ports and,
+ * like a real agent, moves to the next on a connection failure or a 5xx answer, after a backoff
+ * with full jitter (base 1 s, doubling, cap 30 s; reset by a heartbeat answered 200).
  * Bounded: the process exits when its stdin closes (the orchestrator is gone) or after
  * `maxSeconds`, and each agent makes at most `maxCycles` heartbeat cycles.
  */
@@ -107,11 +110,11 @@ class Conn {
   }
 }
 
-function open(i: number): Promise<Conn> {
+function open(i: number, port: number): Promise<Conn> {
   return new Promise((resolve, reject) => {
     const socket = connect({
       host: '127.0.0.1',
-      port: cfg.port,
+      port,
       ca: cfg.ca,
       cert: cfg.certs[i],
       key: cfg.key,
@@ -140,16 +143,29 @@ let reconnects = 0
 // orchestrator can add up the slots of several load processes.
 const slots = new Map<number, number>()
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
 async function agent(i: number, conn: Conn): Promise<void> {
   const host = cfg.hosts[i]!
   let closure = cfg.closures[host]!
+  const ports = cfg.ports[i]!
+  let at = 0
+  let failures = 0
+  /** With several control planes: drop this one, back off, and go on with the next. */
+  const moveOn = async (): Promise<void> => {
+    conn.closed = true
+    conn.socket.destroy()
+    at = (at + 1) % ports.length
+    failures++
+    await sleep(Math.random() * Math.min(30_000, 1000 * 2 ** Math.min(failures - 1, 5)))
+  }
   // Spread the agents' phases over one heartbeat interval.
-  await new Promise((r) => setTimeout(r, Math.random() * cfg.heartbeatSecs * 1000))
+  await sleep(Math.random() * cfg.heartbeatSecs * 1000)
   for (let cycle = 0; cycle < maxCycles && !stopping; cycle++) {
     try {
       if (conn.closed) {
         reconnects++
-        conn = await open(i)
+        conn = await open(i, ports[at]!)
       }
       const hb = JSON.stringify({
         hostname: host,
@@ -164,8 +180,16 @@ async function agent(i: number, conn: Conn): Promise<void> {
       const r = await conn.request('POST', '/v1/agent/heartbeat', hb)
       const ms = performance.now() - t
       heartbeats++
-      if (r.status !== 200) errors++
-      else if (measuring) latencies.push(ms)
+      if (r.status !== 200) {
+        errors++
+        if (r.status >= 500 && ports.length > 1) {
+          await moveOn()
+          continue
+        }
+      } else {
+        failures = 0
+        if (measuring) latencies.push(ms)
+      }
       const d = await conn.request('GET', `/v1/agent/dispatch?wait=${cfg.heartbeatSecs}`)
       if (d.status === 200) {
         const dispatch = JSON.parse(d.body) as {
@@ -195,12 +219,14 @@ async function agent(i: number, conn: Conn): Promise<void> {
         closure = dispatch.target_closure
       } else if (d.status !== 204) {
         errors++
-        await new Promise((r) => setTimeout(r, 1000))
+        if (d.status >= 500 && ports.length > 1) await moveOn()
+        else await sleep(1000)
       }
     } catch {
       errors++
       if (stopping) return
-      await new Promise((r) => setTimeout(r, 1000))
+      if (ports.length > 1) await moveOn()
+      else await sleep(1000)
     }
   }
 }
@@ -217,7 +243,7 @@ await Promise.all(
       let conn: Conn | undefined
       for (let attempt = 0; conn === undefined; attempt++) {
         try {
-          conn = await open(i)
+          conn = await open(i, cfg.ports[i]![0]!)
         } catch (e) {
           // A server starved of CPU times out or resets some handshakes: back off and retry.
           if (attempt >= 10) throw e
