@@ -8,6 +8,7 @@ import { caInit, caInitSpec } from './commands/ca.ts'
 import { canonicalize, canonicalizeSpec } from './commands/canonicalize.ts'
 import { controlPlane, cpSpec } from './commands/control-plane.ts'
 import { cpBackup, cpBackupSpec } from './commands/cp-backup.ts'
+import { cpMigrateCommand } from './commands/cp-migrate.ts'
 import { demo, demoSpec } from './commands/demo.ts'
 import { fleetActionCommands } from './commands/fleet-actions.ts'
 import { fleetCheck, fleetCheckSpec } from './commands/fleet-check.ts'
@@ -41,6 +42,7 @@ export const commands: readonly Command[] = [
   { spec: canonicalizeSpec, run: canonicalize },
   { spec: cpSpec, run: controlPlane },
   { spec: cpBackupSpec, run: cpBackup },
+  cpMigrateCommand,
   { spec: caInitSpec, run: caInit },
   { spec: mintTokenSpec, run: mintToken },
   { spec: mintOperatorCertSpec, run: mintOperatorCert },

@@ -20,6 +20,8 @@ export type CpConfig = {
   readonly trustFile: string
   /** The state database (`--database`); PostgreSQL's password is in `passwordFile`, never here. */
   readonly database: DatabaseTarget
+  /** This replica's name in `cp_leader.holder` and logs (`--replica-id`; default hostname:pid). */
+  readonly replicaId?: string | undefined
   readonly agentCnSuffix: string
   readonly fleetCa: { readonly certPath: string; readonly keyPath: string } | undefined
   readonly agentCertValiditySecs: number

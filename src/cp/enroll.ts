@@ -48,7 +48,7 @@ import type { Clock } from '../runtime/clock.ts'
 import type { Logger } from '../runtime/log.ts'
 import type { Store } from '../db/store.ts'
 import type { CpMetrics } from './metrics.ts'
-import type { CpMutator } from './mutator/loop.ts'
+import type { MutatorPort } from './replica/mutator-port.ts'
 import type { CpState } from './state.ts'
 import { readTrustFile } from './workers/release-poll.ts'
 import { type RepeatLog, repeatLog } from '../runtime/repeat-log.ts'
@@ -66,7 +66,7 @@ export type IssueResult =
 export type EnrollDeps = {
   readonly state: CpState
   readonly store: Store
-  readonly mutator: CpMutator
+  readonly mutator: MutatorPort
   readonly clock: Clock
   readonly log: Logger
   readonly metrics: CpMetrics

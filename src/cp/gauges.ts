@@ -31,6 +31,9 @@ export type GaugeSources = {
   readonly heartbeatIntervalMs: number
   /** Expiry (ms) of each certificate the CP serves with or trusts, by name (`server`, `fleet-ca`). */
   readonly certNotAfter: Readonly<Record<string, number>>
+  /** This replica's role and epoch, when control planes share one PostgreSQL. */
+  readonly replica?:
+    (() => { readonly role: 'leader' | 'follower'; readonly epoch: number }) | undefined
 }
 
 /** How many of `items` fall under each label value. */
@@ -66,6 +69,17 @@ export function registerGauges(metrics: CpMetrics, from: GaugeSources): void {
     [{}, from.mutatorDepth()],
   ])
   metrics.gauge('nixfleet_cp_long_polls', 'Open dispatch long-polls.', () => [[{}, hub.size()]])
+  const replica = from.replica
+  if (replica !== undefined) {
+    metrics.gauge('nixfleet_cp_leader', '1 on the replica that leads, 0 on a follower.', () => [
+      [{}, replica().role === 'leader' ? 1 : 0],
+    ])
+    metrics.gauge(
+      'nixfleet_cp_fence_epoch',
+      "The leader's fencing epoch (as last seen, on a follower).",
+      () => [[{}, replica().epoch]]
+    )
+  }
   metrics.gauge(
     'nixfleet_cp_long_polls_paced',
     'Long-polls past their deadline whose 204 waits for the pacer (after a stall).',

@@ -15,10 +15,12 @@
  * Fatal: a failed database write (the mutator stops and settles every wait on it) or the
  * database file deleted or replaced under the running CP resolves `fatal` after one error line
  * naming the database; the caller stops the CP and exits non-zero.
+ * Replicas (a postgres:// database): the steps from "load state" on run when this process takes
+ * the lead (`replica/replica.ts`); until then it follows, serving from the state it rebuilds
+ * after the leader's commits. Losing the lead is fatal like a failed write.
  */
-import { openStore, type Store } from '../db/store.ts'
-import { toRfc3339 } from '../proto/common.ts'
-import { parseCertificate } from '../pki/cert.ts'
+import { hostname } from 'node:os'
+import type { Store } from '../db/store.ts'
 import type { MtlsServer } from '../pki/tls-server.ts'
 import type { Clock } from '../runtime/clock.ts'
 import { systemClock } from '../runtime/clock.ts'
@@ -33,12 +35,14 @@ import { EnrollService } from './enroll.ts'
 import { registerGauges } from './gauges.ts'
 import { createApp } from './http/app.ts'
 import type { AppDeps } from './http/deps.ts'
-import { createCpServer, peerOf } from './http/server.ts'
+import { peerOf } from './http/server.ts'
+import { bindListener, certExpiries } from './listener.ts'
 import { CpMetrics } from './metrics.ts'
 import { CpMutator } from './mutator/loop.ts'
 import { ReleaseSource } from './sources/index.ts'
-import { marksFilePath, mirrorMarks } from './marks-file.ts'
-import { noteDatabaseLoss } from './db-lost.ts'
+import { CpStartError, openStateDatabase, type StateDatabase } from './database.ts'
+import type { CommittingPort } from './replica/mutator-port.ts'
+import { Replica } from './replica/replica.ts'
 import { CpState } from './state.ts'
 import { watchDatabaseFile } from './workers/db-watch.ts'
 import type { Worker } from './workers/every.ts'
@@ -55,6 +59,8 @@ export type ControlPlane = {
   readonly state: CpState
   readonly store: Store
   readonly mutator: CpMutator
+  /** This process's place among replicas sharing a PostgreSQL database (none on SQLite). */
+  readonly replica: Replica | undefined
   readonly metrics: CpMetrics
   readonly poller: ReleasePoller
   readonly server: MtlsServer
@@ -87,66 +93,9 @@ const NONCE_RETENTION_MS = 24 * 3600_000
 // Finished rollouts are kept 90 days, the reference's retention.
 const ROLLOUT_RETENTION_MS = 90 * 86_400_000
 
-/** A start-up failure: one line naming the flag, file or address (the command exits 2). */
-export class CpStartError extends Error {
-  override readonly name = 'CpStartError'
-}
-
-const LISTEN_ERRORS: Readonly<Record<string, string>> = {
-  EADDRINUSE: 'address already in use',
-  EADDRNOTAVAIL: 'address not available on this host',
-  EACCES: 'permission denied',
-}
+export { CpStartError } from './database.ts'
 
 const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e))
-
-/** The mTLS listener, bound to the configured address; nothing is served until `serve`. */
-async function bindListener(
-  config: CpConfig,
-  lightweightResponses: boolean,
-  serverOptions: Parameters<typeof createCpServer>[3]
-): Promise<{ server: MtlsServer; port: number; serve(fetch: ServeFetch): void }> {
-  let serving: ServeFetch | undefined
-  const fetch: ServeFetch = (req, env) =>
-    serving !== undefined
-      ? serving(req, env)
-      : new Response('{"error":"control plane starting; retry"}', {
-          status: 503,
-          headers: { 'content-type': 'application/json', 'retry-after': '1' },
-        })
-  let server: MtlsServer
-  try {
-    server = createCpServer(fetch, config.tls, lightweightResponses, serverOptions)
-  } catch (e) {
-    throw new CpStartError(`TLS certificate or key unusable: ${messageOf(e)}`)
-  }
-  const { host, port } = config.listen
-  try {
-    const bound = await server.listen(host, port)
-    return { server, port: bound.port, serve: (f) => (serving = f) }
-  } catch (e) {
-    const code = (e as { code?: unknown }).code
-    const why = (typeof code === 'string' ? LISTEN_ERRORS[code] : undefined) ?? messageOf(e)
-    throw new CpStartError(
-      `cannot listen on ${host.includes(':') ? `[${host}]` : host}:${port}: ${why}`
-    )
-  }
-}
-
-type ServeFetch = Parameters<typeof createCpServer>[0]
-
-/** The expiry of the server certificate and of the fleet CA (the first certificate of each PEM). */
-function certExpiries(config: CpConfig): Record<string, number> {
-  const out: Record<string, number> = {}
-  for (const [name, pem] of [
-    ['server', config.tls.certPem],
-    ['fleet-ca', config.tls.clientCaPem],
-  ] as const) {
-    const cert = parseCertificate(pem)
-    if (cert.ok) out[name] = cert.notAfterMs
-  }
-  return out
-}
 
 /**
  * Builds and primes a control plane from a checked configuration, its listener bound (call
@@ -182,41 +131,19 @@ export async function createControlPlane(
       }),
   })
   const { server } = listener
-  // Until the PostgreSQL backend lands, a postgres:// --database is refused here (exit 2).
-  if (config.database.kind !== 'sqlite') {
-    await server.close()
-    throw new CpStartError('PostgreSQL support is not in this build yet')
-  }
-  // The SQLite file: the loss marker, the marks file and the file watch are kept beside it.
-  const dbPath = config.database.path
-  let store: Store
+  let replica: Replica | undefined
+  let db: StateDatabase
   try {
-    store = openStore(dbPath)
+    db = await openStateDatabase(config, clock, log, () => replica?.fence() ?? -1)
   } catch (e) {
     await server.close()
-    throw new CpStartError(`database ${dbPath}: ${messageOf(e)}`)
+    throw e
   }
-  let dbLostAt: number | null
-  try {
-    // Before the marks are mirrored: their file beside a new database is the trace of a lost one.
-    dbLostAt = noteDatabaseLoss(dbPath, store.wasEmpty, clock.now())
-    // The anti-rollback marks are kept beside the database as well: they survive its loss.
-    store.release = await mirrorMarks(store.release, marksFilePath(dbPath))
-  } catch (e) {
-    store.close()
-    await server.close()
-    throw new CpStartError(messageOf(e))
-  }
-  if (store.wasEmpty) log.info('new state database', { path: dbPath })
-  if (dbLostAt !== null)
-    log.warn(
-      'the state database was lost: bootstrap tokens issued before then are refused until the bootstrap-nonces list is re-signed with mintedAfter',
-      { db: dbPath, lostAt: toRfc3339(dbLostAt) }
-    )
+  const { store } = db
   const { promise: fatal, resolve: resolveFatal } = Promise.withResolvers<unknown>()
   const onFatal = (error: unknown): void => {
     log.error('state database failed; the control plane stops (restart rebuilds from it)', {
-      db: dbPath,
+      db: db.where,
       error: messageOf(error),
     })
     resolveFatal(error)
@@ -244,15 +171,41 @@ export async function createControlPlane(
       refusalLogIntervalMs: limits.refusalLogIntervalMs,
       probeResultsKept: limits.probeResultsKept,
       heartbeatIntervalMs: config.cadence.heartbeatIntervalMs,
+      // Followers know a host's last-seen only from the database.
+      ...(db.kind === 'postgres'
+        ? { lastSeenWriteMs: heartbeatIntervalMsOf(config.cadence.heartbeatIntervalMs) }
+        : {}),
     },
   })
+  const restoreOptions = {
+    trustFile: config.trustFile,
+    clock,
+    freshnessWindowSecs: config.freshnessWindowSecs,
+  }
+  if (db.kind === 'postgres')
+    replica = new Replica({
+      id: config.replicaId ?? `${hostname()}:${process.pid}`,
+      pg: db.pg,
+      store: db.store,
+      state,
+      hub,
+      mutator,
+      log,
+      clock,
+      restore: restoreOptions,
+      onFatal,
+    })
+  // What handlers and the poller submit to: this process's mutator, or a replica's port (the
+  // leader's mutator through PostgreSQL until this replica leads).
+  const port: CommittingPort = replica?.port ?? mutator
+  const replicaFigures = replica === undefined ? undefined : replica.figures.bind(replica)
   const source = new ReleaseSource(config.sources)
   const poller = new ReleasePoller({
     source,
     trustFile: config.trustFile,
     clock,
     freshnessWindowSecs: config.freshnessWindowSecs,
-    mutator,
+    mutator: port,
     log: log.child('poll'),
     releaseIntervalMs: config.cadence.releasePollMs,
     listIntervalMs: config.cadence.listPollMs,
@@ -267,8 +220,10 @@ export async function createControlPlane(
       for (const w of workers) w.stop()
       await server.close()
       await poller.stop()
+      await replica?.stop()
       await mutator.stop()
       store.close()
+      if (db.kind === 'postgres') await db.pg.close()
       log.info('stopped')
     })()
     return stopping
@@ -276,37 +231,47 @@ export async function createControlPlane(
 
   const needs = { revocations: source.hasRevocations(), nonces: source.hasBootstrapNonces() }
   const isReady = (): boolean => state.isReady(needs)
-  try {
-    await state.load(store)
+  // What only the process that runs the mutator does: at start for one SQLite control plane,
+  // when it takes the lead for a replica.
+  const lead = async (): Promise<void> => {
+    if (replica === undefined) await state.load(store)
+    else {
+      // Taken as a restart would: the database's state, the release verified again below.
+      const fresh = new CpState()
+      await fresh.load(store)
+      state.takeDurable(fresh)
+      state.status.clear()
+    }
     mutator.start()
-    await restoreAdopted(store, mutator, {
-      trustFile: config.trustFile,
-      clock,
-      freshnessWindowSecs: config.freshnessWindowSecs,
-    })
+    await restoreAdopted(store, mutator, restoreOptions)
     await poller.start(config.cadence.primeTimeoutMs)
+    workers.push(
+      startPlanTick(mutator, config.cadence.planIntervalMs),
+      startPrune(mutator, config.cadence.pruneIntervalMs)
+    )
+    if (closureCache !== undefined)
+      workers.push(startClosureCheck({ state, mutator, clock }, cacheBase(closureCache)))
+  }
+  try {
+    if (replica === undefined) await lead()
+    else await replica.start(lead)
   } catch (e) {
     await stop()
     // A page found corrupt while loading is the database's fault too: name the file.
     if ((e as { name?: unknown } | null)?.name === 'SQLiteError')
-      throw new CpStartError(`database ${dbPath}: ${messageOf(e)}`)
+      throw new CpStartError(`database ${db.where}: ${messageOf(e)}`)
     throw e
   }
   if (!isReady())
     log.warn('not ready after the initial poll; /v1 answers 503 until a signed release verifies')
 
-  workers.push(
-    startLoopLag(clock, metrics),
-    startPlanTick(mutator, config.cadence.planIntervalMs),
-    startPrune(mutator, config.cadence.pruneIntervalMs),
-    watchDatabaseFile(dbPath, onFatal)
-  )
-  if (closureCache !== undefined) {
-    workers.push(startClosureCheck({ state, mutator, clock }, cacheBase(closureCache)))
+  workers.push(startLoopLag(clock, metrics))
+  if (db.kind === 'sqlite') workers.push(watchDatabaseFile(db.path, onFatal))
+  if (closureCache !== undefined)
     log.info('closure availability check on: hosts wait until their closure is in the cache', {
       cache: cacheBase(closureCache),
     })
-  } else
+  else
     log.info(
       'closure availability check off (no --closure-check-url or --closure-upstream): hosts are dispatched without checking the cache'
     )
@@ -314,7 +279,7 @@ export async function createControlPlane(
   const enroll = new EnrollService({
     state,
     store,
-    mutator,
+    mutator: port,
     clock,
     log: log.child('enroll'),
     metrics,
@@ -323,7 +288,7 @@ export async function createControlPlane(
     agentCnSuffix: config.agentCnSuffix,
     validitySecs: config.agentCertValiditySecs,
     auditLog: config.auditLog,
-    dbLostAt,
+    dbLostAt: db.dbLostAt,
   })
 
   const closing = new AbortController()
@@ -334,12 +299,13 @@ export async function createControlPlane(
     metrics,
     state,
     store,
-    mutator,
+    mutator: port,
     hub,
     enroll,
     poller,
     identify: opts.identify ?? peerOf,
     isReady,
+    ...(replicaFigures === undefined ? {} : { replica: replicaFigures }),
     closing: closing.signal,
     config: {
       agentCnSuffix: config.agentCnSuffix,
@@ -363,13 +329,14 @@ export async function createControlPlane(
   registerGauges(metrics, {
     state,
     hub,
-    mutatorDepth: () => mutator.depth,
+    mutatorDepth: () => port.depth,
     connections: () => server.connectionCount(),
     isReady,
     version: opts.version ?? 'dev',
     now: () => clock.now(),
     heartbeatIntervalMs: heartbeatIntervalMsOf(config.cadence.heartbeatIntervalMs),
     certNotAfter: certExpiries(config),
+    replica: replicaFigures,
   })
 
   const listen = (): Promise<number> => {
@@ -387,5 +354,5 @@ export async function createControlPlane(
     }
     return Promise.resolve(listener.port)
   }
-  return { app, state, store, mutator, metrics, poller, server, fatal, listen, stop }
+  return { app, state, store, mutator, replica, metrics, poller, server, fatal, listen, stop }
 }

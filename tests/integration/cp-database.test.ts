@@ -106,17 +106,18 @@ describe('control-plane --database', () => {
     expect((await run([...cpArgs(withPw), '--check-config'])).code).toBe(0)
   })
 
-  test('a PostgreSQL URL is refused at start (exit 2) and logged without a password', async () => {
+  test('a PostgreSQL database that does not answer stops the start (exit 2), logged without a password', async () => {
     const pw = join(env.lab.dir, 'pw')
     writeFileSync(pw, 'secret\n', { mode: 0o600 })
-    const url = 'postgres://nixfleet@127.0.0.1:5432/nixfleet?sslmode=disable'
+    // Nothing listens on port 1: the connection is refused at once.
+    const url = 'postgres://nixfleet@127.0.0.1:1/nixfleet?sslmode=disable'
     const r = await run(cpArgs(['--database', url, '--database-password-file', pw]))
     expect(r.code).toBe(2)
     const lines = r.stderr.trim().split('\n')
-    expect(lines.at(-1)).toContain('PostgreSQL support is not in this build yet')
+    expect(lines.at(-1)).toContain('database 127.0.0.1:1/nixfleet: cannot connect to PostgreSQL')
     // The start line shows the target (the URL's user redacted as any URL credential is).
     expect(lines[0]).toContain('"database":{"kind":"postgres"')
-    expect(lines[0]).toContain('127.0.0.1:5432/nixfleet?sslmode=disable')
+    expect(lines[0]).toContain('127.0.0.1:1/nixfleet?sslmode=disable')
     expect(lines[0]).toContain(`"passwordFile":"${pw}"`)
     expect(r.stderr).not.toContain('secret')
     expect(existsSync(dbPath())).toBe(false)

@@ -1,23 +1,16 @@
 /**
- * The replica tables of the PostgreSQL schema (`cp_leader`, `cp_inputs`) for the replica tests,
- * until the PostgreSQL migrations create them: the shared design's DDL (REPLICAS.md §2), verbatim.
+ * Databases for the replica tests: a fresh one per test with the PostgreSQL migrations applied
+ * (they create the replica tables `cp_leader` and `cp_inputs` with the rest of the schema).
  * Invariant: each test database is fresh (epoch 0, no inputs), so tests never see each other.
  */
 import type { SQL } from 'bun'
 import { afterAll, beforeAll } from 'bun:test'
+import { applyPgMigrations } from '../../src/db/pg/migrate.ts'
 import { startPostgres, type TestPostgres } from './postgres.ts'
 
-const DDL = `
-CREATE TABLE cp_leader (id integer PRIMARY KEY CHECK (id = 1), epoch bigint NOT NULL, holder text NOT NULL, since text NOT NULL);
-INSERT INTO cp_leader VALUES (1, 0, '', '') ON CONFLICT DO NOTHING;
-CREATE TABLE cp_inputs (id bigserial PRIMARY KEY, origin text NOT NULL, kind text NOT NULL, payload text NOT NULL,
-                        created_at text NOT NULL, done_at text, reply text);
-CREATE INDEX cp_inputs_pending ON cp_inputs (id) WHERE done_at IS NULL;
-`
-
-/** Creates the replica tables in the database `sql` is connected to. */
+/** Creates the replica tables (the whole schema: the PostgreSQL migrations) where `sql` points. */
 export async function createReplicaTables(sql: SQL): Promise<void> {
-  await sql.unsafe(DDL).simple()
+  await applyPgMigrations(sql)
 }
 
 let databases = 0

@@ -349,6 +349,11 @@ export async function loadCpConfig(args: ParsedArgs): Promise<CpConfig> {
     fail('--log-level must be debug, info, warn or error')
 
   const database = databaseOf(args)
+  const replicaId = str(args, 'replica-id')
+  if (replicaId !== undefined && database.kind !== 'postgres')
+    fail('--replica-id is only for a postgres:// --database (replicas share one PostgreSQL)')
+  if (replicaId !== undefined && !/^[A-Za-z0-9._:@-]{1,128}$/.test(replicaId))
+    fail('--replica-id must be 1-128 letters, digits or . _ : @ -')
   const auditLog = str(args, 'audit-log')!
   if (fleetCa !== undefined) {
     // No certificate is issued without its audit line: an unwritable log refuses every enrolment.
@@ -363,6 +368,7 @@ export async function loadCpConfig(args: ParsedArgs): Promise<CpConfig> {
     tls: { certPem, keyPem, clientCaPem },
     trustFile,
     database,
+    ...(replicaId === undefined ? {} : { replicaId }),
     agentCnSuffix: suffix,
     fleetCa,
     agentCertValiditySecs: validity,

@@ -45,6 +45,10 @@ export const cpSpec: CommandSpec = {
       s('FILE', 'the PostgreSQL password (not readable by other users)')
     ),
     opt('db-path', s('PATH', 'deprecated alias: --database sqlite://PATH (":memory:" for tests)')),
+    opt(
+      'replica-id',
+      s('NAME', 'this replica among CPs sharing a postgres:// --database (default HOSTNAME:PID)')
+    ),
     opt('agent-cn-suffix', s('SUFFIX', 'agent certificate CN suffix: agent-<host>.<SUFFIX>')),
     opt('fleet-ca-cert', s('FILE', 'issuing CA certificate for enrolment and renewal')),
     opt('fleet-ca-key', s('FILE', 'issuing CA private key (P-256 PEM)')),

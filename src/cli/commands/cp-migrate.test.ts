@@ -33,9 +33,15 @@ test('the command and its help', () => {
 
 test('refuses bad URLs with a usage error naming the flag', async () => {
   const cases: [string[], string][] = [
-    [['--from', '/x.db', '--to', 'postgres://u@h/d'], '--from must be sqlite:///absolute/path.db'],
-    [['--from', 'sqlite://x.db', '--to', 'postgres://u@h/d'], '--from must be sqlite:///'],
-    [['--from', 'sqlite:///x.db', '--to', 'mysql://u@h/d'], '--to must be a postgres://'],
+    [['--from', '/x.db', '--to', 'postgres://u@h/d'], '--from: database URL has no scheme'],
+    [['--from', 'sqlite://x.db', '--to', 'postgres://u@h/d'], '--from: sqlite URL names a host'],
+    [
+      ['--from', 'sqlite:///x.db', '--to', 'mysql://u@h/d'],
+      "--to: unknown database URL scheme 'mysql:'",
+    ],
+    [['--from', 'postgres://u@h/d', '--to', 'postgres://u@h/d'], '--from must be a sqlite:///'],
+    [['--from', 'sqlite:///x.db', '--to', 'sqlite:///y.db'], '--to must be a postgres://'],
+    [['--from', 'sqlite:///x.db', '--to', 'postgres://u:pw@h/d'], '--to: '],
   ]
   for (const [argv, message] of cases) {
     const e = await run(argv).catch((err: unknown) => err)

@@ -7,7 +7,8 @@
 import { copySqliteToPostgres } from '../../db/copy.ts'
 import type { Command } from '../command.ts'
 import { type CommandSpec, type ParsedArgs, str } from '../args.ts'
-import { CliError, EXIT_OK } from '../errors.ts'
+import { CliError, EXIT_OK, EXIT_USAGE } from '../errors.ts'
+import { parseDatabaseUrl, passwordFileProblem, type DatabaseTarget } from '../../db/url.ts'
 
 /** The declaration of `nixfleet cp migrate`. */
 export const cpMigrateSpec: CommandSpec = {
@@ -41,25 +42,38 @@ export const cpMigrateSpec: CommandSpec = {
   },
 }
 
-/** The path of a `sqlite:///absolute/path` URL. */
-export function sqlitePathOf(url: string): string {
-  if (!url.startsWith('sqlite:///'))
-    throw new CliError(`cp migrate: --from must be sqlite:///absolute/path.db, not ${url}`)
-  return url.slice('sqlite://'.length)
+/** The target of a `--from`/`--to` URL, refused (exit 2) when it is malformed or of the wrong kind. */
+function targetOf(flag: string, url: string, kind: DatabaseTarget['kind']): DatabaseTarget {
+  let target: DatabaseTarget
+  try {
+    target = parseDatabaseUrl(url)
+  } catch (e) {
+    throw new CliError(`cp migrate: --${flag}: ${e instanceof Error ? e.message : String(e)}`)
+  }
+  if (target.kind !== kind)
+    throw new CliError(
+      `cp migrate: --${flag} must be a ${kind === 'sqlite' ? 'sqlite:///absolute/path.db' : 'postgres://user@host[:port]/db'} URL, not ${url}`
+    )
+  return target
 }
 
 /** Runs `nixfleet cp migrate`. */
 export async function cpMigrate(args: ParsedArgs): Promise<number> {
-  const from = sqlitePathOf(str(args, 'from')!)
-  const to = str(args, 'to')!
-  if (!/^postgres(ql)?:\/\//.test(to))
-    throw new CliError('cp migrate: --to must be a postgres:// or postgresql:// URL')
+  const from = targetOf('from', str(args, 'from')!, 'sqlite')
+  const to = targetOf('to', str(args, 'to')!, 'postgres')
+  if (from.kind !== 'sqlite' || to.kind !== 'postgres') return EXIT_USAGE
+  if (from.path === ':memory:') throw new CliError('cp migrate: --from names an in-memory database')
   const passwordFile = str(args, 'to-password-file')
+  if (passwordFile !== undefined) {
+    const problem = passwordFileProblem(passwordFile)
+    if (problem !== undefined)
+      throw new CliError(`cp migrate: --to-password-file ${passwordFile}: ${problem}`)
+  }
   let copied
   try {
     copied = await copySqliteToPostgres(
-      from,
-      passwordFile === undefined ? { url: to } : { url: to, passwordFile }
+      from.path,
+      passwordFile === undefined ? { url: to.url } : { url: to.url, passwordFile }
     )
   } catch (e) {
     throw new CliError(`cp migrate: ${e instanceof Error ? e.message : String(e)}`)

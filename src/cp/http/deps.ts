@@ -7,7 +7,8 @@
 import type { Context } from 'hono'
 import type { CpMetrics } from '../metrics.ts'
 import type { DispatchHub } from '../dispatch-hub.ts'
-import type { CpMutator } from '../mutator/loop.ts'
+import type { CommittingPort } from '../replica/mutator-port.ts'
+import type { ReplicaFigures } from './views/operator.ts'
 import type { CpState } from '../state.ts'
 import type { EnrollService } from '../enroll.ts'
 import type { Store } from '../../db/store.ts'
@@ -36,7 +37,7 @@ export type AppDeps = {
   readonly metrics: CpMetrics
   readonly state: CpState
   readonly store: Store
-  readonly mutator: CpMutator
+  readonly mutator: CommittingPort
   readonly hub: DispatchHub
   readonly enroll: EnrollService
   readonly poller: {
@@ -49,6 +50,8 @@ export type AppDeps = {
   readonly identify: (c: Context) => PeerIdentity | undefined
   /** Whether the CP may answer `/v1/*` (first release adopted, lists primed when configured). */
   readonly isReady: () => boolean
+  /** This replica's id, role and epoch, when control planes share one PostgreSQL. */
+  readonly replica?: () => ReplicaFigures
   /** Aborted when the server starts shutting down (long-polls answer 204 at once). */
   readonly closing: AbortSignal
   readonly config: {

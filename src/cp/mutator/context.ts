@@ -33,6 +33,8 @@ export type MutatorOptions = {
   readonly probeResultsKept: number
   /** The agents' heartbeat interval (host problems in gate sentences); default 60 s. */
   readonly heartbeatIntervalMs?: number | undefined
+  /** How often a host's durable last-seen is refreshed (default 5 min; replicas: the interval). */
+  readonly lastSeenWriteMs?: number | undefined
 }
 
 /** What a handler sees. */

@@ -10,7 +10,8 @@
  *   event), so a host without one has never enrolled.
  * - A record is written only when it changes; last-seen alone is written at most once per
  *   `LAST_SEEN_WRITE_MS` (the live value is the latest heartbeat in memory), so a heartbeat that
- *   changes nothing writes nothing most of the time.
+ *   changes nothing writes nothing most of the time. Replicas on PostgreSQL write it once per
+ *   heartbeat interval (`lastSeenWriteMs`): followers know last-seen only from the database.
  * - The closure history keeps the last `CLOSURE_HISTORY` closures, newest first.
  */
 import type { HostPhase, HostRolloutState } from '../../core/index.ts'
@@ -107,7 +108,10 @@ export function noteHeartbeat(
   const { now } = ctx
   updateKnown(ctx, hostname, (h) => {
     const seen =
-      h.lastSeenAt === null || now - h.lastSeenAt >= LAST_SEEN_WRITE_MS ? now : h.lastSeenAt
+      h.lastSeenAt === null ||
+      now - h.lastSeenAt >= (ctx.options.lastSeenWriteMs ?? LAST_SEEN_WRITE_MS)
+        ? now
+        : h.lastSeenAt
     const withCert = cert !== undefined && cert !== null && cert.serial !== h.cert?.serial
     const next: KnownHost = {
       ...h,

@@ -149,7 +149,20 @@ export class CpMutator {
    * False when the queue is full or closed (answer 503).
    */
   submit<K extends InputKind>(input: InputOf<K>, reply?: (r: ReplyOf<K>) => void): boolean {
-    return this.enqueue(input, reply, undefined)
+    return this.enqueue(input, reply, undefined, undefined)
+  }
+
+  /**
+   * `submit`, plus `within`, run inside the batch's transaction right after the input's handler
+   * with its answer: a replica leader records a follower's input as done there, so the record
+   * commits with the input's effects (`replica/input-pump.ts`).
+   */
+  submitRecorded<K extends InputKind>(
+    input: InputOf<K>,
+    within: (r: ReplyOf<K>) => void,
+    reply: (r: ReplyOf<K>) => void
+  ): boolean {
+    return this.enqueue(input, reply, undefined, within)
   }
 
   /**
@@ -158,19 +171,23 @@ export class CpMutator {
    */
   request<K extends InputKind>(input: InputOf<K>): Promise<ReplyOf<K>> | undefined {
     const { promise, resolve, reject } = Promise.withResolvers<ReplyOf<K>>()
-    return this.enqueue(input, resolve, () => reject(new MutatorStopped())) ? promise : undefined
+    return this.enqueue(input, resolve, () => reject(new MutatorStopped()), undefined)
+      ? promise
+      : undefined
   }
 
   private enqueue<K extends InputKind>(
     input: InputOf<K>,
     reply: ((r: ReplyOf<K>) => void) | undefined,
-    abandon: (() => void) | undefined
+    abandon: (() => void) | undefined,
+    within: ((r: ReplyOf<K>) => void) | undefined
   ): boolean {
     const ok = this.queue.tryPush({
       type: input.type,
       queuedAt: this.deps.clock.monotonicMs(),
       apply: (ctx) => {
         const r = HANDLERS[input.type](ctx, input)
+        within?.(r)
         return reply === undefined ? undefined : () => reply(r)
       },
       abandon,

@@ -8,36 +8,38 @@
  * - The live `CpState` object is updated in place and in one synchronous step once everything is
  *   read and verified (handlers never see a half-loaded state); what this process measured itself
  *   is kept (`CpState.takeDurable`).
- * - An artifact is verified again only when its stored bytes changed since the last refresh, so
- *   a refresh costs the database reads, not signature checks.
+ * - The stored artifacts are verified again only when they changed since the last refresh, or
+ *   a minute passed (a verdict can change with time alone), so a refresh costs the database
+ *   reads, not signature checks.
  */
 import { highWaterKey } from '../../core/release/anti-rollback.ts'
 import type { Store } from '../../db/store.ts'
 import type { BootstrapNonces } from '../../proto/bootstrap.ts'
 import type { ArtifactOutcome } from '../mutator/inputs.ts'
 import { CpState, type AdoptedArtifact, type AdoptedManifest } from '../state.ts'
-import { verifyStored, type RestoreOptions, type StoredOutcomes } from '../workers/restore.ts'
+import {
+  verifyStored,
+  type RestoreOptions,
+  type StoredOutcomes,
+  type VerifiedCache,
+} from '../workers/restore.ts'
 
 /** Refreshes `live` from the database; returns the hosts that now have a dispatch queued. */
 export async function refreshFollowerState(
   live: CpState,
   store: Store,
-  opts: RestoreOptions
+  opts: RestoreOptions,
+  cache: { current: VerifiedCache }
 ): Promise<string[]> {
   const next = new CpState()
   await next.load(store)
-  const verified = await verifyStored(store, opts)
+  const verified = await verifyStored(store, opts, cache)
   live.takeDurable(next)
   adoptVerified(live, verified, opts.clock.now())
   return [...live.dispatch.keys()]
 }
 
-function adoptedStatus(
-  live: CpState,
-  key: string,
-  a: AdoptedArtifact<unknown>,
-  now: number
-): void {
+function adoptedStatus(live: CpState, key: string, a: AdoptedArtifact<unknown>, now: number): void {
   const prev = live.status.get(key)?.adopted
   live.status.set(key, {
     key,

@@ -24,10 +24,10 @@ import type { Logger } from '../../runtime/log.ts'
 import { systemTimers, type Timer, type Timers } from '../../runtime/timers.ts'
 import { withDeadline } from './deadline.ts'
 import type { InputQueue, PendingInput } from './input-queue.ts'
-import { checkFence } from './leader.ts'
+import { checkFence } from '../../db/pg/fence.ts'
 import type { RecordingMutator } from './mutator-port.ts'
 import { decodeInput, encodeRefusal, encodeReply } from './remote-mutator.ts'
-import type { SqlStatement } from './statement.ts'
+import type { SqlStatement } from '../../db/pg/statement.ts'
 
 /** How often the pump looks for inputs without being notified. */
 export const PUMP_POLL_MS = 1000

@@ -6,7 +6,8 @@ import { waitFor } from '../../../tests/support/fixtures.ts'
 import { replicaDatabase, usePostgres } from '../../../tests/support/replica-tables.ts'
 import { createLogger } from '../../runtime/log.ts'
 import { InputQueue, ReplyTimeout } from './input-queue.ts'
-import { checkFence, FencedOut, Leadership } from './leader.ts'
+import { checkFence, FencedOut } from '../../db/pg/fence.ts'
+import { Leadership } from './leader.ts'
 
 const pg = usePostgres()
 const log = createLogger({ component: 'test', level: 'error' })

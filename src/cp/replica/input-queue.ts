@@ -21,7 +21,7 @@ import { systemClock, type Clock } from '../../runtime/clock.ts'
 import type { Logger } from '../../runtime/log.ts'
 import { systemTimers, type Timer, type Timers } from '../../runtime/timers.ts'
 import { withDeadline } from './deadline.ts'
-import { runStatement, type SqlStatement } from './statement.ts'
+import { runStatement, type SqlStatement } from '../../db/pg/statement.ts'
 
 /** The channel a follower notifies when it queued an input. */
 export const INPUT_CHANNEL = 'nixfleet_input'

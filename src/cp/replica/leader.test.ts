@@ -5,7 +5,8 @@ import type { SQL } from 'bun'
 import { waitFor } from '../../../tests/support/fixtures.ts'
 import { replicaDatabase, usePostgres } from '../../../tests/support/replica-tables.ts'
 import { systemTimers } from '../../runtime/timers.ts'
-import { checkFence, FencedOut, Leadership, LEADER_LOCK_KEY } from './leader.ts'
+import { checkFence, FencedOut } from '../../db/pg/fence.ts'
+import { Leadership, LEADER_LOCK_KEY } from './leader.ts'
 
 const pg = usePostgres()
 

@@ -22,7 +22,8 @@ import { systemClock, type Clock } from '../../runtime/clock.ts'
 import { toRfc3339 } from '../../proto/common.ts'
 import { systemTimers, type Timer, type Timers } from '../../runtime/timers.ts'
 import { withDeadline } from './deadline.ts'
-import { runStatement, type SqlStatement } from './statement.ts'
+import { runStatement, type SqlStatement } from '../../db/pg/statement.ts'
+import { FencedOut, fenceCheck } from '../../db/pg/fence.ts'
 
 /** The advisory lock of the leadership ('nflt' in ASCII). */
 export const LEADER_LOCK_KEY = 0x6e_66_6c_74
@@ -42,35 +43,9 @@ const KEEPALIVES = [
 /** A replica's role. */
 export type ReplicaRole = 'leader' | 'follower'
 
-/** Why a write transaction was refused: the replica's epoch is no longer the current one. */
-export class FencedOut extends Error {
-  override readonly name = 'FencedOut'
-  constructor(readonly epoch: number) {
-    super(`fenced out: epoch ${epoch} is no longer the leader's (another replica took the lead)`)
-  }
-}
-
 /** Why a replica stopped leading (or could not go on trying). */
 export class LeadershipLost extends Error {
   override readonly name = 'LeadershipLost'
-}
-
-/**
- * The statement every write transaction of the leader begins with: one row while `epoch` is
- * current, none once another replica has bumped it. `FOR SHARE` makes a concurrent epoch bump
- * wait until this transaction ends.
- */
-export function fenceCheck(epoch: number): SqlStatement {
-  return {
-    text: 'SELECT 1 AS fenced FROM cp_leader WHERE id = 1 AND epoch = $1::bigint FOR SHARE',
-    params: [epoch],
-  }
-}
-
-/** Runs the fence check of `epoch` on `tx` (inside a transaction); throws `FencedOut` on no row. */
-export async function checkFence(tx: SQL, epoch: number): Promise<void> {
-  const rows = await runStatement(tx, fenceCheck(epoch))
-  if (rows.length !== 1) throw new FencedOut(epoch)
 }
 
 /** What `Leadership` needs. */

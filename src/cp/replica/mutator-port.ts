@@ -33,3 +33,9 @@ export type RecordingMutator = {
     reply: (r: ReplyOf<K>) => void
   ): boolean
 }
+
+/** A mutator port that also tells when what it changed is committed (the status stream's feed). */
+export type CommittingPort = MutatorPort & {
+  /** Calls `listener` after each commit; returns the function that removes it. */
+  onCommit(listener: () => void): () => void
+}

@@ -12,7 +12,7 @@ import type { CpMutator } from '../mutator/loop.ts'
 import type { InputKind, InputOf, ReplyOf } from '../mutator/inputs.ts'
 import { pumpInputs } from './input-pump.ts'
 import { InputQueue } from './input-queue.ts'
-import { checkFence, fenceCheck } from './leader.ts'
+import { checkFence, fenceCheck } from '../../db/pg/fence.ts'
 import type { MutatorPort, RecordingMutator } from './mutator-port.ts'
 import {
   decodeInput,
@@ -22,7 +22,7 @@ import {
   RemoteMutator,
   RemoteRefusal,
 } from './remote-mutator.ts'
-import { runStatement, type SqlStatement } from './statement.ts'
+import { runStatement, type SqlStatement } from '../../db/pg/statement.ts'
 
 const pg = usePostgres()
 const log = createLogger({ component: 'test', level: 'error' })

@@ -24,7 +24,7 @@ import {
 } from '../../release/verify.ts'
 import type { Clock } from '../../runtime/clock.ts'
 import type { Logger } from '../../runtime/log.ts'
-import type { CpMutator } from '../mutator/loop.ts'
+import type { MutatorPort } from '../replica/mutator-port.ts'
 import type { ArtifactOutcome, InputOf, ReleaseOutcome } from '../mutator/inputs.ts'
 import type { FetchedPair, ReleaseSource } from '../sources/index.ts'
 import type { AdoptedArtifact } from '../state.ts'
@@ -155,7 +155,7 @@ export type PollerDeps = {
   readonly trustFile: string
   readonly clock: Clock
   readonly freshnessWindowSecs: number
-  readonly mutator: CpMutator
+  readonly mutator: MutatorPort
   readonly log: Logger
   readonly releaseIntervalMs: number
   readonly listIntervalMs: number

@@ -7,7 +7,7 @@
  * Invariant: what fails verification now is not submitted (the first poll decides instead).
  */
 import { highWaterKey } from '../../core/release/anti-rollback.ts'
-import type { Store } from '../../db/store.ts'
+import type { Store, StoredArtifact } from '../../db/store.ts'
 import type { Clock } from '../../runtime/clock.ts'
 import type { ArtifactOutcome, ListKind, ReleaseOutcome } from '../mutator/inputs.ts'
 import type { MutatorPort } from '../replica/mutator-port.ts'
@@ -26,16 +26,44 @@ export type StoredOutcomes = {
   readonly lists: readonly { readonly kind: ListKind; readonly outcome: ArtifactOutcome<unknown> }[]
 }
 
-/** Verifies the artifacts stored in the database against today's trust file and clock. */
-export async function verifyStored(store: Store, opts: RestoreOptions): Promise<StoredOutcomes> {
+/**
+ * What a follower verified last: the stored rows it verified (by key and digest) and the outcome,
+ * reused while the rows are the same and the outcome is younger than `VERIFIED_REUSE_MS`.
+ */
+export type VerifiedCache = { digests: string; at: number; outcomes: StoredOutcomes } | undefined
+
+// A verdict can change with time alone (a manifest's freshness window): reused for a minute only.
+const VERIFIED_REUSE_MS = 60_000
+
+/**
+ * Verifies the artifacts stored in the database against today's trust file and clock; with a
+ * `cache` (a follower's refresh), rows verified less than a minute ago are not verified again.
+ */
+export async function verifyStored(
+  store: Store,
+  opts: RestoreOptions,
+  cache?: { current: VerifiedCache }
+): Promise<StoredOutcomes> {
+  const rows = await store.release.artifacts()
+  const now = opts.clock.now()
+  const digests = rows.map((a) => `${a.key}=${a.sha256}`).join(',')
+  const hit = cache?.current
+  if (hit !== undefined && hit.digests === digests && now - hit.at < VERIFIED_REUSE_MS)
+    return hit.outcomes
+  const outcomes = await verifyRows(rows, opts, now)
+  if (cache !== undefined) cache.current = { digests, at: now, outcomes }
+  return outcomes
+}
+
+async function verifyRows(
+  rows: readonly StoredArtifact[],
+  opts: RestoreOptions,
+  now: number
+): Promise<StoredOutcomes> {
   const trust = await readTrustFile(opts.trustFile)
   if (!trust.ok) return { release: undefined, lists: [] }
-  const ctx = {
-    trust: trust.trust,
-    now: opts.clock.now(),
-    freshnessWindowSecs: opts.freshnessWindowSecs,
-  }
-  const stored = new Map((await store.release.artifacts()).map((a) => [a.key, a]))
+  const ctx = { trust: trust.trust, now, freshnessWindowSecs: opts.freshnessWindowSecs }
+  const stored = new Map(rows.map((a) => [a.key, a]))
   let release: ReleaseOutcome | undefined
   const fleetRow = stored.get(highWaterKey('fleet'))
   if (fleetRow !== undefined) {

@@ -21,7 +21,8 @@ export type QueuedDispatch = {
 
 type Row = typeof dispatchQueue.$inferSelect
 
-const toDispatch = (r: Row): QueuedDispatch => ({
+/** A row as a queued dispatch (shared with the PostgreSQL queries). */
+export const toDispatch = (r: Row): QueuedDispatch => ({
   hostname: r.hostname,
   rolloutId: r.rolloutId,
   targetClosure: r.targetClosure,
@@ -29,6 +30,24 @@ const toDispatch = (r: Row): QueuedDispatch => ({
   enqueuedAt: msOf(r.enqueuedAt),
   waveIndex: r.waveIndex,
 })
+
+/** The row of a queued dispatch (shared with the PostgreSQL queries). */
+export const dispatchRow = (d: QueuedDispatch) => ({
+  hostname: d.hostname,
+  rolloutId: d.rolloutId,
+  targetClosure: d.targetClosure,
+  soakDueAt: toRfc3339(d.soakDueAt),
+  enqueuedAt: toRfc3339(d.enqueuedAt),
+  waveIndex: d.waveIndex,
+})
+
+/** What an upsert replaces on conflict: every non-key column, from the proposed row. */
+export const DISPATCH_REPLACE = {
+  targetClosure: sql.raw('excluded.target_closure'),
+  soakDueAt: sql.raw('excluded.soak_due_at'),
+  enqueuedAt: sql.raw('excluded.enqueued_at'),
+  waveIndex: sql.raw('excluded.wave_index'),
+}
 
 /** The dispatch-queue queries. */
 export function dispatchQueries(db: Db) {
@@ -54,25 +73,13 @@ export function dispatchQueries(db: Db) {
     })
     .onConflictDoUpdate({
       target: [dispatchQueue.hostname, dispatchQueue.rolloutId],
-      set: {
-        targetClosure: sql.raw('excluded.target_closure'),
-        soakDueAt: sql.raw('excluded.soak_due_at'),
-        enqueuedAt: sql.raw('excluded.enqueued_at'),
-        waveIndex: sql.raw('excluded.wave_index'),
-      },
+      set: DISPATCH_REPLACE,
     })
     .prepare()
   return {
     /** Inserts or replaces the dispatch of (host, rollout). */
     upsert(d: QueuedDispatch): void {
-      upsert.run({
-        hostname: d.hostname,
-        rolloutId: d.rolloutId,
-        targetClosure: d.targetClosure,
-        soakDueAt: toRfc3339(d.soakDueAt),
-        enqueuedAt: toRfc3339(d.enqueuedAt),
-        waveIndex: d.waveIndex,
-      })
+      upsert.run(dispatchRow(d))
     },
     /** Deletes the dispatch of (host, rollout), if queued (taken or withdrawn). */
     delete(hostname: string, rolloutId: string): void {

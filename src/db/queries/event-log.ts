@@ -45,6 +45,26 @@ export type NewEvent = {
   readonly payload: Record<string, unknown>
 }
 
+/** A row as an entry (shared with the PostgreSQL queries). */
+export const toEntry = (r: typeof eventLog.$inferSelect): EventLogEntry => ({
+  seq: r.seq,
+  ts: msOf(r.ts),
+  kind: r.kind,
+  host: r.hostId,
+  rolloutId: r.rolloutId,
+  payload: JSON.parse(r.payload) as Record<string, unknown>,
+})
+
+/** The row of an appended event (shared with the PostgreSQL queries). */
+export const eventRow = (e: NewEvent) => ({
+  seq: e.seq,
+  ts: toRfc3339(e.ts),
+  hostId: e.host ?? null,
+  rolloutId: e.rolloutId ?? null,
+  kind: e.kind,
+  payload: JSON.stringify(e.payload),
+})
+
 /** The event-log queries. */
 export function eventLogQueries(db: Db) {
   const insert = db
@@ -58,25 +78,10 @@ export function eventLogQueries(db: Db) {
       payload: sql.placeholder('payload'),
     })
     .prepare()
-  const toEntry = (r: typeof eventLog.$inferSelect): EventLogEntry => ({
-    seq: r.seq,
-    ts: msOf(r.ts),
-    kind: r.kind,
-    host: r.hostId,
-    rolloutId: r.rolloutId,
-    payload: JSON.parse(r.payload) as Record<string, unknown>,
-  })
   return {
     /** Appends one row at its assigned seq. */
     append(e: NewEvent): void {
-      insert.run({
-        seq: e.seq,
-        ts: toRfc3339(e.ts),
-        hostId: e.host ?? null,
-        rolloutId: e.rolloutId ?? null,
-        kind: e.kind,
-        payload: JSON.stringify(e.payload),
-      })
+      insert.run(eventRow(e))
     },
     /**
      * Deletes the probe results of one host in one rollout beyond the newest `keep`, except the

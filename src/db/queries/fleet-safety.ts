@@ -27,20 +27,61 @@ export type NewProbeFailure = {
   readonly observedAt: number
 }
 
+/** An operator action to record. */
+export type NewOperatorAction = {
+  at: number
+  operator: string
+  action: string
+  target: string
+  reason: string | null
+  eventLogSeq: number
+}
+
+// The row builders and mapper below are shared with the PostgreSQL queries.
+
+/** The row of a quarantine. */
+export const quarantineRow = (q: StoredQuarantine) => ({
+  channel: q.channel,
+  closureHash: q.closure,
+  quarantinedAt: toRfc3339(q.quarantinedAt),
+  triggeringEventLogSeq: q.eventLogSeq,
+})
+
+/** A row as a quarantine. */
+export const toQuarantine = (r: typeof quarantinedClosures.$inferSelect): StoredQuarantine => ({
+  channel: r.channel,
+  closure: r.closureHash,
+  quarantinedAt: msOf(r.quarantinedAt),
+  eventLogSeq: r.triggeringEventLogSeq,
+})
+
+/** The row of a failing probe result. */
+export const probeFailureRow = (f: NewProbeFailure) => ({
+  eventLogSeq: f.eventLogSeq,
+  rolloutId: f.rolloutId,
+  hostId: f.host,
+  probeName: f.probeName,
+  controlId: f.controlId,
+  framework: f.framework,
+  observedAt: toRfc3339(f.observedAt),
+})
+
+/** The row of an operator action. */
+export const operatorActionRow = (a: NewOperatorAction) => ({
+  at: toRfc3339(a.at),
+  operatorCn: a.operator,
+  action: a.action,
+  target: a.target,
+  reason: a.reason,
+  eventLogSeq: a.eventLogSeq,
+})
+
 /** The quarantine, probe-failure and operator-action queries. */
 export function fleetSafetyQueries(db: Db) {
   return {
     /** Quarantines a closure on a channel (no-op if already). */
     quarantine(q: StoredQuarantine): void {
-      db.insert(quarantinedClosures)
-        .values({
-          channel: q.channel,
-          closureHash: q.closure,
-          quarantinedAt: toRfc3339(q.quarantinedAt),
-          triggeringEventLogSeq: q.eventLogSeq,
-        })
-        .onConflictDoNothing()
-        .run()
+      db.insert(quarantinedClosures).values(quarantineRow(q)).onConflictDoNothing().run()
     },
     /** Lifts a quarantine (no-op if there was none). */
     unquarantine(channel: string, closure: string): void {
@@ -55,30 +96,11 @@ export function fleetSafetyQueries(db: Db) {
     },
     /** Every quarantine. */
     async quarantines(): Promise<StoredQuarantine[]> {
-      return db
-        .select()
-        .from(quarantinedClosures)
-        .all()
-        .map((r) => ({
-          channel: r.channel,
-          closure: r.closureHash,
-          quarantinedAt: msOf(r.quarantinedAt),
-          eventLogSeq: r.triggeringEventLogSeq,
-        }))
+      return db.select().from(quarantinedClosures).all().map(toQuarantine)
     },
     /** Records a failing enforce-probe result. */
     insertProbeFailure(f: NewProbeFailure): void {
-      db.insert(probeFailures)
-        .values({
-          eventLogSeq: f.eventLogSeq,
-          rolloutId: f.rolloutId,
-          hostId: f.host,
-          probeName: f.probeName,
-          controlId: f.controlId,
-          framework: f.framework,
-          observedAt: toRfc3339(f.observedAt),
-        })
-        .run()
+      db.insert(probeFailures).values(probeFailureRow(f)).run()
     },
     /** The distinct failing items per (rollout, host): the control, or the probe without one. */
     async probeFailureKeys(): Promise<{ rolloutId: string; host: string; item: string }[]> {
@@ -92,24 +114,8 @@ export function fleetSafetyQueries(db: Db) {
         .all()
     },
     /** Records an operator action. */
-    insertOperatorAction(a: {
-      at: number
-      operator: string
-      action: string
-      target: string
-      reason: string | null
-      eventLogSeq: number
-    }): void {
-      db.insert(operatorActions)
-        .values({
-          at: toRfc3339(a.at),
-          operatorCn: a.operator,
-          action: a.action,
-          target: a.target,
-          reason: a.reason,
-          eventLogSeq: a.eventLogSeq,
-        })
-        .run()
+    insertOperatorAction(a: NewOperatorAction): void {
+      db.insert(operatorActions).values(operatorActionRow(a)).run()
     },
   }
 }

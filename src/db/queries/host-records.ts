@@ -19,7 +19,8 @@ export type StoredHost = { readonly state: HostRolloutState; readonly waveIndex:
 
 type Row = typeof hostRolloutRecords.$inferSelect
 
-function toStored(r: Row): StoredHost {
+/** A row as a stored record (shared with the PostgreSQL queries). */
+export function toStored(r: Row): StoredHost {
   return {
     waveIndex: r.waveIndex,
     state: {
@@ -51,7 +52,8 @@ function toStored(r: Row): StoredHost {
   }
 }
 
-function toRow(s: HostRolloutState, waveIndex: number): Row {
+/** The full row of a record (shared with the PostgreSQL queries). */
+export function toRow(s: HostRolloutState, waveIndex: number): Row {
   return {
     rolloutId: s.rolloutId,
     hostname: s.hostname,
@@ -83,7 +85,7 @@ function toRow(s: HostRolloutState, waveIndex: number): Row {
 const COLUMNS = getTableColumns(hostRolloutRecords)
 
 /** The phases of a closed rollout (core's `isClosed`). */
-const CLOSED = ['Terminal', 'Superseded', 'Pruned', 'Cancelled'] as const
+export const CLOSED = ['Terminal', 'Superseded', 'Pruned', 'Cancelled'] as const
 
 /** The host-record queries. */
 export function hostRecordQueries(db: Db) {

@@ -38,7 +38,8 @@ export type KnownHost = {
 
 type Row = typeof hostRecords.$inferSelect
 
-function toKnown(r: Row): KnownHost {
+/** A row as a known host (shared with the PostgreSQL queries). */
+export function toKnown(r: Row): KnownHost {
   const notBefore = msOrNull(r.certNotBefore)
   const notAfter = msOrNull(r.certNotAfter)
   return {
@@ -59,7 +60,8 @@ function toKnown(r: Row): KnownHost {
   }
 }
 
-function toRow(h: KnownHost): Row {
+/** The full row of a known host (shared with the PostgreSQL queries). */
+export function toRow(h: KnownHost): Row {
   return {
     hostname: h.hostname,
     channel: h.channel,

@@ -39,6 +39,54 @@ export type StoredDenial = {
   readonly at: number
 }
 
+// The row builders and mappers below are shared with the PostgreSQL queries.
+
+/** A row as an audited action. */
+export const toAction = (r: typeof operatorActions.$inferSelect): StoredAction => ({
+  id: r.id,
+  at: msOf(r.at),
+  operator: r.operatorCn,
+  action: r.action,
+  target: r.target,
+  reason: r.reason,
+})
+
+/** The row of a skip. */
+export const skipRow = (s: StoredSkip) => ({
+  rolloutId: s.rolloutId,
+  hostname: s.hostname,
+  at: toRfc3339(s.at),
+  operatorCn: s.operator,
+  reason: s.reason,
+})
+
+/** A row as a skip. */
+export const toSkip = (r: typeof hostSkips.$inferSelect): StoredSkip => ({
+  rolloutId: r.rolloutId,
+  hostname: r.hostname,
+  at: msOf(r.at),
+  operator: r.operatorCn,
+  reason: r.reason,
+})
+
+/** The row of a denial. */
+export const denialRow = (d: StoredDenial) => ({
+  kind: d.kind,
+  name: d.name,
+  reason: d.reason,
+  deniedBy: d.by,
+  at: toRfc3339(d.at),
+})
+
+/** A row as a denial. */
+export const toDenial = (r: typeof denials.$inferSelect): StoredDenial => ({
+  kind: r.kind,
+  name: r.name,
+  reason: r.reason,
+  by: r.deniedBy,
+  at: msOf(r.at),
+})
+
 /** The audit, skip and denial queries. */
 export function operatorQueries(db: Db) {
   return {
@@ -51,41 +99,15 @@ export function operatorQueries(db: Db) {
         .orderBy(asc(operatorActions.id))
         .limit(limit)
         .all()
-        .map((r) => ({
-          id: r.id,
-          at: msOf(r.at),
-          operator: r.operatorCn,
-          action: r.action,
-          target: r.target,
-          reason: r.reason,
-        }))
+        .map(toAction)
     },
     /** Records a skip (replacing none: a host is skipped once per rollout). */
     insertSkip(s: StoredSkip): void {
-      db.insert(hostSkips)
-        .values({
-          rolloutId: s.rolloutId,
-          hostname: s.hostname,
-          at: toRfc3339(s.at),
-          operatorCn: s.operator,
-          reason: s.reason,
-        })
-        .onConflictDoNothing()
-        .run()
+      db.insert(hostSkips).values(skipRow(s)).onConflictDoNothing().run()
     },
     /** Every skip. */
     async skips(): Promise<StoredSkip[]> {
-      return db
-        .select()
-        .from(hostSkips)
-        .all()
-        .map((r) => ({
-          rolloutId: r.rolloutId,
-          hostname: r.hostname,
-          at: msOf(r.at),
-          operator: r.operatorCn,
-          reason: r.reason,
-        }))
+      return db.select().from(hostSkips).all().map(toSkip)
     },
     /** Deletes the skips of a rollout (retention). */
     deleteSkipsOf(rolloutId: string): void {
@@ -99,13 +121,7 @@ export function operatorQueries(db: Db) {
     },
     /** Inserts or replaces a denial. */
     upsertDenial(d: StoredDenial): void {
-      const row = {
-        kind: d.kind,
-        name: d.name,
-        reason: d.reason,
-        deniedBy: d.by,
-        at: toRfc3339(d.at),
-      }
+      const row = denialRow(d)
       db.insert(denials)
         .values(row)
         .onConflictDoUpdate({ target: [denials.kind, denials.name], set: row })
@@ -119,17 +135,7 @@ export function operatorQueries(db: Db) {
     },
     /** Every denial. */
     async denials(): Promise<StoredDenial[]> {
-      return db
-        .select()
-        .from(denials)
-        .all()
-        .map((r) => ({
-          kind: r.kind,
-          name: r.name,
-          reason: r.reason,
-          by: r.deniedBy,
-          at: msOf(r.at),
-        }))
+      return db.select().from(denials).all().map(toDenial)
     },
   }
 }

@@ -37,7 +37,8 @@ export type StoredRollout = {
 
 type Row = typeof rollouts.$inferSelect
 
-function toStored(r: Row): StoredRollout {
+/** A row as a stored rollout (shared with the PostgreSQL queries). */
+export function toStored(r: Row): StoredRollout {
   return {
     record: {
       rolloutId: r.rolloutId,
@@ -61,7 +62,8 @@ function toStored(r: Row): StoredRollout {
   }
 }
 
-function recordColumns(record: RolloutRecord) {
+/** The columns a stepped record changes (shared with the PostgreSQL queries). */
+export function recordColumns(record: RolloutRecord) {
   return {
     state: record.phase,
     currentWave: record.currentWave,
@@ -86,6 +88,33 @@ export type RolloutPage = {
   readonly limit: number
 }
 
+/** The row of a newly opened rollout (shared with the PostgreSQL queries). */
+export function rolloutRow(
+  record: RolloutRecord,
+  policy: FrozenPolicy,
+  budgets: readonly DisruptionBudget[],
+  openedSeq: number
+) {
+  return {
+    rolloutId: record.rolloutId,
+    channel: record.channel,
+    targetRef: record.targetRef,
+    openedAt: toRfc3339(record.openedAt),
+    openedEventLogSeq: openedSeq,
+    policyJson: JSON.stringify(policy),
+    budgetsJson: JSON.stringify(budgets),
+    ...recordColumns(record),
+  }
+}
+
+/** What `update` sets (shared with the PostgreSQL queries). */
+export function rolloutUpdate(record: RolloutRecord, transitionSeq: number | null) {
+  return {
+    ...recordColumns(record),
+    ...(transitionSeq !== null ? { lastTransitionEventLogSeq: transitionSeq } : {}),
+  }
+}
+
 /** The rollout queries. */
 export function rolloutQueries(db: Db) {
   return {
@@ -97,26 +126,14 @@ export function rolloutQueries(db: Db) {
       openedSeq: number
     ): void {
       db.insert(rollouts)
-        .values({
-          rolloutId: record.rolloutId,
-          channel: record.channel,
-          targetRef: record.targetRef,
-          openedAt: toRfc3339(record.openedAt),
-          openedEventLogSeq: openedSeq,
-          policyJson: JSON.stringify(policy),
-          budgetsJson: JSON.stringify(budgets),
-          ...recordColumns(record),
-        })
+        .values(rolloutRow(record, policy, budgets, openedSeq))
         .onConflictDoNothing()
         .run()
     },
     /** Writes a stepped record back. */
     update(record: RolloutRecord, transitionSeq: number | null): void {
       db.update(rollouts)
-        .set({
-          ...recordColumns(record),
-          ...(transitionSeq !== null ? { lastTransitionEventLogSeq: transitionSeq } : {}),
-        })
+        .set(rolloutUpdate(record, transitionSeq))
         .where(eq(rollouts.rolloutId, record.rolloutId))
         .run()
     },

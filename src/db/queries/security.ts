@@ -31,6 +31,41 @@ export function nonceExpired(n: UsedNonce, now: number, legacyBefore: number): b
   return n.keepUntil !== null ? n.keepUntil < now : n.firstSeen < legacyBefore
 }
 
+// The row builders and mappers below are shared with the PostgreSQL queries.
+
+/** The row of a used nonce. */
+export const nonceRow = (nonce: string, hostname: string, at: number, keepUntil: number) => ({
+  nonce,
+  hostname,
+  firstSeen: toRfc3339(at),
+  keepUntil: toRfc3339(keepUntil),
+})
+
+/** A row as a used nonce. */
+export const toNonce = (r: typeof tokenReplay.$inferSelect): UsedNonce => ({
+  nonce: r.nonce,
+  firstSeen: msOf(r.firstSeen),
+  keepUntil: msOrNull(r.keepUntil),
+})
+
+/** The row of a revocation. */
+export const revocationRow = (r: StoredRevocation) => ({
+  hostname: r.hostname,
+  notBefore: toRfc3339(r.notBefore),
+  reason: r.reason,
+  revokedBy: r.revokedBy,
+  revokedAt: toRfc3339(r.revokedAt),
+})
+
+/** A row as a revocation. */
+export const toRevocation = (r: typeof certRevocations.$inferSelect): StoredRevocation => ({
+  hostname: r.hostname,
+  notBefore: msOf(r.notBefore),
+  reason: r.reason,
+  revokedBy: r.revokedBy,
+  revokedAt: msOf(r.revokedAt),
+})
+
 /** The token-replay and revocation queries. */
 export function securityQueries(db: Db) {
   return {
@@ -40,21 +75,13 @@ export function securityQueries(db: Db) {
      */
     insertNonce(nonce: string, hostname: string, at: number, keepUntil: number): void {
       db.insert(tokenReplay)
-        .values({ nonce, hostname, firstSeen: toRfc3339(at), keepUntil: toRfc3339(keepUntil) })
+        .values(nonceRow(nonce, hostname, at, keepUntil))
         .onConflictDoNothing()
         .run()
     },
     /** Every used nonce: when first seen and until when it is kept (`null` for older rows). */
     async usedNonces(): Promise<UsedNonce[]> {
-      return db
-        .select()
-        .from(tokenReplay)
-        .all()
-        .map((r) => ({
-          nonce: r.nonce,
-          firstSeen: msOf(r.firstSeen),
-          keepUntil: msOrNull(r.keepUntil),
-        }))
+      return db.select().from(tokenReplay).all().map(toNonce)
     },
     /** Whether a nonce was used. */
     async nonceUsed(nonce: string): Promise<boolean> {
@@ -82,13 +109,7 @@ export function securityQueries(db: Db) {
     },
     /** Inserts or replaces a revocation. */
     upsertRevocation(r: StoredRevocation): void {
-      const row = {
-        hostname: r.hostname,
-        notBefore: toRfc3339(r.notBefore),
-        reason: r.reason,
-        revokedBy: r.revokedBy,
-        revokedAt: toRfc3339(r.revokedAt),
-      }
+      const row = revocationRow(r)
       db.insert(certRevocations)
         .values(row)
         .onConflictDoUpdate({ target: certRevocations.hostname, set: row })
@@ -96,17 +117,7 @@ export function securityQueries(db: Db) {
     },
     /** Every revocation. */
     async revocations(): Promise<StoredRevocation[]> {
-      return db
-        .select()
-        .from(certRevocations)
-        .all()
-        .map((r) => ({
-          hostname: r.hostname,
-          notBefore: msOf(r.notBefore),
-          reason: r.reason,
-          revokedBy: r.revokedBy,
-          revokedAt: msOf(r.revokedAt),
-        }))
+      return db.select().from(certRevocations).all().map(toRevocation)
     },
   }
 }

@@ -7,6 +7,9 @@ import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { Logger } from '../../../runtime/log.ts'
 import { MutatorStopped } from '../../mutator/loop.ts'
+import { DeadlineExceeded } from '../../replica/deadline.ts'
+import { ReplyTimeout } from '../../replica/input-queue.ts'
+import { RemoteRefusal } from '../../replica/remote-mutator.ts'
 import { repeatLog } from '../../../runtime/repeat-log.ts'
 
 // The same failure of the same route is logged at most once a minute, with a count.
@@ -50,6 +53,14 @@ export function errorHandler(log: Logger, now: () => number, onSuppressed?: () =
     }
     // The mutator stopped under this request (a fatal database error): the CP is going down.
     if (err instanceof MutatorStopped) return busy(c, 'control plane stopping; retry')
+    // On a follower replica: the leader did not answer (it may be failing over). A retried input
+    // is deduplicated like any other.
+    if (
+      err instanceof ReplyTimeout ||
+      err instanceof DeadlineExceeded ||
+      err instanceof RemoteRefusal
+    )
+      return busy(c, 'the leading control plane did not answer; retry')
     logged('error', `${c.req.routePath}\u0000${err.message}`, 'request failed', {
       path: c.req.path,
       error: err.message,

@@ -211,6 +211,7 @@ export function operatorRoutes(deps: AppDeps): Hono<CpEnv> {
         ready: deps.isReady(),
         mutatorQueueDepth: deps.mutator.depth,
         openLongPolls: deps.hub.size(),
+        replica: deps.replica?.(),
       })
     )
   )

@@ -15,6 +15,15 @@ export type StatusFigures = {
   readonly ready: boolean
   readonly mutatorQueueDepth: number
   readonly openLongPolls: number
+  /** This replica's place among the control planes sharing one PostgreSQL (none on SQLite). */
+  readonly replica?: ReplicaFigures | undefined
+}
+
+/** A replica's id, role and fence epoch (the leader's as last seen, on a follower). */
+export type ReplicaFigures = {
+  readonly id: string
+  readonly role: 'leader' | 'follower'
+  readonly epoch: number
 }
 
 const fleetOf = (release: AdoptedRelease) => ({
@@ -66,6 +75,7 @@ export function statusView(state: CpState, figures: StatusFigures): Record<strin
     dispatchQueueDepth: state.dispatchDepth(),
     openLongPolls: figures.openLongPolls,
     lastPlanAt: iso(state.lastPlanAt),
+    ...(figures.replica === undefined ? {} : { replica: { ...figures.replica } }),
   }
 }
 

@@ -1,0 +1,82 @@
+/** The host-record queries on PostgreSQL (see `../../queries/host-records.ts`). */
+import { and, eq, getTableColumns, inArray, notInArray, or, sql, type SQL } from 'drizzle-orm'
+import { UNDERWAY_PHASES, type HostRolloutState } from '../../../core/index.ts'
+import type { PgDb } from '../client.ts'
+import { hostRolloutRecords, rollouts } from '../../schema-pg.ts'
+import { CLOSED, toRow, toStored, type StoredHost } from '../../queries/host-records.ts'
+import type { Write } from './write.ts'
+
+const COLUMNS = getTableColumns(hostRolloutRecords)
+
+// Every non-key column replaced from the proposed row: an upsert writes the full row.
+const REPLACE = Object.fromEntries(
+  (Object.keys(COLUMNS) as (keyof typeof COLUMNS)[])
+    .filter((k) => k !== 'rolloutId' && k !== 'hostname')
+    .map((k) => [k, sql.raw(`excluded.${COLUMNS[k].name}`)])
+)
+
+/** The host-record queries. */
+export function hostRecordQueries(db: PgDb, write: Write) {
+  const recordsWhere = async (where: SQL): Promise<StoredHost[]> =>
+    (await db.select().from(hostRolloutRecords).where(where)).map(toStored)
+  // The ids of the closed rollouts, or of the others.
+  const rolloutIds = (closed: boolean) =>
+    db
+      .select({ id: rollouts.rolloutId })
+      .from(rollouts)
+      .where((closed ? inArray : notInArray)(rollouts.state, [...CLOSED]))
+  return {
+    /** Inserts or replaces the whole record. */
+    upsert(state: HostRolloutState, waveIndex: number): void {
+      write(
+        db
+          .insert(hostRolloutRecords)
+          .values(toRow(state, waveIndex))
+          .onConflictDoUpdate({
+            target: [hostRolloutRecords.rolloutId, hostRolloutRecords.hostname],
+            set: REPLACE,
+          })
+      )
+    },
+    /** One record, or `undefined`. */
+    async get(rolloutId: string, hostname: string): Promise<StoredHost | undefined> {
+      const [r] = await db
+        .select()
+        .from(hostRolloutRecords)
+        .where(
+          and(
+            eq(hostRolloutRecords.rolloutId, rolloutId),
+            eq(hostRolloutRecords.hostname, hostname)
+          )
+        )
+        .limit(1)
+      return r === undefined ? undefined : toStored(r)
+    },
+    /** The records the reducer keeps in memory (see the SQLite module). */
+    async loadLive(): Promise<StoredHost[]> {
+      return await recordsWhere(
+        or(
+          inArray(hostRolloutRecords.rolloutId, rolloutIds(false)),
+          inArray(hostRolloutRecords.state, [...UNDERWAY_PHASES])
+        )!
+      )
+    },
+    /** The records `loadLive` leaves out: those of closed rollouts that are not in flight. */
+    async loadRetired(): Promise<StoredHost[]> {
+      return await recordsWhere(
+        and(
+          inArray(hostRolloutRecords.rolloutId, rolloutIds(true)),
+          notInArray(hostRolloutRecords.state, [...UNDERWAY_PHASES])
+        )!
+      )
+    },
+    /** Every record of a rollout. */
+    async ofRollout(rolloutId: string): Promise<StoredHost[]> {
+      return await recordsWhere(eq(hostRolloutRecords.rolloutId, rolloutId))
+    },
+    /** Deletes every record of a rollout (retention). */
+    deleteOfRollout(rolloutId: string): void {
+      write(db.delete(hostRolloutRecords).where(eq(hostRolloutRecords.rolloutId, rolloutId)))
+    },
+  }
+}
