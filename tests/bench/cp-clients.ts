@@ -33,6 +33,8 @@ export type HbReport = {
   type: 'hb'
   /** Heartbeat round trips while measuring, ms. */
   samples: number[]
+  /** The port each sample's heartbeat went to (aligned with `samples`). */
+  samplePorts: number[]
   errors: number
   heartbeats: number
   reconnects: number
@@ -51,6 +53,8 @@ export type HbSummary = {
   reconnects: number
   burstMaxPer100ms: number
   burstMeanPer100ms: number
+  /** The same percentiles per server port (with replicas, per replica). */
+  byPort: Map<number, Percentiles>
 }
 
 /** A dispatch one simulated agent received. */
@@ -61,6 +65,30 @@ type Msg = Record<string, unknown>
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
+}
+
+/** Heartbeat latency percentiles over the samples of one group (one server's). */
+export type Percentiles = { count: number; p50: number; p99: number }
+
+/** The percentiles of the samples per server port, over every process's reports. */
+export function byPort(reports: readonly HbReport[]): Map<number, Percentiles> {
+  const groups = new Map<number, number[]>()
+  for (const r of reports)
+    r.samples.forEach((ms, i) => {
+      const port = r.samplePorts[i]!
+      const g = groups.get(port) ?? []
+      g.push(ms)
+      groups.set(port, g)
+    })
+  return new Map(
+    [...groups].map(([port, g]) => {
+      const sorted = g.sort((a, b) => a - b)
+      return [
+        port,
+        { count: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99) },
+      ]
+    })
+  )
 }
 
 /** Merges the processes' reports: percentiles over all samples, slots added up by time. */
@@ -80,6 +108,7 @@ export function mergeReports(reports: readonly HbReport[]): HbSummary {
     burstMaxPer100ms: Math.max(0, ...slots.values()),
     burstMeanPer100ms:
       slots.size === 0 ? 0 : [...slots.values()].reduce((a, b) => a + b, 0) / slots.size,
+    byPort: byPort(reports),
   }
 }
 

@@ -134,6 +134,9 @@ function open(i: number, port: number): Promise<Conn> {
 let measuring = false
 let stopping = false
 const latencies: number[] = []
+// The port each sample's heartbeat went to (aligned with `latencies`): with replicas, the
+// orchestrator tells the leader's heartbeats from the followers'.
+const samplePorts: number[] = []
 let errors = 0
 let heartbeats = 0
 let reconnects = 0
@@ -188,7 +191,10 @@ async function agent(i: number, conn: Conn): Promise<void> {
         }
       } else {
         failures = 0
-        if (measuring) latencies.push(ms)
+        if (measuring) {
+          latencies.push(ms)
+          samplePorts.push(ports[at]!)
+        }
       }
       const d = await conn.request('GET', `/v1/agent/dispatch?wait=${cfg.heartbeatSecs}`)
       if (d.status === 200) {
@@ -266,6 +272,7 @@ for await (const line of console) {
   const cmd = line.trim()
   if (cmd === 'measure') {
     latencies.length = 0
+    samplePorts.length = 0
     errors = 0
     heartbeats = 0
     reconnects = 0
@@ -277,6 +284,7 @@ for await (const line of console) {
       type: 'hb',
       // Microsecond resolution is plenty and keeps a 30,000-sample line short.
       samples: latencies.map((ms) => Math.round(ms * 1000) / 1000),
+      samplePorts,
       errors,
       heartbeats,
       reconnects,

@@ -19,7 +19,8 @@
  * With replicas, then: the leader is killed (SIGKILL); `failover_ms` is the time until another
  *    replica reports `nixfleet_cp_leader 1` and answers `/v1/operator/status`; the fleet's
  *    heartbeats are measured again over S seconds on the survivors (`after_failover`). RSS is
- *    the largest replica's, CPU the replicas' sum.
+ *    the largest replica's, CPU the replicas' sum; heartbeat percentiles are also given per
+ *    replica with its role (`by_replica`: a follower's go through PostgreSQL to the leader).
  * 5. With `--floor`, once the CP has stopped: the same agents (same certificates, heartbeat
  *    pattern and K) against a bare mTLS Hono server with no state (`cp-floor.ts`, its own
  *    process), measured the same way; the CP's figures are then also given as ratios to it.
@@ -383,6 +384,22 @@ async function steadyState(
   const hb = await clients.report(30_000)
   return { hb, rss, cpuPct, loadPct, elapsed }
 }
+/** With replicas: each one's role (`leader` while it is `leader`) and its heartbeats' figures. */
+const perReplica = (hb: HbSummary) =>
+  ports.flatMap((p, r) => {
+    const f = hb.byPort.get(p)
+    if (R === undefined || f === undefined) return []
+    const ms = (x: number): number => Number(x.toFixed(2))
+    const role = r === leader ? 'leader' : 'follower'
+    return [{ replica: r, role, heartbeats: f.count, hb_p50_ms: ms(f.p50), hb_p99_ms: ms(f.p99) }]
+  })
+const replicaLines = (hb: HbSummary): string =>
+  perReplica(hb)
+    .map(
+      (x) =>
+        `\n  replica ${x.replica} (${x.role}): ${x.heartbeats} heartbeats, p50 ${x.hb_p50_ms} ms, p99 ${x.hb_p99_ms} ms`
+    )
+    .join('')
 const summary = (hb: HbSummary): string =>
   `${hb.count} heartbeats, p50 ${hb.p50.toFixed(2)} ms, p99 ${hb.p99.toFixed(2)} ms, max ${hb.max.toFixed(1)} ms, errors ${hb.errors}, reconnects ${hb.reconnects}; heartbeats sent per 100 ms: mean ${hb.burstMeanPer100ms.toFixed(0)}, max ${hb.burstMaxPer100ms}`
 const scrape0 = await scrape()
@@ -407,7 +424,8 @@ function reducerWork(from: Map<string, number>, to: Map<string, number>): string
 }
 log(`CP reducer work over the window: ${reducerWork(scrape0, scrape1)}`)
 log(`CP event-loop lag over the window, ${lagTotal} samples of 50 ms (cumulative): ${lagOver}`)
-log(`steady state over ${elapsed.toFixed(1)} s: ${summary(hb)}`)
+log(`steady state over ${elapsed.toFixed(1)} s: ${summary(hb)}${replicaLines(hb)}`)
+const byReplica = perReplica(hb)
 log(
   `CP RSS ${rss.toFixed(0)} MB, CP CPU ${cpuPct.toFixed(0)} % (load process${K > 1 ? 'es' : ''} ${loadPct.toFixed(0)} %; 200 % = both cores)`
 )
@@ -438,7 +456,7 @@ log(
 log(`CP reducer work while publishing: ${reducerWork(scrape2, await scrape())}`)
 
 // --- failover: the leader killed under the fleet's load
-let failover: { ms: number; hb: HbSummary } | undefined
+let failover: { ms: number; hb: HbSummary; byReplica: ReturnType<typeof perReplica> } | undefined
 if (R !== undefined && R > 1) {
   const killed = leader
   const survivors = ports.map((_, r) => r).filter((r) => r !== killed)
@@ -455,8 +473,10 @@ if (R !== undefined && R > 1) {
     cps.filter((_, r) => r !== killed),
     load
   )
-  log(`after the failover, over ${after.elapsed.toFixed(1)} s: ${summary(after.hb)}`)
-  failover = { ms, hb: after.hb }
+  log(
+    `after the failover, over ${after.elapsed.toFixed(1)} s: ${summary(after.hb)}${replicaLines(after.hb)}`
+  )
+  failover = { ms, hb: after.hb, byReplica: perReplica(after.hb) }
 }
 
 // --- stop
@@ -524,6 +544,7 @@ process.stdout.write(
     cp_rss_mb: Math.round(rss),
     cp_cpu_pct: Math.round(cpuPct),
     publish_to_delivery_ms: publishToDelivery,
+    ...(R !== undefined ? { by_replica: byReplica } : {}),
     ...(failover !== undefined
       ? {
           failover_ms: failover.ms,
@@ -531,6 +552,7 @@ process.stdout.write(
             hb_p50_ms: ms2(failover.hb.p50),
             hb_p99_ms: ms2(failover.hb.p99),
             errors: failover.hb.errors,
+            by_replica: failover.byReplica,
           },
         }
       : {}),
