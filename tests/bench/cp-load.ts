@@ -148,11 +148,11 @@ const slots = new Map<number, number>()
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-async function agent(i: number, conn: Conn): Promise<void> {
+/** Agent `i`'s cycles on `conn`, a connection to `cfg.ports[i][at]`. */
+async function agent(i: number, conn: Conn, at: number): Promise<void> {
   const host = cfg.hosts[i]!
   let closure = cfg.closures[host]!
   const ports = cfg.ports[i]!
-  let at = 0
   let failures = 0
   /** With several control planes: drop this one, back off, and go on with the next. */
   const moveOn = async (): Promise<void> => {
@@ -246,18 +246,22 @@ await Promise.all(
   Array.from({ length: cfg.connectConcurrency }, async () => {
     while (next < n) {
       const i = next++
+      const ports = cfg.ports[i]!
+      let at = 0
       let conn: Conn | undefined
       for (let attempt = 0; conn === undefined; attempt++) {
         try {
-          conn = await open(i, cfg.ports[i]![0]!)
+          conn = await open(i, ports[at]!)
         } catch (e) {
-          // A server starved of CPU times out or resets some handshakes: back off and retry.
-          if (attempt >= 10) throw e
+          // A server starved of CPU times out or resets some handshakes: back off and retry,
+          // with several control planes at the next one (ten tries each).
+          if (attempt >= 10 * ports.length) throw e
           connectRetries++
-          await new Promise((r) => setTimeout(r, 200 * (attempt + 1)))
+          if (ports.length > 1) at = (at + 1) % ports.length
+          await sleep(200 * (attempt + 1))
         }
       }
-      runs.push(agent(i, conn))
+      runs.push(agent(i, conn, at))
     }
   })
 )

@@ -335,6 +335,8 @@ if (R !== undefined) {
 } else log('control plane ready')
 
 // --- the agents
+// Connecting the fleet: 300 s, more for a fleet beyond 15,000 agents (about 50 handshakes a second).
+const connectSecs = Math.max(300, Math.ceil(N / 50))
 const fleet: LoadConfig = {
   ports: hosts.map((_, i) => portOrder(ports, i)),
   ca: ca.certPem,
@@ -346,10 +348,10 @@ const fleet: LoadConfig = {
   connectConcurrency: 64,
   // Connecting, converging, warming up, the window and publishing, each bounded below; with
   // replicas also the failover, a second warm-up and window.
-  maxSeconds: 300 + 300 + H + S + 120 + 60 + (R !== undefined ? 60 + 2 * H + S + 30 : 0),
+  maxSeconds: connectSecs + 300 + H + S + 120 + 60 + (R !== undefined ? 60 + 2 * H + S + 30 : 0),
 }
 const load = LoadClients.start(fleet, K, dir, 'load')
-log(`agents connected in ${await load.connected(300_000)}`)
+log(`agents connected in ${await load.connected(connectSecs * 1000)}`)
 for (let i = 0; ; i++) {
   const r = (await (await api('GET', '/v1/rollouts')).json()) as { rollouts: unknown[] }
   if (r.rollouts.length === 0) break
