@@ -15,7 +15,8 @@ import { cpuSeconds, stopChild, track } from './cp-children.ts'
 
 /** What one load process is given (its share of the fleet). */
 export type LoadConfig = {
-  port: number
+  /** Per agent (aligned with `hosts`), the control planes' ports in the order it tries them. */
+  ports: number[][]
   ca: string
   key: string
   certs: string[]
@@ -32,6 +33,8 @@ export type HbReport = {
   type: 'hb'
   /** Heartbeat round trips while measuring, ms. */
   samples: number[]
+  /** The port each sample's heartbeat went to (aligned with `samples`). */
+  samplePorts: number[]
   errors: number
   heartbeats: number
   reconnects: number
@@ -50,6 +53,8 @@ export type HbSummary = {
   reconnects: number
   burstMaxPer100ms: number
   burstMeanPer100ms: number
+  /** The same percentiles per server port (with replicas, per replica). */
+  byPort: Map<number, Percentiles>
 }
 
 /** A dispatch one simulated agent received. */
@@ -60,6 +65,30 @@ type Msg = Record<string, unknown>
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
+}
+
+/** Heartbeat latency percentiles over the samples of one group (one server's). */
+export type Percentiles = { count: number; p50: number; p99: number }
+
+/** The percentiles of the samples per server port, over every process's reports. */
+export function byPort(reports: readonly HbReport[]): Map<number, Percentiles> {
+  const groups = new Map<number, number[]>()
+  for (const r of reports)
+    r.samples.forEach((ms, i) => {
+      const port = r.samplePorts[i]!
+      const g = groups.get(port) ?? []
+      g.push(ms)
+      groups.set(port, g)
+    })
+  return new Map(
+    [...groups].map(([port, g]) => {
+      const sorted = g.sort((a, b) => a - b)
+      return [
+        port,
+        { count: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99) },
+      ]
+    })
+  )
 }
 
 /** Merges the processes' reports: percentiles over all samples, slots added up by time. */
@@ -79,7 +108,21 @@ export function mergeReports(reports: readonly HbReport[]): HbSummary {
     burstMaxPer100ms: Math.max(0, ...slots.values()),
     burstMeanPer100ms:
       slots.size === 0 ? 0 : [...slots.values()].reduce((a, b) => a + b, 0) / slots.size,
+    byPort: byPort(reports),
   }
+}
+
+/**
+ * The ports agent `i` tries, in order, out of the replicas' `ports`: it starts at replica
+ * i mod R, and the others follow rotated by ⌊i / R⌋, so the agents of a replica that dies
+ * spread evenly over the survivors instead of all landing on its neighbour (whose descriptors
+ * would not hold them).
+ */
+export function portOrder(ports: readonly number[], i: number): number[] {
+  const first = i % ports.length
+  const rest = ports.filter((_, j) => j !== first)
+  const k = rest.length === 0 ? 0 : Math.floor(i / ports.length) % rest.length
+  return [ports[first]!, ...rest.slice(k), ...rest.slice(0, k)]
 }
 
 /** One load process and the JSON lines it has written that nobody has taken yet. */
@@ -134,7 +177,7 @@ export class LoadClients {
   private constructor(private readonly procs: readonly LoadProcess[]) {}
 
   /**
-   * Starts the load processes against `cfg.port`, each with agents i ≡ k (mod processes); the
+   * Starts the load processes against `cfg.ports`, each with agents i ≡ k (mod processes); the
    * connect concurrency is shared out so the whole fleet opens as many handshakes at once as one
    * process would. Config files go to `dir` as `<label>-<k>.json`.
    */
@@ -146,6 +189,7 @@ export class LoadClients {
       const share: LoadConfig = {
         ...cfg,
         certs: cfg.certs.filter(mine),
+        ports: cfg.ports.filter(mine),
         hosts,
         closures: Object.fromEntries(hosts.map((h) => [h, cfg.closures[h]!])),
         connectConcurrency: Math.max(1, Math.ceil(cfg.connectConcurrency / processes)),

@@ -12,6 +12,9 @@
  * share of the fleet): a JSON config file as argv[2]; commands on stdin (`measure`, `report`,
  * `stop`); JSON lines on stdout (`connected`, `dispatch`, `hb`). `hb` carries the raw latency
  * samples, so the orchestrator computes percentiles over every process's samples together.
+ * With several control planes (replicas), each agent has its own order of their ports and,
+ * like a real agent, moves to the next on a connection failure or a 5xx answer, after a backoff
+ * with full jitter (base 1 s, doubling, cap 30 s; reset by a heartbeat answered 200).
  * Bounded: the process exits when its stdin closes (the orchestrator is gone) or after
  * `maxSeconds`, and each agent makes at most `maxCycles` heartbeat cycles.
  */
@@ -107,11 +110,11 @@ class Conn {
   }
 }
 
-function open(i: number): Promise<Conn> {
+function open(i: number, port: number): Promise<Conn> {
   return new Promise((resolve, reject) => {
     const socket = connect({
       host: '127.0.0.1',
-      port: cfg.port,
+      port,
       ca: cfg.ca,
       cert: cfg.certs[i],
       key: cfg.key,
@@ -131,6 +134,9 @@ function open(i: number): Promise<Conn> {
 let measuring = false
 let stopping = false
 const latencies: number[] = []
+// The port each sample's heartbeat went to (aligned with `latencies`): with replicas, the
+// orchestrator tells the leader's heartbeats from the followers'.
+const samplePorts: number[] = []
 let errors = 0
 let heartbeats = 0
 let reconnects = 0
@@ -140,16 +146,29 @@ let reconnects = 0
 // orchestrator can add up the slots of several load processes.
 const slots = new Map<number, number>()
 
-async function agent(i: number, conn: Conn): Promise<void> {
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** Agent `i`'s cycles on `conn`, a connection to `cfg.ports[i][at]`. */
+async function agent(i: number, conn: Conn, at: number): Promise<void> {
   const host = cfg.hosts[i]!
   let closure = cfg.closures[host]!
+  const ports = cfg.ports[i]!
+  let failures = 0
+  /** With several control planes: drop this one, back off, and go on with the next. */
+  const moveOn = async (): Promise<void> => {
+    conn.closed = true
+    conn.socket.destroy()
+    at = (at + 1) % ports.length
+    failures++
+    await sleep(Math.random() * Math.min(30_000, 1000 * 2 ** Math.min(failures - 1, 5)))
+  }
   // Spread the agents' phases over one heartbeat interval.
-  await new Promise((r) => setTimeout(r, Math.random() * cfg.heartbeatSecs * 1000))
+  await sleep(Math.random() * cfg.heartbeatSecs * 1000)
   for (let cycle = 0; cycle < maxCycles && !stopping; cycle++) {
     try {
       if (conn.closed) {
         reconnects++
-        conn = await open(i)
+        conn = await open(i, ports[at]!)
       }
       const hb = JSON.stringify({
         hostname: host,
@@ -164,8 +183,19 @@ async function agent(i: number, conn: Conn): Promise<void> {
       const r = await conn.request('POST', '/v1/agent/heartbeat', hb)
       const ms = performance.now() - t
       heartbeats++
-      if (r.status !== 200) errors++
-      else if (measuring) latencies.push(ms)
+      if (r.status !== 200) {
+        errors++
+        if (r.status >= 500 && ports.length > 1) {
+          await moveOn()
+          continue
+        }
+      } else {
+        failures = 0
+        if (measuring) {
+          latencies.push(ms)
+          samplePorts.push(ports[at]!)
+        }
+      }
       const d = await conn.request('GET', `/v1/agent/dispatch?wait=${cfg.heartbeatSecs}`)
       if (d.status === 200) {
         const dispatch = JSON.parse(d.body) as {
@@ -195,12 +225,14 @@ async function agent(i: number, conn: Conn): Promise<void> {
         closure = dispatch.target_closure
       } else if (d.status !== 204) {
         errors++
-        await new Promise((r) => setTimeout(r, 1000))
+        if (d.status >= 500 && ports.length > 1) await moveOn()
+        else await sleep(1000)
       }
     } catch {
       errors++
       if (stopping) return
-      await new Promise((r) => setTimeout(r, 1000))
+      if (ports.length > 1) await moveOn()
+      else await sleep(1000)
     }
   }
 }
@@ -214,18 +246,22 @@ await Promise.all(
   Array.from({ length: cfg.connectConcurrency }, async () => {
     while (next < n) {
       const i = next++
+      const ports = cfg.ports[i]!
+      let at = 0
       let conn: Conn | undefined
       for (let attempt = 0; conn === undefined; attempt++) {
         try {
-          conn = await open(i)
+          conn = await open(i, ports[at]!)
         } catch (e) {
-          // A server starved of CPU times out or resets some handshakes: back off and retry.
-          if (attempt >= 10) throw e
+          // A server starved of CPU times out or resets some handshakes: back off and retry,
+          // with several control planes at the next one (ten tries each).
+          if (attempt >= 10 * ports.length) throw e
           connectRetries++
-          await new Promise((r) => setTimeout(r, 200 * (attempt + 1)))
+          if (ports.length > 1) at = (at + 1) % ports.length
+          await sleep(200 * (attempt + 1))
         }
       }
-      runs.push(agent(i, conn))
+      runs.push(agent(i, conn, at))
     }
   })
 )
@@ -240,6 +276,7 @@ for await (const line of console) {
   const cmd = line.trim()
   if (cmd === 'measure') {
     latencies.length = 0
+    samplePorts.length = 0
     errors = 0
     heartbeats = 0
     reconnects = 0
@@ -251,6 +288,7 @@ for await (const line of console) {
       type: 'hb',
       // Microsecond resolution is plenty and keeps a 30,000-sample line short.
       samples: latencies.map((ms) => Math.round(ms * 1000) / 1000),
+      samplePorts,
       errors,
       heartbeats,
       reconnects,
