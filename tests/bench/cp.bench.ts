@@ -352,10 +352,16 @@ const fleet: LoadConfig = {
 }
 const load = LoadClients.start(fleet, K, dir, 'load')
 log(`agents connected in ${await load.connected(connectSecs * 1000)}`)
+const convergeStart = performance.now()
 for (let i = 0; ; i++) {
-  const r = (await (await api('GET', '/v1/rollouts')).json()) as { rollouts: unknown[] }
-  if (r.rollouts.length === 0) break
-  if (i > 600) throw new Error('generation 1 did not converge')
+  try {
+    const r = (await (await api('GET', '/v1/rollouts')).json()) as { rollouts: unknown[] }
+    if (r.rollouts.length === 0) break
+  } catch {
+    // A leader busy converging a large fleet may not answer within the call's timeout: ask again.
+  }
+  if (i > 600 || performance.now() - convergeStart > 300_000)
+    throw new Error('generation 1 did not converge')
   await sleep(500)
 }
 log(`generation 1 converged (by heartbeat synthesis); warming up ${H} s`)
