@@ -235,11 +235,14 @@ export async function createControlPlane(
   const lead = async (): Promise<void> => {
     if (replica === undefined) await state.load(store)
     else {
-      // Taken as a restart would: the database's state, the release verified again below.
+      // Taken as a restart would: the database's state, the stored release verified again below.
+      // What this follower verified from the same rows stays adopted meanwhile, so the replica
+      // never answers 503 while it takes the lead (its agents would move to another replica).
+      const { release, revocationsAdopted, noncesAdopted, nonces } = state
       const fresh = new CpState()
       await fresh.load(store)
       state.takeDurable(fresh)
-      state.status.clear()
+      Object.assign(state, { release, revocationsAdopted, noncesAdopted, nonces })
     }
     mutator.start()
     await restoreAdopted(store, mutator, restoreOptions)
