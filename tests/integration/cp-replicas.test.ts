@@ -58,7 +58,15 @@ const roleOf = (t: TestCp) => t.cp.replica?.figures().role
 async function agentEvents(t: TestCp, host: string, rolloutId: string): Promise<void> {
   const agent = await t.agent(host)
   for (const ev of activationEvents(host)) {
-    const r = await agent.send('POST', '/v1/agent/events', { hostname: host, rolloutId, event: ev })
+    // As an agent does: a 503 (a replica busy taking the lead) is retried; anything else is final.
+    const r = await eventually(async () => {
+      const a = await agent.send('POST', '/v1/agent/events', {
+        hostname: host,
+        rolloutId,
+        event: ev,
+      })
+      return a.status === 503 ? undefined : a
+    }, 10_000)
     expect(r.status).toBe(204)
   }
 }
