@@ -133,8 +133,9 @@ describe('control-plane replicas on PostgreSQL', () => {
     const after = await r.status('b')
     expect(after).toMatchObject({ id: 'b', role: 'leader' })
     expect(after.epoch).toBeGreaterThan(before.epoch)
-    expect(r.records('b').some((x) => x['msg'] === 'leading' && x['epoch'] === after.epoch)).toBe(
-      true
+    // The log line may reach the file a moment after the metric flipped.
+    await until('b logged leading at its epoch', () =>
+      r.records('b').some((x) => x['msg'] === 'leading' && x['epoch'] === after.epoch)
     )
 
     await until(
