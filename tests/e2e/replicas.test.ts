@@ -133,8 +133,9 @@ describe('control-plane replicas on PostgreSQL', () => {
     const after = await r.status('b')
     expect(after).toMatchObject({ id: 'b', role: 'leader' })
     expect(after.epoch).toBeGreaterThan(before.epoch)
-    expect(r.records('b').some((x) => x['msg'] === 'leading' && x['epoch'] === after.epoch)).toBe(
-      true
+    // The log line may reach the file a moment after the metric flipped.
+    await until('b logged leading at its epoch', () =>
+      r.records('b').some((x) => x['msg'] === 'leading' && x['epoch'] === after.epoch)
     )
 
     await until(
@@ -186,6 +187,7 @@ describe('control-plane replicas on PostgreSQL', () => {
     // The killed replica, restarted on its address, finds b holding the lead and follows.
     await r.start('a', ports.a)
     await until('a answers as a follower', async () => (await r.metric('a', LEADER)) === 0)
+    await until('a logged following', () => r.records('a').some((x) => x['msg'] === 'following'))
     expect(r.records('a').filter((x) => x['msg'] === 'following').length).toBe(1)
     await until("a reports b's epoch", async () => (await r.status('a')).epoch === after.epoch)
     expect(await r.status('a')).toMatchObject({ id: 'a', role: 'follower' })
