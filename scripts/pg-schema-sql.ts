@@ -5,7 +5,7 @@
  * drizzle-kit is deliberately not a dependency; this covers what `schema-def.ts` can express.
  */
 import { getTableConfig, PgDialect, type PgColumn } from 'drizzle-orm/pg-core'
-import { tablesInForeignKeyOrder } from '../src/db/schema-def.ts'
+import { tablesInForeignKeyOrder } from '../src/db/schema-build.ts'
 import * as schemaPg from '../src/db/schema-pg.ts'
 
 const q = (name: string): string => `"${name}"`

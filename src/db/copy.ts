@@ -11,7 +11,8 @@ import { Database } from 'bun:sqlite'
 import { MIGRATION_JOURNAL } from './migrate.ts'
 import { describePostgresUrl, openPostgres, type PostgresTarget } from './pg/client.ts'
 import { applyPgMigrations } from './pg/migrate.ts'
-import { TABLES, tablesInForeignKeyOrder, type ColumnDef } from './schema-def.ts'
+import { tablesInForeignKeyOrder } from './schema-build.ts'
+import { TABLES, type ColumnDef } from './schema-def.ts'
 
 /** The rows copied into one table. */
 export type CopiedTable = { readonly table: string; readonly rows: number }

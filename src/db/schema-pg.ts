@@ -39,18 +39,15 @@ import {
 } from 'drizzle-orm/pg-core'
 import type { ConvertCustomConfig } from 'drizzle-orm/pg-core/columns/custom'
 import {
-  TABLES,
   buildTables,
   constrain,
   defaultOf,
-  type ColumnDef,
   type Constrained,
   type Dialect,
   type EnumOf,
   type Resolve,
-  type TableDef,
-  type Tables,
-} from './schema-def.ts'
+} from './schema-build.ts'
+import { TABLES, type ColumnDef, type TableDef, type Tables } from './schema-def.ts'
 
 export { EVENT_KINDS } from './schema-def.ts'
 

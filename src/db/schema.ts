@@ -26,18 +26,15 @@ import {
 } from 'drizzle-orm/sqlite-core'
 import type { HasDefault, IsPrimaryKey, NotNull } from 'drizzle-orm'
 import {
-  TABLES,
   buildTables,
   constrain,
   defaultOf,
-  type ColumnDef,
   type Constrained,
   type Dialect,
   type EnumOf,
   type Resolve,
-  type TableDef,
-  type Tables,
-} from './schema-def.ts'
+} from './schema-build.ts'
+import { TABLES, type ColumnDef, type TableDef, type Tables } from './schema-def.ts'
 
 export { EVENT_KINDS } from './schema-def.ts'
 
