@@ -230,25 +230,30 @@ export class Lab {
     writeFileSync(this.paths.revocations, JSON.stringify({ revocations: entries }, null, 2))
   }
 
-  /** Starts the control plane on an ephemeral loopback port and waits until it listens. */
-  async startControlPlane(extra: readonly string[] = []): Promise<number> {
-    if (this.closed) throw new Error('the lab is closed')
-    const log = join(this.paths.logs, 'control-plane.log')
+  /**
+   * The command line of a lab control plane on `port` with the database flags `database` and
+   * the audit log `auditLog` (one per process: replicas on one database each have their own).
+   */
+  controlPlaneArgv(
+    port: number,
+    database: readonly string[],
+    auditLog: string,
+    extra: readonly string[] = []
+  ): string[] {
     const ca = this.paths.ca
-    const argv = [
+    return [
       this.opts.bin,
       'control-plane',
       '--listen',
-      `127.0.0.1:${this.cpPort}`,
+      `127.0.0.1:${port}`,
       ...caDirFlags(ca),
       '--client-ca',
       join(ca, 'ca.pem'),
       '--trust-file',
       this.paths.trust,
-      '--db-path',
-      join(this.paths.cpDir, 'state.db'),
+      ...database,
       '--audit-log',
-      join(this.paths.cpDir, 'issuance.log'),
+      auditLog,
       '--agent-cn-suffix',
       'lab.nixfleet',
       '--release-dir',
@@ -267,6 +272,18 @@ export class Lab {
       '3',
       ...extra,
     ]
+  }
+
+  /** Starts the control plane on an ephemeral loopback port and waits until it listens. */
+  async startControlPlane(extra: readonly string[] = []): Promise<number> {
+    if (this.closed) throw new Error('the lab is closed')
+    const log = join(this.paths.logs, 'control-plane.log')
+    const argv = this.controlPlaneArgv(
+      this.cpPort,
+      ['--db-path', join(this.paths.cpDir, 'state.db')],
+      join(this.paths.cpDir, 'issuance.log'),
+      extra
+    )
     const before = existsSync(log) ? readFileSync(log, 'utf8').length : 0
     this.cpChild = this.sup.spawn('control-plane', argv, log)
     const deadline = systemClock.monotonicMs() + 20_000

@@ -12,7 +12,6 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Lab } from '../../src/lab/lab.ts'
-import { caDirFlags } from '../../src/lab/fake-system.ts'
 import { type Child, Supervisor } from '../../src/lab/processes.ts'
 import { parseLogLine } from '../../src/runtime/log.ts'
 
@@ -70,42 +69,18 @@ export class LabReplicas {
 
   /** The command line of replica `name` listening on `port`. */
   argv(name: string, port: number): string[] {
-    const p = this.lab.layout
-    return [
-      this.lab.opts.bin,
-      'control-plane',
-      '--listen',
-      `127.0.0.1:${port}`,
-      ...caDirFlags(p.ca),
-      '--client-ca',
-      join(p.ca, 'ca.pem'),
-      '--trust-file',
-      p.trust,
-      '--database',
-      this.db.url,
-      '--database-password-file',
-      this.db.passwordFile,
-      '--replica-id',
-      name,
-      '--audit-log',
-      join(p.cpDir, `issuance-${name}.log`),
-      '--agent-cn-suffix',
-      'lab.nixfleet',
-      '--release-dir',
-      p.releases,
-      '--poll-interval-secs',
-      '2',
-      '--list-poll-interval-secs',
-      '2',
-      '--plan-interval-secs',
-      '1',
-      '--plan-debounce-ms',
-      '20',
-      '--prime-timeout-secs',
-      '5',
-      '--startup-dispatch-hold-secs',
-      '3',
-    ]
+    return this.lab.controlPlaneArgv(
+      port,
+      [
+        '--database',
+        this.db.url,
+        '--database-password-file',
+        this.db.passwordFile,
+        '--replica-id',
+        name,
+      ],
+      join(this.lab.layout.cpDir, `issuance-${name}.log`)
+    )
   }
 
   /**
