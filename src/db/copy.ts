@@ -1,6 +1,6 @@
 /**
  * `nixfleet cp migrate`: the offline copy of a control plane's SQLite database into an empty
- * PostgreSQL one (REPLICAS §7), so a fleet moves to replicas without losing its history.
+ * PostgreSQL one (docs/control-plane.md, replicas), so a fleet moves to replicas without losing its history.
  * Invariants: the source is only read (opened read-only, inside one read transaction, so the
  * copy is one consistent snapshot); the target receives everything in ONE transaction, so a
  * failed copy leaves it as empty as it was; a target that already holds NixFleet rows is

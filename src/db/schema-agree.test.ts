@@ -24,7 +24,7 @@ type Schema = Record<string, Table>
 /** Tables only one side has by design: the migration journals and PostgreSQL's replica tables. */
 const ONE_SIDED = new Set(['__drizzle_migrations', PG_MIGRATIONS_TABLE, 'cp_leader', 'cp_inputs'])
 
-/** The SQLite type each PostgreSQL type may stand for (REPLICAS §2). */
+/** The SQLite type each PostgreSQL type may stand for (docs/control-plane.md, replicas). */
 const COMPATIBLE: Record<string, readonly string[]> = {
   text: ['text'],
   integer: ['integer', 'bigint', 'boolean'],

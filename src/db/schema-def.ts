@@ -22,7 +22,7 @@
  * - `boolean`: integer in boolean mode / boolean;
  * - `bytes`: blob in buffer mode / bytea;
  * - `seq`: autoincrement integer primary key / bigint primary key whose values the writer
- *   assigns (the event log: the leader numbers events itself, REPLICAS §4);
+ *   assigns (the event log: the leader numbers events itself, docs/control-plane.md, replicas);
  * - `serial`: autoincrement integer primary key / bigserial primary key.
  */
 import { HOST_PHASES, ROLLOUT_PHASES } from '../proto/phases.ts'

@@ -5,7 +5,7 @@
  * compares them with the SQLite migrations (`schema-agree.test.ts`).
  * Invariants: integer values that may exceed 2^31 (event-log seqs, milliseconds) are `bigint`
  * read as JavaScript numbers (they stay below 2^53); `seq` is assigned by the writer, never by a
- * sequence, so a leader's numbering is the only one (REPLICAS §4).
+ * sequence, so a leader's numbering is the only one (docs/control-plane.md, replicas).
  */
 import {
   sql,

@@ -1,6 +1,6 @@
 /**
  * `nixfleet cp migrate`: the offline move of a control plane's SQLite database into PostgreSQL
- * (docs/control-plane.md, REPLICAS §7). The copy itself is `src/db/copy.ts`; this parses the
+ * (docs/control-plane.md, docs/control-plane.md, replicas). The copy itself is `src/db/copy.ts`; this parses the
  * flags, runs it and prints the rows copied per table.
  * Exit codes: 0 copied, 2 bad flags or a refused/failed copy (one line naming the cause).
  */

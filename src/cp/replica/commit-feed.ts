@@ -1,5 +1,5 @@
 /**
- * The leader's commits, as followers hear of them (REPLICAS.md §5): the leader sends
+ * The leader's commits, as followers hear of them (docs/control-plane.md, replicas): the leader sends
  * `NOTIFY nixfleet_commit` after each commit (`CommitNotifier`); a follower rebuilds its
  * read-only state on it (`CommitFeed.onCommit`).
  *

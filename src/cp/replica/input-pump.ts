@@ -1,7 +1,7 @@
 /**
  * The leader's input pump: it takes the inputs followers queued in `cp_inputs` (on
  * `NOTIFY nixfleet_input`, and every `pollMs` in case a notification was missed) and hands each
- * to the local mutator, in id order (REPLICAS.md §5).
+ * to the local mutator, in id order (docs/control-plane.md, replicas).
  *
  * How an input's completion joins its effects: the pump submits with `within`, which the mutator
  * runs inside the batch's transaction right after the input's handler, with its reply; `within`

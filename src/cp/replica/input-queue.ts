@@ -1,6 +1,6 @@
 /**
  * The queue of mutator inputs from followers to the leader, in PostgreSQL (`cp_inputs`,
- * REPLICAS.md §5). A follower `enqueue`s an input (its row, and `NOTIFY nixfleet_input` in the
+ * docs/control-plane.md, replicas). A follower `enqueue`s an input (its row, and `NOTIFY nixfleet_input` in the
  * same statement) and `awaitReply`s; the leader `takePending`s rows in id order and records
  * each one's completion with `markDone` inside the very transaction that applies it.
  *

@@ -1,5 +1,5 @@
 /**
- * Leadership among control-plane replicas sharing one PostgreSQL (REPLICAS.md §4). One replica
+ * Leadership among control-plane replicas sharing one PostgreSQL (docs/control-plane.md, replicas). One replica
  * leads: the one whose dedicated session holds the advisory lock `LEADER_LOCK_KEY`. Taking the
  * lead bumps `cp_leader.epoch`; the new epoch is the fence every write transaction of the leader
  * checks first (`fenceCheck`), so a replica that lost the lead without noticing (paused, cut off)

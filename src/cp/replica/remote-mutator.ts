@@ -1,6 +1,6 @@
 /**
  * A follower's mutator: it applies nothing itself, but sends each input to the leader through
- * the PostgreSQL input queue and resolves with the reply the leader committed (REPLICAS.md §5).
+ * the PostgreSQL input queue and resolves with the reply the leader committed (docs/control-plane.md, replicas).
  * It has `CpMutator`'s `submit` / `request` (`MutatorPort`), so the HTTP layer needs no change.
  *
  * Invariants:
@@ -42,7 +42,7 @@ export type RemoteKind = (typeof REMOTE_KINDS)[number]
 /** An input a follower can send to the leader. */
 export type RemoteInput = Extract<CpInput, { readonly type: RemoteKind }>
 
-/** How long a follower waits for the leader's reply (REPLICAS.md §5). */
+/** How long a follower waits for the leader's reply (docs/control-plane.md, replicas). */
 export const REMOTE_REPLY_TIMEOUT_MS = 30_000
 
 const REMOTE: ReadonlySet<string> = new Set(REMOTE_KINDS)

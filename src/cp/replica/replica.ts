@@ -1,5 +1,5 @@
 /**
- * One control-plane replica among several sharing a PostgreSQL database (REPLICAS §4–§5): it
+ * One control-plane replica among several sharing a PostgreSQL database (docs/control-plane.md, replicas): it
  * follows — serving agents and operators from the state it rebuilds after each of the leader's
  * commits, sending its inputs to the leader through `cp_inputs` — until it takes the advisory
  * lock; then it leads: the state is loaded afresh as a restart would, the caller's `lead` starts

@@ -1,5 +1,5 @@
 -- The control plane's schema on PostgreSQL (src/db/schema-pg.ts; the tables printed by
--- scripts/pg-schema-sql.ts), then the replica tables (REPLICAS §2), which only PostgreSQL has.
+-- scripts/pg-schema-sql.ts), then the replica tables (docs/control-plane.md, replicas), which only PostgreSQL has.
 CREATE TABLE "event_log" (
 	"seq" bigint PRIMARY KEY NOT NULL,
 	"ts" text NOT NULL,

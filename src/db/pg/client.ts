@@ -1,6 +1,6 @@
 /**
  * Opening the control plane's PostgreSQL database (Bun's built-in SQL client through
- * drizzle-orm). The password never travels in the URL: it comes from a file (REPLICAS §1).
+ * drizzle-orm). The password never travels in the URL: it comes from a file (docs/control-plane.md, replicas).
  * Invariants: no message this module produces contains the password; a connection that cannot
  * be made fails here, once, with a sentence naming host:port/database, not at the first query.
  */

@@ -1,5 +1,5 @@
 /**
- * The fence of a replica leader's writes (REPLICAS §4): every write transaction begins with the
+ * The fence of a replica leader's writes (docs/control-plane.md, replicas): every write transaction begins with the
  * check that the epoch it leads with is still `cp_leader`'s; a deposed leader's finds no row.
  * Invariant: a fenced-out transaction never commits (`FencedOut`, fatal for the process).
  */

@@ -22,7 +22,7 @@ export const PG_MIGRATION_JOURNAL: { readonly entries: readonly { readonly tag: 
 /** The table recording the applied migrations. */
 export const PG_MIGRATIONS_TABLE = 'nixfleet_migrations'
 
-// 'nfmg': distinct from the leader lock (REPLICAS §4), so migrating never looks like leading.
+// 'nfmg': distinct from the leader lock (docs/control-plane.md, replicas), so migrating never looks like leading.
 const MIGRATION_LOCK = 0x6e66_6d67
 
 /** Splits a migration at drizzle's `--> statement-breakpoint` markers. */

@@ -1,7 +1,7 @@
 /**
  * One SQL statement as data (text with `$n` placeholders, and its parameters), so a write can be
  * built now and run later: the leader's PostgreSQL write buffer collects a transaction's writes
- * as statements and sends them in order inside `BEGIN … COMMIT` (REPLICAS.md §3).
+ * as statements and sends them in order inside `BEGIN … COMMIT` (docs/control-plane.md, replicas).
  * Invariant: `text` never interpolates a value; every value travels in `params`.
  */
 import type { SQL } from 'bun'

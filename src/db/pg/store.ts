@@ -1,5 +1,5 @@
 /**
- * The CP store on PostgreSQL (REPLICAS.md §3): the same `Store` as on SQLite, with writes
+ * The CP store on PostgreSQL (docs/control-plane.md, replicas): the same `Store` as on SQLite, with writes
  * buffered. A transaction runs its function synchronously, collecting each write as a statement
  * (text and parameters); the outermost transaction then submits its statements as one commit
  * job. Jobs run strictly in submission order on one reserved connection: `BEGIN`, the fence
