@@ -191,6 +191,7 @@ export async function createControlPlane(
       hub,
       mutator,
       log,
+      metrics,
       restore: restoreOptions,
       onFatal,
     })
@@ -232,7 +233,8 @@ export async function createControlPlane(
   const isReady = (): boolean => state.isReady(needs)
   // What only the process that runs the mutator does: at start for one SQLite control plane,
   // when it takes the lead for a replica.
-  const lead = async (): Promise<void> => {
+  const lead = async (): Promise<Record<string, number>> => {
+    const began = clock.monotonicMs()
     if (replica === undefined) await state.load(store)
     else {
       // Taken as a restart would: the database's state, the stored release verified again below.
@@ -244,8 +246,10 @@ export async function createControlPlane(
       state.takeDurable(fresh)
       Object.assign(state, { release, revocationsAdopted, noncesAdopted, nonces })
     }
+    const loaded = clock.monotonicMs()
     mutator.start()
     await restoreAdopted(store, mutator, restoreOptions)
+    const restored = clock.monotonicMs()
     await poller.start(config.cadence.primeTimeoutMs)
     workers.push(
       startPlanTick(mutator, config.cadence.planIntervalMs),
@@ -253,6 +257,12 @@ export async function createControlPlane(
     )
     if (closureCache !== undefined)
       workers.push(startClosureCheck({ state, mutator, clock }, cacheBase(closureCache)))
+    // How long each step took (a replica's `leading` line: where a failover's time goes).
+    return {
+      loadMs: Math.round(loaded - began),
+      restoreMs: Math.round(restored - loaded),
+      pollMs: Math.round(clock.monotonicMs() - restored),
+    }
   }
   try {
     if (replica === undefined) await lead()

@@ -135,6 +135,11 @@ export class CpMetrics {
     'Time an input waited in the reducer queue.',
     REDUCER_BUCKETS
   )
+  readonly followerRefresh = new Histogram(
+    'nixfleet_cp_follower_refresh_seconds',
+    'Time a follower replica took to refresh its state from the database, by kind (quick, full).',
+    REDUCER_BUCKETS
+  )
   readonly reducerRejected = new Counter(
     'nixfleet_cp_reducer_rejected_total',
     'Inputs refused because the reducer queue was full or closed.'
@@ -218,6 +223,7 @@ export class CpMetrics {
       ...this.httpLatency.render(),
       ...this.reducerLatency.render(),
       ...this.reducerWait.render(),
+      ...this.followerRefresh.render(),
       ...this.reducerRejected.render(),
       ...this.verifyFailures.render(),
       ...this.gateDecisions.render(),

@@ -411,8 +411,13 @@ const replicaLines = (hb: HbSummary): string =>
 const summary = (hb: HbSummary): string =>
   `${hb.count} heartbeats, p50 ${hb.p50.toFixed(2)} ms, p99 ${hb.p99.toFixed(2)} ms, max ${hb.max.toFixed(1)} ms, errors ${hb.errors}, reconnects ${hb.reconnects}; heartbeats sent per 100 ms: mean ${hb.burstMeanPer100ms.toFixed(0)}, max ${hb.burstMaxPer100ms}`
 const scrape0 = await scrape()
+const followers = ports.map((_, r) => r).filter((r) => r !== leader)
+const followerScrapes0 =
+  R === undefined ? [] : await Promise.all(followers.map((r) => scrape(ports[r])))
 const { hb, rss, cpuPct, loadPct, elapsed } = await steadyState(cps, load)
 const scrape1 = await scrape()
+const followerScrapes1 =
+  R === undefined ? [] : await Promise.all(followers.map((r) => scrape(ports[r])))
 const delta = (k: string): number => (scrape1.get(k) ?? 0) - (scrape0.get(k) ?? 0)
 const lagBuckets = [...scrape1.keys()].filter((k) =>
   k.startsWith('nixfleet_cp_event_loop_lag_seconds_bucket')
@@ -432,6 +437,22 @@ function reducerWork(from: Map<string, number>, to: Map<string, number>): string
 }
 log(`CP reducer work over the window: ${reducerWork(scrape0, scrape1)}`)
 log(`CP event-loop lag over the window, ${lagTotal} samples of 50 ms (cumulative): ${lagOver}`)
+/** A follower's refreshes from the database and its event-loop stalls between two scrapes. */
+function followerWork(from: Map<string, number>, to: Map<string, number>): string {
+  const d = (k: string): number => (to.get(k) ?? 0) - (from.get(k) ?? 0)
+  const refresh = ['quick', 'full']
+    .map((kind) => {
+      const k = `nixfleet_cp_follower_refresh_seconds_count{kind="${kind}"}`
+      return `${kind} ${d(k)}× ${(d(k.replace('_count', '_sum')) * 1000).toFixed(0)} ms`
+    })
+    .join(', ')
+  const lagKey = (le: string) => `nixfleet_cp_event_loop_lag_seconds_bucket{le="${le}"}`
+  const over = (le: string) => d('nixfleet_cp_event_loop_lag_seconds_count') - d(lagKey(le))
+  return `refreshes ${refresh}; event-loop lag samples over 0.05 s: ${over('0.05')}, over 0.1 s: ${over('0.1')}, over 0.5 s: ${over('0.5')}`
+}
+followers.forEach((r, i) =>
+  log(`follower ${r}: ${followerWork(followerScrapes0[i]!, followerScrapes1[i]!)}`)
+)
 log(`steady state over ${elapsed.toFixed(1)} s: ${summary(hb)}${replicaLines(hb)}`)
 const byReplica = perReplica(hb)
 log(

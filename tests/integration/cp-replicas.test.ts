@@ -9,6 +9,7 @@ import { usePostgres } from '../support/postgres.ts'
 import {
   activationEvents,
   eventually,
+  iso,
   Lab,
   startCp,
   T0,
@@ -145,6 +146,59 @@ test('a follower serves agents through the leader, and leads when the leader sto
     await sql.close()
   }
 }, 90_000)
+
+/** How many inputs of `kind` the replica's own mutator applied (its `/metrics`). */
+async function applied(t: TestCp, kind: string): Promise<number> {
+  const text = (await t.operator.send('GET', '/metrics')).text
+  const line = text
+    .split('\n')
+    .find((l) => l.startsWith(`nixfleet_cp_reducer_input_duration_seconds_count{input="${kind}"}`))
+  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1))
+}
+
+test('a follower answers heartbeats without news itself; the leader hears them in a batch', async () => {
+  lab.publish(twoWaves)
+  const clock = new FakeClock(T0 + 60_000)
+  const db = await replicas(clock)
+  const a = await db.start('cp-a')
+  const b = await db.start('cp-b')
+  // h2 is in the second wave: it waits (Pending), short of its target.
+  const h2 = await b.agent('h2')
+  const closure = `${'b'.repeat(32)}-system`
+  const beat = (s: number, current = closure) =>
+    h2.send('POST', '/v1/agent/heartbeat', {
+      hostname: 'h2',
+      current_closure: current,
+      at: iso(T0 + s * 1000),
+    })
+
+  // The first goes to the leader: it is news.
+  expect((await beat(1)).status).toBe(200)
+  expect(a.cp.state.heartbeats.get('h2')?.at).toBe(T0 + 1000)
+  const sentAlone = await applied(a, 'Heartbeat')
+  expect(sentAlone).toBeGreaterThanOrEqual(1)
+
+  // The same news again: answered by the follower, applied by the leader from a batch.
+  expect((await beat(2)).status).toBe(200)
+  const r3 = await beat(3)
+  expect(r3.status).toBe(200)
+  // As the leader would answer: h2's record waiting for its wave.
+  expect(r3.json().bootstrap_rollouts.map((x: { state: string }) => x.state)).toEqual(['Pending'])
+  expect(b.cp.state.heartbeats.get('h2')?.at).toBe(T0 + 3000)
+  await eventually(() => a.cp.state.heartbeats.get('h2')?.at === T0 + 3000, 10_000)
+  expect(await applied(a, 'HeartbeatBatch')).toBeGreaterThanOrEqual(1)
+  expect(await applied(a, 'Heartbeat')).toBe(sentAlone)
+
+  // News (another closure) goes to the leader at once: applied before the answer comes.
+  const other = `${'c'.repeat(32)}-system`
+  expect((await beat(4, other)).status).toBe(200)
+  expect(a.cp.state.heartbeats.get('h2')?.closure).toBe(other)
+  expect(await applied(a, 'Heartbeat')).toBe(sentAlone + 1)
+  // What the follower's refreshes cost is on its /metrics (it refreshed fully at least at start).
+  expect((await b.operator.send('GET', '/metrics')).text).toMatch(
+    /^nixfleet_cp_follower_refresh_seconds_count\{kind="full"\} [1-9]/m
+  )
+}, 60_000)
 
 test('a follower refuses what only a leader may do, and starts without a leader', async () => {
   lab.publish(twoWaves)

@@ -11,32 +11,24 @@
  * triggers a plan pass (it releases the hold).
  */
 import { heartbeatSynthesis, inStartupHold, isUnfinished, replayFrom } from '../../core/index.ts'
-import type { HostRolloutSnapshot } from '../../proto/agent.ts'
+import type { HeartbeatRequest, HostRolloutSnapshot } from '../../proto/agent.ts'
 import { parseRfc3339Ms, toRfc3339 } from '../../proto/common.ts'
 import { pairKey, type CpState, type HeartbeatSeen } from '../state.ts'
 import type { MutatorContext } from './context.ts'
-import { findRecord, stepHost, synthesizeConverged, waveOf } from './host-steps.ts'
+import { stepHost, synthesizeConverged, waveOf } from './host-steps.ts'
 import { noteHeartbeat } from './known-hosts.ts'
 import { notePrefetch } from './prefetch.ts'
-import type { InputOf, ReplyOf } from './inputs.ts'
+import type { HeartbeatReply, InputOf, ReplyOf } from './inputs.ts'
 
-/** Applies a heartbeat. */
-export function heartbeat(ctx: MutatorContext, input: InputOf<'Heartbeat'>): ReplyOf<'Heartbeat'> {
-  const { state, now } = ctx
-  const req = input.request
-  const host = req.hostname as string
-  const closure = (req.current_closure as string | null) ?? null
-  const at = parseRfc3339Ms(req.at)
-  const firstSinceStart = !state.heartbeats.has(host)
-  const agentSeqs = req.last_event_seq_by_rollout ?? {}
-  const problem = req.local_problem ?? undefined
+/** What a heartbeat tells of its host, as the CP remembers it (`state.heartbeats`). */
+export function heartbeatSeen(req: HeartbeatRequest, receivedAt: number): HeartbeatSeen {
   const refusal = req.last_refusal ?? undefined
-  const hb: HeartbeatSeen = {
-    at,
-    receivedAt: now,
-    closure,
-    seqs: agentSeqs,
-    problem,
+  return {
+    at: parseRfc3339Ms(req.at),
+    receivedAt,
+    closure: (req.current_closure as string | null) ?? null,
+    seqs: req.last_event_seq_by_rollout ?? {},
+    problem: req.local_problem ?? undefined,
     ...(refusal
       ? {
           refusal: {
@@ -50,6 +42,26 @@ export function heartbeat(ctx: MutatorContext, input: InputOf<'Heartbeat'>): Rep
     ...(req.reanchored_at ? { reanchoredAt: parseRfc3339Ms(req.reanchored_at) } : {}),
     ...(req.prefetched_closure ? { prefetched: req.prefetched_closure as string } : {}),
   }
+}
+
+/**
+ * `HeartbeatBatch`: the heartbeats a follower replica answered itself (they carried no news),
+ * each applied as if it had come alone, so last-seen, synthesis and the startup hold see them.
+ */
+export function heartbeatBatch(ctx: MutatorContext, input: InputOf<'HeartbeatBatch'>): void {
+  for (const item of input.items)
+    heartbeat(ctx, { type: 'Heartbeat', request: item.request, cert: item.cert })
+}
+
+/** Applies a heartbeat. */
+export function heartbeat(ctx: MutatorContext, input: InputOf<'Heartbeat'>): ReplyOf<'Heartbeat'> {
+  const { state, now } = ctx
+  const req = input.request
+  const host = req.hostname as string
+  const hb = heartbeatSeen(req, now)
+  const { at, closure, problem } = hb
+  const refusal = req.last_refusal ?? undefined
+  const firstSinceStart = !state.heartbeats.has(host)
   const seen = state.heartbeats.get(host)
   const before = seen?.problem
   state.heartbeats.set(host, hb)
@@ -109,11 +121,22 @@ export function heartbeat(ctx: MutatorContext, input: InputOf<'Heartbeat'>): Rep
       }
     }
   }
+  return heartbeatReply(state, req)
+}
+
+/**
+ * The answer to a heartbeat from `state`: where the agent should replay its events from, and the
+ * snapshots of its unfinished records when it names no current rollout (bootstrap).
+ */
+export function heartbeatReply(state: CpState, req: HeartbeatRequest): HeartbeatReply {
+  const host = req.hostname as string
+  const closure = (req.current_closure as string | null) ?? null
+  const agentSeqs = req.last_event_seq_by_rollout ?? {}
   const rid = (req.rollout_id as string | null) ?? null
-  const current = rid === null ? undefined : findRecord(ctx, rid, host)?.state
+  const current = rid === null ? undefined : state.record(rid, host)?.state
   const replayFromByRollout: Record<string, number> = {}
   for (const [id, seq] of Object.entries(agentSeqs)) {
-    const rec = findRecord(ctx, id, host)?.state
+    const rec = state.record(id, host)?.state
     const from = rec === undefined ? null : replayFrom(rec, seq, null)
     if (from !== null) replayFromByRollout[id] = from
   }

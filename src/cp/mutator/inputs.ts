@@ -45,6 +45,12 @@ export type HeartbeatReply = {
   readonly bootstrap: HostRolloutSnapshot[] | null
 }
 
+/** One heartbeat of a `HeartbeatBatch`: the agent's request and its client certificate. */
+export type HeartbeatBatchItem = {
+  readonly request: HeartbeatRequest
+  readonly cert?: KnownHost['cert'] | undefined
+}
+
 /** An operator action. */
 export type OperatorOp =
   | { readonly kind: 'resume'; readonly rolloutId: string; readonly reason: string }
@@ -93,6 +99,11 @@ type Payloads = {
     readonly request: HeartbeatRequest
     readonly cert?: KnownHost['cert'] | undefined
   }
+  /**
+   * Heartbeats a follower replica answered itself because they carried no news (docs/control-plane.md,
+   * replicas), sent to the leader together, each as it would have come alone.
+   */
+  HeartbeatBatch: { readonly items: readonly HeartbeatBatchItem[] }
   /** A poll of the release source: the fleet and its manifests, verified or refused. */
   ReleaseVerified: { readonly outcome: ReleaseOutcome }
   /** A poll of one signed list, verified or refused. */
@@ -122,6 +133,7 @@ type Payloads = {
 type Replies = {
   HostEvent: EventReply
   Heartbeat: HeartbeatReply
+  HeartbeatBatch: void
   ReleaseVerified: void
   ListVerified: void
   PlanTick: void

@@ -35,7 +35,7 @@ import { listVerified, releaseVerified } from './artifacts.ts'
 import { BatchContext, type MutatorContext, type MutatorOptions } from './context.ts'
 import { closureChecked } from './closures.ts'
 import { takeDispatch } from './dispatch.ts'
-import { heartbeat } from './heartbeat.ts'
+import { heartbeat, heartbeatBatch } from './heartbeat.ts'
 import { hostEvent } from './host-event.ts'
 import { enrolment } from './known-hosts.ts'
 import type { Envelope, InputKind, InputOf, ReplyOf } from './inputs.ts'
@@ -83,6 +83,7 @@ const HANDLERS: { readonly [K in InputKind]: Handler<K> } = {
   HostEvent: inSavepoint(hostEvent),
   // Most heartbeats write nothing: savepoints only around what one synthesizes.
   Heartbeat: heartbeat,
+  HeartbeatBatch: heartbeatBatch,
   ReleaseVerified: inSavepoint(releaseVerified),
   ListVerified: inSavepoint(listVerified),
   PlanTick: inSavepoint(planTick),

@@ -24,12 +24,14 @@ import type { MutatorPort } from './mutator-port.ts'
 
 /**
  * The input kinds HTTP handlers submit (routes/agent.ts: HostEvent, Heartbeat, TakeDispatch;
- * routes/operator.ts: Operator; enroll.ts: UseNonce, Enrolment). The rest (PlanTick, Prune,
+ * routes/operator.ts: Operator; enroll.ts: UseNonce, Enrolment), and the heartbeats a follower
+ * answered itself (HeartbeatBatch). The rest (PlanTick, Prune,
  * ReleaseVerified, ListVerified, ClosureChecked) come from the leader's own workers.
  */
 export const REMOTE_KINDS = [
   'HostEvent',
   'Heartbeat',
+  'HeartbeatBatch',
   'TakeDispatch',
   'UseNonce',
   'Operator',

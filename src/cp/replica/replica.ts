@@ -19,6 +19,7 @@ import type { Logger } from '../../runtime/log.ts'
 import { systemTimers, type Timer } from '../../runtime/timers.ts'
 import type { DispatchHub } from '../dispatch-hub.ts'
 import type { ReplicaFigures } from '../http/views/operator.ts'
+import type { CpMetrics } from '../metrics.ts'
 import type { CpMutator } from '../mutator/loop.ts'
 import type { CpState } from '../state.ts'
 import type { RestoreOptions, VerifiedCache } from '../workers/restore.ts'
@@ -28,6 +29,7 @@ import { InputQueue } from './input-queue.ts'
 import { pumpInputs, type InputPump } from './input-pump.ts'
 import { Leadership } from './leader.ts'
 import { ReplicaPort } from './port.ts'
+import { QuietHeartbeats } from './quiet-heartbeats.ts'
 import { RemoteMutator } from './remote-mutator.ts'
 import type { SqlStatement } from '../../db/pg/statement.ts'
 
@@ -46,6 +48,7 @@ export type ReplicaDeps = {
   readonly hub: DispatchHub
   readonly mutator: CpMutator
   readonly log: Logger
+  readonly metrics: CpMetrics
   readonly restore: RestoreOptions
   readonly onFatal: (error: unknown) => void
 }
@@ -57,10 +60,11 @@ export class Replica {
   private readonly queue: InputQueue
   private readonly feed: CommitFeed
   private readonly notifier: CommitNotifier
+  private readonly quiet: QuietHeartbeats
   private stopFeed: (() => Promise<void>) | undefined
   private pump: InputPump | undefined
   private transitions: Promise<void> = Promise.resolve()
-  private lead: (() => Promise<void>) | undefined
+  private lead: (() => Promise<Record<string, number>>) | undefined
   private stopped = false
   private readonly verified: { current: VerifiedCache } = { current: undefined }
   private nextFullAt = 0
@@ -70,6 +74,14 @@ export class Replica {
     const { pg, log } = deps
     this.queue = new InputQueue({ sql: pg.sql, origin: deps.id, log: log.child('replica') })
     this.port = new ReplicaPort(new RemoteMutator({ queue: this.queue, log: log.child('replica') }))
+    this.quiet = new QuietHeartbeats({
+      state: deps.state,
+      port: this.port,
+      clock: systemClock,
+      timers: systemTimers,
+      log: log.child('replica'),
+    })
+    this.port.answerQuietly(this.quiet)
     this.feed = new CommitFeed({ sql: pg.sql, log: log.child('replica') })
     this.notifier = new CommitNotifier(pg.sql, log.child('replica'))
     this.leadership = new Leadership({
@@ -94,7 +106,7 @@ export class Replica {
    * Joins the election: leads at once when the lock is free (awaiting `lead`), follows otherwise
    * (state loaded, refresh on the leader's commits) and leads later when the lock comes.
    */
-  async start(lead: () => Promise<void>): Promise<void> {
+  async start(lead: () => Promise<Record<string, number>>): Promise<void> {
     this.lead = lead
     await this.leadership.start()
     await this.serialise(async () => {
@@ -108,6 +120,7 @@ export class Replica {
   /** Stops taking inputs and leaves the election (the lock is released with its session). */
   async stop(): Promise<void> {
     this.stopped = true
+    this.quiet.stop()
     this.fullTimer?.cancel()
     await this.pump?.stop()
     await this.stopFeed?.()
@@ -133,7 +146,8 @@ export class Replica {
     const started = systemClock.monotonicMs()
     const { state, store, restore } = this.deps
     let hosts: string[]
-    if (started >= this.nextFullAt) {
+    const kind = started >= this.nextFullAt ? 'full' : 'quick'
+    if (kind === 'full') {
       hosts = await refreshFollowerState(state, store, restore, this.verified)
       const took = systemClock.monotonicMs() - started
       this.nextFullAt = started + Math.max(FULL_REFRESH_MS, 4 * took)
@@ -142,6 +156,9 @@ export class Replica {
       // The full refresh still comes: commits keep coming, or this timer brings it.
       this.scheduleFull()
     }
+    this.deps.metrics.followerRefresh.observe((systemClock.monotonicMs() - started) / 1000, {
+      kind,
+    })
     for (const host of hosts) this.deps.hub.notify(host)
     this.port.committed()
   }
@@ -162,6 +179,8 @@ export class Replica {
     // Inputs go to this process's mutator from now on: they queue until `lead` has loaded the
     // state and started it (the poller's first outcome, and the inputs the pump takes, among them).
     this.port.lead(mutator)
+    // The heartbeats answered as a follower are applied by this replica's own mutator.
+    this.quiet.stop()
     mutator.onCommit(() => this.notifier.notifyCommit())
     // The pump listens before the follower's feed stops listening: the client shares one LISTEN
     // connection and closes it with its last subscription, which a new one must not race.
@@ -173,7 +192,7 @@ export class Replica {
     })
     await this.stopFeed?.()
     this.stopFeed = undefined
-    await this.lead?.()
-    log.info('leading', { replica: this.deps.id, epoch })
+    const took = await this.lead?.()
+    log.info('leading', { replica: this.deps.id, epoch, ...took })
   }
 }
