@@ -28,8 +28,22 @@ const PER_PROCESS: ReadonlySet<string> = new Set([
   'lastPlanAt',
 ])
 
-/** Rebuilds the durable parts of `state` (fresh) from the database. */
-export async function loadDurable(state: CpState, store: Store): Promise<void> {
+/**
+ * What a follower's refresh may keep from the state it holds instead of reading it again (the
+ * two largest tables): the known hosts, and the retired records — `retired` is asked once the
+ * rollouts are loaded, and answers `undefined` when they must be read.
+ */
+export type LoadReuse = {
+  readonly knownHosts?: CpState['knownHosts'] | undefined
+  readonly retired?: ((loading: CpState) => CpState['retired'] | undefined) | undefined
+}
+
+/** Rebuilds the durable parts of `state` (fresh) from the database, but what `reuse` keeps. */
+export async function loadDurable(
+  state: CpState,
+  store: Store,
+  reuse: LoadReuse = {}
+): Promise<void> {
   for (const r of await store.rollouts.loadAll()) {
     state.rollouts.set(r.record.rolloutId, {
       record: r.record,
@@ -38,12 +52,16 @@ export async function loadDurable(state: CpState, store: Store): Promise<void> {
     })
   }
   for (const h of await store.hosts.loadLive()) state.putHost(h.state, h.waveIndex)
-  for (const h of await store.hosts.loadRetired()) state.retire(h.state, h.waveIndex)
+  const retired = reuse.retired?.(state)
+  if (retired === undefined)
+    for (const h of await store.hosts.loadRetired()) state.retire(h.state, h.waveIndex)
+  else Reflect.set(state, 'retired', withoutLive(state, retired))
   for (const q of await store.safety.quarantines())
     state.addQuarantine(q.channel, q.closure, q.quarantinedAt)
   for (const r of await store.security.revocations()) state.revocations.set(r.hostname, r)
   for (const n of await store.security.usedNonces()) state.usedNonces.set(n.nonce, n)
-  for (const h of await store.knownHosts.all()) state.knownHosts.set(h.hostname, h)
+  if (reuse.knownHosts !== undefined) Reflect.set(state, 'knownHosts', reuse.knownHosts)
+  else for (const h of await store.knownHosts.all()) state.knownHosts.set(h.hostname, h)
   for (const d of await store.dispatch.all()) state.putDispatch(d)
   for (const f of await store.safety.probeFailureKeys())
     state.addProbeFailure(f.rolloutId, f.host, f.item)
@@ -53,6 +71,28 @@ export async function loadDurable(state: CpState, store: Store): Promise<void> {
     state.marks.set(m.key, { signedAtMs: m.signedAtMs, ciCommit: m.ciCommit, sha256: m.sha256 })
   }
   state.nextSeq = await store.events.nextSeq()
+}
+
+/**
+ * `retired` without the records `state` holds live (a late event stepped a retired record),
+ * copying only the maps it changes: `retired` is still another state's.
+ */
+function withoutLive(state: CpState, retired: CpState['retired']): CpState['retired'] {
+  const out = { ...retired }
+  const copied = new Set<string>()
+  for (const [host, rollouts] of state.byHost)
+    for (const rolloutId of rollouts) {
+      const m = out[rolloutId]
+      if (m?.[host] === undefined) continue
+      if (!copied.has(rolloutId)) {
+        out[rolloutId] = { ...m }
+        copied.add(rolloutId)
+      }
+      delete out[rolloutId]![host]
+    }
+  for (const rolloutId of copied)
+    if (Object.keys(out[rolloutId]!).length === 0) delete out[rolloutId]
+  return out
 }
 
 /** Makes `into` take the durable parts of `next` (a state just loaded), keeping `PER_PROCESS`. */

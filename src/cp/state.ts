@@ -39,7 +39,7 @@ import type {
 import type { BootstrapNonceEntry } from '../proto/bootstrap.ts'
 import type { RolloutManifest } from '../proto/manifest.ts'
 import { ClosureBook } from './closures.ts'
-import { loadDurable, takeDurable as takeDurableParts } from './state-load.ts'
+import { loadDurable, takeDurable as takeDurableParts, type LoadReuse } from './state-load.ts'
 
 export type {
   AdoptedArtifact,
@@ -135,9 +135,9 @@ export class CpState {
   >()
   lastPlanAt: number | null = null
 
-  /** Rebuilds the durable parts from the database (`state-load.ts`). */
-  async load(store: Store): Promise<void> {
-    await loadDurable(this, store)
+  /** Rebuilds the durable parts from the database, but what `reuse` keeps (`state-load.ts`). */
+  async load(store: Store, reuse?: LoadReuse): Promise<void> {
+    await loadDurable(this, store, reuse)
   }
 
   /**

@@ -8,12 +8,15 @@
  * - The live `CpState` object is updated in place and in one synchronous step once everything is
  *   read and verified (handlers never see a half-loaded state); what this process measured itself
  *   is kept (`CpState.takeDurable`).
- * - A full refresh reads every table; the quick one after most commits reads the few small
- *   tables that must be current at once (see `refreshFollowerQuick`).
+ * - A refresh of everything reads every table; a full one all but the known hosts and, unless
+ *   the closed rollouts changed, the retired records (the largest tables, read for views); the
+ *   quick one after most commits reads the few small tables that must be current at once (see
+ *   `refreshFollowerQuick`).
  * - The stored artifacts are verified again only when they changed since the last refresh, or
  *   a minute passed (a verdict can change with time alone), so a refresh costs the database
  *   reads, not signature checks.
  */
+import { isClosed } from '../../core/index.ts'
 import { highWaterKey } from '../../core/release/anti-rollback.ts'
 import type { Store } from '../../db/store.ts'
 import type { BootstrapNonces } from '../../proto/bootstrap.ts'
@@ -54,19 +57,49 @@ export async function refreshFollowerQuick(live: CpState, store: Store): Promise
   return [...live.dispatch.keys()]
 }
 
-/** Refreshes all of `live` from the database; returns the hosts that now have a dispatch queued. */
+/**
+ * Refreshes `live` from the database; returns the hosts that now have a dispatch queued. Unless
+ * `everything`, the two largest tables are kept from `live` instead of read again: the known
+ * hosts (views only; a follower's last-seen comes from its own heartbeats and the database's,
+ * refreshed once per heartbeat interval) and the retired records, which are read again whenever
+ * a rollout closed or was pruned, or a closed rollout's record settled, since the last refresh.
+ */
 export async function refreshFollowerState(
   live: CpState,
   store: Store,
   opts: RestoreOptions,
-  cache: { current: VerifiedCache }
+  cache: { current: VerifiedCache },
+  everything = true
 ): Promise<string[]> {
   const next = new CpState()
-  await next.load(store)
+  await next.load(
+    store,
+    everything
+      ? undefined
+      : {
+          knownHosts: live.knownHosts,
+          retired: (loading) =>
+            closedShape(loading) === closedShape(live) ? live.retired : undefined,
+        }
+  )
   const verified = await verifyStored(store, opts, cache)
   live.takeDurable(next)
   adoptVerified(live, verified, opts.clock.now())
   return [...live.dispatch.keys()]
+}
+
+/**
+ * What decides the retired records: the closed rollouts, and how many of their records are
+ * still live (underway). Equal shapes, equal retired records (a record moves into `retired`
+ * only when its rollout closes or it settles there; pruning removes a rollout).
+ */
+function closedShape(state: CpState): string {
+  const closed = [...state.rollouts.values()]
+    .filter((r) => isClosed(r.record.phase))
+    .map((r) => r.record.rolloutId)
+    .sort()
+  const underway = closed.map((id) => Object.keys(state.hosts[id] ?? {}).length)
+  return JSON.stringify([closed, underway])
 }
 
 function adoptedStatus(live: CpState, key: string, a: AdoptedArtifact<unknown>, now: number): void {

@@ -35,6 +35,9 @@ import type { SqlStatement } from '../../db/pg/statement.ts'
 
 // A follower's views lag the leader's by at most about this (plus the time a reload takes).
 const FULL_REFRESH_MS = 2_000
+// The known hosts and settled records of closed rollouts (the largest tables, for views only)
+// are read again at least this often (`refreshFollowerState`).
+const EVERYTHING_REFRESH_MS = 30_000
 
 /** The store of a replica: writes can carry a statement of the leader's own (an input done). */
 export type ReplicaStore = Store & { appendStatement(s: SqlStatement): void }
@@ -68,6 +71,7 @@ export class Replica {
   private stopped = false
   private readonly verified: { current: VerifiedCache } = { current: undefined }
   private nextFullAt = 0
+  private nextEverythingAt = 0
   private fullTimer: Timer | undefined
 
   constructor(private readonly deps: ReplicaDeps) {
@@ -135,10 +139,11 @@ export class Replica {
   }
 
   /**
-   * A follower's refresh after the leader's commits: the whole state when the last full refresh
-   * is old enough (`FULL_REFRESH_MS`, or four times what the last one took, whichever is longer:
-   * reloading a large fleet takes at most a fifth of this process's time), otherwise the quick
-   * one; then wake-ups and commit listeners.
+   * A follower's refresh after the leader's commits: the full one when the last is old enough
+   * (`FULL_REFRESH_MS`, or four times what the last one took, whichever is longer: reloading a
+   * large fleet takes at most a fifth of this process's time), with the known hosts and retired
+   * records every `EVERYTHING_REFRESH_MS`; otherwise the quick one; then wake-ups and commit
+   * listeners.
    */
   private async refresh(): Promise<void> {
     // A leader's state is its mutator's alone.
@@ -148,7 +153,9 @@ export class Replica {
     let hosts: string[]
     const kind = started >= this.nextFullAt ? 'full' : 'quick'
     if (kind === 'full') {
-      hosts = await refreshFollowerState(state, store, restore, this.verified)
+      const everything = started >= this.nextEverythingAt
+      if (everything) this.nextEverythingAt = started + EVERYTHING_REFRESH_MS
+      hosts = await refreshFollowerState(state, store, restore, this.verified, everything)
       const took = systemClock.monotonicMs() - started
       this.nextFullAt = started + Math.max(FULL_REFRESH_MS, 4 * took)
     } else {
