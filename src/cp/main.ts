@@ -248,9 +248,11 @@ export async function createControlPlane(
     }
     const loaded = clock.monotonicMs()
     mutator.start()
-    await restoreAdopted(store, mutator, restoreOptions)
+    await restoreAdopted(store, mutator, restoreOptions, replica?.verifiedCache)
     const restored = clock.monotonicMs()
-    await poller.start(config.cadence.primeTimeoutMs)
+    // A replica that followed serves its release already: its first poll need not be awaited.
+    const following = replica !== undefined && state.release !== undefined
+    await poller.start(following ? 0 : config.cadence.primeTimeoutMs)
     workers.push(
       startPlanTick(mutator, config.cadence.planIntervalMs),
       startPrune(mutator, config.cadence.pruneIntervalMs)

@@ -17,7 +17,10 @@
  * 4. Publish: generation 2 is signed into the release directory and `POST /v1/operator/refresh`
  *    called; the time until every wave-0 dispatch reached its agent is measured.
  * With replicas, then: the leader is killed (SIGKILL); `failover_ms` is the time until another
- *    replica reports `nixfleet_cp_leader 1` and answers `/v1/operator/status`; the fleet's
+ *    replica has taken the lead (its `leading` log line, written once its state is loaded, its
+ *    mutator started and its release restored: the line's own timestamp); `status_ms` the time
+ *    until it reports `nixfleet_cp_leader 1` and answers `/v1/operator/status` to a new mTLS
+ *    connection, amid the killed replica's agents reconnecting; the fleet's
  *    heartbeats are measured again over S seconds on the survivors (`after_failover`). RSS is
  *    the largest replica's, CPU the replicas' sum; heartbeat percentiles are also given per
  *    replica with its role (`by_replica`: a follower's go through PostgreSQL to the leader).
@@ -240,8 +243,9 @@ function startCp(r: number): Subprocess {
         // Each replica its own audit log, as on separate hosts.
         '--audit-log',
         join(dir, R === undefined ? 'issuance.log' : `issuance-${r}.log`),
+        // Replicas at info: the new leader's `leading` line says where a failover's time went.
         '--log-level',
-        'warn',
+        R === undefined ? 'warn' : 'info',
         // Every simulated agent connects from 127.0.0.1: the per-address limit on connections
         // still without a certificate (meant for one host's worth) would refuse the fleet's own
         // handshakes. Raised here only; the pending-handshake limit stays the default.
@@ -312,6 +316,29 @@ async function leads(r: number): Promise<boolean> {
   } catch {
     return false
   }
+}
+/**
+ * The first of `candidates` to log `leading` (written once it has taken the lead; its fields say
+ * how long each step took), polled every 50 ms for `timeoutMs` at most.
+ */
+async function tookTheLead(
+  candidates: readonly number[],
+  timeoutMs: number
+): Promise<{ replica: number; text: string; line: { ts: string } }> {
+  const deadline = performance.now() + timeoutMs
+  while (performance.now() < deadline) {
+    for (const r of candidates) {
+      const text = (await Bun.file(cpLogOf(r)).text())
+        .split('\n')
+        .find((l) => l.includes('"msg":"leading"'))
+      if (text !== undefined) {
+        const json = text.slice(text.indexOf('{'))
+        return { replica: r, text: json, line: JSON.parse(json) }
+      }
+    }
+    await sleep(50)
+  }
+  throw new Error(`no replica of ${candidates.join(', ')} took the lead within ${timeoutMs} ms`)
 }
 /** The first of `candidates` to lead, polled every 50 ms for `timeoutMs` at most. */
 async function newLeader(candidates: readonly number[], timeoutMs: number): Promise<number> {
@@ -485,15 +512,23 @@ log(
 log(`CP reducer work while publishing: ${reducerWork(scrape2, await scrape())}`)
 
 // --- failover: the leader killed under the fleet's load
-let failover: { ms: number; hb: HbSummary; byReplica: ReturnType<typeof perReplica> } | undefined
+let failover:
+  | { ms: number; statusMs: number; hb: HbSummary; byReplica: ReturnType<typeof perReplica> }
+  | undefined
 if (R !== undefined && R > 1) {
   const killed = leader
   const survivors = ports.map((_, r) => r).filter((r) => r !== killed)
   const killedAt = performance.now()
+  const killedAtWall = Date.now()
   cps[killed]!.kill('SIGKILL')
+  const took = await tookTheLead(survivors, 60_000)
+  const ms = Date.parse(took.line.ts) - killedAtWall
+  log(
+    `replica ${killed} killed; replica ${took.replica} took the lead after ${ms} ms: ${took.text}`
+  )
   leader = await newLeader(survivors, 60_000)
-  const ms = Math.round(performance.now() - killedAt)
-  log(`replica ${killed} killed; replica ${leader} leads and serves after ${ms} ms`)
+  const statusMs = Math.round(performance.now() - killedAt)
+  log(`replica ${leader} reports nixfleet_cp_leader 1 and answers status after ${statusMs} ms`)
   await cps[killed]!.exited
   // The killed replica's agents back off (full jitter) before they reach the survivors.
   log(`warming up ${2 * H} s on the survivors`)
@@ -505,7 +540,7 @@ if (R !== undefined && R > 1) {
   log(
     `after the failover, over ${after.elapsed.toFixed(1)} s: ${summary(after.hb)}${replicaLines(after.hb)}`
   )
-  failover = { ms, hb: after.hb, byReplica: perReplica(after.hb) }
+  failover = { ms, statusMs, hb: after.hb, byReplica: perReplica(after.hb) }
 }
 
 // --- stop
@@ -577,6 +612,7 @@ process.stdout.write(
     ...(failover !== undefined
       ? {
           failover_ms: failover.ms,
+          status_ms: failover.statusMs,
           after_failover: {
             hb_p50_ms: ms2(failover.hb.p50),
             hb_p99_ms: ms2(failover.hb.p99),

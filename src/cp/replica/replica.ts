@@ -101,6 +101,11 @@ export class Replica {
     return this.leadership.role === 'leader' ? this.leadership.epoch : -1
   }
 
+  /** What this replica verified of the stored artifacts as a follower (reused when it leads). */
+  get verifiedCache(): { current: VerifiedCache } {
+    return this.verified
+  }
+
   /** The id, role and epoch (status and metrics). */
   figures(): ReplicaFigures {
     return { id: this.deps.id, role: this.leadership.role, epoch: this.leadership.epoch }

@@ -96,13 +96,17 @@ async function verifyRows(
   return { release, lists }
 }
 
-/** Re-adopts the artifacts the last run stored, after verifying them again now. */
+/**
+ * Re-adopts the artifacts the last run stored, after verifying them again now; with a replica's
+ * `cache`, rows it verified as a follower within the last minute are not verified again.
+ */
 export async function restoreAdopted(
   store: Store,
   mutator: MutatorPort,
-  opts: RestoreOptions
+  opts: RestoreOptions,
+  cache?: { current: VerifiedCache }
 ): Promise<void> {
-  const { release, lists } = await verifyStored(store, opts)
+  const { release, lists } = await verifyStored(store, opts, cache)
   if (release?.fleet.ok === true) mutator.submit({ type: 'ReleaseVerified', outcome: release })
   for (const { kind, outcome } of lists)
     if (outcome.ok)

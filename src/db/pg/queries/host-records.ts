@@ -4,6 +4,7 @@ import { UNDERWAY_PHASES, type HostRolloutState } from '../../../core/index.ts'
 import type { PgDb } from '../client.ts'
 import { hostRolloutRecords, rollouts } from '../../schema-pg.ts'
 import { closedState, toRow, toStored, type StoredHost } from '../../queries/host-records.ts'
+import { wholeRowUpsert } from './upsert.ts'
 import type { Write } from './write.ts'
 
 const COLUMNS = getTableColumns(hostRolloutRecords)
@@ -22,18 +23,22 @@ export function hostRecordQueries(db: PgDb, write: Write) {
   // The ids of the closed rollouts, or of the others.
   const rolloutIds = (closed: boolean) =>
     db.select({ id: rollouts.rolloutId }).from(rollouts).where(closedState(rollouts.state, closed))
+  const upsert = wholeRowUpsert<ReturnType<typeof toRow>>(
+    hostRolloutRecords,
+    ['rolloutId', 'hostname'],
+    (row) =>
+      db
+        .insert(hostRolloutRecords)
+        .values(row)
+        .onConflictDoUpdate({
+          target: [hostRolloutRecords.rolloutId, hostRolloutRecords.hostname],
+          set: REPLACE,
+        })
+  )
   return {
     /** Inserts or replaces the whole record. */
     upsert(state: HostRolloutState, waveIndex: number): void {
-      write(
-        db
-          .insert(hostRolloutRecords)
-          .values(toRow(state, waveIndex))
-          .onConflictDoUpdate({
-            target: [hostRolloutRecords.rolloutId, hostRolloutRecords.hostname],
-            set: REPLACE,
-          })
-      )
+      write(upsert(toRow(state, waveIndex)))
     },
     /** One record, or `undefined`. */
     async get(rolloutId: string, hostname: string): Promise<StoredHost | undefined> {
