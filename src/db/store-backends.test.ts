@@ -2,13 +2,9 @@
 // fresh PostgreSQL database, plus what only the PostgreSQL write buffer does (fence, failure,
 // commit order).
 import { describe, expect, test } from 'bun:test'
-import {
-  newPendingHost,
-  openRolloutRecord,
-  type HostRolloutState,
-  type RolloutRecord,
-} from '../core/index.ts'
+import { type HostRolloutState, type RolloutRecord } from '../core/index.ts'
 import { usePostgres } from '../../tests/support/postgres.ts'
+import { pendingHost, rolloutRecord } from '../../tests/support/records.ts'
 import { FencedOut } from './pg/fence.ts'
 import { openPostgres } from './pg/client.ts'
 import { applyPgMigrations } from './pg/migrate.ts'
@@ -46,28 +42,10 @@ const POLICY: FrozenPolicy = {
   waves: [{ hosts: ['a'], soakMinutes: 1 }],
 }
 
-function rollout(id: string, openedAt: number, over: Partial<RolloutRecord> = {}): RolloutRecord {
-  const opened = {
-    type: 'RolloutOpened',
-    rolloutId: id,
-    channel: 'stable',
-    targetRef: 'ref',
-  } as const
-  return { ...openRolloutRecord({ ...opened, at: openedAt }), phase: 'Active', ...over }
-}
-
-function host(rolloutId: string, hostname: string, over: Partial<HostRolloutState> = {}) {
-  return {
-    ...newPendingHost({
-      rolloutId,
-      hostname,
-      channel: 'stable',
-      targetClosure: 'c1',
-      dispatchedAt: T0,
-    }),
-    ...over,
-  }
-}
+const rollout = (id: string, openedAt: number, over: Partial<RolloutRecord> = {}) =>
+  rolloutRecord(id, openedAt, over)
+const host = (rolloutId: string, hostname: string, over: Partial<HostRolloutState> = {}) =>
+  pendingHost(rolloutId, hostname, T0, over)
 
 /** A host known in every field; tests blank what they need blank. */
 function known(hostname: string, over: Partial<KnownHost> = {}): KnownHost {

@@ -4,16 +4,12 @@
  * reads the retired records again when a rollout closed or a closed rollout's record settled.
  */
 import { describe, expect, test } from 'bun:test'
-import {
-  newPendingHost,
-  openRolloutRecord,
-  type HostRolloutState,
-  type RolloutRecord,
-} from '../../core/index.ts'
+import { type HostRolloutState, type RolloutRecord } from '../../core/index.ts'
 import { openStore, type FrozenPolicy, type KnownHost, type Store } from '../../db/store.ts'
 import { FakeClock } from '../../runtime/clock.ts'
 import { CpState } from '../state.ts'
 import { refreshFollowerState } from './follower-state.ts'
+import { pendingHost, rolloutRecord } from '../../../tests/support/records.ts'
 
 const T0 = Date.parse('2026-01-01T00:00:00.000Z')
 const POLICY: FrozenPolicy = {
@@ -28,28 +24,9 @@ const OPTS = {
   freshnessWindowSecs: 60,
 }
 
-function rollout(id: string, over: Partial<RolloutRecord> = {}): RolloutRecord {
-  const opened = {
-    type: 'RolloutOpened',
-    rolloutId: id,
-    channel: 'stable',
-    targetRef: 'ref',
-  } as const
-  return { ...openRolloutRecord({ ...opened, at: T0 }), phase: 'Active', ...over }
-}
-
-function host(rolloutId: string, hostname: string, over: Partial<HostRolloutState> = {}) {
-  return {
-    ...newPendingHost({
-      rolloutId,
-      hostname,
-      channel: 'stable',
-      targetClosure: 'c1',
-      dispatchedAt: T0,
-    }),
-    ...over,
-  }
-}
+const rollout = (id: string, over: Partial<RolloutRecord> = {}) => rolloutRecord(id, T0, over)
+const host = (rolloutId: string, hostname: string, over: Partial<HostRolloutState> = {}) =>
+  pendingHost(rolloutId, hostname, T0, over)
 
 function known(hostname: string): KnownHost {
   return {
