@@ -194,6 +194,14 @@ test('a follower answers heartbeats without news itself; the leader hears them i
   expect((await beat(4, other)).status).toBe(200)
   expect(a.cp.state.heartbeats.get('h2')?.closure).toBe(other)
   expect(await applied(a, 'Heartbeat')).toBe(sentAlone + 1)
+
+  // A batch that reaches the leader after a later heartbeat does not put back what it changed.
+  const batches = await applied(a, 'HeartbeatBatch')
+  expect((await beat(5, other)).status).toBe(200)
+  const third = `${'d'.repeat(32)}-system`
+  expect((await beat(6, third)).status).toBe(200)
+  await eventually(async () => (await applied(a, 'HeartbeatBatch')) > batches, 10_000)
+  expect(a.cp.state.heartbeats.get('h2')).toMatchObject({ closure: third, at: T0 + 6000 })
   // What the follower's refreshes cost is on its /metrics (it refreshed fully at least at start).
   expect((await b.operator.send('GET', '/metrics')).text).toMatch(
     /^nixfleet_cp_follower_refresh_seconds_count\{kind="full"\} [1-9]/m

@@ -46,11 +46,16 @@ export function heartbeatSeen(req: HeartbeatRequest, receivedAt: number): Heartb
 
 /**
  * `HeartbeatBatch`: the heartbeats a follower replica answered itself (they carried no news),
- * each applied as if it had come alone, so last-seen, synthesis and the startup hold see them.
+ * each applied as if it had come alone, so last-seen, synthesis and the startup hold see them;
+ * but one older (on the agent's clock) than the host's latest heartbeat here is skipped: a batch
+ * that waited in the queue never puts back what a later heartbeat changed.
  */
 export function heartbeatBatch(ctx: MutatorContext, input: InputOf<'HeartbeatBatch'>): void {
-  for (const item of input.items)
+  for (const item of input.items) {
+    const latest = ctx.state.heartbeats.get(item.request.hostname as string)
+    if (latest !== undefined && parseRfc3339Ms(item.request.at) < latest.at) continue
     heartbeat(ctx, { type: 'Heartbeat', request: item.request, cert: item.cert })
+  }
 }
 
 /** Applies a heartbeat. */
