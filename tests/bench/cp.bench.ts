@@ -518,6 +518,7 @@ let failover:
 if (R !== undefined && R > 1) {
   const killed = leader
   const survivors = ports.map((_, r) => r).filter((r) => r !== killed)
+  const refusedBefore = await Promise.all(survivors.map((r) => scrape(ports[r])))
   const killedAt = performance.now()
   const killedAtWall = Date.now()
   cps[killed]!.kill('SIGKILL')
@@ -529,6 +530,18 @@ if (R !== undefined && R > 1) {
   leader = await newLeader(survivors, 60_000)
   const statusMs = Math.round(performance.now() - killedAt)
   log(`replica ${leader} reports nixfleet_cp_leader 1 and answers status after ${statusMs} ms`)
+  // What the survivors' listeners refused meanwhile: the killed replica's agents reconnecting.
+  const refusedAfter = await Promise.all(survivors.map((r) => scrape(ports[r])))
+  survivors.forEach((r, i) => {
+    const refused = [...refusedAfter[i]!.keys()]
+      .filter((k) => k.startsWith('nixfleet_cp_connections_refused_total'))
+      .map((k) => {
+        const n = (refusedAfter[i]!.get(k) ?? 0) - (refusedBefore[i]!.get(k) ?? 0)
+        return `${/reason="([^"]+)"/.exec(k)?.[1] ?? k} ${n}`
+      })
+      .join(', ')
+    log(`replica ${r}: connections refused since the kill: ${refused || 'none'}`)
+  })
   await cps[killed]!.exited
   // The killed replica's agents back off (full jitter) before they reach the survivors.
   log(`warming up ${2 * H} s on the survivors`)
