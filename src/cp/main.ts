@@ -237,7 +237,8 @@ export async function createControlPlane(
     const began = clock.monotonicMs()
     if (replica === undefined) await state.load(store)
     else {
-      // Taken as a restart would: the database's state, the stored release verified again below.
+      // Taken as a restart would: the database's state, the stored release restored below (what
+      // this follower verified of the same rows within the last minute is not verified again).
       // What this follower verified from the same rows stays adopted meanwhile, so the replica
       // never answers 503 while it takes the lead (its agents would move to another replica).
       const { release, revocationsAdopted, noncesAdopted, nonces } = state

@@ -51,7 +51,7 @@ function write(store: Store, fn: () => void): void {
 describe('refreshFollowerState', () => {
   test('keeps known hosts and retired records unless everything is read or a rollout closed', async () => {
     const store = openStore(':memory:')
-    for (let seq = 1; seq <= 4; seq++)
+    for (let seq = 1; seq <= 5; seq++)
       write(store, () => store.events.append({ seq, ts: T0, kind: 'rollout_event', payload: {} }))
     write(store, () => {
       store.rollouts.insert(rollout('r1', { phase: 'Terminal' }), POLICY, [], 1)
@@ -87,6 +87,14 @@ describe('refreshFollowerState', () => {
     await refreshFollowerState(live, store, OPTS, cache, false)
     expect(Object.keys(live.retired['r2'] ?? {})).toEqual(['a'])
     expect([...live.knownHosts.keys()]).toEqual(['a'])
+
+    // A rollout pruned (its phase steps, its records go): its retired records go too.
+    write(store, () => {
+      store.rollouts.update(rollout('r1', { phase: 'Pruned' }), 4)
+      store.hosts.deleteOfRollout('r1')
+    })
+    await refreshFollowerState(live, store, OPTS, cache, false)
+    expect(live.retired['r1']).toBeUndefined()
 
     // Everything: the known hosts are read again.
     await refreshFollowerState(live, store, OPTS, cache, true)

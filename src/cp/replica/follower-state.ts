@@ -89,16 +89,19 @@ export async function refreshFollowerState(
 }
 
 /**
- * What decides the retired records: the closed rollouts, and how many of their records are
- * still live (underway). Equal shapes, equal retired records (a record moves into `retired`
- * only when its rollout closes or it settles there; pruning removes a rollout).
+ * What decides the retired records: the closed rollouts with their phases, and how many of
+ * their records are still live (underway). Equal shapes, equal retired records (a record moves
+ * into `retired` only when its rollout closes or it settles there; pruning steps the rollout's
+ * phase and deletes its records).
  */
 function closedShape(state: CpState): string {
   const closed = [...state.rollouts.values()]
     .filter((r) => isClosed(r.record.phase))
-    .map((r) => r.record.rolloutId)
+    .map((r) => `${r.record.rolloutId} ${r.record.phase}`)
     .sort()
-  const underway = closed.map((id) => Object.keys(state.hosts[id] ?? {}).length)
+  const underway = closed.map(
+    (k) => Object.keys(state.hosts[k.slice(0, k.indexOf(' '))] ?? {}).length
+  )
   return JSON.stringify([closed, underway])
 }
 
