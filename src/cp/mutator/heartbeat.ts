@@ -65,7 +65,6 @@ export function heartbeat(ctx: MutatorContext, input: InputOf<'Heartbeat'>): Rep
   const host = req.hostname as string
   const hb = heartbeatSeen(req, now)
   const { at, closure, problem } = hb
-  const refusal = req.last_refusal ?? undefined
   const firstSinceStart = !state.heartbeats.has(host)
   const seen = state.heartbeats.get(host)
   const before = seen?.problem
@@ -77,7 +76,7 @@ export function heartbeat(ctx: MutatorContext, input: InputOf<'Heartbeat'>): Rep
       rolloutId: hb.refusal.rolloutId,
       kind: hb.refusal.kind,
       reason: hb.refusal.message,
-      at: refusal?.at,
+      at: req.last_refusal?.at,
     })
   // First boot or a wiped state directory: expected, not a fault.
   if (hb.reanchoredAt !== undefined && hb.reanchoredAt !== seen?.reanchoredAt)

@@ -69,7 +69,7 @@ export async function refreshFollowerState(
   store: Store,
   opts: RestoreOptions,
   cache: { current: VerifiedCache },
-  everything = true
+  everything: boolean
 ): Promise<string[]> {
   const next = new CpState()
   await next.load(
