@@ -7,6 +7,7 @@ import { and, asc, eq, sql } from 'drizzle-orm'
 import type { Db } from '../client.ts'
 import { dispatchQueue } from '../schema.ts'
 import { toRfc3339 } from '../../proto/common.ts'
+import { replaceFromExcluded } from './excluded.ts'
 import { msOf } from './time.ts'
 
 /** A queued dispatch. */
@@ -42,12 +43,7 @@ export const dispatchRow = (d: QueuedDispatch) => ({
 })
 
 /** What an upsert replaces on conflict: every non-key column, from the proposed row. */
-export const DISPATCH_REPLACE = {
-  targetClosure: sql.raw('excluded.target_closure'),
-  soakDueAt: sql.raw('excluded.soak_due_at'),
-  enqueuedAt: sql.raw('excluded.enqueued_at'),
-  waveIndex: sql.raw('excluded.wave_index'),
-}
+export const DISPATCH_REPLACE = replaceFromExcluded(dispatchQueue, ['hostname', 'rolloutId'])
 
 /** The dispatch-queue queries. */
 export function dispatchQueries(db: Db) {

@@ -12,6 +12,7 @@ import {
   sql,
   type AnyColumn,
   type SQL,
+  type Table,
 } from 'drizzle-orm'
 import {
   UNDERWAY_PHASES,
@@ -22,6 +23,7 @@ import {
 import type { Db } from '../client.ts'
 import { hostRolloutRecords, rollouts } from '../schema.ts'
 import { toRfc3339 } from '../../proto/common.ts'
+import { replaceFromExcluded } from './excluded.ts'
 import { isoOrNull, msOf, msOrNull } from './time.ts'
 
 /** A stored record with the manifest wave index it was created with. */
@@ -95,11 +97,25 @@ export function toRow(s: HostRolloutState, waveIndex: number): Row {
 const COLUMNS = getTableColumns(hostRolloutRecords)
 
 /** The phases of a closed rollout (core's `isClosed`). */
-export const CLOSED = ['Terminal', 'Superseded', 'Pruned', 'Cancelled'] as const
+const CLOSED = ['Terminal', 'Superseded', 'Pruned', 'Cancelled'] as const
 
-/** Whether a rollout's `state` is closed, or not (shared with the PostgreSQL queries). */
-export const closedState = (state: AnyColumn, closed: boolean): SQL =>
+/** Whether a rollout's `state` is closed, or not. */
+const closedState = (state: AnyColumn, closed: boolean): SQL =>
   (closed ? inArray : notInArray)(state, [...CLOSED])
+
+type RecordColumns = { readonly rolloutId: AnyColumn; readonly state: AnyColumn }
+
+/**
+ * The records the reducer keeps in memory (`live`): every record of a rollout that is not
+ * closed, plus records still in flight (Pending excluded) in closed rollouts; or the others,
+ * the retired ones (shared with the PostgreSQL queries).
+ */
+export function heldRecords(h: RecordColumns, r: Table & RecordColumns, live: boolean): SQL {
+  const ids = sql`(select ${r.rolloutId} from ${r} where ${closedState(r.state, !live)})`
+  return live
+    ? or(inArray(h.rolloutId, ids), inArray(h.state, [...UNDERWAY_PHASES]))!
+    : and(inArray(h.rolloutId, ids), notInArray(h.state, [...UNDERWAY_PHASES]))!
+}
 
 /** The host-record queries. */
 export function hostRecordQueries(db: Db) {
@@ -110,11 +126,7 @@ export function hostRecordQueries(db: Db) {
     .values(Object.fromEntries(keys.map((k) => [k, sql.placeholder(k)])) as never)
     .onConflictDoUpdate({
       target: [hostRolloutRecords.rolloutId, hostRolloutRecords.hostname],
-      set: Object.fromEntries(
-        keys
-          .filter((k) => k !== 'rolloutId' && k !== 'hostname')
-          .map((k) => [k, sql.raw(`excluded.${COLUMNS[k].name}`)])
-      ),
+      set: replaceFromExcluded(hostRolloutRecords, ['rolloutId', 'hostname']),
     })
     .prepare()
   const getOne = db
@@ -129,9 +141,6 @@ export function hostRecordQueries(db: Db) {
     .prepare()
   const recordsWhere = (where: SQL): StoredHost[] =>
     db.select().from(hostRolloutRecords).where(where).all().map(toStored)
-  // The ids of the closed rollouts, or of the others.
-  const rolloutIds = (closed: boolean) =>
-    db.select({ id: rollouts.rolloutId }).from(rollouts).where(closedState(rollouts.state, closed))
   return {
     /** Inserts or replaces the whole record. */
     upsert(state: HostRolloutState, waveIndex: number): void {
@@ -147,21 +156,11 @@ export function hostRecordQueries(db: Db) {
      * plus records still in flight (Pending excluded) in closed rollouts.
      */
     async loadLive(): Promise<StoredHost[]> {
-      return recordsWhere(
-        or(
-          inArray(hostRolloutRecords.rolloutId, rolloutIds(false)),
-          inArray(hostRolloutRecords.state, [...UNDERWAY_PHASES])
-        )!
-      )
+      return recordsWhere(heldRecords(hostRolloutRecords, rollouts, true))
     },
     /** The records `loadLive` leaves out: those of closed rollouts that are not in flight. */
     async loadRetired(): Promise<StoredHost[]> {
-      return recordsWhere(
-        and(
-          inArray(hostRolloutRecords.rolloutId, rolloutIds(true)),
-          notInArray(hostRolloutRecords.state, [...UNDERWAY_PHASES])
-        )!
-      )
+      return recordsWhere(heldRecords(hostRolloutRecords, rollouts, false))
     },
     /** Every record of a rollout. */
     async ofRollout(rolloutId: string): Promise<StoredHost[]> {

@@ -3,26 +3,18 @@ import { and, eq, getTableColumns, inArray, notInArray, or, sql, type SQL } from
 import { UNDERWAY_PHASES, type HostRolloutState } from '../../../core/index.ts'
 import type { PgDb } from '../client.ts'
 import { hostRolloutRecords, rollouts } from '../../schema-pg.ts'
-import { closedState, toRow, toStored, type StoredHost } from '../../queries/host-records.ts'
+import { heldRecords, toRow, toStored, type StoredHost } from '../../queries/host-records.ts'
+import { replaceFromExcluded } from '../../queries/excluded.ts'
 import { wholeRowUpsert } from './upsert.ts'
 import type { Write } from './write.ts'
 
-const COLUMNS = getTableColumns(hostRolloutRecords)
-
 // Every non-key column replaced from the proposed row: an upsert writes the full row.
-const REPLACE = Object.fromEntries(
-  (Object.keys(COLUMNS) as (keyof typeof COLUMNS)[])
-    .filter((k) => k !== 'rolloutId' && k !== 'hostname')
-    .map((k) => [k, sql.raw(`excluded.${COLUMNS[k].name}`)])
-)
+const REPLACE = replaceFromExcluded(hostRolloutRecords, ['rolloutId', 'hostname'])
 
 /** The host-record queries. */
 export function hostRecordQueries(db: PgDb, write: Write) {
   const recordsWhere = async (where: SQL): Promise<StoredHost[]> =>
     (await db.select().from(hostRolloutRecords).where(where)).map(toStored)
-  // The ids of the closed rollouts, or of the others.
-  const rolloutIds = (closed: boolean) =>
-    db.select({ id: rollouts.rolloutId }).from(rollouts).where(closedState(rollouts.state, closed))
   const upsert = wholeRowUpsert<ReturnType<typeof toRow>>(
     hostRolloutRecords,
     ['rolloutId', 'hostname'],
@@ -56,21 +48,11 @@ export function hostRecordQueries(db: PgDb, write: Write) {
     },
     /** The records the reducer keeps in memory (see the SQLite module). */
     async loadLive(): Promise<StoredHost[]> {
-      return await recordsWhere(
-        or(
-          inArray(hostRolloutRecords.rolloutId, rolloutIds(false)),
-          inArray(hostRolloutRecords.state, [...UNDERWAY_PHASES])
-        )!
-      )
+      return await recordsWhere(heldRecords(hostRolloutRecords, rollouts, true))
     },
     /** The records `loadLive` leaves out: those of closed rollouts that are not in flight. */
     async loadRetired(): Promise<StoredHost[]> {
-      return await recordsWhere(
-        and(
-          inArray(hostRolloutRecords.rolloutId, rolloutIds(true)),
-          notInArray(hostRolloutRecords.state, [...UNDERWAY_PHASES])
-        )!
-      )
+      return await recordsWhere(heldRecords(hostRolloutRecords, rollouts, false))
     },
     /** Every record of a rollout. */
     async ofRollout(rolloutId: string): Promise<StoredHost[]> {
