@@ -138,7 +138,7 @@ export { allHostsConverged, openRolloutRecord, stepRollout } from './rollout/ste
 export { rederiveRollouts } from './rollout/rederive.ts'
 export type { ActionDecision, ActionFacts, ActionHost, RolloutAction } from './rollout/actions.ts'
 export { blockedHosts, decideRolloutAction, isBlocked } from './rollout/actions.ts'
-export { finishedAt, retentionDue } from './rollout/retention.ts'
+export { closedAt, finishedAt, retentionDue } from './rollout/retention.ts'
 
 export type {
   ClosureAvailability,

@@ -4,7 +4,7 @@
  * halted). A resumed
  * Failed/Reverted rollout has no such time and is kept until a newer release supersedes it.
  */
-import type { RolloutRecord } from './state.ts'
+import { isClosed, type RolloutRecord } from './state.ts'
 
 /** The time a rollout finished, or null while it is not finished (or was resumed). */
 export function finishedAt(r: RolloutRecord): number | null {
@@ -15,6 +15,12 @@ export function finishedAt(r: RolloutRecord): number | null {
     r.phase === 'Failed' ||
     r.phase === 'Reverted'
   return finished ? (r.supersededAt ?? r.terminalAt ?? r.halt?.at ?? null) : null
+}
+
+/** When a rollout was closed (cancelled, terminal or superseded), or null while it is open. */
+export function closedAt(r: RolloutRecord): number | null {
+  if (!isClosed(r.phase)) return null
+  return r.cancelled?.at ?? r.terminalAt ?? r.supersededAt ?? null
 }
 
 /** Whether a rollout finished before `cutoff` (now minus the retention), so it may be pruned. */

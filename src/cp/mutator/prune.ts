@@ -6,7 +6,7 @@
  * rollout's records for the whole retention would grow memory by a fleet's worth per release.
  * Invariant: a rollout's host records are deleted only when its retirement step succeeded.
  */
-import { retentionDue } from '../../core/index.ts'
+import { closedAt, retentionDue } from '../../core/index.ts'
 import { nonceExpired } from '../../db/store.ts'
 import type { MutatorContext } from './context.ts'
 import type { InputOf, ReplyOf } from './inputs.ts'
@@ -49,8 +49,8 @@ export function prune(ctx: MutatorContext, _input: InputOf<'Prune'>): ReplyOf<'P
   const retiredBefore = now - RETIRED_KEPT_MS
   for (const rolloutId of Object.keys(state.retired)) {
     const r = state.rollouts.get(rolloutId)?.record
-    const closedAt = r?.terminalAt ?? r?.supersededAt ?? r?.cancelled?.at ?? null
-    if (closedAt !== null && closedAt < retiredBefore) delete state.retired[rolloutId]
+    const at = r === undefined ? null : closedAt(r)
+    if (at !== null && at < retiredBefore) delete state.retired[rolloutId]
   }
   if (nonces > 0 || rollouts > 0) ctx.log.info('pruned', { nonces, rollouts })
   return { nonces, rollouts }

@@ -8,6 +8,7 @@
  */
 import {
   blockedHosts,
+  closedAt,
   isClosed,
   type HostRolloutState,
   type RolloutPhase,
@@ -59,11 +60,6 @@ export function outcomeOf(r: RolloutRecord): Record<string, unknown> | null {
     return { kind: 'halted', at: h.at, host: h.host, probe: h.probe, reason: h.reason }
   }
   return null
-}
-
-function closedAt(r: RolloutRecord): number | null {
-  if (!isClosed(r.phase)) return null
-  return r.cancelled?.at ?? r.terminalAt ?? r.supersededAt ?? null
 }
 
 /** One rollout row; `hostStates` by hostname. */
