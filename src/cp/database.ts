@@ -7,7 +7,7 @@
  */
 import { describePostgresUrl, openPostgres, type OpenPostgres } from '../db/pg/client.ts'
 import { applyPgMigrations } from '../db/pg/migrate.ts'
-import { openPgStore } from '../db/pg/store.ts'
+import { openPgStore, type PgStore } from '../db/pg/store.ts'
 import { openStore, type Store } from '../db/store.ts'
 import { toRfc3339 } from '../proto/common.ts'
 import type { Clock } from '../runtime/clock.ts'
@@ -15,7 +15,6 @@ import type { Logger } from '../runtime/log.ts'
 import type { CpConfig } from './config.ts'
 import { noteDatabaseLoss } from './db-lost.ts'
 import { marksFilePath, mirrorMarks } from './marks-file.ts'
-import type { ReplicaStore } from './replica/replica.ts'
 
 /** A start-up failure: one line naming the flag, file or address (the command exits 2). */
 export class CpStartError extends Error {
@@ -37,7 +36,7 @@ export type StateDatabase =
     }
   | {
       readonly kind: 'postgres'
-      readonly store: ReplicaStore
+      readonly store: PgStore
       readonly where: string
       readonly pg: OpenPostgres
       readonly dbLostAt: null

@@ -222,8 +222,9 @@ export async function createControlPlane(
       await poller.stop()
       await replica?.stop()
       await mutator.stop()
-      store.close()
-      if (db.kind === 'postgres') await db.pg.close()
+      // A PostgreSQL store closes its pool after its last commit.
+      if (db.kind === 'postgres') await db.store.close()
+      else store.close()
       log.info('stopped')
     })()
     return stopping

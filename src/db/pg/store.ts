@@ -32,7 +32,9 @@ import { securityQueries } from './queries/security.ts'
 import type { Write } from './queries/write.ts'
 
 /** The PostgreSQL store: a `Store` that also takes raw statements into a transaction. */
-export type PgStore = Store & {
+export type PgStore = Omit<Store, 'close'> & {
+  /** Closes the pool once the commits in flight are done (it owns the pool it was given). */
+  close(): Promise<void>
   /**
    * Appends `s` to the current transaction's statements (valid only inside `transaction`): the
    * leader marks a follower's input done in the same commit as its effects.
@@ -146,12 +148,10 @@ export function openPgStore(pg: OpenPostgres, opts: PgStoreOptions): PgStore {
       await tail
       if (failure !== undefined) throw failure
     },
-    close(): void {
-      const closing = tail.then(async () => {
-        if (connection !== undefined) (await connection.catch(() => undefined))?.release()
-        await pg.close()
-      })
-      closing.catch(() => undefined)
+    async close(): Promise<void> {
+      await tail.catch(() => undefined)
+      if (connection !== undefined) (await connection.catch(() => undefined))?.release()
+      await pg.close()
     },
   }
 }
