@@ -73,6 +73,7 @@ export class Replica {
   private nextFullAt = 0
   private nextEverythingAt = 0
   private fullTimer: Timer | undefined
+  private refreshes: Promise<void> = Promise.resolve()
 
   constructor(private readonly deps: ReplicaDeps) {
     const { pg, log } = deps
@@ -120,8 +121,9 @@ export class Replica {
     await this.leadership.start()
     await this.serialise(async () => {
       if (this.leadership.role === 'leader' || this.stopped) return
-      await this.refresh()
+      // Listening first: a commit made while the first refresh reads is not missed.
       this.stopFeed = await this.feed.onCommit(() => this.refresh())
+      await this.refresh()
       this.deps.log.info('following', { replica: this.deps.id, epoch: this.leadership.epoch })
     })
   }
@@ -150,7 +152,15 @@ export class Replica {
    * records every `EVERYTHING_REFRESH_MS`; otherwise the quick one; then wake-ups and commit
    * listeners.
    */
-  private async refresh(): Promise<void> {
+  private refresh(): Promise<void> {
+    // One at a time, in the order asked (the commit feed's and the timer's): an older snapshot
+    // never lands after a newer one. Each caller still sees its own refresh's failure.
+    const next = this.refreshes.then(() => this.refreshOnce())
+    this.refreshes = next.catch(() => undefined)
+    return next
+  }
+
+  private async refreshOnce(): Promise<void> {
     // A leader's state is its mutator's alone.
     if (this.port.leading) return
     const started = systemClock.monotonicMs()
