@@ -2,7 +2,7 @@
  * Security lookups: single-use bootstrap-token nonces (`token_replay`) and signed certificate
  * revocations (`cert_revocations`, kept across restarts, never deleted).
  */
-import { and, eq, isNull, lt, or, sql } from 'drizzle-orm'
+import { and, eq, isNull, lt, or, sql, type AnyColumn, type SQL } from 'drizzle-orm'
 import type { Db } from '../client.ts'
 import { certRevocations, tokenReplay } from '../schema.ts'
 import { toRfc3339 } from '../../proto/common.ts'
@@ -30,6 +30,17 @@ export function nonceExpired(n: UsedNonce, now: number, legacyBefore: number): b
   // Text order is time order (`time.ts`), so comparing ms decides as the SQL does.
   return n.keepUntil !== null ? n.keepUntil < now : n.firstSeen < legacyBefore
 }
+
+/** The rows `pruneNonces(now, legacyBefore)` deletes, as `nonceExpired` decides one (both dialects). */
+export const expiredNonces = (
+  t: { readonly keepUntil: AnyColumn; readonly firstSeen: AnyColumn },
+  now: number,
+  legacyBefore: number
+): SQL =>
+  or(
+    lt(t.keepUntil, toRfc3339(now)),
+    and(isNull(t.keepUntil), lt(t.firstSeen, toRfc3339(legacyBefore)))
+  )!
 
 // The row builders and mappers below are shared with the PostgreSQL queries.
 
@@ -99,12 +110,7 @@ export function securityQueries(db: Db) {
      */
     pruneNonces(now: number, legacyBefore: number): void {
       db.delete(tokenReplay)
-        .where(
-          or(
-            lt(tokenReplay.keepUntil, toRfc3339(now)),
-            and(isNull(tokenReplay.keepUntil), lt(tokenReplay.firstSeen, toRfc3339(legacyBefore)))
-          )
-        )
+        .where(expiredNonces(tokenReplay, now, legacyBefore))
         .run()
     },
     /** Inserts or replaces a revocation. */

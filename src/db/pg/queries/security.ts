@@ -1,9 +1,9 @@
 /** The token-replay and revocation queries on PostgreSQL (see `../../queries/security.ts`). */
-import { and, eq, isNull, lt, or, sql } from 'drizzle-orm'
+import { eq, sql } from 'drizzle-orm'
 import type { PgDb } from '../client.ts'
 import { certRevocations, tokenReplay } from '../../schema-pg.ts'
-import { toRfc3339 } from '../../../proto/common.ts'
 import {
+  expiredNonces,
   nonceRow,
   revocationRow,
   toNonce,
@@ -40,16 +40,7 @@ export function securityQueries(db: PgDb, write: Write) {
     },
     /** Deletes expired nonces (`nonceExpired` says the same of one nonce). */
     pruneNonces(now: number, legacyBefore: number): void {
-      write(
-        db
-          .delete(tokenReplay)
-          .where(
-            or(
-              lt(tokenReplay.keepUntil, toRfc3339(now)),
-              and(isNull(tokenReplay.keepUntil), lt(tokenReplay.firstSeen, toRfc3339(legacyBefore)))
-            )
-          )
-      )
+      write(db.delete(tokenReplay).where(expiredNonces(tokenReplay, now, legacyBefore)))
     },
     /** Inserts or replaces a revocation. */
     upsertRevocation(r: StoredRevocation): void {
