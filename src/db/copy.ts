@@ -22,11 +22,11 @@ const BATCH = 500
 
 type Row = Record<string, unknown>
 
-const tableDefs = () =>
-  tablesInForeignKeyOrder().map((key) => {
-    const def = TABLES[key]
-    return { name: def.name, columns: Object.values(def.columns) as ColumnDef[] }
-  })
+// Every table, parents before the tables that reference them.
+const TABLE_DEFS = tablesInForeignKeyOrder().map((key) => {
+  const def = TABLES[key]
+  return { name: def.name, columns: Object.values(def.columns) as ColumnDef[] }
+})
 
 /** Opens the source read-only and checks that it is a current NixFleet database. */
 function openSource(path: string): Database {
@@ -39,7 +39,7 @@ function openSource(path: string): Database {
         db.query("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]
       ).map((r) => r.name)
     )
-    const missing = tableDefs().find((t) => !present.has(t.name))
+    const missing = TABLE_DEFS.find((t) => !present.has(t.name))
     if (missing !== undefined || !present.has('__drizzle_migrations'))
       throw new Error(
         `${path} is not a NixFleet database (it has no ${missing?.name ?? '__drizzle_migrations'} table)`
@@ -85,7 +85,7 @@ export async function copySqliteToPostgres(
       source.run('BEGIN')
       const copied = await target.sql.begin(async (tx) => {
         const done: CopiedTable[] = []
-        for (const t of tableDefs()) {
+        for (const t of TABLE_DEFS) {
           const [held] = (await tx`SELECT EXISTS (SELECT 1 FROM ${tx(t.name)}) AS any`) as {
             any: boolean
           }[]
@@ -94,7 +94,7 @@ export async function copySqliteToPostgres(
               `the PostgreSQL database ${where} already holds NixFleet rows (in ${t.name}): copy only into an empty database`
             )
         }
-        for (const t of tableDefs()) {
+        for (const t of TABLE_DEFS) {
           const booleans = t.columns.filter((c) => c.type === 'boolean').map((c) => c.name)
           let batch: Row[] = []
           let rows = 0

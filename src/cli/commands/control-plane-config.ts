@@ -26,8 +26,6 @@ import { CliError } from '../errors.ts'
 import { databaseFlags } from './control-plane-database.ts'
 import { cpEnv as env } from './control-plane-flags.ts'
 
-export { chosenDatabase } from './control-plane-database.ts'
-
 export function fail(message: string): never {
   throw new CliError(`control-plane: ${message}`)
 }

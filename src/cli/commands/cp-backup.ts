@@ -13,7 +13,7 @@ import type { CommandSpec, ParsedArgs } from '../args.ts'
 import { CliError, EXIT_OK } from '../errors.ts'
 import { CP_DEFAULTS } from '../../cp/config.ts'
 import { fsReason } from '../../runtime/durable-fs.ts'
-import { chosenDatabase } from './control-plane-config.ts'
+import { chosenDatabase } from './control-plane-database.ts'
 import { cpEnv } from './control-plane-flags.ts'
 
 export const cpBackupSpec: CommandSpec = {

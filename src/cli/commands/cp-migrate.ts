@@ -7,7 +7,7 @@
 import { copySqliteToPostgres } from '../../db/copy.ts'
 import type { Command } from '../command.ts'
 import { type CommandSpec, type ParsedArgs, str } from '../args.ts'
-import { CliError, EXIT_OK, EXIT_USAGE } from '../errors.ts'
+import { CliError, EXIT_OK } from '../errors.ts'
 import { parseDatabaseUrl, passwordFileProblem, type DatabaseTarget } from '../../db/url.ts'
 
 /** The declaration of `nixfleet cp migrate`. */
@@ -43,7 +43,11 @@ export const cpMigrateSpec: CommandSpec = {
 }
 
 /** The target of a `--from`/`--to` URL, refused (exit 2) when it is malformed or of the wrong kind. */
-function targetOf(flag: string, url: string, kind: DatabaseTarget['kind']): DatabaseTarget {
+function targetOf<K extends DatabaseTarget['kind']>(
+  flag: string,
+  url: string,
+  kind: K
+): Extract<DatabaseTarget, { kind: K }> {
   let target: DatabaseTarget
   try {
     target = parseDatabaseUrl(url)
@@ -54,14 +58,13 @@ function targetOf(flag: string, url: string, kind: DatabaseTarget['kind']): Data
     throw new CliError(
       `cp migrate: --${flag} must be a ${kind === 'sqlite' ? 'sqlite:///absolute/path.db' : 'postgres://user@host[:port]/db'} URL, not ${url}`
     )
-  return target
+  return target as Extract<DatabaseTarget, { kind: K }>
 }
 
 /** Runs `nixfleet cp migrate`. */
 export async function cpMigrate(args: ParsedArgs): Promise<number> {
   const from = targetOf('from', str(args, 'from')!, 'sqlite')
   const to = targetOf('to', str(args, 'to')!, 'postgres')
-  if (from.kind !== 'sqlite' || to.kind !== 'postgres') return EXIT_USAGE
   if (from.path === ':memory:') throw new CliError('cp migrate: --from names an in-memory database')
   const passwordFile = str(args, 'to-password-file')
   if (passwordFile !== undefined) {

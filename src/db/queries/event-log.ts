@@ -77,7 +77,7 @@ export const firstFailureSeqs = (f: Table & FailureColumns, host: string, rollou
   sql`(select min(${f.eventLogSeq}) from ${f} where ${failuresOf(f, host, rolloutId)} group by ${failureItem(f)})`
 
 /** The probe failures of one host in one rollout that name their event. */
-export const failuresOf = (f: FailureColumns, host: string, rolloutId: string): SQL =>
+const failuresOf = (f: FailureColumns, host: string, rolloutId: string): SQL =>
   and(eq(f.hostId, host), eq(f.rolloutId, rolloutId), isNotNull(f.eventLogSeq))!
 
 /** The agent events of one host in one rollout. */

@@ -62,8 +62,8 @@ export function toStored(r: Row): StoredRollout {
   }
 }
 
-/** The columns a stepped record changes (shared with the PostgreSQL queries). */
-export function recordColumns(record: RolloutRecord) {
+/** The columns a stepped record changes (its insert and update rows, below). */
+function recordColumns(record: RolloutRecord) {
   return {
     state: record.phase,
     currentWave: record.currentWave,
