@@ -15,13 +15,7 @@ import type { Logger } from '../runtime/log.ts'
 import type { CpConfig } from './config.ts'
 import { noteDatabaseLoss } from './db-lost.ts'
 import { marksFilePath, mirrorMarks } from './marks-file.ts'
-
-/** A start-up failure: one line naming the flag, file or address (the command exits 2). */
-export class CpStartError extends Error {
-  override readonly name = 'CpStartError'
-}
-
-const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e))
+import { CpStartError, messageOf } from './start-error.ts'
 
 /** An open state database. */
 export type StateDatabase =

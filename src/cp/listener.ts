@@ -6,10 +6,8 @@
 import { parseCertificate } from '../pki/cert.ts'
 import type { MtlsServer } from '../pki/tls-server.ts'
 import type { CpConfig } from './config.ts'
-import { CpStartError } from './database.ts'
+import { CpStartError, messageOf } from './start-error.ts'
 import { createCpServer } from './http/server.ts'
-
-const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e))
 
 const LISTEN_ERRORS: Readonly<Record<string, string>> = {
   EADDRINUSE: 'address already in use',

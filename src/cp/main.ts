@@ -40,7 +40,8 @@ import { bindListener, certExpiries } from './listener.ts'
 import { CpMetrics } from './metrics.ts'
 import { CpMutator } from './mutator/loop.ts'
 import { ReleaseSource } from './sources/index.ts'
-import { CpStartError, openStateDatabase, type StateDatabase } from './database.ts'
+import { openStateDatabase, type StateDatabase } from './database.ts'
+import { CpStartError, messageOf } from './start-error.ts'
 import type { CommittingPort } from './replica/mutator-port.ts'
 import { Replica } from './replica/replica.ts'
 import { CpState } from './state.ts'
@@ -93,9 +94,7 @@ const NONCE_RETENTION_MS = 24 * 3600_000
 // Finished rollouts are kept 90 days, the reference's retention.
 const ROLLOUT_RETENTION_MS = 90 * 86_400_000
 
-export { CpStartError } from './database.ts'
-
-const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e))
+export { CpStartError } from './start-error.ts'
 
 /**
  * Builds and primes a control plane from a checked configuration, its listener bound (call
