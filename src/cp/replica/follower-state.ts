@@ -32,9 +32,9 @@ import {
 /**
  * The quick refresh after a commit: only the small tables a follower must follow at once — the
  * dispatch queue (its parked long-polls), rollouts, denials (a denied agent is cut off here too)
- * and quarantines; the rest waits for the next full refresh. Returns the hosts with a dispatch.
+ * and quarantines; the rest waits for the next full refresh.
  */
-export async function refreshFollowerQuick(live: CpState, store: Store): Promise<string[]> {
+export async function refreshFollowerQuick(live: CpState, store: Store): Promise<void> {
   const [dispatch, rollouts, denials, quarantines] = await Promise.all([
     store.dispatch.all(),
     store.rollouts.loadAll(),
@@ -54,11 +54,10 @@ export async function refreshFollowerQuick(live: CpState, store: Store): Promise
   for (const d of denials) live.denials.set(denialKey(d.kind, d.name), d)
   live.quarantines.clear()
   for (const q of quarantines) live.addQuarantine(q.channel, q.closure, q.quarantinedAt)
-  return [...live.dispatch.keys()]
 }
 
 /**
- * Refreshes `live` from the database; returns the hosts that now have a dispatch queued. Unless
+ * Refreshes `live` from the database. Unless
  * `everything`, the two largest tables are kept from `live` instead of read again: the known
  * hosts (views only; a follower's last-seen comes from its own heartbeats and the database's,
  * refreshed once per heartbeat interval) and the retired records, which are read again whenever
@@ -70,7 +69,7 @@ export async function refreshFollowerState(
   opts: RestoreOptions,
   cache: { current: VerifiedCache },
   everything: boolean
-): Promise<string[]> {
+): Promise<void> {
   const next = new CpState()
   await next.load(
     store,
@@ -85,7 +84,6 @@ export async function refreshFollowerState(
   const verified = await verifyStored(store, opts, cache)
   live.takeDurable(next)
   adoptVerified(live, verified, opts.clock.now())
-  return [...live.dispatch.keys()]
 }
 
 /**

@@ -165,23 +165,23 @@ export class Replica {
     if (this.port.leading) return
     const started = systemClock.monotonicMs()
     const { state, store, restore } = this.deps
-    let hosts: string[]
     const kind = started >= this.nextFullAt ? 'full' : 'quick'
     if (kind === 'full') {
       const everything = started >= this.nextEverythingAt
       if (everything) this.nextEverythingAt = started + EVERYTHING_REFRESH_MS
-      hosts = await refreshFollowerState(state, store, restore, this.verified, everything)
+      await refreshFollowerState(state, store, restore, this.verified, everything)
       const took = systemClock.monotonicMs() - started
       this.nextFullAt = started + Math.max(FULL_REFRESH_MS, 4 * took)
     } else {
-      hosts = await refreshFollowerQuick(state, store)
+      await refreshFollowerQuick(state, store)
       // The full refresh still comes: commits keep coming, or this timer brings it.
       this.scheduleFull()
     }
     this.deps.metrics.followerRefresh.observe((systemClock.monotonicMs() - started) / 1000, {
       kind,
     })
-    for (const host of hosts) this.deps.hub.notify(host)
+    // Long-polls parked here for a host with a dispatch now queued.
+    for (const host of state.dispatch.keys()) this.deps.hub.notify(host)
     this.port.committed()
   }
 
